@@ -1,0 +1,121 @@
+"""Notifications: what members are told, as frozen events for the host's outbox.
+
+The library never sends mail. Each notice is a :class:`Notification` with a past-tense
+event name, the one rule ID that caused it (the NOTIFY table of RULES.md), its
+recipients and the facts a mail needs. :data:`NOTIFICATION_RULES` is that table; an
+event name outside it is refused, so a notice can never cite the wrong rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import TypeAlias
+
+import attrs
+
+from .errors import InvalidInputError
+from .instants import require_aware
+
+__all__ = ["NOTIFICATION_RULES", "FactValue", "Notification", "notification"]
+
+FactValue: TypeAlias = str | int | bool | None
+
+NOTIFICATION_RULES: Mapping[str, str] = MappingProxyType(
+    {
+        "EmailConfirmationRequested": "ACC-1",
+        "PasswordResetRequested": "ACC-4",
+        "AccountDeactivated": "ACC-7",
+        "AccountPurged": "ACC-7",
+        "RequestReceived": "BOOK-11",
+        "RequestRefused": "BOOK-14",
+        "RequestAccepted": "BOOK-14",
+        "RequestWaitlisted": "BOOK-14",
+        "SessionMoved": "BOOK-8",
+        "RequestVoidedBySessionMove": "BOOK-8",
+        "SessionCancelled": "BOOK-9",
+        "SessionPlanned": "BOOK-10",
+        "RequestExpired": "BOOK-16",
+        "RequestCancelled": "BOOK-17",
+        "MemberUnregistered": "BOOK-19",
+        "WaitlistLeft": "BOOK-25",
+        "TransactionCancelled": "BOOK-20",
+        "WaitlistExpired": "BOOK-24",
+        "WorkshopDeleted": "BOOK-5",
+        "SessionConfirmationRequested": "BOOK-30",
+        "SessionHeld": "BOOK-30",
+        "SessionNotHeld": "BOOK-31",
+        "SessionLapsed": "BOOK-32",
+        "WorkshopRecommended": "BOOK-42",
+        "WorkshopProposed": "SOCIAL-3",
+        "MessagePosted": "SOCIAL-3",
+        "GiftReceived": "GIFT-3",
+        "GiftAccepted": "GIFT-3",
+        "ReferralRewardPaid": "SPONSOR-3",
+        "InvitationSent": "SPONSOR-1",
+        "TutorialThresholdPaid": "TUTO-2",
+        "CampaignStarted": "AD-7",
+        "CampaignEnded": "AD-8",
+    }
+)
+
+
+@attrs.frozen(kw_only=True)
+class Notification:
+    """One notice for the outbox.
+
+    ``recipients`` are member ids; ``emails`` are addresses of people who are not
+    members (an invitation, a gift to a non-member). ``facts`` holds what a mail needs,
+    as sorted ``(name, value)`` pairs so the value stays immutable and hashable; read
+    it with :attr:`facts_map` or :meth:`fact`.
+    """
+
+    event: str
+    rule: str
+    at: datetime
+    recipients: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    facts: tuple[tuple[str, FactValue], ...] = ()
+
+    @property
+    def facts_map(self) -> dict[str, FactValue]:
+        return dict(self.facts)
+
+    def fact(self, name: str) -> FactValue:
+        """The value of one fact; ``None`` if the notice does not carry it."""
+        for key, value in self.facts:
+            if key == name:
+                return value
+        return None
+
+
+def notification(
+    event: str,
+    at: datetime,
+    *,
+    recipients: Iterable[str] = (),
+    emails: Iterable[str] = (),
+    **facts: FactValue | datetime,
+) -> Notification:
+    """Build a notice for ``event``, citing the rule the NOTIFY table gives it.
+
+    Datetime facts are stored as ISO 8601 strings in UTC.
+    """
+    rule = NOTIFICATION_RULES.get(event)
+    if rule is None:
+        raise InvalidInputError(f"{event!r} is not a notification the rules define")
+    clean: list[tuple[str, FactValue]] = []
+    for key in sorted(facts):
+        value = facts[key]
+        if isinstance(value, datetime):
+            value = require_aware(value, key).isoformat()
+        clean.append((key, value))
+    return Notification(
+        event=event,
+        rule=rule,
+        at=require_aware(at),
+        recipients=tuple(recipients),
+        emails=tuple(emails),
+        facts=tuple(clean),
+    )

@@ -1,0 +1,67 @@
+"""Aware instants and calendar-day arithmetic in the platform time zone.
+
+Every instant the library stores is an aware ``datetime`` normalised to UTC, so that
+comparisons never depend on a ``tzinfo`` object or a ``fold`` flag. Local time matters in
+one place only: "N days later" means N calendar days at the same local wall-clock time
+in the platform time zone (RULES.md, Time), which differs from ``N * 24h`` across a DST
+change.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, tzinfo
+from functools import cache
+
+from dateutil import tz as dateutil_tz
+
+from .errors import InvalidInputError, NaiveDatetimeError
+
+__all__ = ["UTC", "add_calendar_days", "require_aware", "time_zone", "to_local"]
+
+
+def require_aware(instant: object, what: str = "instant") -> datetime:
+    """Return ``instant`` normalised to UTC; refuse naive datetimes and non-datetimes."""
+    if not isinstance(instant, datetime):
+        raise NaiveDatetimeError(
+            f"{what} must be a timezone-aware datetime, got {type(instant).__name__}"
+        )
+    if instant.tzinfo is UTC:
+        return instant
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise NaiveDatetimeError(f"{what} {instant.isoformat()} has no time zone")
+    return instant.astimezone(UTC)
+
+
+@cache
+def time_zone(name: str) -> tzinfo:
+    """The tz database zone called ``name`` (dateutil ships its own copy of the database)."""
+    zone = dateutil_tz.gettz(name)
+    if zone is None:
+        raise InvalidInputError(f"unknown time zone {name!r}")
+    return zone
+
+
+def to_local(instant: datetime, zone_name: str) -> datetime:
+    """The same instant shown in the zone ``zone_name``."""
+    return require_aware(instant).astimezone(time_zone(zone_name))
+
+
+def add_calendar_days(instant: datetime, days: int, zone_name: str) -> datetime:
+    """``instant`` moved by ``days`` calendar days at the same wall-clock time in the zone.
+
+    - 2027-03-27 10:00 Paris (+01:00) + 1 day = 2027-03-28 10:00 Paris (+02:00): 23 hours.
+    - A wall-clock time that does not exist on the target day (inside the spring-forward
+      gap) moves forward by the gap: 02:30 becomes 03:30, the first instant the local
+      clock shows a time at or after 02:30.
+    - A wall-clock time that occurs twice on the target day (the autumn fall-back hour)
+      is its first occurrence (summer time), the first moment the clock shows it.
+
+    The result is in UTC, like every stored instant.
+    """
+    if isinstance(days, bool) or not isinstance(days, int):
+        raise InvalidInputError(f"days must be a whole number, got {days!r}")
+    zone = time_zone(zone_name)
+    local = require_aware(instant).astimezone(zone)
+    wall = local.replace(tzinfo=None) + timedelta(days=days)
+    target = dateutil_tz.resolve_imaginary(wall.replace(tzinfo=zone, fold=0))
+    return target.astimezone(UTC)

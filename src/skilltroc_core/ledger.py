@@ -1,0 +1,846 @@
+"""The star ledger: double entry, integer amounts, two-phase holds (STAR-4..6).
+
+Stars live in accounts: one wallet per member and four platform accounts. Every
+movement is an immutable :class:`Transfer` that debits one account and credits another
+by the same whole amount, so the balances of all accounts always sum to zero and stars
+are never created or lost except by an explicit issuance (the issuance account goes
+negative by what it issued) or an ad spend.
+
+    issuance  --signup/purchase/referral/tutorial-->  wallet
+    wallet    --hold-->  holds  --post--> organizer's wallet   (or --void--> back)
+    wallet    --gift-->  gift escrow  --accept-->  recipient's wallet
+    wallet    --ad budget-->  ad spend  (--budget decrease--> back)
+    wallet    --purge-->  issuance
+
+A hold (TigerBeetle's pending transfer) takes stars out of a member's available balance
+and ends exactly once: posted to a payee or voided back, each void with its reason.
+Money-moving calls accept an idempotency key: a retry with the same key and the same
+arguments returns the first result and moves nothing; other arguments are refused.
+
+The module is pure: the instant of every movement comes in as an argument, and the
+state lives behind the :class:`LedgerBook` port (:class:`MemoryBook` here; the stores
+provide transactional ones). Every operation validates fully before it writes, so a
+refused operation leaves the book exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import NamedTuple, Protocol
+
+import attrs
+
+from .errors import (
+    AlreadyExistsError,
+    FloorBreachError,
+    HoldAlreadyEndedError,
+    IdempotencyConflictError,
+    InsufficientStarsError,
+    InvalidAmountError,
+    InvalidInputError,
+    InvariantViolationError,
+    UnknownAccountError,
+    UnknownHoldError,
+)
+from .instants import require_aware
+
+__all__ = [
+    "AD_SPEND",
+    "GIFT_ESCROW",
+    "HOLDS",
+    "ISSUANCE",
+    "SYSTEM_ACCOUNTS",
+    "Balance",
+    "Hold",
+    "HoldState",
+    "IdempotencyRecord",
+    "Ledger",
+    "LedgerBook",
+    "MemoryBook",
+    "StatementLine",
+    "StatementPage",
+    "SupplyReport",
+    "Transfer",
+    "TransferKind",
+    "VoidReason",
+    "check_invariants",
+]
+
+ISSUANCE = "platform:issuance"
+AD_SPEND = "platform:ad_spend"
+GIFT_ESCROW = "platform:gift_escrow"
+HOLDS = "platform:holds"
+SYSTEM_ACCOUNTS = (ISSUANCE, AD_SPEND, GIFT_ESCROW, HOLDS)
+_WALLET = "wallet"
+
+
+class TransferKind(StrEnum):
+    """Why stars moved. Each kind has exactly one route (see ``ROUTES``)."""
+
+    SIGNUP_BONUS = "signup_bonus"
+    PURCHASE = "purchase"
+    REFERRAL_REWARD = "referral_reward"
+    TUTORIAL_PAYOUT = "tutorial_payout"
+    HOLD = "hold"
+    HOLD_POSTED = "hold_posted"
+    HOLD_VOIDED = "hold_voided"
+    GIFT_SENT = "gift_sent"
+    GIFT_ACCEPTED = "gift_accepted"
+    GIFT_EXPIRED = "gift_expired"
+    AD_BUDGET = "ad_budget"
+    AD_BUDGET_REFUND = "ad_budget_refund"
+    ACCOUNT_PURGED = "account_purged"
+
+
+#: kind -> (debited account, credited account); "wallet" stands for any member wallet.
+ROUTES: Mapping[TransferKind, tuple[str, str]] = {
+    TransferKind.SIGNUP_BONUS: (ISSUANCE, _WALLET),
+    TransferKind.PURCHASE: (ISSUANCE, _WALLET),
+    TransferKind.REFERRAL_REWARD: (ISSUANCE, _WALLET),
+    TransferKind.TUTORIAL_PAYOUT: (ISSUANCE, _WALLET),
+    TransferKind.HOLD: (_WALLET, HOLDS),
+    TransferKind.HOLD_POSTED: (HOLDS, _WALLET),
+    TransferKind.HOLD_VOIDED: (HOLDS, _WALLET),
+    TransferKind.GIFT_SENT: (_WALLET, GIFT_ESCROW),
+    TransferKind.GIFT_ACCEPTED: (GIFT_ESCROW, _WALLET),
+    TransferKind.GIFT_EXPIRED: (GIFT_ESCROW, ISSUANCE),
+    TransferKind.AD_BUDGET: (_WALLET, AD_SPEND),
+    TransferKind.AD_BUDGET_REFUND: (AD_SPEND, _WALLET),
+    TransferKind.ACCOUNT_PURGED: (_WALLET, ISSUANCE),
+}
+_HOLD_KINDS = frozenset({TransferKind.HOLD, TransferKind.HOLD_POSTED, TransferKind.HOLD_VOIDED})
+ISSUING_KINDS = frozenset(k for k, (debit, _) in ROUTES.items() if debit == ISSUANCE)
+RETURNING_KINDS = frozenset(k for k, (_, credit) in ROUTES.items() if credit == ISSUANCE)
+
+
+class VoidReason(StrEnum):
+    """Why held stars went back to the member (the refund matrix, REFUND-1..3)."""
+
+    REFUSED = "refused"
+    CANCELLED_BY_MEMBER = "cancelled_by_member"
+    UNREGISTERED = "unregistered"
+    LEFT_WAITLIST = "left_waitlist"
+    EXPIRED = "expired"
+    WAITLIST_EXPIRED = "waitlist_expired"
+    SESSION_MOVED = "session_moved"
+    SESSION_CANCELLED = "session_cancelled"
+    TRANSACTION_CANCELLED = "transaction_cancelled"
+    NOT_HELD = "not_held"
+    ORGANIZER_SILENT = "organizer_silent"
+    WORKSHOP_DELETED = "workshop_deleted"
+    ACCOUNT_PURGED = "account_purged"
+
+
+class HoldState(StrEnum):
+    OPEN = "open"
+    POSTED = "posted"
+    VOIDED = "voided"
+
+
+class Balance(NamedTuple):
+    """A wallet's stars: ``available`` to spend now, ``held`` in open holds.
+
+    For a platform account ``available`` is its signed balance and ``held`` is 0.
+    """
+
+    available: int
+    held: int
+
+
+class Transfer(NamedTuple):
+    """One immutable movement: ``amount`` stars from ``debit`` to ``credit``.
+
+    Transfers, holds and statement lines are named tuples rather than attrs classes:
+    one is built on every star movement and a named tuple is several times cheaper to
+    build, while just as immutable.
+    """
+
+    seq: int
+    debit: str
+    credit: str
+    amount: int
+    kind: TransferKind
+    reference: str
+    at: datetime
+    hold_id: str | None = None
+    reason: VoidReason | None = None
+
+
+class Hold(NamedTuple):
+    """Stars taken from a member's available balance until they are posted or voided."""
+
+    id: str
+    member: str
+    amount: int
+    reference: str
+    opened_at: datetime
+    state: HoldState = HoldState.OPEN
+    payee: str | None = None
+    ended_at: datetime | None = None
+    void_reason: VoidReason | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state is HoldState.OPEN
+
+
+class StatementLine(NamedTuple):
+    """One line of a member's statement (STAR-5).
+
+    ``amount`` is the signed change of the available balance, ``held_change`` that of
+    the held stars (a hold is ``-6`` / ``+6``; its post ``0`` / ``-6``; its void ``+6``
+    / ``-6``); ``balance`` and ``held`` are the running totals after the line.
+    """
+
+    member: str
+    transfer_seq: int
+    at: datetime
+    kind: TransferKind
+    amount: int
+    held_change: int
+    balance: int
+    held: int
+    reference: str
+    counterpart: str
+
+
+@attrs.frozen(kw_only=True)
+class StatementPage:
+    lines: tuple[StatementLine, ...]
+    total: int
+    next_offset: int | None
+
+
+@attrs.frozen(kw_only=True)
+class IdempotencyRecord:
+    """What a key did the first time: the operation, its arguments, its result's id."""
+
+    key: str
+    operation: str
+    fingerprint: str
+    result: str
+
+
+@attrs.frozen(kw_only=True)
+class SupplyReport:
+    """Where every star is: issued by source, returned, spent on ads, and sitting where.
+
+    ``supply`` (= ``in_wallets + held + in_gift_escrow``) always equals
+    ``issued - returned - ad_spent``.
+    """
+
+    issued_by_kind: Mapping[str, int]
+    returned_by_kind: Mapping[str, int]
+    ad_spent: int
+    in_wallets: int
+    held: int
+    in_gift_escrow: int
+
+    @property
+    def issued(self) -> int:
+        return sum(self.issued_by_kind.values())
+
+    @property
+    def returned(self) -> int:
+        return sum(self.returned_by_kind.values())
+
+    @property
+    def supply(self) -> int:
+        return self.in_wallets + self.held + self.in_gift_escrow
+
+
+class LedgerBook(Protocol):
+    """Where a ledger keeps its state: the storage port of :class:`Ledger`.
+
+    Stores implement it inside their unit of work. Reads return ``None`` for unknown
+    keys; writes replace. ``all_*`` scans serve :func:`check_invariants` only.
+    """
+
+    def balance(self, account: str) -> Balance | None: ...
+    def set_balance(self, account: str, balance: Balance) -> None: ...
+    def next_seq(self) -> int: ...
+    def record(
+        self,
+        transfer: Transfer,
+        balances: Sequence[tuple[str, Balance]],
+        lines: Sequence[StatementLine],
+        hold: Hold | None,
+    ) -> None:
+        """Write one movement: the transfer, the new balances, statement lines, the hold."""
+        ...
+
+    def transfer(self, seq: int) -> Transfer | None: ...
+    def line_count(self, member: str) -> int: ...
+    def lines(self, member: str, offset: int, limit: int) -> list[StatementLine]: ...
+    def hold(self, hold_id: str) -> Hold | None: ...
+    def idempotency(self, key: str) -> IdempotencyRecord | None: ...
+    def set_idempotency(self, record: IdempotencyRecord) -> None: ...
+    def counter(self, name: str) -> int: ...
+    def add_to_counter(self, name: str, delta: int) -> None: ...
+    def counters(self) -> Mapping[str, int]: ...
+    def all_balances(self) -> Iterable[tuple[str, Balance]]: ...
+    def all_holds(self) -> Iterable[Hold]: ...
+    def all_transfers(self) -> Iterable[Transfer]: ...
+
+
+class MemoryBook:
+    """A :class:`LedgerBook` in plain dicts and lists (no transactions)."""
+
+    def __init__(self) -> None:
+        self.balances: dict[str, Balance] = {}
+        self.transfers: list[Transfer] = []
+        self.statement: dict[str, list[StatementLine]] = {}
+        self.holds: dict[str, Hold] = {}
+        self.keys: dict[str, IdempotencyRecord] = {}
+        self.totals: dict[str, int] = {}
+
+    def balance(self, account: str) -> Balance | None:
+        return self.balances.get(account)
+
+    def set_balance(self, account: str, balance: Balance) -> None:
+        self.balances[account] = balance
+
+    def next_seq(self) -> int:
+        return len(self.transfers) + 1
+
+    def record(
+        self,
+        transfer: Transfer,
+        balances: Sequence[tuple[str, Balance]],
+        lines: Sequence[StatementLine],
+        hold: Hold | None,
+    ) -> None:
+        self.transfers.append(transfer)
+        accounts = self.balances
+        for account, balance in balances:
+            accounts[account] = balance
+        statement = self.statement
+        for line in lines:
+            found = statement.get(line.member)
+            if found is None:
+                statement[line.member] = [line]
+            else:
+                found.append(line)
+        if hold is not None:
+            self.holds[hold.id] = hold
+
+    def transfer(self, seq: int) -> Transfer | None:
+        return self.transfers[seq - 1] if 0 < seq <= len(self.transfers) else None
+
+    def line_count(self, member: str) -> int:
+        lines = self.statement.get(member)
+        return len(lines) if lines else 0
+
+    def lines(self, member: str, offset: int, limit: int) -> list[StatementLine]:
+        return self.statement.get(member, [])[offset : offset + limit]
+
+    def hold(self, hold_id: str) -> Hold | None:
+        return self.holds.get(hold_id)
+
+    def idempotency(self, key: str) -> IdempotencyRecord | None:
+        return self.keys.get(key)
+
+    def set_idempotency(self, record: IdempotencyRecord) -> None:
+        self.keys[record.key] = record
+
+    def counter(self, name: str) -> int:
+        return self.totals.get(name, 0)
+
+    def add_to_counter(self, name: str, delta: int) -> None:
+        self.totals[name] = self.totals.get(name, 0) + delta
+
+    def counters(self) -> Mapping[str, int]:
+        return dict(self.totals)
+
+    def all_balances(self) -> Iterable[tuple[str, Balance]]:
+        return self.balances.items()
+
+    def all_holds(self) -> Iterable[Hold]:
+        return self.holds.values()
+
+    def all_transfers(self) -> Iterable[Transfer]:
+        return iter(self.transfers)
+
+
+_ZERO = Balance(0, 0)
+# ``tuple.__new__(NamedTupleClass, values)`` is what a named tuple's own constructor does,
+# without its keyword handling: the hot paths below build records with it.
+_new = tuple.__new__
+_HOLD = TransferKind.HOLD
+_POSTED = TransferKind.HOLD_POSTED
+_VOIDED = TransferKind.HOLD_VOIDED
+_OPEN_STATE = HoldState.OPEN
+_POSTED_STATE = HoldState.POSTED
+_VOIDED_STATE = HoldState.VOIDED
+
+
+def _utc(at: object) -> datetime:
+    # The common case (already UTC) skips the general check: this is the hot path.
+    if type(at) is datetime and at.tzinfo is UTC:
+        return at
+    return require_aware(at)
+
+
+def _line(
+    member: str, transfer: Transfer, amount: int, held_change: int, after: Balance,
+    counterpart: str,
+) -> StatementLine:
+    return StatementLine(
+        member, transfer.seq, transfer.at, transfer.kind, amount, held_change,
+        after.available, after.held, transfer.reference, counterpart,
+    )
+
+
+def _stars(amount: object, what: str = "amount") -> int:
+    if type(amount) is not int or amount <= 0:
+        raise InvalidAmountError(
+            f"{what} must be a whole number of stars greater than zero, got {amount!r}",
+            amount=amount,
+        )
+    return amount
+
+
+def _text(value: object, what: str) -> str:
+    if type(value) is not str or not value:
+        raise InvalidInputError(f"{what} must be a non-empty string, got {value!r}")
+    return value
+
+
+class Ledger:
+    """Operations on stars over a :class:`LedgerBook` (a fresh :class:`MemoryBook` by default)."""
+
+    def __init__(self, book: LedgerBook | None = None) -> None:
+        self.book: LedgerBook = book if book is not None else MemoryBook()
+
+    # ------------------------------------------------------------------ accounts
+    def open_wallet(self, member: str) -> None:
+        """Create ``member``'s wallet with zero stars."""
+        _text(member, "member id")
+        if member.startswith("platform:"):
+            raise InvalidInputError(f"{member!r}: member ids may not start with 'platform:'")
+        if self.book.balance(member) is not None:
+            raise AlreadyExistsError(f"{member} already has a wallet", rule="STAR-6")
+        self.book.set_balance(member, _ZERO)
+
+    def has_wallet(self, member: str) -> bool:
+        return not member.startswith("platform:") and self.book.balance(member) is not None
+
+    def balance(self, account: str) -> Balance:
+        """Available and held stars of a wallet, or the signed balance of a platform account."""
+        found = self.book.balance(account)
+        if found is None:
+            if account in SYSTEM_ACCOUNTS:
+                return _ZERO
+            raise UnknownAccountError(f"no account {account!r}", account=account)
+        return found
+
+    def available(self, member: str) -> int:
+        return self.balance(member).available
+
+    def held(self, member: str) -> int:
+        return self.balance(member).held
+
+    # ------------------------------------------------------------------ idempotency
+    def _replay(self, key: str | None, operation: str, fingerprint: str) -> str | None:
+        if key is None:
+            return None
+        record = self.book.idempotency(key)
+        if record is None:
+            return None
+        if record.operation != operation or record.fingerprint != fingerprint:
+            raise IdempotencyConflictError(
+                f"idempotency key {key!r} was first used for {record.operation}"
+                f"({record.fingerprint}), not {operation}({fingerprint})",
+                key=key,
+            )
+        return record.result
+
+    def _remember(self, key: str | None, operation: str, fingerprint: str, result: str) -> None:
+        if key is not None:
+            self.book.set_idempotency(
+                IdempotencyRecord(
+                    key=key, operation=operation, fingerprint=fingerprint, result=result
+                )
+            )
+
+    def _replayed_transfer(self, seq: str) -> Transfer:
+        found = self.book.transfer(int(seq))
+        if found is None:  # pragma: no cover - a book that lost a transfer is corrupt
+            raise InvariantViolationError(f"idempotency record names missing transfer {seq}")
+        return found
+
+    # ------------------------------------------------------------------ transfers
+    def transfer(
+        self,
+        kind: TransferKind,
+        debit: str,
+        credit: str,
+        amount: int,
+        *,
+        reference: str,
+        at: datetime,
+        keep_at_least: int = 0,
+        key: str | None = None,
+    ) -> Transfer:
+        """Move ``amount`` stars along the route of ``kind``.
+
+        ``keep_at_least`` refuses the transfer if the debited wallet would keep fewer
+        stars (the gift floor, GIFT-1). Holds have their own methods.
+        """
+        if kind in _HOLD_KINDS or kind not in ROUTES:
+            raise InvalidInputError(f"{kind!r} transfers go through hold/post/void")
+        _stars(amount)
+        at = _utc(at)
+        _text(reference, "reference")
+        if type(keep_at_least) is not int or keep_at_least < 0:
+            raise InvalidAmountError("keep_at_least must be a whole number >= 0")
+        route_debit, route_credit = ROUTES[kind]
+        if route_debit not in (_WALLET, debit):
+            raise InvalidInputError(f"{kind} transfers are debited from {route_debit}")
+        if route_credit not in (_WALLET, credit):
+            raise InvalidInputError(f"{kind} transfers are credited to {route_credit}")
+        fingerprint = f"{kind},{debit},{credit},{amount},{reference},{keep_at_least}"
+        replayed = self._replay(key, "transfer", fingerprint)
+        if replayed is not None:
+            return self._replayed_transfer(replayed)
+
+        book = self.book
+        debit_balance = self._account_for(debit, route_debit)
+        credit_balance = self._account_for(credit, route_credit)
+        if debit == credit:
+            raise InvalidInputError(f"a transfer needs two different accounts, got {debit} twice")
+        if debit != ISSUANCE and debit_balance.available - keep_at_least < amount:
+            self._refuse_debit(debit, debit_balance.available, amount, keep_at_least)
+
+        seq = book.next_seq()
+        record = Transfer(
+            seq=seq, debit=debit, credit=credit, amount=amount, kind=kind,
+            reference=reference, at=at,
+        )
+        new_debit = Balance(debit_balance.available - amount, debit_balance.held)
+        new_credit = Balance(credit_balance.available + amount, credit_balance.held)
+        lines = []
+        if route_debit == _WALLET:
+            lines.append(_line(debit, record, -amount, 0, new_debit, credit))
+        if route_credit == _WALLET:
+            lines.append(_line(credit, record, amount, 0, new_credit, debit))
+        book.record(record, ((debit, new_debit), (credit, new_credit)), lines, None)
+        if kind in ISSUING_KINDS:
+            book.add_to_counter(f"issued:{kind}", amount)
+        elif kind in RETURNING_KINDS:
+            book.add_to_counter(f"returned:{kind}", amount)
+        elif kind is TransferKind.AD_BUDGET:
+            book.add_to_counter("ad_spent", amount)
+        elif kind is TransferKind.AD_BUDGET_REFUND:
+            book.add_to_counter("ad_spent", -amount)
+        self._remember(key, "transfer", fingerprint, str(seq))
+        return record
+
+    def issue(
+        self, kind: TransferKind, member: str, amount: int, *, reference: str, at: datetime,
+        key: str | None = None,
+    ) -> Transfer:
+        """Create stars for ``member`` from the platform's issuance account."""
+        return self.transfer(kind, ISSUANCE, member, amount, reference=reference, at=at, key=key)
+
+    def _account_for(self, account: str, route_side: str) -> Balance:
+        if route_side == _WALLET:
+            if type(account) is not str or account.startswith("platform:"):
+                raise InvalidInputError(f"{account!r} is not a member wallet")
+            found = self.book.balance(account)
+            if found is None:
+                raise UnknownAccountError(f"no wallet for member {account!r}", account=account)
+            return found
+        return self.book.balance(account) or _ZERO
+
+    @staticmethod
+    def _refuse_debit(account: str, available: int, amount: int, floor: int) -> None:
+        if floor:
+            raise FloorBreachError(
+                f"{account} has {available} stars and must keep at least {floor}: "
+                f"at most {max(available - floor, 0)} can go, not {amount}",
+                account=account, available=available, amount=amount, floor=floor,
+            )
+        raise InsufficientStarsError(
+            f"{account} has {available} stars available; {amount} are needed",
+            account=account, available=available, amount=amount,
+        )
+
+    # ------------------------------------------------------------------ holds
+    def hold(
+        self, hold_id: str, member: str, amount: int, *, reference: str, at: datetime,
+        key: str | None = None,
+    ) -> Hold:
+        """Take ``amount`` of ``member``'s available stars into a new open hold."""
+        if type(hold_id) is not str or not hold_id:
+            _text(hold_id, "hold id")
+        if type(amount) is not int or amount <= 0:
+            _stars(amount)
+        if type(reference) is not str or not reference:
+            _text(reference, "reference")
+        at = _utc(at)
+        book = self.book
+        fingerprint = ""
+        if key is not None:
+            fingerprint = f"{hold_id},{member},{amount},{reference}"
+            replayed = self._replay(key, "hold", fingerprint)
+            if replayed is not None:
+                found = book.hold(replayed)
+                if found is None:  # pragma: no cover - corrupt book
+                    raise InvariantViolationError(f"idempotency key names missing hold {replayed}")
+                return found
+        wallet = book.balance(member)
+        if wallet is None or member.startswith("platform:"):
+            wallet = self._account_for(member, _WALLET)
+        if book.hold(hold_id) is not None:
+            raise AlreadyExistsError(f"a hold {hold_id!r} already exists", rule="REFUND-5")
+        if wallet.available < amount:
+            self._refuse_debit(member, wallet.available, amount, 0)
+        held_total = book.balance(HOLDS) or _ZERO
+
+        seq = book.next_seq()
+        record = _new(Transfer, (seq, member, HOLDS, amount, _HOLD, reference, at, hold_id, None))
+        hold = _new(Hold, (hold_id, member, amount, reference, at, _OPEN_STATE, None, None, None))
+        available = wallet.available - amount
+        held = wallet.held + amount
+        book.record(
+            record,
+            (
+                (member, _new(Balance, (available, held))),
+                (HOLDS, _new(Balance, (held_total[0] + amount, 0))),
+            ),
+            (_new(StatementLine, (member, seq, at, _HOLD, -amount, amount, available, held,
+                                  reference, HOLDS)),),
+            hold,
+        )
+        if key is not None:
+            self._remember(key, "hold", fingerprint, hold_id)
+        return hold
+
+    def get_hold(self, hold_id: str) -> Hold:
+        found = self.book.hold(hold_id)
+        if found is None:
+            raise UnknownHoldError(f"no hold {hold_id!r}", hold_id=hold_id)
+        return found
+
+    def post(
+        self, hold_id: str, payee: str, *, at: datetime, key: str | None = None
+    ) -> Transfer:
+        """End an open hold by paying all of it to ``payee``'s wallet."""
+        at = _utc(at)
+        fingerprint = ""
+        if key is not None:
+            fingerprint = f"{hold_id},{payee}"
+            replayed = self._replay(key, "post", fingerprint)
+            if replayed is not None:
+                return self._replayed_transfer(replayed)
+        book = self.book
+        hold = book.hold(hold_id)
+        if hold is None or hold.state is not _OPEN_STATE:
+            hold = self._open_hold(hold_id)
+        payee_balance = book.balance(payee)
+        if payee_balance is None or payee.startswith("platform:"):
+            payee_balance = self._account_for(payee, _WALLET)
+        if payee == hold.member:
+            raise InvalidInputError(f"hold {hold_id} cannot be paid to its own member")
+        member, amount, reference = hold.member, hold.amount, hold.reference
+        member_balance = book.balance(member) or _ZERO
+        held_total = book.balance(HOLDS) or _ZERO
+        seq = book.next_seq()
+        record = _new(Transfer, (seq, HOLDS, payee, amount, _POSTED, reference, at, hold_id, None))
+        member_available, member_held = member_balance[0], member_balance[1] - amount
+        payee_available, payee_held = payee_balance[0] + amount, payee_balance[1]
+        book.record(
+            record,
+            (
+                (HOLDS, _new(Balance, (held_total[0] - amount, 0))),
+                (member, _new(Balance, (member_available, member_held))),
+                (payee, _new(Balance, (payee_available, payee_held))),
+            ),
+            (
+                _new(StatementLine, (member, seq, at, _POSTED, 0, -amount, member_available,
+                                     member_held, reference, payee)),
+                _new(StatementLine, (payee, seq, at, _POSTED, amount, 0, payee_available,
+                                     payee_held, reference, member)),
+            ),
+            _new(Hold, (hold_id, member, amount, reference, hold.opened_at, _POSTED_STATE,
+                         payee, at, None)),
+        )
+        if key is not None:
+            self._remember(key, "post", fingerprint, str(record.seq))
+        return record
+
+    def void(
+        self, hold_id: str, reason: VoidReason, *, at: datetime, key: str | None = None
+    ) -> Transfer:
+        """End an open hold by giving all of it back to its member, for ``reason``."""
+        at = _utc(at)
+        if not isinstance(reason, VoidReason):
+            raise InvalidInputError(f"{reason!r} is not a void reason")
+        fingerprint = ""
+        if key is not None:
+            fingerprint = f"{hold_id},{reason}"
+            replayed = self._replay(key, "void", fingerprint)
+            if replayed is not None:
+                return self._replayed_transfer(replayed)
+        hold = self._open_hold(hold_id)
+        book = self.book
+        amount = hold.amount
+        member_balance = book.balance(hold.member) or _ZERO
+        held_total = book.balance(HOLDS) or _ZERO
+        record = Transfer(
+            book.next_seq(), HOLDS, hold.member, amount, _VOIDED, hold.reference, at,
+            hold_id, reason,
+        )
+        after = Balance(member_balance.available + amount, member_balance.held - amount)
+        book.record(
+            record,
+            ((HOLDS, Balance(held_total.available - amount, 0)), (hold.member, after)),
+            (_line(hold.member, record, amount, -amount, after, HOLDS),),
+            Hold(
+                hold_id, hold.member, amount, hold.reference, hold.opened_at, _VOIDED_STATE,
+                None, at, reason,
+            ),
+        )
+        if key is not None:
+            self._remember(key, "void", fingerprint, str(record.seq))
+        return record
+
+    def _open_hold(self, hold_id: str) -> Hold:
+        hold = self.book.hold(hold_id)
+        if hold is None:
+            raise UnknownHoldError(f"no hold {hold_id!r}", hold_id=hold_id)
+        if hold.state is not _OPEN_STATE:
+            raise HoldAlreadyEndedError(
+                f"hold {hold_id} already ended ({hold.state}); a hold ends exactly once",
+                hold_id=hold_id, state=str(hold.state),
+            )
+        return hold
+
+    # ------------------------------------------------------------------ reading
+    def statement(
+        self, member: str, *, offset: int = 0, limit: int = 50
+    ) -> StatementPage:
+        """A page of ``member``'s statement, oldest first, with running balances."""
+        self._account_for(member, _WALLET)
+        if type(offset) is not int or offset < 0 or type(limit) is not int or limit < 1:
+            raise InvalidInputError("a statement page needs offset >= 0 and limit >= 1")
+        total = self.book.line_count(member)
+        lines = tuple(self.book.lines(member, offset, limit))
+        end = offset + len(lines)
+        return StatementPage(lines=lines, total=total, next_offset=end if end < total else None)
+
+    def statement_lines(self, member: str) -> Iterator[StatementLine]:
+        """Every statement line of ``member``, page by page."""
+        offset: int | None = 0
+        while offset is not None:
+            page = self.statement(member, offset=offset, limit=500)
+            yield from page.lines
+            offset = page.next_offset
+
+    def supply(self) -> SupplyReport:
+        """Stars by source and by place, read from counters and platform accounts: O(1)."""
+        counters = self.book.counters()
+        issued = {k.split(":", 1)[1]: v for k, v in counters.items() if k.startswith("issued:")}
+        returned = {
+            k.split(":", 1)[1]: v for k, v in counters.items() if k.startswith("returned:")
+        }
+        held = self.balance(HOLDS).available
+        escrow = self.balance(GIFT_ESCROW).available
+        ads = self.balance(AD_SPEND).available
+        issuance = self.balance(ISSUANCE).available
+        return SupplyReport(
+            issued_by_kind=issued,
+            returned_by_kind=returned,
+            ad_spent=counters.get("ad_spent", 0),
+            in_wallets=-issuance - ads - held - escrow,
+            held=held,
+            in_gift_escrow=escrow,
+        )
+
+    def check_invariants(self, *, deep: bool = False) -> None:
+        """Raise :class:`InvariantViolationError` unless every ledger invariant holds."""
+        check_invariants(self.book, deep=deep)
+
+
+def check_invariants(book: LedgerBook, *, deep: bool = False) -> None:
+    """Check the ledger invariants of STAR-4, STAR-6 and REFUND-5 over a whole book.
+
+    - the balances of all accounts sum to zero;
+    - no wallet, hold total, escrow or ad-spend account is negative;
+    - each member's held stars equal the sum of their open holds, and the holds
+      account equals the sum of all open holds; every ended hold has exactly one end;
+    - supply (wallets + held + escrow) = issued - returned - spent on ads, where the
+      right side comes from counters kept independently of balances;
+    - with ``deep``: replaying every transfer from zero gives every balance.
+
+    Costs O(accounts + holds) (plus O(transfers) with ``deep``).
+    """
+    problems: list[str] = []
+    total = 0
+    wallets = 0
+    held_by_member: dict[str, int] = {}
+    balances: dict[str, Balance] = {}
+    for account, bal in book.all_balances():
+        balances[account] = bal
+        total += bal.available
+        if account != ISSUANCE and bal.available < 0:
+            problems.append(f"{account} is negative: {bal.available}")
+        if not account.startswith("platform:"):
+            wallets += bal.available
+            if bal.held < 0:
+                problems.append(f"{account} holds a negative amount: {bal.held}")
+    if total != 0:
+        problems.append(f"accounts sum to {total}, not 0")
+
+    open_total = 0
+    for hold in book.all_holds():
+        if hold.state is HoldState.OPEN:
+            if hold.ended_at is not None or hold.payee is not None or hold.void_reason:
+                problems.append(f"open hold {hold.id} carries an end")
+            held_by_member[hold.member] = held_by_member.get(hold.member, 0) + hold.amount
+            open_total += hold.amount
+        elif hold.state is HoldState.POSTED:
+            if hold.payee is None or hold.void_reason is not None or hold.ended_at is None:
+                problems.append(f"posted hold {hold.id} does not have exactly one end")
+        elif hold.payee is not None or hold.void_reason is None or hold.ended_at is None:
+            problems.append(f"voided hold {hold.id} does not have exactly one end")
+    for account, bal in balances.items():
+        if not account.startswith("platform:") and bal.held != held_by_member.get(account, 0):
+            problems.append(
+                f"{account} shows {bal.held} held but its open holds add up to "
+                f"{held_by_member.get(account, 0)}"
+            )
+    holds_account = balances.get(HOLDS, _ZERO).available
+    if holds_account != open_total:
+        problems.append(f"holds account is {holds_account}, open holds add up to {open_total}")
+
+    counters = book.counters()
+    issued = sum(v for k, v in counters.items() if k.startswith("issued:"))
+    returned = sum(v for k, v in counters.items() if k.startswith("returned:"))
+    spent = counters.get("ad_spent", 0)
+    supply = wallets + holds_account + balances.get(GIFT_ESCROW, _ZERO).available
+    if supply != issued - returned - spent:
+        problems.append(
+            f"supply {supply} != issued {issued} - returned {returned} - ad spend {spent}"
+        )
+    if spent != balances.get(AD_SPEND, _ZERO).available:
+        problems.append("ad-spend account differs from the ad spend counter")
+
+    if deep:
+        replayed: dict[str, int] = {}
+        for t in book.all_transfers():
+            replayed[t.debit] = replayed.get(t.debit, 0) - t.amount
+            replayed[t.credit] = replayed.get(t.credit, 0) + t.amount
+        for account, bal in balances.items():
+            if replayed.get(account, 0) != bal.available:
+                problems.append(
+                    f"{account}: balance {bal.available}, transfers give "
+                    f"{replayed.get(account, 0)}"
+                )
+    if problems:
+        raise InvariantViolationError(
+            "ledger invariants broken: " + "; ".join(problems), problems=problems
+        )

@@ -1,0 +1,201 @@
+"""The numbers and DECISIONs of RULES.md, as one frozen, overridable policy value.
+
+Every figure a rule uses lives here as a named field with its rule ID, the FAQ line it
+comes from (``seed``) and a sentence saying what it means; code never buries such a
+literal. A host changes a default with ``attrs.evolve(DEFAULT_POLICY, field=value)``;
+the generated rule docs list each field beside its rule (``policy_fields()``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from .errors import InvalidInputError
+from .instants import add_calendar_days, time_zone
+
+__all__ = ["DEFAULT_POLICY", "Policy", "PolicyField", "policy_fields"]
+
+
+def _rule(default: Any, rule: str, seed: str, doc: str) -> Any:
+    return attrs.field(default=default, metadata={"rule": rule, "seed": seed, "doc": doc})
+
+
+def _positive(instance: Policy, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInputError(f"policy {attribute.name} must be a whole number >= 0")
+
+
+@attrs.frozen(kw_only=True)
+class Policy:
+    """Every tunable number and default choice of the rule catalogue."""
+
+    # Time
+    timezone: str = _rule(
+        "Europe/Paris", "BOOK-24", "L156",
+        "Platform time zone: 'N days' deadlines are calendar days at the same local "
+        "wall-clock time in this zone (RULES.md, Time; DECISION).",
+    )
+
+    # STAR
+    signup_bonus: int = _rule(
+        10, "STAR-1", "L48", "Stars credited once per email address when signup completes."
+    )
+
+    # ACC
+    password_min_length: int = _rule(
+        8, "ACC-4", "L71", "Shortest password accepted at signup or change (DECISION)."
+    )
+    scrypt_n: int = _rule(
+        2**14, "ACC-4", "L73", "scrypt CPU/memory cost for password hashes (DECISION)."
+    )
+    scrypt_r: int = _rule(8, "ACC-4", "L73", "scrypt block size (DECISION).")
+    scrypt_p: int = _rule(1, "ACC-4", "L73", "scrypt parallelism (DECISION).")
+    reset_token_lifetime: timedelta = _rule(
+        timedelta(hours=1), "ACC-4", "L73",
+        "How long a password reset link stays usable; it is single-use (DECISION).",
+    )
+    account_retention_days: int = _rule(
+        15, "ACC-7", "L85",
+        "Calendar days a deactivated account is kept, and can be reactivated, before "
+        "its data is purged for good.",
+    )
+    max_name_length: int = _rule(
+        80, "PROF-1", "L105", "Longest display name accepted (DECISION)."
+    )
+    max_bio_length: int = _rule(
+        1000, "PROF-1", "L105", "Longest profile bio or description accepted (DECISION)."
+    )
+    max_email_length: int = _rule(
+        254, "ACC-6", "L62", "Longest email address accepted (RFC 5321 path limit)."
+    )
+
+    # PROF
+    level_intermediate_from: int = _rule(
+        5, "PROF-5", "L97",
+        "Sessions held (organized or attended) from which a member is intermediate; "
+        "fewer is beginner.",
+    )
+    level_experienced_above: int = _rule(
+        10, "PROF-5", "L99", "A member with more sessions held than this is experienced."
+    )
+
+    # BOOK
+    min_workshop_cost: int = _rule(
+        0, "BOOK-1", "L118", "Lowest star cost per seat an organizer may set (DECISION)."
+    )
+    min_capacity: int = _rule(1, "BOOK-1", "L118", "Smallest seat capacity (DECISION).")
+    min_seats: int = _rule(1, "BOOK-12", "L229", "Fewest seats a request may ask for.")
+    max_future_seats: int = _rule(
+        10, "BOOK-12", "L229", "Most seats a request for a future session may ask for."
+    )
+    future_request_due_days: int = _rule(
+        7, "BOOK-16", "L138",
+        "Calendar days after which an unanswered future-session request is cancelled "
+        "and refunded (DECISION).",
+    )
+    waitlist_window_days: int = _rule(
+        15, "BOOK-24", "L156",
+        "Calendar days from acceptance during which a waitlisted member may join a "
+        "session; then the entry is cancelled and refunded.",
+    )
+    confirmation_window_days: int = _rule(
+        7, "BOOK-32", "L203",
+        "Calendar days after a session's end during which the organizer may say whether "
+        "it was held; silence counts as not held.",
+    )
+    score_min: int = _rule(0, "BOOK-41", "L209", "Lowest evaluation score (DECISION).")
+    score_max: int = _rule(10, "BOOK-41", "L209", "Highest evaluation score ('sur 10').")
+
+    # SPONSOR
+    referral_reward: int = _rule(
+        5, "SPONSOR-3", "L342",
+        "Stars paid once to the sponsor at the referee's first held workshop or first "
+        "star purchase.",
+    )
+
+    # GIFT
+    gift_floor: int = _rule(
+        10, "GIFT-1", "L363", "Stars a member must keep after a gift; a gift needs more."
+    )
+    min_gift: int = _rule(1, "GIFT-1", "L363", "Smallest gift (DECISION).")
+    gift_expiry_days: int | None = _rule(
+        None, "GIFT-4", "L370",
+        "Calendar days after which an unaccepted gift goes to the platform's issuance "
+        "account; None (the default) means gifts wait forever (DECISION).",
+    )
+
+    # TUTO
+    views_per_tutorial_star: int = _rule(
+        100, "TUTO-2", "L326", "Counted views per star paid to a tutorial's publisher."
+    )
+    view_dedup_window: timedelta = _rule(
+        timedelta(hours=24), "TUTO-4", "L326",
+        "A viewer's views of one tutorial count once per this window (DECISION).",
+    )
+
+    # AD
+    impressions_per_ad_star: int = _rule(
+        100, "AD-2", "L713", "Impressions bought by one star (10 stars = 1,000)."
+    )
+    min_campaign_stars: int = _rule(
+        10, "AD-2", "L713", "Smallest campaign budget, in whole stars."
+    )
+
+    # Paging
+    statement_page_size: int = _rule(
+        50, "STAR-5", "L54", "Statement lines per page when the caller names no limit."
+    )
+
+    def __attrs_post_init__(self) -> None:
+        time_zone(self.timezone)  # refuses an unknown zone name at construction
+        for field in attrs.fields(type(self)):
+            value = getattr(self, field.name)
+            if field.type in ("int", int):
+                _positive(self, field, value)
+        if self.level_experienced_above < self.level_intermediate_from:
+            raise InvalidInputError("policy level thresholds are out of order")
+        if self.score_max <= self.score_min:
+            raise InvalidInputError("policy score range is empty")
+
+    def add_days(self, instant: datetime, days: int) -> datetime:
+        """``instant`` + ``days`` calendar days, same wall-clock time in the platform zone."""
+        return add_calendar_days(instant, days, self.timezone)
+
+    def level(self, sessions_held: int) -> str:
+        """PROF-5: 'beginner', 'intermediate' or 'experienced' for a count of sessions."""
+        if sessions_held > self.level_experienced_above:
+            return "experienced"
+        if sessions_held >= self.level_intermediate_from:
+            return "intermediate"
+        return "beginner"
+
+
+DEFAULT_POLICY = Policy()
+
+
+@attrs.frozen(kw_only=True)
+class PolicyField:
+    """One policy value as the rule docs show it."""
+
+    name: str
+    value: Any
+    rule: str
+    seed: str
+    doc: str
+
+
+def policy_fields(policy: Policy = DEFAULT_POLICY) -> tuple[PolicyField, ...]:
+    """Every policy field with its value, rule ID, seed line and meaning."""
+    return tuple(
+        PolicyField(
+            name=field.name,
+            value=getattr(policy, field.name),
+            rule=field.metadata["rule"],
+            seed=field.metadata["seed"],
+            doc=field.metadata["doc"],
+        )
+        for field in attrs.fields(Policy)
+    )

@@ -35,7 +35,8 @@ def require_aware(instant: object, what: str = "instant") -> datetime:
 @cache
 def time_zone(name: str) -> tzinfo:
     """The tz database zone called ``name`` (dateutil ships its own copy of the database)."""
-    zone = dateutil_tz.gettz(name)
+    # gettz("") is the machine's local zone, never a platform zone: refuse blank names.
+    zone = dateutil_tz.gettz(name) if isinstance(name, str) and name.strip() else None
     if zone is None:
         raise InvalidInputError(f"unknown time zone {name!r}")
     return zone
@@ -61,6 +62,9 @@ def add_calendar_days(instant: datetime, days: int, zone_name: str) -> datetime:
     if isinstance(days, bool) or not isinstance(days, int):
         raise InvalidInputError(f"days must be a whole number, got {days!r}")
     zone = time_zone(zone_name)
+    if days == 0:
+        # Same instant: re-resolving an ambiguous wall time would pick the first occurrence.
+        return require_aware(instant)
     local = require_aware(instant).astimezone(zone)
     wall = local.replace(tzinfo=None) + timedelta(days=days)
     target = dateutil_tz.resolve_imaginary(wall.replace(tzinfo=zone, fold=0))

@@ -115,6 +115,15 @@ ISSUING_KINDS = frozenset(k for k, (debit, _) in ROUTES.items() if debit == ISSU
 RETURNING_KINDS = frozenset(k for k, (_, credit) in ROUTES.items() if credit == ISSUANCE)
 
 
+#: kind -> (supply counter, sign): what check_invariants and supply() add up.
+_COUNTERS: Mapping[TransferKind, tuple[str, int]] = {
+    **{kind: (f"issued:{kind}", 1) for kind in ISSUING_KINDS},
+    **{kind: (f"returned:{kind}", 1) for kind in RETURNING_KINDS},
+    TransferKind.AD_BUDGET: ("ad_spent", 1),
+    TransferKind.AD_BUDGET_REFUND: ("ad_spent", -1),
+}
+
+
 class VoidReason(StrEnum):
     """Why held stars went back to the member (the refund matrix, REFUND-1..3)."""
 
@@ -387,9 +396,12 @@ def _line(
     member: str, transfer: Transfer, amount: int, held_change: int, after: Balance,
     counterpart: str,
 ) -> StatementLine:
-    return StatementLine(
-        member, transfer.seq, transfer.at, transfer.kind, amount, held_change,
-        after.available, after.held, transfer.reference, counterpart,
+    return _new(
+        StatementLine,
+        (
+            member, transfer.seq, transfer.at, transfer.kind, amount, held_change,
+            after[0], after[1], transfer.reference, counterpart,
+        ),
     )
 
 
@@ -465,6 +477,13 @@ class Ledger:
                 )
             )
 
+    def get_transfer(self, seq: int) -> Transfer:
+        """The transfer with sequence number ``seq``."""
+        found = self.book.transfer(seq) if type(seq) is int else None
+        if found is None:
+            raise InvalidInputError(f"no transfer {seq!r}", rule="STAR-5")
+        return found
+
     def _replayed_transfer(self, seq: str) -> Transfer:
         found = self.book.transfer(int(seq))
         if found is None:  # pragma: no cover - a book that lost a transfer is corrupt
@@ -489,53 +508,51 @@ class Ledger:
         ``keep_at_least`` refuses the transfer if the debited wallet would keep fewer
         stars (the gift floor, GIFT-1). Holds have their own methods.
         """
-        if kind in _HOLD_KINDS or kind not in ROUTES:
+        route = ROUTES.get(kind)
+        if route is None or kind in _HOLD_KINDS:
             raise InvalidInputError(f"{kind!r} transfers go through hold/post/void")
-        _stars(amount)
+        if type(amount) is not int or amount <= 0:
+            _stars(amount)
         at = _utc(at)
-        _text(reference, "reference")
+        if type(reference) is not str or not reference:
+            _text(reference, "reference")
         if type(keep_at_least) is not int or keep_at_least < 0:
             raise InvalidAmountError("keep_at_least must be a whole number >= 0")
-        route_debit, route_credit = ROUTES[kind]
+        route_debit, route_credit = route
         if route_debit not in (_WALLET, debit):
             raise InvalidInputError(f"{kind} transfers are debited from {route_debit}")
         if route_credit not in (_WALLET, credit):
             raise InvalidInputError(f"{kind} transfers are credited to {route_credit}")
-        fingerprint = f"{kind},{debit},{credit},{amount},{reference},{keep_at_least}"
-        replayed = self._replay(key, "transfer", fingerprint)
-        if replayed is not None:
-            return self._replayed_transfer(replayed)
+        fingerprint = ""
+        if key is not None:
+            fingerprint = f"{kind},{debit},{credit},{amount},{reference},{keep_at_least}"
+            replayed = self._replay(key, "transfer", fingerprint)
+            if replayed is not None:
+                return self._replayed_transfer(replayed)
 
         book = self.book
         debit_balance = self._account_for(debit, route_debit)
         credit_balance = self._account_for(credit, route_credit)
         if debit == credit:
             raise InvalidInputError(f"a transfer needs two different accounts, got {debit} twice")
-        if debit != ISSUANCE and debit_balance.available - keep_at_least < amount:
-            self._refuse_debit(debit, debit_balance.available, amount, keep_at_least)
+        if debit != ISSUANCE and debit_balance[0] - keep_at_least < amount:
+            self._refuse_debit(debit, debit_balance[0], amount, keep_at_least)
 
         seq = book.next_seq()
-        record = Transfer(
-            seq=seq, debit=debit, credit=credit, amount=amount, kind=kind,
-            reference=reference, at=at,
-        )
-        new_debit = Balance(debit_balance.available - amount, debit_balance.held)
-        new_credit = Balance(credit_balance.available + amount, credit_balance.held)
+        record = _new(Transfer, (seq, debit, credit, amount, kind, reference, at, None, None))
+        new_debit = _new(Balance, (debit_balance[0] - amount, debit_balance[1]))
+        new_credit = _new(Balance, (credit_balance[0] + amount, credit_balance[1]))
         lines = []
-        if route_debit == _WALLET:
+        if route_debit is _WALLET:
             lines.append(_line(debit, record, -amount, 0, new_debit, credit))
-        if route_credit == _WALLET:
+        if route_credit is _WALLET:
             lines.append(_line(credit, record, amount, 0, new_credit, debit))
         book.record(record, ((debit, new_debit), (credit, new_credit)), lines, None)
-        if kind in ISSUING_KINDS:
-            book.add_to_counter(f"issued:{kind}", amount)
-        elif kind in RETURNING_KINDS:
-            book.add_to_counter(f"returned:{kind}", amount)
-        elif kind is TransferKind.AD_BUDGET:
-            book.add_to_counter("ad_spent", amount)
-        elif kind is TransferKind.AD_BUDGET_REFUND:
-            book.add_to_counter("ad_spent", -amount)
-        self._remember(key, "transfer", fingerprint, str(seq))
+        counter = _COUNTERS.get(kind)
+        if counter is not None:
+            book.add_to_counter(counter[0], counter[1] * amount)
+        if key is not None:
+            self._remember(key, "transfer", fingerprint, str(seq))
         return record
 
     def issue(

@@ -1,16 +1,47 @@
-"""The ports the domain core is plugged into: time and identifiers.
+"""The ports the domain core is plugged into: time, identifiers, password hashing, stores.
 
-A host supplies implementations; the library ships a system and a manual clock
-(:mod:`skilltroc_core.clocks`) and sequential and random id generators
-(:mod:`skilltroc_core.ids`). The store ports live beside the store they describe.
+A host supplies implementations or picks the shipped ones: clocks in
+:mod:`skilltroc_core.clocks`, ids in :mod:`skilltroc_core.ids`, scrypt hashing in
+:mod:`skilltroc_core.passwords`, stores in :mod:`skilltroc_core.adapters`.
+
+The store port is deliberately small and generic so that each adapter (memory, SQLite,
+PostgreSQL) implements it once for every entity the library has or will have:
+
+- **entities**: frozen values stored by ``(kind, id)``; each :class:`EntityKind` names
+  the indexes the store maintains (unique or not) from the entity's own fields;
+- **ledger book**: the :class:`~skilltroc_core.ledger.LedgerBook` of the star ledger;
+- **outbox**: notifications appended in order, drained at least once, acknowledged;
+- **timers**: deadlines by due instant, popped in order;
+- **counters**: named sequences (ids).
+
+Everything one command writes goes through one :class:`UnitOfWork` and commits together
+or not at all.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
-__all__ = ["Clock", "IdGenerator"]
+import attrs
+
+from .events import Notification
+from .ledger import LedgerBook
+
+__all__ = [
+    "Clock",
+    "EntityKind",
+    "IdGenerator",
+    "Index",
+    "OutboxItem",
+    "PasswordHasher",
+    "Store",
+    "Timer",
+    "UnitOfWork",
+]
+
+E = TypeVar("E")
 
 
 @runtime_checkable
@@ -29,3 +60,101 @@ class IdGenerator(Protocol):
     def new_id(self, prefix: str) -> str:
         """A fresh id starting with ``prefix`` (e.g. ``"mem"`` for members)."""
         ...
+
+
+@runtime_checkable
+class PasswordHasher(Protocol):
+    """Turns passwords into slow salted hashes and checks them (ACC-4)."""
+
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password: str, hashed: str) -> bool: ...
+
+
+@attrs.frozen(kw_only=True)
+class Index(Generic[E]):
+    """A lookup a store keeps for an entity kind: ``keys(entity)`` gives its keys."""
+
+    name: str
+    keys: Callable[[E], Iterable[str]]
+    unique: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class EntityKind(Generic[E]):
+    """A kind of stored entity: its name, its class and the indexes kept for it."""
+
+    name: str
+    type: type[E]
+    indexes: tuple[Index[E], ...] = ()
+
+    def index(self, name: str) -> Index[E]:
+        for index in self.indexes:
+            if index.name == name:
+                return index
+        raise LookupError(f"{self.name} has no index {name!r}")  # programming error
+
+
+@attrs.frozen(kw_only=True)
+class Timer:
+    """A deadline: at ``due``, the handler for ``kind`` runs on the thing ``ref`` names."""
+
+    kind: str
+    ref: str
+    due: datetime
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}:{self.ref}"
+
+
+@attrs.frozen(kw_only=True)
+class OutboxItem:
+    """A notification waiting in the outbox, with its position."""
+
+    seq: int
+    notification: Notification
+
+
+class UnitOfWork(Protocol):
+    """One atomic command: every read and write of it, then commit or rollback."""
+
+    @property
+    def book(self) -> LedgerBook: ...
+
+    def get(self, kind: EntityKind[E], entity_id: str) -> E | None: ...
+    def put(self, kind: EntityKind[E], entity_id: str, entity: E) -> None: ...
+    def delete(self, kind: EntityKind[E], entity_id: str) -> None: ...
+    def find(self, kind: EntityKind[E], index: str, key: str) -> list[E]:
+        """Entities whose ``index`` has ``key``, in the order they were first stored."""
+        ...
+
+    def append_notification(self, notification: Notification) -> None: ...
+    def schedule(self, timer: Timer) -> None:
+        """Add a timer, replacing any with the same kind and ref."""
+        ...
+
+    def cancel_timer(self, kind: str, ref: str) -> None: ...
+    def next_due(self, until: datetime) -> Timer | None:
+        """The earliest timer due at or before ``until`` (it stays scheduled)."""
+        ...
+
+    def next_in_sequence(self, name: str) -> int: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+
+
+class Store(Protocol):
+    """A place where Skilltroc's state lives; opens units of work."""
+
+    def begin(self) -> UnitOfWork: ...
+
+    def drain_notifications(self, limit: int = 100) -> list[OutboxItem]:
+        """The oldest unacknowledged notifications, in order (delivered at least once)."""
+        ...
+
+    def ack(self, seqs: Iterable[int]) -> None:
+        """Remove delivered notifications from the outbox."""
+        ...
+
+    def close(self) -> None: ...

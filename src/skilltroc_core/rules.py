@@ -153,8 +153,12 @@ class Policy:
         time_zone(self.timezone)  # refuses an unknown zone name at construction
         for field in attrs.fields(type(self)):
             value = getattr(self, field.name)
-            if field.type in ("int", int):
+            if field.type in ("int", int) or (field.type == "int | None" and value is not None):
                 _positive(self, field, value)
+            elif field.type in ("timedelta", timedelta) and (
+                not isinstance(value, timedelta) or value < timedelta(0)
+            ):
+                raise InvalidInputError(f"policy {field.name} must be a duration >= 0")
         if self.level_experienced_above < self.level_intermediate_from:
             raise InvalidInputError("policy level thresholds are out of order")
         if self.score_max <= self.score_min:

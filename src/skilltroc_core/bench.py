@@ -1,0 +1,143 @@
+"""Benchmarks: throughput measured against a baseline doing the same bookkeeping.
+
+Numbers are ratios against a baseline run in the same process (a bare dict and list
+doing the same writes), so they mean something on any machine. Like :mod:`timeit`,
+timing runs with the garbage collector paused and keeps the best of a few repeats.
+Benchmarks are never assertions: ``skilltroc bench`` prints, it does not judge.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from .ledger import GIFT_ESCROW, Ledger, TransferKind
+
+__all__ = ["bench_ledger"]
+
+_AT = datetime(2027, 1, 1, 9, tzinfo=UTC)
+
+
+def _best_of(repeats: int, run: Callable[[], float]) -> float:
+    """The fastest of ``repeats`` runs, each timed with the garbage collector paused."""
+    best = float("inf")
+    for _ in range(repeats):
+        gc.collect()
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            best = min(best, run())
+        finally:
+            if was_enabled:
+                gc.enable()
+    return best
+
+
+def _ledger_with_funds(members: int = 2) -> Ledger:
+    ledger = Ledger()
+    for index in range(members):
+        ledger.open_wallet(f"m{index}")
+    ledger.issue(TransferKind.PURCHASE, "m0", 10**12, reference="funding", at=_AT)
+    return ledger
+
+
+def _hold_post_cycles(n: int) -> float:
+    ledger = _ledger_with_funds()
+    ids = [f"h{i}" for i in range(n)]
+    hold, post = ledger.hold, ledger.post
+    start = time.perf_counter()
+    for hold_id in ids:
+        hold(hold_id, "m0", 6, reference=hold_id, at=_AT)
+        post(hold_id, "m1", at=_AT)
+    return time.perf_counter() - start
+
+
+def _baseline_cycles(n: int) -> float:
+    """The same writes as a hold + post, with dicts, tuples and list appends only."""
+    available = {"m0": 10**12, "m1": 0, "holds": 0}
+    held = {"m0": 0}
+    transfers: list[tuple[Any, ...]] = []
+    lines: dict[str, list[tuple[Any, ...]]] = {"m0": [], "m1": []}
+    holds: dict[str, tuple[Any, ...]] = {}
+    ids = [f"h{i}" for i in range(n)]
+    start = time.perf_counter()
+    for hold_id in ids:
+        seq = len(transfers) + 1
+        available["m0"] -= 6
+        held["m0"] += 6
+        available["holds"] += 6
+        transfers.append((seq, "m0", "holds", 6, "hold", hold_id, _AT))
+        holds[hold_id] = ("m0", 6, hold_id, _AT, "open")
+        lines["m0"].append(("m0", seq, -6, 6, available["m0"], held["m0"]))
+        seq = len(transfers) + 1
+        available["holds"] -= 6
+        held["m0"] -= 6
+        available["m1"] += 6
+        transfers.append((seq, "holds", "m1", 6, "hold_posted", hold_id, _AT))
+        holds[hold_id] = ("m0", 6, hold_id, _AT, "posted", "m1", _AT)
+        lines["m0"].append(("m0", seq, 0, -6, available["m0"], held["m0"]))
+        lines["m1"].append(("m1", seq, 6, 0, available["m1"], 0))
+    return time.perf_counter() - start
+
+
+def _transfers(n: int) -> float:
+    ledger = _ledger_with_funds()
+    transfer = ledger.transfer
+    start = time.perf_counter()
+    for _ in range(n):
+        transfer(TransferKind.GIFT_SENT, "m0", GIFT_ESCROW, 1, reference="gift", at=_AT)
+    return time.perf_counter() - start
+
+
+def _balance_reads(members: int, reads: int) -> tuple[float, float]:
+    """Time random balance reads, and the same reads from a bare dict of the same size.
+
+    Both slow down somewhat with size (CPU caches); the ratio between them shows that
+    the ledger's read stays a constant-time dict lookup.
+    """
+    ledger = Ledger()
+    names = [f"member{i}" for i in range(members)]
+    for name in names:
+        ledger.open_wallet(name)
+    bare = dict.fromkeys(names, (0, 0))
+    rng = random.Random(7)
+    sample = [names[rng.randrange(members)] for _ in range(reads)]
+    balance, lookup = ledger.balance, bare.get
+    best, best_bare = float("inf"), float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for name in sample:
+            balance(name)
+        middle = time.perf_counter()
+        for name in sample:
+            lookup(name)
+        best = min(best, middle - start)
+        best_bare = min(best_bare, time.perf_counter() - middle)
+    return best, best_bare
+
+
+def bench_ledger(n: int = 50_000, repeats: int = 3, big: int = 1_000_000) -> dict[str, float]:
+    """Hold+post cycles and transfers per second, balance reads at 1,000 and ``big`` members."""
+    ours = _best_of(repeats, lambda: _hold_post_cycles(n))
+    baseline = _best_of(repeats, lambda: _baseline_cycles(n))
+    transfers = _best_of(repeats, lambda: _transfers(n))
+    reads = 100_000
+    small_reads, small_bare = _balance_reads(1_000, reads)
+    big_reads, big_bare = _balance_reads(big, reads)
+    return {
+        "cycles": n,
+        "hold_post_cycles_per_s": round(n / ours),
+        "baseline_cycles_per_s": round(n / baseline),
+        "ratio_hold_post_vs_baseline": round(ours / baseline, 2),
+        "transfers_per_s": round(n / transfers),
+        "balance_reads_per_s_1k_members": round(reads / small_reads),
+        f"balance_reads_per_s_{big}_members": round(reads / big_reads),
+        "ratio_balance_read_big_vs_1k": round(big_reads / small_reads, 2),
+        "ratio_bare_dict_read_big_vs_1k": round(big_bare / small_bare, 2),
+        "ratio_balance_read_vs_bare_dict_1k": round(small_reads / small_bare, 2),
+        f"ratio_balance_read_vs_bare_dict_{big}": round(big_reads / big_bare, 2),
+    }

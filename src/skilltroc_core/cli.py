@@ -1,0 +1,64 @@
+"""The ``skilltroc`` command: ``demo`` and ``bench`` (later ``run``, ``docs``, ``simulate``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from . import bench
+from .demo import ledger_demo
+
+__all__ = ["main"]
+
+
+def _bench(args: argparse.Namespace) -> int:
+    if args.target == "ledger":
+        results = bench.bench_ledger(n=args.n, big=args.members)
+        print(f"ledger benchmark ({results['cycles']} hold+post cycles, GC paused, best of 3)")
+        print(f"  hold+post cycles/s   {results['hold_post_cycles_per_s']:>12,}")
+        print(f"  bare-dict baseline/s {results['baseline_cycles_per_s']:>12,}")
+        print(f"  ratio (ours/base)    {results['ratio_hold_post_vs_baseline']:>12}  (target <= 6)")
+        print(f"  transfers/s          {results['transfers_per_s']:>12,}  (target >= 200,000)")
+        for key, value in results.items():
+            if key.startswith(("balance_reads", "ratio_balance_read_vs")):
+                print(f"  {key:<36} {value:>12,}")
+        print(
+            f"  read time {args.members:,} vs 1,000 members: ledger "
+            f"x{results['ratio_balance_read_big_vs_1k']}, bare dict "
+            f"x{results['ratio_bare_dict_read_big_vs_1k']} (same growth = constant-time reads)"
+        )
+    if args.json:
+        print(json.dumps({"benchmark": args.target, **results}))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="skilltroc", description="Skilltroc's rules as an executable domain core."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="a short ledger demo printing a statement")
+    demo.set_defaults(handler=lambda args: ledger_demo(sys.stdout))
+
+    bench_parser = commands.add_parser("bench", help="throughput against a same-process baseline")
+    bench_parser.add_argument("target", choices=["ledger"])
+    bench_parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    bench_parser.add_argument("--n", type=int, default=50_000, help="operations per run")
+    bench_parser.add_argument(
+        "--members", type=int, default=1_000_000, help="members in the big balance-read run"
+    )
+    bench_parser.set_defaults(handler=_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

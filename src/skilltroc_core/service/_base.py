@@ -1,0 +1,270 @@
+"""The machinery every command shares: units of work, the transaction context, timers.
+
+A command runs as: apply every deadline due up to now (each in its own unit of work, at
+its own instant), then open a unit of work, load, call the domain, save, append
+notifications and timers, commit. Any exception rolls everything back, so a refused
+command changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TypeVar
+
+import attrs
+
+from ..accounts import AccountStatus, Member
+from ..errors import (
+    FloorBreachError,
+    IdempotencyConflictError,
+    InsufficientStarsError,
+    InvalidInputError,
+    NotFoundError,
+)
+from ..events import FactValue, notification
+from ..instants import require_aware
+from ..ledger import Ledger
+from ..passwords import ScryptHasher
+from ..ports import Clock, EntityKind, IdGenerator, PasswordHasher, Store, Timer, UnitOfWork
+from ..rules import DEFAULT_POLICY, Policy
+from . import kinds
+
+__all__ = ["ServiceBase", "Tx"]
+
+E = TypeVar("E")
+TimerHandler = Callable[["Tx", Timer], None]
+
+
+class Tx:
+    """One unit of work as the service sees it: the store, ``now``, the ledger, helpers."""
+
+    def __init__(self, service: ServiceBase, uow: UnitOfWork, now: datetime) -> None:
+        self.service = service
+        self.uow = uow
+        self.now = now
+        self.policy = service.policy
+        self.ledger = Ledger(uow.book)
+
+    # Entities ---------------------------------------------------------------
+    def get(self, kind: EntityKind[E], entity_id: str) -> E | None:
+        return self.uow.get(kind, entity_id)
+
+    def require(self, kind: EntityKind[E], entity_id: object, rule: str | None = None) -> E:
+        """The entity, or :class:`NotFoundError` naming what was looked for."""
+        if not isinstance(entity_id, str) or not entity_id:
+            raise NotFoundError(f"{entity_id!r} is not a {kind.name} id", rule=rule)
+        found = self.uow.get(kind, entity_id)
+        if found is None:
+            raise NotFoundError(f"no {kind.name} {entity_id!r}", rule=rule, id=entity_id)
+        return found
+
+    def put(self, kind: EntityKind[E], entity_id: str, entity: E) -> None:
+        self.uow.put(kind, entity_id, entity)
+
+    def find(self, kind: EntityKind[E], index: str, key: str) -> list[E]:
+        return self.uow.find(kind, index, key)
+
+    def find_one(self, kind: EntityKind[E], index: str, key: str) -> E | None:
+        found = self.uow.find(kind, index, key)
+        return found[0] if found else None
+
+    # Members ------------------------------------------------------------------
+    def member(self, member_id: object, rule: str | None = None) -> Member:
+        """A member who exists and was not purged (any status otherwise)."""
+        member = self.require(kinds.MEMBERS, member_id, rule)
+        if member.status is AccountStatus.PURGED:
+            raise NotFoundError(f"member {member_id} no longer exists", rule=rule or "ACC-7")
+        return member
+
+    def actor(self, member_id: object, rule: str | None = None) -> Member:
+        """The member acting: must exist, be confirmed and not deactivated (ACC-1, ACC-7)."""
+        member = self.require(kinds.MEMBERS, member_id, rule)
+        member.require_active()
+        return member
+
+    def visible_member(self, member_id: object, rule: str | None = None) -> Member:
+        """Another member as others see them: active only (deactivated ones are hidden)."""
+        member = self.require(kinds.MEMBERS, member_id, rule)
+        if member.status is not AccountStatus.ACTIVE:
+            raise NotFoundError(f"no member {member_id!r}", rule=rule or "ACC-7")
+        return member
+
+    def require_stars(self, member: Member, amount: int, *, keep: int = 0, rule: str) -> None:
+        """Refuse, naming the member, unless ``amount`` can leave and ``keep`` stays."""
+        available = self.ledger.available(member.id)
+        if available - keep >= amount:
+            return
+        if keep:
+            raise FloorBreachError(
+                f"{member.display} has {available} stars and must keep at least {keep}: "
+                f"at most {max(available - keep, 0)} can go, not {amount}",
+                rule=rule, available=available, amount=amount, floor=keep,
+            )
+        raise InsufficientStarsError(
+            f"{member.display} has {available} stars available; {amount} are needed",
+            rule=rule, available=available, amount=amount,
+        )
+
+    def member_by_email(self, email: str) -> Member | None:
+        return self.find_one(kinds.MEMBERS, "email", email)
+
+    # Outbox, timers, ids ---------------------------------------------------------
+    def notify(
+        self, event: str, *, recipients: tuple[str, ...] = (), emails: tuple[str, ...] = (),
+        **facts: FactValue | datetime,
+    ) -> None:
+        """Append a notice for ``event`` (its rule comes from the NOTIFY table)."""
+        self.notify_with(event, facts, recipients=recipients, emails=emails)
+
+    def notify_with(
+        self, event: str, facts: Mapping[str, FactValue | datetime], *,
+        recipients: tuple[str, ...] = (), emails: tuple[str, ...] = (),
+    ) -> None:
+        """:meth:`notify` with the facts as a mapping; nothing when nobody is to be told."""
+        if recipients or emails:
+            self.uow.append_notification(
+                notification(event, self.now, recipients=recipients, emails=emails, **facts)
+            )
+
+    def schedule(self, kind: str, ref: str, due: datetime) -> None:
+        self.uow.schedule(Timer(kind=kind, ref=ref, due=due))
+
+    def cancel_timer(self, kind: str, ref: str) -> None:
+        self.uow.cancel_timer(kind, ref)
+
+    def new_id(self, prefix: str) -> str:
+        ids = self.service.ids
+        if ids is not None:
+            return ids.new_id(prefix)
+        return f"{prefix}_{self.uow.next_in_sequence(prefix):06d}"
+
+    # Command idempotency ---------------------------------------------------------
+    def replay(self, key: str | None, command: str, fingerprint: str, rule: str) -> str | None:
+        """The first result of ``key`` if it was used for the same call; None if new."""
+        if key is None:
+            return None
+        if not isinstance(key, str) or not key:
+            raise InvalidInputError("an idempotency key is a non-empty string", rule=rule)
+        record = self.uow.get(kinds.COMMAND_KEYS, key)
+        if record is None:
+            return None
+        if record.command != command or record.fingerprint != fingerprint:
+            raise IdempotencyConflictError(
+                f"key {key!r} was already used for {record.command}({record.fingerprint}); "
+                f"it cannot be reused for {command}({fingerprint})",
+                rule=rule, key=key,
+            )
+        return record.result
+
+    def remember(self, key: str | None, command: str, fingerprint: str, result: str) -> None:
+        if key is not None:
+            self.uow.put(
+                kinds.COMMAND_KEYS, key,
+                kinds.CommandKey(key=key, command=command, fingerprint=fingerprint,
+                                 result=result),
+            )
+
+    def email_fingerprint(self, email: str) -> str:
+        """A keyed one-way hash of an email (STAR-1: remembered after a purge)."""
+        setting = self.uow.get(kinds.SETTINGS, "email_hash_key")
+        if setting is None:
+            setting = kinds.Setting(id="email_hash_key", value=secrets.token_hex(32))
+            self.uow.put(kinds.SETTINGS, setting.id, setting)
+        key = self.service.email_hash_key or bytes.fromhex(setting.value)
+        return hmac.new(key, email.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+class ServiceBase:
+    """Holds the ports and runs units of work; the command mixins build on it."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        policy: Policy = DEFAULT_POLICY,
+        ids: IdGenerator | None = None,
+        hasher: PasswordHasher | None = None,
+        email_hash_key: bytes | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.policy = policy
+        self.ids = ids
+        self.hasher: PasswordHasher = hasher or ScryptHasher(policy)
+        self.email_hash_key = email_hash_key
+        self._timer_handlers: dict[str, TimerHandler] = {}
+        self._purge_hooks: list[Callable[[Tx, Member], None]] = []
+        self._register_timers()
+
+    def _register_timers(self) -> None:
+        """Mixins add their handlers here (``self._timer_handlers[kind] = handler``)."""
+
+    def add_purge_hook(self, hook: Callable[[Tx, Member], None]) -> None:
+        """Run ``hook`` inside the purge of an account, before its balance is swept (ACC-7)."""
+        self._purge_hooks.append(hook)
+
+    def now(self) -> datetime:
+        return require_aware(self.clock.now(), "clock time")
+
+    @contextmanager
+    def _unit(self, now: datetime) -> Iterator[Tx]:
+        uow = self.store.begin()
+        try:
+            yield Tx(self, uow, now)
+        except BaseException:
+            uow.rollback()
+            raise
+        uow.commit()
+
+    @contextmanager
+    def command(self) -> Iterator[Tx]:
+        """Apply what is due, then run one command as one unit of work at ``now``."""
+        now = self.now()
+        self.run_due(now)
+        with self._unit(now) as tx:
+            yield tx
+
+    @contextmanager
+    def query(self) -> Iterator[Tx]:
+        """A read: deadlines due by now are applied first, so reads never show stale state."""
+        now = self.now()
+        self.run_due(now)
+        with self._unit(now) as tx:
+            yield tx
+
+    def run_due(self, until: datetime | None = None) -> int:
+        """Apply every deadline due at or before ``until`` (default: now), in due order.
+
+        Each runs in its own unit of work with ``now`` = its due instant. Costs
+        O(due · log n): the store pops timers from an index ordered by due instant.
+        Returns how many ran.
+        """
+        limit = self.now() if until is None else require_aware(until)
+        count = 0
+        while True:
+            uow = self.store.begin()
+            try:
+                timer = uow.next_due(limit)
+                if timer is None:
+                    uow.rollback()
+                    return count
+                handler = self._timer_handlers.get(timer.kind)
+                uow.cancel_timer(timer.kind, timer.ref)
+                if handler is not None:
+                    handler(Tx(self, uow, timer.due), timer)
+            except BaseException:
+                uow.rollback()
+                raise
+            uow.commit()
+            count += 1
+
+
+def evolve(entity: E, **changes: object) -> E:
+    """``attrs.evolve`` under a name the service modules share."""
+    return attrs.evolve(entity, **changes)  # type: ignore[misc]

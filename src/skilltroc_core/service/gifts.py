@@ -1,0 +1,104 @@
+"""Gift commands (GIFT-1..4)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ..accounts import AccountStatus, normalize_email
+from ..errors import InvalidAmountError, NotAllowedError
+from ..gifts import Gift
+from ..ledger import GIFT_ESCROW, ISSUANCE, TransferKind
+from ..ports import Timer
+from . import kinds
+from ._base import ServiceBase, Tx
+
+__all__ = ["GiftCommands"]
+
+GIFT_EXPIRY_TIMER: Final = "gift_expiry"
+
+
+class GiftCommands(ServiceBase):
+    """Send and accept star gifts."""
+
+    def _register_timers(self) -> None:
+        super()._register_timers()
+        self._timer_handlers[GIFT_EXPIRY_TIMER] = self._gift_expiry_due
+
+    def gift(self, member_id: str, to_email: str, stars: int, *, key: str | None = None) -> str:
+        """Send ``stars`` to the person with ``to_email``, member or not (GIFT-1, GIFT-2).
+
+        The sender must keep at least the gift floor (10): 15 stars allow at most 5. The
+        stars wait in gift escrow until the recipient accepts (GIFT-3) and never come
+        back (GIFT-4). Returns the gift id.
+        """
+        policy = self.policy
+        if type(stars) is not int or stars < policy.min_gift:
+            raise InvalidAmountError(
+                f"a gift is a whole number of stars, at least {policy.min_gift}; got {stars!r}",
+                rule="GIFT-1",
+            )
+        address = normalize_email(to_email, policy)
+        with self.command() as tx:
+            sender = tx.actor(member_id, "GIFT-1")
+            fingerprint = f"{sender.id},{address},{stars}"
+            replayed = tx.replay(key, "gift", fingerprint, "GIFT-1")
+            if replayed is not None:
+                return replayed
+            if address == sender.email:
+                raise NotAllowedError("a member cannot gift stars to themselves", rule="GIFT-2")
+            recipient = tx.member_by_email(address)
+            tx.require_stars(sender, stars, keep=policy.gift_floor, rule="GIFT-1")
+            gift_id = tx.new_id("gift")
+            tx.ledger.transfer(
+                TransferKind.GIFT_SENT, sender.id, GIFT_ESCROW, stars,
+                reference=f"gift:{gift_id}", at=tx.now, keep_at_least=policy.gift_floor,
+            )
+            gift = Gift(
+                id=gift_id, sender=sender.id, stars=stars, sent_at=tx.now,
+                recipient=recipient.id if recipient else None,
+                recipient_email=None if recipient else address,
+            )
+            tx.put(kinds.GIFTS, gift_id, gift)
+            if recipient is not None:
+                tx.notify("GiftReceived", recipients=(recipient.id,), gift=gift_id,
+                          sender=sender.display, stars=stars)
+            else:
+                tx.notify("GiftReceived", emails=(address,), gift=gift_id,
+                          sender=sender.display, stars=stars)
+            if policy.gift_expiry_days is not None:
+                tx.schedule(GIFT_EXPIRY_TIMER, gift_id,
+                            policy.add_days(tx.now, policy.gift_expiry_days))
+            tx.remember(key, "gift", fingerprint, gift_id)
+            return gift_id
+
+    def accept_gift(self, member_id: str, gift_id: str) -> None:
+        """GIFT-3: the recipient accepts; the stars leave escrow for their wallet, once."""
+        with self.command() as tx:
+            member = tx.actor(member_id, "GIFT-3")
+            gift = tx.require(kinds.GIFTS, gift_id, "GIFT-3")
+            if gift.recipient != member.id:
+                raise NotAllowedError(f"gift {gift.id} is not addressed to {member.display}",
+                                      rule="GIFT-3")
+            accepted = gift.accepted(tx.now)
+            tx.ledger.transfer(TransferKind.GIFT_ACCEPTED, GIFT_ESCROW, member.id, gift.stars,
+                               reference=f"gift:{gift.id}", at=tx.now)
+            tx.put(kinds.GIFTS, gift.id, accepted)
+            tx.cancel_timer(GIFT_EXPIRY_TIMER, gift.id)
+            sender = tx.get(kinds.MEMBERS, gift.sender)
+            if sender is not None and sender.status is not AccountStatus.PURGED:
+                tx.notify("GiftAccepted", recipients=(sender.id,), gift=gift.id,
+                          recipient=member.display, stars=gift.stars)
+
+    def gift_state(self, gift_id: str) -> Gift:
+        """A gift as it stands (sender, recipient, stars, state)."""
+        with self.query() as tx:
+            return tx.require(kinds.GIFTS, gift_id, "GIFT-3")
+
+    def _gift_expiry_due(self, tx: Tx, timer: Timer) -> None:
+        """GIFT-4 with a policy expiry: unaccepted stars go to the issuance account."""
+        gift = tx.get(kinds.GIFTS, timer.ref)
+        if gift is None or gift.ended_at is not None:
+            return
+        tx.ledger.transfer(TransferKind.GIFT_EXPIRED, GIFT_ESCROW, ISSUANCE, gift.stars,
+                           reference=f"gift:{gift.id}", at=tx.now)
+        tx.put(kinds.GIFTS, gift.id, gift.expired(tx.now))

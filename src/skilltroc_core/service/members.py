@@ -1,0 +1,473 @@
+"""Member commands: signup, confirmation, passwords, lifecycle, profiles, purchases, referrals.
+
+Rules: ACC-1..7, STAR-1, STAR-2, PROF-1/2/6/7, SPONSOR-2..4.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Final
+
+import attrs
+
+from ..accounts import (
+    AccountStatus,
+    Member,
+    MemberKind,
+    ProCategory,
+    Profile,
+    Provider,
+    normalize_email,
+)
+from ..errors import (
+    AlreadyExistsError,
+    DeadlinePassedError,
+    InvalidAmountError,
+    InvalidInputError,
+    NotAllowedError,
+    NotFoundError,
+)
+from ..gifts import GiftState
+from ..ledger import Balance, StatementPage, Transfer, TransferKind
+from ..passwords import hash_token, new_token
+from ..ports import Timer
+from . import kinds
+from ._base import ServiceBase, Tx, evolve
+
+__all__ = ["MemberCommands", "ProfileView", "SignupResult"]
+
+PURGE_TIMER: Final = "purge_account"
+_UNSET: Final = object()
+_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+
+
+class InvalidTokenError(NotAllowedError):
+    """A confirmation or reset link that is wrong, used, or expired."""
+
+    code = "invalid_token"
+
+
+class ProviderAccountError(NotAllowedError):
+    """The account signs in through Google or Facebook and has no password (ACC-4)."""
+
+    code = "provider_account"
+    default_rule = "ACC-4"
+
+
+class WrongPasswordError(NotAllowedError):
+    code = "wrong_password"
+    default_rule = "ACC-5"
+
+
+@attrs.frozen(kw_only=True)
+class SignupResult:
+    """The new member's id; for a password signup, the token of the confirmation link."""
+
+    member_id: str
+    confirmation_token: str | None
+
+
+@attrs.frozen(kw_only=True)
+class ProfileView:
+    """A profile as others see it (PROF-1, PROF-6, PROF-7)."""
+
+    member_id: str
+    kind: MemberKind
+    category: ProCategory | None
+    profile: Profile
+    complete: bool
+    missing: tuple[str, ...]
+    public: bool  # PROF-7: professional profiles are public and may be indexed
+    followers: int
+
+
+def _text(value: object, what: str, limit: int, rule: str, *, required: bool = True) -> str:
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be text, got {type(value).__name__}", rule=rule)
+    text = value.strip()
+    if required and not text:
+        raise InvalidInputError(f"{what} cannot be empty", rule=rule)
+    if len(text) > limit:
+        raise InvalidInputError(
+            f"{what} is {len(text)} characters long; at most {limit} are allowed", rule=rule
+        )
+    return text
+
+
+def _enum(enum: type[ProCategory] | type[MemberKind] | type[Provider], value: object,
+          rule: str) -> str:
+    try:
+        return enum(str(value) if isinstance(value, str) else "").value
+    except ValueError as exc:
+        choices = ", ".join(e.value for e in enum)
+        raise InvalidInputError(f"{value!r} is not one of: {choices}", rule=rule) from exc
+
+
+class MemberCommands(ServiceBase):
+    """Accounts (ACC), signup bonus (STAR-1), purchases (STAR-2), profiles, referrals."""
+
+    def _register_timers(self) -> None:
+        super()._register_timers()
+        self._timer_handlers[PURGE_TIMER] = self._purge_due
+
+    # ------------------------------------------------------------------ signup
+    def signup(
+        self,
+        email: str,
+        *,
+        password: str | None = None,
+        provider: str | None = None,
+        kind: str = "individual",
+        category: str | None = None,
+        display_name: str | None = None,
+        sponsor: str | None = None,
+    ) -> SignupResult:
+        """Create an account (ACC-1, ACC-2, ACC-3, ACC-6), with an optional sponsor (SPONSOR-2).
+
+        A password signup waits for email confirmation (its token is returned and sent in
+        an EmailConfirmationRequested notice); a provider signup is complete at once.
+        """
+        policy = self.policy
+        address = normalize_email(email, policy)
+        member_kind = MemberKind(_enum(MemberKind, kind, "ACC-3"))
+        pro_category: ProCategory | None = None
+        if member_kind is MemberKind.PROFESSIONAL:
+            if category is None:
+                raise InvalidInputError("a professional account needs a category", rule="ACC-3")
+            pro_category = ProCategory(_enum(ProCategory, category, "ACC-3"))
+        elif category is not None:
+            raise InvalidInputError("only professional accounts have a category", rule="ACC-3")
+        if (password is None) == (provider is None):
+            raise InvalidInputError(
+                "sign up either with a password or through an identity provider", rule="ACC-2"
+            )
+        via: Provider | None = None
+        if provider is not None:
+            via = Provider(_enum(Provider, provider, "ACC-2"))
+        else:
+            self._check_password(password)
+        name = None
+        if display_name is not None:
+            name = _text(display_name, "display name", policy.max_name_length, "PROF-1")
+
+        with self.command() as tx:
+            if tx.member_by_email(address) is not None:
+                raise AlreadyExistsError(
+                    f"an account already uses {address}", rule="ACC-6", email=address
+                )
+            sponsor_id = self._resolve_sponsor(tx, sponsor, address)
+            member_id = tx.new_id("mem")
+            token = None if via else new_token()
+            member = Member(
+                id=member_id, email=address, kind=member_kind, status=AccountStatus.PENDING,
+                created_at=tx.now, category=pro_category, provider=via,
+                password_hash=self.hasher.hash(password) if password is not None else None,
+                confirmation_token_hash=hash_token(token) if token else None,
+                profile=Profile(display_name=name), sponsor=sponsor_id,
+            )
+            tx.ledger.open_wallet(member_id)
+            for gift in tx.find(kinds.GIFTS, "pending_email", address):
+                tx.put(kinds.GIFTS, gift.id, gift.claimed_by(member_id))
+            if via is not None:
+                member = self._complete_signup(tx, member.confirmed(tx.now), "provider_signup")
+            else:
+                tx.notify("EmailConfirmationRequested", recipients=(member_id,),
+                          email=address, token=token)
+            tx.put(kinds.MEMBERS, member_id, member)
+            return SignupResult(member_id=member_id, confirmation_token=token)
+
+    def _check_password(self, password: object) -> str:
+        if not isinstance(password, str):
+            raise InvalidInputError("a password is text", rule="ACC-4")
+        if len(password) < self.policy.password_min_length:
+            raise InvalidInputError(
+                f"a password needs at least {self.policy.password_min_length} characters, "
+                f"this one has {len(password)}",
+                rule="ACC-4",
+            )
+        if len(password) > 1024:
+            raise InvalidInputError("a password has at most 1024 characters", rule="ACC-4")
+        return password
+
+    def _resolve_sponsor(self, tx: Tx, sponsor: str | None, own_email: str) -> str | None:
+        """SPONSOR-2/4: one sponsor, named by email or member id, a member, not oneself."""
+        if sponsor is None:
+            return None
+        found: Member | None
+        if isinstance(sponsor, str) and "@" in sponsor:
+            address = normalize_email(sponsor, self.policy)
+            if address == own_email:
+                raise NotAllowedError("nobody can sponsor themselves", rule="SPONSOR-4")
+            found = tx.member_by_email(address)
+        else:
+            found = tx.get(kinds.MEMBERS, sponsor) if isinstance(sponsor, str) else None
+        if found is None or found.status in (AccountStatus.PURGED, AccountStatus.PENDING):
+            raise NotFoundError(f"the sponsor {sponsor!r} is not a member", rule="SPONSOR-4")
+        return found.id
+
+    def _complete_signup(self, tx: Tx, member: Member, how: str) -> Member:
+        """STAR-1: the signup bonus, once per email address ever."""
+        assert member.email is not None
+        fingerprint = tx.email_fingerprint(member.email)
+        if tx.get(kinds.BONUS_EMAILS, fingerprint) is None:
+            tx.ledger.issue(TransferKind.SIGNUP_BONUS, member.id, self.policy.signup_bonus,
+                            reference=f"signup:{member.id}", at=tx.now)
+            tx.put(kinds.BONUS_EMAILS, fingerprint, kinds.BonusEmail(id=fingerprint))
+        return member
+
+    def confirm_email(self, member_id: str, token: str) -> None:
+        """ACC-1: the link's token completes the signup; the bonus is credited (STAR-1)."""
+        with self.command() as tx:
+            member = tx.member(member_id, "ACC-1")
+            if member.status is not AccountStatus.PENDING:
+                raise InvalidTokenError(f"{member.display}'s email is already confirmed",
+                                        rule="ACC-1")
+            if not isinstance(token, str) or member.confirmation_token_hash != hash_token(token):
+                raise InvalidTokenError("this confirmation link is not valid", rule="ACC-1")
+            confirmed = self._complete_signup(tx, member.confirmed(tx.now), "confirm_email")
+            tx.put(kinds.MEMBERS, member.id, confirmed)
+
+    # ------------------------------------------------------------------ passwords
+    def sign_in(self, email: str, password: str) -> str:
+        """The member id for these credentials (ACC-4 tells provider accounts where to go)."""
+        address = normalize_email(email, self.policy)
+        with self.query() as tx:
+            member = tx.member_by_email(address)
+            if member is None:
+                raise WrongPasswordError("wrong email or password", rule="ACC-4")
+            if member.provider is not None:
+                raise ProviderAccountError(
+                    f"this account signs in with {member.provider.value.title()}"
+                )
+            if member.password_hash is None or not isinstance(password, str) or not (
+                self.hasher.verify(password, member.password_hash)
+            ):
+                raise WrongPasswordError("wrong email or password", rule="ACC-4")
+            return member.id
+
+    def request_password_reset(self, email: str) -> str:
+        """ACC-4: a single-use reset token, expiring after the policy lifetime, mailed.
+
+        Only its hash is stored. Provider accounts are told to use their provider.
+        """
+        address = normalize_email(email, self.policy)
+        with self.command() as tx:
+            member = tx.member_by_email(address)
+            if member is None:
+                raise NotFoundError(f"no account uses {address}", rule="ACC-4")
+            if member.provider is not None:
+                raise ProviderAccountError(
+                    f"this account signs in with {member.provider.value.title()}: "
+                    "use that provider to recover access"
+                )
+            token = new_token()
+            expires = tx.now + self.policy.reset_token_lifetime
+            tx.put(kinds.MEMBERS, member.id, evolve(
+                member, reset_token_hash=hash_token(token), reset_expires_at=expires))
+            tx.notify("PasswordResetRequested", recipients=(member.id,), email=address,
+                      token=token, expires_at=expires)
+            return token
+
+    def reset_password(self, email: str, token: str, new_password: str) -> None:
+        """ACC-4: set a new password with a valid, unexpired, unused reset token."""
+        address = normalize_email(email, self.policy)
+        self._check_password(new_password)
+        with self.command() as tx:
+            member = tx.member_by_email(address)
+            if member is None or member.reset_token_hash is None or not isinstance(
+                token, str
+            ) or member.reset_token_hash != hash_token(token):
+                raise InvalidTokenError("this reset link is not valid or was used", rule="ACC-4")
+            assert member.reset_expires_at is not None
+            if tx.now >= member.reset_expires_at:
+                raise DeadlinePassedError("this reset link has expired", rule="ACC-4")
+            tx.put(kinds.MEMBERS, member.id, evolve(
+                member, password_hash=self.hasher.hash(new_password), reset_token_hash=None,
+                reset_expires_at=None))
+
+    def change_password(self, member_id: str, current: str, new_password: str) -> None:
+        """ACC-5: a password account changes its password, giving the current one."""
+        self._check_password(new_password)
+        with self.command() as tx:
+            member = tx.actor(member_id, "ACC-5")
+            if member.provider is not None or member.password_hash is None:
+                raise ProviderAccountError("this account has no password", rule="ACC-5")
+            if not isinstance(current, str) or not self.hasher.verify(
+                current, member.password_hash
+            ):
+                raise WrongPasswordError("the current password is wrong")
+            tx.put(kinds.MEMBERS, member.id, evolve(
+                member, password_hash=self.hasher.hash(new_password)))
+
+    # ------------------------------------------------------------------ lifecycle
+    def deactivate(self, member_id: str) -> datetime:
+        """ACC-7: unsubscribe. Data is kept until the returned purge instant."""
+        with self.command() as tx:
+            member = tx.actor(member_id, "ACC-7")
+            gone = member.deactivated(tx.now, self.policy)
+            assert gone.purge_at is not None
+            tx.put(kinds.MEMBERS, member.id, gone)
+            tx.schedule(PURGE_TIMER, member.id, gone.purge_at)
+            tx.notify("AccountDeactivated", recipients=(member.id,), purge_at=gone.purge_at)
+            return gone.purge_at
+
+    def reactivate(self, member_id: str) -> None:
+        """ACC-7: within the retention period, everything is restored as it was."""
+        with self.command() as tx:
+            member = tx.member(member_id, "ACC-7")
+            tx.put(kinds.MEMBERS, member.id, member.reactivated())
+            tx.cancel_timer(PURGE_TIMER, member.id)
+
+    def _purge_due(self, tx: Tx, timer: Timer) -> None:
+        member = tx.get(kinds.MEMBERS, timer.ref)
+        if member is None or member.status is not AccountStatus.DEACTIVATED:
+            return
+        self._purge(tx, member)
+
+    def _purge(self, tx: Tx, member: Member) -> None:
+        """ACC-7 at the end of retention: cancel and refund, sweep the balance, erase."""
+        for hook in self._purge_hooks:
+            hook(tx, member)
+        for gift in tx.find(kinds.GIFTS, "pending_recipient", member.id):
+            # Nobody can ever accept these now; they never go back to the sender (GIFT-4).
+            tx.ledger.transfer(TransferKind.GIFT_EXPIRED, "platform:gift_escrow",
+                               "platform:issuance", gift.stars, reference=f"gift:{gift.id}",
+                               at=tx.now)
+            tx.put(kinds.GIFTS, gift.id, gift.expired(tx.now))
+        remaining = tx.ledger.available(member.id)
+        if remaining:
+            tx.ledger.transfer(TransferKind.ACCOUNT_PURGED, member.id, "platform:issuance",
+                               remaining, reference=f"purge:{member.id}", at=tx.now)
+        for follow in [*tx.find(kinds.FOLLOWS, "follower", member.id),
+                       *tx.find(kinds.FOLLOWS, "followee", member.id)]:
+            tx.uow.delete(kinds.FOLLOWS, follow.id)
+        for message in tx.find(kinds.FEED, "author", member.id):
+            tx.uow.delete(kinds.FEED, message.id)
+        for invitation in tx.find(kinds.INVITATIONS, "sponsor", member.id):
+            tx.uow.delete(kinds.INVITATIONS, invitation.id)
+        tx.put(kinds.MEMBERS, member.id, member.purged())
+        tx.notify("AccountPurged", recipients=(member.id,), swept=remaining)
+
+    # ------------------------------------------------------------------ profiles
+    def update_profile(
+        self,
+        member_id: str,
+        *,
+        display_name: object = _UNSET,
+        photo: object = _UNSET,
+        bio: object = _UNSET,
+        description: object = _UNSET,
+        locality: object = _UNSET,
+        website: object = _UNSET,
+        category: object = _UNSET,
+    ) -> ProfileView:
+        """PROF-1/6: set profile fields (``None`` clears an optional one)."""
+        policy = self.policy
+        changes: dict[str, str | None] = {}
+        limits = {
+            "display_name": policy.max_name_length, "photo": 2048, "bio": policy.max_bio_length,
+            "description": policy.max_bio_length, "locality": policy.max_name_length,
+            "website": 2048,
+        }
+        given = {"display_name": display_name, "photo": photo, "bio": bio,
+                 "description": description, "locality": locality, "website": website}
+        for name, value in given.items():
+            if value is _UNSET:
+                continue
+            if value is None:
+                changes[name] = None
+                continue
+            text = _text(value, name.replace("_", " "), limits[name], "PROF-1")
+            if name == "website" and not _URL.match(text):
+                raise InvalidInputError(f"{text!r} is not an http(s) address", rule="PROF-6")
+            changes[name] = text or None
+        with self.command() as tx:
+            member = tx.actor(member_id, "PROF-1")
+            new_category = member.category
+            if category is not _UNSET:
+                if not member.is_professional:
+                    raise InvalidInputError("only professionals have a category", rule="ACC-3")
+                new_category = ProCategory(_enum(ProCategory, category, "ACC-3"))
+            updated = evolve(member, category=new_category,
+                             profile=attrs.evolve(member.profile, **changes))
+            tx.put(kinds.MEMBERS, member.id, updated)
+            return self._profile_view(tx, updated)
+
+    def profile(self, member_id: str) -> ProfileView:
+        """A member's profile as others see it."""
+        with self.query() as tx:
+            return self._profile_view(tx, tx.visible_member(member_id, "PROF-1"))
+
+    def _profile_view(self, tx: Tx, member: Member) -> ProfileView:
+        missing = member.missing_profile_fields()
+        return ProfileView(
+            member_id=member.id, kind=member.kind, category=member.category,
+            profile=member.profile, complete=not missing, missing=missing,
+            public=member.is_professional,
+            followers=len(tx.find(kinds.FOLLOWS, "followee", member.id)),
+        )
+
+    def member(self, member_id: str) -> Member:
+        """The member record (any status but purged): for the host's own pages."""
+        with self.query() as tx:
+            return tx.member(member_id)
+
+    # ------------------------------------------------------------------ stars
+    def balance(self, member_id: str) -> Balance:
+        """Stars available and held (STAR-5); zero after a purge."""
+        with self.query() as tx:
+            tx.require(kinds.MEMBERS, member_id, "STAR-5")
+            return tx.ledger.balance(member_id)
+
+    def statement(self, member_id: str, *, offset: int = 0, limit: int | None = None
+                  ) -> StatementPage:
+        """A page of the member's statement, oldest first, with running balances (STAR-5)."""
+        with self.query() as tx:
+            tx.member(member_id, "STAR-5")
+            return tx.ledger.statement(member_id, offset=offset,
+                                       limit=limit or self.policy.statement_page_size)
+
+    def buy_stars(self, member_id: str, stars: int, payment_reference: str) -> Transfer:
+        """STAR-2: credit a purchase the host's payment port confirmed.
+
+        Idempotent by payment reference: the same reference and amount again credits
+        nothing and returns the first transfer; another amount is refused. A first
+        purchase pays the sponsor's referral reward (SPONSOR-3).
+        """
+        if type(stars) is not int or stars <= 0:
+            raise InvalidAmountError(f"a purchase is a whole number of stars > 0, got {stars!r}",
+                                     rule="STAR-2")
+        reference = _text(payment_reference, "payment reference", 200, "STAR-2")
+        with self.command() as tx:
+            member = tx.actor(member_id, "STAR-2")
+            key = f"purchase:{reference}"
+            fingerprint = f"{member.id},{stars}"
+            replayed = tx.replay(key, "buy_stars", fingerprint, "STAR-2")
+            if replayed is not None:
+                return tx.ledger.get_transfer(int(replayed))
+            transfer = tx.ledger.issue(TransferKind.PURCHASE, member.id, stars,
+                                       reference=f"payment:{reference}", at=tx.now)
+            self._reward_sponsor(tx, member)
+            tx.remember(key, "buy_stars", fingerprint, str(transfer.seq))
+            return transfer
+
+    def _reward_sponsor(self, tx: Tx, referee: Member) -> None:
+        """SPONSOR-3: 5 stars to the sponsor at the referee's first workshop or purchase."""
+        if referee.sponsor is None or referee.sponsor_rewarded:
+            return
+        tx.put(kinds.MEMBERS, referee.id, evolve(referee, sponsor_rewarded=True))
+        sponsor = tx.get(kinds.MEMBERS, referee.sponsor)
+        if sponsor is None or sponsor.status is AccountStatus.PURGED:
+            return  # the reward is final either way; a purged sponsor cannot receive it
+        tx.ledger.issue(TransferKind.REFERRAL_REWARD, sponsor.id, self.policy.referral_reward,
+                        reference=f"referral:{referee.id}", at=tx.now)
+        tx.notify("ReferralRewardPaid", recipients=(sponsor.id,), referee=referee.id,
+                  stars=self.policy.referral_reward)
+
+    def gifts_waiting(self, member_id: str) -> list[str]:
+        """Ids of the gifts waiting for this member to accept them (GIFT-3)."""
+        with self.query() as tx:
+            tx.member(member_id, "GIFT-3")
+            return [g.id for g in tx.find(kinds.GIFTS, "pending_recipient", member_id)
+                    if g.state is GiftState.SENT]

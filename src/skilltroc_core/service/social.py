@@ -1,0 +1,116 @@
+"""Contacts, follows, the feed and invitations (SOCIAL-1..3, SPONSOR-1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+from ..accounts import AccountStatus, normalize_email
+from ..errors import AlreadyExistsError, InvalidInputError, NotAllowedError
+from ..events import FactValue
+from ..social import FeedMessage, Follow, Invitation, follow_id
+from . import kinds
+from ._base import ServiceBase, Tx
+
+__all__ = ["ContactMatch", "SocialCommands"]
+
+
+@attrs.frozen(kw_only=True)
+class ContactMatch:
+    """An imported address that belongs to a member, who can be followed (SOCIAL-1)."""
+
+    email: str
+    member_id: str
+    display_name: str
+    followed: bool
+
+
+class SocialCommands(ServiceBase):
+    """Follow members, post on one's feed, import contacts, invite people."""
+
+    def import_contacts(self, member_id: str, emails: Iterable[str]) -> list[ContactMatch]:
+        """SOCIAL-1: which of these addresses belong to members (self and hidden excluded)."""
+        addresses = list(dict.fromkeys(normalize_email(e, self.policy) for e in emails))
+        with self.query() as tx:
+            member = tx.actor(member_id, "SOCIAL-1")
+            matches = []
+            for address in addresses:
+                found = tx.member_by_email(address)
+                if found is None or found.id == member.id:
+                    continue
+                if found.status is not AccountStatus.ACTIVE:
+                    continue
+                followed = tx.get(kinds.FOLLOWS, follow_id(member.id, found.id)) is not None
+                matches.append(ContactMatch(email=address, member_id=found.id,
+                                            display_name=found.display, followed=followed))
+            return matches
+
+    def follow(self, member_id: str, whom: str) -> None:
+        """SOCIAL-1: follow any other member; following twice changes nothing."""
+        with self.command() as tx:
+            member = tx.actor(member_id, "SOCIAL-1")
+            other = tx.visible_member(whom, "SOCIAL-1")
+            if other.id == member.id:
+                raise NotAllowedError("a member cannot follow themselves", rule="SOCIAL-1")
+            key = follow_id(member.id, other.id)
+            if tx.get(kinds.FOLLOWS, key) is None:
+                tx.put(kinds.FOLLOWS, key,
+                       Follow(follower=member.id, followee=other.id, since=tx.now))
+
+    def unfollow(self, member_id: str, whom: str) -> None:
+        """Stop following; not following already changes nothing."""
+        with self.command() as tx:
+            member = tx.actor(member_id, "SOCIAL-1")
+            tx.uow.delete(kinds.FOLLOWS, follow_id(member.id, whom))
+
+    def followers(self, member_id: str) -> list[str]:
+        """SOCIAL-2: who follows this member ("they follow me"), oldest first."""
+        with self.query() as tx:
+            tx.member(member_id, "SOCIAL-2")
+            return [f.follower for f in tx.find(kinds.FOLLOWS, "followee", member_id)]
+
+    def following(self, member_id: str) -> list[str]:
+        """Whom this member follows, oldest first."""
+        with self.query() as tx:
+            tx.member(member_id, "SOCIAL-1")
+            return [f.followee for f in tx.find(kinds.FOLLOWS, "follower", member_id)]
+
+    def post_message(self, member_id: str, text: str) -> str:
+        """SOCIAL-3: a message on the member's feed; their followers are told."""
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInputError("a message needs some text", rule="SOCIAL-3")
+        if len(text) > self.policy.max_bio_length:
+            raise InvalidInputError(
+                f"a message has at most {self.policy.max_bio_length} characters",
+                rule="SOCIAL-3",
+            )
+        with self.command() as tx:
+            member = tx.actor(member_id, "SOCIAL-3")
+            message_id = tx.new_id("msg")
+            tx.put(kinds.FEED, message_id, FeedMessage(
+                id=message_id, author=member.id, text=text.strip(), posted_at=tx.now))
+            self.notify_followers(tx, member.id, "MessagePosted",
+                                  {"message": message_id, "author": member.display})
+            return message_id
+
+    def notify_followers(
+        self, tx: Tx, member_id: str, event: str, facts: dict[str, FactValue]
+    ) -> None:
+        """Tell every follower of ``member_id`` (SOCIAL-3, BOOK-42)."""
+        followers = tuple(f.follower for f in tx.find(kinds.FOLLOWS, "followee", member_id))
+        tx.notify_with(event, facts, recipients=followers)
+
+    def invite(self, member_id: str, email: str) -> str:
+        """SPONSOR-1: invite someone who is not a member yet; they get an invitation mail."""
+        address = normalize_email(email, self.policy)
+        with self.command() as tx:
+            member = tx.actor(member_id, "SPONSOR-1")
+            if tx.member_by_email(address) is not None:
+                raise AlreadyExistsError(f"{address} is already a member", rule="SPONSOR-1")
+            invitation_id = tx.new_id("inv")
+            tx.put(kinds.INVITATIONS, invitation_id, Invitation(
+                id=invitation_id, sponsor=member.id, email=address, sent_at=tx.now))
+            tx.notify("InvitationSent", emails=(address,), sponsor=member.display,
+                      sponsor_email=member.email)
+            return invitation_id

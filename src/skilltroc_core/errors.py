@@ -24,8 +24,10 @@ __all__ = [
     "NaiveDatetimeError",
     "NotAllowedError",
     "NotFoundError",
+    "SchemaTooNewError",
     "SkilltrocError",
     "StateConflictError",
+    "StoreError",
     "TimeWentBackwardsError",
     "UnknownAccountError",
     "UnknownHoldError",
@@ -157,6 +159,18 @@ class ConcurrencyError(SkilltrocError):
 
     code = "concurrency_conflict"
     retryable = True
+
+
+class StoreError(SkilltrocError):
+    """The store cannot be used: not a database, another program's, or unreachable."""
+
+    code = "store_error"
+
+
+class SchemaTooNewError(StoreError):
+    """The store was written by a newer version of the library."""
+
+    code = "schema_too_new"
 
 
 class InvariantViolationError(SkilltrocError):

@@ -222,6 +222,13 @@ class _MemoryUnitOfWork:
         store._record_undo(undo)
         store._outbox[seq] = notification
 
+    def forget_notifications(self, member_id: str, email: str | None) -> None:
+        store = self._store
+        for seq, item in list(store._outbox.items()):
+            if member_id in item.recipients or (email and email in item.emails):
+                store._record_undo(store._restore_into(store._outbox, seq))
+                del store._outbox[seq]
+
     # ------------------------------------------------------------------ timers
     def schedule(self, timer: Timer) -> None:
         store = self._store

@@ -40,7 +40,8 @@ class GiftCommands(ServiceBase):
         address = normalize_email(to_email, policy)
         with self.command() as tx:
             sender = tx.actor(member_id, "GIFT-1")
-            fingerprint = f"{sender.id},{address},{stars}"
+            # The address is fingerprinted, not stored: keys outlive a recipient's purge.
+            fingerprint = f"{sender.id},{tx.email_fingerprint(address)},{stars}"
             replayed = tx.replay(key, "gift", fingerprint, "GIFT-1")
             if replayed is not None:
                 return replayed
@@ -61,10 +62,10 @@ class GiftCommands(ServiceBase):
             tx.put(kinds.GIFTS, gift_id, gift)
             if recipient is not None:
                 tx.notify("GiftReceived", recipients=(recipient.id,), gift=gift_id,
-                          sender=sender.display, stars=stars)
+                          sender=sender.id, stars=stars)
             else:
                 tx.notify("GiftReceived", emails=(address,), gift=gift_id,
-                          sender=sender.display, stars=stars)
+                          sender=sender.id, stars=stars)
             if policy.gift_expiry_days is not None:
                 tx.schedule(GIFT_EXPIRY_TIMER, gift_id,
                             policy.add_days(tx.now, policy.gift_expiry_days))
@@ -87,7 +88,7 @@ class GiftCommands(ServiceBase):
             sender = tx.get(kinds.MEMBERS, gift.sender)
             if sender is not None and sender.status is not AccountStatus.PURGED:
                 tx.notify("GiftAccepted", recipients=(sender.id,), gift=gift.id,
-                          recipient=member.display, stars=gift.stars)
+                          recipient=member.id, stars=gift.stars)
 
     def gift_state(self, gift_id: str) -> Gift:
         """A gift as it stands (sender, recipient, stars, state)."""

@@ -344,8 +344,12 @@ class MemberCommands(ServiceBase):
             tx.uow.delete(kinds.FOLLOWS, follow.id)
         for message in tx.find(kinds.FEED, "author", member.id):
             tx.uow.delete(kinds.FEED, message.id)
-        for invitation in tx.find(kinds.INVITATIONS, "sponsor", member.id):
+        invitations = tx.find(kinds.INVITATIONS, "sponsor", member.id)
+        if member.email:
+            invitations += tx.find(kinds.INVITATIONS, "email", member.email)
+        for invitation in invitations:
             tx.uow.delete(kinds.INVITATIONS, invitation.id)
+        tx.uow.forget_notifications(member.id, member.email)
         tx.put(kinds.MEMBERS, member.id, member.purged())
         tx.notify("AccountPurged", recipients=(member.id,), swept=remaining)
 

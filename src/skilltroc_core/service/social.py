@@ -91,7 +91,7 @@ class SocialCommands(ServiceBase):
             tx.put(kinds.FEED, message_id, FeedMessage(
                 id=message_id, author=member.id, text=text.strip(), posted_at=tx.now))
             self.notify_followers(tx, member.id, "MessagePosted",
-                                  {"message": message_id, "author": member.display})
+                                  {"message": message_id, "author": member.id})
             return message_id
 
     def notify_followers(
@@ -111,6 +111,6 @@ class SocialCommands(ServiceBase):
             invitation_id = tx.new_id("inv")
             tx.put(kinds.INVITATIONS, invitation_id, Invitation(
                 id=invitation_id, sponsor=member.id, email=address, sent_at=tx.now))
-            tx.notify("InvitationSent", emails=(address,), sponsor=member.display,
-                      sponsor_email=member.email)
+            tx.notify("InvitationSent", emails=(address,),
+                      sponsor_id=member.id)
             return invitation_id

@@ -1,0 +1,380 @@
+"""What the SQL stores share: the schema, the ledger book and the unit of work in SQL.
+
+Statements are written with ``?`` placeholders; a dialect rewrites them for its driver.
+Money is ``BIGINT``; instants are fixed-width UTC text (sorting like the instants);
+entities are JSON text keyed by ``(kind, id)`` with their index keys in a side table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from ..codec import dumps, instant_text, loads, parse_instant
+from ..errors import AlreadyExistsError
+from ..events import Notification
+from ..ledger import (
+    Balance,
+    Hold,
+    HoldState,
+    IdempotencyRecord,
+    StatementLine,
+    Transfer,
+    TransferKind,
+    VoidReason,
+)
+from ..ports import EntityKind, Timer
+
+__all__ = ["SCHEMA", "SqlBook", "SqlUnitOfWork"]
+
+E = TypeVar("E")
+
+#: Version -> statements. A store applies, in order, every version above its own.
+SCHEMA: Mapping[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE accounts (
+            id TEXT PRIMARY KEY, available BIGINT NOT NULL, held BIGINT NOT NULL
+        )""",
+        """CREATE TABLE transfers (
+            seq BIGINT PRIMARY KEY, debit TEXT NOT NULL, credit TEXT NOT NULL,
+            amount BIGINT NOT NULL CHECK (amount > 0), kind TEXT NOT NULL,
+            reference TEXT NOT NULL, at TEXT NOT NULL, hold_id TEXT, reason TEXT
+        )""",
+        """CREATE TABLE statement_lines (
+            member TEXT NOT NULL, idx BIGINT NOT NULL, transfer_seq BIGINT NOT NULL,
+            at TEXT NOT NULL, kind TEXT NOT NULL, amount BIGINT NOT NULL,
+            held_change BIGINT NOT NULL, balance BIGINT NOT NULL, held BIGINT NOT NULL,
+            reference TEXT NOT NULL, counterpart TEXT NOT NULL, PRIMARY KEY (member, idx)
+        )""",
+        """CREATE TABLE holds (
+            id TEXT PRIMARY KEY, member TEXT NOT NULL, amount BIGINT NOT NULL,
+            reference TEXT NOT NULL, opened_at TEXT NOT NULL, state TEXT NOT NULL,
+            payee TEXT, ended_at TEXT, void_reason TEXT
+        )""",
+        """CREATE TABLE ledger_keys (
+            key TEXT PRIMARY KEY, operation TEXT NOT NULL, fingerprint TEXT NOT NULL,
+            result TEXT NOT NULL
+        )""",
+        "CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+        """CREATE TABLE entities (
+            kind TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (kind, id)
+        )""",
+        """CREATE TABLE entity_keys (
+            kind TEXT NOT NULL, idx TEXT NOT NULL, key TEXT NOT NULL, id TEXT NOT NULL,
+            seq BIGINT NOT NULL, PRIMARY KEY (kind, idx, key, id)
+        )""",
+        "CREATE INDEX entity_keys_by_key ON entity_keys (kind, idx, key, seq)",
+        "CREATE INDEX entity_keys_by_id ON entity_keys (kind, id)",
+        """CREATE TABLE outbox (
+            seq BIGINT PRIMARY KEY, data TEXT NOT NULL, recipients TEXT NOT NULL
+        )""",
+        """CREATE TABLE timers (
+            id TEXT PRIMARY KEY, kind TEXT NOT NULL, ref TEXT NOT NULL, due TEXT NOT NULL,
+            seq BIGINT NOT NULL
+        )""",
+        "CREATE INDEX timers_by_due ON timers (due, seq)",
+        "CREATE TABLE sequences (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+    ),
+}
+SCHEMA_VERSION = max(SCHEMA)
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class Runner:
+    """Runs ``?``-style SQL on a DB-API cursor, rewriting placeholders when needed."""
+
+    def __init__(self, cursor: Cursor, placeholder: str) -> None:
+        self.cursor = cursor
+        self.placeholder = placeholder
+        self._cache: dict[str, str] = {}
+
+    def _sql(self, sql: str) -> str:
+        if self.placeholder == "?":
+            return sql
+        found = self._cache.get(sql)
+        if found is None:
+            found = self._cache[sql] = sql.replace("?", self.placeholder)
+        return found
+
+    def run(self, sql: str, *params: Any) -> None:
+        self.cursor.execute(self._sql(sql), params)
+
+    def one(self, sql: str, *params: Any) -> Any:
+        self.cursor.execute(self._sql(sql), params)
+        return self.cursor.fetchone()
+
+    def all(self, sql: str, *params: Any) -> list[Any]:
+        self.cursor.execute(self._sql(sql), params)
+        return self.cursor.fetchall()
+
+
+def _hold(row: Any) -> Hold:
+    return Hold(
+        row[0], row[1], row[2], row[3], parse_instant(row[4]), HoldState(row[5]), row[6],
+        parse_instant(row[7]) if row[7] else None, VoidReason(row[8]) if row[8] else None,
+    )
+
+
+def _transfer(row: Any) -> Transfer:
+    return Transfer(
+        row[0], row[1], row[2], row[3], TransferKind(row[4]), row[5], parse_instant(row[6]),
+        row[7], VoidReason(row[8]) if row[8] else None,
+    )
+
+
+class SqlBook:
+    """The :class:`~skilltroc_core.ledger.LedgerBook` of a SQL store."""
+
+    def __init__(self, db: Runner) -> None:
+        self.db = db
+
+    def balance(self, account: str) -> Balance | None:
+        row = self.db.one("SELECT available, held FROM accounts WHERE id = ?", account)
+        return Balance(row[0], row[1]) if row else None
+
+    def set_balance(self, account: str, balance: Balance) -> None:
+        self.db.run(
+            "INSERT INTO accounts (id, available, held) VALUES (?, ?, ?) ON CONFLICT (id) "
+            "DO UPDATE SET available = excluded.available, held = excluded.held",
+            account, balance.available, balance.held,
+        )
+
+    def next_seq(self) -> int:
+        row = self.db.one("SELECT MAX(seq) FROM transfers")
+        return (row[0] or 0) + 1
+
+    def record(
+        self,
+        transfer: Transfer,
+        balances: Sequence[tuple[str, Balance]],
+        lines: Sequence[StatementLine],
+        hold: Hold | None,
+    ) -> None:
+        t = transfer
+        self.db.run(
+            "INSERT INTO transfers (seq, debit, credit, amount, kind, reference, at, hold_id, "
+            "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            t.seq, t.debit, t.credit, t.amount, t.kind.value, t.reference, instant_text(t.at),
+            t.hold_id, t.reason.value if t.reason else None,
+        )
+        for account, balance in balances:
+            self.set_balance(account, balance)
+        for line in lines:
+            self.db.run(
+                "INSERT INTO statement_lines (member, idx, transfer_seq, at, kind, amount, "
+                "held_change, balance, held, reference, counterpart) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                line.member, self.line_count(line.member), line.transfer_seq,
+                instant_text(line.at), line.kind.value, line.amount, line.held_change,
+                line.balance, line.held, line.reference, line.counterpart,
+            )
+        if hold is not None:
+            self.db.run(
+                "INSERT INTO holds (id, member, amount, reference, opened_at, state, payee, "
+                "ended_at, void_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) "
+                "DO UPDATE SET state = excluded.state, payee = excluded.payee, "
+                "ended_at = excluded.ended_at, void_reason = excluded.void_reason",
+                hold.id, hold.member, hold.amount, hold.reference, instant_text(hold.opened_at),
+                hold.state.value, hold.payee,
+                instant_text(hold.ended_at) if hold.ended_at else None,
+                hold.void_reason.value if hold.void_reason else None,
+            )
+
+    def transfer(self, seq: int) -> Transfer | None:
+        row = self.db.one(
+            "SELECT seq, debit, credit, amount, kind, reference, at, hold_id, reason "
+            "FROM transfers WHERE seq = ?", seq,
+        )
+        return _transfer(row) if row else None
+
+    def line_count(self, member: str) -> int:
+        row = self.db.one("SELECT MAX(idx) FROM statement_lines WHERE member = ?", member)
+        return 0 if row[0] is None else row[0] + 1
+
+    def lines(self, member: str, offset: int, limit: int) -> list[StatementLine]:
+        rows = self.db.all(
+            "SELECT member, transfer_seq, at, kind, amount, held_change, balance, held, "
+            "reference, counterpart FROM statement_lines WHERE member = ? AND idx >= ? "
+            "ORDER BY idx LIMIT ?", member, offset, limit,
+        )
+        return [
+            StatementLine(r[0], r[1], parse_instant(r[2]), TransferKind(r[3]), r[4], r[5], r[6],
+                          r[7], r[8], r[9])
+            for r in rows
+        ]
+
+    def hold(self, hold_id: str) -> Hold | None:
+        row = self.db.one(
+            "SELECT id, member, amount, reference, opened_at, state, payee, ended_at, "
+            "void_reason FROM holds WHERE id = ?", hold_id,
+        )
+        return _hold(row) if row else None
+
+    def idempotency(self, key: str) -> IdempotencyRecord | None:
+        row = self.db.one(
+            "SELECT key, operation, fingerprint, result FROM ledger_keys WHERE key = ?", key
+        )
+        if row is None:
+            return None
+        return IdempotencyRecord(key=row[0], operation=row[1], fingerprint=row[2], result=row[3])
+
+    def set_idempotency(self, record: IdempotencyRecord) -> None:
+        self.db.run(
+            "INSERT INTO ledger_keys (key, operation, fingerprint, result) VALUES (?, ?, ?, ?)",
+            record.key, record.operation, record.fingerprint, record.result,
+        )
+
+    def counter(self, name: str) -> int:
+        row = self.db.one("SELECT value FROM counters WHERE name = ?", name)
+        return int(row[0]) if row else 0
+
+    def add_to_counter(self, name: str, delta: int) -> None:
+        self.db.run(
+            "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) "
+            "DO UPDATE SET value = counters.value + excluded.value",
+            name, delta,
+        )
+
+    def counters(self) -> Mapping[str, int]:
+        return {r[0]: int(r[1]) for r in self.db.all("SELECT name, value FROM counters")}
+
+    def all_balances(self) -> Iterable[tuple[str, Balance]]:
+        return [
+            (r[0], Balance(r[1], r[2]))
+            for r in self.db.all("SELECT id, available, held FROM accounts")
+        ]
+
+    def all_holds(self) -> Iterable[Hold]:
+        return [
+            _hold(r) for r in self.db.all(
+                "SELECT id, member, amount, reference, opened_at, state, payee, ended_at, "
+                "void_reason FROM holds"
+            )
+        ]
+
+    def all_transfers(self) -> Iterable[Transfer]:
+        return [
+            _transfer(r) for r in self.db.all(
+                "SELECT seq, debit, credit, amount, kind, reference, at, hold_id, reason "
+                "FROM transfers ORDER BY seq"
+            )
+        ]
+
+
+class SqlUnitOfWork:
+    """Entities, outbox, timers and sequences in SQL, inside the adapter's transaction."""
+
+    def __init__(self, db: Runner, finish: Any, forget_sql: str) -> None:
+        self.db = db
+        self._forget_sql = forget_sql
+        self._book = SqlBook(db)
+        self._finish = finish
+        self._open = True
+
+    @property
+    def book(self) -> SqlBook:
+        return self._book
+
+    def get(self, kind: EntityKind[E], entity_id: str) -> E | None:
+        row = self.db.one("SELECT data FROM entities WHERE kind = ? AND id = ?",
+                          kind.name, entity_id)
+        return loads(kind.type, row[0]) if row else None
+
+    def put(self, kind: EntityKind[E], entity_id: str, entity: E) -> None:
+        db = self.db
+        for index in kind.indexes:
+            new_keys = set(index.keys(entity))
+            old_keys = {
+                r[0] for r in db.all(
+                    "SELECT key FROM entity_keys WHERE kind = ? AND id = ? AND idx = ?",
+                    kind.name, entity_id, index.name,
+                )
+            }
+            for key in new_keys - old_keys:
+                if index.unique and db.one(
+                    "SELECT id FROM entity_keys WHERE kind = ? AND idx = ? AND key = ? "
+                    "AND id <> ?", kind.name, index.name, key, entity_id,
+                ):
+                    raise AlreadyExistsError(
+                        f"another {kind.name} already has {index.name} {key!r}"
+                    )
+            for key in old_keys - new_keys:
+                db.run("DELETE FROM entity_keys WHERE kind = ? AND idx = ? AND key = ? AND id = ?",
+                       kind.name, index.name, key, entity_id)
+            for key in sorted(new_keys - old_keys):
+                db.run(
+                    "INSERT INTO entity_keys (kind, idx, key, id, seq) VALUES (?, ?, ?, ?, ?)",
+                    kind.name, index.name, key, entity_id, self.next_in_sequence("entity_key"),
+                )
+        db.run(
+            "INSERT INTO entities (kind, id, data) VALUES (?, ?, ?) ON CONFLICT (kind, id) "
+            "DO UPDATE SET data = excluded.data",
+            kind.name, entity_id, dumps(entity),
+        )
+
+    def delete(self, kind: EntityKind[E], entity_id: str) -> None:
+        self.db.run("DELETE FROM entity_keys WHERE kind = ? AND id = ?", kind.name, entity_id)
+        self.db.run("DELETE FROM entities WHERE kind = ? AND id = ?", kind.name, entity_id)
+
+    def find(self, kind: EntityKind[E], index: str, key: str) -> list[E]:
+        kind.index(index)
+        rows = self.db.all(
+            "SELECT e.data FROM entity_keys k JOIN entities e ON e.kind = k.kind AND e.id = k.id "
+            "WHERE k.kind = ? AND k.idx = ? AND k.key = ? ORDER BY k.seq",
+            kind.name, index, key,
+        )
+        return [loads(kind.type, r[0]) for r in rows]
+
+    def append_notification(self, notification: Notification) -> None:
+        seq = self.next_in_sequence("outbox")
+        self.db.run("INSERT INTO outbox (seq, data, recipients) VALUES (?, ?, ?)",
+                    seq, dumps(notification),
+                    json.dumps([*notification.recipients, *notification.emails]))
+
+    def forget_notifications(self, member_id: str, email: str | None) -> None:
+        self.db.run(self._forget_sql, member_id)
+        if email:
+            self.db.run(self._forget_sql, email)
+
+    def schedule(self, timer: Timer) -> None:
+        self.db.run(
+            "INSERT INTO timers (id, kind, ref, due, seq) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET due = excluded.due, seq = excluded.seq",
+            timer.id, timer.kind, timer.ref, instant_text(timer.due),
+            self.next_in_sequence("timer"),
+        )
+
+    def cancel_timer(self, kind: str, ref: str) -> None:
+        self.db.run("DELETE FROM timers WHERE id = ?", f"{kind}:{ref}")
+
+    def next_due(self, until: datetime) -> Timer | None:
+        row = self.db.one(
+            "SELECT kind, ref, due FROM timers WHERE due <= ? ORDER BY due, seq LIMIT 1",
+            instant_text(until),
+        )
+        return Timer(kind=row[0], ref=row[1], due=parse_instant(row[2])) if row else None
+
+    def next_in_sequence(self, name: str) -> int:
+        row = self.db.one(
+            "INSERT INTO sequences (name, value) VALUES (?, 1) ON CONFLICT (name) "
+            "DO UPDATE SET value = sequences.value + 1 RETURNING value",
+            name,
+        )
+        return int(row[0])
+
+    def commit(self) -> None:
+        if self._open:
+            self._open = False
+            self._finish(True)
+
+    def rollback(self) -> None:
+        if self._open:
+            self._open = False
+            self._finish(False)

@@ -1,0 +1,118 @@
+"""The embedded store: one SQLite file (standard-library ``sqlite3``), WAL, durable commits.
+
+Each unit of work is a ``BEGIN IMMEDIATE`` transaction: it takes the database's write
+lock up front, so several processes on one file run their commands one after the other
+and never oversell a seat or overdraw a wallet; a process that waits longer than the
+busy timeout gets a retryable :class:`~skilltroc_core.errors.ConcurrencyError`.
+Deleted rows are overwritten (``secure_delete``) so that a purged member's data does not
+linger in free pages (ACC-7).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..codec import loads
+from ..errors import ConcurrencyError, SchemaTooNewError, StoreError
+from ..events import Notification
+from ..ports import OutboxItem
+from ._sql import SCHEMA, SCHEMA_VERSION, Runner, SqlUnitOfWork
+
+__all__ = ["SQLiteStore"]
+
+FORGET_SQL = (
+    "DELETE FROM outbox WHERE seq IN (SELECT o.seq FROM outbox o, json_each(o.recipients) r "
+    "WHERE r.value = ?)"
+)
+#: PRAGMA application_id of a Skilltroc store ("SkTr").
+APPLICATION_ID = 0x536B5472
+
+
+class SQLiteStore:
+    """A :class:`~skilltroc_core.ports.Store` in a SQLite file (``":memory:"`` works too)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0) -> None:
+        self.path = str(path)
+        if self.path != ":memory:" and Path(self.path).is_dir():
+            raise StoreError(f"{self.path} is a directory, not a database file")
+        try:
+            self._conn = sqlite3.connect(
+                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a usable Skilltroc database: {exc}") from exc
+        self._lock = threading.Lock()
+
+    def _migrate(self) -> None:
+        conn = self._conn
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA secure_delete=ON")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if app_id != APPLICATION_ID and (app_id != 0 or tables):
+                raise StoreError(f"{self.path} belongs to another program, not Skilltroc")
+            if version > SCHEMA_VERSION:
+                raise SchemaTooNewError(
+                    f"{self.path} has schema version {version}; this library knows up to "
+                    f"{SCHEMA_VERSION}: upgrade skilltroc-core"
+                )
+            for step in sorted(SCHEMA):
+                if step > version:
+                    for statement in SCHEMA[step]:
+                        conn.execute(statement)
+            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def begin(self) -> SqlUnitOfWork:
+        self._lock.acquire()
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            self._lock.release()
+            raise ConcurrencyError(f"the store is busy: {exc}") from exc
+        except BaseException:
+            self._lock.release()
+            raise
+        return SqlUnitOfWork(Runner(self._conn.cursor(), "?"), self._finish, FORGET_SQL)
+
+    def _finish(self, commit: bool) -> None:
+        try:
+            self._conn.execute("COMMIT" if commit else "ROLLBACK")
+        finally:
+            self._lock.release()
+
+    def drain_notifications(self, limit: int = 100) -> list[OutboxItem]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, data FROM outbox ORDER BY seq LIMIT ?", (limit,)
+            ).fetchall()
+        return [OutboxItem(seq=r[0], notification=loads(Notification, r[1])) for r in rows]
+
+    def ack(self, seqs: Iterable[int]) -> None:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
+            self._conn.execute("COMMIT")
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the main file and truncate it (used after erasures)."""
+        with self._lock:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

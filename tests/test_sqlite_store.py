@@ -1,0 +1,158 @@
+"""SQLite-specific behaviour: schema, bad files, erasure, races and crashes."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from skilltroc_core.adapters.sqlite import SQLiteStore
+from skilltroc_core.errors import SchemaTooNewError, StoreError
+from skilltroc_core.clocks import ManualClock
+from skilltroc_core.ledger import TransferKind
+
+from .sqlite_workers import service
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_opening_a_store_twice_applies_the_schema_once(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    SQLiteStore(path).close()
+    store = SQLiteStore(path)
+    store.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_store_written_by_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    SQLiteStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version=99")
+    conn.commit()
+    conn.close()
+    with pytest.raises(SchemaTooNewError) as refused:
+        SQLiteStore(path)
+    assert refused.value.code == "schema_too_new"
+
+
+def test_another_programs_database_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE recipes (name TEXT)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="another program"):
+        SQLiteStore(path)
+    tables = sqlite3.connect(path).execute("SELECT name FROM sqlite_master").fetchall()
+    assert tables == [("recipes",)]
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database at all, " * 200)
+    with pytest.raises(StoreError):
+        SQLiteStore(path)
+    with pytest.raises(StoreError):
+        SQLiteStore(tmp_path)
+
+
+@pytest.mark.rule("ACC-7")
+def test_after_a_purge_the_members_personal_data_is_nowhere_in_the_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.db"
+    app = service(str(path))
+    carol = app.signup("carol.unique@example.org", password="correct horse",
+                       display_name="Carolina Zed")
+    assert carol.confirmation_token is not None
+    app.confirm_email(carol.member_id, carol.confirmation_token)
+    app.update_profile(carol.member_id, bio="A bio nobody may keep")
+    bob = app.signup("bob@example.org", provider="google").member_id
+    app.buy_stars(bob, 30, "PAY-9")
+    app.gift(bob, "carol.unique@example.org", 5)
+    app.follow(bob, carol.member_id)
+    app.post_message(carol.member_id, "Carolina Zed says hello")
+    app.deactivate(carol.member_id)
+    clock = app.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(days=15)
+    assert app.run_due() == 1
+    app.check_invariants(deep=True)
+    store = app.store
+    assert isinstance(store, SQLiteStore)
+    store.checkpoint()
+    store.close()
+    data = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    for secret in (b"carol.unique", b"Carolina Zed", b"nobody may keep"):
+        assert secret not in data
+
+
+@pytest.mark.rule("GIFT-1", "STAR-6")
+def test_eight_processes_gifting_and_buying_on_one_wallet_keep_every_invariant(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "race.db"
+    app = service(str(path))
+    owner = app.signup("owner@example.org", provider="google").member_id
+    assert owner == "mem_000001"
+    app.buy_stars(owner, 200, "seed")
+    app.store.close()
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.sqlite_workers", "race", str(path), str(w), "40"],
+            cwd=ROOT,
+        )
+        for w in range(8)
+    ]
+    assert [w.wait(timeout=300) for w in workers] == [0] * 8
+
+    app = service(str(path))
+    app.check_invariants(deep=True)
+    lines = list(app.statement(owner, limit=10_000).lines)
+    assert all(line.balance >= 0 for line in lines)
+    assert all(line.balance >= 10 for line in lines if line.kind is TransferKind.GIFT_SENT)
+    purchases = sum(line.amount for line in lines if line.kind is TransferKind.PURCHASE)
+    gifts = -sum(line.amount for line in lines if line.kind is TransferKind.GIFT_SENT)
+    assert purchases == 200 + 8 * 14 * 2  # every purchase went through
+    supply = app.supply()
+    assert supply.in_gift_escrow == gifts
+    assert app.balance(owner).available == 10 + purchases - gifts
+    assert supply.supply == supply.issued - supply.returned - supply.ad_spent
+    assert app.balance(owner).available >= 10
+
+
+@pytest.mark.rule("STAR-2", "STAR-6")
+def test_a_process_killed_mid_command_leaves_a_consistent_store_and_retries_apply_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "crash.db"
+    app = service(str(path))
+    owner = app.signup("owner@example.org", provider="google").member_id
+    app.store.close()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tests.sqlite_workers", "purchases", str(path), "100000"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    assert worker.stdout is not None
+    for _ in range(50):  # let it get well into its loop
+        worker.stdout.readline()
+    time.sleep(0.05)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=30)
+
+    app = service(str(path))
+    app.check_invariants(deep=True)
+    done = app.balance(owner).available - 10
+    assert 50 <= done < 100000
+    for i in range(done + 20):  # the host retries everything it is unsure of
+        app.buy_stars(owner, 1, f"p{i}")
+    assert app.balance(owner).available == 10 + done + 20
+    app.check_invariants(deep=True)

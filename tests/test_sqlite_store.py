@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from skilltroc_core.adapters.sqlite import SQLiteStore
-from skilltroc_core.errors import SchemaTooNewError, StoreError
 from skilltroc_core.clocks import ManualClock
+from skilltroc_core.errors import SchemaTooNewError, StoreError
 from skilltroc_core.ledger import TransferKind
 
 from .sqlite_workers import service

@@ -141,3 +141,97 @@ def bench_ledger(n: int = 50_000, repeats: int = 3, big: int = 1_000_000) -> dic
         "ratio_balance_read_vs_bare_dict_1k": round(small_reads / small_bare, 2),
         f"ratio_balance_read_vs_bare_dict_{big}": round(big_reads / big_bare, 2),
     }
+
+
+def _raw_sqlite_commands(path: str, n: int) -> float:
+    """The rows a purchase and a gift write, with raw sqlite3, one transaction each."""
+    import sqlite3
+
+    from .adapters._sql import SCHEMA
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    for statement in SCHEMA[1]:
+        conn.execute(statement)
+    at = "2027-03-01T08:00:00.000000+00:00"
+    upsert = (
+        "INSERT INTO accounts (id, available, held) VALUES (?, ?, 0) ON CONFLICT (id) "
+        "DO UPDATE SET available = excluded.available"
+    )
+    line = "INSERT INTO statement_lines VALUES (?, ?, ?, ?, ?, ?, 0, ?, 0, ?, ?)"
+    start = time.perf_counter()
+    balance = 0
+    for i in range(n):
+        conn.execute("BEGIN IMMEDIATE")
+        if i % 2 == 0:
+            balance += 5
+            conn.execute("INSERT INTO transfers VALUES (?, 'platform:issuance', 'm1', 5, "
+                          "'purchase', ?, ?, NULL, NULL)", (i + 1, f"payment:{i}", at))
+            conn.execute(upsert, ("platform:issuance", -balance))
+            conn.execute(upsert, ("m1", balance))
+            conn.execute(line, ("m1", i, i + 1, at, "purchase", 5, balance, f"payment:{i}",
+                                "platform:issuance"))
+            conn.execute("INSERT INTO counters VALUES ('issued:purchase', 5) ON CONFLICT (name) "
+                         "DO UPDATE SET value = counters.value + 5")
+            conn.execute("INSERT INTO entities VALUES ('command_key', ?, ?)",
+                         (f"purchase:{i}", '{"command":"buy_stars"}'))
+        else:
+            balance -= 1
+            conn.execute("INSERT INTO transfers VALUES (?, 'm1', 'platform:gift_escrow', 1, "
+                         "'gift_sent', ?, ?, NULL, NULL)", (i + 1, f"gift:{i}", at))
+            conn.execute(upsert, ("m1", balance))
+            conn.execute(upsert, ("platform:gift_escrow", i))
+            conn.execute(line, ("m1", i, i + 1, at, "gift_sent", -1, balance, f"gift:{i}",
+                                "platform:gift_escrow"))
+            conn.execute("INSERT INTO entities VALUES ('gift', ?, ?)",
+                         (f"gift_{i}", '{"sender":"m1","stars":1}'))
+            for index, key in (("pending_recipient", "m2"), ("sender", "m1")):
+                conn.execute("INSERT INTO entity_keys VALUES ('gift', ?, ?, ?, ?)",
+                             (index, key, f"gift_{i}", i))
+            conn.execute("INSERT INTO outbox VALUES (?, ?, ?)",
+                         (i, '{"event":"GiftReceived"}', '["m2"]'))
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return elapsed
+
+
+def _store_commands(path: str, n: int) -> float:
+    """The same purchases and gifts as service commands on a SQLite store."""
+    import attrs
+
+    from .adapters.sqlite import SQLiteStore
+    from .clocks import ManualClock
+    from .rules import DEFAULT_POLICY
+    from .service import Skilltroc
+
+    app = Skilltroc(SQLiteStore(path), ManualClock(_AT),
+                    policy=attrs.evolve(DEFAULT_POLICY, scrypt_n=16))
+    buyer = app.signup("buyer@example.org", provider="google").member_id
+    app.signup("friend@example.org", provider="google")
+    start = time.perf_counter()
+    for i in range(n):
+        if i % 2 == 0:
+            app.buy_stars(buyer, 5, f"payment-{i}")
+        else:
+            app.gift(buyer, "friend@example.org", 1)
+    elapsed = time.perf_counter() - start
+    app.store.close()
+    return elapsed
+
+
+def bench_store(n: int = 2_000) -> dict[str, float]:
+    """Commands per second on SQLite beside raw sqlite3 writing the same rows."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        ours = min(_store_commands(str(Path(folder) / f"s{k}.db"), n) for k in range(2))
+        raw = min(_raw_sqlite_commands(str(Path(folder) / f"r{k}.db"), n) for k in range(2))
+    return {
+        "commands": n,
+        "sqlite_commands_per_s": round(n / ours),
+        "raw_sqlite_transactions_per_s": round(n / raw),
+        "ratio_sqlite_vs_raw": round(ours / raw, 2),
+    }

@@ -14,6 +14,13 @@ __all__ = ["main"]
 
 
 def _bench(args: argparse.Namespace) -> int:
+    results: dict[str, float]
+    if args.target == "store":
+        results = bench.bench_store(n=min(args.n, 5_000))
+        print(f"store benchmark ({results['commands']} purchases and gifts, durable WAL commits)")
+        print(f"  SQLite store commands/s    {results['sqlite_commands_per_s']:>10,}")
+        print(f"  raw sqlite3 same rows/s    {results['raw_sqlite_transactions_per_s']:>10,}")
+        print(f"  ratio (store/raw)          {results['ratio_sqlite_vs_raw']:>10}  (target <= 2.5)")
     if args.target == "ledger":
         results = bench.bench_ledger(n=args.n, big=args.members)
         print(f"ledger benchmark ({results['cycles']} hold+post cycles, GC paused, best of 3)")
@@ -44,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=lambda args: ledger_demo(sys.stdout))
 
     bench_parser = commands.add_parser("bench", help="throughput against a same-process baseline")
-    bench_parser.add_argument("target", choices=["ledger"])
+    bench_parser.add_argument("target", choices=["ledger", "store"])
     bench_parser.add_argument("--json", action="store_true", help="end with one JSON line")
     bench_parser.add_argument("--n", type=int, default=50_000, help="operations per run")
     bench_parser.add_argument(

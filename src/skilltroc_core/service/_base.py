@@ -213,9 +213,11 @@ class ServiceBase:
         return require_aware(self.clock.now(), "clock time")
 
     @contextmanager
-    def _unit(self, now: datetime) -> Iterator[Tx]:
+    def _unit(self, now: datetime, *, apply_due: bool = False) -> Iterator[Tx]:
         uow = self.store.begin()
         try:
+            if apply_due:
+                self._apply_due(uow, now, limit=None)
             yield Tx(self, uow, now)
         except BaseException:
             uow.rollback()
@@ -224,19 +226,29 @@ class ServiceBase:
 
     @contextmanager
     def command(self) -> Iterator[Tx]:
-        """Apply what is due, then run one command as one unit of work at ``now``."""
-        now = self.now()
-        self.run_due(now)
-        with self._unit(now) as tx:
+        """One command as one unit of work at ``now``.
+
+        Deadlines due by ``now`` are applied first, each at its own instant, in the same
+        unit of work: if the command is refused they roll back with it and apply again
+        on the next command or :meth:`run_due`, so a refusal changes nothing at all.
+        """
+        with self._unit(self.now(), apply_due=True) as tx:
             yield tx
 
-    @contextmanager
-    def query(self) -> Iterator[Tx]:
-        """A read: deadlines due by now are applied first, so reads never show stale state."""
-        now = self.now()
-        self.run_due(now)
-        with self._unit(now) as tx:
-            yield tx
+    query = command  # reads apply due deadlines the same way, so they never show stale state
+
+    def _apply_due(self, uow: UnitOfWork, until: datetime, limit: int | None) -> int:
+        count = 0
+        while limit is None or count < limit:
+            timer = uow.next_due(until)
+            if timer is None:
+                break
+            uow.cancel_timer(timer.kind, timer.ref)
+            handler = self._timer_handlers.get(timer.kind)
+            if handler is not None:
+                handler(Tx(self, uow, timer.due), timer)
+            count += 1
+        return count
 
     def run_due(self, until: datetime | None = None) -> int:
         """Apply every deadline due at or before ``until`` (default: now), in due order.
@@ -250,18 +262,13 @@ class ServiceBase:
         while True:
             uow = self.store.begin()
             try:
-                timer = uow.next_due(limit)
-                if timer is None:
-                    uow.rollback()
-                    return count
-                handler = self._timer_handlers.get(timer.kind)
-                uow.cancel_timer(timer.kind, timer.ref)
-                if handler is not None:
-                    handler(Tx(self, uow, timer.due), timer)
+                ran = self._apply_due(uow, limit, limit=1)
             except BaseException:
                 uow.rollback()
                 raise
             uow.commit()
+            if not ran:
+                return count
             count += 1
 
 

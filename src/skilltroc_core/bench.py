@@ -10,14 +10,24 @@ from __future__ import annotations
 
 import gc
 import random
+import sqlite3
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from .ledger import GIFT_ESCROW, Ledger, TransferKind
+import attrs
 
-__all__ = ["bench_ledger"]
+from .adapters._sql import SCHEMA
+from .adapters.sqlite import SQLiteStore
+from .clocks import ManualClock
+from .ledger import GIFT_ESCROW, Ledger, TransferKind
+from .rules import DEFAULT_POLICY
+from .service import Skilltroc
+
+__all__ = ["bench_ledger", "bench_store"]
 
 _AT = datetime(2027, 1, 1, 9, tzinfo=UTC)
 
@@ -145,10 +155,6 @@ def bench_ledger(n: int = 50_000, repeats: int = 3, big: int = 1_000_000) -> dic
 
 def _raw_sqlite_commands(path: str, n: int) -> float:
     """The rows a purchase and a gift write, with raw sqlite3, one transaction each."""
-    import sqlite3
-
-    from .adapters._sql import SCHEMA
-
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -199,13 +205,6 @@ def _raw_sqlite_commands(path: str, n: int) -> float:
 
 def _store_commands(path: str, n: int) -> float:
     """The same purchases and gifts as service commands on a SQLite store."""
-    import attrs
-
-    from .adapters.sqlite import SQLiteStore
-    from .clocks import ManualClock
-    from .rules import DEFAULT_POLICY
-    from .service import Skilltroc
-
     app = Skilltroc(SQLiteStore(path), ManualClock(_AT),
                     policy=attrs.evolve(DEFAULT_POLICY, scrypt_n=16))
     buyer = app.signup("buyer@example.org", provider="google").member_id
@@ -223,9 +222,6 @@ def _store_commands(path: str, n: int) -> float:
 
 def bench_store(n: int = 2_000) -> dict[str, float]:
     """Commands per second on SQLite beside raw sqlite3 writing the same rows."""
-    import tempfile
-    from pathlib import Path
-
     with tempfile.TemporaryDirectory() as folder:
         ours = min(_store_commands(str(Path(folder) / f"s{k}.db"), n) for k in range(2))
         raw = min(_raw_sqlite_commands(str(Path(folder) / f"r{k}.db"), n) for k in range(2))

@@ -8,7 +8,7 @@ __all__ = ["StoreContract"]
 def __getattr__(name: str) -> object:
     # Imported lazily: the contract suite needs pytest, which hosts may not have at run time.
     if name == "StoreContract":
-        from .contract import StoreContract
+        from .contract import StoreContract  # noqa: PLC0415
 
         return StoreContract
     raise AttributeError(name)

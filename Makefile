@@ -5,13 +5,23 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run check lint typecheck test bench clean
+.PHONY: run check lint typecheck test bench clean postgres-binaries
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,postgres]'
 	touch $(STAMP)
+
+# The PostgreSQL tests start a throwaway server from the Debian package's binaries.
+postgres-binaries:
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		true; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	else \
+		echo "PostgreSQL binaries missing: run 'sudo apt-get install postgresql'" >&2; exit 1; \
+	fi
 
 run: $(STAMP)
 	$(VENV)/bin/skilltroc demo
@@ -22,13 +32,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy --strict src tests
 
-test: $(STAMP)
+test: $(STAMP) postgres-binaries
 	HYPOTHESIS_PROFILE=ci $(VENV)/bin/pytest -q
 
 check: lint typecheck test
 
 bench: $(STAMP)
 	$(VENV)/bin/skilltroc bench ledger
+	$(VENV)/bin/skilltroc bench store
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

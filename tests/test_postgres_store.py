@@ -1,0 +1,368 @@
+"""PostgreSQL-specific behaviour: schema, foreign and unreachable databases, erasure,
+lost connections, the advisory lock and a multi-process race, plus the store contract.
+
+Every test runs against a real, throwaway PostgreSQL server (see ``pg_fixtures``).
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+import psycopg
+import pytest
+
+from skilltroc_core.adapters.memory import MemoryStore
+from skilltroc_core.adapters.postgres import APPLICATION_MARKER, PostgresStore
+from skilltroc_core.clocks import ManualClock
+from skilltroc_core.errors import ConcurrencyError, SchemaTooNewError, StoreError
+from skilltroc_core.events import Notification
+from skilltroc_core.instants import time_zone
+from skilltroc_core.ledger import TransferKind
+from skilltroc_core.ports import EntityKind, Store
+from skilltroc_core.service import Skilltroc
+from skilltroc_core.testing import pgserver
+from skilltroc_core.testing.contract import StoreContract
+from skilltroc_core.testing.pgserver import PgServer, PgServerError
+
+from .pg_fixtures import POLICY, dump_tables, pg_dsn, pg_server, service
+
+__all__ = ["pg_dsn", "pg_server"]  # the fixtures, imported for pytest to find
+
+ROOT = Path(__file__).resolve().parent.parent
+PARIS = time_zone("Europe/Paris")
+
+
+def tables(dsn: str, schema: str = "public") -> list[str]:
+    with psycopg.connect(dsn) as conn:
+        return [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename",
+            (schema,),
+        ).fetchall()]
+
+
+def execute(dsn: str, statement: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(statement.encode())
+
+
+# ---------------------------------------------------------------------- schema
+def test_opening_a_store_twice_applies_the_schema_once(pg_dsn: str) -> None:
+    PostgresStore(pg_dsn).close()
+    first = dump_tables(pg_dsn)
+    store = PostgresStore(pg_dsn)
+    store.close()
+    assert dump_tables(pg_dsn) == first
+    assert sorted(first["skilltroc_meta"]) == sorted(
+        [f"(application,{APPLICATION_MARKER})", "(schema_version,1)"]
+    )
+    assert "outbox" in first
+    assert "timers" in first
+
+
+def test_a_store_written_by_a_newer_schema_is_refused(pg_dsn: str) -> None:
+    PostgresStore(pg_dsn).close()
+    execute(pg_dsn, "UPDATE skilltroc_meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(SchemaTooNewError) as refused:
+        PostgresStore(pg_dsn)
+    assert refused.value.code == "schema_too_new"
+    assert "99" in refused.value.message
+
+
+def test_another_programs_database_is_refused_and_left_untouched(pg_dsn: str) -> None:
+    execute(pg_dsn, "CREATE TABLE recipes (name TEXT)")
+    with pytest.raises(StoreError, match="another program"):
+        PostgresStore(pg_dsn)
+    assert tables(pg_dsn) == ["recipes"]
+
+
+def test_a_meta_table_without_the_skilltroc_marker_is_refused(pg_dsn: str) -> None:
+    execute(pg_dsn, "CREATE TABLE skilltroc_meta (key TEXT PRIMARY KEY, value TEXT)")
+    with pytest.raises(StoreError, match="another program"):
+        PostgresStore(pg_dsn)
+    assert tables(pg_dsn) == ["skilltroc_meta"]
+
+
+def test_an_unreachable_server_or_a_missing_database_is_a_store_error(
+    pg_server: PgServer,
+) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(StoreError, match="cannot connect") as refused:
+        PostgresStore(f"host=127.0.0.1 port={port} dbname=x user=x password=s3cret "
+                      "connect_timeout=3")
+    assert refused.value.code == "store_error"
+    assert "s3cret" not in str(refused.value)
+    with pytest.raises(StoreError, match="cannot connect"):
+        PostgresStore(pg_server.dsn_for("no_such_database"))
+    with pytest.raises(StoreError):
+        PostgresStore("this is = not a dsn")
+
+
+def test_stores_in_two_schemas_of_one_database_are_independent(pg_dsn: str) -> None:
+    ann = service(pg_dsn, schema="ann")
+    bob = service(pg_dsn, schema="Bob's shop")
+    ann_id = ann.signup("ann@example.org", provider="google").member_id
+    ann.buy_stars(ann_id, 20, "PAY-1")
+    bob_id = bob.signup("bob@example.org", provider="google").member_id
+    assert ann_id == bob_id == "mem_000001"
+    assert ann.balance(ann_id).available == 30
+    assert bob.balance(bob_id).available == 10
+    assert tables(pg_dsn) == []
+    assert "skilltroc_meta" in tables(pg_dsn, "Bob's shop")
+    ann.store.close()
+    bob.store.close()
+    again = service(pg_dsn, schema="ann")
+    assert again.balance(ann_id).available == 30
+    again.store.close()
+
+
+# ---------------------------------------------------------------------- service flow
+def _normalised(notice: Notification) -> Notification:
+    """The notice without its random one-time token (it differs from run to run)."""
+    facts = tuple((k, "<token>" if k == "token" else v) for k, v in notice.facts)
+    return attrs.evolve(notice, facts=facts)
+
+
+def _outcome(call: Callable[[str], Any], member_id: str) -> Any:
+    try:
+        return call(member_id)
+    except Exception as exc:
+        return ("refused", type(exc).__name__, getattr(exc, "code", None))
+
+
+def member_flow(store: Store) -> dict[str, Any]:
+    """The smoke flow: everything a host could observe afterwards, for comparison."""
+    clock = ManualClock(datetime(2027, 3, 1, 9, tzinfo=PARIS))
+    app = Skilltroc(store, clock, policy=POLICY)
+    alice = app.signup("Alice@Example.org", password="correct horse",
+                       display_name="Alice Liddell")
+    assert alice.confirmation_token is not None
+    app.confirm_email(alice.member_id, alice.confirmation_token)
+    bob = app.signup("bob@example.org", provider="google", sponsor="alice@example.org").member_id
+    first = app.buy_stars(bob, 20, "PAY-1")
+    again = app.buy_stars(bob, 20, "PAY-1")
+    gift = app.gift(bob, "carol@example.org", 15)
+    carol = app.signup("carol@example.org", provider="facebook").member_id
+    app.accept_gift(carol, gift)
+    app.follow(carol, bob)
+    app.post_message(bob, "hello")
+    app.follow(bob, carol)
+    app.update_profile(carol, display_name="Carolina Zed", bio="Carol's secret bio")
+    app.deactivate(carol)
+    clock.advance(days=15, zone="Europe/Paris")
+    purged = app.run_due()
+    app.check_invariants(deep=True)
+    members = (alice.member_id, bob, carol)
+    return {
+        "ids": members,
+        "purchases": (first, again),
+        "run_due": purged,
+        "supply": app.supply(),
+        "statements": {m: _outcome(lambda m: app.statement(m).lines, m) for m in members},
+        "balances": {m: _outcome(app.balance, m) for m in members},
+        "members": {m: _outcome(lambda m: app.member(m).status, m) for m in members},
+        "followers": {m: _outcome(app.followers, m) for m in members},
+        "following": {m: _outcome(app.following, m) for m in members},
+        "gift": _outcome(app.gift_state, gift),
+        "notifications": [(i.seq, _normalised(i.notification))
+                          for i in app.drain_notifications()],
+    }
+
+
+@pytest.mark.rule("STAR-1", "STAR-2", "GIFT-3", "SPONSOR-3", "ACC-7")
+def test_the_smoke_flow_gives_exactly_what_the_memory_store_gives(pg_dsn: str) -> None:
+    store = PostgresStore(pg_dsn)
+    try:
+        on_postgres = member_flow(store)
+    finally:
+        store.close()
+    on_memory = member_flow(MemoryStore())
+    assert on_postgres == on_memory
+    assert on_postgres["run_due"] == 1
+    supply = on_postgres["supply"]
+    assert dict(supply.issued_by_kind) == {
+        "signup_bonus": 30, "purchase": 20, "referral_reward": 5
+    }
+    assert dict(supply.returned_by_kind) == {"account_purged": 25}
+    assert [n.event for _, n in on_postgres["notifications"]] == [
+        "EmailConfirmationRequested", "ReferralRewardPaid", "GiftAccepted", "AccountPurged",
+    ]
+    bob = on_postgres["ids"][1]
+    assert [(line.kind, line.amount, line.balance)
+            for line in on_postgres["statements"][bob]] == [
+        (TransferKind.SIGNUP_BONUS, 10, 10),
+        (TransferKind.PURCHASE, 20, 30),
+        (TransferKind.GIFT_SENT, -15, 15),
+    ]
+
+
+@pytest.mark.rule("ACC-7")
+def test_after_a_purge_the_members_personal_data_is_in_no_table(pg_dsn: str) -> None:
+    app = service(pg_dsn)
+    carol = app.signup("carol.unique@example.org", password="correct horse",
+                       display_name="Carolina Zed")
+    assert carol.confirmation_token is not None
+    app.confirm_email(carol.member_id, carol.confirmation_token)
+    app.update_profile(carol.member_id, bio="A bio nobody may keep")
+    bob = app.signup("bob@example.org", provider="google").member_id
+    app.buy_stars(bob, 30, "PAY-9")
+    app.gift(bob, "carol.unique@example.org", 5)
+    app.follow(bob, carol.member_id)
+    app.post_message(carol.member_id, "Carolina Zed says hello")
+    secrets = ("carol.unique@example.org", "Carolina Zed", "nobody may keep")
+
+    def everything() -> str:
+        return "\n".join(row for rows in dump_tables(pg_dsn).values() for row in rows)
+
+    before = everything()
+    assert all(secret in before for secret in secrets)  # the search does find them
+    app.deactivate(carol.member_id)
+    clock = app.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(days=15)
+    assert app.run_due() == 1
+    app.check_invariants(deep=True)
+    app.store.close()
+    after = everything()
+    for secret in secrets:
+        assert secret not in after
+    assert "bob@example.org" in after  # the others' data stays
+
+
+# ---------------------------------------------------------------------- failures
+@attrs.frozen(kw_only=True)
+class Probe:
+    id: str
+    note: str
+
+
+PROBES: EntityKind[Probe] = EntityKind(name="probe", type=Probe)
+
+
+def _terminate(dsn: str, pid: int) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+@pytest.mark.parametrize("where", ["next statement", "commit"])
+def test_a_connection_lost_mid_transaction_writes_nothing_and_is_retryable(
+    pg_dsn: str, where: str
+) -> None:
+    store = PostgresStore(pg_dsn)
+    uow = store.begin()
+    pid = uow.db.one("SELECT pg_backend_pid()")[0]
+    uow.put(PROBES, "p1", Probe(id="p1", note="written before the loss"))
+    uow.append_notification(Notification(event="Probe", rule="STAR-6", at=datetime.now(PARIS)))
+    _terminate(pg_dsn, pid)
+    with pytest.raises(ConcurrencyError) as lost:
+        if where == "commit":
+            uow.commit()
+        else:
+            uow.put(PROBES, "p2", Probe(id="p2", note="after the loss"))
+            uow.commit()
+    assert lost.value.retryable
+    uow.rollback()  # what the service does; harmless on a dead connection
+    rows = dump_tables(pg_dsn)
+    assert rows["entities"] == []
+    assert rows["outbox"] == []
+    assert rows["sequences"] == []
+    uow = store.begin()  # the store reconnects by itself
+    assert uow.get(PROBES, "p1") is None
+    uow.put(PROBES, "p1", Probe(id="p1", note="retried"))
+    uow.commit()
+    uow = store.begin()
+    assert uow.get(PROBES, "p1") == Probe(id="p1", note="retried")
+    uow.rollback()
+    store.close()
+
+
+def test_a_connection_lost_between_commands_is_reopened(pg_dsn: str) -> None:
+    app = service(pg_dsn)
+    bob = app.signup("bob@example.org", provider="google").member_id
+    store = app.store
+    assert isinstance(store, PostgresStore)
+    uow = store.begin()
+    pid = uow.db.one("SELECT pg_backend_pid()")[0]
+    uow.rollback()
+    _terminate(pg_dsn, pid)
+    app.buy_stars(bob, 5, "PAY-1")
+    assert app.balance(bob).available == 15
+    assert [i.notification.event for i in app.drain_notifications()] == []
+    store.close()
+
+
+def test_a_unit_of_work_waits_for_the_advisory_lock_then_times_out(pg_dsn: str) -> None:
+    holder = PostgresStore(pg_dsn)
+    waiter = PostgresStore(pg_dsn, lock_timeout=0.2)
+    uow = holder.begin()
+    with pytest.raises(ConcurrencyError) as busy:
+        waiter.begin()
+    assert busy.value.retryable
+    uow.rollback()
+    waiter.begin().rollback()  # free again
+    holder.close()
+    waiter.close()
+
+
+@pytest.mark.rule("GIFT-1", "STAR-6")
+def test_eight_processes_gifting_and_buying_on_one_wallet_keep_every_invariant(
+    pg_dsn: str,
+) -> None:
+    app = service(pg_dsn)
+    owner = app.signup("owner@example.org", provider="google").member_id
+    assert owner == "mem_000001"
+    app.buy_stars(owner, 200, "seed")
+    app.store.close()
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.pg_fixtures", "race", pg_dsn, str(w), "40"],
+            cwd=ROOT,
+        )
+        for w in range(8)
+    ]
+    assert [w.wait(timeout=300) for w in workers] == [0] * 8
+
+    app = service(pg_dsn)
+    app.check_invariants(deep=True)
+    lines = list(app.statement(owner, limit=10_000).lines)
+    assert all(line.balance >= 0 for line in lines)
+    assert all(line.balance >= 10 for line in lines if line.kind is TransferKind.GIFT_SENT)
+    purchases = sum(line.amount for line in lines if line.kind is TransferKind.PURCHASE)
+    gifts = -sum(line.amount for line in lines if line.kind is TransferKind.GIFT_SENT)
+    assert purchases == 200 + 8 * 14 * 2  # every purchase went through
+    supply = app.supply()
+    assert supply.in_gift_escrow == gifts
+    assert app.balance(owner).available == 10 + purchases - gifts
+    assert supply.supply == supply.issued - supply.returned - supply.ad_spent
+    app.store.close()
+
+
+def test_missing_server_binaries_are_a_clear_error_not_a_skip(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("SKILLTROC_PG_BIN", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(pgserver, "_SEARCH_GLOBS", ())
+    with pytest.raises(PgServerError, match=r"initdb.*apt-get install -y postgresql"):
+        PgServer().start()
+    monkeypatch.setenv("SKILLTROC_PG_BIN", str(tmp_path))
+    with pytest.raises(PgServerError, match="does not hold initdb"):
+        PgServer().start()
+
+
+# ---------------------------------------------------------------------- contract
+class TestPostgresStoreContract(StoreContract):
+    @pytest.fixture(autouse=True)
+    def _database(self, pg_dsn: str) -> None:
+        self.dsn = pg_dsn
+
+    def create_store(self) -> Store:
+        return PostgresStore(self.dsn)

@@ -224,10 +224,22 @@ class _MemoryUnitOfWork:
 
     def forget_notifications(self, member_id: str, email: str | None) -> None:
         store = self._store
-        for seq, item in list(store._outbox.items()):
-            if member_id in item.recipients or (email and email in item.emails):
-                store._record_undo(store._restore_into(store._outbox, seq))
-                del store._outbox[seq]
+        outbox = store._outbox
+        doomed = [seq for seq, item in outbox.items()
+                  if member_id in item.recipients or (email and email in item.emails)]
+        if not doomed:
+            return
+        # Undo restores the whole outbox in its order (re-inserting the forgotten notices
+        # one by one would put them at the end, out of sequence).
+        before = dict(outbox)
+
+        def undo() -> None:
+            outbox.clear()
+            outbox.update(before)
+
+        store._record_undo(undo)
+        for seq in doomed:
+            del outbox[seq]
 
     # ------------------------------------------------------------------ timers
     def schedule(self, timer: Timer) -> None:

@@ -34,6 +34,7 @@ from ..passwords import hash_token, new_token
 from ..ports import Timer
 from . import kinds
 from ._base import ServiceBase, Tx, evolve
+from .social import shown_members
 
 __all__ = ["MemberCommands", "ProfileView", "SignupResult"]
 
@@ -409,7 +410,8 @@ class MemberCommands(ServiceBase):
             member_id=member.id, kind=member.kind, category=member.category,
             profile=member.profile, complete=not missing, missing=missing,
             public=member.is_professional,
-            followers=len(tx.find(kinds.FOLLOWS, "followee", member.id)),
+            followers=len(shown_members(
+                tx, [f.follower for f in tx.find(kinds.FOLLOWS, "followee", member.id)])),
         )
 
     def member(self, member_id: str) -> Member:

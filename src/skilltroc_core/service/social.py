@@ -13,7 +13,7 @@ from ..social import FeedMessage, Follow, Invitation, follow_id
 from . import kinds
 from ._base import ServiceBase, Tx
 
-__all__ = ["ContactMatch", "SocialCommands"]
+__all__ = ["ContactMatch", "SocialCommands", "shown_members"]
 
 
 @attrs.frozen(kw_only=True)
@@ -24,6 +24,16 @@ class ContactMatch:
     member_id: str
     display_name: str
     followed: bool
+
+
+def shown_members(tx: Tx, member_ids: list[str]) -> list[str]:
+    """The members among ``member_ids`` others may see: active ones (ACC-7 hides the rest)."""
+    shown = []
+    for member_id in member_ids:
+        member = tx.get(kinds.MEMBERS, member_id)
+        if member is not None and member.status is AccountStatus.ACTIVE:
+            shown.append(member_id)
+    return shown
 
 
 class SocialCommands(ServiceBase):
@@ -65,16 +75,21 @@ class SocialCommands(ServiceBase):
             tx.uow.delete(kinds.FOLLOWS, follow_id(member.id, whom))
 
     def followers(self, member_id: str) -> list[str]:
-        """SOCIAL-2: who follows this member ("they follow me"), oldest first."""
+        """SOCIAL-2: who follows this member ("they follow me"), oldest first.
+
+        Deactivated followers are hidden (ACC-7); their follows come back with them.
+        """
         with self.query() as tx:
             tx.member(member_id, "SOCIAL-2")
-            return [f.follower for f in tx.find(kinds.FOLLOWS, "followee", member_id)]
+            return shown_members(
+                tx, [f.follower for f in tx.find(kinds.FOLLOWS, "followee", member_id)])
 
     def following(self, member_id: str) -> list[str]:
-        """Whom this member follows, oldest first."""
+        """Whom this member follows, oldest first (deactivated members hidden, ACC-7)."""
         with self.query() as tx:
             tx.member(member_id, "SOCIAL-1")
-            return [f.followee for f in tx.find(kinds.FOLLOWS, "follower", member_id)]
+            return shown_members(
+                tx, [f.followee for f in tx.find(kinds.FOLLOWS, "follower", member_id)])
 
     def post_message(self, member_id: str, text: str) -> str:
         """SOCIAL-3: a message on the member's feed; their followers are told."""

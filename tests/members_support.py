@@ -1,0 +1,137 @@
+"""Helpers for the members-layer tests: a service over a memory store, a manual clock,
+signups that complete, notification filters and a full snapshot of the store.
+
+Not a test module (no ``test_`` prefix); the test files import from it.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+from dateutil import tz
+
+from skilltroc_core import DEFAULT_POLICY, ManualClock, Policy
+from skilltroc_core.accounts import Member
+from skilltroc_core.adapters.memory import MemoryStore
+from skilltroc_core.events import Notification
+from skilltroc_core.service import Skilltroc, kinds
+
+__all__ = [
+    "CHEAP_POLICY",
+    "PARIS",
+    "PASSWORD",
+    "START",
+    "World",
+    "email_of",
+    "make_world",
+    "notices",
+    "signup_confirmed",
+    "signup_pending",
+    "signup_provider",
+    "snapshot",
+    "stored_member",
+]
+
+#: ACC-4 hashing stays scrypt, only with a tiny cost so tests run fast.
+CHEAP_POLICY: Policy = attrs.evolve(DEFAULT_POLICY, scrypt_n=16)
+PARIS = tz.gettz("Europe/Paris")
+START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+PASSWORD = "correct horse battery"
+
+
+@attrs.define
+class World:
+    """One service with the store and the clock behind it."""
+
+    service: Skilltroc
+    store: MemoryStore
+    clock: ManualClock
+
+    def advance(self, delta: timedelta = timedelta(0), *, days: int = 0) -> datetime:
+        return self.clock.advance(delta, days=days)
+
+
+def make_world(start: datetime = START, policy: Policy = CHEAP_POLICY) -> World:
+    store = MemoryStore()
+    clock = ManualClock(start)
+    return World(service=Skilltroc(store, clock, policy=policy), store=store, clock=clock)
+
+
+def email_of(name: str) -> str:
+    return f"{name}@example.org"
+
+
+def signup_pending(
+    service: Skilltroc, name: str, *, kind: str = "individual", category: str | None = None,
+    sponsor: str | None = None, password: str = PASSWORD,
+) -> tuple[str, str]:
+    """A password signup not yet confirmed: (member id, confirmation token)."""
+    result = service.signup(email_of(name), password=password, kind=kind, category=category,
+                            sponsor=sponsor)
+    assert result.confirmation_token is not None
+    return result.member_id, result.confirmation_token
+
+
+def signup_confirmed(
+    service: Skilltroc, name: str, *, kind: str = "individual", category: str | None = None,
+    sponsor: str | None = None, password: str = PASSWORD,
+) -> str:
+    """A password signup, confirmed: an active member with the signup bonus."""
+    member_id, token = signup_pending(service, name, kind=kind, category=category,
+                                      sponsor=sponsor, password=password)
+    service.confirm_email(member_id, token)
+    return member_id
+
+
+def signup_provider(
+    service: Skilltroc, name: str, *, provider: str = "google", kind: str = "individual",
+    category: str | None = None, sponsor: str | None = None,
+) -> str:
+    result = service.signup(email_of(name), provider=provider, kind=kind, category=category,
+                            sponsor=sponsor)
+    assert result.confirmation_token is None
+    return result.member_id
+
+
+def notices(service: Skilltroc, event: str | None = None) -> list[Notification]:
+    """Drain and acknowledge the outbox; the notifications (of ``event`` only, if given)."""
+    drained: list[Notification] = []
+    while True:
+        items = service.drain_notifications()
+        if not items:
+            break
+        service.ack([item.seq for item in items])
+        drained.extend(item.notification for item in items)
+    return [n for n in drained if event is None or n.event == event]
+
+
+def stored_member(store: MemoryStore, member_id: str) -> Member:
+    """The Member record exactly as the store keeps it (any status, purged included)."""
+    found = store._entities[kinds.MEMBERS.name][member_id]
+    assert isinstance(found, Member)
+    return found
+
+
+def snapshot(store: MemoryStore) -> dict[str, Any]:
+    """A deep copy of everything a memory store keeps that a command could change."""
+    book = store.book
+    return copy.deepcopy({
+        "entities": store._entities,
+        # Order matters where the store promises one: index postings (``find`` returns
+        # entities in the order they were first stored) and the outbox (drained in order).
+        "indexes": {name: {key: list(ids) for key, ids in postings.items()}
+                    for name, postings in store._indexes.items()},
+        "balances": book.balances,
+        "transfers": book.transfers,
+        "statement": book.statement,
+        "holds": book.holds,
+        "keys": book.keys,
+        "totals": book.totals,
+        "outbox": list(store._outbox.items()),
+        "outbox_seq": store._outbox_seq,
+        "timers": store._timers,
+        "sequences": store._sequences,
+    })

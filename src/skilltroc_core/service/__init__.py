@@ -10,14 +10,23 @@ from __future__ import annotations
 from ..ledger import SupplyReport
 from ..ports import OutboxItem
 from ._base import ServiceBase, Tx
+from .booking import AgendaItem, BookingCommands, ProfileStats
 from .gifts import GiftCommands
 from .members import MemberCommands, ProfileView, SignupResult
 from .social import ContactMatch, SocialCommands
 
-__all__ = ["ContactMatch", "ProfileView", "SignupResult", "Skilltroc", "Tx"]
+__all__ = [
+    "AgendaItem",
+    "ContactMatch",
+    "ProfileStats",
+    "ProfileView",
+    "SignupResult",
+    "Skilltroc",
+    "Tx",
+]
 
 
-class Skilltroc(MemberCommands, GiftCommands, SocialCommands, ServiceBase):
+class Skilltroc(BookingCommands, MemberCommands, GiftCommands, SocialCommands, ServiceBase):
     """Every Skilltroc command and query over one store and one clock."""
 
     def supply(self) -> SupplyReport:

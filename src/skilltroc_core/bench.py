@@ -14,20 +14,24 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from .adapters._sql import SCHEMA
+from .adapters.memory import MemoryStore
 from .adapters.sqlite import SQLiteStore
 from .clocks import ManualClock
 from .ledger import GIFT_ESCROW, Ledger, TransferKind
+from .booking import Registration
+from .ports import Timer
 from .rules import DEFAULT_POLICY
-from .service import Skilltroc
+from .service import Skilltroc, kinds
+from .service.booking import REQUEST_DUE
 
-__all__ = ["bench_ledger", "bench_store"]
+__all__ = ["bench_booking", "bench_ledger", "bench_store"]
 
 _AT = datetime(2027, 1, 1, 9, tzinfo=UTC)
 
@@ -230,4 +234,74 @@ def bench_store(n: int = 2_000) -> dict[str, float]:
         "sqlite_commands_per_s": round(n / ours),
         "raw_sqlite_transactions_per_s": round(n / raw),
         "ratio_sqlite_vs_raw": round(ours / raw, 2),
+    }
+
+
+def _booking_world(participants: int) -> tuple[Skilltroc, ManualClock, str, str, list[str]]:
+    clock = ManualClock(_AT)
+    app = Skilltroc(MemoryStore(), clock, policy=attrs.evolve(DEFAULT_POLICY, scrypt_n=16))
+    organizer = app.signup("organizer@example.org", provider="google").member_id
+    workshop = app.create_workshop(organizer, title="Bread", description="Sourdough",
+                                   domain="cooking", cost=2, capacity=10)
+    members = [app.signup(f"p{i}@example.org", provider="google").member_id
+               for i in range(participants)]
+    return app, clock, organizer, workshop, members
+
+
+def _lifecycles(n: int) -> float:
+    """Request -> accept -> session end -> confirm held -> payout, ``n`` times (10 a session)."""
+    app, clock, organizer, workshop, members = _booking_world(n)
+    start = time.perf_counter()
+    sessions = []
+    for first in range(0, n, 10):
+        session = app.plan_session(organizer, workshop, _AT + timedelta(days=1))
+        sessions.append(session)
+        for member in members[first:first + 10]:
+            app.accept(organizer, app.request(member, session_id=session, seats=1))
+    clock.advance(timedelta(days=1, hours=3))
+    app.run_due()
+    for session in sessions:
+        app.confirm_held(organizer, session)
+    return time.perf_counter() - start
+
+
+def _run_due_among(pending: int, due: int = 1_000) -> float:
+    """Time ``run_due`` applying ``due`` expiries while ``pending`` other requests wait."""
+    app, clock, organizer, workshop, members = _booking_world(1)
+    member = members[0]
+    far = _AT + timedelta(days=300)
+    soon = _AT + timedelta(hours=1)
+    store = app.store
+    uow = store.begin()
+    ledger = Ledger(uow.book)
+    ledger.issue(TransferKind.PURCHASE, member, 2 * (pending + due), reference="bench", at=_AT)
+    for index in range(pending + due):
+        registration_id = f"req_bench_{index}"
+        deadline = soon if index % (pending // due + 1) == 0 else far
+        ledger.hold(registration_id, member, 2, reference=registration_id, at=_AT)
+        uow.put(kinds.REGISTRATIONS, registration_id, Registration(
+            # one workshop each: BOOK-4 allows one future request per member and workshop
+            id=registration_id, member=member, organizer=organizer, workshop=f"{workshop}_{index}",
+            session=None, seats=1, price=2, requested_at=_AT, due=deadline))
+        uow.schedule(Timer(kind=REQUEST_DUE, ref=registration_id, due=deadline))
+    uow.commit()
+    clock.set(soon)
+    start = time.perf_counter()
+    ran = app.run_due()
+    elapsed = time.perf_counter() - start
+    assert ran >= due
+    return elapsed / ran * due
+
+
+def bench_booking(n: int = 5_000, big: int = 1_000_000) -> dict[str, float]:
+    """Full booking lifecycles per second, and run_due's cost with 10,000 vs ``big`` waiting."""
+    lifecycles = _best_of(2, lambda: _lifecycles(n))
+    small = _run_due_among(10_000)
+    large = _run_due_among(big)
+    return {
+        "lifecycles": n,
+        "lifecycles_per_s": round(n / lifecycles),
+        "run_due_1000_among_10k_s": round(small, 4),
+        f"run_due_1000_among_{big}_s": round(large, 4),
+        "ratio_run_due_1m_vs_10k": round(large / small, 2),
     }

@@ -21,6 +21,16 @@ def _bench(args: argparse.Namespace) -> int:
         print(f"  SQLite store commands/s    {results['sqlite_commands_per_s']:>10,}")
         print(f"  raw sqlite3 same rows/s    {results['raw_sqlite_transactions_per_s']:>10,}")
         print(f"  ratio (store/raw)          {results['ratio_sqlite_vs_raw']:>10}  (target <= 2.5)")
+    if args.target == "booking":
+        results = bench.bench_booking(n=min(args.n, 20_000), big=args.members)
+        print(f"booking benchmark ({results['lifecycles']} lifecycles, memory store)")
+        print(f"  lifecycles/s (request, accept, end, held, payout) "
+              f"{results['lifecycles_per_s']:>8,}  (target >= 25,000)")
+        for key, value in results.items():
+            if key.startswith("run_due"):
+                print(f"  {key:<40} {value:>10}s")
+        print(f"  run_due ratio {args.members:,} vs 10,000 pending    "
+              f"{results['ratio_run_due_1m_vs_10k']:>8}  (target <= 2)")
     if args.target == "ledger":
         results = bench.bench_ledger(n=args.n, big=args.members)
         print(f"ledger benchmark ({results['cycles']} hold+post cycles, GC paused, best of 3)")
@@ -51,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=lambda args: ledger_demo(sys.stdout))
 
     bench_parser = commands.add_parser("bench", help="throughput against a same-process baseline")
-    bench_parser.add_argument("target", choices=["ledger", "store"])
+    bench_parser.add_argument("target", choices=["ledger", "store", "booking"])
     bench_parser.add_argument("--json", action="store_true", help="end with one JSON line")
     bench_parser.add_argument("--n", type=int, default=50_000, help="operations per run")
     bench_parser.add_argument(

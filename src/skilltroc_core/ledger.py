@@ -525,7 +525,8 @@ class Ledger:
             raise InvalidInputError(f"{kind} transfers are credited to {route_credit}")
         fingerprint = ""
         if key is not None:
-            fingerprint = f"{kind},{debit},{credit},{amount},{reference},{keep_at_least}"
+            # repr of a tuple, not a comma join: ids and references may hold commas themselves.
+            fingerprint = repr((str(kind), debit, credit, amount, reference, keep_at_least))
             replayed = self._replay(key, "transfer", fingerprint)
             if replayed is not None:
                 return self._replayed_transfer(replayed)
@@ -601,7 +602,7 @@ class Ledger:
         book = self.book
         fingerprint = ""
         if key is not None:
-            fingerprint = f"{hold_id},{member},{amount},{reference}"
+            fingerprint = repr((hold_id, member, amount, reference))
             replayed = self._replay(key, "hold", fingerprint)
             if replayed is not None:
                 found = book.hold(replayed)
@@ -649,7 +650,7 @@ class Ledger:
         at = _utc(at)
         fingerprint = ""
         if key is not None:
-            fingerprint = f"{hold_id},{payee}"
+            fingerprint = repr((hold_id, payee))
             replayed = self._replay(key, "post", fingerprint)
             if replayed is not None:
                 return self._replayed_transfer(replayed)

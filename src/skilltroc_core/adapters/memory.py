@@ -84,7 +84,9 @@ class MemoryStore:
         self._journal: list[Undo] | None = None
         self.book = _JournaledBook(self._record_undo)
         self._entities: dict[str, dict[str, Any]] = {}
-        self._indexes: dict[tuple[str, str], dict[str, dict[str, None]]] = {}
+        # (kind, index) -> key -> {entity id: posting number}, in posting order
+        self._indexes: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
+        self._postings = itertools.count(1)
         self._outbox: dict[int, Notification] = {}
         self._outbox_seq = 0
         self._timers: dict[str, tuple[Timer, int]] = {}
@@ -154,19 +156,26 @@ class _MemoryUnitOfWork:
         store = self._store
         table = store._entities.setdefault(kind.name, {})
         old = table.get(entity_id)
+        changes = []
         for index in kind.indexes:
-            old_keys = set(index.keys(old)) if old is not None else set()
-            new_keys = set(index.keys(entity))
+            new_keys = tuple(index.keys(entity))
+            old_keys = tuple(index.keys(old)) if old is not None else ()
+            if new_keys == old_keys:
+                continue  # the common case: this index is untouched by the update
             postings = store._indexes.setdefault((kind.name, index.name), {})
-            for key in new_keys - old_keys:
-                ids = postings.get(key)
-                if index.unique and ids and entity_id not in ids:
-                    raise AlreadyExistsError(
-                        f"another {kind.name} already has {index.name} {key!r}"
-                    )
-            for key in old_keys - new_keys:
+            added = set(new_keys) - set(old_keys)
+            if index.unique:
+                for key in added:
+                    ids = postings.get(key)
+                    if ids and entity_id not in ids:
+                        raise AlreadyExistsError(
+                            f"another {kind.name} already has {index.name} {key!r}"
+                        )
+            changes.append((postings, set(old_keys) - set(new_keys), added))
+        for postings, removed, added in changes:  # checked everything first: now write
+            for key in removed:
                 self._unpost(postings, key, entity_id)
-            for key in new_keys - old_keys:
+            for key in added:
                 self._post(postings, key, entity_id)
         store._record_undo(store._restore_into(table, entity_id))
         table[entity_id] = entity
@@ -184,22 +193,26 @@ class _MemoryUnitOfWork:
         store._record_undo(store._restore_into(table, entity_id))
         del table[entity_id]
 
-    def _post(self, postings: dict[str, dict[str, None]], key: str, entity_id: str) -> None:
+    def _post(self, postings: dict[str, dict[str, int]], key: str, entity_id: str) -> None:
         ids = postings.setdefault(key, {})
-        ids[entity_id] = None
+        ids[entity_id] = next(self._store._postings)
         self._store._record_undo(lambda: ids.pop(entity_id, None))
 
-    def _unpost(self, postings: dict[str, dict[str, None]], key: str, entity_id: str) -> None:
+    def _unpost(self, postings: dict[str, dict[str, int]], key: str, entity_id: str) -> None:
         ids = postings.get(key)
         if ids is None or entity_id not in ids:
             return
-        # Keep the position: rebuild the ordered dict on undo.
-        before = dict(ids)
-        del ids[entity_id]
+        number = ids.pop(entity_id)
 
         def undo() -> None:
-            ids.clear()
-            ids.update(before)
+            # Put the posting back in its place: O(1) when it was the last one, a re-sort
+            # of this key's postings otherwise (only ever on a rollback).
+            last = next(reversed(ids.values()), 0)
+            ids[entity_id] = number
+            if number < last:
+                ordered = sorted(ids.items(), key=lambda item: item[1])
+                ids.clear()
+                ids.update(ordered)
 
         self._store._record_undo(undo)
 

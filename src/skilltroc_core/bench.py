@@ -23,9 +23,9 @@ import attrs
 from .adapters._sql import SCHEMA
 from .adapters.memory import MemoryStore
 from .adapters.sqlite import SQLiteStore
+from .booking import Registration
 from .clocks import ManualClock
 from .ledger import GIFT_ESCROW, Ledger, TransferKind
-from .booking import Registration
 from .ports import Timer
 from .rules import DEFAULT_POLICY
 from .service import Skilltroc, kinds

@@ -1,16 +1,25 @@
-"""The ``skilltroc`` command: ``demo`` and ``bench`` (later ``run``, ``docs``, ``simulate``)."""
+"""The ``skilltroc`` command: ``run`` (scenarios), ``demo``, ``bench``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import tempfile
+import uuid
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
 
 from . import bench
+from .adapters.memory import MemoryStore
+from .adapters.sqlite import SQLiteStore
+from .catalogue import rule_ids
 from .demo import ledger_demo
+from .ports import Store
+from .scenarios import Runner, ScenarioFormatError, load_scenario
 
-__all__ = ["main"]
+__all__ = ["main", "run_scenarios"]
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -51,6 +60,51 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_store(spec: str, index: int, folder: Path) -> Store:
+    """A fresh store for one scenario: memory, sqlite:PATH (a new file) or a PostgreSQL DSN."""
+    if spec == "memory":
+        return MemoryStore()
+    if spec.startswith("sqlite:"):
+        path = Path(spec.removeprefix("sqlite:"))
+        if index:
+            path = path.with_name(f"{path.stem}-{index}{path.suffix}")
+        if path.exists():
+            raise SystemExit(f"skilltroc run: {path} exists; name a new database file")
+        return SQLiteStore(path)
+    if spec.startswith(("postgresql://", "postgres://")):
+        from .adapters.postgres import PostgresStore  # noqa: PLC0415 - optional dependency
+
+        return PostgresStore(spec, schema=f"skilltroc_run_{uuid.uuid4().hex[:12]}")
+    if spec == "sqlite":
+        return SQLiteStore(folder / f"scenario-{index}.db")
+    raise SystemExit(f"skilltroc run: unknown store {spec!r} (memory, sqlite:PATH, postgresql://...)")
+
+
+def run_scenarios(files: Sequence[str], store: str = "sqlite", quiet: bool = False,
+                  out: TextIO = sys.stdout) -> int:
+    """Run scenario files; print the timeline (or only failures) and ``N passed, N failed``."""
+    passed = failed = 0
+    with tempfile.TemporaryDirectory(prefix="skilltroc-") as folder:
+        for index, name in enumerate(files):
+            try:
+                scenario = load_scenario(name, known_rules=set(rule_ids()))
+            except ScenarioFormatError as exc:
+                out.write(f"MALFORMED {exc.message}\n")
+                failed += 1
+                continue
+            opened = _open_store(store, index, Path(folder))
+            try:
+                result = Runner(scenario, opened, out, quiet=quiet).run()
+            finally:
+                opened.close()
+            passed += result.passed
+            failed += not result.passed
+            if not quiet:
+                out.write("\n")
+    out.write(f"{passed} passed, {failed} failed\n")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="skilltroc", description="Skilltroc's rules as an executable domain core."
@@ -59,6 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="a short ledger demo printing a statement")
     demo.set_defaults(handler=lambda args: ledger_demo(sys.stdout))
+
+    run = commands.add_parser("run", help="run scenario files (SCENARIOS.md)")
+    run.add_argument("files", nargs="+", metavar="FILE")
+    run.add_argument("--store", default="sqlite",
+                     help="memory | sqlite:PATH | postgresql://... (default: a fresh SQLite file)")
+    run.add_argument("--quiet", action="store_true", help="print only failures and the summary")
+    run.set_defaults(handler=lambda a: run_scenarios(a.files, a.store, a.quiet))
 
     bench_parser = commands.add_parser("bench", help="throughput against a same-process baseline")
     bench_parser.add_argument("target", choices=["ledger", "store", "booking"])

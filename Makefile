@@ -1,11 +1,11 @@
 # Everything a fresh machine with python3, make and git needs.
-#   make run    set up, then run the main job
+#   make run    set up, then run the main job (the example scenarios on SQLite)
 #   make check  set up, then ruff, mypy --strict and the whole test suite (what CI runs)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run check lint typecheck test bench clean postgres-binaries
+.PHONY: run check lint typecheck test bench clean postgres-binaries docs docs-check
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -23,8 +23,9 @@ postgres-binaries:
 		echo "PostgreSQL binaries missing: run 'sudo apt-get install postgresql'" >&2; exit 1; \
 	fi
 
+# The main job: every example scenario on a fresh embedded SQLite store, narrated.
 run: $(STAMP)
-	$(VENV)/bin/skilltroc demo
+	$(VENV)/bin/skilltroc run docs/examples/*.toml
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests
@@ -35,7 +36,13 @@ typecheck: $(STAMP)
 test: $(STAMP) postgres-binaries
 	HYPOTHESIS_PROFILE=ci $(VENV)/bin/pytest -q
 
-check: lint typecheck test
+docs-check: $(STAMP)
+	$(VENV)/bin/skilltroc docs --check
+
+docs: $(STAMP)
+	$(VENV)/bin/skilltroc docs
+
+check: lint typecheck docs-check test
 
 bench: $(STAMP)
 	$(VENV)/bin/skilltroc bench ledger

@@ -16,6 +16,7 @@ from .adapters.memory import MemoryStore
 from .adapters.sqlite import SQLiteStore
 from .catalogue import rule_ids
 from .demo import ledger_demo
+from .docsgen import write_or_check
 from .ports import Store
 from .scenarios import Runner, ScenarioFormatError, load_scenario
 
@@ -105,6 +106,19 @@ def run_scenarios(files: Sequence[str], store: str = "sqlite", quiet: bool = Fal
     return 1 if failed else 0
 
 
+def _docs(args: argparse.Namespace) -> int:
+    stale = write_or_check(Path.cwd(), Path(args.out), args.check)
+    if args.check:
+        if stale:
+            print(f"skilltroc docs: out of date in {args.out}: {', '.join(stale)} "
+                  "(run `skilltroc docs` and commit)")
+            return 1
+        print(f"skilltroc docs: {args.out} is up to date")
+        return 0
+    print(f"skilltroc docs: wrote {', '.join(stale) or 'nothing (all up to date)'} in {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="skilltroc", description="Skilltroc's rules as an executable domain core."
@@ -120,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="memory | sqlite:PATH | postgresql://... (default: a fresh SQLite file)")
     run.add_argument("--quiet", action="store_true", help="print only failures and the summary")
     run.set_defaults(handler=lambda a: run_scenarios(a.files, a.store, a.quiet))
+
+    docs = commands.add_parser("docs", help="generate the rule docs from the code")
+    docs.add_argument("--out", default="docs", help="folder to write (default: docs)")
+    docs.add_argument("--check", action="store_true",
+                      help="exit 1 when the committed docs differ from what the code generates")
+    docs.set_defaults(handler=_docs)
 
     bench_parser = commands.add_parser("bench", help="throughput against a same-process baseline")
     bench_parser.add_argument("target", choices=["ledger", "store", "booking"])

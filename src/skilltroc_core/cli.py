@@ -82,8 +82,9 @@ def _open_store(spec: str, index: int, folder: Path) -> Store:
 
 
 def run_scenarios(files: Sequence[str], store: str = "sqlite", quiet: bool = False,
-                  out: TextIO = sys.stdout) -> int:
+                  out: TextIO | None = None) -> int:
     """Run scenario files; print the timeline (or only failures) and ``N passed, N failed``."""
+    out = out or sys.stdout
     passed = failed = 0
     with tempfile.TemporaryDirectory(prefix="skilltroc-") as folder:
         for index, name in enumerate(files):

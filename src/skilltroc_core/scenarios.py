@@ -512,7 +512,10 @@ class Runner:
             alias_kind = EXPECTATIONS[key]
             assert alias_kind is not None
             target = self.id_of(alias_kind, alias)
-            actual = EXPECTERS[key](self, target, expected)
+            try:
+                actual = EXPECTERS[key](self, target, expected)
+            except StepFailedError as exc:
+                raise StepFailedError(str(exc).replace(target, alias)) from exc
             if key in ("notified", "not_notified"):
                 shown.append(f"{key} {alias} {expected}")
                 continue

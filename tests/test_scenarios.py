@@ -1,0 +1,175 @@
+"""The scenario runner honours SCENARIOS.md: format errors, fails, expectations, output."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from skilltroc_core.adapters.memory import MemoryStore
+from skilltroc_core.catalogue import rule_ids
+from skilltroc_core.cli import main, run_scenarios
+from skilltroc_core.scenarios import Runner, ScenarioFormatError, load_scenario
+
+HERE = Path(__file__).parent / "scenario_files"
+EXAMPLES = sorted((Path(__file__).parent.parent / "docs" / "examples").glob("*.toml"))
+HEADER = 'start = 2027-03-01T09:00:00+01:00\n\n[[step]]\ndo = "signup"\nmember = "alice"\n'
+
+
+def _file(tmp_path: Path, body: str, header: str = HEADER) -> Path:
+    path = tmp_path / "case.toml"
+    path.write_text(header + body, encoding="utf-8")
+    return path
+
+
+def _run(path: Path) -> tuple[bool, str]:
+    out = io.StringIO()
+    result = Runner(load_scenario(path), MemoryStore(), out).run()
+    return result.passed, out.getvalue()
+
+
+@pytest.mark.rule("GIFT-1", "GIFT-3", "STAR-1")
+def test_a_good_scenario_narrates_each_step_with_the_stars_that_moved() -> None:
+    passed, text = _run(HERE / "good.toml")
+    assert passed, text
+    assert "alice +10" in text
+    assert "gift refused as expected: floor_breach" in text
+    assert "bob +5" in text
+    assert "passed" in text.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ('\n[[step]]\ndo = "teleport"\nmember = "alice"\n', "do"),
+        ('\n[[step]]\ndo = "buy_stars"\nmember = "alice"\nstars = 5\npayment = "p"\ncolour = 1\n',
+         "colour"),
+        ('\n[[step]]\ndo = "buy_stars"\nmember = "zoe"\nstars = 5\npayment = "p"\n', "member"),
+        ('\n[[step]]\ndo = "buy_stars"\nmember = "alice"\nstars = "5"\npayment = "p"\n',
+         "stars"),
+        ('\n[[step]]\ndo = "buy_stars"\nmember = "alice"\nstars = 5\n', "payment"),
+        ("\n[[step]]\nexpect = { balance = { alice = 1 } }\nadvance = { days = 1 }\n", None),
+        ("\n[[step]]\nexpect = { wealth = { alice = 1 } }\n", "wealth"),
+        ("\n[[step]]\nadvance = { weeks = 1 }\n", "weeks"),
+        ("\n[[step]]\nat = 2027-03-02T09:00:00\n", "at"),
+        ('\n[[step]]\ndo = "signup"\nmember = "alice"\n', "member"),
+    ],
+)
+def test_a_malformed_file_is_refused_before_running_naming_file_step_and_key(
+    tmp_path: Path, body: str, key: str | None
+) -> None:
+    path = _file(tmp_path, body)
+    with pytest.raises(ScenarioFormatError) as refused:
+        load_scenario(path)
+    assert refused.value.code == "scenario_malformed"
+    assert refused.value.facts["step"] == 2
+    assert refused.value.facts["key"] == key
+    assert str(path) in refused.value.message
+
+
+def test_rules_must_exist_in_the_catalogue(tmp_path: Path) -> None:
+    path = _file(tmp_path, "", header='rules = ["BOOK-99"]\n' + HEADER)
+    with pytest.raises(ScenarioFormatError, match="BOOK-99"):
+        load_scenario(path, known_rules=set(rule_ids()))
+
+
+def test_a_naive_start_is_malformed(tmp_path: Path) -> None:
+    path = _file(tmp_path, "", header=HEADER.replace("+01:00", ""))
+    with pytest.raises(ScenarioFormatError, match="start"):
+        load_scenario(path)
+
+
+def test_a_failed_expectation_stops_the_scenario_with_expected_and_actual(tmp_path: Path) -> None:
+    passed, text = _run(HERE / "wrong_expectation.toml")
+    assert not passed
+    assert "step 2" in text
+    assert "expected balance of alice = 11, found 10" in text
+    assert "signup bob" not in text
+
+
+def test_a_fails_step_that_succeeds_fails_the_scenario() -> None:
+    passed, text = _run(HERE / "accepted_but_should_fail.toml")
+    assert not passed
+    assert "should have been refused" in text
+
+
+def test_a_refusal_with_another_code_than_named_fails_the_scenario(tmp_path: Path) -> None:
+    path = _file(tmp_path, '\n[[step]]\ndo = "gift"\nmember = "alice"\nto = "b@example.org"\n'
+                 'stars = 1\nfails = true\nerror = "insufficient_stars"\n')
+    passed, text = _run(path)
+    assert not passed
+    assert "floor_breach, expected insufficient_stars" in text
+
+
+@pytest.mark.rule("BOOK-16")
+def test_advance_applies_every_deadline_due_by_the_new_instant(tmp_path: Path) -> None:
+    path = _file(tmp_path, """
+[[step]]
+do = "signup"
+member = "olga"
+
+[[step]]
+do = "create_workshop"
+member = "olga"
+workshop = "bread"
+cost = 2
+capacity = 3
+
+[[step]]
+do = "plan_session"
+member = "olga"
+workshop = "bread"
+session = "s1"
+at = 2027-03-02T09:00:00+01:00
+
+[[step]]
+do = "request"
+member = "alice"
+session = "s1"
+seats = 1
+as = "r1"
+
+[[step]]
+advance = { hours = 24 }
+
+[[step]]
+expect = { held = { alice = 0 }, balance = { alice = 10 }, notified = { alice = "BOOK-16" } }
+
+[[step]]
+do = "accept"
+member = "olga"
+request = "r1"
+fails = true
+""")
+    passed, text = _run(path)
+    assert passed, text
+    assert "1 deadlines applied" in text
+
+
+def test_the_command_line_prints_the_summary_and_exits_1_on_failure(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status = main(["run", "--quiet", "--store", "memory", str(HERE / "good.toml"),
+                   str(HERE / "wrong_expectation.toml")])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert out.splitlines()[-1] == "1 passed, 1 failed"
+    assert "FAILED" in out
+    assert "signup alice" not in out  # quiet: only failures and the summary
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_every_example_passes(store: str) -> None:
+    assert EXAMPLES, "docs/examples holds the product owners' scenarios"
+    out = io.StringIO()
+    status = run_scenarios([str(p) for p in EXAMPLES], store=store, quiet=True, out=out)
+    assert status == 0, out.getvalue()
+    assert out.getvalue().splitlines()[-1] == f"{len(EXAMPLES)} passed, 0 failed"
+
+
+def test_a_sqlite_path_store_keeps_the_database_file(tmp_path: Path) -> None:
+    target = tmp_path / "run.db"
+    out = io.StringIO()
+    assert run_scenarios([str(HERE / "good.toml")], store=f"sqlite:{target}", out=out) == 0
+    assert target.exists()

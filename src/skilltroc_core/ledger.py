@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, NoReturn, Protocol
 
 import attrs
 
@@ -405,6 +405,27 @@ def _line(
     )
 
 
+def refuse_debit(
+    who: str, available: int, amount: int, floor: int = 0, *, rule: str | None = None,
+    **facts: object,
+) -> NoReturn:
+    """Raise the error for ``amount`` stars that cannot leave ``who``'s ``available`` ones.
+
+    With a ``floor`` the wallet must keep at least that many (:class:`FloorBreachError`,
+    GIFT-1); otherwise it is :class:`InsufficientStarsError` (STAR-4).
+    """
+    if floor:
+        raise FloorBreachError(
+            f"{who} has {available} stars and must keep at least {floor}: "
+            f"at most {max(available - floor, 0)} can go, not {amount}",
+            rule=rule, available=available, amount=amount, floor=floor, **facts,
+        )
+    raise InsufficientStarsError(
+        f"{who} has {available} stars available; {amount} are needed",
+        rule=rule, available=available, amount=amount, **facts,
+    )
+
+
 def _stars(amount: object, what: str = "amount") -> int:
     if type(amount) is not int or amount <= 0:
         raise InvalidAmountError(
@@ -537,7 +558,7 @@ class Ledger:
         if debit == credit:
             raise InvalidInputError(f"a transfer needs two different accounts, got {debit} twice")
         if debit != ISSUANCE and debit_balance[0] - keep_at_least < amount:
-            self._refuse_debit(debit, debit_balance[0], amount, keep_at_least)
+            refuse_debit(debit, debit_balance[0], amount, keep_at_least, account=debit)
 
         seq = book.next_seq()
         record = _new(Transfer, (seq, debit, credit, amount, kind, reference, at, None, None))
@@ -573,19 +594,6 @@ class Ledger:
             return found
         return self.book.balance(account) or _ZERO
 
-    @staticmethod
-    def _refuse_debit(account: str, available: int, amount: int, floor: int) -> None:
-        if floor:
-            raise FloorBreachError(
-                f"{account} has {available} stars and must keep at least {floor}: "
-                f"at most {max(available - floor, 0)} can go, not {amount}",
-                account=account, available=available, amount=amount, floor=floor,
-            )
-        raise InsufficientStarsError(
-            f"{account} has {available} stars available; {amount} are needed",
-            account=account, available=available, amount=amount,
-        )
-
     # ------------------------------------------------------------------ holds
     def hold(
         self, hold_id: str, member: str, amount: int, *, reference: str, at: datetime,
@@ -615,7 +623,7 @@ class Ledger:
         if book.hold(hold_id) is not None:
             raise AlreadyExistsError(f"a hold {hold_id!r} already exists", rule="REFUND-5")
         if wallet.available < amount:
-            self._refuse_debit(member, wallet.available, amount, 0)
+            refuse_debit(member, wallet.available, amount, account=member)
         held_total = book.balance(HOLDS) or _ZERO
 
         seq = book.next_seq()

@@ -19,16 +19,10 @@ from typing import TypeVar
 import attrs
 
 from ..accounts import AccountStatus, Member
-from ..errors import (
-    FloorBreachError,
-    IdempotencyConflictError,
-    InsufficientStarsError,
-    InvalidInputError,
-    NotFoundError,
-)
+from ..errors import IdempotencyConflictError, InvalidInputError, NotFoundError
 from ..events import FactValue, notification
 from ..instants import require_aware
-from ..ledger import Ledger
+from ..ledger import Ledger, refuse_debit
 from ..passwords import ScryptHasher
 from ..ports import Clock, EntityKind, IdGenerator, PasswordHasher, Store, Timer, UnitOfWork
 from ..rules import DEFAULT_POLICY, Policy
@@ -97,18 +91,8 @@ class Tx:
     def require_stars(self, member: Member, amount: int, *, keep: int = 0, rule: str) -> None:
         """Refuse, naming the member, unless ``amount`` can leave and ``keep`` stays."""
         available = self.ledger.available(member.id)
-        if available - keep >= amount:
-            return
-        if keep:
-            raise FloorBreachError(
-                f"{member.display} has {available} stars and must keep at least {keep}: "
-                f"at most {max(available - keep, 0)} can go, not {amount}",
-                rule=rule, available=available, amount=amount, floor=keep,
-            )
-        raise InsufficientStarsError(
-            f"{member.display} has {available} stars available; {amount} are needed",
-            rule=rule, available=available, amount=amount,
-        )
+        if available - keep < amount:
+            refuse_debit(member.display, available, amount, keep, rule=rule)
 
     def member_by_email(self, email: str) -> Member | None:
         return self.find_one(kinds.MEMBERS, "email", email)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -526,7 +527,8 @@ class Runner:
     @staticmethod
     def _compare(key: str, alias: str | None, expected: Any, actual: Any) -> None:
         if isinstance(expected, float) or isinstance(actual, float):
-            same = actual is not None and round(float(actual), 2) == round(float(expected), 2)
+            # "compared to 2 decimals", rounding half up as people do (9.125 -> 9.13)
+            same = actual is not None and _two_decimals(actual) == _two_decimals(expected)
         else:
             same = actual == expected
         if not same:
@@ -541,6 +543,10 @@ class Runner:
         for notice in self.log:
             if member_id in notice.recipients or emails & set(notice.emails):
                 yield notice
+
+
+def _two_decimals(value: float) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def _rules_of(expected: str | Sequence[str]) -> list[str]:

@@ -112,9 +112,14 @@ class SocialCommands(ServiceBase):
     def notify_followers(
         self, tx: Tx, member_id: str, event: str, facts: dict[str, FactValue]
     ) -> None:
-        """Tell every follower of ``member_id`` (SOCIAL-3, BOOK-42)."""
-        followers = tuple(f.follower for f in tx.find(kinds.FOLLOWS, "followee", member_id))
-        tx.notify_with(event, facts, recipients=followers)
+        """Tell every active follower of ``member_id`` (SOCIAL-3, BOOK-42).
+
+        Deactivated followers are not told: they unsubscribed (ACC-7); their follows come
+        back with them if they reactivate.
+        """
+        followers = shown_members(
+            tx, [f.follower for f in tx.find(kinds.FOLLOWS, "followee", member_id)])
+        tx.notify_with(event, facts, recipients=tuple(followers))
 
     def invite(self, member_id: str, email: str) -> str:
         """SPONSOR-1: invite someone who is not a member yet; they get an invitation mail."""

@@ -31,7 +31,7 @@ from .rules import DEFAULT_POLICY
 from .service import Skilltroc, kinds
 from .service.booking import REQUEST_DUE
 
-__all__ = ["bench_booking", "bench_ledger", "bench_store"]
+__all__ = ["bench_ads", "bench_booking", "bench_ledger", "bench_store"]
 
 _AT = datetime(2027, 1, 1, 9, tzinfo=UTC)
 
@@ -304,4 +304,73 @@ def bench_booking(n: int = 5_000, big: int = 1_000_000) -> dict[str, float]:
         "run_due_1000_among_10k_s": round(small, 4),
         f"run_due_1000_among_{big}_s": round(large, 4),
         "ratio_run_due_1m_vs_10k": round(large / small, 2),
+    }
+
+
+def _ads_world(campaigns: int, domains: int, seed: int = 11) -> tuple[Skilltroc, list[str]]:
+    """``campaigns`` running campaigns, each on 1 to 3 of ``domains`` domains, goals far."""
+    app = Skilltroc(MemoryStore(), ManualClock(_AT), policy=attrs.evolve(DEFAULT_POLICY,
+                                                                          scrypt_n=16))
+    owner = app.signup("shop@example.org", provider="google", kind="professional",
+                       category="venue_or_local_shop").member_id
+    app.update_profile(owner, display_name="Shop", description="A shop", photo="shop.jpg",
+                       locality="Lyon")
+    budget = 1_000  # 100,000 impressions each: none completes during the run
+    app.buy_stars(owner, budget * campaigns, "bench")
+    names = [f"domain {d}" for d in range(domains)]
+    rng = random.Random(seed)
+    for _ in range(campaigns):
+        app.create_campaign(owner, budget=budget, visual="ad.png", visual_rights_free=True,
+                            text="Come and see", start=_AT,
+                            domains=rng.sample(names, rng.randint(1, 3)))
+    return app, names
+
+
+def _serves(app: Skilltroc, names: list[str], n: int, run: str, seed: int = 5) -> float:
+    rng = random.Random(seed)
+    pages = [(names[rng.randrange(len(names))], f"{run}-{i}") for i in range(n)]
+    serve = app.serve
+    start = time.perf_counter()
+    for domain, page_view in pages:
+        serve(domain, page_view)
+    return time.perf_counter() - start
+
+
+def _record_views(n: int, tutorials: int = 100, viewers: int = 5_000) -> float:
+    """``n`` view reports on ``tutorials`` tutorials by ``viewers`` visitors (some repeat
+    within 24 hours, some cross a payout threshold), memory store."""
+    clock = ManualClock(_AT)
+    app = Skilltroc(MemoryStore(), clock, policy=attrs.evolve(DEFAULT_POLICY, scrypt_n=16))
+    publisher = app.signup("teacher@example.org", provider="google").member_id
+    ids = [app.publish_tutorial(publisher, title=f"Lesson {i}", domain="cooking",
+                                rights_attested=True, upload=f"video-{i}")
+           for i in range(tutorials)]
+    rng = random.Random(3)
+    reports = [(ids[rng.randrange(tutorials)], f"visitor-{rng.randrange(viewers)}", f"v{i}")
+               for i in range(n)]
+    record = app.record_view
+    start = time.perf_counter()
+    for tutorial, viewer, view in reports:
+        record(tutorial, viewer, view)
+    return time.perf_counter() - start
+
+
+def bench_ads(serves: int = 20_000, views: int = 20_000, domains: int = 50) -> dict[str, float]:
+    """Serves per second with 100 and with 10,000 running campaigns over ``domains``
+    domains (memory store), and record_view throughput."""
+    small, small_names = _ads_world(100, domains)
+    large, large_names = _ads_world(10_000, domains)
+    runs = iter(range(1_000_000))
+    t_small = _best_of(2, lambda: _serves(small, small_names, serves, f"r{next(runs)}"))
+    t_large = _best_of(2, lambda: _serves(large, large_names, serves, f"r{next(runs)}"))
+    t_views = _best_of(2, lambda: _record_views(views))
+    return {
+        "serves": serves,
+        "domains": domains,
+        "serves_per_s": round(serves / t_large),
+        "serves_per_s_100_campaigns": round(serves / t_small),
+        "serves_per_s_10000_campaigns": round(serves / t_large),
+        "ratio_10000_vs_100_campaigns": round(t_large / t_small, 2),
+        "record_views": views,
+        "record_views_per_s": round(views / t_views),
     }

@@ -41,6 +41,17 @@ def _bench(args: argparse.Namespace) -> int:
                 print(f"  {key:<40} {value:>10}s")
         print(f"  run_due ratio {args.members:,} vs 10,000 pending    "
               f"{results['ratio_run_due_1m_vs_10k']:>8}  (target <= 2)")
+    if args.target == "ads":
+        results = bench.bench_ads(serves=min(args.n, 50_000), views=min(args.n, 50_000))
+        print(f"ads benchmark ({results['serves']} serves over {results['domains']} domains, "
+              "memory store)")
+        print(f"  serves/s, 100 running campaigns      "
+              f"{results['serves_per_s_100_campaigns']:>10,}")
+        print(f"  serves/s, 10,000 running campaigns   "
+              f"{results['serves_per_s_10000_campaigns']:>10,}")
+        print(f"  time ratio 10,000 vs 100 campaigns   "
+              f"{results['ratio_10000_vs_100_campaigns']:>10}  (O(log n): a small ratio)")
+        print(f"  record_view/s                        {results['record_views_per_s']:>10,}")
     if args.target == "ledger":
         results = bench.bench_ledger(n=args.n, big=args.members)
         print(f"ledger benchmark ({results['cycles']} hold+post cycles, GC paused, best of 3)")
@@ -143,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     docs.set_defaults(handler=_docs)
 
     bench_parser = commands.add_parser("bench", help="throughput against a same-process baseline")
-    bench_parser.add_argument("target", choices=["ledger", "store", "booking"])
+    bench_parser.add_argument("target", choices=["ledger", "store", "booking", "ads"])
     bench_parser.add_argument("--json", action="store_true", help="end with one JSON line")
     bench_parser.add_argument("--n", type=int, default=50_000, help="operations per run")
     bench_parser.add_argument(

@@ -139,9 +139,10 @@ def youtube_source(url: object) -> VideoSource:
         if len(values) != 1:
             raise _bad_video(url, "a watch link needs exactly one v= parameter")
         video = values[0]
-    elif host in _WATCH_HOSTS and len(segments) == 2 and segments[0] == "shorts":
-        video = segments[1]
-    elif host in _EMBED_HOSTS and len(segments) == 2 and segments[0] == "embed":
+    elif len(segments) == 2 and (
+        (host in _WATCH_HOSTS and segments[0] == "shorts")
+        or (host in _EMBED_HOSTS and segments[0] == "embed")
+    ):
         video = segments[1]
     else:
         raise _bad_video(url, "not a watch, youtu.be, shorts or embed link on YouTube")

@@ -10,10 +10,12 @@ from __future__ import annotations
 from ..ledger import SupplyReport
 from ..ports import OutboxItem
 from ._base import ServiceBase, Tx
+from .ads import AdCommands
 from .booking import AgendaItem, BookingCommands, ProfileStats
 from .gifts import GiftCommands
 from .members import MemberCommands, ProfileView, SignupResult
 from .social import ContactMatch, SocialCommands
+from .tutorials import TutorialCommands, TutorialStats
 
 __all__ = [
     "AgendaItem",
@@ -22,11 +24,13 @@ __all__ = [
     "ProfileView",
     "SignupResult",
     "Skilltroc",
+    "TutorialStats",
     "Tx",
 ]
 
 
-class Skilltroc(BookingCommands, MemberCommands, GiftCommands, SocialCommands, ServiceBase):
+class Skilltroc(BookingCommands, MemberCommands, GiftCommands, SocialCommands, TutorialCommands,
+                AdCommands, ServiceBase):
     """Every Skilltroc command and query over one store and one clock."""
 
     def supply(self) -> SupplyReport:

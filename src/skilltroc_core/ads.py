@@ -1,0 +1,354 @@
+"""Ad campaigns (AD-1..9): budget and goal, creative, start, target domains, delivery.
+
+Pure domain: the campaign value and its lifecycle as a transition table, the checks of
+every input, and the serving order (:func:`goes_before`). The service layer keeps one
+priority queue per skill domain and applies them (:mod:`skilltroc_core.service.ads`).
+
+A campaign is bought with a whole number of stars, at least 10 (AD-2); its goal is
+budget x 100 impressions. The budget leaves the owner's wallet as ad spend when the
+campaign is set up (AD-4). Before its start every field can change, a budget change
+debiting or refunding the difference; from the start only the visual, the text and the
+link (AD-5). It is never deleted (AD-6). From its start it is shown on pages of its
+domains, the campaign furthest behind its goal in proportion first (AD-7), and it
+completes exactly at its goal (AD-8).
+
+Skill domains are compared case-insensitively with runs of spaces collapsed
+(DECISION): ``" Cooking  Basics"`` and ``"cooking basics"`` are one domain.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Final, NamedTuple
+from urllib.parse import urlsplit
+
+import attrs
+
+from .errors import (
+    InvalidAmountError,
+    InvalidInputError,
+    NotAllowedError,
+    StateConflictError,
+)
+from .instants import require_aware
+from .rules import Policy
+from .statemachine import Move, TransitionTable, transition
+
+__all__ = [
+    "CAMPAIGN_LIFECYCLE",
+    "LOCKED_AT_START",
+    "Campaign",
+    "CampaignBudgetError",
+    "CampaignLockedError",
+    "CampaignNotDeletableError",
+    "CampaignProgress",
+    "CampaignState",
+    "InvalidLinkError",
+    "NoTargetDomainError",
+    "ProfessionalsOnlyError",
+    "ServeKey",
+    "StartInPastError",
+    "VisualNotRightsFreeError",
+    "check_budget",
+    "check_link",
+    "check_start",
+    "check_text",
+    "goal_for",
+    "goes_before",
+    "skill_domain",
+    "target_domains",
+]
+
+_MAX_URL: Final = 2048
+_MAX_DOMAIN: Final = 200
+_HOST: Final = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
+
+
+class ProfessionalsOnlyError(NotAllowedError):
+    """Only professionals launch ad campaigns (AD-1)."""
+
+    code = "professionals_only"
+    default_rule = "AD-1"
+
+
+class CampaignBudgetError(InvalidAmountError):
+    """A campaign budget is a whole number of stars, at least the minimum (AD-2)."""
+
+    code = "invalid_campaign_budget"
+    default_rule = "AD-2"
+
+
+class VisualNotRightsFreeError(NotAllowedError):
+    """The owner must attest the visual is rights-free (AD-3)."""
+
+    code = "visual_not_rights_free"
+    default_rule = "AD-3"
+
+
+class InvalidLinkError(InvalidInputError):
+    """A campaign's link is an http or https address (AD-3)."""
+
+    code = "invalid_link"
+    default_rule = "AD-3"
+
+
+class StartInPastError(InvalidInputError):
+    """A campaign cannot start in the past (AD-3)."""
+
+    code = "start_in_past"
+    default_rule = "AD-3"
+
+
+class NoTargetDomainError(InvalidInputError):
+    """A campaign targets one or more skill domains (AD-3)."""
+
+    code = "no_target_domain"
+    default_rule = "AD-3"
+
+
+class CampaignLockedError(StateConflictError):
+    """From its start a campaign's budget, start and domains cannot change (AD-5)."""
+
+    code = "campaign_field_locked"
+    default_rule = "AD-5"
+
+
+class CampaignNotDeletableError(NotAllowedError):
+    """A campaign can never be deleted (AD-6)."""
+
+    code = "campaign_not_deletable"
+    default_rule = "AD-6"
+
+
+class CampaignState(StrEnum):
+    SCHEDULED = "scheduled"  # set up and paid, before its start
+    RUNNING = "running"  # eligible for impressions until its goal (AD-7)
+    COMPLETED = "completed"  # goal reached (AD-8)
+    WITHDRAWN = "withdrawn"  # its owner's account was purged (ACC-7)
+
+
+C = CampaignState
+CAMPAIGN_LIFECYCLE: TransitionTable[CampaignState] = TransitionTable(
+    "campaign", CampaignState, C.SCHEDULED, frozenset({C.COMPLETED, C.WITHDRAWN}),
+    [
+        Move(source=C.SCHEDULED, trigger="edit", target=C.SCHEDULED, rule="AD-5"),
+        Move(source=C.SCHEDULED, trigger="start", target=C.RUNNING, rule="AD-7"),
+        Move(source=C.RUNNING, trigger="edit_creative", target=C.RUNNING, rule="AD-5"),
+        Move(source=C.RUNNING, trigger="show", target=C.RUNNING, rule="AD-7"),
+        Move(source=C.RUNNING, trigger="complete", target=C.COMPLETED, rule="AD-8"),
+        Move(source=C.SCHEDULED, trigger="withdraw", target=C.WITHDRAWN, rule="ACC-7"),
+        Move(source=C.RUNNING, trigger="withdraw", target=C.WITHDRAWN, rule="ACC-7"),
+    ],
+)
+
+#: The fields that may change only before the start; the others (creative) any time (AD-5).
+LOCKED_AT_START: Final = ("budget", "start", "domains")
+
+
+# ---------------------------------------------------------------------- checks
+def skill_domain(value: object) -> str:
+    """A skill domain as a matching key: trimmed, spaces collapsed, case-folded."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"a skill domain is non-empty text, got {value!r}", rule="AD-3")
+    key = " ".join(value.split()).casefold()
+    if len(key) > _MAX_DOMAIN:
+        raise InvalidInputError(f"a skill domain has at most {_MAX_DOMAIN} characters",
+                                rule="AD-3")
+    return key
+
+
+def target_domains(domains: object) -> tuple[str, ...]:
+    """One or more skill domains, normalised, duplicates dropped, in the order given."""
+    if isinstance(domains, str) or not isinstance(domains, Iterable):
+        raise InvalidInputError("target domains are a list of skill domains", rule="AD-3")
+    keys = tuple(dict.fromkeys(skill_domain(d) for d in domains))
+    if not keys:
+        raise NoTargetDomainError("a campaign targets at least one skill domain")
+    return keys
+
+
+def check_budget(stars: object, policy: Policy) -> int:
+    """AD-2: a whole number of stars, at least ``policy.min_campaign_stars`` (10)."""
+    if type(stars) is not int or stars < max(policy.min_campaign_stars, 1):
+        raise CampaignBudgetError(
+            f"a campaign budget is a whole number of stars, at least "
+            f"{policy.min_campaign_stars}; got {stars!r}",
+            amount=stars if type(stars) is int else None, minimum=policy.min_campaign_stars,
+        )
+    return stars
+
+
+def check_link(link: object) -> str | None:
+    """AD-3: an optional http or https address (None for no link)."""
+    if link is None:
+        return None
+    if not isinstance(link, str):
+        raise InvalidLinkError(f"a link is text, got {type(link).__name__}")
+    text = link.strip()
+    bad = not text or len(text) > _MAX_URL or any(c.isspace() or ord(c) < 32 for c in text)
+    try:
+        parts = urlsplit(text)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        bad, port_ok = True, False
+    if bad or not port_ok or parts.scheme.lower() not in ("http", "https") or (
+        parts.username is not None or parts.password is not None
+    ) or not _HOST.match((parts.hostname or "").lower()):
+        raise InvalidLinkError(f"{link!r} is not an http(s) address", link=str(link)[:200])
+    return text
+
+
+def check_start(start: object, now: datetime) -> datetime:
+    """AD-3: an aware instant, not before ``now`` (exactly now starts at once)."""
+    instant = require_aware(start, "campaign start")
+    if instant < now:
+        raise StartInPastError(
+            f"a campaign cannot start in the past: {instant.isoformat()} is before "
+            f"{now.isoformat()}", start=instant.isoformat(),
+        )
+    return instant
+
+
+def check_text(value: object, what: str, limit: int) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"{what} cannot be empty", rule="AD-3")
+    text = value.strip()
+    if len(text) > limit:
+        raise InvalidInputError(f"{what} has at most {limit} characters", rule="AD-3")
+    return text
+
+
+def goal_for(budget: int, policy: Policy) -> int:
+    """AD-2: budget x impressions per star (10 stars = 1,000 impressions)."""
+    return budget * policy.impressions_per_ad_star
+
+
+# ---------------------------------------------------------------------- serving order
+class ServeKey(NamedTuple):
+    """What orders a campaign among those eligible for a domain (AD-7)."""
+
+    impressions: int
+    goal: int
+    start: datetime
+    campaign: str
+
+
+def goes_before(a: ServeKey, b: ServeKey) -> bool:
+    """True if ``a`` is shown before ``b``: further behind its goal in proportion, then
+    the earlier start, then the smaller id (AD-7). Fractions compare exactly."""
+    left, right = a[0] * b[1], b[0] * a[1]
+    if left != right:
+        return left < right
+    return (a[2], a[3]) < (b[2], b[3])
+
+
+# ---------------------------------------------------------------------- the campaign
+@attrs.frozen(kw_only=True)
+class CampaignProgress:
+    """AD-8: what the owner follows live."""
+
+    campaign_id: str
+    state: CampaignState
+    impressions: int
+    goal: int
+    percent: float  # of the goal, rounded down to 0.01
+    duration: timedelta  # from the start until now, or until the end
+    budget: int
+    start: datetime
+    domains: tuple[str, ...]
+    ended_at: datetime | None
+
+
+@attrs.frozen(kw_only=True)
+class Campaign:
+    """An ad campaign: paid budget, goal, creative, start, domains and its delivery."""
+
+    id: str
+    owner: str
+    budget: int
+    goal: int
+    visual: str
+    text: str
+    link: str | None
+    start: datetime
+    domains: tuple[str, ...]
+    created_at: datetime
+    visual_rights_free: bool = True  # AD-3: never stored without the attestation
+    state: CampaignState = CampaignState.SCHEDULED
+    impressions: int = 0
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    edited_at: datetime | None = None
+
+    def _to(self, trigger: str, rule: str) -> CampaignState:
+        return transition(CAMPAIGN_LIFECYCLE, self.state, trigger, what=f"campaign {self.id}",
+                          rule=rule)
+
+    @property
+    def serve_key(self) -> ServeKey:
+        return ServeKey(self.impressions, self.goal, self.start, self.id)
+
+    @property
+    def is_running(self) -> bool:
+        return self.state is CampaignState.RUNNING
+
+    def edited(self, now: datetime, **changes: object) -> Campaign:
+        """New field values: any before the start; only the creative after it (AD-5)."""
+        if self.state is CampaignState.SCHEDULED:
+            state = self._to("edit", "AD-5")
+        else:
+            locked = [name for name in LOCKED_AT_START
+                      if name in changes and not self._same(name, changes[name])]
+            if locked and self.state is CampaignState.RUNNING:
+                raise CampaignLockedError(
+                    f"campaign {self.id} started at {self.start.isoformat()}: its "
+                    f"{', '.join(locked)} can no longer change (only the visual, the text "
+                    "and the link can)", fields=",".join(locked),
+                )
+            state = self._to("edit_creative", "AD-5")
+            changes = {k: v for k, v in changes.items() if k not in LOCKED_AT_START}
+        return attrs.evolve(self, state=state, edited_at=now, **changes)  # type: ignore[arg-type]
+
+    def _same(self, name: str, value: object) -> bool:
+        """Whether ``value`` leaves field ``name`` as it is (domains compare as a set)."""
+        current = getattr(self, name)
+        if name == "domains" and isinstance(value, tuple):
+            return set(value) == set(current)
+        return bool(value == current)
+
+    def started(self, now: datetime) -> Campaign:
+        return attrs.evolve(self, state=self._to("start", "AD-7"), started_at=now)
+
+    def shown(self, now: datetime) -> Campaign:
+        """One more impression; at the goal the campaign completes (AD-7, AD-8)."""
+        state = self._to("show", "AD-7")
+        impressions = self.impressions + 1
+        if impressions >= self.goal:
+            return attrs.evolve(self, state=self._to("complete", "AD-8"),
+                                impressions=impressions, ended_at=now)
+        return attrs.evolve(self, state=state, impressions=impressions)
+
+    def withdrawn(self, now: datetime) -> Campaign:
+        """ACC-7: the owner's account is purged; the campaign stops, its creative erased."""
+        state = self.state
+        if state in (CampaignState.SCHEDULED, CampaignState.RUNNING):
+            state = self._to("withdraw", "ACC-7")
+        return attrs.evolve(self, state=state, visual="", text="", link=None,
+                            ended_at=self.ended_at or now)
+
+    def progress(self, now: datetime) -> CampaignProgress:
+        """AD-8/9: impressions, % of goal and duration so far (it depends on traffic)."""
+        if self.started_at is None:
+            duration = timedelta(0)
+        else:
+            duration = (self.ended_at or now) - self.started_at
+        percent = (self.impressions * 10_000 // self.goal) / 100 if self.goal else 0.0
+        return CampaignProgress(
+            campaign_id=self.id, state=self.state, impressions=self.impressions,
+            goal=self.goal, percent=percent, duration=max(duration, timedelta(0)),
+            budget=self.budget, start=self.start, domains=self.domains,
+            ended_at=self.ended_at,
+        )

@@ -1,0 +1,284 @@
+"""Tutorial commands (TUTO-1..5): publish, edit, delete, record views, "my tutorials".
+
+Views are counted per (publisher, video) in a :class:`~skilltroc_core.tutorials.VideoHistory`
+that outlives deletions (see :mod:`skilltroc_core.tutorials` for that DECISION). Each
+payout is a ``TUTORIAL_PAYOUT`` issuance carrying a ledger idempotency key made of the
+history and the threshold, so even a bug elsewhere could not pay one threshold twice: the
+ledger would refuse the second payment.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+import attrs
+
+from ..accounts import Member
+from ..errors import AlreadyExistsError, InvalidInputError, NotAllowedError
+from ..ledger import TransferKind
+from ..ports import EntityKind, Index
+from ..tutorials import (
+    InvalidVideoError,
+    RightsNotAttestedError,
+    Tutorial,
+    TutorialState,
+    VideoHistory,
+    VideoSource,
+    ViewVerdict,
+    check_viewer,
+    history_id,
+    upload_source,
+    viewer_mark_id,
+    youtube_source,
+)
+from ..tutorials import record_view as decide_view
+from ._base import ServiceBase, Tx, evolve
+
+__all__ = [
+    "TUTORIALS",
+    "VIDEO_HISTORIES",
+    "VIEWER_MARKS",
+    "TutorialCommands",
+    "TutorialStats",
+    "ViewerMark",
+]
+
+_UNSET: Final = object()
+
+
+@attrs.frozen(kw_only=True)
+class ViewerMark:
+    """When a viewer's last counted view of one video was (TUTO-4)."""
+
+    id: str
+    counted_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class TutorialStats:
+    """One line of "my tutorials" (TUTO-3): the tutorial, its views and stars earned.
+
+    ``views``/``stars_earned`` count this tutorial; ``video_views``/``video_stars`` the
+    same video by the same publisher over every publication of it (TUTO-2).
+    """
+
+    tutorial: Tutorial
+    views: int
+    stars_earned: int
+    video_views: int
+    video_stars: int
+
+
+TUTORIALS: EntityKind[Tutorial] = EntityKind(
+    name="tutorial", type=Tutorial,
+    indexes=(
+        Index(name="publisher", keys=lambda t: (t.publisher,)),
+        # One live tutorial per publisher and video (the payout history's key, TUTO-2).
+        Index(name="live_video", keys=lambda t: (t.history,) if t.is_live else (),
+              unique=True),
+    ),
+)
+VIDEO_HISTORIES: EntityKind[VideoHistory] = EntityKind(
+    name="tutorial_video_history", type=VideoHistory
+)
+VIEWER_MARKS: EntityKind[ViewerMark] = EntityKind(name="tutorial_viewer_mark", type=ViewerMark)
+
+
+def _text(value: object, what: str, limit: int) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"{what} cannot be empty", rule="TUTO-1")
+    text = value.strip()
+    if len(text) > limit:
+        raise InvalidInputError(f"{what} has at most {limit} characters", rule="TUTO-1")
+    return text
+
+
+def _source(youtube_url: object, upload: object) -> VideoSource:
+    if (youtube_url is None) == (upload is None):
+        raise InvalidVideoError("a tutorial is either a YouTube link or an uploaded video")
+    if youtube_url is not None:
+        return youtube_source(youtube_url)
+    return upload_source(upload)
+
+
+class TutorialCommands(ServiceBase):
+    """Publish tutorials and count their views; publishers earn a star per 100 views."""
+
+    def _register_timers(self) -> None:
+        super()._register_timers()
+        self._purge_hooks.append(self._purge_tutorials)
+
+    # ------------------------------------------------------------------ helpers
+    def _own_tutorial(self, tx: Tx, member: Member, tutorial_id: object) -> Tutorial:
+        tutorial = tx.require(TUTORIALS, tutorial_id, "TUTO-1")
+        if tutorial.publisher != member.id:
+            raise NotAllowedError(
+                f"only the publisher of tutorial {tutorial.id} may change it", rule="TUTO-1"
+            )
+        return tutorial
+
+    def _claim_video(self, tx: Tx, tutorial: Tutorial) -> None:
+        """One live tutorial per publisher and video; its payout history exists."""
+        for other in tx.find(TUTORIALS, "live_video", tutorial.history):
+            if other.id != tutorial.id:
+                raise AlreadyExistsError(
+                    f"tutorial {other.id} of the same publisher already shows this video",
+                    rule="TUTO-2", tutorial=other.id,
+                )
+        if tx.get(VIDEO_HISTORIES, tutorial.history) is None:
+            tx.put(VIDEO_HISTORIES, tutorial.history, VideoHistory(
+                id=tutorial.history, publisher=tutorial.publisher, video=tutorial.source.key))
+
+    # ------------------------------------------------------------------ commands
+    def publish_tutorial(
+        self,
+        member_id: str,
+        *,
+        title: str,
+        domain: str,
+        rights_attested: bool,
+        youtube_url: str | None = None,
+        upload: str | None = None,
+    ) -> str:
+        """TUTO-1/5: publish a YouTube video or an upload, attesting its rights.
+
+        Individuals and professionals may publish; professionals need a complete
+        profile (PROF-6). Publishing a video this publisher published before (and
+        deleted) continues its view count and paid thresholds (TUTO-2). Returns the id.
+        """
+        policy = self.policy
+        source = _source(youtube_url, upload)
+        title = _text(title, "a tutorial title", policy.max_name_length * 2)
+        domain = _text(domain, "a skill domain", policy.max_name_length)
+        if rights_attested is not True:
+            raise RightsNotAttestedError(
+                "the publisher must attest holding the rights to this video"
+            )
+        with self.command() as tx:
+            member = tx.actor(member_id, "TUTO-1")
+            member.require_complete_profile("publishing tutorials")
+            tutorial_id = tx.new_id("tuto")
+            tutorial = Tutorial(id=tutorial_id, publisher=member.id, title=title,
+                                domain=domain, source=source, published_at=tx.now)
+            self._claim_video(tx, tutorial)
+            tx.put(TUTORIALS, tutorial_id, tutorial)
+            return tutorial_id
+
+    def edit_tutorial(
+        self,
+        member_id: str,
+        tutorial_id: str,
+        *,
+        title: object = _UNSET,
+        domain: object = _UNSET,
+        youtube_url: object = _UNSET,
+        upload: object = _UNSET,
+        rights_attested: bool = False,
+    ) -> Tutorial:
+        """TUTO-1: the publisher changes the title, the domain or the video, any time.
+
+        A new video needs the rights attestation again (TUTO-5) and has its own history:
+        views counted so far stay with the old video (TUTO-2).
+        """
+        policy = self.policy
+        new_title = None if title is _UNSET else _text(
+            title, "a tutorial title", policy.max_name_length * 2)
+        new_domain = None if domain is _UNSET else _text(
+            domain, "a skill domain", policy.max_name_length)
+        new_source: VideoSource | None = None
+        if youtube_url is not _UNSET or upload is not _UNSET:
+            new_source = _source(None if youtube_url is _UNSET else youtube_url,
+                                 None if upload is _UNSET else upload)
+        with self.command() as tx:
+            member = tx.actor(member_id, "TUTO-1")
+            tutorial = self._own_tutorial(tx, member, tutorial_id)
+            source = tutorial.source if new_source is None else new_source
+            if source != tutorial.source and rights_attested is not True:
+                raise RightsNotAttestedError(
+                    "the publisher must attest holding the rights to the new video"
+                )
+            edited = tutorial.edited(tx.now, title=new_title or tutorial.title,
+                                     domain=new_domain or tutorial.domain, source=source)
+            if source != tutorial.source:
+                self._claim_video(tx, edited)
+            tx.put(TUTORIALS, edited.id, edited)
+            return edited
+
+    def delete_tutorial(self, member_id: str, tutorial_id: str) -> None:
+        """TUTO-1: the publisher deletes a tutorial; its counts and payouts are kept."""
+        with self.command() as tx:
+            member = tx.actor(member_id, "TUTO-1")
+            tutorial = self._own_tutorial(tx, member, tutorial_id)
+            tx.put(TUTORIALS, tutorial.id, tutorial.deleted(tx.now))
+
+    def record_view(self, tutorial_id: str, viewer: str, view_id: str) -> ViewVerdict:
+        """TUTO-2/4: a viewer (member id or anonymous visitor id) watched a tutorial.
+
+        The view counts once per viewer per video per 24 hours, never the publisher's
+        own; each 100th counted view pays the publisher one star, notified. A report
+        whose ``view_id`` was seen before changes nothing and returns the first verdict
+        (the same id with another tutorial or viewer is refused).
+        """
+        who = check_viewer(viewer)
+        view = check_viewer(view_id, "view id")
+        with self.command() as tx:
+            key = f"tutorial_view:{view}"
+            fingerprint = repr((tutorial_id, who))
+            replayed = tx.replay(key, "record_view", fingerprint, "TUTO-4")
+            if replayed is not None:
+                return ViewVerdict(replayed)
+            tutorial = tx.require(TUTORIALS, tutorial_id, "TUTO-1")
+            history = tx.require(VIDEO_HISTORIES, tutorial.history, "TUTO-2")
+            mark_id = viewer_mark_id(history.id, who)
+            mark = tx.get(VIEWER_MARKS, mark_id)
+            outcome = decide_view(
+                tutorial, who, tx.now, view, history=history,
+                last_counted_at=mark.counted_at if mark else None, policy=self.policy,
+            )
+            if outcome.counted:
+                tx.put(TUTORIALS, tutorial.id, outcome.tutorial)
+                tx.put(VIDEO_HISTORIES, history.id, outcome.history)
+                tx.put(VIEWER_MARKS, mark_id, ViewerMark(id=mark_id, counted_at=tx.now))
+                for threshold in outcome.thresholds:
+                    tx.ledger.issue(
+                        TransferKind.TUTORIAL_PAYOUT, tutorial.publisher, 1,
+                        reference=f"tutorial:{tutorial.id}", at=tx.now,
+                        key=f"tutorial_payout:{history.id}#{threshold}",
+                    )
+                    tx.notify("TutorialThresholdPaid", recipients=(tutorial.publisher,),
+                              tutorial=tutorial.id, views=threshold, stars=1)
+            tx.remember(key, "record_view", fingerprint, outcome.verdict.value)
+            return outcome.verdict
+
+    # ------------------------------------------------------------------ queries
+    def tutorial(self, tutorial_id: str) -> Tutorial:
+        """A tutorial, live or deleted (TUTO-1)."""
+        with self.query() as tx:
+            return tx.require(TUTORIALS, tutorial_id, "TUTO-1")
+
+    def my_tutorials(self, member_id: str, *, include_deleted: bool = False
+                     ) -> list[TutorialStats]:
+        """TUTO-3: the member's tutorials with their views and the stars they earned."""
+        with self.query() as tx:
+            member = tx.member(member_id, "TUTO-3")
+            lines = []
+            for tutorial in tx.find(TUTORIALS, "publisher", member.id):
+                if not tutorial.is_live and not include_deleted:
+                    continue
+                history = tx.get(VIDEO_HISTORIES, history_id(member.id, tutorial.source))
+                lines.append(TutorialStats(
+                    tutorial=tutorial, views=tutorial.views,
+                    stars_earned=tutorial.stars_earned,
+                    video_views=history.counted_views if history else 0,
+                    video_stars=history.stars_paid if history else 0,
+                ))
+            return lines
+
+    # ------------------------------------------------------------------ purge
+    def _purge_tutorials(self, tx: Tx, member: Member) -> None:
+        """ACC-7 (DECISION): a purged member's tutorials are deleted and their titles
+        erased; the numbers stay under the member's anonymous id."""
+        for tutorial in tx.find(TUTORIALS, "publisher", member.id):
+            gone = tutorial.deleted(tx.now) if tutorial.is_live else tutorial
+            tx.put(TUTORIALS, tutorial.id, evolve(gone, title="", state=TutorialState.DELETED))

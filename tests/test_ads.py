@@ -1,0 +1,590 @@
+"""Ad campaigns (AD-1..9): set-up, budget, edits, no deletion, serving, progress, the end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+import pytest
+
+from skilltroc_core.ads import CampaignState
+from skilltroc_core.errors import SkilltrocError
+from skilltroc_core.ledger import TransferKind
+
+from .ads_support import code, launch, member_with, professional, statement_kinds
+from .members_support import CHEAP_POLICY, World, make_world, notices, snapshot
+
+#: 1 star buys 1 impression in most tests here, so goals are reached in a few serves.
+SMALL = attrs.evolve(CHEAP_POLICY, impressions_per_ad_star=1)
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    built = make_world()
+    yield built
+    built.service.check_invariants(deep=True)
+    built.service.check_ad_queues()
+
+
+@pytest.fixture
+def small() -> Iterator[World]:
+    built = make_world(policy=SMALL)
+    yield built
+    built.service.check_invariants(deep=True)
+    built.service.check_ad_queues()
+
+
+def _later(world: World, hours: float = 1) -> datetime:
+    return world.clock.now() + timedelta(hours=hours)
+
+
+def _serve_all(world: World, domain: str, count: int, tag: str = "pv") -> list[str | None]:
+    shown = []
+    for i in range(count):
+        campaign = world.service.serve(domain, f"{tag}-{domain}-{i}")
+        shown.append(campaign.id if campaign else None)
+    return shown
+
+
+# --- AD-1: professionals with a complete profile ------------------------------------------------
+
+
+@pytest.mark.rule("AD-1")
+def test_individuals_cannot_launch_campaigns(world: World) -> None:
+    ann = member_with(world.service, "ann", 50)
+    before = snapshot(world.store)
+    with pytest.raises(SkilltrocError) as refused:
+        launch(world.service, ann, start=_later(world))
+    assert code(refused) == ("professionals_only", "AD-1")
+    assert snapshot(world.store) == before
+
+
+@pytest.mark.rule("AD-1", "PROF-6")
+def test_a_professional_needs_a_complete_profile(world: World) -> None:
+    shop = professional(world.service, "shop", 50, complete=False)
+    before = snapshot(world.store)
+    with pytest.raises(SkilltrocError) as refused:
+        launch(world.service, shop, start=_later(world))
+    assert code(refused) == ("profile_incomplete", "PROF-6")
+    assert "photo" in str(refused.value)
+    assert snapshot(world.store) == before
+
+
+# --- AD-2: at least 10 whole stars, 100 impressions each -----------------------------------------
+
+
+@pytest.mark.rule("AD-2")
+@pytest.mark.parametrize("budget", [9, 0, -10, 10.0, 12.5, "10", True, None])
+def test_a_budget_is_a_whole_number_of_at_least_ten_stars(world: World, budget: Any) -> None:
+    shop = professional(world.service, "shop", 50)
+    before = snapshot(world.store)
+    with pytest.raises(SkilltrocError) as refused:
+        world.service.create_campaign(shop, budget=budget, visual="ad.png",
+                                      visual_rights_free=True, text="Hi",
+                                      start=_later(world), domains=["cooking"])
+    assert code(refused) == ("invalid_campaign_budget", "AD-2")
+    assert snapshot(world.store) == before
+
+
+@pytest.mark.rule("AD-2")
+def test_the_goal_is_one_hundred_impressions_per_star(world: World) -> None:
+    shop = professional(world.service, "shop", 50)
+    ten = launch(world.service, shop, start=_later(world), budget=10)
+    more = launch(world.service, shop, start=_later(world), budget=25)
+    assert world.service.campaign_progress(shop, ten).goal == 1_000
+    assert world.service.campaign_progress(shop, more).goal == 2_500
+
+
+# --- AD-3: creative, link, start, domains ---------------------------------------------------------
+
+
+@pytest.mark.rule("AD-3")
+def test_the_visual_must_be_attested_rights_free(world: World) -> None:
+    shop = professional(world.service, "shop", 50)
+    before = snapshot(world.store)
+    for attested in (False, None, "yes"):
+        with pytest.raises(SkilltrocError) as refused:
+            world.service.create_campaign(shop, budget=10, visual="ad.png",
+                                          visual_rights_free=attested,  # type: ignore[arg-type]
+                                          text="Hi", start=_later(world), domains=["cooking"])
+        assert code(refused) == ("visual_not_rights_free", "AD-3")
+    assert snapshot(world.store) == before
+
+
+@pytest.mark.rule("AD-3")
+@pytest.mark.parametrize("link", [
+    "ftp://example.org/file", "javascript:alert(1)", "example.org", "http://",
+    "https://exa mple.org", "mailto:shop@example.org", "https://user:pw@example.org",
+    "https://localhost", "https://-bad-.org", "", 42,
+])
+def test_a_link_must_be_an_http_or_https_address(world: World, link: Any) -> None:
+    shop = professional(world.service, "shop", 50)
+    before = snapshot(world.store)
+    with pytest.raises(SkilltrocError) as refused:
+        launch(world.service, shop, start=_later(world), link=link)
+    assert code(refused) == ("invalid_link", "AD-3")
+    assert snapshot(world.store) == before
+
+
+@pytest.mark.rule("AD-3")
+@pytest.mark.parametrize("link", [None, "http://shop.example.org",
+                                  "https://www.facebook.com/shop?ref=ad",
+                                  "https://example.org:8443/profile/shop"])
+def test_the_link_is_optional_and_may_point_anywhere_on_the_web(
+    world: World, link: str | None
+) -> None:
+    shop = professional(world.service, "shop", 50)
+    campaign = launch(world.service, shop, start=_later(world), link=link)
+    assert world.service.campaign(campaign).link == link
+
+
+@pytest.mark.rule("AD-3")
+def test_a_campaign_cannot_start_in_the_past(world: World) -> None:
+    shop = professional(world.service, "shop", 50)
+    before = snapshot(world.store)
+    with pytest.raises(SkilltrocError) as refused:
+        launch(world.service, shop, start=world.clock.now() - timedelta(microseconds=1))
+    assert code(refused) == ("start_in_past", "AD-3")
+    with pytest.raises(SkilltrocError) as refused:
+        launch(world.service, shop, start=datetime(2030, 1, 1))  # noqa: DTZ001 - naive on purpose
+    assert code(refused) == ("naive_datetime", None)
+    assert snapshot(world.store) == before
+
+
+@pytest.mark.rule("AD-3")
+@pytest.mark.parametrize(("domains", "expected"), [
+    ([], "no_target_domain"), ((), "no_target_domain"), ("cooking", "invalid_input"),
+    (["cooking", "  "], "invalid_input"), (None, "invalid_input"),
+])
+def test_a_campaign_targets_one_or_more_domains(
+    world: World, domains: Any, expected: str
+) -> None:
+    shop = professional(world.service, "shop", 50)
+    before = snapshot(world.store)
+    with pytest.raises(SkilltrocError) as refused:
+        world.service.create_campaign(shop, budget=10, visual="ad.png",
+                                      visual_rights_free=True, text="Hi",
+                                      start=_later(world), domains=domains)
+    assert code(refused) == (expected, "AD-3")
+    assert snapshot(world.store) == before
+
+
+@pytest.mark.rule("AD-3")
+def test_domains_are_matched_whatever_their_case_and_spacing(small: World) -> None:
+    shop = professional(small.service, "shop", 50)
+    campaign = launch(small.service, shop, start=small.clock.now(),
+                      domains=[" Cooking  Basics", "cooking basics", "Baking"])
+    assert small.service.campaign(campaign).domains == ("cooking basics", "baking")
+    shown = small.service.serve("COOKING BASICS", "pv-1")
+    assert shown is not None and shown.id == campaign
+
+
+@pytest.mark.rule("AD-3")
+@pytest.mark.parametrize("field", ["visual", "text"])
+def test_a_campaign_needs_a_visual_and_a_text(world: World, field: str) -> None:
+    shop = professional(world.service, "shop", 50)
+    arguments: dict[str, Any] = {"visual": "ad.png", "text": "Hi", field: "  "}
+    before = snapshot(world.store)
+    with pytest.raises(SkilltrocError) as refused:
+        world.service.create_campaign(shop, budget=10, visual_rights_free=True,
+                                      start=_later(world), domains=["cooking"], **arguments)
+    assert code(refused) == ("invalid_input", "AD-3")
+    assert snapshot(world.store) == before
+
+
+# --- AD-4: the budget is spent at set-up -----------------------------------------------------
+
+
+@pytest.mark.rule("AD-4")
+def test_the_budget_leaves_the_wallet_as_ad_spend_when_the_campaign_is_set_up(
+    world: World,
+) -> None:
+    service = world.service
+    shop = professional(service, "shop", 30)
+    campaign = launch(service, shop, start=_later(world, 48), budget=12)
+    assert service.balance(shop).available == 18
+    assert statement_kinds(service, shop)[-1] == (TransferKind.AD_BUDGET, -12)
+    assert service.statement(shop).lines[-1].reference == f"campaign:{campaign}"
+    assert service.supply().ad_spent == 12
+
+
+@pytest.mark.rule("AD-4")
+def test_a_campaign_needs_the_stars_of_its_budget(world: World) -> None:
+    shop = professional(world.service, "shop", 14)
+    before = snapshot(world.store)
+    with pytest.raises(SkilltrocError) as refused:
+        launch(world.service, shop, start=_later(world), budget=15)
+    assert code(refused) == ("insufficient_stars", "AD-4")
+    assert refused.value.facts == {"available": 14, "amount": 15}
+    assert snapshot(world.store) == before
+
+
+@pytest.mark.rule("AD-4")
+def test_a_retried_set_up_with_the_same_key_spends_once(world: World) -> None:
+    service = world.service
+    shop = professional(service, "shop", 50)
+    start = _later(world)
+    first = service.create_campaign(shop, budget=10, visual="ad.png", visual_rights_free=True,
+                                    text="Hi", start=start, domains=["cooking"], key="k1")
+    before = snapshot(world.store)
+    again = service.create_campaign(shop, budget=10, visual="ad.png", visual_rights_free=True,
+                                    text="Hi", start=start, domains=["cooking"], key="k1")
+    assert again == first
+    assert snapshot(world.store) == before
+    with pytest.raises(SkilltrocError) as refused:
+        service.create_campaign(shop, budget=11, visual="ad.png", visual_rights_free=True,
+                                text="Hi", start=start, domains=["cooking"], key="k1")
+    assert code(refused) == ("idempotency_conflict", "AD-4")
+    assert service.balance(shop).available == 40
+
+
+# --- AD-5: what can change, and when ---------------------------------------------------------
+
+
+@pytest.mark.rule("AD-5")
+def test_before_the_start_a_budget_change_debits_or_refunds_the_difference(
+    world: World,
+) -> None:
+    service = world.service
+    shop = professional(service, "shop", 40)
+    campaign = launch(service, shop, start=_later(world), budget=20)
+    assert service.edit_campaign(shop, campaign, budget=25).goal == 2_500
+    assert service.balance(shop).available == 15
+    assert service.edit_campaign(shop, campaign, budget=10).goal == 1_000
+    assert service.balance(shop).available == 30
+    assert statement_kinds(service, shop)[-3:] == [
+        (TransferKind.AD_BUDGET, -20), (TransferKind.AD_BUDGET, -5),
+        (TransferKind.AD_BUDGET_REFUND, 15)]
+    assert service.supply().ad_spent == 10
+    before = snapshot(world.store)
+    with pytest.raises(SkilltrocError) as refused:
+        service.edit_campaign(shop, campaign, budget=9)
+    assert code(refused) == ("invalid_campaign_budget", "AD-2")
+    with pytest.raises(SkilltrocError) as refused:
+        service.edit_campaign(shop, campaign, budget=41)
+    assert code(refused) == ("insufficient_stars", "AD-5")
+    assert snapshot(world.store) == before
+
+
+@pytest.mark.rule("AD-5")
+def test_before_the_start_every_field_can_change(world: World) -> None:
+    service = world.service
+    shop = professional(service, "shop", 40)
+    campaign = launch(service, shop, start=_later(world, 5))
+    new_start = _later(world, 10)
+    edited = service.edit_campaign(
+        shop, campaign, visual="new.png", visual_rights_free=True, text="New text",
+        link="https://shop.example.org", start=new_start, domains=["Baking", "Sewing"])
+    assert (edited.visual, edited.text, edited.link, edited.start, edited.domains) == (
+        "new.png", "New text", "https://shop.example.org", new_start, ("baking", "sewing"))
+    assert edited.state is CampaignState.SCHEDULED
+    world.advance(timedelta(hours=5))
+    assert service.serve("cooking", "pv-1") is None
+    assert service.serve("baking", "pv-2") is None  # the start moved to 10 hours
+    world.advance(timedelta(hours=5))
+    shown = service.serve("sewing", "pv-3")
+    assert shown is not None and shown.id == campaign
+
+
+@pytest.mark.rule("AD-5", "AD-3")
+def test_a_start_moved_into_the_past_is_refused_and_moved_to_now_starts_at_once(
+    world: World,
+) -> None:
+    service = world.service
+    shop = professional(service, "shop", 40)
+    campaign = launch(service, shop, start=_later(world, 5))
+    before = snapshot(world.store)
+    with pytest.raises(SkilltrocError) as refused:
+        service.edit_campaign(shop, campaign, start=world.clock.now() - timedelta(seconds=1))
+    assert code(refused) == ("start_in_past", "AD-3")
+    assert snapshot(world.store) == before
+    started = service.edit_campaign(shop, campaign, start=world.clock.now())
+    assert started.state is CampaignState.RUNNING
+    assert [n.event for n in notices(service)][-1] == "CampaignStarted"
+    world.advance(timedelta(hours=6))
+    assert service.run_due() == 0  # the old start timer was cancelled
+    assert notices(service, "CampaignStarted") == []
+
+
+@pytest.mark.rule("AD-5")
+def test_after_the_start_only_the_visual_the_text_and_the_link_can_change(
+    world: World,
+) -> None:
+    service = world.service
+    shop = professional(service, "shop", 40)
+    campaign = launch(service, shop, start=world.clock.now(), budget=10,
+                      domains=["cooking", "baking"], link="https://a.example.org")
+    before = snapshot(world.store)
+    for locked in ({"budget": 20}, {"budget": 10, "start": _later(world)},
+                   {"domains": ["cooking"]}, {"text": "ok", "domains": ["sewing"]}):
+        with pytest.raises(SkilltrocError) as refused:
+            service.edit_campaign(shop, campaign, **locked)
+        assert code(refused) == ("campaign_field_locked", "AD-5")
+    assert snapshot(world.store) == before
+    edited = service.edit_campaign(
+        shop, campaign, visual="v2.png", visual_rights_free=True, text="Now 20% off",
+        link=None, budget=10, domains=["Baking", "cooking"])  # unchanged values are no change
+    assert (edited.visual, edited.text, edited.link, edited.budget) == (
+        "v2.png", "Now 20% off", None, 10)
+    assert edited.domains == ("cooking", "baking")
+    assert service.balance(shop).available == 30
+
+
+@pytest.mark.rule("AD-5", "AD-3")
+def test_a_new_visual_needs_the_rights_free_attestation_again(world: World) -> None:
+    service = world.service
+    shop = professional(service, "shop", 40)
+    campaign = launch(service, shop, start=world.clock.now())
+    before = snapshot(world.store)
+    with pytest.raises(SkilltrocError) as refused:
+        service.edit_campaign(shop, campaign, visual="other.png")
+    assert code(refused) == ("visual_not_rights_free", "AD-3")
+    assert snapshot(world.store) == before
+    assert service.edit_campaign(shop, campaign, text="Same visual").visual == "ad.png"
+
+
+@pytest.mark.rule("AD-5", "AD-8")
+def test_a_completed_campaign_no_longer_changes(small: World) -> None:
+    service = small.service
+    shop = professional(service, "shop", 40)
+    campaign = launch(service, shop, start=small.clock.now(), budget=10)
+    _serve_all(small, "cooking", 10)
+    before = snapshot(small.store)
+    with pytest.raises(SkilltrocError) as refused:
+        service.edit_campaign(shop, campaign, text="Again")
+    assert code(refused) == ("state_conflict", "AD-5")
+    assert snapshot(small.store) == before
+
+
+@pytest.mark.rule("AD-5")
+def test_only_the_owner_edits_a_campaign(world: World) -> None:
+    service = world.service
+    shop = professional(service, "shop", 40)
+    rival = professional(service, "rival", 40)
+    campaign = launch(service, shop, start=_later(world))
+    before = snapshot(world.store)
+    with pytest.raises(SkilltrocError) as refused:
+        service.edit_campaign(rival, campaign, text="Mine")
+    assert code(refused) == ("not_allowed", "AD-5")
+    with pytest.raises(SkilltrocError) as refused:
+        service.campaign_progress(rival, campaign)
+    assert code(refused) == ("not_allowed", "AD-8")
+    assert snapshot(world.store) == before
+
+
+# --- AD-6: never deleted -------------------------------------------------------------------------
+
+
+@pytest.mark.rule("AD-6")
+def test_a_campaign_can_never_be_deleted(small: World) -> None:
+    service = small.service
+    shop = professional(service, "shop", 40)
+    scheduled = launch(service, shop, start=_later(small))
+    running = launch(service, shop, start=small.clock.now())
+    before = snapshot(small.store)
+    for campaign in (scheduled, running, "ad_unknown"):
+        with pytest.raises(SkilltrocError) as refused:
+            service.delete_campaign(shop, campaign)
+        assert code(refused) == ("campaign_not_deletable", "AD-6")
+        assert "never deleted" in str(refused.value)
+    assert snapshot(small.store) == before
+
+
+# --- AD-7: shown from the start, furthest behind first --------------------------------------------
+
+
+@pytest.mark.rule("AD-7")
+def test_a_campaign_is_shown_from_its_start_and_its_owner_is_told(world: World) -> None:
+    service = world.service
+    shop = professional(service, "shop", 40)
+    campaign = launch(service, shop, start=_later(world, 2))
+    notices(service)
+    assert service.serve("cooking", "pv-early") is None
+    assert service.campaign_progress(shop, campaign).impressions == 0
+    world.advance(timedelta(hours=2))
+    assert service.run_due() == 1
+    [started] = notices(service, "CampaignStarted")
+    assert (started.rule, started.recipients, started.at) == ("AD-7", (shop,),
+                                                              world.clock.now())
+    assert started.facts_map["campaign"] == campaign
+    assert started.facts_map["goal"] == 1_000
+    shown = service.serve("cooking", "pv-on-time")
+    assert shown is not None and shown.id == campaign
+    assert service.serve("sewing", "pv-other-domain") is None
+
+
+@pytest.mark.rule("AD-7")
+def test_a_command_applies_the_start_without_run_due(world: World) -> None:
+    service = world.service
+    shop = professional(service, "shop", 40)
+    campaign = launch(service, shop, start=_later(world, 2))
+    world.advance(timedelta(hours=3))
+    shown = service.serve("cooking", "pv-1")
+    assert shown is not None and shown.id == campaign
+    assert shown.started_at == shown.start == world.clock.now() - timedelta(hours=1)
+
+
+@pytest.mark.rule("AD-7")
+def test_the_campaign_furthest_behind_its_goal_in_proportion_goes_first(small: World) -> None:
+    service = small.service
+    shop = professional(service, "shop", 100)
+    big = launch(service, shop, start=small.clock.now(), budget=30)
+    little = launch(service, shop, start=small.clock.now(), budget=10)
+    # Equal fractions (0): the earlier start wins, then the smaller id: big first.
+    assert _serve_all(small, "cooking", 4) == [big, little, big, big]
+    # big 3/30 = 0.1, little 1/10 = 0.1: a tie again, so big (same start, smaller id);
+    # then little (0.1 < 4/30), then big twice (4/30 and 5/30 < 2/10).
+    assert _serve_all(small, "cooking", 4, tag="next") == [big, little, big, big]
+    progress = {p.campaign_id: p.impressions for p in service.my_campaigns(shop)}
+    assert progress == {big: 6, little: 2}
+
+
+@pytest.mark.rule("AD-7")
+def test_on_a_tie_the_earliest_start_goes_first(small: World) -> None:
+    service = small.service
+    shop = professional(service, "shop", 100)
+    later = launch(service, shop, start=_later(small, 1))
+    earlier = launch(service, shop, start=small.clock.now())
+    small.advance(timedelta(hours=1))
+    assert later < earlier  # so the id alone would put it first
+    assert _serve_all(small, "cooking", 4) == [earlier, later, earlier, later]
+
+
+@pytest.mark.rule("AD-7")
+def test_a_repeated_page_view_counts_nothing_twice(small: World) -> None:
+    service = small.service
+    shop = professional(service, "shop", 40)
+    first = launch(service, shop, start=small.clock.now())
+    second = launch(service, shop, start=small.clock.now())
+    shown = service.serve("cooking", "page-1")
+    assert shown is not None and shown.id == first
+    before = snapshot(small.store)
+    again = service.serve("Cooking", "page-1")
+    assert again is not None and again.id == first
+    assert snapshot(small.store) == before
+    with pytest.raises(SkilltrocError) as refused:
+        service.serve("baking", "page-1")
+    assert code(refused) == ("idempotency_conflict", "AD-7")
+    assert snapshot(small.store) == before
+    other = service.serve("cooking", "page-2")
+    assert other is not None and other.id == second
+
+
+@pytest.mark.rule("AD-7")
+@pytest.mark.parametrize(("domain", "page_view"), [("", "p"), ("cooking", ""),
+                                                   ("cooking", "p" * 201), (None, "p")])
+def test_a_page_view_needs_a_domain_and_an_id(small: World, domain: Any, page_view: Any) -> None:
+    before = snapshot(small.store)
+    with pytest.raises(SkilltrocError) as refused:
+        small.service.serve(domain, page_view)
+    assert code(refused) == ("invalid_input", ("AD-3" if not domain else "AD-7"))
+    assert snapshot(small.store) == before
+
+
+# --- AD-8: progress, and the end exactly at the goal ----------------------------------------------
+
+
+@pytest.mark.rule("AD-8")
+def test_the_owner_follows_impressions_percent_and_duration(world: World) -> None:
+    service = world.service
+    shop = professional(service, "shop", 40)
+    campaign = launch(service, shop, start=_later(world, 1), budget=12)
+    progress = service.campaign_progress(shop, campaign)
+    assert (progress.state, progress.impressions, progress.goal, progress.percent,
+            progress.duration) == (CampaignState.SCHEDULED, 0, 1_200, 0.0, timedelta(0))
+    world.advance(timedelta(hours=1))
+    _serve_all(world, "cooking", 25)
+    world.advance(timedelta(minutes=90))
+    progress = service.campaign_progress(shop, campaign)
+    assert (progress.state, progress.impressions, progress.percent, progress.duration) == (
+        CampaignState.RUNNING, 25, 2.08, timedelta(minutes=90))
+    assert service.my_campaigns(shop) == [progress]
+
+
+@pytest.mark.rule("AD-8")
+def test_a_campaign_stops_exactly_at_its_goal_and_its_owner_is_told_once(
+    world: World,
+) -> None:
+    service = world.service
+    shop = professional(service, "shop", 40)
+    campaign = launch(service, shop, start=world.clock.now(), budget=10)
+    notices(service)
+    world.advance(timedelta(minutes=5))
+    shown = _serve_all(world, "cooking", 1_003)
+    assert shown.count(campaign) == 1_000
+    assert shown[-3:] == [None, None, None]
+    progress = service.campaign_progress(shop, campaign)
+    assert (progress.state, progress.impressions, progress.percent) == (
+        CampaignState.COMPLETED, 1_000, 100.0)
+    [ended] = notices(service, "CampaignEnded")
+    assert (ended.rule, ended.recipients) == ("AD-8", (shop,))
+    assert (ended.fact("impressions"), ended.fact("goal")) == (1_000, 1_000)
+    world.advance(days=3)
+    assert service.campaign_progress(shop, campaign).duration == timedelta(minutes=5)
+
+
+@pytest.mark.rule("AD-8", "AD-7")
+def test_a_campaign_on_several_domains_stops_exactly_at_its_goal(small: World) -> None:
+    service = small.service
+    shop = professional(service, "shop", 40)
+    campaign = launch(service, shop, start=small.clock.now(), budget=11,
+                      domains=["cooking", "baking", "sewing"])
+    counted = 0
+    for i in range(30):
+        shown = service.serve(["cooking", "baking", "sewing"][i % 3], f"pv-{i}")
+        counted += shown is not None
+    assert counted == 11
+    assert service.campaign(campaign).impressions == 11
+    assert len(notices(service, "CampaignEnded")) == 1
+
+
+# --- AD-9: the duration depends on traffic --------------------------------------------------------
+
+
+@pytest.mark.rule("AD-9")
+def test_the_duration_depends_on_traffic_and_there_is_no_end_date(small: World) -> None:
+    service = small.service
+    shop = professional(service, "shop", 40)
+    busy = launch(service, shop, start=small.clock.now(), domains=["cooking"])
+    quiet = launch(service, shop, start=small.clock.now(), domains=["knitting"])
+    _serve_all(small, "cooking", 10)
+    small.advance(days=400)
+    assert service.serve("knitting", "pv-late") is not None
+    progress = {p.campaign_id: p for p in service.my_campaigns(shop)}
+    assert (progress[busy].state, progress[busy].duration) == (CampaignState.COMPLETED,
+                                                               timedelta(0))
+    assert progress[quiet].state is CampaignState.RUNNING
+    assert progress[quiet].duration > timedelta(days=399)
+
+
+# --- ACC-7: a purged owner's campaigns ------------------------------------------------------------
+
+
+@pytest.mark.rule("ACC-7", "AD-6")
+def test_a_purged_owners_campaigns_stop_and_lose_their_creative_but_stay_recorded(
+    small: World,
+) -> None:
+    service = small.service
+    shop = professional(service, "shop", 40)
+    rival = professional(service, "rival", 40)
+    running = launch(service, shop, start=small.clock.now(), domains=["cooking", "baking"],
+                     text="Shop's own words", link="https://shop.example.org")
+    scheduled = launch(service, shop, start=small.clock.now() + timedelta(days=20))
+    theirs = launch(service, rival, start=small.clock.now())
+    _serve_all(small, "cooking", 2)
+    service.deactivate(shop)
+    small.advance(days=15)
+    service.run_due()
+    for campaign_id in (running, scheduled):
+        gone = service.campaign(campaign_id)
+        assert (gone.state, gone.text, gone.visual, gone.link) == (
+            CampaignState.WITHDRAWN, "", "", None)
+    assert service.campaign(running).impressions == 1
+    assert _serve_all(small, "cooking", 3, tag="after") == [theirs, theirs, theirs]
+    assert service.serve("baking", "after-baking") is None
+    small.advance(days=10)
+    service.run_due()
+    assert service.campaign(scheduled).state is CampaignState.WITHDRAWN
+    assert service.supply().ad_spent == 30

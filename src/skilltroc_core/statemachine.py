@@ -89,7 +89,7 @@ def transition(
         allowed = sorted(m.trigger for m in table if m.source == state)
         subject = what or table.name
         raise StateConflictError(
-            f"{subject} is {state}: it cannot be {trigger.replace('_', ' ')}"
+            f"{subject} is {state}: '{trigger}' is not possible now"
             + (f" (possible now: {', '.join(allowed)})" if allowed else ""),
             rule=rule,
             state=str(state),

@@ -13,7 +13,7 @@ from typing import Final
 
 import attrs
 
-from ..accounts import Member
+from ..accounts import AccountStatus, Member
 from ..booking import (
     CRITERIA,
     HOLD_OUTCOMES,
@@ -38,7 +38,7 @@ from ..errors import (
 )
 from ..events import FactValue
 from ..instants import require_aware
-from ..ledger import VoidReason
+from ..ledger import ISSUANCE, TransferKind, VoidReason
 from ..ports import Timer
 from . import kinds
 from ._base import Tx, evolve
@@ -171,10 +171,20 @@ class BookingCommands(MemberCommands, SocialCommands):
             else:
                 assert isinstance(outcome, VoidReason)
                 tx.ledger.void(registration.id, outcome, at=tx.now)
+                self._sweep_if_purged(tx, registration)
         tx.put(kinds.REGISTRATIONS, ended.id, ended)
         tx.cancel_timer(REQUEST_DUE, ended.id)
         tx.cancel_timer(WAITLIST_WINDOW, ended.id)
         return ended
+
+    def _sweep_if_purged(self, tx: Tx, registration: Registration) -> None:
+        """ACC-7: a refund reaching an account purged meanwhile (its registration was in a
+        session already started at the purge) goes where the rest of its balance went:
+        the platform's issuance account, recorded. Nobody can ever use a purged wallet."""
+        member = tx.get(kinds.MEMBERS, registration.member)
+        if member is not None and member.status is AccountStatus.PURGED:
+            tx.ledger.transfer(TransferKind.ACCOUNT_PURGED, member.id, ISSUANCE,
+                               registration.amount, reference=f"purge:{member.id}", at=tx.now)
 
     def _free_seats(self, tx: Tx, registration: Registration) -> None:
         """A registered member's seats go back to the session (BOOK-18: seats left at once)."""
@@ -374,6 +384,7 @@ class BookingCommands(MemberCommands, SocialCommands):
             if workshop.organizer == member.id:
                 raise NotAllowedError("an organizer cannot register for their own workshop",
                                       rule="BOOK-3")
+            tx.visible_member(workshop.organizer, "ACC-7")  # a deactivated organizer is hidden
             limit = session.capacity if session else self.policy.max_future_seats
             if type(seats) is not int or not self.policy.min_seats <= seats <= limit:
                 raise InvalidInputError(

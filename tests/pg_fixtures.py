@@ -3,9 +3,13 @@
 Import the fixtures into a test module (``from .pg_fixtures import pg_dsn, pg_server``).
 There is no skip: without the PostgreSQL server binaries these tests fail, with the
 install instructions in the error. Run as a module, this file is also the worker process
-of the multi-process race test::
+of the multi-process race tests::
 
     python -m tests.pg_fixtures race <dsn> <worker> <rounds>
+    python -m tests.pg_fixtures book <dsn> <worker> <members> <session>
+    python -m tests.pg_fixtures organize <dsn> <stop file>
+
+(the last two: the 5-seat booking race of :mod:`tests.booking_race`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.rules import DEFAULT_POLICY
 from skilltroc_core.service import Skilltroc
 from skilltroc_core.testing.pgserver import PgServer
+
+from . import booking_race
 
 __all__ = ["dump_tables", "pg_dsn", "pg_server", "service"]
 
@@ -83,7 +89,25 @@ def race(dsn: str, worker: int, rounds: int) -> None:
     app.store.close()
 
 
+def book(dsn: str, worker: int, members: int, session: str) -> None:
+    app = service(dsn)
+    booking_race.request_seats(app, worker, members, session)
+    app.store.close()
+
+
+def organize(dsn: str, stop: str) -> None:
+    app = service(dsn)
+    booking_race.main_answer(app, stop)
+    app.store.close()
+
+
 if __name__ == "__main__":
-    if sys.argv[1] != "race":
-        raise SystemExit(f"unknown mode {sys.argv[1]!r}")
-    race(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    mode = sys.argv[1]
+    if mode == "race":
+        race(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif mode == "book":
+        book(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+    elif mode == "organize":
+        organize(sys.argv[2], sys.argv[3])
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")

@@ -1,4 +1,10 @@
-"""Worker processes for the SQLite race and crash tests (run with ``python -m``)."""
+"""Worker processes for the SQLite race and crash tests (run with ``python -m``).
+
+Modes: ``race`` (gifts and purchases on one wallet), ``purchases`` (for the crash
+test), and the 5-seat booking race of :mod:`tests.booking_race`: ``book <db> <worker>
+<members> <session>`` (a requesting process) and ``organize <db> <stop file>`` (the
+organizer accepting until the stop file exists).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,8 @@ from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.rules import DEFAULT_POLICY
 from skilltroc_core.service import Skilltroc
+
+from . import booking_race
 
 T0 = datetime(2027, 3, 1, 8, tzinfo=UTC)
 POLICY = attrs.evolve(DEFAULT_POLICY, scrypt_n=16)
@@ -47,5 +55,10 @@ if __name__ == "__main__":
     mode, db = sys.argv[1], sys.argv[2]
     if mode == "race":
         race(db, int(sys.argv[3]), int(sys.argv[4]))
+    elif mode == "book":
+        booking_race.request_seats(service(db), int(sys.argv[3]), int(sys.argv[4]),
+                                   sys.argv[5])
+    elif mode == "organize":
+        booking_race.main_answer(service(db), sys.argv[3])
     else:
         purchases(db, int(sys.argv[3]))

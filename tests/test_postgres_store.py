@@ -31,6 +31,7 @@ from skilltroc_core.testing import pgserver
 from skilltroc_core.testing.contract import StoreContract
 from skilltroc_core.testing.pgserver import PgServer, PgServerError
 
+from . import booking_race
 from .pg_fixtures import POLICY, dump_tables, pg_dsn, pg_server, service
 
 __all__ = ["pg_dsn", "pg_server"]  # the fixtures, imported for pytest to find
@@ -342,6 +343,23 @@ def test_eight_processes_gifting_and_buying_on_one_wallet_keep_every_invariant(
     assert supply.in_gift_escrow == gifts
     assert app.balance(owner).available == 10 + purchases - gifts
     assert supply.supply == supply.issued - supply.returned - supply.ad_spent
+    app.store.close()
+
+
+@pytest.mark.rule("BOOK-12", "BOOK-14", "BOOK-18", "REFUND-5")
+def test_eight_processes_requesting_one_five_seat_session_never_oversell_it(
+    pg_dsn: str, tmp_path: Path,
+) -> None:
+    """The SQLite 5-seat race on PostgreSQL: 8 processes of members asking for a seat
+    each (some cancelling at once), one organizer process accepting all it sees."""
+    app = service(pg_dsn)
+    session = booking_race.set_up(app)
+    app.store.close()
+    stop = tmp_path / "stop"
+    counts = booking_race.run_processes("tests.pg_fixtures", pg_dsn, session, stop, root=ROOT)
+
+    app = service(pg_dsn)
+    booking_race.check_outcome(app, session, workers=8, members=12, counts=counts)
     app.store.close()
 
 

@@ -16,6 +16,7 @@ from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import SchemaTooNewError, StoreError
 from skilltroc_core.ledger import TransferKind
 
+from . import booking_race
 from .sqlite_workers import service
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,3 +157,22 @@ def test_a_process_killed_mid_command_leaves_a_consistent_store_and_retries_appl
         app.buy_stars(owner, 1, f"p{i}")
     assert app.balance(owner).available == 10 + done + 20
     app.check_invariants(deep=True)
+
+
+@pytest.mark.rule("BOOK-12", "BOOK-14", "BOOK-18", "REFUND-5")
+def test_eight_processes_requesting_one_five_seat_session_never_oversell_it(
+    tmp_path: Path,
+) -> None:
+    """8 processes sign up members who each ask for a seat (some cancel at once) while
+    the organizer's process accepts every pending request it sees: exactly 5 seats end
+    up taken, every accept that could not be done was refused with a state conflict (the
+    worker fails otherwise), and everyone else got their star back."""
+    path = tmp_path / "seats.db"
+    app = service(str(path))
+    session = booking_race.set_up(app)
+    app.store.close()
+    stop = tmp_path / "stop"
+    counts = booking_race.run_processes("tests.sqlite_workers", str(path), session, stop, root=ROOT)
+
+    app = service(str(path))
+    booking_race.check_outcome(app, session, workers=8, members=12, counts=counts)

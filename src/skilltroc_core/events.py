@@ -82,6 +82,15 @@ class Notification:
     def facts_map(self) -> dict[str, FactValue]:
         return dict(self.facts)
 
+    def without(self, member_id: str, email: str | None = None) -> Notification | None:
+        """This notice no longer addressed to ``member_id`` (nor ``email``): what an
+        erasure (ACC-7) keeps of it for its other recipients; ``None`` if none is left."""
+        recipients = tuple(r for r in self.recipients if r != member_id)
+        emails = tuple(e for e in self.emails if email is None or e != email)
+        if not recipients and not emails:
+            return None
+        return attrs.evolve(self, recipients=recipients, emails=emails)
+
     def fact(self, name: str) -> FactValue:
         """The value of one fact; ``None`` if the notice does not carry it."""
         for key, value in self.facts:

@@ -271,9 +271,9 @@ class SqlBook:
 class SqlUnitOfWork:
     """Entities, outbox, timers and sequences in SQL, inside the adapter's transaction."""
 
-    def __init__(self, db: Runner, finish: Any, forget_sql: str) -> None:
+    def __init__(self, db: Runner, finish: Any, forget_where: str) -> None:
         self.db = db
-        self._forget_sql = forget_sql
+        self._forget_where = forget_where  # outbox rows addressed to one ``?`` recipient
         self._book = SqlBook(db)
         self._finish = finish
         self._open = True
@@ -339,9 +339,19 @@ class SqlUnitOfWork:
                     json.dumps([*notification.recipients, *notification.emails]))
 
     def forget_notifications(self, member_id: str, email: str | None) -> None:
-        self.db.run(self._forget_sql, member_id)
-        if email:
-            self.db.run(self._forget_sql, email)
+        """Drop the notices only ``member_id`` (or ``email``) was to get; take them off
+        the recipients of notices shared with others, who must still be told."""
+        for recipient in (member_id, email) if email else (member_id,):
+            rows = self.db.all(
+                f"SELECT seq, data FROM outbox WHERE {self._forget_where} ORDER BY seq",
+                recipient)
+            for seq, data in rows:
+                kept = loads(Notification, data).without(member_id, email)
+                if kept is None:
+                    self.db.run("DELETE FROM outbox WHERE seq = ?", seq)
+                else:
+                    self.db.run("UPDATE outbox SET data = ?, recipients = ? WHERE seq = ?",
+                                dumps(kept), json.dumps([*kept.recipients, *kept.emails]), seq)
 
     def schedule(self, timer: Timer) -> None:
         self.db.run(

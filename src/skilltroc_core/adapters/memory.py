@@ -196,7 +196,13 @@ class _MemoryUnitOfWork:
     def _post(self, postings: dict[str, dict[str, int]], key: str, entity_id: str) -> None:
         ids = postings.setdefault(key, {})
         ids[entity_id] = next(self._store._postings)
-        self._store._record_undo(lambda: ids.pop(entity_id, None))
+
+        def undo() -> None:
+            ids.pop(entity_id, None)
+            if not ids and postings.get(key) is ids:
+                del postings[key]  # leave no empty entry behind a rollback
+
+        self._store._record_undo(undo)
 
     def _unpost(self, postings: dict[str, dict[str, int]], key: str, entity_id: str) -> None:
         ids = postings.get(key)
@@ -207,6 +213,8 @@ class _MemoryUnitOfWork:
         def undo() -> None:
             # Put the posting back in its place: O(1) when it was the last one, a re-sort
             # of this key's postings otherwise (only ever on a rollback).
+            if postings.get(key) is not ids:
+                postings[key] = ids  # a later undo may have dropped it while empty
             last = next(reversed(ids.values()), 0)
             ids[entity_id] = number
             if number < last:
@@ -252,7 +260,11 @@ class _MemoryUnitOfWork:
 
         store._record_undo(undo)
         for seq in doomed:
-            del outbox[seq]
+            kept = outbox[seq].without(member_id, email)  # others keep a shared notice
+            if kept is None:
+                del outbox[seq]
+            else:
+                outbox[seq] = kept
 
     # ------------------------------------------------------------------ timers
     def schedule(self, timer: Timer) -> None:

@@ -56,7 +56,7 @@ T = TypeVar("T")
 
 #: Written with ``?`` like every shared statement (the Runner turns it into ``%s``), hence
 #: jsonb containment ``@>`` rather than the jsonb ``?`` operator.
-FORGET_SQL = "DELETE FROM outbox WHERE recipients::jsonb @> jsonb_build_array(?::text)"
+FORGET_WHERE = "recipients::jsonb @> jsonb_build_array(?::text)"
 #: The transaction-scoped advisory lock every unit of work takes first ("SkTroc" 0 1).
 ADVISORY_LOCK_KEY = 0x536B_5472_6F63_0001
 #: ``skilltroc_meta`` value of the key ``application`` in a Skilltroc database.
@@ -260,7 +260,7 @@ class PostgresStore:
         except BaseException:
             self._lock.release()
             raise
-        return SqlUnitOfWork(Runner(cursor, "%s"), self._finish, FORGET_SQL)
+        return SqlUnitOfWork(Runner(cursor, "%s"), self._finish, FORGET_WHERE)
 
     def _reconnecting(self, doing: str, work: Callable[[psycopg.Connection[Any]], T]) -> T:
         """``work`` on the connection; once more on a new one if the old one was lost.

@@ -24,9 +24,9 @@ from ._sql import SCHEMA, SCHEMA_VERSION, Runner, SqlUnitOfWork
 
 __all__ = ["SQLiteStore"]
 
-FORGET_SQL = (
-    "DELETE FROM outbox WHERE seq IN (SELECT o.seq FROM outbox o, json_each(o.recipients) r "
-    "WHERE r.value = ?)"
+#: The outbox rows addressed to one recipient (a member id or an email), for erasure.
+FORGET_WHERE = (
+    "seq IN (SELECT o.seq FROM outbox o, json_each(o.recipients) r WHERE r.value = ?)"
 )
 #: PRAGMA application_id of a Skilltroc store ("SkTr").
 APPLICATION_ID = 0x536B5472
@@ -87,7 +87,7 @@ class SQLiteStore:
         except BaseException:
             self._lock.release()
             raise
-        return SqlUnitOfWork(Runner(self._conn.cursor(), "?"), self._finish, FORGET_SQL)
+        return SqlUnitOfWork(Runner(self._conn.cursor(), "?"), self._finish, FORGET_WHERE)
 
     def _finish(self, commit: bool) -> None:
         try:

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .accounts import ACCOUNT_LIFECYCLE
+from .ads import CAMPAIGN_LIFECYCLE
 from .booking import REGISTRATION_LIFECYCLE, SESSION_LIFECYCLE, WORKSHOP_LIFECYCLE
 from .catalogue import Rule, faq_lines, rules
 from .events import NOTIFICATION_RULES
@@ -23,6 +24,7 @@ from .gifts import GIFT_LIFECYCLE
 from .refund_matrix import EVENTS, STAGES, refund_matrix
 from .rules import DEFAULT_POLICY, policy_fields
 from .statemachine import TransitionTable
+from .tutorials import TUTORIAL_LIFECYCLE
 
 __all__ = ["LIFECYCLES", "generate", "write_or_check"]
 
@@ -31,7 +33,7 @@ _ID = re.compile(r"\b([A-Z]+-\d+)\b")
 #: Every lifecycle the docs draw. Modules that add one register it here.
 LIFECYCLES: list[TransitionTable] = [  # type: ignore[type-arg]
     ACCOUNT_LIFECYCLE, GIFT_LIFECYCLE, WORKSHOP_LIFECYCLE, SESSION_LIFECYCLE,
-    REGISTRATION_LIFECYCLE,
+    REGISTRATION_LIFECYCLE, TUTORIAL_LIFECYCLE, CAMPAIGN_LIFECYCLE,
 ]
 
 GLOSSARY = (

@@ -370,6 +370,8 @@ class Runner:
         self.known_emails: dict[str, str] = {}
         self.log: list[Notification] = []
         self.anonymous = 0
+        self.views = 0
+        self.page_views = 0
 
     def say(self, text: str) -> None:
         if not self.quiet:
@@ -813,3 +815,92 @@ def _evaluate(runner: Runner, data: Mapping[str, Any]) -> str:
         teaching=data["teaching"], duration=data["duration"], recommend=data["recommend"],
     )
     return f"{data['member']}: {data['request']}"
+
+
+# Tutorials and ads ----------------------------------------------------------------------
+_PLACEHOLDER_VISUAL = "visuals/placeholder.png"
+
+
+@handler("publish_tutorial")
+def _publish(runner: Runner, data: Mapping[str, Any]) -> str:
+    tutorial_id = runner.app.publish_tutorial(
+        _m(runner, data), title=data.get("title", str(data["tutorial"]).title()),
+        domain=data["domain"], rights_attested=data.get("rights", True),
+        youtube_url=data.get("url"), upload=data.get("upload"),
+    )
+    _bind(runner, TUTORIAL, data["tutorial"], tutorial_id)
+    return f"{data['tutorial']} by {data['member']}"
+
+
+@handler("delete_tutorial")
+def _delete_tutorial(runner: Runner, data: Mapping[str, Any]) -> str:
+    runner.app.delete_tutorial(_m(runner, data), runner.id_of(TUTORIAL, data["tutorial"]))
+    return str(data["tutorial"])
+
+
+@handler("view_tutorial")
+def _view(runner: Runner, data: Mapping[str, Any]) -> str:
+    tutorial_id = runner.id_of(TUTORIAL, data["tutorial"])
+    times = data.get("times", 1)
+    if type(times) is not int or times < 1:
+        raise StepFailedError("times is a whole number of at least 1")
+    if "viewer" in data:
+        viewers = [_m(runner, data, "viewer")]
+    else:
+        count = data["distinct_viewers"]
+        viewers = [f"visitor-{runner.anonymous + i}" for i in range(count)]
+        runner.anonymous += count
+    for viewer in viewers:
+        for _ in range(times):
+            runner.views += 1
+            runner.app.record_view(tutorial_id, viewer, f"view-{runner.views}")
+    who = data.get("viewer") or f"{len(viewers)} new visitors"
+    return f"{data['tutorial']} watched by {who}" + (f", {times} times each" if times > 1 else "")
+
+
+@handler("create_campaign")
+def _create_campaign(runner: Runner, data: Mapping[str, Any]) -> str:
+    campaign_id = runner.app.create_campaign(
+        _m(runner, data), budget=data["stars"], visual=data.get("visual", _PLACEHOLDER_VISUAL),
+        visual_rights_free=True, text=data["text"], start=data["starts"],
+        domains=list(data["domains"]), link=data.get("link"),
+    )
+    _bind(runner, CAMPAIGN, data["campaign"], campaign_id)
+    return f"{data['campaign']} by {data['member']}: {data['stars']} stars"
+
+
+_CAMPAIGN_FIELDS = {"stars": "budget", "starts": "start", "domains": "domains", "text": "text",
+                    "link": "link", "visual": "visual"}
+
+
+@handler("edit_campaign")
+def _edit_campaign(runner: Runner, data: Mapping[str, Any]) -> str:
+    changes: dict[str, Any] = {
+        name: (list(data[key]) if key == "domains" else data[key])
+        for key, name in _CAMPAIGN_FIELDS.items() if key in data
+    }
+    if "visual" in changes:
+        changes["visual_rights_free"] = True
+    runner.app.edit_campaign(_m(runner, data), runner.id_of(CAMPAIGN, data["campaign"]),
+                             **changes)
+    return f"{data['campaign']}: {', '.join(sorted(k for k in data if k in _CAMPAIGN_FIELDS))}"
+
+
+@handler("browse")
+def _browse(runner: Runner, data: Mapping[str, Any]) -> str:
+    if data["times"] < 0:
+        raise StepFailedError("times is a whole number >= 0")
+    shown = 0
+    for _ in range(data["times"]):
+        runner.page_views += 1
+        if runner.app.serve(data["domain"], f"page-{runner.page_views}") is not None:
+            shown += 1
+    return f"{data['times']} page views in {data['domain']} ({shown} with an ad)"
+
+
+EXPECTERS.update({
+    "earned": lambda r, t, e: r.app.tutorial(t).stars_earned,
+    "views": lambda r, t, e: r.app.tutorial(t).views,
+    "impressions": lambda r, c, e: r.app.campaign(c).impressions,
+    "goal": lambda r, c, e: r.app.campaign(c).goal,
+})

@@ -6,11 +6,16 @@ import io
 from pathlib import Path
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from skilltroc_core.adapters.memory import MemoryStore
 from skilltroc_core.catalogue import rule_ids
 from skilltroc_core.cli import main, run_scenarios
 from skilltroc_core.scenarios import Runner, ScenarioFormatError, load_scenario
+
+from .pg_fixtures import pg_dsn, pg_server
+
+__all__ = ["pg_dsn", "pg_server"]  # the fixtures, imported for pytest to find
 
 HERE = Path(__file__).parent / "scenario_files"
 EXAMPLES = sorted((Path(__file__).parent.parent / "docs" / "examples").glob("*.toml"))
@@ -164,6 +169,16 @@ def test_every_example_passes(store: str) -> None:
     assert EXAMPLES, "docs/examples holds the product owners' scenarios"
     out = io.StringIO()
     status = run_scenarios([str(p) for p in EXAMPLES], store=store, quiet=True, out=out)
+    assert status == 0, out.getvalue()
+    assert out.getvalue().splitlines()[-1] == f"{len(EXAMPLES)} passed, 0 failed"
+
+
+def test_every_example_passes_on_postgresql(pg_dsn: str) -> None:
+    """The same files on the server store: each scenario in a fresh schema of one database."""
+    parts = conninfo_to_dict(pg_dsn)
+    url = f"postgresql://{parts['user']}@{parts['host']}:{parts['port']}/{parts['dbname']}"
+    out = io.StringIO()
+    status = run_scenarios([str(p) for p in EXAMPLES], store=url, quiet=True, out=out)
     assert status == 0, out.getvalue()
     assert out.getvalue().splitlines()[-1] == f"{len(EXAMPLES)} passed, 0 failed"
 

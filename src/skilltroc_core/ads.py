@@ -33,6 +33,7 @@ from .errors import (
     NotAllowedError,
     StateConflictError,
 )
+from .frozen import evolve
 from .instants import require_aware
 from .rules import Policy
 from .statemachine import Move, TransitionTable, transition
@@ -327,9 +328,9 @@ class Campaign:
         state = self._to("show", "AD-7")
         impressions = self.impressions + 1
         if impressions >= self.goal:
-            return attrs.evolve(self, state=self._to("complete", "AD-8"),
+            return evolve(self, state=self._to("complete", "AD-8"),
                                 impressions=impressions, ended_at=now)
-        return attrs.evolve(self, state=state, impressions=impressions)
+        return evolve(self, state=state, impressions=impressions)
 
     def withdrawn(self, now: datetime) -> Campaign:
         """ACC-7: the owner's account is purged; the campaign stops, its creative erased."""

@@ -18,6 +18,7 @@ from typing import Any, Final
 import attrs
 
 from .errors import InvalidInputError, StateConflictError
+from .frozen import evolve
 from .ledger import VoidReason
 from .statemachine import Move, TransitionTable, transition
 
@@ -271,10 +272,13 @@ class Registration:
 
     def moved(self, trigger: str, now: datetime, **changes: Any) -> Registration:
         """The registration after ``trigger`` (its table move must exist)."""
-        state = transition(REGISTRATION_LIFECYCLE, self.state, trigger,
-                           what=f"request {self.id}", rule=_rule_of(trigger, self.state))
+        move = REGISTRATION_LIFECYCLE.move(self.state, trigger)
+        if move is None:  # raises the lifecycle's refusal
+            transition(REGISTRATION_LIFECYCLE, self.state, trigger, what=f"request {self.id}",
+                       rule=_rule_of(trigger, self.state))
+        state = move.target if move is not None else self.state
         ended = now if state in REGISTRATION_LIFECYCLE.final else None
-        return attrs.evolve(self, state=state, ended_at=ended, **changes)
+        return evolve(self, state=state, ended_at=ended, **changes)
 
 
 def _rule_of(trigger: str, state: RegistrationState) -> str | None:

@@ -27,6 +27,8 @@ _INSTANT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
 
 def instant_text(instant: datetime) -> str:
     """An aware instant as fixed-width UTC text (sorts like the instants it names)."""
+    if instant.tzinfo is UTC and instant.year >= 1000:
+        return instant.isoformat(timespec="microseconds")  # the same text, several times faster
     return instant.astimezone(UTC).strftime(_INSTANT)
 
 
@@ -37,20 +39,44 @@ def parse_instant(text: str) -> datetime:
 
 def encode(value: Any) -> Any:
     """Plain JSON data for ``value``."""
-    if value is None or isinstance(value, bool | int | str):
-        return value.value if isinstance(value, Enum) else value
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return instant_text(value)
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if attrs.has(type(value)):
-        return {f.name: encode(getattr(value, f.name)) for f in attrs.fields(type(value))}
-    if isinstance(value, tuple | list):
-        return [encode(item) for item in value]
-    if isinstance(value, dict):
-        return {str(k): encode(v) for k, v in value.items()}
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    encoder = _ENCODERS.get(kind)
+    if encoder is None:
+        encoder = _ENCODERS[kind] = _encoder_for(kind)
+    return encoder(value)
+
+
+Encoder = Callable[[Any], Any]
+_ENCODERS: dict[type, Encoder] = {}
+
+
+def _encoder_for(kind: type) -> Encoder:
+    """How to encode values of exactly ``kind`` (found once per type)."""
+    if issubclass(kind, Enum):
+        return _enum_value
+    if issubclass(kind, bool | int | str):
+        return _identity
+    if issubclass(kind, datetime):
+        return instant_text
+    if issubclass(kind, timedelta):
+        return timedelta.total_seconds
+    if attrs.has(kind):
+        names = tuple(f.name for f in attrs.fields(kind))
+        return lambda value: {name: encode(getattr(value, name)) for name in names}
+    if issubclass(kind, tuple | list):
+        return lambda value: [encode(item) for item in value]
+    if issubclass(kind, dict):
+        return lambda value: {str(k): encode(v) for k, v in value.items()}
+    return _refuse
+
+
+def _enum_value(value: Enum) -> Any:
+    return value.value
+
+
+def _refuse(value: Any) -> Any:
     raise InvalidInputError(f"cannot store a {type(value).__name__}")
 
 

@@ -16,7 +16,7 @@ from typing import TypeAlias
 import attrs
 
 from .errors import InvalidInputError
-from .instants import require_aware
+from .instants import UTC, require_aware
 
 __all__ = ["NOTIFICATION_RULES", "FactValue", "Notification", "notification"]
 
@@ -114,17 +114,15 @@ def notification(
     rule = NOTIFICATION_RULES.get(event)
     if rule is None:
         raise InvalidInputError(f"{event!r} is not a notification the rules define")
-    clean: list[tuple[str, FactValue]] = []
-    for key in sorted(facts):
-        value = facts[key]
+    clean: list[tuple[str, FactValue]] = sorted(facts.items())  # type: ignore[arg-type]
+    for position, (key, value) in enumerate(clean):
         if isinstance(value, datetime):
-            value = require_aware(value, key).isoformat()
-        clean.append((key, value))
+            clean[position] = (key, require_aware(value, key).isoformat())
     return Notification(
         event=event,
         rule=rule,
-        at=require_aware(at),
-        recipients=tuple(recipients),
-        emails=tuple(emails),
+        at=at if type(at) is datetime and at.tzinfo is UTC else require_aware(at),
+        recipients=recipients if type(recipients) is tuple else tuple(recipients),
+        emails=emails if type(emails) is tuple else tuple(emails),
         facts=tuple(clean),
     )

@@ -25,24 +25,85 @@ __all__ = ["MemoryStore"]
 E = TypeVar("E")
 _MISSING: Any = object()
 Undo = Callable[[], object]
+# A journal entry is a function and its arguments: cheaper to record than a closure, and
+# most writes share the one function that puts a dict entry back.
+Entry = tuple[Any, ...]
+# An index as a write needs it: its keys function, uniqueness, postings and name.
+_IndexMeta = tuple[Callable[[Any], Iterable[str]], bool, dict[str, dict[str, int]], str]
+# A kind as the store keeps it: the kind, its table, its indexes, its postings by index
+# name, and each stored entity's index keys (one tuple per index), so an update compares
+# against the keys it was posted under instead of computing them again.
+_KindMeta = tuple[
+    EntityKind[Any], dict[str, Any], tuple[_IndexMeta, ...], dict[str, dict[str, dict[str, int]]],
+    dict[str, tuple[tuple[str, ...], ...]],
+]
+
+
+def _put_back(table: dict[Any, Any], key: Any, old: Any) -> None:
+    if old is _MISSING:
+        table.pop(key, None)
+    else:
+        table[key] = old
+
+
+def _call(undo: Undo) -> None:
+    undo()
+
+
+def _key_tuple(keys: Iterable[str]) -> tuple[str, ...]:
+    return keys if type(keys) is tuple else tuple(keys)
+
+
+def _put_back_keyed(table: dict[str, Any], stored_keys: dict[str, Any], entity_id: str,
+                    old: Any, old_keys: Any) -> None:
+    if old is _MISSING:
+        table.pop(entity_id, None)
+        stored_keys.pop(entity_id, None)
+    else:
+        table[entity_id] = old
+        stored_keys[entity_id] = old_keys
+
+
+def _unpost_undo(postings: dict[str, dict[str, int]], key: str, ids: dict[str, int],
+                 entity_id: str) -> None:
+    ids.pop(entity_id, None)
+    if not ids and postings.get(key) is ids:
+        del postings[key]  # leave no empty entry behind a rollback
+
+
+def _repost_undo(postings: dict[str, dict[str, int]], key: str, ids: dict[str, int],
+                 entity_id: str, number: int) -> None:
+    # Put the posting back in its place: O(1) when it was the last one, a re-sort of this
+    # key's postings otherwise (only ever on a rollback).
+    if postings.get(key) is not ids:
+        postings[key] = ids  # a later undo may have dropped it while empty
+    last = next(reversed(ids.values()), 0)
+    ids[entity_id] = number
+    if number < last:
+        ordered = sorted(ids.items(), key=lambda item: item[1])
+        ids.clear()
+        ids.update(ordered)
+
+
+def _drop_line(statement: dict[str, list[StatementLine]], member: str,
+               lines: list[StatementLine] | None) -> None:
+    if lines is None:
+        statement.pop(member, None)
+    else:
+        lines.pop()
 
 
 class _JournaledBook(MemoryBook):
     """A :class:`MemoryBook` that logs how to undo each write into the open unit of work."""
 
-    def __init__(self, journal: Callable[[Undo], None]) -> None:
+    def __init__(self, journal: Callable[[Entry], None]) -> None:
         super().__init__()
         self._log = journal
 
-    def _restore(self, table: dict[str, Any], key: str) -> Undo:
-        old = table.get(key, _MISSING)
-        if old is _MISSING:
-            return lambda: table.pop(key, None)
-        return lambda: table.__setitem__(key, old)
-
     def set_balance(self, account: str, balance: Balance) -> None:
-        self._log(self._restore(self.balances, account))
-        super().set_balance(account, balance)
+        balances = self.balances
+        self._log((_put_back, balances, account, balances.get(account, _MISSING)))
+        balances[account] = balance
 
     def record(
         self,
@@ -52,27 +113,23 @@ class _JournaledBook(MemoryBook):
         hold: Hold | None,
     ) -> None:
         log = self._log
+        accounts = self.balances
         for account, _ in balances:
-            log(self._restore(self.balances, account))
+            log((_put_back, accounts, account, accounts.get(account, _MISSING)))
         if hold is not None:
-            log(self._restore(self.holds, hold.id))
+            log((_put_back, self.holds, hold.id, self.holds.get(hold.id, _MISSING)))
+        statement = self.statement
         for line in lines:
-            log(self._statement_undo(line.member))
-        log(self.transfers.pop)
+            log((_drop_line, statement, line.member, statement.get(line.member)))
+        log((self.transfers.pop,))
         super().record(transfer, balances, lines, hold)
 
-    def _statement_undo(self, member: str) -> Undo:
-        lines = self.statement.get(member)
-        if lines is None:
-            return lambda: self.statement.pop(member, None)
-        return lines.pop
-
     def set_idempotency(self, record: IdempotencyRecord) -> None:
-        self._log(self._restore(self.keys, record.key))
+        self._log((_put_back, self.keys, record.key, self.keys.get(record.key, _MISSING)))
         super().set_idempotency(record)
 
     def add_to_counter(self, name: str, delta: int) -> None:
-        self._log(self._restore(self.totals, name))
+        self._log((_put_back, self.totals, name, self.totals.get(name, _MISSING)))
         super().add_to_counter(name, delta)
 
 
@@ -81,9 +138,11 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._journal: list[Undo] | None = None
-        self.book = _JournaledBook(self._record_undo)
+        self._journal: list[Entry] | None = None
+        self.book = _JournaledBook(self._log)
         self._entities: dict[str, dict[str, Any]] = {}
+        # kind name -> (the kind, its table, (keys, unique, postings, index name) per index)
+        self._kinds: dict[str, _KindMeta] = {}
         # (kind, index) -> key -> {entity id: posting number}, in posting order
         self._indexes: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
         self._postings = itertools.count(1)
@@ -96,7 +155,7 @@ class MemoryStore:
 
     # ------------------------------------------------------------------ store
     def begin(self) -> _MemoryUnitOfWork:
-        if not self._lock.acquire(timeout=30):
+        if not self._lock.acquire(blocking=False) and not self._lock.acquire(timeout=30):
             raise StateConflictError("the memory store is busy with another unit of work")
         self._journal = []
         return _MemoryUnitOfWork(self)
@@ -117,25 +176,70 @@ class MemoryStore:
         """Nothing to release."""
 
     # ------------------------------------------------------------------ journal
-    def _record_undo(self, undo: Undo) -> None:
-        if self._journal is None:
+    def _log(self, entry: Entry) -> None:
+        journal = self._journal
+        if journal is None:
             raise StateConflictError("store writes happen inside a unit of work")
-        self._journal.append(undo)
+        journal.append(entry)
+
+    def _record_undo(self, undo: Undo) -> None:
+        self._log((_call, undo))
 
     def _end(self, commit: bool) -> None:
         journal, self._journal = self._journal, None
         try:
             if not commit and journal:
-                for undo in reversed(journal):
-                    undo()
+                for function, *arguments in reversed(journal):
+                    function(*arguments)
         finally:
             self._lock.release()
 
-    def _restore_into(self, table: dict[Any, Any], key: Any) -> Undo:
-        old = table.get(key, _MISSING)
-        if old is _MISSING:
-            return lambda: table.pop(key, None)
-        return lambda: table.__setitem__(key, old)
+    def _forget_kind(self, name: str, created: list[tuple[dict[Any, Any], Any]]) -> None:
+        self._kinds.pop(name, None)
+        for where, key in created:
+            if not where.get(key):
+                where.pop(key, None)
+
+    def _unappend(self, seq: int) -> None:
+        self._outbox.pop(seq, None)
+        self._outbox_seq = seq - 1
+
+    def _unschedule(self, timer_id: str, old: tuple[Timer, int] | None) -> None:
+        """Undo a schedule or a cancel: put back the timer that was there, or none."""
+        if old is None:
+            self._timers.pop(timer_id, None)
+        else:  # its heap entry may have been dropped as stale meanwhile
+            self._timers[timer_id] = old
+            heapq.heappush(self._heap, (old[0].due, old[1], timer_id))
+
+    def _restore_into(self, table: dict[Any, Any], key: Any) -> Entry:
+        return (_put_back, table, key, table.get(key, _MISSING))
+
+    def _kind(self, kind: EntityKind[Any]) -> _KindMeta:
+        """The kind's table and index postings, looked up once per kind (not per write)."""
+        found = self._kinds.get(kind.name)
+        if found is None or found[0] is not kind:
+            created: list[tuple[dict[Any, Any], Any]] = (
+                [(self._entities, kind.name)] if kind.name not in self._entities else []
+            )
+            created += [(self._indexes, (kind.name, index.name)) for index in kind.indexes
+                        if (kind.name, index.name) not in self._indexes]
+            if created and self._journal is not None:
+                # a rollback leaves no empty table or index behind (nor this entry)
+                self._journal.append((self._forget_kind, kind.name, created))
+            table = self._entities.setdefault(kind.name, {})
+            indexes = tuple(
+                (index.keys, index.unique,
+                 self._indexes.setdefault((kind.name, index.name), {}), index.name)
+                for index in kind.indexes
+            )
+            by_name = {name: postings for _, _, postings, name in indexes}
+            stored_keys = {
+                entity_id: tuple(_key_tuple(keys(entity)) for keys, _, _, _ in indexes)
+                for entity_id, entity in table.items()
+            } if indexes else {}
+            found = self._kinds[kind.name] = (kind, table, indexes, by_name, stored_keys)
+        return found
 
 
 class _MemoryUnitOfWork:
@@ -149,36 +253,72 @@ class _MemoryUnitOfWork:
 
     # ------------------------------------------------------------------ entities
     def get(self, kind: EntityKind[E], entity_id: str) -> E | None:
-        found: E | None = self._store._entities.get(kind.name, {}).get(entity_id)
+        table = self._store._entities.get(kind.name)
+        if table is None:
+            return None
+        found: E | None = table.get(entity_id)
         return found
 
     def put(self, kind: EntityKind[E], entity_id: str, entity: E) -> None:
         store = self._store
-        table = store._entities.setdefault(kind.name, {})
-        old = table.get(entity_id)
-        changes = []
-        for index in kind.indexes:
-            new_keys = tuple(index.keys(entity))
-            old_keys = tuple(index.keys(old)) if old is not None else ()
+        journal = store._journal
+        if journal is None:
+            raise StateConflictError("store writes happen inside a unit of work")
+        meta = store._kinds.get(kind.name)
+        if meta is None or meta[0] is not kind:
+            meta = store._kind(kind)
+        table = meta[1]
+        old = table.get(entity_id, _MISSING)
+        indexes = meta[2]
+        if not indexes:
+            journal.append((_put_back, table, entity_id, old))
+            table[entity_id] = entity
+            return
+        stored_keys = meta[4]
+        old_all = stored_keys.get(entity_id) if old is not _MISSING else None
+        new_all = []
+        changes = None
+        position = 0
+        for keys, unique, postings, index_name in indexes:
+            new_keys: Any = keys(entity)
+            if type(new_keys) is not tuple:
+                new_keys = tuple(new_keys)
+            new_all.append(new_keys)
+            old_keys: Any = old_all[position] if old_all is not None else ()
+            position += 1
             if new_keys == old_keys:
                 continue  # the common case: this index is untouched by the update
-            postings = store._indexes.setdefault((kind.name, index.name), {})
-            added = set(new_keys) - set(old_keys)
-            if index.unique:
+            if len(new_keys) <= 1 and len(old_keys) <= 1:
+                added: Any = new_keys  # one key at most each, and they differ
+                removed: Any = old_keys
+            else:
+                added = set(new_keys).difference(old_keys)
+                removed = set(old_keys).difference(new_keys)
+            if unique:
                 for key in added:
                     ids = postings.get(key)
                     if ids and entity_id not in ids:
                         raise AlreadyExistsError(
-                            f"another {kind.name} already has {index.name} {key!r}"
+                            f"another {kind.name} already has {index_name} {key!r}"
                         )
-            changes.append((postings, set(old_keys) - set(new_keys), added))
-        for postings, removed, added in changes:  # checked everything first: now write
-            for key in removed:
-                self._unpost(postings, key, entity_id)
-            for key in added:
-                self._post(postings, key, entity_id)
-        store._record_undo(store._restore_into(table, entity_id))
+            if changes is None:
+                changes = [(postings, removed, added)]
+            else:
+                changes.append((postings, removed, added))
+        if changes is not None:  # checked everything first: now write
+            postings_count = store._postings
+            for postings, removed, added in changes:
+                for key in removed:
+                    self._unpost(postings, key, entity_id)
+                for key in added:
+                    ids = postings.get(key)
+                    if ids is None:
+                        ids = postings[key] = {}
+                    ids[entity_id] = next(postings_count)
+                    journal.append((_unpost_undo, postings, key, ids, entity_id))
+        journal.append((_put_back_keyed, table, stored_keys, entity_id, old, old_all))
         table[entity_id] = entity
+        stored_keys[entity_id] = tuple(new_all)
 
     def delete(self, kind: EntityKind[E], entity_id: str) -> None:
         store = self._store
@@ -186,61 +326,58 @@ class _MemoryUnitOfWork:
         old = table.get(entity_id)
         if old is None:
             return
-        for index in kind.indexes:
-            postings = store._indexes.setdefault((kind.name, index.name), {})
-            for key in set(index.keys(old)):
+        meta = store._kind(kind)
+        stored_keys = meta[4]
+        old_all = stored_keys.get(entity_id)
+        for position, (_, _, postings, _) in enumerate(meta[2]):
+            assert old_all is not None
+            for key in set(old_all[position]):
                 self._unpost(postings, key, entity_id)
-        store._record_undo(store._restore_into(table, entity_id))
+        store._log((_put_back_keyed, table, stored_keys, entity_id, old, old_all))
         del table[entity_id]
+        stored_keys.pop(entity_id, None)
 
     def _post(self, postings: dict[str, dict[str, int]], key: str, entity_id: str) -> None:
-        ids = postings.setdefault(key, {})
+        ids = postings.get(key)
+        if ids is None:
+            ids = postings[key] = {}
         ids[entity_id] = next(self._store._postings)
-
-        def undo() -> None:
-            ids.pop(entity_id, None)
-            if not ids and postings.get(key) is ids:
-                del postings[key]  # leave no empty entry behind a rollback
-
-        self._store._record_undo(undo)
+        self._store._log((_unpost_undo, postings, key, ids, entity_id))
 
     def _unpost(self, postings: dict[str, dict[str, int]], key: str, entity_id: str) -> None:
         ids = postings.get(key)
         if ids is None or entity_id not in ids:
             return
         number = ids.pop(entity_id)
-
-        def undo() -> None:
-            # Put the posting back in its place: O(1) when it was the last one, a re-sort
-            # of this key's postings otherwise (only ever on a rollback).
-            if postings.get(key) is not ids:
-                postings[key] = ids  # a later undo may have dropped it while empty
-            last = next(reversed(ids.values()), 0)
-            ids[entity_id] = number
-            if number < last:
-                ordered = sorted(ids.items(), key=lambda item: item[1])
-                ids.clear()
-                ids.update(ordered)
-
-        self._store._record_undo(undo)
+        if not ids:
+            # No empty bucket stays behind: its key may be personal data (an email, ACC-7).
+            del postings[key]
+        self._store._log((_repost_undo, postings, key, ids, entity_id, number))
 
     def find(self, kind: EntityKind[E], index: str, key: str) -> list[E]:
-        kind.index(index)  # refuses an unknown index name
-        ids = self._store._indexes.get((kind.name, index), {}).get(key, {})
-        table = self._store._entities.get(kind.name, {})
+        store = self._store
+        meta = store._kinds.get(kind.name)
+        if meta is None or meta[0] is not kind:  # a kind never written yet: read as is
+            kind.index(index)  # refuses an unknown index name
+            posted = store._indexes.get((kind.name, index), {}).get(key, {})
+            table = store._entities.get(kind.name, {})
+            return [table[entity_id] for entity_id in posted]
+        postings = meta[3].get(index)
+        if postings is None:
+            kind.index(index)  # refuses an unknown index name
+            return []
+        ids = postings.get(key)
+        if not ids:
+            return []
+        table = meta[1]
         return [table[entity_id] for entity_id in ids]
 
     # ------------------------------------------------------------------ outbox
     def append_notification(self, notification: Notification) -> None:
         store = self._store
-        store._outbox_seq += 1
-        seq = store._outbox_seq
-
-        def undo() -> None:
-            store._outbox.pop(seq, None)
-            store._outbox_seq = seq - 1
-
-        store._record_undo(undo)
+        seq = store._outbox_seq + 1
+        store._log((store._unappend, seq))
+        store._outbox_seq = seq
         store._outbox[seq] = notification
 
     def forget_notifications(self, member_id: str, email: str | None) -> None:
@@ -269,33 +406,22 @@ class _MemoryUnitOfWork:
     # ------------------------------------------------------------------ timers
     def schedule(self, timer: Timer) -> None:
         store = self._store
+        timer_id = f"{timer.kind}:{timer.ref}"
+        timers = store._timers
+        store._log((store._unschedule, timer_id, timers.get(timer_id)))
         version = next(store._timer_versions)
-        old = store._timers.get(timer.id)
-
-        def undo() -> None:
-            if old is None:
-                store._timers.pop(timer.id, None)
-            else:  # its heap entry may have been dropped as stale meanwhile
-                store._timers[timer.id] = old
-                heapq.heappush(store._heap, (old[0].due, old[1], timer.id))
-
-        store._record_undo(undo)
-        store._timers[timer.id] = (timer, version)
-        heapq.heappush(store._heap, (timer.due, version, timer.id))
+        timers[timer_id] = (timer, version)
+        heapq.heappush(store._heap, (timer.due, version, timer_id))
 
     def cancel_timer(self, kind: str, ref: str) -> None:
         store = self._store
         timer_id = f"{kind}:{ref}"
-        found = store._timers.pop(timer_id, None)
-        if found is None:
+        timers = store._timers
+        if timer_id not in timers:
             return
-        timer, version = found
-
-        def undo() -> None:
-            store._timers[timer_id] = (timer, version)
-            heapq.heappush(store._heap, (timer.due, version, timer_id))
-
-        store._record_undo(undo)
+        found = timers[timer_id]
+        store._log((store._unschedule, timer_id, found))
+        del timers[timer_id]
 
     def next_due(self, until: datetime) -> Timer | None:
         store = self._store
@@ -312,7 +438,7 @@ class _MemoryUnitOfWork:
     # ------------------------------------------------------------------ sequences
     def next_in_sequence(self, name: str) -> int:
         store = self._store
-        store._record_undo(store._restore_into(store._sequences, name))
+        store._log(store._restore_into(store._sequences, name))
         value = store._sequences.get(name, 0) + 1
         store._sequences[name] = value
         return value

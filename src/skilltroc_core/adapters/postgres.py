@@ -92,17 +92,24 @@ class _GuardedCursor:
         self._store = store
         self._cursor = cursor
 
+    # try/except rather than ``_translated``: these run for every statement.
     def execute(self, query: str, params: Sequence[Any] = (), /) -> Any:
-        with self._store._translated("a unit of work"):
+        try:
             return self._cursor.execute(query, params)
+        except psycopg.Error as exc:
+            raise self._store._library_error(exc, "a unit of work") from exc
 
     def fetchone(self) -> Any:
-        with self._store._translated("a unit of work"):
+        try:
             return self._cursor.fetchone()
+        except psycopg.Error as exc:
+            raise self._store._library_error(exc, "a unit of work") from exc
 
     def fetchall(self) -> list[Any]:
-        with self._store._translated("a unit of work"):
+        try:
             return self._cursor.fetchall()
+        except psycopg.Error as exc:
+            raise self._store._library_error(exc, "a unit of work") from exc
 
 
 class PostgresStore:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -176,3 +177,41 @@ def test_eight_processes_requesting_one_five_seat_session_never_oversell_it(
 
     app = service(str(path))
     booking_race.check_outcome(app, session, workers=8, members=12, counts=counts)
+
+
+class _CommitFails:
+    """A connection whose next COMMIT fails (a full disk, an I/O error)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.failed = False
+
+    def execute(self, sql: str, *args: Any) -> object:
+        if sql == "COMMIT" and not self.failed:
+            self.failed = True
+            raise sqlite3.OperationalError("disk I/O error")
+        return self.conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.conn, name)
+
+
+@pytest.mark.rule("STAR-2")
+def test_a_failed_commit_rolls_back_and_the_store_stays_usable(tmp_path: Path) -> None:
+    """A COMMIT that fails leaves nothing written and no transaction open: the next
+    command runs at once and the retried purchase credits once."""
+    app = service(str(tmp_path / "s.db"))
+    alice = app.signup("alice@example.org", provider="google").member_id
+    store = app.store
+    assert isinstance(store, SQLiteStore)
+    real = store._conn
+    store._conn = _CommitFails(real)  # type: ignore[assignment]
+    with pytest.raises(StoreError, match="disk I/O error") as failed:
+        app.buy_stars(alice, 5, payment_reference="PAY-1")
+    assert failed.value.code == "store_error"
+    store._conn = real
+    assert not real.in_transaction
+    assert app.balance(alice).available == 10
+    app.buy_stars(alice, 5, payment_reference="PAY-1")
+    assert app.balance(alice).available == 15
+    app.check_invariants(deep=True)

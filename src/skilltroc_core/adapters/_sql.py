@@ -8,12 +8,12 @@ entities are JSON text keyed by ``(kind, id)`` with their index keys in a side t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from ..codec import dumps, instant_text, loads, parse_instant
-from ..errors import AlreadyExistsError
+from ..errors import AlreadyExistsError, InvalidInputError, SkilltrocError
 from ..events import Notification
 from ..ledger import (
     Balance,
@@ -90,29 +90,59 @@ class Cursor(Protocol):
 class Runner:
     """Runs ``?``-style SQL on a DB-API cursor, rewriting placeholders when needed."""
 
-    def __init__(self, cursor: Cursor, placeholder: str) -> None:
+    def __init__(
+        self,
+        cursor: Cursor,
+        placeholder: str,
+        *,
+        driver_errors: tuple[type[Exception], ...] = (),
+        translate: Callable[[Exception], SkilltrocError] | None = None,
+    ) -> None:
         self.cursor = cursor
         self.placeholder = placeholder
+        # the driver's own errors (a full disk, a busy file) become the library's errors
+        self._driver_errors = driver_errors
+        self._translate = translate
+        self._native = placeholder == "?"
         self._cache: dict[str, str] = {}
 
     def _sql(self, sql: str) -> str:
-        if self.placeholder == "?":
+        if self._native:
             return sql
         found = self._cache.get(sql)
         if found is None:
             found = self._cache[sql] = sql.replace("?", self.placeholder)
         return found
 
+    def _execute(self, sql: str, params: tuple[Any, ...]) -> Cursor:
+        cursor = self.cursor
+        try:
+            cursor.execute(sql if self._native else self._sql(sql), params)
+        except UnicodeEncodeError as exc:
+            raise _unstorable(exc) from exc
+        except self._driver_errors as exc:
+            raise self._driver_error(exc) from exc
+        return cursor
+
     def run(self, sql: str, *params: Any) -> None:
-        self.cursor.execute(self._sql(sql), params)
+        self._execute(sql, params)
 
     def one(self, sql: str, *params: Any) -> Any:
-        self.cursor.execute(self._sql(sql), params)
-        return self.cursor.fetchone()
+        return self._execute(sql, params).fetchone()
 
     def all(self, sql: str, *params: Any) -> list[Any]:
-        self.cursor.execute(self._sql(sql), params)
-        return self.cursor.fetchall()
+        return self._execute(sql, params).fetchall()
+
+    def _driver_error(self, exc: Exception) -> SkilltrocError:
+        if self._translate is None:
+            raise exc
+        return self._translate(exc)
+
+
+def _unstorable(exc: UnicodeEncodeError) -> InvalidInputError:
+    """Text with a lone surrogate (an id, a key) cannot be sent to the database: the
+    command is refused and its unit of work rolls back."""
+    return InvalidInputError(f"text that is not valid Unicode: {exc.object[:40]!r}")
 
 
 def _hold(row: Any) -> Hold:
@@ -130,14 +160,27 @@ def _transfer(row: Any) -> Transfer:
 
 
 class SqlBook:
-    """The :class:`~skilltroc_core.ledger.LedgerBook` of a SQL store."""
+    """The :class:`~skilltroc_core.ledger.LedgerBook` of a SQL store.
+
+    It lives for one unit of work, which holds the store's write lock: balances, the
+    next transfer number and statement lengths it has read or written stay valid until
+    the unit ends, so it remembers them instead of reading them again.
+    """
 
     def __init__(self, db: Runner) -> None:
         self.db = db
+        self._balances: dict[str, Balance | None] = {}
+        self._next_seq: int | None = None
+        self._line_counts: dict[str, int] = {}
 
     def balance(self, account: str) -> Balance | None:
+        try:
+            return self._balances[account]
+        except KeyError:
+            pass
         row = self.db.one("SELECT available, held FROM accounts WHERE id = ?", account)
-        return Balance(row[0], row[1]) if row else None
+        found = self._balances[account] = Balance(row[0], row[1]) if row else None
+        return found
 
     def set_balance(self, account: str, balance: Balance) -> None:
         self.db.run(
@@ -145,10 +188,13 @@ class SqlBook:
             "DO UPDATE SET available = excluded.available, held = excluded.held",
             account, balance.available, balance.held,
         )
+        self._balances[account] = balance
 
     def next_seq(self) -> int:
-        row = self.db.one("SELECT MAX(seq) FROM transfers")
-        return (row[0] or 0) + 1
+        if self._next_seq is None:
+            row = self.db.one("SELECT MAX(seq) FROM transfers")
+            self._next_seq = (row[0] or 0) + 1
+        return self._next_seq
 
     def record(
         self,
@@ -158,6 +204,7 @@ class SqlBook:
         hold: Hold | None,
     ) -> None:
         t = transfer
+        self._next_seq = t.seq + 1
         self.db.run(
             "INSERT INTO transfers (seq, debit, credit, amount, kind, reference, at, hold_id, "
             "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -171,7 +218,7 @@ class SqlBook:
                 "INSERT INTO statement_lines (member, idx, transfer_seq, at, kind, amount, "
                 "held_change, balance, held, reference, counterpart) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                line.member, self.line_count(line.member), line.transfer_seq,
+                line.member, self._take_line(line.member), line.transfer_seq,
                 instant_text(line.at), line.kind.value, line.amount, line.held_change,
                 line.balance, line.held, line.reference, line.counterpart,
             )
@@ -195,8 +242,17 @@ class SqlBook:
         return _transfer(row) if row else None
 
     def line_count(self, member: str) -> int:
-        row = self.db.one("SELECT MAX(idx) FROM statement_lines WHERE member = ?", member)
-        return 0 if row[0] is None else row[0] + 1
+        found = self._line_counts.get(member)
+        if found is None:
+            row = self.db.one("SELECT MAX(idx) FROM statement_lines WHERE member = ?", member)
+            found = self._line_counts[member] = 0 if row[0] is None else row[0] + 1
+        return found
+
+    def _take_line(self, member: str) -> int:
+        """The index of ``member``'s next statement line (and count it)."""
+        index = self.line_count(member)
+        self._line_counts[member] = index + 1
+        return index
 
     def lines(self, member: str, offset: int, limit: int) -> list[StatementLine]:
         rows = self.db.all(
@@ -277,60 +333,104 @@ class SqlUnitOfWork:
         self._book = SqlBook(db)
         self._finish = finish
         self._open = True
+        # What this unit of work read or wrote, valid while it holds the write lock:
+        # (kind, id) -> the entity (None: none stored), and -> its posted index keys.
+        self._entities: dict[tuple[str, str], Any] = {}
+        self._posted: dict[tuple[str, str], dict[str, set[str]]] = {}
+        # name -> [last value handed out, value stored]: a sequence is bumped in SQL once
+        # per unit, then counted here and stored once at commit.
+        self._sequences: dict[str, list[int]] = {}
 
     @property
     def book(self) -> SqlBook:
         return self._book
 
     def get(self, kind: EntityKind[E], entity_id: str) -> E | None:
+        cached = (kind.name, entity_id)
+        try:
+            found: E | None = self._entities[cached]
+            return found
+        except KeyError:
+            pass
         row = self.db.one("SELECT data FROM entities WHERE kind = ? AND id = ?",
                           kind.name, entity_id)
-        return loads(kind.type, row[0]) if row else None
+        found = self._entities[cached] = loads(kind.type, row[0]) if row else None
+        return found
+
+    def _posted_keys(self, kind: EntityKind[E], entity_id: str) -> dict[str, set[str]]:
+        """The keys ``entity_id`` is posted under, by index (read once per unit)."""
+        cached = (kind.name, entity_id)
+        posted = self._posted.get(cached)
+        if posted is None:
+            posted = self._posted[cached] = {}
+            if cached not in self._entities or self._entities[cached] is not None:
+                for index, key in self.db.all(
+                    "SELECT idx, key FROM entity_keys WHERE kind = ? AND id = ?",
+                    kind.name, entity_id,
+                ):
+                    posted.setdefault(index, set()).add(key)
+        return posted
 
     def put(self, kind: EntityKind[E], entity_id: str, entity: E) -> None:
         db = self.db
-        for index in kind.indexes:
-            new_keys = set(index.keys(entity))
-            old_keys = {
-                r[0] for r in db.all(
-                    "SELECT key FROM entity_keys WHERE kind = ? AND id = ? AND idx = ?",
-                    kind.name, entity_id, index.name,
-                )
-            }
-            for key in new_keys - old_keys:
-                if index.unique and db.one(
-                    "SELECT id FROM entity_keys WHERE kind = ? AND idx = ? AND key = ? "
-                    "AND id <> ?", kind.name, index.name, key, entity_id,
-                ):
-                    raise AlreadyExistsError(
-                        f"another {kind.name} already has {index.name} {key!r}"
+        if kind.indexes:
+            posted = self._posted_keys(kind, entity_id)
+            changes = []
+            for index in kind.indexes:
+                new_keys = set(index.keys(entity))
+                old_keys = posted.get(index.name, set())
+                if new_keys == old_keys:
+                    continue
+                if index.unique:
+                    for key in new_keys - old_keys:
+                        if db.one(
+                            "SELECT id FROM entity_keys WHERE kind = ? AND idx = ? AND key = ? "
+                            "AND id <> ?", kind.name, index.name, key, entity_id,
+                        ):
+                            raise AlreadyExistsError(
+                                f"another {kind.name} already has {index.name} {key!r}"
+                            )
+                changes.append((index.name, old_keys, new_keys))
+            for index_name, old_keys, new_keys in changes:  # all checked: now write
+                for key in old_keys - new_keys:
+                    db.run("DELETE FROM entity_keys WHERE kind = ? AND idx = ? AND key = ? "
+                           "AND id = ?", kind.name, index_name, key, entity_id)
+                for key in sorted(new_keys - old_keys):
+                    db.run(
+                        "INSERT INTO entity_keys (kind, idx, key, id, seq) VALUES (?, ?, ?, ?, ?)",
+                        kind.name, index_name, key, entity_id,
+                        self.next_in_sequence("entity_key"),
                     )
-            for key in old_keys - new_keys:
-                db.run("DELETE FROM entity_keys WHERE kind = ? AND idx = ? AND key = ? AND id = ?",
-                       kind.name, index.name, key, entity_id)
-            for key in sorted(new_keys - old_keys):
-                db.run(
-                    "INSERT INTO entity_keys (kind, idx, key, id, seq) VALUES (?, ?, ?, ?, ?)",
-                    kind.name, index.name, key, entity_id, self.next_in_sequence("entity_key"),
-                )
+                posted[index_name] = new_keys
         db.run(
             "INSERT INTO entities (kind, id, data) VALUES (?, ?, ?) ON CONFLICT (kind, id) "
             "DO UPDATE SET data = excluded.data",
             kind.name, entity_id, dumps(entity),
         )
+        self._entities[(kind.name, entity_id)] = entity
 
     def delete(self, kind: EntityKind[E], entity_id: str) -> None:
         self.db.run("DELETE FROM entity_keys WHERE kind = ? AND id = ?", kind.name, entity_id)
         self.db.run("DELETE FROM entities WHERE kind = ? AND id = ?", kind.name, entity_id)
+        self._entities[(kind.name, entity_id)] = None
+        self._posted[(kind.name, entity_id)] = {}
 
     def find(self, kind: EntityKind[E], index: str, key: str) -> list[E]:
         kind.index(index)
         rows = self.db.all(
-            "SELECT e.data FROM entity_keys k JOIN entities e ON e.kind = k.kind AND e.id = k.id "
-            "WHERE k.kind = ? AND k.idx = ? AND k.key = ? ORDER BY k.seq",
+            "SELECT e.id, e.data FROM entity_keys k JOIN entities e ON e.kind = k.kind "
+            "AND e.id = k.id WHERE k.kind = ? AND k.idx = ? AND k.key = ? ORDER BY k.seq",
             kind.name, index, key,
         )
-        return [loads(kind.type, r[0]) for r in rows]
+        found = []
+        entities = self._entities
+        for entity_id, data in rows:
+            cached = (kind.name, entity_id)
+            entity = entities.get(cached)
+            if entity is None:
+                entity = entities[cached] = loads(kind.type, data)
+            found.append(entity)
+        return found
 
     def append_notification(self, notification: Notification) -> None:
         seq = self.next_in_sequence("outbox")
@@ -372,15 +472,28 @@ class SqlUnitOfWork:
         return Timer(kind=row[0], ref=row[1], due=parse_instant(row[2])) if row else None
 
     def next_in_sequence(self, name: str) -> int:
+        counted = self._sequences.get(name)
+        if counted is not None:
+            counted[0] += 1
+            return counted[0]
         row = self.db.one(
             "INSERT INTO sequences (name, value) VALUES (?, 1) ON CONFLICT (name) "
             "DO UPDATE SET value = sequences.value + 1 RETURNING value",
             name,
         )
-        return int(row[0])
+        value = int(row[0])
+        self._sequences[name] = [value, value]
+        return value
 
     def commit(self) -> None:
         if self._open:
+            try:
+                for name, (value, stored) in self._sequences.items():
+                    if value != stored:
+                        self.db.run("UPDATE sequences SET value = ? WHERE name = ?", value, name)
+            except BaseException:
+                self.rollback()
+                raise
             self._open = False
             self._finish(True)
 

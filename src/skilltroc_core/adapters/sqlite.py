@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..codec import loads
-from ..errors import ConcurrencyError, SchemaTooNewError, StoreError
+from ..errors import ConcurrencyError, SchemaTooNewError, SkilltrocError, StoreError
 from ..events import Notification
 from ..ports import OutboxItem
 from ._sql import SCHEMA, SCHEMA_VERSION, Runner, SqlUnitOfWork
@@ -81,17 +81,23 @@ class SQLiteStore:
         self._lock.acquire()
         try:
             self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
             self._lock.release()
-            raise ConcurrencyError(f"the store is busy: {exc}") from exc
+            raise driver_error(exc) from exc
         except BaseException:
             self._lock.release()
             raise
-        return SqlUnitOfWork(Runner(self._conn.cursor(), "?"), self._finish, FORGET_WHERE)
+        runner = Runner(self._conn.cursor(), "?", driver_errors=(sqlite3.Error,),
+                        translate=driver_error)
+        return SqlUnitOfWork(runner, self._finish, FORGET_WHERE)
 
     def _finish(self, commit: bool) -> None:
         try:
             self._conn.execute("COMMIT" if commit else "ROLLBACK")
+        except sqlite3.Error as exc:
+            if self._conn.in_transaction:  # a failed COMMIT leaves the transaction open
+                self._conn.execute("ROLLBACK")
+            raise driver_error(exc) from exc
         finally:
             self._lock.release()
 
@@ -105,7 +111,11 @@ class SQLiteStore:
     def ack(self, seqs: Iterable[int]) -> None:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
+            try:
+                self._conn.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
+            except BaseException:
+                self._conn.execute("ROLLBACK")  # never leave the connection in a transaction
+                raise
             self._conn.execute("COMMIT")
 
     def checkpoint(self) -> None:
@@ -116,3 +126,16 @@ class SQLiteStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def driver_error(exc: Exception) -> SkilltrocError:
+    """The library's error for a failure of SQLite itself inside a unit of work.
+
+    The unit of work rolls back, so nothing of the command was written: a busy or locked
+    file is a retryable :class:`ConcurrencyError`, anything else (a full disk, an I/O
+    error, a damaged file) a :class:`StoreError`.
+    """
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        return ConcurrencyError(f"the store is busy: {text}; nothing was written, retry")
+    return StoreError(f"the SQLite store failed: {text}; nothing of this command was written")

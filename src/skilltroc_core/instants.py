@@ -16,7 +16,7 @@ from dateutil import tz as dateutil_tz
 
 from .errors import InvalidInputError, NaiveDatetimeError
 
-__all__ = ["UTC", "add_calendar_days", "require_aware", "time_zone", "to_local"]
+__all__ = ["UTC", "add_calendar_days", "later", "require_aware", "time_zone", "to_local"]
 
 
 def require_aware(instant: object, what: str = "instant") -> datetime:
@@ -29,7 +29,21 @@ def require_aware(instant: object, what: str = "instant") -> datetime:
         return instant
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise NaiveDatetimeError(f"{what} {instant.isoformat()} has no time zone")
-    return instant.astimezone(UTC)
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01 00:00 at +05:00 is before year 1 in UTC
+        raise InvalidInputError(f"{what} {instant.isoformat()} is out of range") from exc
+
+
+def later(instant: datetime, delta: timedelta, what: str = "instant",
+          rule: str | None = None) -> datetime:
+    """``instant + delta``, refused with :class:`InvalidInputError` past year 9999."""
+    try:
+        return instant + delta
+    except OverflowError as exc:
+        raise InvalidInputError(
+            f"{what} {instant.isoformat()} is too far in the future", rule=rule
+        ) from exc
 
 
 @cache

@@ -426,12 +426,20 @@ def refuse_debit(
     )
 
 
+#: The largest amount one movement may carry (DECISION, STAR-4): SQL stores keep stars
+#: as 64-bit integers, and a trillion per movement leaves every sum far from their limit.
+MAX_STARS = 10**12
+
+
 def _stars(amount: object, what: str = "amount") -> int:
     if type(amount) is not int or amount <= 0:
         raise InvalidAmountError(
             f"{what} must be a whole number of stars greater than zero, got {amount!r}",
             amount=amount,
         )
+    if amount > MAX_STARS:
+        raise InvalidAmountError(f"{what} is at most {MAX_STARS} stars, got {amount}",
+                                 amount=amount)
     return amount
 
 
@@ -754,7 +762,9 @@ class Ledger:
         if type(offset) is not int or offset < 0 or type(limit) is not int or limit < 1:
             raise InvalidInputError("a statement page needs offset >= 0 and limit >= 1")
         total = self.book.line_count(member)
-        lines = tuple(self.book.lines(member, offset, limit))
+        # Past the end there is nothing to read (and no huge number to bind in SQL).
+        lines = tuple(self.book.lines(member, offset, min(limit, total - offset))
+                      ) if offset < total else ()
         end = offset + len(lines)
         return StatementPage(lines=lines, total=total, next_offset=end if end < total else None)
 

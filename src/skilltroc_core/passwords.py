@@ -49,9 +49,11 @@ class ScryptHasher:
         if scheme != "scrypt":
             raise InvalidInputError(f"unknown password scheme {scheme!r}", rule="ACC-4")
         expected = _unb64(digest)
+        # A lone surrogate cannot be in a stored password (signup refuses it): such a
+        # candidate simply does not match instead of failing to encode.
         actual = hashlib.scrypt(
-            password.encode("utf-8"), salt=_unb64(salt), n=int(n), r=int(r), p=int(p),
-            dklen=len(expected), maxmem=256 * 1024 * 1024,
+            password.encode("utf-8", "surrogatepass"), salt=_unb64(salt), n=int(n), r=int(r),
+            p=int(p), dklen=len(expected), maxmem=256 * 1024 * 1024,
         )
         return hmac.compare_digest(actual, expected)
 
@@ -63,4 +65,5 @@ def new_token() -> str:
 
 def hash_token(token: str) -> str:
     """What is stored of a token: its SHA-256, hex."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    # surrogatepass: a forged token with a lone surrogate hashes (and matches nothing).
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()

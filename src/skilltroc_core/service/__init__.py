@@ -7,6 +7,10 @@ notifications in the store's outbox.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Final
+
+from ..errors import InvalidInputError
 from ..ledger import SupplyReport
 from ..ports import OutboxItem
 from ._base import ServiceBase, Tx
@@ -28,6 +32,10 @@ __all__ = [
     "Tx",
 ]
 
+#: The most notifications one drain returns (DECISION: SQL stores bind it as a 64-bit
+#: integer; a host pages through a larger outbox).
+MAX_DRAIN: Final = 1_000_000
+
 
 class Skilltroc(BookingCommands, MemberCommands, GiftCommands, SocialCommands, TutorialCommands,
                 AdCommands, ServiceBase):
@@ -44,8 +52,20 @@ class Skilltroc(BookingCommands, MemberCommands, GiftCommands, SocialCommands, T
             tx.ledger.check_invariants(deep=deep)
 
     def drain_notifications(self, limit: int = 100) -> list[OutboxItem]:
-        """The oldest unacknowledged notifications, in order; ack them once delivered."""
+        """The oldest unacknowledged notifications, in order; ack them once delivered.
+
+        ``limit`` is a whole number from 1 to :data:`MAX_DRAIN`.
+        """
+        if type(limit) is not int or not 1 <= limit <= MAX_DRAIN:
+            raise InvalidInputError(
+                f"a drain limit is a whole number from 1 to {MAX_DRAIN}, got {limit!r}")
         return self.store.drain_notifications(limit)
 
-    def ack(self, seqs: list[int]) -> None:
-        self.store.ack(seqs)
+    def ack(self, seqs: Iterable[int]) -> None:
+        """Acknowledge delivered notifications by their ``seq``; unknown ones are ignored."""
+        if isinstance(seqs, str | bytes) or not isinstance(seqs, Iterable):
+            raise InvalidInputError(f"ack takes a list of notification seqs, got {seqs!r}")
+        given = list(seqs)
+        if not all(type(seq) is int and 0 < seq < 2**63 for seq in given):
+            raise InvalidInputError(f"notification seqs are whole numbers > 0, got {given!r}")
+        self.store.ack(given)

@@ -37,7 +37,7 @@ from ..errors import (
     StateConflictError,
 )
 from ..events import FactValue
-from ..instants import require_aware
+from ..instants import later, require_aware
 from ..ledger import ISSUANCE, TransferKind, VoidReason
 from ..ports import Timer
 from . import kinds
@@ -158,6 +158,14 @@ class BookingCommands(MemberCommands, SocialCommands):
                 f"{instant.isoformat()}", rule=rule,
             )
         return instant
+
+    def _session_end(self, begins: datetime, length: timedelta, rule: str) -> datetime:
+        """When a session starting at ``begins`` ends; refused when that end, or the
+        organizer's answer deadline after it (BOOK-32), would fall past year 9999."""
+        end = later(begins, length, "session start", rule)
+        later(end, timedelta(days=self.policy.confirmation_window_days + 1), "session start",
+              rule)
+        return end
 
     # ------------------------------------------------------------------ ending
     def _end(self, tx: Tx, registration: Registration, trigger: str,
@@ -297,7 +305,8 @@ class BookingCommands(MemberCommands, SocialCommands):
                 capacity, "a session's capacity", self.policy.min_capacity, "BOOK-6")
             session_id = tx.new_id("ses")
             session = Session(id=session_id, workshop=workshop.id, organizer=member.id,
-                              start=begins, end=begins + workshop.duration, capacity=seats)
+                              start=begins, capacity=seats,
+                              end=self._session_end(begins, workshop.duration, "BOOK-6"))
             tx.put(kinds.SESSIONS, session_id, session)
             tx.schedule(SESSION_END, session_id, session.end)
             waiting = tuple(dict.fromkeys(
@@ -315,7 +324,7 @@ class BookingCommands(MemberCommands, SocialCommands):
             session.require_not_started(tx.now, "BOOK-8")
             begins = self._future_start(tx, start, "BOOK-8")
             moved = evolve(session, state=session.to("move", "BOOK-8"), start=begins,
-                           end=begins + (session.end - session.start))
+                           end=self._session_end(begins, session.end - session.start, "BOOK-8"))
             tx.put(kinds.SESSIONS, session.id, moved)
             tx.schedule(SESSION_END, session.id, moved.end)
             registered: list[str] = []
@@ -720,10 +729,15 @@ class BookingCommands(MemberCommands, SocialCommands):
     def _purge_bookings(self, tx: Tx, member: Member) -> None:
         """ACC-7: the member's workshops are deleted (BOOK-5 refunds); their own live
         requests, registrations for sessions not yet started and waitlist entries end
-        with a refund."""
+        with a refund. DECISION (as for tutorials and campaigns): the workshops' own
+        words (title, description, locality, media) are erased; the records stay for
+        the sessions, registrations and evaluations that refer to them."""
         for workshop in tx.find(kinds.WORKSHOPS, "organizer", member.id):
             if workshop.state is WorkshopState.ACTIVE:
                 self._delete_workshop(tx, workshop)
+            gone = tx.require(kinds.WORKSHOPS, workshop.id)
+            tx.put(kinds.WORKSHOPS, gone.id, evolve(gone, title="", description="",
+                                                    locality=None, media=()))
         for registration in tx.find(kinds.REGISTRATIONS, "member_live", member.id):
             if registration.state is R.REGISTERED and registration.session:
                 session = tx.require(kinds.SESSIONS, registration.session)

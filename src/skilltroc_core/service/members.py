@@ -29,7 +29,7 @@ from ..errors import (
     NotFoundError,
 )
 from ..gifts import GiftState
-from ..ledger import Balance, StatementPage, Transfer, TransferKind
+from ..ledger import MAX_STARS, Balance, StatementPage, Transfer, TransferKind
 from ..passwords import hash_token, new_token
 from ..ports import Timer
 from . import kinds
@@ -189,6 +189,12 @@ class MemberCommands(ServiceBase):
             )
         if len(password) > 1024:
             raise InvalidInputError("a password has at most 1024 characters", rule="ACC-4")
+        if not password.isascii():
+            try:
+                password.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InvalidInputError("a password is text without lone surrogates",
+                                        rule="ACC-4") from exc
         return password
 
     def _resolve_sponsor(self, tx: Tx, sponsor: str | None, own_email: str) -> str | None:
@@ -351,8 +357,8 @@ class MemberCommands(ServiceBase):
         for invitation in invitations:
             tx.uow.delete(kinds.INVITATIONS, invitation.id)
         tx.uow.forget_notifications(member.id, member.email)
+        tx.notify("AccountPurged", recipients=(member.id,), swept=remaining)  # the last notice
         tx.put(kinds.MEMBERS, member.id, member.purged())
-        tx.notify("AccountPurged", recipients=(member.id,), swept=remaining)
 
     # ------------------------------------------------------------------ profiles
     def update_profile(
@@ -441,9 +447,10 @@ class MemberCommands(ServiceBase):
         nothing and returns the first transfer; another amount is refused. A first
         purchase pays the sponsor's referral reward (SPONSOR-3).
         """
-        if type(stars) is not int or stars <= 0:
-            raise InvalidAmountError(f"a purchase is a whole number of stars > 0, got {stars!r}",
-                                     rule="STAR-2")
+        if type(stars) is not int or not 0 < stars <= MAX_STARS:
+            raise InvalidAmountError(
+                f"a purchase is a whole number of stars from 1 to {MAX_STARS}, got {stars!r}",
+                rule="STAR-2")
         reference = _text(payment_reference, "payment reference", 200, "STAR-2")
         with self.command() as tx:
             member = tx.actor(member_id, "STAR-2")

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import attrs
 
 from ..accounts import AccountStatus, normalize_email
-from ..errors import AlreadyExistsError, InvalidInputError, NotAllowedError
+from ..errors import AlreadyExistsError, InvalidInputError, NotAllowedError, NotFoundError
 from ..events import FactValue
 from ..social import FeedMessage, Follow, Invitation, follow_id
 from . import kinds
@@ -41,6 +41,9 @@ class SocialCommands(ServiceBase):
 
     def import_contacts(self, member_id: str, emails: Iterable[str]) -> list[ContactMatch]:
         """SOCIAL-1: which of these addresses belong to members (self and hidden excluded)."""
+        if isinstance(emails, str | bytes) or not isinstance(emails, Iterable):
+            raise InvalidInputError(f"contacts are a list of email addresses, got {emails!r}",
+                                    rule="SOCIAL-1")
         addresses = list(dict.fromkeys(normalize_email(e, self.policy) for e in emails))
         with self.query() as tx:
             member = tx.actor(member_id, "SOCIAL-1")
@@ -70,6 +73,8 @@ class SocialCommands(ServiceBase):
 
     def unfollow(self, member_id: str, whom: str) -> None:
         """Stop following; not following already changes nothing."""
+        if not isinstance(whom, str) or not whom:
+            raise NotFoundError(f"{whom!r} is not a member id", rule="SOCIAL-1")
         with self.command() as tx:
             member = tx.actor(member_id, "SOCIAL-1")
             tx.uow.delete(kinds.FOLLOWS, follow_id(member.id, whom))

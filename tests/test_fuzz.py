@@ -1,0 +1,284 @@
+"""Every public command of :class:`Skilltroc`, fed hypothesis-generated arguments.
+
+Each argument is drawn mostly near-valid (ids of the right kind, sensible amounts and
+instants) and otherwise from a mixture of wrong values: None, booleans, huge and negative
+integers, NaN and infinite floats, decimals, text with control characters and lone
+surrogates, bytes, naive datetimes, aware datetimes from year 1 to 9999, lists, dicts,
+ids of another kind, unknown ids and members who may not act (unconfirmed, deactivated,
+purged, not the organizer...). Whatever comes, a call either succeeds or raises a
+:class:`SkilltrocError` subclass with a code and a message and leaves the whole store
+exactly as it was. Anything else escaping (TypeError, ValueError, OverflowError,
+UnicodeEncodeError...) is a bug; each one found has a named example in
+``test_fuzz_findings.py``.
+
+The table of argument strategies must cover every public method of the service: a new
+one fails :func:`test_the_fuzz_table_covers_every_public_method` until it has an entry
+or a justified exclusion.
+"""
+
+from __future__ import annotations
+
+import inspect
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from skilltroc_core.errors import SkilltrocError
+from skilltroc_core.service import Skilltroc
+
+from .booking_support import store_state
+from .fuzz_support import VIDEO_URL, build_cast, pristine_cast, release_cast
+from .members_support import PARIS, PASSWORD
+
+_REFERENCE = build_cast()  # ids are sequential, so every build has exactly these ids
+IDS = _REFERENCE.ids()
+ALL_IDS = sorted({i for ids in IDS.values() for i in ids})
+NOW = _REFERENCE.world.clock.now()
+
+#: Public methods that are not commands a host calls with user input.
+EXCLUDED = {
+    "command": "the context manager commands are built from: no user input",
+    "query": "the same context manager, for reads",
+    "notify_followers": "a helper for commands, called inside a unit of work with its Tx",
+    "add_purge_hook": "wiring a host does once at start-up with its own function",
+}
+
+# ---------------------------------------------------------------------- strategies
+ZONES = st.sampled_from([UTC, PARIS, timezone(timedelta(hours=14)),
+                         timezone(-timedelta(hours=12)), timezone(timedelta(minutes=-1))])
+AWARE = st.one_of(st.datetimes(timezones=ZONES), st.sampled_from([
+    datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=timezone(timedelta(hours=5))),
+    datetime(9999, 12, 25, tzinfo=UTC)]))
+NAIVE = st.datetimes()
+TEXT = st.one_of(
+    st.text(max_size=30),
+    st.text(st.characters(categories=["Cs", "Cc", "Zs", "Lu", "Nd"]), max_size=12),
+    st.text(min_size=300, max_size=3000),
+)
+UNKNOWN = st.one_of(
+    st.sampled_from(["", " ", "mem_999999", "ws_999999", "ses_999999", "req_999999",
+                     "gift_999999", "tuto_999999", "ad_999999", "MEM_000002", " mem_000002",
+                     "mem_000002\x00", "0", "-1", "None"]),
+    st.text(max_size=12),
+)
+JUNK = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.sampled_from([2**63, -(2**63) - 1, 10**100]),
+    st.floats(), st.decimals(), TEXT, st.binary(max_size=8), NAIVE, AWARE,
+    st.timedeltas(), st.lists(TEXT, max_size=3), st.dictionaries(TEXT, st.integers(), max_size=2),
+    st.tuples(st.integers()), st.frozensets(st.integers(), max_size=2), st.complex_numbers(),
+    st.builds(object), st.sampled_from(ALL_IDS), UNKNOWN,
+)
+
+
+def fz(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Three draws in four from ``valid``, the fourth from the junk mixture."""
+    return st.integers(0, 3).flatmap(lambda i: JUNK if i == 0 else valid)
+
+
+def ids(*kinds: str) -> st.SearchStrategy[str]:
+    return st.sampled_from([i for kind in kinds for i in IDS[kind]])
+
+
+MEMBER = fz(ids("member"))
+EMAILS = _REFERENCE.emails()
+EMAIL = fz(st.one_of(st.sampled_from(EMAILS),
+                     st.from_regex(r"\A[a-z]{1,8}@example\.(org|com)\Z"),
+                     st.sampled_from(["NEW@Example.org", " new@example.org ", "a@b",
+                                      "a..b@example.org", "@example.org", "new@"])))
+WHEN = st.one_of(
+    st.timedeltas(min_value=-timedelta(days=30), max_value=timedelta(days=60))
+    .map(lambda d: NOW + d),
+    st.sampled_from([NOW, NOW.astimezone(PARIS), NOW + timedelta(microseconds=1)]),
+)
+STARS = st.integers(-3, 60)
+SMALL = st.integers(-2, 12)
+WORDS = st.one_of(st.sampled_from(["Cooking", "cooking", "Art", "Sailing", "Knots"]), TEXT)
+CATEGORY = st.sampled_from(["company", "craftsperson", "website", "Company", "none"])
+SCORES = st.integers(-1, 11)
+VIDEOS = st.sampled_from([VIDEO_URL, "https://youtu.be/bbbbbbbbbbb", "https://youtu.be/x",
+                          "https://example.org/v", "uploads/new.mp4"])
+TOKENS = st.sampled_from([_REFERENCE.pam_token, _REFERENCE.bob_reset])
+PASSWORDS = st.one_of(st.just(PASSWORD), st.text(min_size=6, max_size=20))
+DOMAINS = st.lists(WORDS, max_size=3)
+
+
+def call(*args: st.SearchStrategy[Any], optional: dict[str, st.SearchStrategy[Any]] | None = None,
+         **required: st.SearchStrategy[Any]) -> st.SearchStrategy[tuple[tuple[Any, ...],
+                                                                         dict[str, Any]]]:
+    """Positional arguments, required keywords, and keywords that may be left out."""
+    return st.tuples(st.tuples(*args), st.fixed_dictionaries(required, optional=optional or {}))
+
+
+def on(kind: str) -> st.SearchStrategy[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """A read of one thing by id."""
+    return call(fz(ids(kind)))
+
+
+def acting_on(kind: str) -> st.SearchStrategy[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """A member acting on one thing by id."""
+    return call(MEMBER, fz(ids(kind)))
+
+
+TABLE: dict[str, st.SearchStrategy[tuple[tuple[Any, ...], dict[str, Any]]]] = {
+    # members
+    "signup": call(EMAIL, optional={
+        "password": fz(PASSWORDS), "provider": fz(st.sampled_from(["google", "facebook"])),
+        "kind": fz(st.sampled_from(["individual", "professional"])),
+        "category": fz(CATEGORY), "display_name": fz(TEXT), "sponsor": fz(
+            st.one_of(ids("member"), st.sampled_from(EMAILS)))}),
+    "confirm_email": call(MEMBER, fz(TOKENS)),
+    "sign_in": call(EMAIL, fz(PASSWORDS)),
+    "request_password_reset": call(EMAIL),
+    "reset_password": call(EMAIL, fz(TOKENS), fz(PASSWORDS)),
+    "change_password": call(MEMBER, fz(PASSWORDS), fz(PASSWORDS)),
+    "deactivate": call(MEMBER),
+    "reactivate": call(MEMBER),
+    "update_profile": call(MEMBER, optional={
+        name: fz(st.one_of(st.none(), TEXT, st.just("https://example.org/x")))
+        for name in ("display_name", "photo", "bio", "description", "locality", "website")
+    } | {"category": fz(CATEGORY)}),
+    "profile": call(MEMBER),
+    "member": call(MEMBER),
+    "balance": call(MEMBER),
+    "statement": call(MEMBER, optional={"offset": fz(SMALL), "limit": fz(SMALL)}),
+    "buy_stars": call(MEMBER, fz(STARS), fz(st.one_of(st.sampled_from(["pay-ann", "pay-x"]),
+                                                     TEXT))),
+    "gifts_waiting": call(MEMBER),
+    # gifts
+    "gift": call(MEMBER, EMAIL, fz(STARS), optional={"key": fz(TEXT)}),
+    "accept_gift": acting_on("gift"),
+    "gift_state": on("gift"),
+    # social
+    "import_contacts": call(MEMBER, fz(st.lists(EMAIL, max_size=4))),
+    "follow": acting_on("member"),
+    "unfollow": acting_on("member"),
+    "followers": call(MEMBER),
+    "following": call(MEMBER),
+    "post_message": call(MEMBER, fz(TEXT)),
+    "invite": call(MEMBER, EMAIL),
+    # booking
+    "create_workshop": call(
+        MEMBER, title=fz(WORDS), description=fz(WORDS), domain=fz(WORDS), cost=fz(SMALL),
+        capacity=fz(SMALL), optional={
+            "duration": fz(st.timedeltas(min_value=-timedelta(hours=1),
+                                         max_value=timedelta(days=3))),
+            "mode": fz(st.sampled_from(["online", "face_to_face", "Online"])),
+            "locality": fz(st.one_of(st.none(), WORDS)),
+            "media": fz(st.one_of(st.tuples(WORDS), st.lists(WORDS, max_size=2)))}),
+    "delete_workshop": acting_on("workshop"),
+    "plan_session": call(MEMBER, fz(ids("workshop")), fz(WHEN),
+                         optional={"capacity": fz(st.one_of(st.none(), SMALL))}),
+    "move_session": call(MEMBER, fz(ids("session")), fz(WHEN)),
+    "set_capacity": call(MEMBER, fz(ids("session")), fz(SMALL)),
+    "cancel_session": acting_on("session"),
+    "request": call(MEMBER, seats=fz(SMALL), optional={
+        "session_id": fz(ids("session")), "workshop_id": fz(ids("workshop"))}),
+    "cancel_request": acting_on("registration"),
+    "refuse": acting_on("registration"),
+    "accept": acting_on("registration"),
+    "accept_future": acting_on("registration"),
+    "unregister": acting_on("registration"),
+    "cancel_transaction": acting_on("registration"),
+    "join": call(MEMBER, fz(ids("registration")), fz(ids("session"))),
+    "leave_waitlist": acting_on("registration"),
+    "confirm_held": acting_on("session"),
+    "confirm_not_held": acting_on("session"),
+    "declare_absent": acting_on("registration"),
+    "confirm_attendance": acting_on("registration"),
+    "evaluate": call(MEMBER, fz(ids("registration")), satisfaction=fz(SCORES),
+                     conformity=fz(SCORES), teaching=fz(SCORES), duration=fz(SCORES),
+                     recommend=fz(st.booleans())),
+    "contact_email": acting_on("registration"),
+    "workshop": on("workshop"),
+    "session": on("session"),
+    "registration": on("registration"),
+    "sessions_of": on("workshop"),
+    "workshop_evaluations": on("workshop"),
+    "profile_stats": call(MEMBER),
+    "participant_agenda": call(MEMBER),
+    "organizer_agenda": call(MEMBER),
+    "seats_left": on("session"),
+    # tutorials
+    "publish_tutorial": call(MEMBER, title=fz(WORDS), domain=fz(WORDS),
+                             rights_attested=fz(st.booleans()), optional={
+                                 "youtube_url": fz(VIDEOS), "upload": fz(VIDEOS)}),
+    "edit_tutorial": call(MEMBER, fz(ids("tutorial")), optional={
+        "title": fz(WORDS), "domain": fz(WORDS), "youtube_url": fz(VIDEOS),
+        "upload": fz(VIDEOS), "rights_attested": fz(st.booleans())}),
+    "delete_tutorial": acting_on("tutorial"),
+    "record_view": call(fz(ids("tutorial")), fz(st.one_of(ids("member"), TEXT)),
+                        fz(st.one_of(st.just("view-1"), TEXT))),
+    "tutorial": on("tutorial"),
+    "my_tutorials": call(MEMBER, optional={"include_deleted": fz(st.booleans())}),
+    # ads
+    "create_campaign": call(
+        MEMBER, budget=fz(STARS), visual=fz(WORDS), visual_rights_free=fz(st.booleans()),
+        text=fz(WORDS), start=fz(WHEN), domains=fz(DOMAINS), optional={
+            "link": fz(st.one_of(st.none(), st.just("https://example.org/a"), TEXT)),
+            "key": fz(TEXT)}),
+    "edit_campaign": call(MEMBER, fz(ids("campaign")), optional={
+        "budget": fz(STARS), "visual": fz(WORDS), "visual_rights_free": fz(st.booleans()),
+        "text": fz(WORDS), "link": fz(st.one_of(st.none(), TEXT)), "start": fz(WHEN),
+        "domains": fz(DOMAINS)}),
+    "delete_campaign": acting_on("campaign"),
+    "serve": call(fz(WORDS), fz(st.one_of(st.just("page-1"), TEXT))),
+    "campaign": on("campaign"),
+    "campaign_progress": acting_on("campaign"),
+    "my_campaigns": call(MEMBER),
+    "check_ad_queues": call(),
+    # the service itself
+    "supply": call(),
+    "now": call(),
+    "check_invariants": call(optional={"deep": fz(st.booleans())}),
+    "drain_notifications": call(optional={"limit": fz(SMALL)}),
+    "ack": call(fz(st.lists(st.integers(-1, 200), max_size=3))),
+    "run_due": call(optional={"until": fz(st.one_of(st.none(), WHEN))}),
+}
+
+
+def public_methods() -> set[str]:
+    return {name for name, member in inspect.getmembers(Skilltroc)
+            if not name.startswith("_") and callable(member)}
+
+
+def test_the_fuzz_table_covers_every_public_method() -> None:
+    assert set(TABLE) == public_methods() - set(EXCLUDED)
+    assert not set(TABLE) & set(EXCLUDED)
+
+
+_PROFILE = settings.default
+assert _PROFILE is not None
+_FUZZ_SETTINGS = settings(
+    max_examples=min(_PROFILE.max_examples, 50), deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+
+@pytest.mark.rule("STAR-6")
+@pytest.mark.parametrize("name", sorted(TABLE))
+@_FUZZ_SETTINGS
+@given(data=st.data())
+def test_a_fuzzed_call_succeeds_or_is_refused_with_nothing_changed(
+    name: str, data: st.DataObject
+) -> None:
+    cast, before = pristine_cast()
+    args, kwargs = data.draw(TABLE[name], label=f"{name} arguments")
+    method = getattr(cast.service, name)
+    try:
+        method(*args, **kwargs)
+    except SkilltrocError as refusal:
+        assert refusal.code and refusal.message and str(refusal)
+        changed = store_state(cast.world) != before
+        if changed:
+            release_cast()
+        assert not changed, f"{name} was refused but changed the store"
+    except BaseException:
+        release_cast()  # a bug: whatever it did, the next example gets a new world
+        raise
+    else:
+        if store_state(cast.world) != before:
+            release_cast()  # the next example needs a pristine world
+            cast.service.check_invariants(deep=True)

@@ -1,0 +1,464 @@
+"""Security checks: who may act, what the stores keep of secrets, and what a purge leaves.
+
+- Every command a member performs, called by a member who may not (unknown, unconfirmed,
+  deactivated, purged, or active but not the organizer / requester / publisher / owner),
+  is refused and changes nothing; the right member succeeds. A new command taking a
+  ``member_id`` fails :func:`test_every_member_command_is_classified` until it is listed.
+- Passwords exist only as scrypt hashes and tokens only as SHA-256 hashes, on the memory
+  store, in the SQLite file (and its WAL) and in every PostgreSQL table (ACC-4).
+- Reset tokens work once and expire after the policy lifetime, on every store (ACC-4).
+- Emails stay hidden until a request is accepted (BOOK-15).
+- A purge leaves no personal data anywhere in any store (ACC-7).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from skilltroc_core.adapters.memory import MemoryStore
+from skilltroc_core.adapters.postgres import PostgresStore
+from skilltroc_core.adapters.sqlite import SQLiteStore
+from skilltroc_core.clocks import ManualClock
+from skilltroc_core.errors import NotAllowedError, SkilltrocError
+from skilltroc_core.service import Skilltroc
+
+from .booking_support import store_state
+from .fuzz_support import Cast, pristine_cast, release_cast
+from .members_support import CHEAP_POLICY, PASSWORD, START, email_of, notices, snapshot
+from .pg_fixtures import dump_tables, pg_dsn, pg_server
+
+__all__ = ["pg_dsn", "pg_server"]  # the fixtures, imported for pytest to find
+
+# ---------------------------------------------------------------------- authorization
+Call = Callable[[Skilltroc, Cast, str], object]
+
+
+@attrs.frozen
+class Acting:
+    """A command on behalf of ``right(cast)``; ``strangers`` are active members who are
+    not the party it needs (the organizer, requester, publisher, owner...)."""
+
+    call: Call
+    right: Callable[[Cast], str]
+    strangers: Callable[[Cast], tuple[str, ...]] = lambda c: ()
+    #: Refusals that differ from :data:`NOT_ACTIVE` (commands that do not need an actor).
+    codes: dict[str, str] = attrs.field(factory=dict)
+    always_refused: bool = False
+    #: Roles of :data:`NOT_ACTIVE` this command is meant for (reactivate: the deactivated).
+    meant_for: frozenset[str] = frozenset()
+
+
+#: What any command acting as a member says to one who may not act at all (ACC-1, ACC-7).
+NOT_ACTIVE = {"unknown": "not_found", "unconfirmed": "account_not_confirmed",
+              "deactivated": "account_deactivated", "purged": "account_purged"}
+
+
+def _who(cast: Cast, role: str) -> str:
+    return {"unknown": "mem_999999", "unconfirmed": cast.pam, "deactivated": cast.dee,
+            "purged": cast.pat}[role]
+
+
+def _later(cast: Cast, days: int) -> Any:
+    return cast.world.clock.now() + timedelta(days=days)
+
+
+SCORES: dict[str, Any] = {"satisfaction": 8, "conformity": 7, "teaching": 9, "duration": 6,
+                          "recommend": True}
+
+ACTING: dict[str, Acting] = {
+    # members
+    "change_password": Acting(lambda s, c, m: s.change_password(m, PASSWORD, "a new secret"),
+                              lambda c: c.bob),
+    "deactivate": Acting(lambda s, c, m: s.deactivate(m), lambda c: c.gus),
+    "reactivate": Acting(lambda s, c, m: s.reactivate(m), lambda c: c.dee,
+                         strangers=lambda c: (c.gus,), meant_for=frozenset({"deactivated"}),
+                         codes={"purged": "not_found", "unconfirmed": "state_conflict"}),
+    "update_profile": Acting(lambda s, c, m: s.update_profile(m, bio="Hello"), lambda c: c.gus),
+    "buy_stars": Acting(lambda s, c, m: s.buy_stars(m, 5, "pay-security"), lambda c: c.gus),
+    # gifts
+    "gift": Acting(lambda s, c, m: s.gift(m, "someone@example.org", 2), lambda c: c.gus),
+    "accept_gift": Acting(lambda s, c, m: s.accept_gift(m, c.g_member), lambda c: c.bob,
+                          strangers=lambda c: (c.gus, c.ann)),
+    # social
+    "import_contacts": Acting(lambda s, c, m: s.import_contacts(m, [email_of("ann")]),
+                              lambda c: c.gus),
+    "follow": Acting(lambda s, c, m: s.follow(m, c.org), lambda c: c.gus),
+    "unfollow": Acting(lambda s, c, m: s.unfollow(m, c.org), lambda c: c.bob),
+    "post_message": Acting(lambda s, c, m: s.post_message(m, "Hi"), lambda c: c.gus),
+    "invite": Acting(lambda s, c, m: s.invite(m, "newcomer@example.org"), lambda c: c.gus),
+    # booking
+    "create_workshop": Acting(lambda s, c, m: s.create_workshop(
+        m, title="Knots", description="Sailing knots", domain="sailing", cost=1, capacity=2),
+        lambda c: c.org),
+    "delete_workshop": Acting(lambda s, c, m: s.delete_workshop(m, c.ws), lambda c: c.org,
+                              strangers=lambda c: (c.pia, c.ann)),
+    "plan_session": Acting(lambda s, c, m: s.plan_session(m, c.ws, _later(c, 3)),
+                           lambda c: c.org, strangers=lambda c: (c.pia, c.ann)),
+    "move_session": Acting(lambda s, c, m: s.move_session(m, c.planned, _later(c, 9)),
+                           lambda c: c.org, strangers=lambda c: (c.pia, c.ann)),
+    "set_capacity": Acting(lambda s, c, m: s.set_capacity(m, c.planned, 5), lambda c: c.org,
+                           strangers=lambda c: (c.pia, c.ann)),
+    "cancel_session": Acting(lambda s, c, m: s.cancel_session(m, c.planned), lambda c: c.org,
+                             strangers=lambda c: (c.pia, c.ann)),
+    "request": Acting(lambda s, c, m: s.request(m, session_id=c.planned, seats=1),
+                      lambda c: c.gus, strangers=lambda c: (c.org,)),  # BOOK-3
+    "cancel_request": Acting(lambda s, c, m: s.cancel_request(m, c.r_pending), lambda c: c.bob,
+                             strangers=lambda c: (c.gus, c.org)),
+    "refuse": Acting(lambda s, c, m: s.refuse(m, c.r_pending), lambda c: c.org,
+                     strangers=lambda c: (c.bob, c.pia)),
+    "accept": Acting(lambda s, c, m: s.accept(m, c.r_pending), lambda c: c.org,
+                     strangers=lambda c: (c.bob, c.pia)),
+    "accept_future": Acting(lambda s, c, m: s.accept_future(m, c.r_future), lambda c: c.org,
+                            strangers=lambda c: (c.dan, c.pia)),
+    "unregister": Acting(lambda s, c, m: s.unregister(m, c.r_registered), lambda c: c.ann,
+                         strangers=lambda c: (c.gus, c.org)),
+    "cancel_transaction": Acting(lambda s, c, m: s.cancel_transaction(m, c.r_registered),
+                                 lambda c: c.org, strangers=lambda c: (c.ann, c.pia)),
+    "join": Acting(lambda s, c, m: s.join(m, c.r_waitlisted, c.planned), lambda c: c.cat,
+                   strangers=lambda c: (c.gus, c.org)),
+    "leave_waitlist": Acting(lambda s, c, m: s.leave_waitlist(m, c.r_waitlisted),
+                             lambda c: c.cat, strangers=lambda c: (c.gus, c.org)),
+    "confirm_held": Acting(lambda s, c, m: s.confirm_held(m, c.ended), lambda c: c.org,
+                           strangers=lambda c: (c.pia, c.ann)),
+    "confirm_not_held": Acting(lambda s, c, m: s.confirm_not_held(m, c.ended), lambda c: c.org,
+                               strangers=lambda c: (c.pia, c.ann)),
+    "declare_absent": Acting(lambda s, c, m: s.declare_absent(m, c.r_paid), lambda c: c.eve,
+                             strangers=lambda c: (c.gus, c.org)),
+    "confirm_attendance": Acting(lambda s, c, m: s.confirm_attendance(m, c.r_paid),
+                                 lambda c: c.eve, strangers=lambda c: (c.gus, c.org)),
+    "evaluate": Acting(lambda s, c, m: s.evaluate(m, c.r_attended, **SCORES), lambda c: c.fay,
+                       strangers=lambda c: (c.gus, c.org, c.eve)),
+    "contact_email": Acting(lambda s, c, m: s.contact_email(m, c.r_registered),
+                            lambda c: c.ann, strangers=lambda c: (c.gus, c.pia)),
+    # tutorials
+    "publish_tutorial": Acting(lambda s, c, m: s.publish_tutorial(
+        m, title="Bread", domain="Cooking", rights_attested=True, upload="uploads/b.mp4"),
+        lambda c: c.gus),
+    "edit_tutorial": Acting(lambda s, c, m: s.edit_tutorial(m, c.t_live, title="New title"),
+                            lambda c: c.org, strangers=lambda c: (c.pia, c.gus)),
+    "delete_tutorial": Acting(lambda s, c, m: s.delete_tutorial(m, c.t_live), lambda c: c.org,
+                              strangers=lambda c: (c.pia, c.gus)),
+    # ads
+    "create_campaign": Acting(lambda s, c, m: s.create_campaign(
+        m, budget=10, visual="a.png", visual_rights_free=True, text="Hi",
+        start=c.world.clock.now(), domains=["art"]), lambda c: c.org,
+        strangers=lambda c: (c.gus,)),  # AD-1: professionals only
+    "edit_campaign": Acting(lambda s, c, m: s.edit_campaign(m, c.c_scheduled, text="New"),
+                            lambda c: c.pia, strangers=lambda c: (c.org, c.gus)),
+    "delete_campaign": Acting(lambda s, c, m: s.delete_campaign(m, c.c_running),
+                              lambda c: c.org, always_refused=True),  # AD-6
+    "campaign_progress": Acting(lambda s, c, m: s.campaign_progress(m, c.c_running),
+                                lambda c: c.org, strangers=lambda c: (c.pia, c.gus),
+                                codes={"unconfirmed": "not_allowed",
+                                       "deactivated": "not_allowed", "purged": "not_found"}),
+}
+
+#: Methods taking a ``member_id`` that do not act as that member.
+NOT_ACTING = {
+    "confirm_email": "authorized by the token of the link, not by an actor (test_accounts)",
+    "balance": "a read about a member; the host decides who may see it",
+    "statement": "a read about a member; the host decides who may see it",
+    "member": "a read about a member; the host decides who may see it",
+    "profile": "public profile (PROF-7)",
+    "profile_stats": "public profile numbers (PROF-2..5)",
+    "followers": "a read about a member (SOCIAL-2)",
+    "following": "a read about a member",
+    "gifts_waiting": "a read about a member",
+    "my_tutorials": "a read about a member (TUTO-3)",
+    "my_campaigns": "a read about a member (AD-8)",
+    "participant_agenda": "a read about a member",
+    "organizer_agenda": "a read about a member",
+}
+
+
+def test_every_member_command_is_classified() -> None:
+    taking_member = {
+        name for name, method in inspect.getmembers(Skilltroc, inspect.isfunction)
+        if not name.startswith("_")
+        and "member_id" in list(inspect.signature(method).parameters)[1:2]
+    }
+    assert set(ACTING) | set(NOT_ACTING) == taking_member
+    assert not set(ACTING) & set(NOT_ACTING)
+
+
+def _refused_unchanged(name: str, actor: str) -> SkilltrocError:
+    cast, before = pristine_cast()
+    try:
+        ACTING[name].call(cast.service, cast, actor)
+    except SkilltrocError as refusal:
+        changed = store_state(cast.world) != before
+        if changed:
+            release_cast()
+        assert not changed, f"{name} by {actor} was refused but changed the store"
+        return refusal
+    release_cast()
+    raise AssertionError(f"{name} by {actor} was allowed")
+
+
+NOT_ACTIVE_CASES = [(name, role) for name, spec in sorted(ACTING.items())
+                    for role in sorted(NOT_ACTIVE) if role not in spec.meant_for]
+
+
+@pytest.mark.rule("ACC-1", "ACC-7")
+@pytest.mark.parametrize(("name", "role"), NOT_ACTIVE_CASES)
+def test_a_member_who_cannot_act_is_refused_and_nothing_changes(name: str, role: str) -> None:
+    cast, _ = pristine_cast()
+    refusal = _refused_unchanged(name, _who(cast, role))
+    spec = ACTING[name]
+    expected = "campaign_not_deletable" if spec.always_refused else spec.codes.get(
+        role, NOT_ACTIVE[role])
+    assert refusal.code == expected, str(refusal)
+
+
+STRANGER_CASES = [(name, i) for name, spec in sorted(ACTING.items())
+                  for i in range(len(spec.strangers(pristine_cast()[0])))]
+
+
+@pytest.mark.rule("BOOK-3", "BOOK-14", "BOOK-15", "GIFT-3", "TUTO-1", "AD-1", "AD-5")
+@pytest.mark.parametrize(("name", "which"), STRANGER_CASES)
+def test_an_active_member_who_is_not_the_party_is_refused(name: str, which: int) -> None:
+    cast, _ = pristine_cast()
+    stranger = ACTING[name].strangers(cast)[which]
+    refusal = _refused_unchanged(name, stranger)
+    if name == "reactivate":  # an active account has nothing to reactivate
+        assert refusal.code == "state_conflict"
+    else:
+        assert isinstance(refusal, NotAllowedError), str(refusal)
+
+
+@pytest.mark.parametrize("name", sorted(ACTING))
+def test_the_right_member_may_do_it(name: str) -> None:
+    cast, _ = pristine_cast()
+    spec = ACTING[name]
+    if spec.always_refused:
+        _refused_unchanged(name, spec.right(cast))
+        return
+    release_cast()  # this call changes the world
+    spec.call(cast.service, cast, spec.right(cast))
+    cast.service.check_invariants(deep=True)
+
+
+# ---------------------------------------------------------------------- stores
+@attrs.define
+class Host:
+    """A service over one kind of store, and ways to read everything the store holds:
+    ``dump`` all of it, a SQLite WAL not yet folded in included; ``settled`` once the
+    store has folded its journal in (for what must be gone, not merely superseded)."""
+
+    app: Skilltroc
+    clock: ManualClock
+    dump: Callable[[], bytes]
+    settled: Callable[[], bytes]
+
+    def close(self) -> None:
+        self.app.store.close()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Host]:
+    clock = ManualClock(START)
+    if request.param == "memory":
+        memory = MemoryStore()
+        app = Skilltroc(memory, clock, policy=CHEAP_POLICY)
+        everything = lambda: repr(snapshot(memory)).encode()  # noqa: E731
+        yield Host(app, clock, everything, everything)
+        return
+    if request.param == "sqlite":
+        sqlite = SQLiteStore(tmp_path / "s.db")
+        app = Skilltroc(sqlite, clock, policy=CHEAP_POLICY)
+
+        def files() -> bytes:
+            return b"".join(p.read_bytes() for p in sorted(tmp_path.iterdir()) if p.is_file())
+
+        def settled() -> bytes:
+            sqlite.checkpoint()
+            return files()
+
+        yield Host(app, clock, lambda: files() + settled(), settled)
+        sqlite.close()
+        return
+    dsn = request.getfixturevalue("pg_dsn")
+    app = Skilltroc(PostgresStore(dsn), clock, policy=CHEAP_POLICY)
+
+    def tables() -> bytes:
+        return "\n".join(row for rows in dump_tables(dsn).values() for row in rows).encode()
+
+    yield Host(app, clock, tables, tables)
+    app.store.close()
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@pytest.mark.rule("ACC-4", "ACC-5")
+def test_passwords_and_tokens_are_stored_only_as_hashes(host: Host) -> None:
+    app = host.app
+    first, second, third = "Zebra-Quartz-7731", "Marmot-Violet-4410", "Osprey-Cobalt-2268"
+    signup = app.signup("zoe@example.org", password=first, display_name="Zoe")
+    assert signup.confirmation_token is not None
+    app.confirm_email(signup.member_id, signup.confirmation_token)
+    app.change_password(signup.member_id, first, second)
+    token = app.request_password_reset("zoe@example.org")
+    app.reset_password("zoe@example.org", token, third)
+    assert app.sign_in("zoe@example.org", third) == signup.member_id
+    data = host.dump()
+    for password in (first, second, third):
+        assert password.encode() not in data
+    assert b"scrypt$" in data  # what is kept is the hash
+    # Tokens travel in the outbox (the mails to send) until delivered; never elsewhere.
+    notices(app)
+    data = host.settled()
+    for secret in (signup.confirmation_token, token):
+        assert secret.encode() not in data
+    for password in (first, second, third):
+        assert password.encode() not in data
+
+
+@pytest.mark.rule("ACC-4")
+def test_a_reset_token_is_single_use_and_expires_after_the_policy_lifetime(host: Host) -> None:
+    app = host.app
+    zoe = app.signup("zoe@example.org", provider="google").member_id
+    bob = app.signup("bob@example.org", password=PASSWORD)
+    assert bob.confirmation_token is not None
+    app.confirm_email(bob.member_id, bob.confirmation_token)
+    token = app.request_password_reset("bob@example.org")
+    app.reset_password("bob@example.org", token, "first new password")
+    with pytest.raises(SkilltrocError) as used:
+        app.reset_password("bob@example.org", token, "second new password")
+    assert (used.value.code, used.value.rule) == ("invalid_token", "ACC-4")
+    assert app.sign_in("bob@example.org", "first new password") == bob.member_id
+
+    late = app.request_password_reset("bob@example.org")
+    host.clock.advance(CHEAP_POLICY.reset_token_lifetime - timedelta(microseconds=1))
+    early = app.request_password_reset("bob@example.org")  # a new one voids ``late``
+    with pytest.raises(SkilltrocError) as voided:
+        app.reset_password("bob@example.org", late, "third new password")
+    assert voided.value.code == "invalid_token"
+    host.clock.advance(CHEAP_POLICY.reset_token_lifetime)  # exactly its expiry instant
+    with pytest.raises(SkilltrocError) as expired:
+        app.reset_password("bob@example.org", early, "third new password")
+    assert (expired.value.code, expired.value.rule) == ("deadline_passed", "ACC-4")
+    assert app.sign_in("bob@example.org", "first new password") == bob.member_id
+    with pytest.raises(SkilltrocError) as foreign:  # a token is only good for its account
+        app.reset_password("zoe@example.org", early, "third new password")
+    assert foreign.value.code in ("invalid_token", "provider_account")
+    assert app.member(zoe).password_hash is None
+
+
+# ---------------------------------------------------------------------- BOOK-15
+@pytest.mark.rule("BOOK-15")
+def test_emails_are_exchanged_only_once_a_request_is_accepted() -> None:
+    cast, _ = pristine_cast()
+    release_cast()
+    s = cast.service
+    notices(s)
+    pending = s.request(cast.gus, session_id=cast.planned, seats=1)
+    future = s.request(cast.gus, workshop_id=cast.ws, seats=1)
+    withdrawn = s.request(cast.eve, session_id=cast.planned, seats=1)
+    s.cancel_request(cast.eve, withdrawn)
+    for registration, member in ((pending, cast.gus), (future, cast.gus),
+                                 (cast.r_refused, cast.dan), (withdrawn, cast.eve),
+                                 (cast.r_pending, cast.bob)):
+        for who in (member, cast.org):
+            with pytest.raises(NotAllowedError) as hidden:
+                s.contact_email(who, registration)
+            assert hidden.value.rule == "BOOK-15"
+    before = notices(s)
+    to_organizer = [n for n in before if cast.org in n.recipients]
+    assert to_organizer  # the organizer was told of the requests ...
+    assert all(email_of("gus") not in repr(n) and email_of("eve") not in repr(n)
+               for n in to_organizer)  # ... without the members' emails
+    assert all(email_of("org") not in repr(n) for n in before)
+
+    s.accept(cast.org, pending)
+    s.accept_future(cast.org, future)
+    assert s.contact_email(cast.gus, pending) == email_of("org")
+    assert s.contact_email(cast.org, pending) == email_of("gus")
+    assert s.contact_email(cast.gus, future) == email_of("org")  # waitlisted counts too
+    assert s.contact_email(cast.org, future) == email_of("gus")
+    with pytest.raises(NotAllowedError):  # and only the two parties see them
+        s.contact_email(cast.ann, pending)
+
+
+# ---------------------------------------------------------------------- ACC-7
+@pytest.mark.rule("ACC-7")
+def test_a_purge_leaves_no_personal_data_in_any_store(host: Host) -> None:
+    app = host.app
+    carol = app.signup("carol.unique@example.org", password="Carol-Secret-Pass",
+                       kind="professional", category="craftsperson")
+    assert carol.confirmation_token is not None
+    me = carol.member_id
+    app.confirm_email(me, carol.confirmation_token)
+    app.update_profile(me, display_name="Carolina Zed", bio="Bio of Carolina",
+                       description="Description of Carolina", photo="carolina-photo.jpg",
+                       locality="Zedtown", website="https://carolina-zed.example.org")
+    app.buy_stars(me, 40, "PAY-CAROL")
+    bob = app.signup("bob@example.org", provider="google").member_id
+    app.buy_stars(bob, 30, "PAY-BOB")
+    app.follow(bob, me)
+    app.follow(me, bob)
+    app.gift(bob, "carol.unique@example.org", 5)
+    app.post_message(me, "Message from Carolina")
+    app.invite(me, "carolinas.friend@example.org")
+    workshop = app.create_workshop(me, title="Carolina's Zed bread",
+                                   description="Carolina teaches", domain="cooking",
+                                   cost=2, capacity=3)
+    app.request(bob, workshop_id=workshop, seats=1)
+    app.publish_tutorial(me, title="Carolina's tutorial", domain="Cooking",
+                         rights_attested=True, upload="uploads/0f3a9c.mp4")
+    app.create_campaign(me, budget=10, visual="carolina-ad.png", visual_rights_free=True,
+                        text="Carolina's advert", start=host.clock.now(), domains=["cooking"],
+                        link="https://carolina-ad.example.org")
+    app.request_password_reset("carol.unique@example.org")
+    stored_hash = app.member(me).password_hash
+    assert stored_hash is not None
+    secrets = ("carol.unique", "Carolina", "Zedtown", "carolina-zed", "carolinas.friend",
+               "carolina-ad", "carolina-photo", stored_hash)
+    data = host.dump()
+    assert all(s.encode() in data for s in secrets)  # the search does find them
+
+    app.deactivate(me)
+    host.clock.advance(timedelta(days=15))
+    assert app.run_due() >= 1
+    app.check_invariants(deep=True)
+    notices(app)  # the mails were sent
+    data = host.settled()
+    left = [s for s in secrets if s.encode() in data]
+    assert left == []
+    assert b"bob@example.org" in data  # the others' data stays
+
+
+@pytest.mark.rule("ACC-7")
+def test_regression_a_purge_leaves_no_index_entry_keyed_by_the_email_in_memory() -> None:
+    cast, _ = pristine_cast()
+    release_cast()
+    cast.service.deactivate(cast.gus)
+    cast.world.clock.advance(timedelta(days=15))
+    assert cast.service.run_due() >= 1
+    postings = cast.world.store._indexes[("member", "email")]
+    assert email_of("gus") not in postings  # was: an empty bucket under the email
+    assert email_of("ann") in postings
+
+
+@pytest.mark.rule("ACC-7", "BOOK-5")
+def test_regression_a_purged_organizers_workshops_keep_no_words_of_theirs() -> None:
+    cast, _ = pristine_cast()
+    release_cast()
+    s = cast.service
+    s.deactivate(cast.org)
+    cast.world.clock.advance(timedelta(days=15))
+    assert s.run_due() >= 1
+    for workshop in (s.workshop(cast.ws), s.workshop(cast.gone)):
+        assert (workshop.title, workshop.description, workshop.locality, workshop.media) == (
+            "", "", None, ())
+        assert workshop.domain == "cooking"  # a skill domain is nobody's personal data
+    s.check_invariants(deep=True)

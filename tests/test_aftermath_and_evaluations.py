@@ -742,13 +742,14 @@ def test_regression_a_refund_after_the_purge_goes_to_issuance_not_to_a_dead_wall
     assert s.registration(registration).state is R.REGISTERED
     assert s.balance(ann) == (0, 6)
     notices(s)
+    # A purged account is told nothing more (ACC-7): no notice names ann after the purge.
     if answer == "not_held":
         s.confirm_not_held(org, ses)
-        expected: list[Digest] = [("SessionNotHeld", "BOOK-31", (ann,))]
+        expected: list[Digest] = []
     else:
         world.clock.set(at(21, 12))
         s.run_due()
-        expected = [("SessionLapsed", "BOOK-32", (ann, org))]
+        expected = [("SessionLapsed", "BOOK-32", (org,))]
     hold = ledger_hold(world, registration)
     assert hold is not None and hold.state is HoldState.VOIDED
     # The refund cannot stay in a purged wallet nobody can ever use: like the rest of the
@@ -759,4 +760,28 @@ def test_regression_a_refund_after_the_purge_goes_to_issuance_not_to_a_dead_wall
     assert [(t.debit, t.amount) for t in swept] == [(ann, 4), (ann, 6)]
     assert s.balance(org) == (10, 0)
     assert digest(s) == expected
+    finish(world)
+
+
+@pytest.mark.rule("ACC-7", "BOOK-30", "BOOK-31")
+def test_regression_a_purged_participant_of_a_started_session_is_told_nothing_more() -> None:
+    """Found by the simulator: the session's aftermath notices named the purged member."""
+    world = make_world()
+    s = world.service
+    org = member_with(world, "org")
+    ann = member_with(world, "ann")
+    bob = member_with(world, "bob")
+    ses = s.plan_session(org, workshop(s, org, cost=2), at(14))
+    book(s, org, ann, ses)
+    book(s, org, bob, ses)
+    notices(s)
+    purge_at = s.deactivate(ann)
+    assert purge_at == at(15) > s.session(ses).end  # the session ended before the purge
+    world.clock.set(purge_at)
+    s.run_due()
+    assert digest(s) == [  # the deactivation notice was scrubbed by the purge
+        ("SessionConfirmationRequested", "BOOK-30", (org,)), ("AccountPurged", "ACC-7", (ann,))]
+    s.confirm_held(org, ses)
+    assert digest(s) == [("SessionHeld", "BOOK-30", (bob,))]
+    assert s.balance(org) == (14, 0)
     finish(world)

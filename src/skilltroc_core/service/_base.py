@@ -11,16 +11,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TypeVar
-
-import attrs
+from types import TracebackType
+from typing import Literal, TypeVar
 
 from ..accounts import AccountStatus, Member
 from ..errors import IdempotencyConflictError, InvalidInputError, NotFoundError
 from ..events import FactValue, notification
+from ..frozen import evolve as _evolve
 from ..instants import require_aware
 from ..ledger import Ledger, refuse_debit
 from ..passwords import ScryptHasher
@@ -109,11 +108,22 @@ class Tx:
         self, event: str, facts: Mapping[str, FactValue | datetime], *,
         recipients: tuple[str, ...] = (), emails: tuple[str, ...] = (),
     ) -> None:
-        """:meth:`notify` with the facts as a mapping; nothing when nobody is to be told."""
+        """:meth:`notify` with the facts as a mapping; nothing when nobody is to be told.
+
+        A purged account is told nothing more (ACC-7): it has no address left, and a
+        notice naming it would keep a trace of it in the outbox.
+        """
+        if recipients:
+            recipients = self._reachable(recipients)
         if recipients or emails:
             self.uow.append_notification(
                 notification(event, self.now, recipients=recipients, emails=emails, **facts)
             )
+
+    def _reachable(self, recipients: tuple[str, ...]) -> tuple[str, ...]:
+        get, purged = self.uow.get, AccountStatus.PURGED
+        return tuple(r for r in recipients
+                     if (m := get(kinds.MEMBERS, r)) is None or m.status is not purged)
 
     def schedule(self, kind: str, ref: str, due: datetime) -> None:
         self.uow.schedule(Timer(kind=kind, ref=ref, due=due))
@@ -196,28 +206,17 @@ class ServiceBase:
     def now(self) -> datetime:
         return require_aware(self.clock.now(), "clock time")
 
-    @contextmanager
-    def _unit(self, now: datetime, *, apply_due: bool = False) -> Iterator[Tx]:
-        uow = self.store.begin()
-        try:
-            if apply_due:
-                self._apply_due(uow, now, limit=None)
-            yield Tx(self, uow, now)
-        except BaseException:
-            uow.rollback()
-            raise
-        uow.commit()
+    def _unit(self, now: datetime, *, apply_due: bool = False) -> _Unit:
+        return _Unit(self, now, apply_due)
 
-    @contextmanager
-    def command(self) -> Iterator[Tx]:
+    def command(self) -> _Unit:
         """One command as one unit of work at ``now``.
 
         Deadlines due by ``now`` are applied first, each at its own instant, in the same
         unit of work: if the command is refused they roll back with it and apply again
         on the next command or :meth:`run_due`, so a refusal changes nothing at all.
         """
-        with self._unit(self.now(), apply_due=True) as tx:
-            yield tx
+        return _Unit(self, self.now(), True)
 
     query = command  # reads apply due deadlines the same way, so they never show stale state
 
@@ -250,12 +249,54 @@ class ServiceBase:
             except BaseException:
                 uow.rollback()
                 raise
-            uow.commit()
+            _commit(uow)
             if not ran:
                 return count
             count += 1
 
 
+class _Unit:
+    """``with service.command() as tx``: open a unit of work, commit it if the block ends
+    normally, roll it back on any exception (a class, not a generator: every command
+    goes through it)."""
+
+    __slots__ = ("_apply_due", "_now", "_service", "_uow")
+
+    def __init__(self, service: ServiceBase, now: datetime, apply_due: bool) -> None:
+        self._service = service
+        self._now = now
+        self._apply_due = apply_due
+
+    def __enter__(self) -> Tx:
+        service = self._service
+        uow = self._uow = service.store.begin()
+        if self._apply_due:
+            try:
+                service._apply_due(uow, self._now, limit=None)
+            except BaseException:
+                uow.rollback()
+                raise
+        return Tx(service, uow, self._now)
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> Literal[False]:
+        if kind is None:
+            _commit(self._uow)
+        else:
+            self._uow.rollback()
+        return False
+
+
+def _commit(uow: UnitOfWork) -> None:
+    """Commit; if the commit itself fails, roll back, so that the store is not left
+    inside an open unit of work (every later command would find it busy)."""
+    try:
+        uow.commit()
+    except BaseException:
+        uow.rollback()
+        raise
+
+
 def evolve(entity: E, **changes: object) -> E:
-    """``attrs.evolve`` under a name the service modules share."""
-    return attrs.evolve(entity, **changes)  # type: ignore[misc]
+    """:func:`attrs.evolve` (its faster twin) under a name the service modules share."""
+    return _evolve(entity, **changes)

@@ -1,0 +1,731 @@
+"""The naive reference model the simulator compares the library with.
+
+It keeps, by plain arithmetic on dicts and small records, what the rules say each
+accepted command and each deadline does: every member's available and held stars, the
+platform totals, seats taken per session, each request's state and deadline, gifts,
+tutorial view counts, campaign impressions, and the notices each transition implies.
+It shares no code with the service: only :meth:`Policy.add_days` (calendar arithmetic)
+and the policy numbers.
+
+Deadlines are kept in a heap ordered like the stores order timers (due instant, then
+scheduling order), so expiries apply at their own instants and in the same order.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Final
+
+import attrs
+
+from ..rules import Policy
+
+__all__ = ["MCampaign", "MGift", "MMember", "MReg", "MSession", "MTutorial", "MWorkshop",
+           "Model", "Note"]
+
+#: (event, sorted member recipients, sorted emails) of one expected notice.
+Note = tuple[str, tuple[str, ...], tuple[str, ...]]
+
+PENDING: Final = "pending_confirmation"
+ACTIVE: Final = "active"
+DEACTIVATED: Final = "deactivated"
+PURGED: Final = "purged"
+LIVE: Final = frozenset({"pending", "registered", "waitlisted"})
+
+#: trigger -> (final registration state, hold outcome: a void reason or "posted").
+ENDS: Final = {
+    "refuse": ("refused", "refused"),
+    "cancel": ("cancelled", "cancelled_by_member"),
+    "expire": ("expired", "expired"),
+    "session_moved": ("voided_by_move", "session_moved"),
+    "session_cancelled": ("session_cancelled", "session_cancelled"),
+    "workshop_deleted": ("workshop_deleted", "workshop_deleted"),
+    "unregister": ("unregistered", "unregistered"),
+    "cancel_transaction": ("transaction_cancelled", "transaction_cancelled"),
+    "not_held": ("refunded_not_held", "not_held"),
+    "organizer_silent": ("refunded_organizer_silent", "organizer_silent"),
+    "leave": ("left_waitlist", "left_waitlist"),
+    "waitlist_expire": ("waitlist_expired", "waitlist_expired"),
+    "account_purged": ("account_purged", "account_purged"),
+    "held": ("paid", "posted"),
+}
+
+
+@attrs.define
+class MMember:
+    id: str
+    email: str | None
+    status: str
+    pro: bool
+    complete: bool
+    sponsor: str | None = None
+    rewarded: bool = False
+    available: int = 0
+    held: int = 0
+    token: str | None = None
+
+
+@attrs.define
+class MWorkshop:
+    id: str
+    organizer: str
+    cost: int
+    capacity: int
+    duration: timedelta
+    deleted: bool = False
+
+
+@attrs.define
+class MSession:
+    id: str
+    workshop: str
+    organizer: str
+    start: datetime
+    end: datetime
+    capacity: int
+    seats_taken: int = 0
+    state: str = "planned"
+
+
+@attrs.define
+class MReg:
+    id: str
+    member: str
+    organizer: str
+    workshop: str
+    session: str | None
+    seats: int
+    amount: int
+    deadline: datetime
+    state: str = "pending"
+    attendance: str | None = None
+    evaluated: bool = False
+    outcome: str | None = None
+    ended_at: datetime | None = None
+
+
+@attrs.define
+class MGift:
+    id: str
+    sender: str
+    stars: int
+    recipient: str | None
+    email: str | None
+    state: str = "sent"
+
+
+@attrs.define
+class MTutorial:
+    id: str
+    publisher: str
+    video: str
+    live: bool = True
+
+
+@attrs.define
+class MCampaign:
+    id: str
+    owner: str
+    budget: int
+    goal: int
+    start: datetime
+    domains: tuple[str, ...]
+    state: str = "scheduled"
+    impressions: int = 0
+
+
+class Model:
+    """What the rules say the state is, kept by hand."""
+
+    def __init__(self, policy: Policy, now: datetime) -> None:
+        self.policy = policy
+        self.at = now
+        self.members: dict[str, MMember] = {}
+        self.active: dict[str, None] = {}  # active member ids, in signup order
+        self.by_email: dict[str, str] = {}
+        self.bonused: set[str] = set()
+        self.workshops: dict[str, MWorkshop] = {}
+        self.sessions: dict[str, MSession] = {}
+        self.planned: dict[str, MSession] = {}  # sessions in state planned
+        self.awaiting: dict[str, MSession] = {}  # sessions awaiting confirmation
+        self.running: dict[str, MCampaign] = {}  # campaigns being shown
+        # what each member owns or is owed, so a purge touches only that
+        self.workshops_of: dict[str, list[MWorkshop]] = {}
+        self.sessions_of: dict[str, list[MSession]] = {}  # by workshop
+        self.campaigns_of: dict[str, list[MCampaign]] = {}
+        self.tutorials_of: dict[str, list[MTutorial]] = {}
+        self.gifts_to: dict[str, list[MGift]] = {}
+        self.gifts_by_email: dict[str, list[MGift]] = {}
+        self.live_videos: set[tuple[str, str]] = set()
+        self.regs: dict[str, MReg] = {}
+        self.live: dict[str, MReg] = {}
+        self.paid: dict[str, MReg] = {}  # paid registrations still to attend or evaluate
+        self.gifts: dict[str, MGift] = {}
+        self.tutorials: dict[str, MTutorial] = {}
+        self.histories: dict[tuple[str, str], list[int]] = {}  # -> [counted, paid]
+        self.marks: dict[tuple[str, str, str], datetime] = {}
+        self.view_ids: dict[str, tuple[str, str, str]] = {}  # -> (tutorial, viewer, verdict)
+        self.campaigns: dict[str, MCampaign] = {}
+        self.page_views: dict[str, tuple[str, str]] = {}  # -> (domain, campaign)
+        self.purchases: dict[str, tuple[str, int]] = {}
+        # platform totals
+        self.wallets = 0
+        self.held = 0
+        self.escrow = 0
+        self.ad_spend = 0
+        self.issued = 0
+        self.returned = 0
+        # what the current step did
+        self.notes: list[Note] = []
+        self.touched: set[str] = set()
+        self.touched_sessions: set[str] = set()
+        self.ended: list[MReg] = []
+        self._heap: list[tuple[datetime, int, str, str]] = []
+        self._versions: dict[tuple[str, str], int] = {}
+        self._seq = itertools.count(1)
+
+    # ------------------------------------------------------------------ step bookkeeping
+    def begin_step(self) -> None:
+        self.notes = []
+        self.touched = set()
+        self.touched_sessions = set()
+        self.ended = []
+
+    def note(self, event: str, recipients: Iterable[str] = (), emails: Iterable[str] = ()
+             ) -> None:
+        # a purged account is told nothing more (ACC-7)
+        who = tuple(sorted({r for r in recipients if self.members[r].status != PURGED}))
+        mails = tuple(sorted(set(emails)))
+        if who or mails:
+            self.notes.append((event, who, mails))
+
+    # ------------------------------------------------------------------ stars
+    def _credit(self, member: MMember, stars: int) -> None:
+        member.available += stars
+        self.wallets += stars
+        self.touched.add(member.id)
+
+    def _debit(self, member: MMember, stars: int) -> None:
+        member.available -= stars
+        self.wallets -= stars
+        self.touched.add(member.id)
+
+    def _issue(self, member: MMember, stars: int) -> None:
+        self._credit(member, stars)
+        self.issued += stars
+
+    def _sweep(self, member: MMember, stars: int) -> None:
+        if stars:
+            self._debit(member, stars)
+            self.returned += stars
+
+    # ------------------------------------------------------------------ timers
+    def _schedule(self, kind: str, ref: str, due: datetime) -> None:
+        seq = next(self._seq)
+        self._versions[(kind, ref)] = seq
+        heapq.heappush(self._heap, (due, seq, kind, ref))
+
+    def _cancel(self, kind: str, ref: str) -> None:
+        self._versions.pop((kind, ref), None)
+
+    def next_due(self) -> datetime | None:
+        while self._heap:
+            due, seq, kind, ref = self._heap[0]
+            if self._versions.get((kind, ref)) == seq:
+                return due
+            heapq.heappop(self._heap)
+        return None
+
+    def run_due(self, now: datetime) -> int:
+        """Apply every deadline due at or before ``now``, each at its own instant."""
+        ran = 0
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            due, seq, kind, ref = heapq.heappop(heap)
+            if self._versions.get((kind, ref)) != seq:
+                continue
+            del self._versions[(kind, ref)]
+            self.at = due
+            getattr(self, f"_due_{kind}")(ref)
+            ran += 1
+        self.at = now
+        return ran
+
+    def _due_request(self, ref: str) -> None:
+        reg = self.regs[ref]
+        if reg.state == "pending":
+            self._end(reg, "expire")
+            self.note("RequestExpired", [reg.member])
+
+    def _due_waitlist(self, ref: str) -> None:
+        reg = self.regs[ref]
+        if reg.state == "waitlisted":
+            self._end(reg, "waitlist_expire")
+            self.note("WaitlistExpired", [reg.member])
+
+    def _due_session_end(self, ref: str) -> None:
+        session = self.sessions[ref]
+        if session.state != "planned":
+            return
+        self._session_state(session, "awaiting")
+        until = self.policy.add_days(session.end, self.policy.confirmation_window_days)
+        for reg in self.registered_in(session):
+            reg.deadline = until
+        self._schedule("confirmation", session.id, until)
+        self.note("SessionConfirmationRequested", [session.organizer])
+
+    def _due_confirmation(self, ref: str) -> None:
+        session = self.sessions[ref]
+        if session.state != "awaiting":
+            return
+        self._session_state(session, "lapsed")
+        told = [self._end(r, "organizer_silent").member for r in self.registered_in(session)]
+        self.note("SessionLapsed", [*told, session.organizer])
+
+    def _due_purge(self, ref: str) -> None:
+        member = self.members[ref]
+        if member.status == DEACTIVATED:
+            self._purge(member)
+
+    def _due_campaign(self, ref: str) -> None:
+        campaign = self.campaigns[ref]
+        if campaign.state == "scheduled":
+            self._start_campaign(campaign)
+
+    def _session_state(self, session: MSession, state: str) -> None:
+        self.planned.pop(session.id, None)
+        self.awaiting.pop(session.id, None)
+        session.state = state
+        if state == "planned":
+            self.planned[session.id] = session
+        elif state == "awaiting":
+            self.awaiting[session.id] = session
+        self.touched_sessions.add(session.id)
+
+    # ------------------------------------------------------------------ registrations
+    def registered_in(self, session: MSession) -> list[MReg]:
+        return [r for r in self.live.values()
+                if r.session == session.id and r.state == "registered"]
+
+    def _end(self, reg: MReg, trigger: str) -> MReg:
+        state, outcome = ENDS[trigger]
+        member = self.members[reg.member]
+        if reg.amount:
+            member.held -= reg.amount
+            self.held -= reg.amount
+            self.touched.add(member.id)
+            if outcome == "posted":
+                self._credit(self.members[reg.organizer], reg.amount)
+            else:
+                self._credit(member, reg.amount)
+                if member.status == PURGED:
+                    self._sweep(member, reg.amount)
+        reg.state = state
+        reg.outcome = outcome if reg.amount else None
+        reg.ended_at = self.at
+        del self.live[reg.id]
+        if state == "paid":
+            self.paid[reg.id] = reg
+        self.ended.append(reg)
+        return reg
+
+    def _free_seats(self, reg: MReg) -> None:
+        if reg.state == "registered" and reg.session:
+            session = self.sessions[reg.session]
+            session.seats_taken -= reg.seats
+            self.touched_sessions.add(session.id)
+
+    # ------------------------------------------------------------------ members
+    def signup(self, member_id: str, email: str, *, pro: bool, provider: bool,
+               sponsor: str | None, token: str | None) -> None:
+        member = MMember(id=member_id, email=email, status=PENDING, pro=pro,
+                         complete=not pro, sponsor=sponsor, token=token)
+        self.members[member_id] = member
+        self.by_email[email] = member_id
+        self.touched.add(member_id)
+        for gift in self.gifts_by_email.pop(email, []):
+            if gift.state == "sent":
+                gift.recipient, gift.email = member_id, None
+                self.gifts_to.setdefault(member_id, []).append(gift)
+        if provider:
+            self._complete_signup(member)
+        else:
+            self.note("EmailConfirmationRequested", [member_id])
+
+    def _complete_signup(self, member: MMember) -> None:
+        member.status = ACTIVE
+        member.token = None
+        self.active[member.id] = None
+        assert member.email is not None
+        if member.email not in self.bonused:
+            self.bonused.add(member.email)
+            self._issue(member, self.policy.signup_bonus)
+
+    def confirm_email(self, member_id: str) -> None:
+        self._complete_signup(self.members[member_id])
+
+    def sponsor_ok(self, sponsor: str | None) -> bool:
+        if sponsor is None:
+            return True
+        found = self.members.get(sponsor)
+        return found is not None and found.status not in (PURGED, PENDING)
+
+    def complete_profile(self, member_id: str) -> None:
+        self.members[member_id].complete = True
+
+    def buy(self, member_id: str, stars: int, reference: str) -> None:
+        if reference in self.purchases:
+            return  # the same purchase again: credited once (STAR-2)
+        self.purchases[reference] = (member_id, stars)
+        member = self.members[member_id]
+        self._issue(member, stars)
+        self._reward_sponsor(member)
+
+    def _reward_sponsor(self, referee: MMember) -> None:
+        if referee.sponsor is None or referee.rewarded:
+            return
+        referee.rewarded = True
+        sponsor = self.members[referee.sponsor]
+        if sponsor.status == PURGED:
+            return
+        self._issue(sponsor, self.policy.referral_reward)
+        self.note("ReferralRewardPaid", [sponsor.id])
+
+    def deactivate(self, member_id: str) -> None:
+        member = self.members[member_id]
+        member.status = DEACTIVATED
+        self.active.pop(member_id, None)
+        self._schedule("purge", member_id,
+                       self.policy.add_days(self.at, self.policy.account_retention_days))
+        self.note("AccountDeactivated", [member_id])
+
+    def reactivate(self, member_id: str) -> None:
+        member = self.members[member_id]
+        member.status = ACTIVE
+        self.active[member_id] = None
+        self._cancel("purge", member_id)
+
+    def _purge(self, member: MMember) -> None:
+        # campaigns stop, tutorials go (no stars move)
+        for campaign in self.campaigns_of.get(member.id, []):
+            if campaign.state in ("scheduled", "running"):
+                campaign.state = "withdrawn"
+                self.running.pop(campaign.id, None)
+            self._cancel("campaign", campaign.id)
+        for tutorial in self.tutorials_of.get(member.id, []):
+            self.unpublish(tutorial.id)
+        # bookings: their workshops are deleted, their own live requests end
+        for workshop in self.workshops_of.get(member.id, []):
+            if not workshop.deleted:
+                self._delete_workshop(workshop)
+        for reg in [r for r in self.live.values() if r.member == member.id]:
+            if reg.state == "registered" and reg.session:
+                session = self.sessions[reg.session]
+                if session.state != "planned" or self.at >= session.start:
+                    continue
+            self._free_seats(reg)
+            self._end(reg, "account_purged")
+        for gift in self.gifts_to.get(member.id, []):
+            if gift.state == "sent":
+                gift.state = "expired"
+                self.escrow -= gift.stars
+                self.returned += gift.stars
+        self._sweep(member, member.available)
+        member.status = PURGED
+        member.sponsor = None
+        self.active.pop(member.id, None)
+        email = member.email
+        if email is not None:
+            self.by_email.pop(email, None)
+        member.email = None
+        kept: list[Note] = []
+        for event, recipients, emails in self.notes:
+            who = tuple(w for w in recipients if w != member.id)
+            mails = tuple(m for m in emails if m != email)
+            if who or mails:
+                kept.append((event, who, mails))
+        self.notes = kept
+        self.notes.append(("AccountPurged", (member.id,), ()))  # the last notice it gets
+
+    # ------------------------------------------------------------------ workshops
+    def create_workshop(self, workshop_id: str, organizer: str, cost: int, capacity: int,
+                        duration: timedelta) -> None:
+        workshop = MWorkshop(workshop_id, organizer, cost, capacity, duration)
+        self.workshops[workshop_id] = workshop
+        self.workshops_of.setdefault(organizer, []).append(workshop)
+
+    def delete_workshop(self, workshop_id: str) -> None:
+        self._delete_workshop(self.workshops[workshop_id])
+
+    def _delete_workshop(self, workshop: MWorkshop) -> None:
+        workshop.deleted = True
+        for session in self.sessions_of.get(workshop.id, []):
+            if session.state == "planned" and self.at < session.start:
+                self._session_state(session, "cancelled")
+                self._cancel("session_end", session.id)
+        told = []
+        for reg in [r for r in self.live.values() if r.workshop == workshop.id]:
+            if reg.state == "registered" and reg.session and (
+                self.sessions[reg.session].state != "cancelled"
+            ):
+                continue
+            self._end(reg, "workshop_deleted")
+            told.append(reg.member)
+        self.note("WorkshopDeleted", told)
+
+    def plan_session(self, session_id: str, workshop_id: str, start: datetime,
+                     capacity: int | None) -> None:
+        workshop = self.workshops[workshop_id]
+        session = MSession(session_id, workshop_id, workshop.organizer, start,
+                           start + workshop.duration,
+                           workshop.capacity if capacity is None else capacity)
+        self.sessions[session_id] = session
+        self.sessions_of.setdefault(workshop_id, []).append(session)
+        self._session_state(session, "planned")
+        self._schedule("session_end", session_id, session.end)
+        self.note("SessionPlanned", [r.member for r in self.live.values()
+                                     if r.workshop == workshop_id and r.state == "waitlisted"])
+
+    def move_session(self, session_id: str, start: datetime) -> None:
+        session = self.sessions[session_id]
+        session.end = start + (session.end - session.start)
+        session.start = start
+        self.touched_sessions.add(session_id)
+        self._schedule("session_end", session_id, session.end)
+        registered = []
+        until = self.policy.add_days(session.end, self.policy.confirmation_window_days)
+        for reg in [r for r in self.live.values() if r.session == session_id]:
+            if reg.state == "registered":
+                reg.deadline = until
+                registered.append(reg.member)
+            else:
+                self._end(reg, "session_moved")
+                self.note("RequestVoidedBySessionMove", [reg.member])
+        self.note("SessionMoved", registered)
+
+    def set_capacity(self, session_id: str, capacity: int) -> None:
+        self.sessions[session_id].capacity = capacity
+        self.touched_sessions.add(session_id)
+
+    def cancel_session(self, session_id: str) -> None:
+        session = self.sessions[session_id]
+        self._session_state(session, "cancelled")
+        self._cancel("session_end", session_id)
+        told = [self._end(r, "session_cancelled").member
+                for r in [r for r in self.live.values() if r.session == session_id]]
+        self.note("SessionCancelled", told)
+
+    # ------------------------------------------------------------------ requests
+    def request(self, reg_id: str, member_id: str, seats: int, *, session_id: str | None,
+                workshop_id: str) -> None:
+        workshop = self.workshops[workshop_id]
+        if session_id is not None:
+            due = self.sessions[session_id].start
+        else:
+            due = self.policy.add_days(self.at, self.policy.future_request_due_days)
+        amount = workshop.cost * seats
+        reg = MReg(id=reg_id, member=member_id, organizer=workshop.organizer,
+                   workshop=workshop_id, session=session_id, seats=seats, amount=amount,
+                   deadline=due)
+        self.regs[reg_id] = reg
+        self.live[reg_id] = reg
+        if amount:
+            member = self.members[member_id]
+            self._debit(member, amount)
+            member.held += amount
+            self.held += amount
+        self._schedule("request", reg_id, due)
+        self.note("RequestReceived", [workshop.organizer])
+
+    def end(self, reg_id: str, trigger: str, event: str, to_organizer: bool) -> None:
+        """A command that ends a request (refuse, cancel, unregister, leave, ...)."""
+        reg = self.regs[reg_id]
+        self._free_seats(reg)
+        self._end(reg, trigger)
+        self.note(event, [reg.organizer if to_organizer else reg.member])
+
+    def accept(self, reg_id: str) -> None:
+        reg = self.regs[reg_id]
+        assert reg.session is not None
+        session = self.sessions[reg.session]
+        reg.state = "registered"
+        reg.deadline = self.policy.add_days(session.end, self.policy.confirmation_window_days)
+        session.seats_taken += reg.seats
+        self.touched_sessions.add(session.id)
+        self._cancel("request", reg_id)
+        self.note("RequestAccepted", [reg.member])
+
+    def accept_future(self, reg_id: str) -> None:
+        reg = self.regs[reg_id]
+        reg.state = "waitlisted"
+        reg.session = None
+        reg.deadline = self.policy.add_days(self.at, self.policy.waitlist_window_days)
+        self._cancel("request", reg_id)
+        self._schedule("waitlist", reg_id, reg.deadline)
+        self.note("RequestWaitlisted", [reg.member])
+
+    def join(self, reg_id: str, session_id: str) -> None:
+        reg = self.regs[reg_id]
+        session = self.sessions[session_id]
+        reg.state = "registered"
+        reg.session = session_id
+        reg.deadline = self.policy.add_days(session.end, self.policy.confirmation_window_days)
+        session.seats_taken += reg.seats
+        self.touched_sessions.add(session_id)
+        self._cancel("waitlist", reg_id)
+
+    # ------------------------------------------------------------------ after the session
+    def confirm_held(self, session_id: str) -> None:
+        session = self.sessions[session_id]
+        self._session_state(session, "held")
+        self._cancel("confirmation", session_id)
+        registered = self.registered_in(session)
+        for reg in registered:
+            self._end(reg, "held")
+        for person in dict.fromkeys([session.organizer, *(r.member for r in registered)]):
+            self._reward_sponsor(self.members[person])
+        self.note("SessionHeld", [r.member for r in registered])
+
+    def confirm_not_held(self, session_id: str) -> None:
+        session = self.sessions[session_id]
+        self._session_state(session, "not_held")
+        self._cancel("confirmation", session_id)
+        told = [self._end(r, "not_held").member for r in self.registered_in(session)]
+        self.note("SessionNotHeld", told)
+
+    # ------------------------------------------------------------------ gifts
+    def gift(self, gift_id: str, sender: str, email: str, stars: int) -> None:
+        recipient = self.by_email.get(email)
+        gift = MGift(gift_id, sender, stars, recipient, None if recipient else email)
+        self.gifts[gift_id] = gift
+        if recipient is None:
+            self.gifts_by_email.setdefault(email, []).append(gift)
+        else:
+            self.gifts_to.setdefault(recipient, []).append(gift)
+        self._debit(self.members[sender], stars)
+        self.escrow += stars
+        if recipient is not None:
+            self.note("GiftReceived", [recipient])
+        else:
+            self.note("GiftReceived", emails=[email])
+
+    def accept_gift(self, gift_id: str) -> None:
+        gift = self.gifts[gift_id]
+        gift.state = "accepted"
+        assert gift.recipient is not None
+        self.escrow -= gift.stars
+        self._credit(self.members[gift.recipient], gift.stars)
+        if self.members[gift.sender].status != PURGED:
+            self.note("GiftAccepted", [gift.sender])
+
+    # ------------------------------------------------------------------ tutorials
+    def publish(self, tutorial_id: str, publisher: str, video: str) -> None:
+        tutorial = MTutorial(tutorial_id, publisher, video)
+        self.tutorials[tutorial_id] = tutorial
+        self.tutorials_of.setdefault(publisher, []).append(tutorial)
+        self.live_videos.add((publisher, video))
+        self.histories.setdefault((publisher, video), [0, 0])
+
+    def unpublish(self, tutorial_id: str) -> None:
+        tutorial = self.tutorials[tutorial_id]
+        if tutorial.live:
+            tutorial.live = False
+            self.live_videos.discard((tutorial.publisher, tutorial.video))
+
+    def view(self, tutorial_id: str, viewer: str, view_id: str) -> str:
+        """The verdict the rules give this view report (TUTO-2/4), applied."""
+        if view_id in self.view_ids:
+            return self.view_ids[view_id][2]
+        tutorial = self.tutorials[tutorial_id]
+        if viewer == tutorial.publisher:
+            verdict = "own_view"
+        else:
+            mark = (tutorial.publisher, tutorial.video, viewer)
+            last = self.marks.get(mark)
+            if last is not None and self.at < last + self.policy.view_dedup_window:
+                verdict = "within_window"
+            else:
+                verdict = "counted"
+                self.marks[mark] = self.at
+                history = self.histories[(tutorial.publisher, tutorial.video)]
+                history[0] += 1
+                due = history[0] // self.policy.views_per_tutorial_star
+                while history[1] < due:
+                    history[1] += 1
+                    self._issue(self.members[tutorial.publisher], 1)
+                    self.note("TutorialThresholdPaid", [tutorial.publisher])
+        self.view_ids[view_id] = (tutorial_id, viewer, verdict)
+        return verdict
+
+    # ------------------------------------------------------------------ campaigns
+    def create_campaign(self, campaign_id: str, owner: str, budget: int, start: datetime,
+                        domains: tuple[str, ...]) -> None:
+        campaign = MCampaign(campaign_id, owner, budget,
+                             budget * self.policy.impressions_per_ad_star, start, domains)
+        self.campaigns[campaign_id] = campaign
+        self.campaigns_of.setdefault(owner, []).append(campaign)
+        self._debit(self.members[owner], budget)
+        self.ad_spend += budget
+        self._start_or_schedule(campaign)
+
+    def _start_or_schedule(self, campaign: MCampaign) -> None:
+        if campaign.start > self.at:
+            self._schedule("campaign", campaign.id, campaign.start)
+        else:
+            self._cancel("campaign", campaign.id)
+            self._start_campaign(campaign)
+
+    def _start_campaign(self, campaign: MCampaign) -> None:
+        campaign.state = "running"
+        self.running[campaign.id] = campaign
+        self.note("CampaignStarted", [campaign.owner])
+
+    def edit_budget(self, campaign_id: str, budget: int) -> None:
+        campaign = self.campaigns[campaign_id]
+        if campaign.state != "scheduled":
+            return  # locked once started (AD-5): the service refuses a change
+        owner = self.members[campaign.owner]
+        difference = budget - campaign.budget
+        if difference > 0:
+            self._debit(owner, difference)
+        elif difference < 0:
+            self._credit(owner, -difference)
+        self.ad_spend += difference
+        campaign.budget = budget
+        campaign.goal = budget * self.policy.impressions_per_ad_star
+        self._start_or_schedule(campaign)
+
+    def edit_text(self, campaign_id: str) -> None:
+        campaign = self.campaigns[campaign_id]
+        if campaign.state == "scheduled":
+            self._start_or_schedule(campaign)
+
+    def serve(self, domain: str, page_view: str) -> str | None:
+        """The campaign the rules show on this page view (AD-7), its impression counted."""
+        if page_view in self.page_views:
+            return self.page_views[page_view][1]
+        best: MCampaign | None = None
+        for campaign in self.running.values():
+            if domain not in campaign.domains:
+                continue
+            if best is None or _goes_before(campaign, best):
+                best = campaign
+        if best is None:
+            return None
+        best.impressions += 1
+        if best.impressions >= best.goal:
+            best.state = "completed"
+            del self.running[best.id]
+            self.note("CampaignEnded", [best.owner])
+        self.page_views[page_view] = (domain, best.id)
+        return best.id
+
+
+def _goes_before(a: MCampaign, b: MCampaign) -> bool:
+    left, right = a.impressions * b.goal, b.impressions * a.goal
+    if left != right:
+        return left < right
+    return (a.start, a.id) < (b.start, b.id)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 GUIDE = Path(__file__).parent.parent / "docs" / "hosting.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
@@ -20,8 +22,34 @@ def test_the_small_host_example_runs(tmp_path: Path) -> None:
     exec(compile(BLOCKS[0], str(GUIDE), "exec"), {"workdir": tmp_path})
 
 
-def test_the_adapter_check_example_passes_the_contract_suite(tmp_path: Path) -> None:
+# The guide shows the wiring; a short run of the machine is enough to prove it works.
+settings.register_profile("hosting-guide", max_examples=5, stateful_step_count=20,
+                          deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+class _Passed:
+    """A pytest plugin noting the tests that passed."""
+
+    def __init__(self) -> None:
+        self.passed: list[str] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" and report.passed:
+            self.passed.append(report.nodeid)
+
+
+def test_the_adapter_check_example_passes_the_contract_suite_and_the_machine(
+    tmp_path: Path,
+) -> None:
     module = tmp_path / "test_my_store.py"
     module.write_text(BLOCKS[1], encoding="utf-8")
-    status = pytest.main(["-q", "-p", "no:cacheprovider", str(module)])
+    passed = _Passed()
+    settings.load_profile("hosting-guide")  # the machine's TestCase takes it when built
+    try:
+        status = pytest.main(["-q", "-p", "no:cacheprovider", str(module)], plugins=[passed])
+    finally:
+        settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
     assert status == 0
+    ran = {nodeid.split("::")[1] for nodeid in passed.passed}
+    assert ran == {"TestMyStore", "TestMyStoreMachine"}
+    assert sum("TestMyStore::" in nodeid for nodeid in passed.passed) >= 10

@@ -18,6 +18,7 @@ import attrs
 import psycopg
 import pytest
 
+from skilltroc_core.adapters._sql import SCHEMA_VERSION
 from skilltroc_core.adapters.memory import MemoryStore
 from skilltroc_core.adapters.postgres import APPLICATION_MARKER, PostgresStore
 from skilltroc_core.clocks import ManualClock
@@ -61,7 +62,7 @@ def test_opening_a_store_twice_applies_the_schema_once(pg_dsn: str) -> None:
     store.close()
     assert dump_tables(pg_dsn) == first
     assert sorted(first["skilltroc_meta"]) == sorted(
-        [f"(application,{APPLICATION_MARKER})", "(schema_version,1)"]
+        [f"(application,{APPLICATION_MARKER})", f"(schema_version,{SCHEMA_VERSION})"]
     )
     assert "outbox" in first
     assert "timers" in first

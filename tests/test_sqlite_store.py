@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from skilltroc_core.adapters._sql import SCHEMA_VERSION
 from skilltroc_core.adapters.sqlite import SQLiteStore
 from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import SchemaTooNewError, StoreError
@@ -29,8 +30,31 @@ def test_opening_a_store_twice_applies_the_schema_once(tmp_path: Path) -> None:
     store = SQLiteStore(path)
     store.close()
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_version_1_store_is_migrated_on_open_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    app = service(str(path))
+    alice = app.signup("alice@example.org", provider="google").member_id
+    app.store.close()
+    conn = sqlite3.connect(path)  # turn the file back into what version 1 wrote
+    conn.execute("DROP INDEX entity_keys_by_id")
+    conn.execute("CREATE INDEX entity_keys_by_id ON entity_keys (kind, id)")
+    conn.execute("PRAGMA user_version=1")
+    conn.commit()
+    conn.close()
+    app = service(str(path))
+    assert app.balance(alice).available == 10
+    app.store.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    columns = [row[2] for row in conn.execute("PRAGMA index_info(entity_keys_by_id)")]
+    assert columns == ["kind", "id", "idx", "key"]
+    plan = conn.execute("EXPLAIN QUERY PLAN SELECT idx, key FROM entity_keys "
+                        "WHERE kind = 'member' AND id = 'x'").fetchall()
+    assert "entity_keys_by_id (kind=? AND id=?)" in plan[0][3]
 
 
 def test_a_store_written_by_a_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -134,4 +134,24 @@ def snapshot(store: MemoryStore) -> dict[str, Any]:
         "outbox_seq": store._outbox_seq,
         "timers": store._timers,
         "sequences": store._sequences,
+        # a queue's members and their keys (its heap's stale entries are not state)
+        "queues": {name: dict(queue.entries) for name, queue in store._queues.items()
+                   if queue.entries},
     })
+
+
+def check_two_stores_see_each_others_commits(first: Skilltroc, second: Skilltroc) -> None:
+    """Two services on one database (as two processes would be): each may keep what it
+    read and wrote between units of work, but must drop it once the other one commits."""
+    bob = first.signup("bob@example.org", provider="google").member_id
+    first.signup("ann@example.org", provider="google")
+    assert second.balance(bob).available == 10  # now known to the second store
+    first.buy_stars(bob, 30, "PAY-1")
+    second.gift(bob, "ann@example.org", 25)  # refused if it still believed 10 stars
+    assert first.balance(bob).available == 15
+    carl = second.signup("carl@example.org", provider="google").member_id
+    dora = first.signup("dora@example.org", provider="google").member_id
+    assert (carl, dora) == ("mem_000003", "mem_000004")  # the id sequence was not reused
+    for app in (first, second):
+        assert app.balance(bob).available == 15
+        app.check_invariants(deep=True)

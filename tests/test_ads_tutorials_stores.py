@@ -4,7 +4,7 @@ One flow (publishing, views with repeats and thresholds, delete and re-publish;
 campaigns scheduled and started by timer, budget edits, serving on several domains with
 repeated page views, completion, refusals, a purge) runs on the in-memory reference
 store, on SQLite and on PostgreSQL; everything a host could observe afterwards must be
-identical, and each store's ad heaps and ledger must be sound.
+identical, and each store's ad queues and ledger must be sound.
 """
 
 from __future__ import annotations

@@ -229,6 +229,7 @@ TABLE: dict[str, st.SearchStrategy[tuple[tuple[Any, ...], dict[str, Any]]]] = {
     "campaign_progress": acting_on("campaign"),
     "my_campaigns": call(MEMBER),
     "check_ad_queues": call(),
+    "rebuild_ad_queues": call(),
     # the service itself
     "supply": call(),
     "now": call(),

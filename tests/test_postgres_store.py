@@ -33,6 +33,7 @@ from skilltroc_core.testing.contract import StoreContract
 from skilltroc_core.testing.pgserver import PgServer, PgServerError
 
 from . import booking_race
+from .members_support import check_two_stores_see_each_others_commits
 from .pg_fixtures import POLICY, dump_tables, pg_dsn, pg_server, service
 
 __all__ = ["pg_dsn", "pg_server"]  # the fixtures, imported for pytest to find
@@ -385,3 +386,12 @@ class TestPostgresStoreContract(StoreContract):
 
     def create_store(self) -> Store:
         return PostgresStore(self.dsn)
+
+
+@pytest.mark.rule("GIFT-1", "STAR-6")
+def test_a_commit_by_another_store_empties_the_cache_of_this_one(pg_dsn: str) -> None:
+    """Two stores on one database (as two processes would be): each keeps what it read
+    and wrote between units of work, and drops it all once the other one has committed
+    (the change marker it reads under the lock is no longer the one it wrote)."""
+    first, second = service(pg_dsn), service(pg_dsn)
+    check_two_stores_see_each_others_commits(first, second)

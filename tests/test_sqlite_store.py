@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from skilltroc_core.adapters._sql import SCHEMA_VERSION
@@ -17,8 +18,10 @@ from skilltroc_core.adapters.sqlite import SQLiteStore
 from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import SchemaTooNewError, StoreError
 from skilltroc_core.ledger import TransferKind
+from skilltroc_core.ports import EntityKind, Index
 
 from . import booking_race
+from .members_support import check_two_stores_see_each_others_commits
 from .sqlite_workers import service
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +33,7 @@ def test_opening_a_store_twice_applies_the_schema_once(tmp_path: Path) -> None:
     store = SQLiteStore(path)
     store.close()
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -49,7 +52,7 @@ def test_a_version_1_store_is_migrated_on_open_and_keeps_its_data(tmp_path: Path
     assert app.balance(alice).available == 10
     app.store.close()
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     columns = [row[2] for row in conn.execute("PRAGMA index_info(entity_keys_by_id)")]
     assert columns == ["kind", "id", "idx", "key"]
     plan = conn.execute("EXPLAIN QUERY PLAN SELECT idx, key FROM entity_keys "
@@ -239,3 +242,70 @@ def test_a_failed_commit_rolls_back_and_the_store_stays_usable(tmp_path: Path) -
     app.buy_stars(alice, 5, payment_reference="PAY-1")
     assert app.balance(alice).available == 15
     app.check_invariants(deep=True)
+
+
+@pytest.mark.rule("GIFT-1", "STAR-6")
+def test_a_commit_through_another_connection_empties_the_cache_of_this_one(
+    tmp_path: Path,
+) -> None:
+    """Two stores on one file (as two processes would be): each keeps what it read and
+    wrote between units of work, and drops it all as soon as the other one commits."""
+    path = str(tmp_path / "s.db")
+    first, second = service(path), service(path)
+    check_two_stores_see_each_others_commits(first, second)
+
+
+@attrs.frozen
+class Probe:
+    id: str
+    tag: str
+
+
+PROBES: EntityKind[Probe] = EntityKind(
+    name="probe", type=Probe, indexes=(Index(name="tag", keys=lambda p: (p.tag,), unique=True),)
+)
+
+
+def test_a_rolled_back_unit_of_work_leaves_nothing_of_it_in_the_cache(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    uow = store.begin()
+    uow.put(PROBES, "p1", Probe(id="p1", tag="red"))
+    uow.commit()
+    uow = store.begin()
+    assert uow.find(PROBES, "tag", "red") == [Probe(id="p1", tag="red")]
+    uow.put(PROBES, "p1", Probe(id="p1", tag="blue"))
+    uow.put(PROBES, "p2", Probe(id="p2", tag="red"))
+    assert uow.find(PROBES, "tag", "red") == [Probe(id="p2", tag="red")]
+    assert uow.next_in_sequence("probe") == 1
+    uow.rollback()
+    uow = store.begin()
+    assert uow.get(PROBES, "p1") == Probe(id="p1", tag="red")
+    assert uow.get(PROBES, "p2") is None
+    assert uow.find(PROBES, "tag", "red") == [Probe(id="p1", tag="red")]
+    assert uow.find(PROBES, "tag", "blue") == []
+    assert uow.next_in_sequence("probe") == 1
+    uow.rollback()
+    store.close()
+
+
+@pytest.mark.rule("ACC-7")
+def test_after_a_purge_the_members_personal_data_is_not_in_the_stores_cache(
+    tmp_path: Path,
+) -> None:
+    app = service(str(tmp_path / "s.db"))
+    carol = app.signup("carol.unique@example.org", provider="google",
+                       display_name="Carolina Zed").member_id
+    app.update_profile(carol, bio="A bio nobody may keep")
+    bob = app.signup("bob@example.org", provider="google").member_id
+    app.follow(bob, carol)
+    app.deactivate(carol)
+    store = app.store
+    assert isinstance(store, SQLiteStore)
+    assert "Carolina Zed" in repr(vars(store._cache))  # kept while the account lives
+    clock = app.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(days=15)
+    assert app.run_due() == 1
+    cached = repr(vars(store._cache))
+    for secret in ("carol.unique", "Carolina Zed", "nobody may keep"):
+        assert secret not in cached

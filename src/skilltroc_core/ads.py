@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Final, NamedTuple
 from urllib.parse import urlsplit
@@ -41,6 +41,7 @@ from .statemachine import Move, TransitionTable, transition
 __all__ = [
     "CAMPAIGN_LIFECYCLE",
     "LOCKED_AT_START",
+    "MAX_GOAL",
     "Campaign",
     "CampaignBudgetError",
     "CampaignLockedError",
@@ -59,11 +60,19 @@ __all__ = [
     "check_text",
     "goal_for",
     "goes_before",
+    "serve_rank",
     "skill_domain",
     "target_domains",
 ]
 
 _MAX_URL: Final = 2048
+#: The largest goal the serving order ranks exactly (AD-7), refused above (AD-2): far
+#: above real budgets (one purchase of ``ledger.MAX_STARS`` buys 10**14 impressions).
+MAX_GOAL: Final = 10**20
+_RANK_SCALE: Final = MAX_GOAL**2  # a rank has at most 41 digits (10**40 at the goal)
+_FIRST_INSTANT: Final = datetime(1, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
+_START_SCALE: Final = 10**18  # microseconds from year 1 to year 9999 are fewer
 _MAX_DOMAIN: Final = 200
 _HOST: Final = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
 
@@ -179,6 +188,11 @@ def check_budget(stars: object, policy: Policy) -> int:
             f"{policy.min_campaign_stars}; got {stars!r}",
             amount=stars if type(stars) is int else None, minimum=policy.min_campaign_stars,
         )
+    if goal_for(stars, policy) > MAX_GOAL:
+        raise CampaignBudgetError(
+            f"a campaign goal is at most {MAX_GOAL} impressions; {stars} stars buy more",
+            amount=stars, minimum=policy.min_campaign_stars,
+        )
     return stars
 
 
@@ -246,6 +260,23 @@ def goes_before(a: ServeKey, b: ServeKey) -> bool:
     return (a[2], a[3]) < (b[2], b[3])
 
 
+def serve_rank(impressions: int, goal: int, start: datetime, campaign: str) -> str:
+    """The serving order (:func:`goes_before`) as text that sorts the same way (AD-7).
+
+    ``"<R: 41 digits><S: 18 digits>|<id>"`` where R = floor(impressions x N**2 / goal)
+    with N = :data:`MAX_GOAL`, and S = the start in microseconds since year 1 (UTC).
+    R is exact: if i/g < j/h with g, h <= N, then j/h - i/g >= 1/(g*h) >= 1/N**2, so
+    j*N**2/h >= i*N**2/g + 1 and the floors differ in the same direction; equal
+    fractions give equal floors. R and S are fixed-width digits, so the text compares
+    R, then S, then the id: the order of :func:`goes_before`. One number is formatted
+    (R x 10**18 + S), as each serve ranks its campaign again.
+    """
+    # A goal of 0 (a policy of 0 impressions per star) counts as reached: served last.
+    rank = impressions * _RANK_SCALE // goal if goal > 0 else _RANK_SCALE
+    started = (start - _FIRST_INSTANT) // _MICROSECOND
+    return f"{rank * _START_SCALE + started:059d}|{campaign}"  # 41 + 18 digits
+
+
 # ---------------------------------------------------------------------- the campaign
 @attrs.frozen(kw_only=True)
 class CampaignProgress:
@@ -285,12 +316,20 @@ class Campaign:
     edited_at: datetime | None = None
 
     def _to(self, trigger: str, rule: str) -> CampaignState:
+        move = CAMPAIGN_LIFECYCLE.move(self.state, trigger)
+        if move is not None:  # every serve passes here: the refusal's text only when refused
+            return move.target
         return transition(CAMPAIGN_LIFECYCLE, self.state, trigger, what=f"campaign {self.id}",
                           rule=rule)
 
     @property
     def serve_key(self) -> ServeKey:
         return ServeKey(self.impressions, self.goal, self.start, self.id)
+
+    @property
+    def serve_rank(self) -> str:
+        """Its place in its domains' serving queues (:func:`serve_rank`)."""
+        return serve_rank(self.impressions, self.goal, self.start, self.id)
 
     @property
     def is_running(self) -> bool:

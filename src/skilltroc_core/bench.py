@@ -16,7 +16,7 @@ import random
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -274,7 +274,7 @@ def _recording_writes() -> Iterator[list[list[Write]]]:
     """Record, unit of work by unit of work, every row a SQL store writes (statement and
     parameters), so a raw baseline can write the same rows in the same transactions."""
     units: list[list[Write]] = [[]]
-    run, one = Runner.run, Runner.one
+    run, one, many = Runner.run, Runner.one, Runner.many
     finish_commit = SqlUnitOfWork.commit
 
     def record(sql: str, params: tuple[Any, ...]) -> None:
@@ -289,16 +289,22 @@ def _recording_writes() -> Iterator[list[list[Write]]]:
         record(sql, params)
         return one(self, sql, *params)
 
+    def recorded_many(self: Runner, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        for params in rows:  # the raw baseline writes them one by one
+            record(sql, params)
+        many(self, sql, rows)
+
     def recorded_commit(self: SqlUnitOfWork) -> None:
         finish_commit(self)
         units.append([])
 
     Runner.run, Runner.one = recorded_run, recorded_one  # type: ignore[method-assign]
+    Runner.many = recorded_many  # type: ignore[method-assign]
     SqlUnitOfWork.commit = recorded_commit  # type: ignore[method-assign]
     try:
         yield units
     finally:
-        Runner.run, Runner.one = run, one  # type: ignore[method-assign]
+        Runner.run, Runner.one, Runner.many = run, one, many  # type: ignore[method-assign]
         SqlUnitOfWork.commit = finish_commit  # type: ignore[method-assign]
         units.pop()  # the one opened after the last commit
 

@@ -12,7 +12,9 @@ PostgreSQL) implements it once for every entity the library has or will have:
 - **ledger book**: the :class:`~skilltroc_core.ledger.LedgerBook` of the star ledger;
 - **outbox**: notifications appended in order, drained at least once, acknowledged;
 - **timers**: deadlines by due instant, popped in order;
-- **counters**: named sequences (ids).
+- **counters**: named sequences (ids);
+- **ordered queues**: named sets of members, each with a text sort key; the member with
+  the smallest key (ties by member) is read in O(log n) (ad serving, AD-7).
 
 Everything one command writes goes through one :class:`UnitOfWork` and commits together
 or not at all.
@@ -144,6 +146,29 @@ class UnitOfWork(Protocol):
         ...
 
     def next_in_sequence(self, name: str) -> int: ...
+
+    def queue_put(self, queue: str, member: str, sort_key: str) -> None:
+        """Put ``member`` in ``queue`` at ``sort_key``, replacing its previous key.
+
+        Keys compare as Python strings compare (by code point; bytewise in UTF-8), so a
+        key that sorts like the value it encodes is fixed-width digits and separators.
+        A key never contains the NUL character.
+        """
+        ...
+
+    def queue_remove(self, queue: str, member: str) -> None:
+        """Take ``member`` out of ``queue`` (nothing if it is not there)."""
+        ...
+
+    def queue_first(self, queue: str) -> str | None:
+        """The member of ``queue`` with the smallest key, ties by the smaller member;
+        None when the queue is empty."""
+        ...
+
+    def queue_key(self, queue: str, member: str) -> str | None:
+        """The key ``member`` has in ``queue``, None when it is not there."""
+        ...
+
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
 

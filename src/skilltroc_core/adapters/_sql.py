@@ -8,7 +8,8 @@ entities are JSON text keyed by ``(kind, id)`` with their index keys in a side t
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -27,7 +28,7 @@ from ..ledger import (
 )
 from ..ports import EntityKind, Timer
 
-__all__ = ["SCHEMA", "SqlBook", "SqlUnitOfWork"]
+__all__ = ["SCHEMA", "SqlBook", "SqlCache", "SqlUnitOfWork"]
 
 E = TypeVar("E")
 
@@ -83,14 +84,37 @@ SCHEMA: Mapping[int, tuple[str, ...]] = {
         "DROP INDEX entity_keys_by_id",
         "CREATE INDEX entity_keys_by_id ON entity_keys (kind, id, idx, key)",
     ),
+    # 3: ordered queues (ad serving). ``sort_key`` is bytes, the key in UTF-8, a NUL,
+    # then the member: bytes compare bytewise in SQLite and PostgreSQL alike, whatever
+    # the database's collation (SQLite has no ``COLLATE "C"``, and the schema is shared),
+    # so one column orders by key, then member. The index covers the first-member query.
+    # The ad heaps of version 2 (``ad_queue``, ``ad_slot``, ``ad_position`` entities) are
+    # dropped: a store that had running campaigns rebuilds their queues with
+    # ``Skilltroc.rebuild_ad_queues()`` (the ranks need 41-digit arithmetic, not SQL's).
+    3: (
+        """CREATE TABLE IF NOT EXISTS queue_entries (
+            queue TEXT NOT NULL, member TEXT NOT NULL, sort_key BYTEA NOT NULL,
+            PRIMARY KEY (queue, member)
+        )""",
+        "CREATE INDEX IF NOT EXISTS queue_entries_in_order "
+        "ON queue_entries (queue, sort_key, member)",
+        "DELETE FROM entity_keys WHERE kind IN ('ad_queue', 'ad_slot', 'ad_position')",
+        "DELETE FROM entities WHERE kind IN ('ad_queue', 'ad_slot', 'ad_position')",
+    ),
 }
 SCHEMA_VERSION = max(SCHEMA)
 
 
 class Cursor(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> Any: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
+
+
+#: Placeholder -> ``?``-style statement -> the statement for that placeholder, shared by
+#: every runner (the statements are the library's own: a few dozen).
+_REWRITTEN: dict[str, dict[str, str]] = {}
 
 
 class Runner:
@@ -103,6 +127,7 @@ class Runner:
         *,
         driver_errors: tuple[type[Exception], ...] = (),
         translate: Callable[[Exception], SkilltrocError] | None = None,
+        pipeline: Callable[[], AbstractContextManager[Any]] | None = None,
     ) -> None:
         self.cursor = cursor
         self.placeholder = placeholder
@@ -110,7 +135,11 @@ class Runner:
         self._driver_errors = driver_errors
         self._translate = translate
         self._native = placeholder == "?"
-        self._cache: dict[str, str] = {}
+        self._cache = _REWRITTEN.setdefault(placeholder, {})
+        self._pipeline = pipeline
+        #: Whether anything was written through this runner (a unit of work that wrote
+        #: nothing leaves the store's change marker alone).
+        self.wrote = False
 
     def _sql(self, sql: str) -> str:
         if self._native:
@@ -131,13 +160,43 @@ class Runner:
         return cursor
 
     def run(self, sql: str, *params: Any) -> None:
+        self.wrote = True
         self._execute(sql, params)
+
+    def many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Run one writing statement once per row of parameters, in one driver call."""
+        self.wrote = True
+        cursor = self.cursor
+        if not self._native:
+            sql = self._sql(sql)
+        try:
+            if len(rows) == 1:
+                cursor.execute(sql, rows[0])
+            else:
+                cursor.executemany(sql, rows)
+        except UnicodeEncodeError as exc:
+            raise _unstorable(exc) from exc
+        except self._driver_errors as exc:
+            raise self._driver_error(exc) from exc
 
     def one(self, sql: str, *params: Any) -> Any:
         return self._execute(sql, params).fetchone()
 
     def all(self, sql: str, *params: Any) -> list[Any]:
         return self._execute(sql, params).fetchall()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Send the statements run inside in one exchange with the server (a pipeline)
+        when the driver has one; their errors come out at the end of the block."""
+        if self._pipeline is None:
+            yield
+            return
+        try:
+            with self._pipeline():
+                yield
+        except self._driver_errors as exc:
+            raise self._driver_error(exc) from exc
 
     def _driver_error(self, exc: Exception) -> SkilltrocError:
         if self._translate is None:
@@ -165,42 +224,139 @@ def _transfer(row: Any) -> Transfer:
     )
 
 
-class SqlBook:
-    """The :class:`~skilltroc_core.ledger.LedgerBook` of a SQL store.
+#: A journal entry: a cache table, a key and what it held before (``_MISSING``: nothing).
+_Undo = tuple[dict[Any, Any], Any, Any]
+_MISSING: Any = object()
+_NO_KEYS: frozenset[str] = frozenset()
+#: Index postings longer than this are not kept in the cache (each change copies them).
+_POSTINGS_KEPT = 256
 
-    It lives for one unit of work, which holds the store's write lock: balances, the
-    next transfer number and statement lengths it has read or written stay valid until
-    the unit ends, so it remembers them instead of reading them again.
+_SET_BALANCE = (
+    "INSERT INTO accounts (id, available, held) VALUES (?, ?, ?) ON CONFLICT (id) "
+    "DO UPDATE SET available = excluded.available, held = excluded.held"
+)
+_ADD_TRANSFER = (
+    "INSERT INTO transfers (seq, debit, credit, amount, kind, reference, at, hold_id, "
+    "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_ADD_LINE = (
+    "INSERT INTO statement_lines (member, idx, transfer_seq, at, kind, amount, "
+    "held_change, balance, held, reference, counterpart) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SET_HOLD = (
+    "INSERT INTO holds (id, member, amount, reference, opened_at, state, payee, "
+    "ended_at, void_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) "
+    "DO UPDATE SET state = excluded.state, payee = excluded.payee, "
+    "ended_at = excluded.ended_at, void_reason = excluded.void_reason"
+)
+_PUT_ENTITY = (
+    "INSERT INTO entities (kind, id, data) VALUES (?, ?, ?) ON CONFLICT (kind, id) "
+    "DO UPDATE SET data = excluded.data"
+)
+_POST_KEY = "INSERT INTO entity_keys (kind, idx, key, id, seq) VALUES (?, ?, ?, ?, ?)"
+_UNPOST_KEY = "DELETE FROM entity_keys WHERE kind = ? AND idx = ? AND key = ? AND id = ?"
+_SET_SEQUENCE = (
+    "INSERT INTO sequences (name, value) VALUES (?, ?) ON CONFLICT (name) "
+    "DO UPDATE SET value = excluded.value"
+)
+
+
+class SqlCache:
+    """What a store knows of its tables between units of work: decoded entities and
+    their index keys, index postings, balances, holds, statement lengths, counters,
+    idempotency records, sequence values, the next transfer number and the first timer.
+
+    It is only right while no other connection writes, so the store checks, under its
+    write lock at the start of every unit of work, a marker that changes when another
+    connection commits (:meth:`validate`); a failed commit forgets everything
+    (:meth:`invalidate`), a rollback puts back what its unit changed (a journal).
+    It holds only what the tables hold (no absent entity, no empty index posting: an id
+    or a key can be an email), so an erased member's data leaves it with their rows.
     """
 
-    def __init__(self, db: Runner) -> None:
-        self.db = db
-        self._balances: dict[str, Balance | None] = {}
-        self._next_seq: int | None = None
-        self._line_counts: dict[str, int] = {}
+    def __init__(self, limit: int = 50_000) -> None:
+        #: Entries kept at most: past this the next unit of work starts from empty.
+        self.limit = limit
+        #: The database's change marker for the state described here (None: unknown).
+        self.token: object = None
+        self.entities: dict[tuple[str, str], Any] = {}
+        self.posted: dict[tuple[str, str], dict[str, frozenset[str]]] = {}
+        self.postings: dict[tuple[str, str, str], tuple[str, ...]] = {}
+        self.balances: dict[str, Balance | None] = {}
+        self.holds: dict[str, Hold | None] = {}
+        self.line_counts: dict[str, int] = {}
+        self.counters: dict[str, int] = {}
+        self.ledger_keys: dict[str, IdempotencyRecord] = {}
+        self.sequences: dict[str, int] = {}
+        #: "next_transfer" -> int; "first_timer" -> (due, seq, kind, ref) or None (none).
+        self.facts: dict[str, Any] = {}
+
+    def _tables(self) -> tuple[dict[Any, Any], ...]:
+        return (self.entities, self.posted, self.postings, self.balances, self.holds,
+                self.line_counts, self.counters, self.ledger_keys, self.sequences,
+                self.facts)
+
+    def validate(self, token: object) -> None:
+        """A unit of work starts on a database whose change marker is ``token``: keep
+        what is known if it describes that state, forget it otherwise."""
+        if token is None or token != self.token or self._size() > self.limit:
+            self.clear()
+        self.token = token
+
+    def _size(self) -> int:
+        return (len(self.entities) + len(self.posted) + len(self.postings)
+                + len(self.balances) + len(self.holds) + len(self.line_counts)
+                + len(self.counters) + len(self.ledger_keys))
+
+    def invalidate(self) -> None:
+        """Forget everything: the database's state is unknown (a commit failed)."""
+        self.clear()
+        self.token = None
+
+    def clear(self) -> None:
+        for table in self._tables():
+            table.clear()
+
+
+class SqlBook:
+    """The :class:`~skilltroc_core.ledger.LedgerBook` of a SQL store, for one unit of
+    work: reads go through the store's cache, writes wait in the unit of work."""
+
+    def __init__(self, unit: SqlUnitOfWork) -> None:
+        self._unit = unit
+        self.db = unit.db
+        cache = unit.cache
+        self._balances = cache.balances
+        self._holds = cache.holds
+        self._line_counts = cache.line_counts
+        self._counters = cache.counters
+        self._ledger_keys = cache.ledger_keys
+        self._facts = cache.facts
 
     def balance(self, account: str) -> Balance | None:
-        try:
-            return self._balances[account]
-        except KeyError:
-            pass
-        row = self.db.one("SELECT available, held FROM accounts WHERE id = ?", account)
-        found = self._balances[account] = Balance(row[0], row[1]) if row else None
-        return found
+        # A miss is never a row this unit wrote (writes are cached): no flush needed.
+        found = self._balances.get(account, _MISSING)
+        if found is _MISSING:
+            row = self.db.one("SELECT available, held FROM accounts WHERE id = ?", account)
+            found = Balance(row[0], row[1]) if row else None
+            self._unit._load(self._balances, account, found)
+        return found  # type: ignore[no-any-return]
 
     def set_balance(self, account: str, balance: Balance) -> None:
-        self.db.run(
-            "INSERT INTO accounts (id, available, held) VALUES (?, ?, ?) ON CONFLICT (id) "
-            "DO UPDATE SET available = excluded.available, held = excluded.held",
-            account, balance.available, balance.held,
-        )
-        self._balances[account] = balance
+        if self._balances.get(account) == balance:
+            return
+        self._unit._write("accounts", _SET_BALANCE,
+                          (account, balance.available, balance.held))
+        self._unit._remember(self._balances, account, balance)
 
     def next_seq(self) -> int:
-        if self._next_seq is None:
+        found = self._facts.get("next_transfer")
+        if found is None:
             row = self.db.one("SELECT MAX(seq) FROM transfers")
-            self._next_seq = (row[0] or 0) + 1
-        return self._next_seq
+            found = (row[0] or 0) + 1
+            self._unit._load(self._facts, "next_transfer", found)
+        return int(found)
 
     def record(
         self,
@@ -210,37 +366,31 @@ class SqlBook:
         hold: Hold | None,
     ) -> None:
         t = transfer
-        self._next_seq = t.seq + 1
-        self.db.run(
-            "INSERT INTO transfers (seq, debit, credit, amount, kind, reference, at, hold_id, "
-            "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        unit = self._unit
+        unit._remember(self._facts, "next_transfer", t.seq + 1)
+        unit._write("transfers", _ADD_TRANSFER, (
             t.seq, t.debit, t.credit, t.amount, t.kind.value, t.reference, instant_text(t.at),
             t.hold_id, t.reason.value if t.reason else None,
-        )
+        ))
         for account, balance in balances:
             self.set_balance(account, balance)
         for line in lines:
-            self.db.run(
-                "INSERT INTO statement_lines (member, idx, transfer_seq, at, kind, amount, "
-                "held_change, balance, held, reference, counterpart) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            unit._write("statement_lines", _ADD_LINE, (
                 line.member, self._take_line(line.member), line.transfer_seq,
                 instant_text(line.at), line.kind.value, line.amount, line.held_change,
                 line.balance, line.held, line.reference, line.counterpart,
-            )
+            ))
         if hold is not None:
-            self.db.run(
-                "INSERT INTO holds (id, member, amount, reference, opened_at, state, payee, "
-                "ended_at, void_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) "
-                "DO UPDATE SET state = excluded.state, payee = excluded.payee, "
-                "ended_at = excluded.ended_at, void_reason = excluded.void_reason",
+            unit._write("holds", _SET_HOLD, (
                 hold.id, hold.member, hold.amount, hold.reference, instant_text(hold.opened_at),
                 hold.state.value, hold.payee,
                 instant_text(hold.ended_at) if hold.ended_at else None,
                 hold.void_reason.value if hold.void_reason else None,
-            )
+            ))
+            unit._remember(self._holds, hold.id, hold)
 
     def transfer(self, seq: int) -> Transfer | None:
+        self._unit._flush_for("transfers")
         row = self.db.one(
             "SELECT seq, debit, credit, amount, kind, reference, at, hold_id, reason "
             "FROM transfers WHERE seq = ?", seq,
@@ -251,16 +401,18 @@ class SqlBook:
         found = self._line_counts.get(member)
         if found is None:
             row = self.db.one("SELECT MAX(idx) FROM statement_lines WHERE member = ?", member)
-            found = self._line_counts[member] = 0 if row[0] is None else row[0] + 1
+            found = 0 if row[0] is None else row[0] + 1
+            self._unit._load(self._line_counts, member, found)
         return found
 
     def _take_line(self, member: str) -> int:
         """The index of ``member``'s next statement line (and count it)."""
         index = self.line_count(member)
-        self._line_counts[member] = index + 1
+        self._unit._remember(self._line_counts, member, index + 1)
         return index
 
     def lines(self, member: str, offset: int, limit: int) -> list[StatementLine]:
+        self._unit._flush_for("statement_lines")
         rows = self.db.all(
             "SELECT member, transfer_seq, at, kind, amount, held_change, balance, held, "
             "reference, counterpart FROM statement_lines WHERE member = ? AND idx >= ? "
@@ -273,47 +425,70 @@ class SqlBook:
         ]
 
     def hold(self, hold_id: str) -> Hold | None:
-        row = self.db.one(
-            "SELECT id, member, amount, reference, opened_at, state, payee, ended_at, "
-            "void_reason FROM holds WHERE id = ?", hold_id,
-        )
-        return _hold(row) if row else None
+        found = self._holds.get(hold_id, _MISSING)
+        if found is _MISSING:
+            row = self.db.one(
+                "SELECT id, member, amount, reference, opened_at, state, payee, ended_at, "
+                "void_reason FROM holds WHERE id = ?", hold_id,
+            )
+            found = _hold(row) if row else None
+            self._unit._load(self._holds, hold_id, found)
+        return found  # type: ignore[no-any-return]
 
     def idempotency(self, key: str) -> IdempotencyRecord | None:
-        row = self.db.one(
-            "SELECT key, operation, fingerprint, result FROM ledger_keys WHERE key = ?", key
-        )
-        if row is None:
-            return None
-        return IdempotencyRecord(key=row[0], operation=row[1], fingerprint=row[2], result=row[3])
+        found = self._ledger_keys.get(key, _MISSING)
+        if found is _MISSING:
+            row = self.db.one(
+                "SELECT key, operation, fingerprint, result FROM ledger_keys WHERE key = ?", key
+            )
+            if row is None:  # not remembered: a key is the host's text
+                return None
+            found = IdempotencyRecord(
+                key=row[0], operation=row[1], fingerprint=row[2], result=row[3])
+            self._unit._load(self._ledger_keys, key, found)
+        return found  # type: ignore[no-any-return]
 
     def set_idempotency(self, record: IdempotencyRecord) -> None:
-        self.db.run(
+        self._unit._write(
+            "ledger_keys",
             "INSERT INTO ledger_keys (key, operation, fingerprint, result) VALUES (?, ?, ?, ?)",
-            record.key, record.operation, record.fingerprint, record.result,
+            (record.key, record.operation, record.fingerprint, record.result),
         )
+        self._unit._remember(self._ledger_keys, record.key, record)
 
     def counter(self, name: str) -> int:
-        row = self.db.one("SELECT value FROM counters WHERE name = ?", name)
-        return int(row[0]) if row else 0
+        found = self._counters.get(name)
+        if found is None:
+            self._unit._flush_for("counters")
+            row = self.db.one("SELECT value FROM counters WHERE name = ?", name)
+            found = int(row[0]) if row else 0
+            self._unit._load(self._counters, name, found)
+        return found
 
     def add_to_counter(self, name: str, delta: int) -> None:
-        self.db.run(
+        self._unit._write(
+            "counters",
             "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) "
             "DO UPDATE SET value = counters.value + excluded.value",
-            name, delta,
+            (name, delta),
         )
+        known = self._counters.get(name)
+        if known is not None:
+            self._unit._remember(self._counters, name, known + delta)
 
     def counters(self) -> Mapping[str, int]:
+        self._unit._flush_for("counters")
         return {r[0]: int(r[1]) for r in self.db.all("SELECT name, value FROM counters")}
 
     def all_balances(self) -> Iterable[tuple[str, Balance]]:
+        self._unit._flush_for("accounts")
         return [
             (r[0], Balance(r[1], r[2]))
             for r in self.db.all("SELECT id, available, held FROM accounts")
         ]
 
     def all_holds(self) -> Iterable[Hold]:
+        self._unit._flush_for("holds")
         return [
             _hold(r) for r in self.db.all(
                 "SELECT id, member, amount, reference, opened_at, state, payee, ended_at, "
@@ -322,6 +497,7 @@ class SqlBook:
         ]
 
     def all_transfers(self) -> Iterable[Transfer]:
+        self._unit._flush_for("transfers")
         return [
             _transfer(r) for r in self.db.all(
                 "SELECT seq, debit, credit, amount, kind, reference, at, hold_id, reason "
@@ -331,179 +507,360 @@ class SqlBook:
 
 
 class SqlUnitOfWork:
-    """Entities, outbox, timers and sequences in SQL, inside the adapter's transaction."""
+    """Entities, outbox, timers and sequences in SQL, inside the adapter's transaction.
 
-    def __init__(self, db: Runner, finish: Any, forget_where: str) -> None:
+    Reads go through the store's :class:`SqlCache` (the SQL only on a miss); writes wait
+    in order in the unit of work and go to the database at commit, each run of one
+    statement in one driver call (``executemany``), so that PostgreSQL gets them in one
+    exchange. A read the cache cannot answer first sends the waiting writes to the
+    tables it reads (:meth:`_flush_for`): code reading SQL of its own through ``db``
+    calls it first, or writes through ``db`` at once as the queue methods do.
+    """
+
+    def __init__(self, db: Runner, finish: Callable[..., None], forget_where: str,
+                 cache: SqlCache | None = None) -> None:
         self.db = db
         self._forget_where = forget_where  # outbox rows addressed to one ``?`` recipient
-        self._book = SqlBook(db)
+        # finish(commit, write=None): the store commits (after calling ``write``, which
+        # sends the waiting writes) or rolls back, and releases its write lock.
         self._finish = finish
         self._open = True
-        # What this unit of work read or wrote, valid while it holds the write lock:
-        # (kind, id) -> the entity (None: none stored), and -> its posted index keys.
-        self._entities: dict[tuple[str, str], Any] = {}
-        self._posted: dict[tuple[str, str], dict[str, set[str]]] = {}
-        # name -> [last value handed out, value stored]: a sequence is bumped in SQL once
-        # per unit, then counted here and stored once at commit.
-        self._sequences: dict[str, list[int]] = {}
+        self.cache = cache if cache is not None else SqlCache()
+        self._entities = self.cache.entities
+        self._posted = self.cache.posted
+        self._postings = self.cache.postings
+        self._sequences = self.cache.sequences
+        self._facts = self.cache.facts
+        self._journal: list[_Undo] = []
+        # Writes not sent yet: [statement, its rows] in order, and the tables they touch.
+        self._pending: list[tuple[str, list[tuple[Any, ...]]]] = []
+        self._dirty: set[str] = set()
+        self._last_sql: str | None = None
+        self._last_rows: list[tuple[Any, ...]] = []
+        self._flushed = False  # whether some writes were sent before the commit
+        # name -> the last value handed out: a sequence is stored once, at commit.
+        self._counted: dict[str, int] = {}
+        self._deleted: list[tuple[str, str]] = []
+        self._book = SqlBook(self)
 
     @property
     def book(self) -> SqlBook:
         return self._book
 
-    def get(self, kind: EntityKind[E], entity_id: str) -> E | None:
-        cached = (kind.name, entity_id)
-        try:
-            found: E | None = self._entities[cached]
-            return found
-        except KeyError:
-            pass
-        row = self.db.one("SELECT data FROM entities WHERE kind = ? AND id = ?",
-                          kind.name, entity_id)
-        found = self._entities[cached] = loads(kind.type, row[0]) if row else None
-        return found
+    # ------------------------------------------------------------------ cache, writes
+    def _remember(self, table: dict[Any, Any], key: Any, value: Any) -> None:
+        """Cache a write of this unit of work (undone by a rollback)."""
+        self._journal.append((table, key, table.get(key, _MISSING)))
+        table[key] = value
 
-    def _posted_keys(self, kind: EntityKind[E], entity_id: str) -> dict[str, set[str]]:
-        """The keys ``entity_id`` is posted under, by index (read once per unit)."""
+    def _load(self, table: dict[Any, Any], key: Any, value: Any) -> None:
+        """Cache what was just read from the database for a missing ``key``."""
+        if self._flushed:  # it may show this unit's writes: a rollback must forget it
+            self._journal.append((table, key, _MISSING))
+        table[key] = value
+
+    def _forget(self, table: dict[Any, Any], key: Any) -> None:
+        old = table.pop(key, _MISSING)
+        if old is not _MISSING:
+            self._journal.append((table, key, old))
+
+    def _write(self, table: str, sql: str, params: tuple[Any, ...]) -> None:
+        if sql is self._last_sql:  # the statements are constants: same text, same object
+            self._last_rows.append(params)
+        else:
+            rows = self._last_rows = [params]
+            self._last_sql = sql
+            self._pending.append((sql, rows))
+            self._dirty.add(table)
+
+    def _flush_for(self, *tables: str) -> None:
+        """Send the waiting writes if some touch ``tables`` (before reading them in SQL)."""
+        if self._dirty and not self._dirty.isdisjoint(tables):
+            with self.db.batch():
+                self._flush()
+
+    def _flush(self) -> None:
+        """Send every waiting write, in order."""
+        many = self.db.many
+        for sql, rows in self._pending:
+            many(sql, rows)
+        self._pending.clear()
+        self._dirty.clear()
+        self._last_sql = None
+        self._flushed = True
+
+    def _write_out(self) -> bool:
+        """Send the sequences and every waiting write; the store calls this just before
+        COMMIT. Whether this unit of work wrote anything at all."""
+        for name, value in self._counted.items():
+            self._write("sequences", _SET_SEQUENCE, (name, value))
+            self._sequences[name] = value
+        for deleted in self._deleted:  # an erased entity's id leaves the cache too
+            if self._entities.get(deleted, _MISSING) is None:
+                del self._entities[deleted]
+                self._posted.pop(deleted, None)
+        self._flush()
+        return self.db.wrote
+
+    # ------------------------------------------------------------------ entities
+    def get(self, kind: EntityKind[E], entity_id: str) -> E | None:
+        # A miss is never an entity this unit wrote (writes are cached): no flush needed.
+        cached = (kind.name, entity_id)
+        found = self._entities.get(cached, _MISSING)
+        if found is _MISSING:
+            row = self.db.one("SELECT data FROM entities WHERE kind = ? AND id = ?",
+                              kind.name, entity_id)
+            if row is None:  # not remembered: the cache holds only what the tables hold
+                return None
+            found = loads(kind.type, row[0])
+            self._load(self._entities, cached, found)
+        return found  # type: ignore[no-any-return]
+
+    def _posted_keys(self, kind: EntityKind[E], entity_id: str) -> dict[str, frozenset[str]]:
+        """The keys ``entity_id`` is posted under, by index."""
         cached = (kind.name, entity_id)
         posted = self._posted.get(cached)
         if posted is None:
-            posted = self._posted[cached] = {}
-            if cached not in self._entities or self._entities[cached] is not None:
+            posted = {}
+            if self._entities.get(cached, _MISSING) is not None:  # not known to be absent
+                self._flush_for("entity_keys")
+                found: dict[str, set[str]] = {}
                 for index, key in self.db.all(
                     "SELECT idx, key FROM entity_keys WHERE kind = ? AND id = ?",
                     kind.name, entity_id,
                 ):
-                    posted.setdefault(index, set()).add(key)
+                    found.setdefault(index, set()).add(key)
+                posted = {index: frozenset(keys) for index, keys in found.items()}
+            self._load(self._posted, cached, posted)
         return posted
 
+    def _taken(self, kind: str, index: str, key: str, entity_id: str) -> bool:
+        """Whether an entity other than ``entity_id`` has ``key`` in a unique index."""
+        postings = self._postings.get((kind, index, key))
+        if postings is not None:
+            return any(other != entity_id for other in postings)
+        self._flush_for("entity_keys")
+        return self.db.one("SELECT id FROM entity_keys WHERE kind = ? AND idx = ? AND key = ? "
+                           "AND id <> ?", kind, index, key, entity_id) is not None
+
+    def _post(self, kind: str, index: str, key: str, entity_id: str) -> None:
+        self._write("entity_keys", _POST_KEY,
+                    (kind, index, key, entity_id, self.next_in_sequence("entity_key")))
+        posting = (kind, index, key)
+        postings = self._postings.get(posting)
+        if postings is not None:  # the newest key comes last (``find`` order)
+            if len(postings) < _POSTINGS_KEPT:
+                self._remember(self._postings, posting, (*postings, entity_id))
+            else:
+                self._forget(self._postings, posting)
+
+    def _unpost(self, kind: str, index: str, key: str, entity_id: str, *,
+                write: bool = True) -> None:
+        if write:
+            self._write("entity_keys", _UNPOST_KEY, (kind, index, key, entity_id))
+        posting = (kind, index, key)
+        postings = self._postings.get(posting)
+        if postings is not None:
+            kept = tuple(other for other in postings if other != entity_id)
+            if kept:
+                self._remember(self._postings, posting, kept)
+            else:  # an erased member's key (an email) must not linger in the cache
+                self._forget(self._postings, posting)
+
     def put(self, kind: EntityKind[E], entity_id: str, entity: E) -> None:
-        db = self.db
+        cached = (kind.name, entity_id)
+        old = self._entities.get(cached)
+        if old is not None and (old is entity or old == entity):
+            return  # stored as it is
         if kind.indexes:
             posted = self._posted_keys(kind, entity_id)
             changes = []
             for index in kind.indexes:
-                new_keys = set(index.keys(entity))
-                old_keys = posted.get(index.name, set())
+                new_keys = frozenset(index.keys(entity))
+                old_keys = posted.get(index.name, _NO_KEYS)
                 if new_keys == old_keys:
                     continue
                 if index.unique:
                     for key in new_keys - old_keys:
-                        if db.one(
-                            "SELECT id FROM entity_keys WHERE kind = ? AND idx = ? AND key = ? "
-                            "AND id <> ?", kind.name, index.name, key, entity_id,
-                        ):
+                        if self._taken(kind.name, index.name, key, entity_id):
                             raise AlreadyExistsError(
                                 f"another {kind.name} already has {index.name} {key!r}"
                             )
                 changes.append((index.name, old_keys, new_keys))
-            for index_name, old_keys, new_keys in changes:  # all checked: now write
-                for key in old_keys - new_keys:
-                    db.run("DELETE FROM entity_keys WHERE kind = ? AND idx = ? AND key = ? "
-                           "AND id = ?", kind.name, index_name, key, entity_id)
-                for key in sorted(new_keys - old_keys):
-                    db.run(
-                        "INSERT INTO entity_keys (kind, idx, key, id, seq) VALUES (?, ?, ?, ?, ?)",
-                        kind.name, index_name, key, entity_id,
-                        self.next_in_sequence("entity_key"),
-                    )
-                posted[index_name] = new_keys
-        db.run(
-            "INSERT INTO entities (kind, id, data) VALUES (?, ?, ?) ON CONFLICT (kind, id) "
-            "DO UPDATE SET data = excluded.data",
-            kind.name, entity_id, dumps(entity),
-        )
-        self._entities[(kind.name, entity_id)] = entity
+            if changes:  # all checked: now write
+                posted = dict(posted)
+                for index_name, old_keys, new_keys in changes:
+                    for key in old_keys - new_keys:
+                        self._unpost(kind.name, index_name, key, entity_id)
+                    for key in sorted(new_keys - old_keys):
+                        self._post(kind.name, index_name, key, entity_id)
+                    posted[index_name] = new_keys
+                self._remember(self._posted, cached, posted)
+        self._write("entities", _PUT_ENTITY, (kind.name, entity_id, dumps(entity)))
+        self._remember(self._entities, cached, entity)
 
     def delete(self, kind: EntityKind[E], entity_id: str) -> None:
-        self.db.run("DELETE FROM entity_keys WHERE kind = ? AND id = ?", kind.name, entity_id)
-        self.db.run("DELETE FROM entities WHERE kind = ? AND id = ?", kind.name, entity_id)
-        self._entities[(kind.name, entity_id)] = None
-        self._posted[(kind.name, entity_id)] = {}
+        for index_name, keys in self._posted_keys(kind, entity_id).items():
+            for key in keys:
+                self._unpost(kind.name, index_name, key, entity_id, write=False)
+        self._write("entity_keys", "DELETE FROM entity_keys WHERE kind = ? AND id = ?",
+                    (kind.name, entity_id))
+        self._write("entities", "DELETE FROM entities WHERE kind = ? AND id = ?",
+                    (kind.name, entity_id))
+        self._remember(self._entities, (kind.name, entity_id), None)
+        self._remember(self._posted, (kind.name, entity_id), {})
+        self._deleted.append((kind.name, entity_id))  # forgotten at commit
 
     def find(self, kind: EntityKind[E], index: str, key: str) -> list[E]:
         kind.index(index)
+        name = kind.name
+        entities = self._entities
+        posting = (name, index, key)
+        postings = self._postings.get(posting)
+        if postings is not None:
+            known: list[Any] = [entities.get((name, entity_id)) for entity_id in postings]
+            if None not in known:
+                return known
+        self._flush_for("entity_keys", "entities")
         rows = self.db.all(
             "SELECT e.id, e.data FROM entity_keys k JOIN entities e ON e.kind = k.kind "
             "AND e.id = k.id WHERE k.kind = ? AND k.idx = ? AND k.key = ? ORDER BY k.seq",
-            kind.name, index, key,
+            name, index, key,
         )
-        found = []
-        entities = self._entities
+        found: list[E] = []
         for entity_id, data in rows:
-            cached = (kind.name, entity_id)
+            cached = (name, entity_id)
             entity = entities.get(cached)
             if entity is None:
-                entity = entities[cached] = loads(kind.type, data)
+                entity = loads(kind.type, data)
+                self._load(entities, cached, entity)
             found.append(entity)
+        if 0 < len(rows) <= _POSTINGS_KEPT:  # no empty ones: a key can be an email
+            self._load(self._postings, posting, tuple(row[0] for row in rows))
         return found
 
+    # ------------------------------------------------------------------ outbox
     def append_notification(self, notification: Notification) -> None:
         seq = self.next_in_sequence("outbox")
-        self.db.run("INSERT INTO outbox (seq, data, recipients) VALUES (?, ?, ?)",
-                    seq, dumps(notification),
-                    json.dumps([*notification.recipients, *notification.emails]))
+        self._write("outbox", "INSERT INTO outbox (seq, data, recipients) VALUES (?, ?, ?)",
+                    (seq, dumps(notification),
+                     json.dumps([*notification.recipients, *notification.emails])))
 
     def forget_notifications(self, member_id: str, email: str | None) -> None:
         """Drop the notices only ``member_id`` (or ``email``) was to get; take them off
         the recipients of notices shared with others, who must still be told."""
         for recipient in (member_id, email) if email else (member_id,):
+            self._flush_for("outbox")
             rows = self.db.all(
                 f"SELECT seq, data FROM outbox WHERE {self._forget_where} ORDER BY seq",
                 recipient)
             for seq, data in rows:
                 kept = loads(Notification, data).without(member_id, email)
                 if kept is None:
-                    self.db.run("DELETE FROM outbox WHERE seq = ?", seq)
+                    self._write("outbox", "DELETE FROM outbox WHERE seq = ?", (seq,))
                 else:
-                    self.db.run("UPDATE outbox SET data = ?, recipients = ? WHERE seq = ?",
-                                dumps(kept), json.dumps([*kept.recipients, *kept.emails]), seq)
+                    self._write(
+                        "outbox", "UPDATE outbox SET data = ?, recipients = ? WHERE seq = ?",
+                        (dumps(kept), json.dumps([*kept.recipients, *kept.emails]), seq))
 
+    # ------------------------------------------------------------------ timers
     def schedule(self, timer: Timer) -> None:
-        self.db.run(
+        seq = self.next_in_sequence("timer")
+        due = instant_text(timer.due)
+        self._write(
+            "timers",
             "INSERT INTO timers (id, kind, ref, due, seq) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET due = excluded.due, seq = excluded.seq",
-            timer.id, timer.kind, timer.ref, instant_text(timer.due),
-            self.next_in_sequence("timer"),
+            (timer.id, timer.kind, timer.ref, due, seq),
         )
+        first = self._facts.get("first_timer", _MISSING)
+        if first is _MISSING:
+            return
+        if first is None or (due, seq) < first[:2]:
+            self._remember(self._facts, "first_timer", (due, seq, timer.kind, timer.ref))
+        elif first[2:] == (timer.kind, timer.ref):  # the first one moved later
+            self._forget(self._facts, "first_timer")
 
     def cancel_timer(self, kind: str, ref: str) -> None:
-        self.db.run("DELETE FROM timers WHERE id = ?", f"{kind}:{ref}")
+        self._write("timers", "DELETE FROM timers WHERE id = ?", (f"{kind}:{ref}",))
+        first = self._facts.get("first_timer")
+        if first is not None and first[2:] == (kind, ref):
+            self._forget(self._facts, "first_timer")
 
     def next_due(self, until: datetime) -> Timer | None:
-        row = self.db.one(
-            "SELECT kind, ref, due FROM timers WHERE due <= ? ORDER BY due, seq LIMIT 1",
-            instant_text(until),
-        )
-        return Timer(kind=row[0], ref=row[1], due=parse_instant(row[2])) if row else None
+        first = self._facts.get("first_timer", _MISSING)
+        if first is _MISSING:
+            self._flush_for("timers")
+            row = self.db.one("SELECT due, seq, kind, ref FROM timers ORDER BY due, seq LIMIT 1")
+            first = (row[0], row[1], row[2], row[3]) if row else None
+            self._load(self._facts, "first_timer", first)
+        if first is None or first[0] > instant_text(until):
+            return None
+        return Timer(kind=first[2], ref=first[3], due=parse_instant(first[0]))
 
+    # ------------------------------------------------------------------ sequences
     def next_in_sequence(self, name: str) -> int:
-        counted = self._sequences.get(name)
-        if counted is not None:
-            counted[0] += 1
-            return counted[0]
-        row = self.db.one(
-            "INSERT INTO sequences (name, value) VALUES (?, 1) ON CONFLICT (name) "
-            "DO UPDATE SET value = sequences.value + 1 RETURNING value",
-            name,
-        )
-        value = int(row[0])
-        self._sequences[name] = [value, value]
+        value = self._counted.get(name)
+        if value is None:
+            value = self._sequences.get(name)
+            if value is None:  # sequences are written at commit only: nothing waits
+                row = self.db.one("SELECT value FROM sequences WHERE name = ?", name)
+                value = int(row[0]) if row else 0
+                self._load(self._sequences, name, value)
+        value += 1
+        self._counted[name] = value
         return value
+
+    # Ordered queues: one row per member, ``sort_key`` = key, NUL, member (schema 3).
+    def queue_put(self, queue: str, member: str, sort_key: str) -> None:
+        if "\x00" in sort_key:
+            raise InvalidInputError("a queue key cannot contain the NUL character")
+        try:
+            position = f"{sort_key}\x00{member}".encode()
+        except UnicodeEncodeError as exc:
+            raise _unstorable(exc) from exc
+        self.db.run(
+            "INSERT INTO queue_entries (queue, member, sort_key) VALUES (?, ?, ?) "
+            "ON CONFLICT (queue, member) DO UPDATE SET sort_key = excluded.sort_key",
+            queue, member, position,
+        )
+
+    def queue_remove(self, queue: str, member: str) -> None:
+        self.db.run("DELETE FROM queue_entries WHERE queue = ? AND member = ?", queue, member)
+
+    def queue_first(self, queue: str) -> str | None:
+        row = self.db.one(
+            "SELECT member FROM queue_entries WHERE queue = ? ORDER BY sort_key LIMIT 1", queue
+        )
+        return str(row[0]) if row else None
+
+    def queue_key(self, queue: str, member: str) -> str | None:
+        row = self.db.one(
+            "SELECT sort_key FROM queue_entries WHERE queue = ? AND member = ?", queue, member
+        )
+        if row is None:
+            return None
+        position = bytes(row[0])
+        return position[:position.index(b"\x00")].decode()
 
     def commit(self) -> None:
         if self._open:
-            try:
-                for name, (value, stored) in self._sequences.items():
-                    if value != stored:
-                        self.db.run("UPDATE sequences SET value = ? WHERE name = ?", value, name)
-            except BaseException:
-                self.rollback()
-                raise
             self._open = False
-            self._finish(True)
+            self._journal.clear()
+            # the store sends the writes, commits, and forgets its cache if that fails
+            self._finish(True, self._write_out)
 
     def rollback(self) -> None:
         if self._open:
             self._open = False
+            self._pending.clear()
+            self._dirty.clear()
+            self._last_sql = None
+            journal = self._journal
+            while journal:
+                table, key, old = journal.pop()
+                if old is _MISSING:
+                    table.pop(key, None)
+                else:
+                    table[key] = old
             self._finish(False)

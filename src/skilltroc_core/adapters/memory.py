@@ -3,7 +3,7 @@
 State lives in dicts. A unit of work records an undo action for each write, so a
 rollback puts back exactly what was there; one unit of work runs at a time (a lock
 serialises threads). Timers sit in a heap with lazy deletion, so finding the next due
-one costs O(log n).
+one costs O(log n); so do the members of each ordered queue.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from ..errors import AlreadyExistsError, StateConflictError
+from ..errors import AlreadyExistsError, InvalidInputError, StateConflictError
 from ..events import Notification
 from ..ledger import Balance, Hold, IdempotencyRecord, MemoryBook, StatementLine, Transfer
 from ..ports import EntityKind, OutboxItem, Timer
@@ -85,6 +85,34 @@ def _repost_undo(postings: dict[str, dict[str, int]], key: str, ids: dict[str, i
         ids.update(ordered)
 
 
+class _Queue:
+    """One ordered queue: each member's entry ``"<key>\\0<member>"``, and a heap of
+    entries. Entries are plain strings, so the heap compares them in C; one that is no
+    longer its member's entry is stale and dropped when it reaches the top. The NUL
+    sorts below every other character, so entries order by key, then member."""
+
+    __slots__ = ("entries", "heap")
+
+    def __init__(self) -> None:
+        self.entries: dict[str, str] = {}
+        self.heap: list[str] = []
+
+    def compact(self) -> None:
+        """Drop every stale entry (when they outnumber the live ones): O(n), amortised
+        O(1) over the puts that made them."""
+        self.heap = list(self.entries.values())
+        heapq.heapify(self.heap)
+
+
+def _queue_restore(queue: _Queue, member: str, old: str | None) -> None:
+    """Undo a queue write: put back the member's previous entry, or none."""
+    if old is None:
+        queue.entries.pop(member, None)
+    else:  # its heap copy may have been dropped as stale meanwhile
+        queue.entries[member] = old
+        heapq.heappush(queue.heap, old)
+
+
 def _drop_line(statement: dict[str, list[StatementLine]], member: str,
                lines: list[StatementLine] | None) -> None:
     if lines is None:
@@ -152,6 +180,7 @@ class MemoryStore:
         self._heap: list[tuple[datetime, int, str]] = []
         self._timer_versions = itertools.count(1)
         self._sequences: dict[str, int] = {}
+        self._queues: dict[str, _Queue] = {}
 
     # ------------------------------------------------------------------ store
     def begin(self) -> _MemoryUnitOfWork:
@@ -442,6 +471,61 @@ class _MemoryUnitOfWork:
         value = store._sequences.get(name, 0) + 1
         store._sequences[name] = value
         return value
+
+    # ------------------------------------------------------------------ ordered queues
+    def queue_put(self, queue: str, member: str, sort_key: str) -> None:
+        store = self._store
+        journal = store._journal
+        if journal is None:
+            raise StateConflictError("store writes happen inside a unit of work")
+        if "\x00" in sort_key:
+            raise InvalidInputError("a queue key cannot contain the NUL character")
+        found = store._queues.get(queue)
+        if found is None:
+            found = store._queues[queue] = _Queue()
+        entries = found.entries
+        old = entries.get(member)
+        entry = f"{sort_key}\x00{member}"
+        if entry == old:
+            return
+        journal.append((_queue_restore, found, member, old))
+        entries[member] = entry
+        heap = found.heap
+        if heap and heap[0] is old:  # the first member moves (a serve): one sift, not two
+            heapq.heapreplace(heap, entry)
+            return
+        heapq.heappush(heap, entry)
+        if len(heap) > 2 * len(entries) + 32:
+            found.compact()
+
+    def queue_remove(self, queue: str, member: str) -> None:
+        store = self._store
+        found = store._queues.get(queue)
+        if found is None:
+            return
+        old = found.entries.get(member)
+        if old is None:
+            return
+        store._log((_queue_restore, found, member, old))
+        del found.entries[member]
+
+    def queue_first(self, queue: str) -> str | None:
+        found = self._store._queues.get(queue)
+        if found is None:
+            return None
+        heap, entries = found.heap, found.entries
+        while heap:
+            entry = heap[0]
+            member = entry[entry.index("\x00") + 1:]
+            if entries.get(member) == entry:
+                return member
+            heapq.heappop(heap)  # stale: its member moved or left
+        return None
+
+    def queue_key(self, queue: str, member: str) -> str | None:
+        found = self._store._queues.get(queue)
+        entry = found.entries.get(member) if found is not None else None
+        return entry[:entry.index("\x00")] if entry is not None else None
 
     # ------------------------------------------------------------------ end
     def commit(self) -> None:

@@ -27,6 +27,14 @@ connection is lost during the commit itself, PostgreSQL cannot say whether it co
 the error says so and the host retries with the same idempotency key or payment
 reference, which the ledger applies once.
 
+Between units of work the store keeps what it read and wrote (a :class:`SqlCache`).
+Every unit of work that writes also sets a change marker, the ``store_version`` row of
+``skilltroc_meta``, to one more than it read; a store reads the marker right after taking
+the lock, and keeps its cache only if the marker is still the one it wrote itself (no
+other process committed since). The lock, the marker read and ``BEGIN`` go in one
+exchange with the server, and so do the unit's writes (sent at commit, in a pipeline),
+the new marker and ``COMMIT``.
+
 Erasure (ACC-7): deleted rows disappear from every query at once; their old versions
 stay in the table files until (auto)vacuum reclaims them and in the WAL until it is
 recycled, so operators run ``VACUUM`` on schedule and protect backups accordingly.
@@ -36,7 +44,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
 import psycopg
@@ -48,7 +56,7 @@ from ..codec import loads
 from ..errors import ConcurrencyError, SchemaTooNewError, SkilltrocError, StoreError
 from ..events import Notification
 from ..ports import OutboxItem
-from ._sql import SCHEMA, SCHEMA_VERSION, Runner, SqlUnitOfWork
+from ._sql import SCHEMA, SCHEMA_VERSION, Runner, SqlCache, SqlUnitOfWork
 
 __all__ = ["ADVISORY_LOCK_KEY", "APPLICATION_MARKER", "PostgresStore"]
 
@@ -62,6 +70,11 @@ ADVISORY_LOCK_KEY = 0x536B_5472_6F63_0001
 #: ``skilltroc_meta`` value of the key ``application`` in a Skilltroc database.
 APPLICATION_MARKER = "skilltroc"
 META_TABLE = "skilltroc_meta"
+_READ_MARKER = f"SELECT value FROM {META_TABLE} WHERE key = 'store_version'"
+_WRITE_MARKER = (
+    f"INSERT INTO {META_TABLE} (key, value) VALUES ('store_version', %s) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
 
 #: SQLSTATEs that mean "another writer or the server got in the way; try again".
 _RETRYABLE = (
@@ -73,6 +86,14 @@ _RETRYABLE = (
     pg_errors.CrashShutdown,
     pg_errors.CannotConnectNow,
 )
+
+
+def _marker(row: Any) -> int:
+    """The change marker in a ``skilltroc_meta`` row (0 when there is none yet)."""
+    try:
+        return int(row[0]) if row else 0
+    except ValueError:
+        return 0
 
 
 def _redacted(dsn: str) -> str:
@@ -99,6 +120,12 @@ class _GuardedCursor:
         except psycopg.Error as exc:
             raise self._store._library_error(exc, "a unit of work") from exc
 
+    def executemany(self, query: str, rows: Iterable[Sequence[Any]], /) -> Any:
+        try:
+            return self._cursor.executemany(query, rows)
+        except psycopg.Error as exc:
+            raise self._store._library_error(exc, "a unit of work") from exc
+
     def fetchone(self) -> Any:
         try:
             return self._cursor.fetchone()
@@ -121,11 +148,15 @@ class PostgresStore:
     """
 
     def __init__(
-        self, dsn: str, *, schema: str | None = None, lock_timeout: float = 30.0
+        self, dsn: str, *, schema: str | None = None, lock_timeout: float = 30.0,
+        cache_size: int = 50_000,
     ) -> None:
         self.dsn = dsn
         self.schema = schema
         self.lock_timeout = lock_timeout
+        self._cache = SqlCache(cache_size)  # ``cache_size`` entries at most (0: none kept)
+        self._marker = 0  # the change marker read at the start of the current unit of work
+        self._pipelines = psycopg.Pipeline.is_supported()
         self._where = _redacted(dsn) + (f" (schema {schema})" if schema else "")
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
@@ -224,6 +255,10 @@ class PostgresStore:
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                         (str(SCHEMA_VERSION),),
                     )
+                if 0 < version < SCHEMA_VERSION:
+                    # a migration changes rows: other processes' caches must go
+                    marker = _marker(cur.execute(_READ_MARKER).fetchone())
+                    cur.execute(_WRITE_MARKER, (str(marker + 1),))
             conn.commit()
         except BaseException:
             self._end(conn, commit=False)
@@ -261,13 +296,33 @@ class PostgresStore:
     def begin(self) -> SqlUnitOfWork:
         self._lock.acquire()
         try:
-            cursor = self._reconnecting("starting a unit of work", lambda conn: _GuardedCursor(
-                self, conn.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
-            ))
+            cursor, marker = self._reconnecting("starting a unit of work", self._start)
+            conn = self._connection()
         except BaseException:
             self._lock.release()
             raise
-        return SqlUnitOfWork(Runner(cursor, "%s"), self._finish, FORGET_WHERE)
+        self._marker = marker
+        self._cache.validate(marker)
+        runner = Runner(_GuardedCursor(self, cursor), "%s", driver_errors=(psycopg.Error,),
+                        translate=self._unit_error,
+                        pipeline=conn.pipeline if self._pipelines else None)
+        return SqlUnitOfWork(runner, self._finish, FORGET_WHERE, self._cache)
+
+    def _start(self, conn: psycopg.Connection[Any]) -> tuple[psycopg.Cursor[Any], int]:
+        """Take the write lock, then read the change marker (one exchange)."""
+        cursor = conn.cursor()
+        with self._pipelined(conn):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
+            # a statement of its own: READ COMMITTED reads what committed before the lock
+            cursor.execute(_READ_MARKER)
+        return cursor, _marker(cursor.fetchone())
+
+    def _pipelined(self, conn: psycopg.Connection[Any]) -> AbstractContextManager[Any]:
+        return conn.pipeline() if self._pipelines else nullcontext()
+
+    def _unit_error(self, exc: Exception) -> SkilltrocError:
+        assert isinstance(exc, psycopg.Error)
+        return self._library_error(exc, "a unit of work")
 
     def _reconnecting(self, doing: str, work: Callable[[psycopg.Connection[Any]], T]) -> T:
         """``work`` on the connection; once more on a new one if the old one was lost.
@@ -290,14 +345,42 @@ class PostgresStore:
                 raise
         raise AssertionError("unreachable")
 
-    def _finish(self, commit: bool) -> None:
+    def _finish(self, commit: bool, write: Callable[[], bool] | None = None) -> None:
+        """Send the unit's writes and commit, or roll back; release the lock."""
         try:
             conn = self._conn
             if conn is None:
                 raise ConcurrencyError("the store was closed during a unit of work")
-            self._end(conn, commit=commit)
+            if commit and write is not None:
+                self._commit(conn, write)
+            else:
+                self._end(conn, commit=commit)
+        except BaseException:
+            self._cache.invalidate()  # before another thread's unit of work can start
+            raise
         finally:
             self._lock.release()
+
+    def _commit(self, conn: psycopg.Connection[Any], write: Callable[[], bool]) -> None:
+        """The unit's writes, the new change marker and ``COMMIT``, in one exchange."""
+        marker = self._marker + 1
+        try:
+            with self._pipelined(conn):
+                wrote = write()
+                if wrote:
+                    conn.execute(_WRITE_MARKER, (str(marker),))
+                if self._pipelines:  # a statement: ``conn.commit()`` would add an exchange
+                    conn.execute("COMMIT")
+                else:
+                    conn.commit()
+        except psycopg.Error as exc:
+            self._end(conn, commit=False)
+            raise self._commit_error(conn, exc) from exc
+        except BaseException:
+            self._end(conn, commit=False)
+            raise
+        if wrote:
+            self._cache.token = marker
 
     def _end(self, conn: psycopg.Connection[Any], *, commit: bool) -> None:
         if not commit:
@@ -310,13 +393,17 @@ class PostgresStore:
         try:
             conn.commit()
         except psycopg.Error as exc:
-            if conn.closed or conn.broken:
-                raise ConcurrencyError(
-                    "the connection to PostgreSQL was lost while committing: the command "
-                    "may or may not have been applied; retry it with the same idempotency "
-                    f"key or payment reference ({exc})"
-                ) from exc
-            raise self._library_error(exc, "a commit") from exc
+            raise self._commit_error(conn, exc) from exc
+
+    def _commit_error(self, conn: psycopg.Connection[Any], exc: psycopg.Error
+                      ) -> SkilltrocError:
+        if conn.closed or conn.broken:
+            return ConcurrencyError(
+                "the connection to PostgreSQL was lost while committing: the command "
+                "may or may not have been applied; retry it with the same idempotency "
+                f"key or payment reference ({exc})"
+            )
+        return self._library_error(exc, "a commit")
 
     def _outside_unit(self, doing: str, work: Callable[[psycopg.Cursor[Any]], T]) -> T:
         """Run ``work`` (safe to repeat) in a short transaction of its own."""

@@ -6,6 +6,11 @@ and never oversell a seat or overdraw a wallet; a process that waits longer than
 busy timeout gets a retryable :class:`~skilltroc_core.errors.ConcurrencyError`.
 Deleted rows are overwritten (``secure_delete``) so that a purged member's data does not
 linger in free pages (ACC-7).
+
+Between units of work the store keeps what it read and wrote (a :class:`SqlCache` of
+decoded entities, balances, sequence values...): SQLite's ``PRAGMA data_version``, read
+under the write lock at the start of each unit, says whether another connection (another
+process, another store object) committed since, and then the cache is dropped.
 """
 
 from __future__ import annotations
@@ -13,14 +18,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..codec import loads
 from ..errors import ConcurrencyError, SchemaTooNewError, SkilltrocError, StoreError
 from ..events import Notification
 from ..ports import OutboxItem
-from ._sql import SCHEMA, SCHEMA_VERSION, Runner, SqlUnitOfWork
+from ._sql import SCHEMA, SCHEMA_VERSION, Runner, SqlCache, SqlUnitOfWork
 
 __all__ = ["SQLiteStore"]
 
@@ -33,10 +38,15 @@ APPLICATION_ID = 0x536B5472
 
 
 class SQLiteStore:
-    """A :class:`~skilltroc_core.ports.Store` in a SQLite file (``":memory:"`` works too)."""
+    """A :class:`~skilltroc_core.ports.Store` in a SQLite file (``":memory:"`` works too).
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0) -> None:
+    ``cache_size`` bounds the entries kept between units of work (0: none kept).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0,
+                 cache_size: int = 50_000) -> None:
         self.path = str(path)
+        self._cache = SqlCache(cache_size)
         if self.path != ":memory:" and Path(self.path).is_dir():
             raise StoreError(f"{self.path} is a directory, not a database file")
         try:
@@ -79,24 +89,43 @@ class SQLiteStore:
 
     def begin(self) -> SqlUnitOfWork:
         self._lock.acquire()
+        conn = self._conn
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # changes when another connection commits (never for our own commits)
+                marker = conn.execute("PRAGMA data_version").fetchone()[0]
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
         except sqlite3.Error as exc:
             self._lock.release()
             raise driver_error(exc) from exc
         except BaseException:
             self._lock.release()
             raise
-        runner = Runner(self._conn.cursor(), "?", driver_errors=(sqlite3.Error,),
+        self._cache.validate(marker)
+        runner = Runner(conn.cursor(), "?", driver_errors=(sqlite3.Error,),
                         translate=driver_error)
-        return SqlUnitOfWork(runner, self._finish, FORGET_WHERE)
+        return SqlUnitOfWork(runner, self._finish, FORGET_WHERE, self._cache)
 
-    def _finish(self, commit: bool) -> None:
+    def _finish(self, commit: bool, write: Callable[[], object] | None = None) -> None:
+        """Send the unit's writes and commit, or roll back; release the write lock."""
+        conn = self._conn
         try:
-            self._conn.execute("COMMIT" if commit else "ROLLBACK")
-        except sqlite3.Error as exc:
-            if self._conn.in_transaction:  # a failed COMMIT leaves the transaction open
-                self._conn.execute("ROLLBACK")
+            if commit and write is not None:
+                try:
+                    write()
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            conn.execute("COMMIT" if commit else "ROLLBACK")
+        except BaseException as exc:
+            self._cache.invalidate()  # before another thread's unit of work can start
+            if not isinstance(exc, sqlite3.Error):
+                raise
+            if conn.in_transaction:  # a failed COMMIT leaves the transaction open
+                conn.execute("ROLLBACK")
             raise driver_error(exc) from exc
         finally:
             self._lock.release()

@@ -1,26 +1,17 @@
 """Ad campaign commands (AD-1..9): set up, edit, (refuse to) delete, serve, follow.
 
-Serving (AD-7) keeps, for every skill domain, a 4-ary min-heap of the running campaigns
-that target it, ordered by :func:`~skilltroc_core.ads.goes_before` (furthest behind its
-goal in proportion first, then earliest start, then id). The heap lives in the store
-like everything else, through the ordinary entity port: one ``ad_slot`` entity per heap
-position (``"<position>#<domain>"``: the campaign and its ordering key), one
-``ad_position`` entity per (campaign, domain) saying where the campaign sits, and one
-``ad_queue`` entity per domain holding the heap's size. A serve reads the root of the
-domain's heap and, after counting the impression, sifts the campaign down in each of
-its domains' heaps: O(d log n) entity reads and writes for a campaign with d domains
-among n running ones, each O(1) in memory and one indexed row in SQL, so no store needs
-a new capability and rollback covers the heap like any other write.
+Serving (AD-7) keeps, for every skill domain, the running campaigns that target it in
+one of the store's ordered queues (named ``"ad:<domain>"``), each at its
+:func:`~skilltroc_core.ads.serve_rank`: text that sorts exactly like
+:func:`~skilltroc_core.ads.goes_before` (furthest behind its goal in proportion first,
+then earliest start, then id). A serve reads the first member of the domain's queue and,
+after counting the impression, puts the campaign back at its new rank in each of its
+domains' queues: O(d log n) for a campaign with d domains among n running ones (a heap
+in memory, an ordered index in SQL), and rollback covers the queues like any other write.
 
-Why not an index whose key encodes a progress bucket: the port's ``find`` matches a key
-exactly and has no "first key in order" query, so finding the lowest non-empty bucket
-would cost O(buckets) lookups, and buckets would make the order approximate, which the
-fairness bound (delivered fractions within one impression of the smallest goal) does not
-tolerate. The heap compares fractions exactly (cross-multiplied integers).
-
-Campaigns enter their domains' heaps when they start (the ``campaign_start`` timer, or at
-once when set up or moved to start now) and leave them in the same unit of work as the
-impression that reaches their goal, so no domain can count one impression more.
+Campaigns enter their domains' queues when they start (the ``campaign_start`` timer, or
+at once when set up or moved to start now) and leave them in the same unit of work as
+the impression that reaches their goal, so no domain can count one impression more.
 """
 
 from __future__ import annotations
@@ -37,7 +28,6 @@ from ..ads import (
     CampaignProgress,
     CampaignState,
     ProfessionalsOnlyError,
-    ServeKey,
     VisualNotRightsFreeError,
     check_budget,
     check_link,
@@ -52,61 +42,20 @@ from ..codec import instant_text
 from ..errors import InvalidInputError, InvariantViolationError, NotAllowedError
 from ..instants import require_aware
 from ..ledger import AD_SPEND, TransferKind
-from ..ports import EntityKind, Index, Timer
+from ..ports import EntityKind, Index, Timer, UnitOfWork
 from ._base import ServiceBase, Tx
 
 __all__ = [
-    "AD_POSITIONS",
-    "AD_QUEUES",
-    "AD_SLOTS",
     "CAMPAIGNS",
     "CAMPAIGN_START",
     "AdCommands",
-    "AdPosition",
-    "AdQueue",
-    "AdSlot",
+    "ad_queue",
 ]
 
 CAMPAIGN_START: Final = "campaign_start"
-#: Children per heap node. A sift moves one entry per level and each move is two writes,
-#: while reads are cheaper: four children per node halve the levels, and the writes.
-ARITY: Final = 4
 _UNSET: Final = object()
 _MAX_VISUAL: Final = 2048
 _MAX_PAGE_VIEW: Final = 200
-
-
-@attrs.frozen(kw_only=True)
-class AdQueue:
-    """The number of running campaigns in one domain's heap."""
-
-    size: int
-
-
-@attrs.frozen(kw_only=True)
-class AdSlot:
-    """One heap position: the campaign there and the key it is ordered by."""
-
-    campaign: str
-    impressions: int
-    goal: int
-    start: datetime
-
-    @property
-    def key(self) -> ServeKey:
-        return ServeKey(self.impressions, self.goal, self.start, self.campaign)
-
-    @classmethod
-    def of(cls, campaign: Campaign) -> AdSlot:
-        return cls(campaign=campaign.id, impressions=campaign.impressions, goal=campaign.goal,
-                   start=campaign.start)
-
-
-@attrs.frozen(kw_only=True)
-class AdPosition:
-    """Where a campaign sits in one domain's heap."""
-
-    position: int
 
 
 CAMPAIGNS: EntityKind[Campaign] = EntityKind(
@@ -116,119 +65,23 @@ CAMPAIGNS: EntityKind[Campaign] = EntityKind(
         Index(name="state", keys=lambda c: (c.state.value,)),
     ),
 )
-AD_QUEUES: EntityKind[AdQueue] = EntityKind(name="ad_queue", type=AdQueue)
-AD_SLOTS: EntityKind[AdSlot] = EntityKind(name="ad_slot", type=AdSlot)
-AD_POSITIONS: EntityKind[AdPosition] = EntityKind(name="ad_position", type=AdPosition)
 
 
-def _slot_before(a: AdSlot, b: AdSlot) -> bool:
-    """:func:`~skilltroc_core.ads.goes_before` on two slots' keys, without building them."""
-    left, right = a.impressions * b.goal, b.impressions * a.goal
-    if left != right:
-        return left < right
-    return (a.start, a.campaign) < (b.start, b.campaign)
+def ad_queue(domain: str) -> str:
+    """The name of the store queue holding ``domain``'s running campaigns."""
+    return f"ad:{domain}"
 
 
-def _slot_id(domain: str, position: int) -> str:
-    return f"{position}#{domain}"
+def _enqueue(uow: UnitOfWork, campaign: Campaign) -> None:
+    """Put ``campaign`` at its current rank in each of its domains' queues."""
+    rank = campaign.serve_rank
+    for domain in campaign.domains:
+        uow.queue_put(ad_queue(domain), campaign.id, rank)
 
 
-def _position_id(campaign: str, domain: str) -> str:
-    return f"{len(campaign)}:{campaign}|{domain}"
-
-
-class _DomainHeap:
-    """One domain's running campaigns as a 4-ary min-heap stored slot by slot."""
-
-    __slots__ = ("domain", "size", "uow")
-
-    def __init__(self, tx: Tx, domain: str) -> None:
-        self.uow = tx.uow
-        self.domain = domain
-        found = self.uow.get(AD_QUEUES, domain)
-        self.size = found.size if found is not None else 0
-
-    def slot(self, position: int) -> AdSlot:
-        found = self.uow.get(AD_SLOTS, _slot_id(self.domain, position))
-        if found is None:  # pragma: no cover - a store that lost a slot is corrupt
-            raise InvariantViolationError(f"ad queue {self.domain!r} lost slot {position}",
-                                          rule="AD-7")
-        return found
-
-    def position(self, campaign: str) -> int:
-        found = self.uow.get(AD_POSITIONS, _position_id(campaign, self.domain))
-        if found is None:  # pragma: no cover - see slot()
-            raise InvariantViolationError(
-                f"campaign {campaign} is missing from ad queue {self.domain!r}", rule="AD-7")
-        return found.position
-
-    def top(self) -> AdSlot | None:
-        return self.slot(0) if self.size else None
-
-    def _place(self, position: int, slot: AdSlot) -> None:
-        self.uow.put(AD_SLOTS, _slot_id(self.domain, position), slot)
-        self.uow.put(AD_POSITIONS, _position_id(slot.campaign, self.domain),
-                     AdPosition(position=position))
-
-    def _resize(self, size: int) -> None:
-        self.size = size
-        if size:
-            self.uow.put(AD_QUEUES, self.domain, AdQueue(size=size))
-        else:
-            self.uow.delete(AD_QUEUES, self.domain)
-
-    def _sift_up(self, position: int, slot: AdSlot) -> None:
-        key = slot.key
-        while position:
-            parent = (position - 1) // ARITY
-            above = self.slot(parent)
-            if not goes_before(key, above.key):
-                break
-            self._place(position, above)
-            position = parent
-        self._place(position, slot)
-
-    def _sift_down(self, position: int, slot: AdSlot) -> None:
-        # The hot loop of every serve: slots compare directly (no ServeKey built per read).
-        size = self.size
-        read = self.slot
-        while True:
-            first = ARITY * position + 1
-            if first >= size:
-                break
-            child, best = first, read(first)
-            for other in range(first + 1, min(first + ARITY, size)):
-                found = read(other)
-                if _slot_before(found, best):
-                    child, best = other, found
-            if not _slot_before(best, slot):
-                break
-            self._place(position, best)
-            position = child
-        self._place(position, slot)
-
-    def push(self, slot: AdSlot) -> None:
-        position = self.size
-        self._resize(position + 1)
-        self._sift_up(position, slot)
-
-    def moved_back(self, slot: AdSlot) -> None:
-        """The campaign's key grew (one more impression): it sinks to its place."""
-        self._sift_down(self.position(slot.campaign), slot)
-
-    def remove(self, campaign: str) -> None:
-        position = self.position(campaign)
-        last = self.size - 1
-        self.uow.delete(AD_POSITIONS, _position_id(campaign, self.domain))
-        moved = self.slot(last) if position != last else None
-        self.uow.delete(AD_SLOTS, _slot_id(self.domain, last))
-        self._resize(last)
-        if moved is None:
-            return
-        if position and goes_before(moved.key, self.slot((position - 1) // ARITY).key):
-            self._sift_up(position, moved)
-        else:
-            self._sift_down(position, moved)
+def _dequeue(uow: UnitOfWork, campaign: Campaign) -> None:
+    for domain in campaign.domains:
+        uow.queue_remove(ad_queue(domain), campaign.id)
 
 
 class AdCommands(ServiceBase):
@@ -269,9 +122,7 @@ class AdCommands(ServiceBase):
         """AD-7: the campaign becomes eligible in each of its domains; the owner is told."""
         started = campaign.started(tx.now)
         tx.put(CAMPAIGNS, started.id, started)
-        slot = AdSlot.of(started)
-        for domain in started.domains:
-            _DomainHeap(tx, domain).push(slot)
+        _enqueue(tx.uow, started)
         tx.notify("CampaignStarted", recipients=(started.owner,), campaign=started.id,
                   goal=started.goal, budget=started.budget, start=started.start)
         return started
@@ -426,23 +277,19 @@ class AdCommands(ServiceBase):
             replayed = tx.replay(key, "serve", where, "AD-7")
             if replayed is not None:
                 return tx.require(CAMPAIGNS, replayed, "AD-7")
-            heap = _DomainHeap(tx, where)
-            top = heap.top()
-            if top is None:
+            first = tx.uow.queue_first(ad_queue(where))
+            if first is None:
                 return None
-            campaign = tx.require(CAMPAIGNS, top.campaign, "AD-7")
+            campaign = tx.require(CAMPAIGNS, first, "AD-7")
             shown = campaign.shown(tx.now)
             tx.put(CAMPAIGNS, shown.id, shown)
             if shown.state is CampaignState.COMPLETED:
-                for target in shown.domains:
-                    (heap if target == where else _DomainHeap(tx, target)).remove(shown.id)
+                _dequeue(tx.uow, shown)
                 tx.notify("CampaignEnded", recipients=(shown.owner,), campaign=shown.id,
                           impressions=shown.impressions, goal=shown.goal,
                           started_at=shown.started_at, ended_at=shown.ended_at)
             else:
-                slot = AdSlot.of(shown)
-                for target in shown.domains:
-                    (heap if target == where else _DomainHeap(tx, target)).moved_back(slot)
+                _enqueue(tx.uow, shown)
             tx.remember(key, "serve", where, shown.id)
             return shown
 
@@ -465,40 +312,54 @@ class AdCommands(ServiceBase):
             return [c.progress(tx.now) for c in tx.find(CAMPAIGNS, "owner", owner.id)]
 
     def check_ad_queues(self) -> None:
-        """Raise :class:`InvariantViolationError` unless every domain's heap holds exactly
-        its running campaigns, with their current keys, in heap order. A diagnostic:
-        O(running campaigns x domains)."""
+        """Raise :class:`InvariantViolationError` unless, in every domain a campaign
+        targets, the queue holds the running campaigns at their current ranks and no
+        other campaign, is empty when none runs, and serves first the one
+        :func:`~skilltroc_core.ads.goes_before` puts first. A diagnostic:
+        O(campaigns x domains)."""
         problems: list[str] = []
         with self._unit(self.now()) as tx:
-            members: dict[str, list[Campaign]] = {}
+            uow = tx.uow
+            running: dict[str, list[Campaign]] = {}
             for campaign in tx.find(CAMPAIGNS, "state", CampaignState.RUNNING.value):
+                rank = campaign.serve_rank
                 for domain in campaign.domains:
-                    members.setdefault(domain, []).append(campaign)
-            for domain, running in members.items():
-                heap = _DomainHeap(tx, domain)
-                if heap.size != len(running):
-                    problems.append(f"{domain!r}: size {heap.size}, {len(running)} running")
-                for campaign in running:
-                    found = tx.get(AD_POSITIONS, _position_id(campaign.id, domain))
-                    slot = tx.get(AD_SLOTS, _slot_id(domain, found.position)) if found else None
-                    if slot is None or slot != AdSlot.of(campaign):
-                        problems.append(f"{domain!r}: {campaign.id} is not in its slot")
-                for position in range(1, heap.size):
-                    parent = tx.get(AD_SLOTS, _slot_id(domain, (position - 1) // ARITY))
-                    child = tx.get(AD_SLOTS, _slot_id(domain, position))
-                    if parent is None or child is None or goes_before(child.key, parent.key):
-                        problems.append(f"{domain!r}: heap order broken at {position}")
-                if tx.get(AD_SLOTS, _slot_id(domain, heap.size)) is not None:
-                    problems.append(f"{domain!r}: a slot beyond the end")
+                    running.setdefault(domain, []).append(campaign)
+                    found = uow.queue_key(ad_queue(domain), campaign.id)
+                    if found != rank:
+                        problems.append(f"{domain!r}: {campaign.id} is at {found!r}, "
+                                        f"not at its rank {rank!r}")
             for state in (CampaignState.SCHEDULED, CampaignState.COMPLETED,
                           CampaignState.WITHDRAWN):
                 for campaign in tx.find(CAMPAIGNS, "state", state.value):
                     for domain in campaign.domains:
-                        if tx.get(AD_POSITIONS, _position_id(campaign.id, domain)):
+                        if uow.queue_key(ad_queue(domain), campaign.id) is not None:
                             problems.append(f"{state} campaign {campaign.id} is in {domain!r}")
+                        elif domain not in running and uow.queue_first(ad_queue(domain)):
+                            problems.append(f"{domain!r} has no running campaign but a "
+                                            "queue that is not empty")
+            for domain, campaigns in running.items():
+                best = campaigns[0]
+                for campaign in campaigns[1:]:
+                    if goes_before(campaign.serve_key, best.serve_key):
+                        best = campaign
+                first = uow.queue_first(ad_queue(domain))
+                if first != best.id:
+                    problems.append(f"{domain!r} serves {first} first, not {best.id}")
         if problems:
             raise InvariantViolationError("ad queues broken: " + "; ".join(problems),
                                           rule="AD-7", problems=problems)
+
+    def rebuild_ad_queues(self) -> int:
+        """Put every running campaign in its domains' queues at its current rank; returns
+        how many. For a SQL store migrated from schema version 2, whose ad heaps were
+        dropped (ads keep being served from where each campaign stood). O(campaigns x
+        domains); running it again changes nothing."""
+        with self.command() as tx:
+            running = tx.find(CAMPAIGNS, "state", CampaignState.RUNNING.value)
+            for campaign in running:
+                _enqueue(tx.uow, campaign)
+            return len(running)
 
     # ------------------------------------------------------------------ purge
     def _purge_campaigns(self, tx: Tx, member: Member) -> None:
@@ -507,7 +368,6 @@ class AdCommands(ServiceBase):
         the records and numbers stay, since a campaign is never deleted (AD-6)."""
         for campaign in tx.find(CAMPAIGNS, "owner", member.id):
             if campaign.state is CampaignState.RUNNING:
-                for domain in campaign.domains:
-                    _DomainHeap(tx, domain).remove(campaign.id)
+                _dequeue(tx.uow, campaign)
             tx.cancel_timer(CAMPAIGN_START, campaign.id)
             tx.put(CAMPAIGNS, campaign.id, campaign.withdrawn(tx.now))

@@ -116,6 +116,22 @@ class _FaultyUnitOfWork:
         self._counter.tick("next_in_sequence")
         return self._inner.next_in_sequence(name)
 
+    def queue_put(self, queue: str, member: str, sort_key: str) -> None:
+        self._counter.tick("queue_put")
+        self._inner.queue_put(queue, member, sort_key)
+
+    def queue_remove(self, queue: str, member: str) -> None:
+        self._counter.tick("queue_remove")
+        self._inner.queue_remove(queue, member)
+
+    def queue_first(self, queue: str) -> str | None:
+        self._counter.tick("queue_first")
+        return self._inner.queue_first(queue)
+
+    def queue_key(self, queue: str, member: str) -> str | None:
+        self._counter.tick("queue_key")
+        return self._inner.queue_key(queue, member)
+
     def commit(self) -> None:
         self._counter.tick("commit")
         self._inner.commit()

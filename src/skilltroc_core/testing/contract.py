@@ -9,20 +9,23 @@ and implementing ``create_store``::
             return MyStore(...)
 
 Every test opens its own fresh store. The suite covers the port itself (entities and
-their indexes, atomic rollback, timers, outbox, sequences, the ledger book) and whole
-service flows whose results must be identical on every store: members and gifts, and
-bookings (requests, answers, the waitlist, moves, deadlines, deletion, the aftermath),
-down to balances, hold ends, seats, states and the notices in the outbox.
+their indexes, atomic rollback, timers, outbox, sequences, ordered queues, the ledger
+book) and whole service flows whose results must be identical on every store: members
+and gifts, bookings (requests, answers, the waitlist, moves, deadlines, deletion, the
+aftermath), and ad serving, down to balances, hold ends, seats, states and the notices
+in the outbox.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 
 import attrs
 import pytest
 
+from ..ads import CampaignState
 from ..booking import Attendance, RegistrationState, SessionState
 from ..clocks import ManualClock
 from ..errors import (
@@ -173,6 +176,106 @@ class StoreContract:
         assert uow.next_due(T0 + timedelta(days=1)) == first
         uow.rollback()
 
+    # ------------------------------------------------------------------ ordered queues
+    @pytest.mark.rule("AD-7")
+    def test_a_queue_hands_out_its_smallest_key_first_and_follows_moves(
+        self, store: Store
+    ) -> None:
+        uow = store.begin()
+        assert uow.queue_first("q") is None
+        uow.queue_put("q", "c", "300")
+        uow.queue_put("q", "a", "200")
+        uow.queue_put("q", "b", "100")
+        uow.queue_put("other", "z", "000")  # queues are separate
+        assert uow.queue_first("q") == "b"
+        uow.commit()
+        uow = store.begin()
+        assert uow.queue_first("q") == "b"
+        uow.queue_put("q", "b", "400")  # moved back: replaces its key
+        assert uow.queue_first("q") == "a"
+        assert uow.queue_key("q", "b") == "400"
+        uow.queue_remove("q", "a")
+        uow.queue_remove("q", "a")  # not there any more: nothing
+        uow.queue_remove("nowhere", "a")
+        assert uow.queue_first("q") == "c"
+        assert uow.queue_key("q", "a") is None
+        uow.queue_remove("q", "c")
+        uow.queue_remove("q", "b")
+        assert uow.queue_first("q") is None
+        assert uow.queue_first("other") == "z"
+        uow.commit()
+        uow = store.begin()
+        assert (uow.queue_first("q"), uow.queue_first("other")) == (None, "z")
+        uow.rollback()
+
+    @pytest.mark.rule("AD-7")
+    def test_queue_keys_compare_as_text_code_point_by_code_point_ties_by_member(
+        self, store: Store
+    ) -> None:
+        """Whatever the database's collation: a prefix first, digits before letters,
+        upper case before lower case, punctuation where its code point puts it."""
+        keys = ["b", "a|9", "a", "A", "0", "a 1", "a-1", "ab", "é", "Z", "z~", "a|10"]
+        expected = sorted((key, f"m{n}") for n, key in enumerate(keys))
+        uow = store.begin()
+        for n, key in enumerate(keys):
+            uow.queue_put("q", f"m{n}", key)
+        for member in ("t2", "t10", "t1"):  # one key, three members: the smaller member
+            uow.queue_put("q", member, "0")
+        uow.commit()
+        expected = sorted([*expected, ("0", "t2"), ("0", "t10"), ("0", "t1")])
+        uow = store.begin()
+        served = []
+        while (first := uow.queue_first("q")) is not None:
+            served.append((uow.queue_key("q", first), first))
+            uow.queue_remove("q", first)
+        uow.rollback()
+        assert served == expected
+
+    @pytest.mark.rule("AD-7")
+    def test_a_rollback_leaves_a_queue_exactly_as_it_was(self, store: Store) -> None:
+        uow = store.begin()
+        for member, key in (("a", "1"), ("b", "2"), ("c", "3")):
+            uow.queue_put("q", member, key)
+        uow.commit()
+        uow = store.begin()
+        uow.queue_put("q", "a", "9")
+        uow.queue_put("q", "a", "8")
+        uow.queue_remove("q", "b")
+        uow.queue_put("q", "d", "0")
+        uow.queue_put("new", "x", "1")
+        assert uow.queue_first("q") == "d"
+        uow.queue_remove("q", "d")
+        assert uow.queue_first("q") == "c"
+        uow.rollback()
+        uow = store.begin()
+        assert [(m, uow.queue_key("q", m)) for m in "abcd"] == [
+            ("a", "1"), ("b", "2"), ("c", "3"), ("d", None)]
+        assert uow.queue_first("new") is None
+        served = []
+        while (first := uow.queue_first("q")) is not None:
+            served.append(first)
+            uow.queue_remove("q", first)
+        assert served == ["a", "b", "c"]
+        uow.rollback()
+
+    @pytest.mark.rule("AD-7")
+    def test_a_queue_stays_ordered_through_many_moves(self, store: Store) -> None:
+        """A serving pattern: take the first, put it back further; the order holds."""
+        uow = store.begin()
+        ranks = {f"m{n:02d}": n % 7 for n in range(40)}
+        for member, rank in ranks.items():
+            uow.queue_put("q", member, f"{rank:04d}")
+        for _ in range(300):
+            first = uow.queue_first("q")
+            assert first is not None
+            assert (ranks[first], first) == min((r, m) for m, r in ranks.items())
+            ranks[first] += 3
+            uow.queue_put("q", first, f"{ranks[first]:04d}")
+        uow.commit()
+        uow = store.begin()
+        assert uow.queue_first("q") == min((r, m) for m, r in ranks.items())[1]
+        uow.rollback()
+
     # ------------------------------------------------------------------ outbox
     def test_the_outbox_hands_out_notifications_in_order_until_acknowledged(
         self, store: Store
@@ -312,6 +415,46 @@ class StoreContract:
             (TransferKind.PURCHASE, 20, 30),
             (TransferKind.GIFT_SENT, -15, 15),
         ]
+        service.check_invariants(deep=True)
+
+    @pytest.mark.rule("AD-7", "AD-8")
+    def test_ads_are_served_furthest_behind_first_and_stop_at_their_goal(
+        self, store: Store
+    ) -> None:
+        clock = ManualClock(T0)
+        service = Skilltroc(store, clock,
+                            policy=attrs.evolve(CHEAP_POLICY, impressions_per_ad_star=1))
+        shop = service.signup("shop@example.org", provider="google", kind="professional",
+                              category="company").member_id
+        service.update_profile(shop, display_name="Shop", description="Pots", photo="p.jpg",
+                               locality="Lyon")
+        service.buy_stars(shop, 60, "pay-1")
+        made = {budget: service.create_campaign(
+            shop, budget=budget, visual="a.png", visual_rights_free=True, text="Pots",
+            start=T0 + timedelta(minutes=minutes), domains=domains)
+            for budget, minutes, domains in ((10, 0, ["cooking"]),
+                                             (20, 0, ["cooking", "music"]),
+                                             (13, 10, ["music"]))}
+        served: list[str | None] = []
+        for n in range(45):
+            clock.advance(timedelta(minutes=1))
+            domain = ("cooking", "music", "cooking")[n % 3]
+            running = [c for c in map(service.campaign, made.values())
+                       if c.state is CampaignState.RUNNING and domain in c.domains]
+            expected = min(running, default=None, key=lambda c: (
+                Fraction(c.impressions, c.goal), c.start, c.id))
+            shown = service.serve(domain, f"page-{n}")
+            assert (shown.id if shown else None) == (expected.id if expected else None)
+            served.append(shown.id if shown else None)
+            assert service.serve(domain, f"page-{n}") == shown  # a repeat counts nothing
+        ended = [service.campaign(c) for c in made.values()]
+        assert [(c.state, c.impressions) for c in ended] == [
+            (CampaignState.COMPLETED, 10), (CampaignState.COMPLETED, 20),
+            (CampaignState.RUNNING, 12)]
+        assert served[-3:] == [None, made[13], None]  # nothing left for cooking
+        assert [n.notification.event for n in service.drain_notifications(100)
+                ].count("CampaignEnded") == 2
+        service.check_ad_queues()
         service.check_invariants(deep=True)
 
     @pytest.mark.rule("STAR-4")

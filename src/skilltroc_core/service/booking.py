@@ -268,7 +268,8 @@ class BookingCommands(MemberCommands, SocialCommands):
     def delete_workshop(self, member_id: str, workshop_id: str) -> None:
         """BOOK-5: every pending, registered and waitlisted member is told and refunded.
 
-        Sessions already started keep their own lifecycle (BOOK-30..33).
+        Members registered in a session already started are told too, but their session
+        keeps its own lifecycle (BOOK-30..33) and their stars stay held.
         """
         with self.command() as tx:
             member = tx.actor(member_id, "BOOK-5")
@@ -284,12 +285,12 @@ class BookingCommands(MemberCommands, SocialCommands):
                        evolve(session, state=session.to("delete_workshop", "BOOK-5")))
                 tx.cancel_timer(SESSION_END, session.id)
         for registration in tx.find(kinds.REGISTRATIONS, "workshop_live", workshop.id):
+            told.append(registration.member)
             if registration.state is R.REGISTERED and registration.session:
                 session = tx.require(kinds.SESSIONS, registration.session)
                 if session.state is not SessionState.CANCELLED:
-                    continue  # started: it keeps its post-session lifecycle
+                    continue  # started: told, but it keeps its post-session lifecycle
             self._end(tx, registration, "workshop_deleted")
-            told.append(registration.member)
         tx.notify("WorkshopDeleted", recipients=tuple(dict.fromkeys(told)),
                   workshop=workshop.id, title=workshop.title)
 

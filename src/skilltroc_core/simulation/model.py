@@ -468,12 +468,12 @@ class Model:
                 self._cancel("session_end", session.id)
         told = []
         for reg in [r for r in self.live.values() if r.workshop == workshop.id]:
+            told.append(reg.member)
             if reg.state == "registered" and reg.session and (
                 self.sessions[reg.session].state != "cancelled"
             ):
-                continue
+                continue  # started: told, but the session lives on
             self._end(reg, "workshop_deleted")
-            told.append(reg.member)
         self.note("WorkshopDeleted", told)
 
     def plan_session(self, session_id: str, workshop_id: str, start: datetime,

@@ -633,7 +633,7 @@ class StoreContract:
             ("RequestAccepted", "BOOK-14", (bo,)),
             ("RequestReceived", "BOOK-11", (org,)),
             ("RequestExpired", "BOOK-16", (al,)),
-            ("WorkshopDeleted", "BOOK-5", (al, cy)),
+            ("WorkshopDeleted", "BOOK-5", (al, cy, bo)),  # bo: started, told
             ("SessionConfirmationRequested", "BOOK-30", (org,)),
             ("SessionHeld", "BOOK-30", (bo,)),
             ("RequestReceived", "BOOK-11", (org,)),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +23,12 @@ from skilltroc_core.adapters._sql import SCHEMA_VERSION
 from skilltroc_core.adapters.memory import MemoryStore
 from skilltroc_core.adapters.postgres import APPLICATION_MARKER, PostgresStore
 from skilltroc_core.clocks import ManualClock
-from skilltroc_core.errors import ConcurrencyError, SchemaTooNewError, StoreError
+from skilltroc_core.errors import (
+    ConcurrencyError,
+    InvalidInputError,
+    SchemaTooNewError,
+    StoreError,
+)
 from skilltroc_core.events import Notification
 from skilltroc_core.instants import time_zone
 from skilltroc_core.ledger import TransferKind
@@ -34,7 +40,7 @@ from skilltroc_core.testing.pgserver import PgServer, PgServerError
 
 from . import booking_race
 from .members_support import check_two_stores_see_each_others_commits
-from .pg_fixtures import POLICY, dump_tables, pg_dsn, pg_server, service
+from .pg_fixtures import POLICY, T0, dump_tables, pg_dsn, pg_server, service
 
 __all__ = ["pg_dsn", "pg_server"]  # the fixtures, imported for pytest to find
 
@@ -304,15 +310,48 @@ def test_a_connection_lost_between_commands_is_reopened(pg_dsn: str) -> None:
 
 def test_a_unit_of_work_waits_for_the_advisory_lock_then_times_out(pg_dsn: str) -> None:
     holder = PostgresStore(pg_dsn)
-    waiter = PostgresStore(pg_dsn, lock_timeout=0.2)
+    waiter = PostgresStore(pg_dsn, lock_timeout=0.05, begin_attempts=3)
     uow = holder.begin()
     with pytest.raises(ConcurrencyError) as busy:
         waiter.begin()
     assert busy.value.retryable
+    assert "gave up after 3 attempts" in str(busy.value)
+    # opening a store meanwhile is the same retryable wait
+    with pytest.raises(ConcurrencyError) as opening:
+        PostgresStore(pg_dsn, lock_timeout=0.05, begin_attempts=2)
+    assert opening.value.retryable
+    assert "gave up after 2 attempts" in str(opening.value)
     uow.rollback()
     waiter.begin().rollback()  # free again
     holder.close()
     waiter.close()
+
+
+def test_a_lock_released_between_attempts_lets_the_unit_of_work_start(pg_dsn: str) -> None:
+    app = service(pg_dsn)
+    bob = app.signup("bob@example.org", provider="google").member_id
+    app.store.close()
+    holder = PostgresStore(pg_dsn)
+    waiter = Skilltroc(PostgresStore(pg_dsn, lock_timeout=0.05, begin_attempts=100),
+                       ManualClock(T0), policy=POLICY)
+    # each wait (50 ms) is shorter than the lock is held (at least 200 ms): only a later
+    # attempt can succeed
+    uow = holder.begin()
+    release = threading.Timer(0.2, uow.rollback)
+    release.start()
+    waiter.buy_stars(bob, 5, "PAY-1")
+    release.join()
+    assert waiter.balance(bob).available == 15
+    waiter.check_invariants(deep=True)
+    holder.close()
+    waiter.store.close()
+
+
+@pytest.mark.parametrize("attempts", [0, 101, "3"])
+def test_begin_attempts_out_of_range_are_refused_before_connecting(attempts: Any) -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        PostgresStore("postgresql://nobody@127.0.0.1:1/none", begin_attempts=attempts)
+    assert refused.value.code == "invalid_input"
 
 
 @pytest.mark.rule("GIFT-1", "STAR-6")

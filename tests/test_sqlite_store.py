@@ -6,6 +6,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,19 @@ import pytest
 from skilltroc_core.adapters._sql import SCHEMA_VERSION
 from skilltroc_core.adapters.sqlite import SQLiteStore
 from skilltroc_core.clocks import ManualClock
-from skilltroc_core.errors import SchemaTooNewError, StoreError
+from skilltroc_core.errors import (
+    ConcurrencyError,
+    InvalidInputError,
+    SchemaTooNewError,
+    StoreError,
+)
 from skilltroc_core.ledger import TransferKind
 from skilltroc_core.ports import EntityKind, Index
+from skilltroc_core.service import Skilltroc
 
 from . import booking_race
 from .members_support import check_two_stores_see_each_others_commits
-from .sqlite_workers import service
+from .sqlite_workers import POLICY, T0, service
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -309,3 +316,59 @@ def test_after_a_purge_the_members_personal_data_is_not_in_the_stores_cache(
     cached = repr(vars(store._cache))
     for secret in ("carol.unique", "Carolina Zed", "nobody may keep"):
         assert secret not in cached
+
+
+def _hold_write_lock(path: str) -> sqlite3.Connection:
+    """Another program's connection holding the file's write lock."""
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+def test_a_busy_file_is_tried_again_then_refused_as_retryable(tmp_path: Path) -> None:
+    path = str(tmp_path / "s.db")
+    store = SQLiteStore(path, busy_timeout=0.02, begin_attempts=3)
+    other = _hold_write_lock(path)
+    with pytest.raises(ConcurrencyError) as busy:
+        store.begin()
+    assert busy.value.retryable
+    assert "gave up after 3 attempts" in str(busy.value)
+    # opening the file meanwhile is the same retryable wait, not "not a usable database"
+    with pytest.raises(ConcurrencyError) as opening:
+        SQLiteStore(path, busy_timeout=0.02, begin_attempts=2)
+    assert opening.value.retryable
+    assert "gave up after 2 attempts" in str(opening.value)
+    other.execute("COMMIT")
+    uow = store.begin()  # nothing was left half-open: free again
+    uow.rollback()
+    store.close()
+    other.close()
+
+
+def test_a_write_lock_released_between_attempts_lets_the_unit_of_work_start(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "s.db")
+    app = service(path)
+    bob = app.signup("bob@example.org", provider="google").member_id
+    app.store.close()
+    app = Skilltroc(SQLiteStore(path, busy_timeout=0.02, begin_attempts=100),
+                    ManualClock(T0), policy=POLICY)
+    # each wait (20 ms) is shorter than the lock is held (at least 100 ms): only a later
+    # attempt can succeed
+    other = _hold_write_lock(path)
+    release = threading.Timer(0.1, other.execute, ("COMMIT",))
+    release.start()
+    app.buy_stars(bob, 5, "PAY-1")
+    release.join()
+    assert app.balance(bob).available == 15
+    app.check_invariants(deep=True)
+    other.close()
+
+
+@pytest.mark.parametrize("attempts", [0, 101, "3", 2.0])
+def test_begin_attempts_out_of_range_are_refused(tmp_path: Path, attempts: Any) -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        SQLiteStore(str(tmp_path / "s.db"), begin_attempts=attempts)
+    assert refused.value.code == "invalid_input"
+    assert not (tmp_path / "s.db").exists()

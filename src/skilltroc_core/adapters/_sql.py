@@ -8,13 +8,14 @@ entities are JSON text keyed by ``(kind, id)`` with their index keys in a side t
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from ..codec import dumps, instant_text, loads, parse_instant
-from ..errors import AlreadyExistsError, InvalidInputError, SkilltrocError
+from ..errors import AlreadyExistsError, ConcurrencyError, InvalidInputError, SkilltrocError
 from ..events import Notification
 from ..ledger import (
     Balance,
@@ -31,6 +32,43 @@ from ..ports import EntityKind, Timer
 __all__ = ["SCHEMA", "SqlBook", "SqlCache", "SqlUnitOfWork"]
 
 E = TypeVar("E")
+T = TypeVar("T")
+X = TypeVar("X", bound=Exception)
+
+MAX_BEGIN_ATTEMPTS = 100
+
+
+def check_attempts(attempts: int) -> int:
+    """``attempts`` if it is a whole number from 1 to :data:`MAX_BEGIN_ATTEMPTS`."""
+    if type(attempts) is not int or not 1 <= attempts <= MAX_BEGIN_ATTEMPTS:
+        raise InvalidInputError(
+            f"a store tries to start a unit of work 1 to {MAX_BEGIN_ATTEMPTS} times, "
+            f"not {attempts!r}")
+    return attempts
+
+
+def retrying(work: Callable[[], T], attempts: int,
+             translate: Callable[[X], SkilltrocError], driver_errors: type[X]) -> T:
+    """``work`` (safe to repeat: it changed nothing when it failed) until it succeeds.
+
+    A driver error that ``translate`` makes a :class:`ConcurrencyError` (another writer
+    holds the lock, a deadlock, a lost connection) is tried again, ``attempts`` times in
+    all, with a short growing pause; then it is raised, still retryable, for the host.
+    Any other error is raised at once.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except driver_errors as exc:
+            error = translate(exc)
+            if not isinstance(error, ConcurrencyError):
+                raise error from exc
+            if attempt == attempts:
+                tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+                raise ConcurrencyError(f"{error.message} (gave up after {tries})",
+                                       rule=error.rule) from exc
+            time.sleep(0.005 * attempt)
+    raise AssertionError("unreachable")
 
 #: Version -> statements. A store applies, in order, every version above its own.
 SCHEMA: Mapping[int, tuple[str, ...]] = {

@@ -13,8 +13,9 @@ using the database therefore runs alone, one after the other (as with SQLite's
 ``BEGIN IMMEDIATE``), and each statement after the lock sees everything committed before
 it: no seat is oversold, no wallet overdrawn, no sequence number handed out twice. The
 lock is released by the commit or rollback, so a crashed client cannot keep it. Waiting
-longer than ``lock_timeout`` seconds gives a retryable
-:class:`~skilltroc_core.errors.ConcurrencyError`. Throughput is that of one writer at a
+longer than ``lock_timeout`` seconds (or a deadlock, or a lost connection) while taking
+it is tried again, ``begin_attempts`` times in all; then the unit of work fails with a
+retryable :class:`~skilltroc_core.errors.ConcurrencyError`. Throughput is that of one writer at a
 time; finer locking (row locks, ``SERIALIZABLE`` with retries) can come later behind the
 same port. The lock is per database, so stores in several schemas of one database also
 wait for each other.
@@ -43,8 +44,8 @@ recycled, so operators run ``VACUUM`` on schedule and protect backups accordingl
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeVar
 
 import psycopg
@@ -56,7 +57,15 @@ from ..codec import loads
 from ..errors import ConcurrencyError, SchemaTooNewError, SkilltrocError, StoreError
 from ..events import Notification
 from ..ports import OutboxItem
-from ._sql import SCHEMA, SCHEMA_VERSION, Runner, SqlCache, SqlUnitOfWork
+from ._sql import (
+    SCHEMA,
+    SCHEMA_VERSION,
+    Runner,
+    SqlCache,
+    SqlUnitOfWork,
+    check_attempts,
+    retrying,
+)
 
 __all__ = ["ADVISORY_LOCK_KEY", "APPLICATION_MARKER", "PostgresStore"]
 
@@ -149,11 +158,12 @@ class PostgresStore:
 
     def __init__(
         self, dsn: str, *, schema: str | None = None, lock_timeout: float = 30.0,
-        cache_size: int = 50_000,
+        cache_size: int = 50_000, begin_attempts: int = 3,
     ) -> None:
         self.dsn = dsn
         self.schema = schema
         self.lock_timeout = lock_timeout
+        self.begin_attempts = check_attempts(begin_attempts)
         self._cache = SqlCache(cache_size)  # ``cache_size`` entries at most (0: none kept)
         self._marker = 0  # the change marker read at the start of the current unit of work
         self._pipelines = psycopg.Pipeline.is_supported()
@@ -161,13 +171,14 @@ class PostgresStore:
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
         with self._lock:
-            conn = self._connection()
             try:
-                with self._translated("opening the store", opening=True):
-                    self._migrate(conn)
+                # another process's long unit of work (or migration) may hold the lock:
+                # a timeout here is tried again and ends retryable, as for a command
+                self._reconnecting("opening the store", self._migrate)
             except BaseException:
-                conn.close()
-                self._conn = None
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
                 raise
 
     # ------------------------------------------------------------------ connection
@@ -202,20 +213,11 @@ class PostgresStore:
         self._conn = conn
         return conn
 
-    @contextmanager
-    def _translated(self, doing: str, *, opening: bool = False) -> Iterator[None]:
-        """Turn psycopg's errors raised while ``doing`` something into the library's."""
-        try:
-            yield
-        except psycopg.Error as exc:
-            raise self._library_error(exc, doing, opening=opening) from exc
-
-    def _library_error(
-        self, exc: psycopg.Error, doing: str, *, opening: bool = False
-    ) -> SkilltrocError:
+    def _library_error(self, exc: psycopg.Error, doing: str) -> SkilltrocError:
+        """psycopg's error, raised while ``doing`` something, as the library's."""
         conn = self._conn
         lost = conn is None or conn.closed or conn.broken
-        if opening or not (lost or isinstance(exc, _RETRYABLE)):
+        if not (lost or isinstance(exc, _RETRYABLE)):
             return StoreError(f"{self._where} failed during {doing}: {exc}")
         what = (
             "the connection to PostgreSQL was lost" if lost
@@ -325,25 +327,24 @@ class PostgresStore:
         return self._library_error(exc, "a unit of work")
 
     def _reconnecting(self, doing: str, work: Callable[[psycopg.Connection[Any]], T]) -> T:
-        """``work`` on the connection; once more on a new one if the old one was lost.
+        """``work`` on the connection, tried again (``begin_attempts`` times in all) after
+        a lock timeout, a deadlock or a lost connection (on a new one).
 
         Only for work that is safe to repeat: taking the lock at the start of a unit of
         work (nothing done yet), reading, acknowledging. A connection dropped while idle
         (server restart, idle timeout) is only noticed at its next use.
         """
-        for attempt in (1, 2):
+
+        def attempt() -> T:
             conn = self._connection()
             try:
                 return work(conn)
-            except psycopg.Error as exc:
-                self._end(conn, commit=False)
-                if attempt == 1 and (conn.closed or conn.broken):
-                    continue
-                raise self._library_error(exc, doing) from exc
             except BaseException:
                 self._end(conn, commit=False)
                 raise
-        raise AssertionError("unreachable")
+
+        return retrying(attempt, self.begin_attempts,
+                        lambda exc: self._library_error(exc, doing), psycopg.Error)
 
     def _finish(self, commit: bool, write: Callable[[], bool] | None = None) -> None:
         """Send the unit's writes and commit, or roll back; release the lock."""

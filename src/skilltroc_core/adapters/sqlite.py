@@ -25,7 +25,15 @@ from ..codec import loads
 from ..errors import ConcurrencyError, SchemaTooNewError, SkilltrocError, StoreError
 from ..events import Notification
 from ..ports import OutboxItem
-from ._sql import SCHEMA, SCHEMA_VERSION, Runner, SqlCache, SqlUnitOfWork
+from ._sql import (
+    SCHEMA,
+    SCHEMA_VERSION,
+    Runner,
+    SqlCache,
+    SqlUnitOfWork,
+    check_attempts,
+    retrying,
+)
 
 __all__ = ["SQLiteStore"]
 
@@ -40,12 +48,15 @@ APPLICATION_ID = 0x536B5472
 class SQLiteStore:
     """A :class:`~skilltroc_core.ports.Store` in a SQLite file (``":memory:"`` works too).
 
-    ``cache_size`` bounds the entries kept between units of work (0: none kept).
+    ``cache_size`` bounds the entries kept between units of work (0: none kept). A unit of
+    work waits up to ``busy_timeout`` seconds for another connection's write lock, and
+    tries ``begin_attempts`` times in all before a retryable :class:`ConcurrencyError`.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0,
-                 cache_size: int = 50_000) -> None:
+                 cache_size: int = 50_000, begin_attempts: int = 3) -> None:
         self.path = str(path)
+        self.begin_attempts = check_attempts(begin_attempts)
         self._cache = SqlCache(cache_size)
         if self.path != ":memory:" and Path(self.path).is_dir():
             raise StoreError(f"{self.path} is a directory, not a database file")
@@ -53,10 +64,22 @@ class SQLiteStore:
             self._conn = sqlite3.connect(
                 self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.Error as exc:
             raise StoreError(f"{self.path} is not a usable Skilltroc database: {exc}") from exc
+        try:
+            # another process's long unit of work may hold the write lock: a busy file is
+            # tried again and ends retryable, as for a command, not as an unusable file
+            retrying(self._migrate, self.begin_attempts, self._opening_error, sqlite3.Error)
+        except BaseException:
+            self._conn.close()
+            raise
         self._lock = threading.Lock()
+
+    def _opening_error(self, exc: sqlite3.Error) -> SkilltrocError:
+        error = driver_error(exc)
+        if isinstance(error, ConcurrencyError):
+            return error
+        return StoreError(f"{self.path} is not a usable Skilltroc database: {exc}")
 
     def _migrate(self) -> None:
         conn = self._conn
@@ -89,25 +112,29 @@ class SQLiteStore:
 
     def begin(self) -> SqlUnitOfWork:
         self._lock.acquire()
-        conn = self._conn
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                # changes when another connection commits (never for our own commits)
-                marker = conn.execute("PRAGMA data_version").fetchone()[0]
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            self._lock.release()
-            raise driver_error(exc) from exc
+            marker = retrying(self._start, self.begin_attempts, driver_error,
+                              sqlite3.Error)
         except BaseException:
             self._lock.release()
             raise
+        conn = self._conn
         self._cache.validate(marker)
         runner = Runner(conn.cursor(), "?", driver_errors=(sqlite3.Error,),
                         translate=driver_error)
         return SqlUnitOfWork(runner, self._finish, FORGET_WHERE, self._cache)
+
+    def _start(self) -> int:
+        """Take the write lock; the change marker (safe to repeat: nothing done yet)."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # changes when another connection commits (never for our own commits)
+            marker: int = conn.execute("PRAGMA data_version").fetchone()[0]
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return marker
 
     def _finish(self, commit: bool, write: Callable[[], object] | None = None) -> None:
         """Send the unit's writes and commit, or roll back; release the write lock."""

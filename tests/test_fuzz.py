@@ -42,7 +42,6 @@ NOW = _REFERENCE.world.clock.now()
 EXCLUDED = {
     "command": "the context manager commands are built from: no user input",
     "query": "the same context manager, for reads",
-    "notify_followers": "a helper for commands, called inside a unit of work with its Tx",
     "add_purge_hook": "wiring a host does once at start-up with its own function",
 }
 

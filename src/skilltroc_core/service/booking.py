@@ -261,7 +261,7 @@ class BookingCommands(MemberCommands, SocialCommands):
                 duration_minutes=duration // timedelta(minutes=1), mode=how,
                 created_at=tx.now, locality=place, media=media,
             ))
-            self.notify_followers(tx, member.id, "WorkshopProposed",
+            self._notify_followers(tx, member.id, "WorkshopProposed",
                                   {"workshop": workshop_id, "organizer": member.id})
             return workshop_id
 
@@ -716,7 +716,7 @@ class BookingCommands(MemberCommands, SocialCommands):
                 id=registration.organizer)
             tx.put(kinds.MEMBER_STATS, stats.id, stats.with_evaluation(evaluation))
             if recommend:
-                self.notify_followers(tx, member.id, "WorkshopRecommended",
+                self._notify_followers(tx, member.id, "WorkshopRecommended",
                                       {"workshop": registration.workshop, "member": member.id})
 
     def _bump_stats(self, tx: Tx, member_id: str, *, organized_held: int = 0,

@@ -110,11 +110,11 @@ class SocialCommands(ServiceBase):
             message_id = tx.new_id("msg")
             tx.put(kinds.FEED, message_id, FeedMessage(
                 id=message_id, author=member.id, text=text.strip(), posted_at=tx.now))
-            self.notify_followers(tx, member.id, "MessagePosted",
+            self._notify_followers(tx, member.id, "MessagePosted",
                                   {"message": message_id, "author": member.id})
             return message_id
 
-    def notify_followers(
+    def _notify_followers(
         self, tx: Tx, member_id: str, event: str, facts: dict[str, FactValue]
     ) -> None:
         """Tell every active follower of ``member_id`` (SOCIAL-3, BOOK-42).

@@ -372,3 +372,25 @@ def test_begin_attempts_out_of_range_are_refused(tmp_path: Path, attempts: Any) 
         SQLiteStore(str(tmp_path / "s.db"), begin_attempts=attempts)
     assert refused.value.code == "invalid_input"
     assert not (tmp_path / "s.db").exists()
+
+
+def test_draining_and_acknowledging_on_a_busy_file_are_retried_then_retryable(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "s.db")
+    store = SQLiteStore(path, busy_timeout=0.02, begin_attempts=2)
+    app = Skilltroc(store, ManualClock(T0), policy=POLICY)
+    app.signup("ann@example.org", password="correct horse")  # one notice: confirm the email
+    [item] = app.drain_notifications()
+    other = _hold_write_lock(path)
+    with pytest.raises(ConcurrencyError) as busy:
+        app.ack([item.seq])
+    assert busy.value.retryable and "gave up after 2 attempts" in str(busy.value)
+    assert [i.seq for i in app.drain_notifications()] == [item.seq]  # WAL: readers go on
+    release = threading.Timer(0.1, other.execute, ("COMMIT",))
+    store.begin_attempts = 100
+    release.start()
+    app.ack([item.seq])  # a later attempt, once the other writer is done
+    release.join()
+    assert app.drain_notifications() == []
+    other.close()

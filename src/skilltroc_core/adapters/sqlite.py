@@ -20,6 +20,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 from ..codec import loads
 from ..errors import ConcurrencyError, SchemaTooNewError, SkilltrocError, StoreError
@@ -43,6 +44,9 @@ FORGET_WHERE = (
 )
 #: PRAGMA application_id of a Skilltroc store ("SkTr").
 APPLICATION_ID = 0x536B5472
+
+
+T = TypeVar("T")
 
 
 class SQLiteStore:
@@ -157,27 +161,36 @@ class SQLiteStore:
         finally:
             self._lock.release()
 
-    def drain_notifications(self, limit: int = 100) -> list[OutboxItem]:
+    def _outside_unit(self, work: Callable[[], T]) -> T:
+        """``work`` (safe to repeat) under the store's lock, tried again while the file is
+        busy, with SQLite's errors turned into the library's."""
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT seq, data FROM outbox ORDER BY seq LIMIT ?", (limit,)
-            ).fetchall()
+            return retrying(work, self.begin_attempts, driver_error, sqlite3.Error)
+
+    def drain_notifications(self, limit: int = 100) -> list[OutboxItem]:
+        rows = self._outside_unit(lambda: self._conn.execute(
+            "SELECT seq, data FROM outbox ORDER BY seq LIMIT ?", (limit,)).fetchall())
         return [OutboxItem(seq=r[0], notification=loads(Notification, r[1])) for r in rows]
 
     def ack(self, seqs: Iterable[int]) -> None:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+        rows = [(s,) for s in seqs]
+        conn = self._conn
+
+        def delete() -> None:
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
+                conn.executemany("DELETE FROM outbox WHERE seq = ?", rows)
+                conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")  # never leave the connection in a transaction
+                if conn.in_transaction:  # never leave the connection in a transaction
+                    conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
+
+        self._outside_unit(delete)
 
     def checkpoint(self) -> None:
         """Fold the WAL into the main file and truncate it (used after erasures)."""
-        with self._lock:
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._outside_unit(lambda: self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
 
     def close(self) -> None:
         with self._lock:

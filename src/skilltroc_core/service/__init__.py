@@ -14,6 +14,7 @@ from ..errors import InvalidInputError
 from ..ledger import SupplyReport
 from ..ports import OutboxItem
 from ._base import ServiceBase, Tx
+from ._text import guard_public_methods
 from .ads import AdCommands
 from .booking import AgendaItem, BookingCommands, ProfileStats
 from .gifts import GiftCommands
@@ -37,9 +38,15 @@ __all__ = [
 MAX_DRAIN: Final = 1_000_000
 
 
+@guard_public_methods
 class Skilltroc(BookingCommands, MemberCommands, GiftCommands, SocialCommands, TutorialCommands,
                 AdCommands, ServiceBase):
-    """Every Skilltroc command and query over one store and one clock."""
+    """Every Skilltroc command and query over one store and one clock.
+
+    Every public method refuses text with a NUL character or a lone surrogate in its
+    arguments (:class:`~skilltroc_core.errors.InvalidInputError`, nothing changed), so
+    that such text behaves the same on every store.
+    """
 
     def supply(self) -> SupplyReport:
         """Stars by source and by place (STAR-6)."""

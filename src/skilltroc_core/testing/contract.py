@@ -18,9 +18,10 @@ in the outbox.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
+from typing import Any
 
 import attrs
 import pytest
@@ -39,6 +40,7 @@ from ..ledger import GIFT_ESCROW, HoldState, Ledger, TransferKind, VoidReason
 from ..ports import EntityKind, Index, Store, Timer
 from ..rules import DEFAULT_POLICY
 from ..service import Skilltroc
+from ..tutorials import ViewVerdict
 
 __all__ = ["StoreContract"]
 
@@ -456,6 +458,67 @@ class StoreContract:
                 ].count("CampaignEnded") == 2
         service.check_ad_queues()
         service.check_invariants(deep=True)
+
+    @pytest.mark.rule("TUTO-1", "TUTO-2", "TUTO-3", "TUTO-4")
+    def test_a_tutorial_flow_gives_the_same_results_on_every_store(self, store: Store) -> None:
+        clock = ManualClock(T0)
+        service = Skilltroc(store, clock,
+                            policy=attrs.evolve(CHEAP_POLICY, views_per_tutorial_star=2))
+        ann = service.signup("ann@example.org", provider="google").member_id
+        url = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+        first = service.publish_tutorial(ann, title="Bread", domain="cooking",
+                                         rights_attested=True, youtube_url=url)
+        record = service.record_view
+        assert record(first, "visitor-1", "v1") is ViewVerdict.COUNTED
+        assert record(first, "visitor-1", "v1") is ViewVerdict.COUNTED  # a retried report
+        assert record(first, "visitor-1", "v2") is ViewVerdict.WITHIN_WINDOW
+        assert record(first, ann, "v3") is ViewVerdict.OWN_VIEW
+        assert record(first, "visitor-2", "v4") is ViewVerdict.COUNTED  # 2 views: 1 star
+        service.edit_tutorial(ann, first, title="Sourdough bread")
+        clock.advance(timedelta(hours=25))
+        assert record(first, "visitor-1", "v5") is ViewVerdict.COUNTED  # a day later
+        service.delete_tutorial(ann, first)
+        with pytest.raises(SkilltrocError) as refused:
+            record(first, "visitor-3", "v6")
+        assert (refused.value.code, refused.value.rule) == ("state_conflict", "TUTO-1")
+        again = service.publish_tutorial(ann, title="Bread again", domain="cooking",
+                                          rights_attested=True, youtube_url=url)
+        assert record(again, "visitor-3", "v7") is ViewVerdict.COUNTED  # 4 views: 2 stars
+        lines = service.my_tutorials(ann, include_deleted=True)
+        assert [(line.tutorial.id, line.tutorial.title, line.views, line.stars_earned,
+                 line.video_views, line.video_stars) for line in lines] == [
+            (first, "Sourdough bread", 3, 1, 4, 2), (again, "Bread again", 1, 1, 4, 2)]
+        assert [line.tutorial.id for line in service.my_tutorials(ann)] == [again]
+        assert service.balance(ann) == (12, 0)
+        assert service.supply().issued_by_kind["tutorial_payout"] == 2
+        told = [(i.notification.event, i.notification.fact("views"))
+                for i in service.drain_notifications()]
+        assert told == [("TutorialThresholdPaid", 2), ("TutorialThresholdPaid", 4)]
+        service.check_invariants(deep=True)
+
+    @pytest.mark.rule("STAR-4")
+    def test_text_no_database_can_hold_is_refused_alike_on_every_store(
+        self, store: Store
+    ) -> None:
+        """A NUL character or a lone surrogate is refused as input by every command and
+        query, whatever the store (PostgreSQL cannot hold the one, no driver the other)."""
+        service, _ = self._service(store)
+        bob = service.signup("bob@example.org", provider="google").member_id
+        before = (service.balance(bob), service.supply(), service.drain_notifications())
+        for odd in ("\x00", "\ud800"):
+            calls: tuple[tuple[Callable[..., object], tuple[object, ...], dict[str, Any]],
+                         ...] = (
+                (service.balance, (bob + odd,), {}),
+                (service.buy_stars, (bob, 5, "PAY" + odd), {}),
+                (service.update_profile, (bob,), {"display_name": "Bob" + odd}),
+                (service.serve, ("cooking" + odd, "page-1"), {}),
+                (service.import_contacts, (bob, ["ann@example.org", odd]), {}),
+            )
+            for command, args, kwargs in calls:
+                with pytest.raises(SkilltrocError) as refused:
+                    command(*args, **kwargs)
+                assert refused.value.code == "invalid_input", str(refused.value)
+        assert (service.balance(bob), service.supply(), service.drain_notifications()) == before
 
     @pytest.mark.rule("STAR-4")
     def test_a_refused_command_changes_nothing_in_the_store(self, store: Store) -> None:

@@ -91,8 +91,10 @@ def emails() -> st.SearchStrategy[str]:
 
 
 def passwords(policy: Policy = DEFAULT_POLICY) -> st.SearchStrategy[str]:
-    """Passwords the policy accepts (ACC-4): any text of the minimum length or more."""
-    return st.text(min_size=policy.password_min_length,
+    """Passwords the policy accepts (ACC-4): any text of the minimum length or more
+    (valid Unicode without NUL characters, as every text the service takes)."""
+    return st.text(st.characters(codec="utf-8", exclude_characters="\x00"),
+                   min_size=policy.password_min_length,
                    max_size=max(policy.password_min_length, 40))
 
 

@@ -1,0 +1,87 @@
+"""Text at the service's door: valid Unicode without NUL characters, on every store.
+
+PostgreSQL cannot hold a NUL character in text and no SQL driver can bind a lone
+surrogate, while a dict happily keys on either: without this guard the same call would
+be "not found" on one store and a store failure on another. Such text is never a real
+name, address, reference or id either (it cannot even be written to a mail), so every
+public command and query refuses it up front, naming the argument, and changes nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..errors import InvalidInputError
+
+C = TypeVar("C", bound=type)
+_CONTAINERS = (list, tuple, set, frozenset)
+
+
+def _bad_text(value: object) -> bool:
+    """Whether ``value`` is, or plainly contains, text that is not storable everywhere.
+
+    Lists, tuples, sets and dicts are looked into; other iterables are not (reading a
+    generator here would consume it before the command sees it).
+    """
+    kind = type(value)
+    if kind is str:
+        text: str = value  # type: ignore[assignment]
+        if "\x00" in text:
+            return True
+        if text.isascii():
+            return False
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate
+            return True
+        return False
+    if kind in _CONTAINERS:
+        return any(_bad_text(item) for item in value)  # type: ignore[attr-defined]
+    if kind is dict:
+        return any(_bad_text(k) or _bad_text(v)
+                   for k, v in value.items())  # type: ignore[attr-defined]
+    return False
+
+
+def _refusal(method: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+             ) -> InvalidInputError:
+    try:
+        bound = inspect.signature(method).bind(*args, **kwargs).arguments
+    except TypeError:  # the call is wrong anyway: name the position
+        bound = {f"argument {i + 1}": a for i, a in enumerate(args[1:])} | kwargs
+    name, value = next((n, v) for n, v in bound.items() if n != "self" and _bad_text(v))
+    return InvalidInputError(
+        f"{name} must be valid Unicode text without NUL characters, not {value!r}",
+        argument=name,
+    )
+
+
+def guarded(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method``, refusing text that no store can hold the same way (see the module)."""
+
+    @functools.wraps(method)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        for value in args:
+            if _bad_text(value):
+                raise _refusal(method, args, kwargs)
+        for value in kwargs.values():
+            if _bad_text(value):
+                raise _refusal(method, args, kwargs)
+        return method(*args, **kwargs)
+
+    checked.__text_guarded__ = True  # type: ignore[attr-defined]
+    return checked
+
+
+def guard_public_methods(cls: C) -> C:
+    """Wrap every public method of ``cls`` (and of its bases) with :func:`guarded`."""
+    for name in dir(cls):
+        if name.startswith("_"):
+            continue
+        method = inspect.getattr_static(cls, name)
+        if inspect.isfunction(method) and not getattr(method, "__text_guarded__", False):
+            setattr(cls, name, guarded(method))
+    return cls

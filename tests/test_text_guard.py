@@ -1,0 +1,67 @@
+"""Text no store can hold the same way (NUL, lone surrogates) is refused at the door."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+
+import pytest
+
+from skilltroc_core.errors import InvalidInputError
+from skilltroc_core.service import Skilltroc
+from skilltroc_core.service._text import guard_public_methods
+
+from .members_support import make_world
+
+
+@guard_public_methods
+class _Probe:
+    def take(self, name: str, *, tags: object = ()) -> str:
+        return name
+
+    def count(self, items: Iterator[str]) -> int:
+        return sum(1 for _ in items)
+
+    def _private(self, name: str) -> str:
+        return name
+
+
+@pytest.mark.parametrize(("call", "argument"), [
+    (lambda p: p.take("a\x00b"), "name"),
+    (lambda p: p.take(name="\ud800"), "name"),
+    (lambda p: p.take("fine", tags=["ok", ("deep", "x\x00")]), "tags"),
+    (lambda p: p.take("fine", tags={"key\ud800": 1}), "tags"),
+    (lambda p: p.take("fine", tags={"key": {"v\x00"}}), "tags"),
+])
+def test_the_refusal_names_the_argument_whatever_the_nesting(call: object, argument: str
+                                                             ) -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        call(_Probe())  # type: ignore[operator]
+    assert refused.value.code == "invalid_input"
+    assert refused.value.facts == {"argument": argument}
+    assert f"{argument} must be valid Unicode text without NUL characters" in str(refused.value)
+
+
+def test_ordinary_text_passes_untouched_and_generators_are_not_consumed() -> None:
+    probe = _Probe()
+    assert probe.take("Zoë 🍞 — 東京", tags={"a": ["b"]}) == "Zoë 🍞 — 東京"
+    assert probe.count(iter(["a", "b\x00"])) == 2  # only lists, tuples, sets, dicts are read
+    assert probe._private("x\x00") == "x\x00"  # private helpers are not wrapped
+
+
+def test_the_service_keeps_its_signatures_and_docstrings() -> None:
+    assert list(inspect.signature(Skilltroc.request).parameters) == [
+        "self", "member_id", "seats", "session_id", "workshop_id"]
+    assert (Skilltroc.request.__doc__ or "").startswith("BOOK-11..13")
+
+
+def test_a_refused_text_changes_nothing() -> None:
+    world = make_world()
+    app = world.service
+    bob = app.signup("bob@example.org", provider="google").member_id
+    before = (app.balance(bob), app.supply(), app.drain_notifications())
+    with pytest.raises(InvalidInputError):
+        app.gift(bob, "ann@example.org", 5, key="k\x00")
+    with pytest.raises(InvalidInputError):
+        app.signup("zoe@example.org", password="long enough\ud800")
+    assert (app.balance(bob), app.supply(), app.drain_notifications()) == before

@@ -3,13 +3,8 @@
 Import the fixtures into a test module (``from .pg_fixtures import pg_dsn, pg_server``).
 There is no skip: without the PostgreSQL server binaries these tests fail, with the
 install instructions in the error. Run as a module, this file is also the worker process
-of the multi-process race tests::
-
-    python -m tests.pg_fixtures race <dsn> <worker> <rounds>
-    python -m tests.pg_fixtures book <dsn> <worker> <members> <session>
-    python -m tests.pg_fixtures organize <dsn> <stop file>
-
-(the last two: the 5-seat booking race of :mod:`tests.booking_race`).
+of the multi-process race and crash tests (``python -m tests.pg_fixtures <mode> <dsn>
+...``, the modes of :func:`tests.store_races.worker_main`).
 """
 
 from __future__ import annotations
@@ -26,12 +21,11 @@ from psycopg.conninfo import conninfo_to_dict
 
 from skilltroc_core.adapters.postgres import PostgresStore
 from skilltroc_core.clocks import ManualClock
-from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.rules import DEFAULT_POLICY
 from skilltroc_core.service import Skilltroc
 from skilltroc_core.testing.pgserver import PgServer
 
-from . import booking_race
+from . import store_races
 
 __all__ = ["dump_tables", "pg_dsn", "pg_server", "service"]
 
@@ -74,40 +68,5 @@ def dump_tables(dsn: str, schema: str = "public") -> dict[str, list[str]]:
         }
 
 
-def race(dsn: str, worker: int, rounds: int) -> None:
-    """Gifts out of the shared wallet and purchases into it, as fast as possible."""
-    app = service(dsn)
-    for i in range(rounds):
-        try:
-            if i % 3 == 0:
-                app.buy_stars("mem_000001", 2, f"w{worker}-{i}")
-            else:
-                app.gift("mem_000001", f"friend{worker}@example.org", 3)
-        except SkilltrocError as exc:
-            if exc.code != "floor_breach":
-                raise
-    app.store.close()
-
-
-def book(dsn: str, worker: int, members: int, session: str) -> None:
-    app = service(dsn)
-    booking_race.request_seats(app, worker, members, session)
-    app.store.close()
-
-
-def organize(dsn: str, stop: str) -> None:
-    app = service(dsn)
-    booking_race.main_answer(app, stop)
-    app.store.close()
-
-
 if __name__ == "__main__":
-    mode = sys.argv[1]
-    if mode == "race":
-        race(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
-    elif mode == "book":
-        book(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
-    elif mode == "organize":
-        organize(sys.argv[2], sys.argv[3])
-    else:
-        raise SystemExit(f"unknown mode {mode!r}")
+    store_races.worker_main(sys.argv[1:], service)

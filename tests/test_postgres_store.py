@@ -7,8 +7,6 @@ Every test runs against a real, throwaway PostgreSQL server (see ``pg_fixtures``
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -38,13 +36,14 @@ from skilltroc_core.testing import pgserver
 from skilltroc_core.testing.contract import StoreContract
 from skilltroc_core.testing.pgserver import PgServer, PgServerError
 
-from . import booking_race
+from . import booking_race, store_races
 from .members_support import check_two_stores_see_each_others_commits
 from .pg_fixtures import POLICY, T0, dump_tables, pg_dsn, pg_server, service
 
 __all__ = ["pg_dsn", "pg_server"]  # the fixtures, imported for pytest to find
 
 ROOT = Path(__file__).resolve().parent.parent
+WORKERS = "tests.pg_fixtures"
 PARIS = time_zone("Europe/Paris")
 
 
@@ -358,32 +357,28 @@ def test_begin_attempts_out_of_range_are_refused_before_connecting(attempts: Any
 def test_eight_processes_gifting_and_buying_on_one_wallet_keep_every_invariant(
     pg_dsn: str,
 ) -> None:
+    store_races.run_wallet_race(service(pg_dsn), WORKERS, pg_dsn, root=ROOT)
     app = service(pg_dsn)
-    owner = app.signup("owner@example.org", provider="google").member_id
-    assert owner == "mem_000001"
-    app.buy_stars(owner, 200, "seed")
+    store_races.check_wallet_race(app)
     app.store.close()
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.pg_fixtures", "race", pg_dsn, str(w), "40"],
-            cwd=ROOT,
-        )
-        for w in range(8)
-    ]
-    assert [w.wait(timeout=300) for w in workers] == [0] * 8
 
+
+@pytest.mark.rule("STAR-2", "STAR-6")
+def test_a_process_killed_mid_command_leaves_a_consistent_store_and_retries_apply_once(
+    pg_dsn: str,
+) -> None:
+    """The server rolls back the killed client's open transaction and frees its lock."""
+    store_races.kill_mid_purchases(service(pg_dsn), WORKERS, pg_dsn, root=ROOT)
     app = service(pg_dsn)
-    app.check_invariants(deep=True)
-    lines = list(app.statement(owner, limit=10_000).lines)
-    assert all(line.balance >= 0 for line in lines)
-    assert all(line.balance >= 10 for line in lines if line.kind is TransferKind.GIFT_SENT)
-    purchases = sum(line.amount for line in lines if line.kind is TransferKind.PURCHASE)
-    gifts = -sum(line.amount for line in lines if line.kind is TransferKind.GIFT_SENT)
-    assert purchases == 200 + 8 * 14 * 2  # every purchase went through
-    supply = app.supply()
-    assert supply.in_gift_escrow == gifts
-    assert app.balance(owner).available == 10 + purchases - gifts
-    assert supply.supply == supply.issued - supply.returned - supply.ad_spent
+    store_races.check_retries_apply_once(app)
+    app.store.close()
+
+
+@pytest.mark.rule("AD-7", "AD-8")
+def test_eight_processes_serving_one_campaign_deliver_exactly_its_goal(pg_dsn: str) -> None:
+    outcome = store_races.run_serve_race(service(pg_dsn), WORKERS, pg_dsn, root=ROOT)
+    app = service(pg_dsn)
+    store_races.check_serve_race(app, *outcome)
     app.store.close()
 
 
@@ -397,7 +392,7 @@ def test_eight_processes_requesting_one_five_seat_session_never_oversell_it(
     session = booking_race.set_up(app)
     app.store.close()
     stop = tmp_path / "stop"
-    counts = booking_race.run_processes("tests.pg_fixtures", pg_dsn, session, stop, root=ROOT)
+    counts = booking_race.run_processes(WORKERS, pg_dsn, session, stop, root=ROOT)
 
     app = service(pg_dsn)
     booking_race.check_outcome(app, session, workers=8, members=12, counts=counts)

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import signal
 import sqlite3
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +19,15 @@ from skilltroc_core.errors import (
     SchemaTooNewError,
     StoreError,
 )
-from skilltroc_core.ledger import TransferKind
 from skilltroc_core.ports import EntityKind, Index
 from skilltroc_core.service import Skilltroc
 
-from . import booking_race
+from . import booking_race, store_races
 from .members_support import check_two_stores_see_each_others_commits
 from .sqlite_workers import POLICY, T0, service
 
 ROOT = Path(__file__).resolve().parent.parent
+WORKERS = "tests.sqlite_workers"
 
 
 def test_opening_a_store_twice_applies_the_schema_once(tmp_path: Path) -> None:
@@ -135,63 +131,27 @@ def test_after_a_purge_the_members_personal_data_is_nowhere_in_the_file(
 def test_eight_processes_gifting_and_buying_on_one_wallet_keep_every_invariant(
     tmp_path: Path,
 ) -> None:
-    path = tmp_path / "race.db"
-    app = service(str(path))
-    owner = app.signup("owner@example.org", provider="google").member_id
-    assert owner == "mem_000001"
-    app.buy_stars(owner, 200, "seed")
-    app.store.close()
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.sqlite_workers", "race", str(path), str(w), "40"],
-            cwd=ROOT,
-        )
-        for w in range(8)
-    ]
-    assert [w.wait(timeout=300) for w in workers] == [0] * 8
-
-    app = service(str(path))
-    app.check_invariants(deep=True)
-    lines = list(app.statement(owner, limit=10_000).lines)
-    assert all(line.balance >= 0 for line in lines)
-    assert all(line.balance >= 10 for line in lines if line.kind is TransferKind.GIFT_SENT)
-    purchases = sum(line.amount for line in lines if line.kind is TransferKind.PURCHASE)
-    gifts = -sum(line.amount for line in lines if line.kind is TransferKind.GIFT_SENT)
-    assert purchases == 200 + 8 * 14 * 2  # every purchase went through
-    supply = app.supply()
-    assert supply.in_gift_escrow == gifts
-    assert app.balance(owner).available == 10 + purchases - gifts
-    assert supply.supply == supply.issued - supply.returned - supply.ad_spent
-    assert app.balance(owner).available >= 10
+    path = str(tmp_path / "race.db")
+    store_races.run_wallet_race(service(path), WORKERS, path, root=ROOT)
+    store_races.check_wallet_race(service(path))
 
 
 @pytest.mark.rule("STAR-2", "STAR-6")
 def test_a_process_killed_mid_command_leaves_a_consistent_store_and_retries_apply_once(
     tmp_path: Path,
 ) -> None:
-    path = tmp_path / "crash.db"
-    app = service(str(path))
-    owner = app.signup("owner@example.org", provider="google").member_id
-    app.store.close()
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "tests.sqlite_workers", "purchases", str(path), "100000"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
-    )
-    assert worker.stdout is not None
-    for _ in range(50):  # let it get well into its loop
-        worker.stdout.readline()
-    time.sleep(0.05)
-    worker.send_signal(signal.SIGKILL)
-    worker.wait(timeout=30)
+    path = str(tmp_path / "crash.db")
+    store_races.kill_mid_purchases(service(path), WORKERS, path, root=ROOT)
+    store_races.check_retries_apply_once(service(path))
 
-    app = service(str(path))
-    app.check_invariants(deep=True)
-    done = app.balance(owner).available - 10
-    assert 50 <= done < 100000
-    for i in range(done + 20):  # the host retries everything it is unsure of
-        app.buy_stars(owner, 1, f"p{i}")
-    assert app.balance(owner).available == 10 + done + 20
-    app.check_invariants(deep=True)
+
+@pytest.mark.rule("AD-7", "AD-8")
+def test_eight_processes_serving_one_campaign_deliver_exactly_its_goal(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "ads.db")
+    outcome = store_races.run_serve_race(service(path), WORKERS, path, root=ROOT)
+    store_races.check_serve_race(service(path), *outcome)
 
 
 @pytest.mark.rule("BOOK-12", "BOOK-14", "BOOK-18", "REFUND-5")
@@ -207,7 +167,7 @@ def test_eight_processes_requesting_one_five_seat_session_never_oversell_it(
     session = booking_race.set_up(app)
     app.store.close()
     stop = tmp_path / "stop"
-    counts = booking_race.run_processes("tests.sqlite_workers", str(path), session, stop, root=ROOT)
+    counts = booking_race.run_processes(WORKERS, str(path), session, stop, root=ROOT)
 
     app = service(str(path))
     booking_race.check_outcome(app, session, workers=8, members=12, counts=counts)

@@ -26,23 +26,20 @@ def _bad_text(value: object) -> bool:
     Lists, tuples, sets and dicts are looked into; other iterables are not (reading a
     generator here would consume it before the command sees it).
     """
-    kind = type(value)
-    if kind is str:
-        text: str = value  # type: ignore[assignment]
-        if "\x00" in text:
+    if type(value) is str:
+        if "\x00" in value:
             return True
-        if text.isascii():
+        if value.isascii():
             return False
         try:
-            text.encode("utf-8")
+            value.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate
             return True
         return False
-    if kind in _CONTAINERS:
-        return any(_bad_text(item) for item in value)  # type: ignore[attr-defined]
-    if kind is dict:
-        return any(_bad_text(k) or _bad_text(v)
-                   for k, v in value.items())  # type: ignore[attr-defined]
+    if isinstance(value, list | tuple | set | frozenset) and type(value) in _CONTAINERS:
+        return any(_bad_text(item) for item in value)
+    if isinstance(value, dict) and type(value) is dict:
+        return any(_bad_text(k) or _bad_text(v) for k, v in value.items())
     return False
 
 
@@ -59,17 +56,26 @@ def _refusal(method: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str
     )
 
 
+def _plain(value: object) -> bool:
+    """Whether ``value`` is certainly fine: ASCII text without NUL, or not looked into."""
+    if type(value) is str:
+        return value.isascii() and "\x00" not in value
+    return type(value) is not dict and type(value) not in _CONTAINERS
+
+
 def guarded(method: Callable[..., Any]) -> Callable[..., Any]:
     """``method``, refusing text that no store can hold the same way (see the module)."""
 
     @functools.wraps(method)
     def checked(*args: Any, **kwargs: Any) -> Any:
+        # the common case costs one cheap test per argument; only the rest is looked into
         for value in args:
-            if _bad_text(value):
+            if not _plain(value) and _bad_text(value):
                 raise _refusal(method, args, kwargs)
-        for value in kwargs.values():
-            if _bad_text(value):
-                raise _refusal(method, args, kwargs)
+        if kwargs:
+            for value in kwargs.values():
+                if not _plain(value) and _bad_text(value):
+                    raise _refusal(method, args, kwargs)
         return method(*args, **kwargs)
 
     checked.__text_guarded__ = True  # type: ignore[attr-defined]
@@ -77,11 +83,13 @@ def guarded(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def guard_public_methods(cls: C) -> C:
-    """Wrap every public method of ``cls`` (and of its bases) with :func:`guarded`."""
+    """Wrap every public method of ``cls`` (and of its bases) that takes arguments with
+    :func:`guarded` (one without any, like ``now()``, has no text to check)."""
     for name in dir(cls):
         if name.startswith("_"):
             continue
         method = inspect.getattr_static(cls, name)
-        if inspect.isfunction(method) and not getattr(method, "__text_guarded__", False):
+        if (inspect.isfunction(method) and not getattr(method, "__text_guarded__", False)
+                and len(inspect.signature(method).parameters) > 1):
             setattr(cls, name, guarded(method))
     return cls

@@ -26,6 +26,7 @@ from typing import Any
 import attrs
 import pytest
 
+from ..adapters.memory import MemoryStore
 from ..ads import CampaignState
 from ..booking import Attendance, RegistrationState, SessionState
 from ..clocks import ManualClock
@@ -36,7 +37,7 @@ from ..errors import (
     StateConflictError,
 )
 from ..events import notification
-from ..ledger import GIFT_ESCROW, HoldState, Ledger, TransferKind, VoidReason
+from ..ledger import GIFT_ESCROW, HoldState, Ledger, SupplyReport, TransferKind, VoidReason
 from ..ports import EntityKind, Index, Store, Timer
 from ..rules import DEFAULT_POLICY
 from ..service import Skilltroc
@@ -519,6 +520,106 @@ class StoreContract:
                     command(*args, **kwargs)
                 assert refused.value.code == "invalid_input", str(refused.value)
         assert (service.balance(bob), service.supply(), service.drain_notifications()) == before
+
+    @staticmethod
+    def _every_other_command(service: Skilltroc, clock: ManualClock) -> list[object]:
+        """The commands and queries the other flows leave out, with what each returned
+        and every notice (no token or password hash: those are random by design)."""
+        seen: list[object] = []
+        note = seen.append
+        org, al, bo, cy = (service.signup(f"{n}@example.org", provider="google").member_id
+                           for n in ("org", "al", "bo", "cy"))
+        # accounts and social
+        pam = service.signup("pam@example.org", password="correct horse")
+        assert pam.confirmation_token is not None
+        service.confirm_email(pam.member_id, pam.confirmation_token)
+        note(service.sign_in("PAM@example.org", "correct horse"))
+        service.change_password(pam.member_id, "correct horse", "battery staple")
+        token = service.request_password_reset("pam@example.org")
+        service.reset_password("pam@example.org", token, "staple horse")
+        note(service.sign_in("pam@example.org", "staple horse"))
+        service.update_profile(al, display_name="Al", description="Baker", locality="Lyon")
+        note(service.profile(al))
+        service.follow(bo, al)
+        service.follow(cy, al)
+        service.unfollow(cy, al)
+        note((service.followers(al), service.following(bo)))
+        note(service.invite(bo, "dan@example.org"))
+        note(service.import_contacts(bo, ["al@example.org", "dan@example.org"]))
+        service.buy_stars(bo, 10, "pay-bo")
+        gift = service.gift(bo, "al@example.org", 3)
+        note(service.gift_state(gift).state)
+        service.deactivate(cy)
+        service.reactivate(cy)
+        note(service.member(cy).status)
+        # booking answers and cancellations
+        ws = service.create_workshop(org, title="Rope", description="Knots", domain="sailing",
+                                     cost=2, capacity=3)
+        first = service.plan_session(org, ws, T0 + timedelta(days=2))
+        second = service.plan_session(org, ws, T0 + timedelta(days=5))
+        r_al = service.request(al, session_id=first, seats=1)
+        r_bo = service.request(bo, session_id=first, seats=2)
+        r_cy = service.request(cy, session_id=first, seats=1)
+        service.refuse(org, r_cy)
+        service.accept(org, r_al)
+        service.accept(org, r_bo)
+        service.set_capacity(org, first, 4)
+        r_cy2 = service.request(cy, session_id=second, seats=1)
+        service.cancel_request(cy, r_cy2)
+        r_cy3 = service.request(cy, session_id=second, seats=1)
+        service.accept(org, r_cy3)
+        service.unregister(cy, r_cy3)
+        r_al2 = service.request(al, session_id=second, seats=1)
+        service.accept(org, r_al2)
+        service.cancel_transaction(org, r_al2)
+        service.cancel_session(org, second)
+        note((service.workshop(ws), service.sessions_of(ws)))
+        note((service.organizer_agenda(org), service.participant_agenda(al)))
+        clock.set(T0 + timedelta(days=2, hours=3))
+        service.run_due()
+        service.confirm_held(org, first)
+        service.declare_absent(bo, r_bo)
+        # ads
+        shop = service.signup("shop@example.org", provider="google", kind="professional",
+                              category="company").member_id
+        service.update_profile(shop, display_name="Shop", description="Pots",
+                               photo="p.jpg", locality="Lyon")
+        service.buy_stars(shop, 30, "pay-ads")
+        campaign = service.create_campaign(
+            shop, budget=10, visual="a.png", visual_rights_free=True, text="Pots",
+            start=clock.now() + timedelta(hours=1), domains=["cooking"])
+        note(service.edit_campaign(shop, campaign, budget=20, domains=["cooking", "music"]))
+        clock.advance(timedelta(hours=2))
+        note([service.serve("music", f"page-{i}") for i in range(3)])
+        note((service.campaign_progress(shop, campaign), service.my_campaigns(shop)))
+        with pytest.raises(SkilltrocError) as refused:
+            service.delete_campaign(shop, campaign)
+        note((refused.value.code, refused.value.rule))
+        note(service.rebuild_ad_queues())
+        note(service.serve("cooking", "page-9"))
+        note([service.balance(m) for m in (org, al, bo, cy, shop)])
+        note(service.supply())
+        note([(i.notification.event, i.notification.rule, i.notification.recipients,
+               i.notification.facts) for i in service.drain_notifications(1000)
+              if i.notification.event not in ("PasswordResetRequested",
+                                              "EmailConfirmationRequested")])
+        service.check_invariants(deep=True)
+        return seen
+
+    @pytest.mark.rule("ACC-4", "ACC-5", "SOCIAL-1", "SOCIAL-3", "SPONSOR-1", "BOOK-7",
+                      "BOOK-14", "BOOK-17", "BOOK-19", "BOOK-20", "BOOK-33", "AD-6", "AD-8")
+    def test_every_other_command_gives_the_reference_stores_results(
+        self, store: Store
+    ) -> None:
+        """The commands and queries no other flow above uses, run here and on a fresh
+        memory store (the reference): every result, balance and notice is the same."""
+        service, clock = self._service(store)
+        reference, reference_clock = self._service(MemoryStore())
+        seen = self._every_other_command(service, clock)
+        assert seen == self._every_other_command(reference, reference_clock)
+        balances, supply = seen[-3], seen[-2]
+        assert balances == [(16, 0), (8, 0), (13, 0), (10, 0), (20, 0)]
+        assert isinstance(supply, SupplyReport) and supply.ad_spent == 20
 
     @pytest.mark.rule("STAR-4")
     def test_a_refused_command_changes_nothing_in_the_store(self, store: Store) -> None:

@@ -232,7 +232,24 @@ def test_a_gift_retried_with_its_key_moves_stars_once(world: World) -> None:
     with pytest.raises(SkilltrocError) as info:
         service.gift(alice, email_of("bob"), 6, key="k1")
     assert info.value.code == "idempotency_conflict"
+    assert info.value.facts == {"key": "k1"}  # the host's key, as the host gave it
     assert service.supply().in_gift_escrow == 5
+
+
+@pytest.mark.rule("GIFT-1", "STAR-2")
+def test_a_host_key_that_reads_like_one_of_the_librarys_own_is_still_the_hosts(
+    world: World,
+) -> None:
+    """``purchase:PAY-1`` is the key the library keeps for payment PAY-1; a host giving the
+    same text as a gift's key neither blocks that purchase nor replays it."""
+    service = world.service
+    alice = _rich(world, "alice", 30)
+    gift = service.gift(alice, email_of("bob"), 5, key="purchase:PAY-1")
+    service.buy_stars(alice, 7, "PAY-1")
+    assert service.gift(alice, email_of("bob"), 5, key="purchase:PAY-1") == gift
+    assert service.balance(alice) == (32, 0)
+    assert service.supply().in_gift_escrow == 5
+    service.check_invariants(deep=True)
 
 
 # --- GIFT-4: never taken back; escrow; optional expiry ------------------------------------

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Literal, TypeVar
+from typing import Final, Literal, TypeVar
 
 from ..accounts import AccountStatus, Member
 from ..errors import IdempotencyConflictError, InvalidInputError, NotFoundError
@@ -139,19 +139,22 @@ class Tx:
 
     # Command idempotency ---------------------------------------------------------
     def replay(self, key: str | None, command: str, fingerprint: str, rule: str) -> str | None:
-        """The first result of ``key`` if it was used for the same call; None if new."""
+        """The first result of ``key`` if it was used for the same call; None if new.
+
+        ``key`` is the library's own (``purchase:<reference>``, ``page_view:<id>``...) or
+        a host's, made by :func:`host_key` so that the two can never meet.
+        """
         if key is None:
             return None
-        if not isinstance(key, str) or not key:
-            raise InvalidInputError("an idempotency key is a non-empty string", rule=rule)
         record = self.uow.get(kinds.COMMAND_KEYS, key)
         if record is None:
             return None
         if record.command != command or record.fingerprint != fingerprint:
+            shown = key.removeprefix(HOST_KEY_PREFIX)
             raise IdempotencyConflictError(
-                f"key {key!r} was already used for {record.command}({record.fingerprint}); "
+                f"key {shown!r} was already used for {record.command}({record.fingerprint}); "
                 f"it cannot be reused for {command}({fingerprint})",
-                rule=rule, key=key,
+                rule=rule, key=shown,
             )
         return record.result
 
@@ -171,6 +174,23 @@ class Tx:
             self.uow.put(kinds.SETTINGS, setting.id, setting)
         key = self.service.email_hash_key or bytes.fromhex(setting.value)
         return hmac.new(key, email.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+HOST_KEY_PREFIX: Final = "host:"
+
+
+def host_key(key: object, rule: str) -> str | None:
+    """The stored form of an idempotency key a host gave (None: none given).
+
+    Host keys live under their own prefix, apart from the keys the library makes itself
+    (``purchase:PAY-1``, ``page_view:...``): a host key that happens to read like one of
+    those is still only the host's.
+    """
+    if key is None:
+        return None
+    if not isinstance(key, str) or not key:
+        raise InvalidInputError("an idempotency key is a non-empty string", rule=rule)
+    return HOST_KEY_PREFIX + key
 
 
 class ServiceBase:

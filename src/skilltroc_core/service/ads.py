@@ -43,7 +43,7 @@ from ..errors import InvalidInputError, InvariantViolationError, NotAllowedError
 from ..instants import require_aware
 from ..ledger import AD_SPEND, TransferKind
 from ..ports import EntityKind, Index, Timer, UnitOfWork
-from ._base import ServiceBase, Tx
+from ._base import ServiceBase, Tx, host_key
 
 __all__ = [
     "CAMPAIGNS",
@@ -168,7 +168,8 @@ class AdCommands(ServiceBase):
             owner = self._owner(tx, member_id, "AD-1")
             fingerprint = repr((owner.id, stars, picture, words, url, instant_text(begins),
                                 targets))
-            replayed = tx.replay(key, "create_campaign", fingerprint, "AD-4")
+            stored_key = host_key(key, "AD-4")
+            replayed = tx.replay(stored_key, "create_campaign", fingerprint, "AD-4")
             if replayed is not None:
                 return replayed
             check_start(begins, tx.now)
@@ -183,7 +184,7 @@ class AdCommands(ServiceBase):
             )
             tx.put(CAMPAIGNS, campaign_id, campaign)
             self._start_or_schedule(tx, campaign)
-            tx.remember(key, "create_campaign", fingerprint, campaign_id)
+            tx.remember(stored_key, "create_campaign", fingerprint, campaign_id)
             return campaign_id
 
     def edit_campaign(

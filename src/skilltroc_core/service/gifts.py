@@ -10,7 +10,7 @@ from ..gifts import Gift
 from ..ledger import GIFT_ESCROW, ISSUANCE, TransferKind
 from ..ports import Timer
 from . import kinds
-from ._base import ServiceBase, Tx
+from ._base import ServiceBase, Tx, host_key
 
 __all__ = ["GiftCommands"]
 
@@ -42,7 +42,8 @@ class GiftCommands(ServiceBase):
             sender = tx.actor(member_id, "GIFT-1")
             # The address is fingerprinted, not stored: keys outlive a recipient's purge.
             fingerprint = f"{sender.id},{tx.email_fingerprint(address)},{stars}"
-            replayed = tx.replay(key, "gift", fingerprint, "GIFT-1")
+            stored_key = host_key(key, "GIFT-1")
+            replayed = tx.replay(stored_key, "gift", fingerprint, "GIFT-1")
             if replayed is not None:
                 return replayed
             if address == sender.email:
@@ -69,7 +70,7 @@ class GiftCommands(ServiceBase):
             if policy.gift_expiry_days is not None:
                 tx.schedule(GIFT_EXPIRY_TIMER, gift_id,
                             policy.add_days(tx.now, policy.gift_expiry_days))
-            tx.remember(key, "gift", fingerprint, gift_id)
+            tx.remember(stored_key, "gift", fingerprint, gift_id)
             return gift_id
 
     def accept_gift(self, member_id: str, gift_id: str) -> None:

@@ -4,7 +4,7 @@ Commands copy entities on every write (a registration accepted, a session's seat
 campaign's impressions). :func:`attrs.evolve` looks the class's fields up and goes through
 ``__init__`` keyword arguments on every call. For a slotted class whose ``__init__`` only
 assigns (no validator, converter or post-init hook), :func:`evolve` fills the copy's slots
-directly, with the slot setters looked up once per class; any other class goes through
+directly, through a copier compiled once per class; any other class goes through
 :func:`attrs.evolve`.
 """
 
@@ -18,38 +18,53 @@ import attrs
 __all__ = ["evolve"]
 
 T = TypeVar("T")
-Setter = Callable[[Any, Any], None]
-# class -> (name, slot setter) per field, or None when attrs.evolve must do the work
-_PLANS: dict[type, tuple[tuple[str, Setter], ...] | None] = {}
-_new = object.__new__
+Copier = Callable[[Any, dict[str, Any]], Any]
+# class -> its compiled copier, or None when attrs.evolve must do the work
+_COPIERS: dict[type, Copier | None] = {}
 
 
-def _plan(cls: type) -> tuple[tuple[str, Setter], ...] | None:
+def _copier(cls: type) -> Copier | None:
+    """A function copying a ``cls`` value slot by slot, then applying the changes.
+
+    It is compiled once per class (straight-line code: one slot read and one slot
+    write per field, no loop, no name lookups), because commands copy entities on
+    every write. None for a class that needs ``__init__`` (validators, converters,
+    hooks, non-slot fields).
+    """
     if hasattr(cls, "__attrs_post_init__") or hasattr(cls, "__attrs_pre_init__"):
         return None
-    plan = []
+    setters: dict[str, Callable[[Any, Any], None]] = {}
     for field in attrs.fields(cls):
         slot = cls.__dict__.get(field.name)
         if (not field.init or field.validator is not None or field.converter is not None
                 or field.on_setattr not in (None, attrs.setters.NO_OP)
-                or slot is None or type(slot).__name__ != "member_descriptor"):
+                or slot is None or type(slot).__name__ != "member_descriptor"
+                or not field.name.isidentifier()):
             return None
-        plan.append((field.name, slot.__set__))
-    return tuple(plan)
+        setters[field.name] = slot.__set__
+    lines = ["def copy(entity, changes):", "    new = _new(_cls)"]
+    lines += [f"    _set_{i}(new, entity.{name})" for i, name in enumerate(setters)]
+    lines += ["    for name, value in changes.items():",
+              "        _setters[name](new, value)",  # KeyError: not a field of the class
+              "    return new"]
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_setters": setters}
+    namespace.update({f"_set_{i}": setter for i, setter in enumerate(setters.values())})
+    exec("\n".join(lines), namespace)  # the code is built from attrs field names only
+    copier: Copier = namespace["copy"]
+    return copier
 
 
 def evolve(entity: T, **changes: Any) -> T:
     """``entity`` with ``changes`` applied, like :func:`attrs.evolve`."""
     cls = type(entity)
     try:
-        plan = _PLANS[cls]
+        copier = _COPIERS[cls]
     except KeyError:
-        plan = _PLANS[cls] = _plan(cls)
-    if plan is None:
+        copier = _COPIERS[cls] = _copier(cls)
+    if copier is None:
         return attrs.evolve(entity, **changes)  # type: ignore[misc]
-    copy: T = _new(cls)
-    for name, set_slot in plan:
-        set_slot(copy, changes.pop(name) if name in changes else getattr(entity, name))
-    if changes:  # names the class does not have: the error attrs.evolve would raise
+    try:
+        copy: T = copier(entity, changes)
+    except KeyError:  # a name the class does not have: the error attrs.evolve raises
         return attrs.evolve(entity, **changes)  # type: ignore[misc]
     return copy

@@ -61,3 +61,32 @@ def test_a_class_with_a_validator_still_goes_through_its_init() -> None:
     assert evolve(_Checked(1), count=2) == _Checked(2)
     with pytest.raises(ValueError, match="count"):
         evolve(_Checked(1), count=-1)
+
+
+@attrs.frozen(cache_hash=True)
+class _CachedHash:
+    count: int
+
+
+@attrs.frozen
+class _Private:
+    _secret: int
+
+
+@attrs.frozen
+class _OwnInit:
+    count: int
+
+    def __init__(self, count: int) -> None:
+        if count < 0:
+            raise ValueError("count below zero")
+        self.__attrs_init__(count)  # type: ignore[attr-defined]
+
+
+def test_classes_attrs_treats_specially_are_copied_as_attrs_evolve_copies_them() -> None:
+    assert hash(evolve(_CachedHash(1), count=2)) == hash(_CachedHash(2))
+    assert evolve(_Private(1), secret=5) == _Private(5)  # the init keyword, not the slot
+    with pytest.raises(TypeError):
+        evolve(_Private(1), _secret=5)
+    with pytest.raises(ValueError, match="below zero"):
+        evolve(_OwnInit(1), count=-1)

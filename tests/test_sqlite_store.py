@@ -354,3 +354,21 @@ def test_draining_and_acknowledging_on_a_busy_file_are_retried_then_retryable(
     release.join()
     assert app.drain_notifications() == []
     other.close()
+
+
+def test_a_checkpoint_blocked_by_a_reader_is_retried_then_retryable(tmp_path: Path) -> None:
+    path = str(tmp_path / "s.db")
+    store = SQLiteStore(path, busy_timeout=0.02, begin_attempts=2)
+    app = Skilltroc(store, ManualClock(T0), policy=POLICY)
+    app.signup("ann@example.org", provider="google")
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM entities").fetchone()  # holds a WAL snapshot
+    with pytest.raises(ConcurrencyError) as busy:
+        store.checkpoint()
+    assert busy.value.retryable and "gave up after 2 attempts" in str(busy.value)
+    reader.execute("COMMIT")
+    store.checkpoint()
+    assert (tmp_path / "s.db-wal").stat().st_size == 0  # folded and truncated
+    reader.close()
+    store.close()

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from skilltroc_core.errors import InvalidInputError
+from skilltroc_core.errors import InvalidInputError, SkilltrocError
 from skilltroc_core.service import Skilltroc
 from skilltroc_core.service._text import guard_public_methods
 
@@ -65,3 +65,38 @@ def test_a_refused_text_changes_nothing() -> None:
     with pytest.raises(InvalidInputError):
         app.signup("zoe@example.org", password="long enough\ud800")
     assert (app.balance(bob), app.supply(), app.drain_notifications()) == before
+
+
+class _Text(str):
+    """Text of a host's own string type."""
+
+
+class _Items(list[object]):
+    """A host's own list type."""
+
+
+def test_subclasses_of_text_and_containers_are_looked_into_too() -> None:
+    probe = _Probe()
+    for bad in (_Text("m\x00"), _Items(["ok", "x\ud800"]), {"k": _Text("\x00")}):
+        with pytest.raises(InvalidInputError):
+            probe.take("fine", tags=bad)
+    world = make_world()
+    with pytest.raises(InvalidInputError) as refused:
+        world.service.member(_Text("mem_000001\x00"))
+    assert refused.value.facts == {"argument": "member_id"}
+
+
+def test_deep_or_cyclic_containers_are_left_to_the_command_not_a_recursion_error() -> None:
+    cyclic: list[object] = []
+    cyclic.append(cyclic)
+    deep: object = "x\x00"
+    for _ in range(1200):
+        deep = [deep]
+    probe = _Probe()
+    assert probe.take("fine", tags=cyclic) == "fine"
+    assert probe.take("fine", tags=deep) == "fine"  # past MAX_DEPTH: the command decides
+    world = make_world()
+    app = world.service
+    bob = app.signup("bob@example.org", provider="google").member_id
+    with pytest.raises(SkilltrocError):
+        app.import_contacts(bob, [cyclic])  # type: ignore[list-item]

@@ -31,9 +31,12 @@ def _copier(cls: type) -> Copier | None:
     every write. None for a class that needs ``__init__`` (validators, converters,
     hooks, non-slot fields).
     """
-    if hasattr(cls, "__attrs_post_init__") or hasattr(cls, "__attrs_pre_init__"):
+    if any(hasattr(cls, hook) for hook in (
+            "__attrs_post_init__", "__attrs_pre_init__", "__attrs_init__",
+            "_attrs_cached_hash")):  # a hook, a hand-written __init__, a cached hash
         return None
-    setters: dict[str, Callable[[Any, Any], None]] = {}
+    setters: dict[str, Callable[[Any, Any], None]] = {}  # by init keyword (the alias)
+    names: list[str] = []
     for field in attrs.fields(cls):
         slot = cls.__dict__.get(field.name)
         if (not field.init or field.validator is not None or field.converter is not None
@@ -41,9 +44,10 @@ def _copier(cls: type) -> Copier | None:
                 or slot is None or type(slot).__name__ != "member_descriptor"
                 or not field.name.isidentifier()):
             return None
-        setters[field.name] = slot.__set__
+        setters[field.alias or field.name] = slot.__set__
+        names.append(field.name)
     lines = ["def copy(entity, changes):", "    new = _new(_cls)"]
-    lines += [f"    _set_{i}(new, entity.{name})" for i, name in enumerate(setters)]
+    lines += [f"    _set_{i}(new, entity.{name})" for i, name in enumerate(names)]
     lines += ["    for name, value in changes.items():",
               "        _setters[name](new, value)",  # KeyError: not a field of the class
               "    return new"]

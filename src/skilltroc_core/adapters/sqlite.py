@@ -189,8 +189,19 @@ class SQLiteStore:
         self._outside_unit(delete)
 
     def checkpoint(self) -> None:
-        """Fold the WAL into the main file and truncate it (used after erasures)."""
-        self._outside_unit(lambda: self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
+        """Fold the WAL into the main file and truncate it (used after erasures).
+
+        Another connection still reading an older state keeps the WAL in use: that is
+        tried again like a busy file, then a retryable :class:`ConcurrencyError` (the
+        erased rows may still be in the WAL until a checkpoint succeeds).
+        """
+
+        def fold() -> None:
+            busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            if busy:  # SQLite says so in the result row, it raises nothing
+                raise sqlite3.OperationalError("database is busy: the WAL is still read")
+
+        self._outside_unit(fold)
 
     def close(self) -> None:
         with self._lock:

@@ -17,16 +17,20 @@ from typing import Any, TypeVar
 from ..errors import InvalidInputError
 
 C = TypeVar("C", bound=type)
-_CONTAINERS = (list, tuple, set, frozenset)
+_LOOKED_INTO = (str, list, tuple, set, frozenset, dict)
+#: How deep nested containers are looked into; deeper (or cyclic) values are left to the
+#: command's own checks, which refuse them as the wrong shape anyway.
+MAX_DEPTH = 8
 
 
-def _bad_text(value: object) -> bool:
+def _bad_text(value: object, depth: int = 0) -> bool:
     """Whether ``value`` is, or plainly contains, text that is not storable everywhere.
 
-    Lists, tuples, sets and dicts are looked into; other iterables are not (reading a
-    generator here would consume it before the command sees it).
+    Text, lists, tuples, sets and dicts (subclasses included) are looked into, down to
+    :data:`MAX_DEPTH` levels; other iterables are not (reading a generator here would
+    consume it before the command sees it).
     """
-    if type(value) is str:
+    if isinstance(value, str):
         if "\x00" in value:
             return True
         if value.isascii():
@@ -36,10 +40,13 @@ def _bad_text(value: object) -> bool:
         except UnicodeEncodeError:  # a lone surrogate
             return True
         return False
-    if isinstance(value, list | tuple | set | frozenset) and type(value) in _CONTAINERS:
-        return any(_bad_text(item) for item in value)
-    if isinstance(value, dict) and type(value) is dict:
-        return any(_bad_text(k) or _bad_text(v) for k, v in value.items())
+    if depth >= MAX_DEPTH:
+        return False
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_bad_text(item, depth + 1) for item in value)
+    if isinstance(value, dict):
+        return any(_bad_text(k, depth + 1) or _bad_text(v, depth + 1)
+                   for k, v in value.items())
     return False
 
 
@@ -68,7 +75,7 @@ def guarded(method: Callable[..., Any]) -> Callable[..., Any]:
             if kind is str:
                 if value.isascii() and "\x00" not in value:
                     continue
-            elif kind is not dict and kind not in _CONTAINERS:
+            elif not isinstance(value, _LOOKED_INTO):
                 continue
             if _bad_text(value):
                 raise _refusal(method, args, kwargs)

@@ -1,8 +1,9 @@
 """Shared test configuration: hypothesis profiles and the rule marker.
 
-Profiles: ``dev`` (default, quick) and ``ci`` (thorough: at least 200 examples of 50
-steps for the stateful machines). Choose with ``HYPOTHESIS_PROFILE=ci``; ``make check``
-sets it.
+Profiles: ``dev`` (default, quick), ``ci`` (thorough and repeatable: at least 200
+examples of 50 steps for the stateful machines, the same examples every run) and
+``explore`` (1,000 examples of 80 steps, new random ones each run: for hunting bugs,
+not for CI). Choose with ``HYPOTHESIS_PROFILE=ci``; ``make check`` sets it.
 """
 
 from __future__ import annotations
@@ -18,5 +19,9 @@ settings.register_profile(
 settings.register_profile(
     "ci", max_examples=200, stateful_step_count=50, deadline=None, derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "explore", max_examples=1_000, stateful_step_count=80, deadline=None,
+    suppress_health_check=list(HealthCheck),
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

@@ -187,10 +187,17 @@ class Runner:
             found = self._cache[sql] = sql.replace("?", self.placeholder)
         return found
 
-    def _execute(self, sql: str, params: tuple[Any, ...]) -> Cursor:
+    def _execute(self, sql: str, params: Sequence[Any], *, many: bool = False) -> Cursor:
+        """Run ``sql`` once (or once per row of ``params`` with ``many``), the driver's
+        and the encoder's errors turned into the library's."""
         cursor = self.cursor
+        if not self._native:
+            sql = self._sql(sql)
         try:
-            cursor.execute(sql if self._native else self._sql(sql), params)
+            if many:
+                cursor.executemany(sql, params)
+            else:
+                cursor.execute(sql, params)
         except UnicodeEncodeError as exc:
             raise _unstorable(exc) from exc
         except self._driver_errors as exc:
@@ -204,18 +211,10 @@ class Runner:
     def many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
         """Run one writing statement once per row of parameters, in one driver call."""
         self.wrote = True
-        cursor = self.cursor
-        if not self._native:
-            sql = self._sql(sql)
-        try:
-            if len(rows) == 1:
-                cursor.execute(sql, rows[0])
-            else:
-                cursor.executemany(sql, rows)
-        except UnicodeEncodeError as exc:
-            raise _unstorable(exc) from exc
-        except self._driver_errors as exc:
-            raise self._driver_error(exc) from exc
+        if len(rows) == 1:
+            self._execute(sql, rows[0])
+        else:
+            self._execute(sql, rows, many=True)
 
     def one(self, sql: str, *params: Any) -> Any:
         return self._execute(sql, params).fetchone()

@@ -136,6 +136,16 @@ def test_a_naive_datetime_fact_is_refused() -> None:
         notification("SessionMoved", AT, starts_at=datetime(2027, 4, 2, 18, 30))  # noqa: DTZ001
 
 
+def test_a_datetime_fact_reads_the_same_whether_its_text_was_already_remembered() -> None:
+    in_utc = datetime(2027, 4, 2, 16, 30, tzinfo=UTC)
+    first = notification("SessionMoved", AT, start=in_utc)
+    again = notification("SessionMoved", AT, start=datetime(2027, 4, 2, 18, 30, tzinfo=CEST))
+    assert first.fact("start") == again.fact("start") == "2027-04-02T16:30:00+00:00"
+    # the same wall time without a zone hashes like the remembered instant: still refused
+    with pytest.raises(NaiveDatetimeError, match="start"):
+        notification("SessionMoved", AT, start=in_utc.replace(tzinfo=None))
+
+
 def test_a_naive_notice_instant_is_refused() -> None:
     with pytest.raises(NaiveDatetimeError):
         notification("SessionMoved", datetime(2027, 3, 28, 10, 0))  # noqa: DTZ001

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from skilltroc_core.ads import Campaign
-from skilltroc_core.frozen import evolve
+from skilltroc_core.frozen import builder, evolve
 
 
 @attrs.frozen
@@ -90,3 +90,23 @@ def test_classes_attrs_treats_specially_are_copied_as_attrs_evolve_copies_them()
         evolve(_Private(1), _secret=5)
     with pytest.raises(ValueError, match="below zero"):
         evolve(_OwnInit(1), count=-1)
+
+
+def test_the_same_fields_changed_in_another_order_give_the_same_copy() -> None:
+    original = _Plain("first", 1, ("a",))
+    assert evolve(original, count=2, name="b") == evolve(original, name="b", count=2) == (
+        _Plain("b", 2, ("a",)))
+    assert evolve(original) == original and evolve(original) is not original
+
+
+def test_a_builder_makes_what_the_class_makes_from_the_same_values() -> None:
+    assert builder(_Plain)("x", 3, ("t",)) == _Plain("x", 3, ("t",))
+    assert builder(_Private)(4) == _Private(4)
+    with pytest.raises(TypeError):
+        builder(_Plain)("x", 3)  # every field is given, in field order
+
+
+def test_a_builder_of_a_class_with_a_validator_goes_through_its_init() -> None:
+    assert builder(_Checked)(2) == _Checked(2)
+    with pytest.raises(ValueError, match="count"):
+        builder(_Checked)(-1)

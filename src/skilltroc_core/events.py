@@ -16,9 +16,13 @@ from typing import TypeAlias
 import attrs
 
 from .errors import InvalidInputError
+from .frozen import builder
 from .instants import UTC, require_aware
 
-__all__ = ["NOTIFICATION_RULES", "FactValue", "Notification", "notification"]
+__all__ = [
+    "NOTIFICATION_RULES", "FactValue", "Notification", "iso_text", "notification",
+    "sorted_notification",
+]
 
 FactValue: TypeAlias = str | int | bool | None
 
@@ -99,6 +103,24 @@ class Notification:
         return None
 
 
+_build_notification = builder(Notification)
+# ISO text of recent datetime facts: many notices carry the same instants (a session's start).
+_ISO_TEXT: dict[datetime, str] = {}
+_ISO_TEXT_SIZE = 4_096
+
+
+def iso_text(value: datetime, what: str) -> str:
+    """``value`` as ISO 8601 text in UTC (refused when naive), remembered for reuse."""
+    text = _ISO_TEXT.get(value) if value.tzinfo is UTC else None
+    if text is None:
+        value = require_aware(value, what)
+        text = value.isoformat()
+        if len(_ISO_TEXT) >= _ISO_TEXT_SIZE:
+            _ISO_TEXT.clear()
+        _ISO_TEXT[value] = text
+    return text
+
+
 def notification(
     event: str,
     at: datetime,
@@ -111,18 +133,26 @@ def notification(
 
     Datetime facts are stored as ISO 8601 strings in UTC.
     """
+    return sorted_notification(event, at, recipients, emails, sorted(facts.items()))
+
+
+def sorted_notification(
+    event: str, at: datetime, recipients: Iterable[str], emails: Iterable[str],
+    facts: list[tuple[str, FactValue | datetime]],
+) -> Notification:
+    """:func:`notification` with the facts already as ``(name, value)`` pairs in name
+    order (the list is reused: its datetimes become text)."""
     rule = NOTIFICATION_RULES.get(event)
     if rule is None:
         raise InvalidInputError(f"{event!r} is not a notification the rules define")
-    clean: list[tuple[str, FactValue]] = sorted(facts.items())  # type: ignore[arg-type]
-    for position, (key, value) in enumerate(clean):
+    for position, (key, value) in enumerate(facts):
         if isinstance(value, datetime):
-            clean[position] = (key, require_aware(value, key).isoformat())
-    return Notification(
-        event=event,
-        rule=rule,
-        at=at if type(at) is datetime and at.tzinfo is UTC else require_aware(at),
-        recipients=recipients if type(recipients) is tuple else tuple(recipients),
-        emails=emails if type(emails) is tuple else tuple(emails),
-        facts=tuple(clean),
+            facts[position] = (key, iso_text(value, key))
+    return _build_notification(
+        event,
+        rule,
+        at if type(at) is datetime and at.tzinfo is UTC else require_aware(at),
+        recipients if type(recipients) is tuple else tuple(recipients),
+        emails if type(emails) is tuple else tuple(emails),
+        tuple(facts),
     )

@@ -4,8 +4,9 @@ Commands copy entities on every write (a registration accepted, a session's seat
 campaign's impressions). :func:`attrs.evolve` looks the class's fields up and goes through
 ``__init__`` keyword arguments on every call. For a slotted class whose ``__init__`` only
 assigns (no validator, converter or post-init hook), :func:`evolve` fills the copy's slots
-directly, through a copier compiled once per class; any other class goes through
-:func:`attrs.evolve`.
+directly, through a copier compiled once per class and set of changed fields; any other
+class goes through :func:`attrs.evolve`. :func:`builder` makes the same kind of
+constructor for values built on every command.
 """
 
 from __future__ import annotations
@@ -15,28 +16,23 @@ from typing import Any, TypeVar
 
 import attrs
 
-__all__ = ["evolve"]
+__all__ = ["builder", "evolve"]
 
 T = TypeVar("T")
-Copier = Callable[[Any, dict[str, Any]], Any]
-# class -> its compiled copier, or None when attrs.evolve must do the work
-_COPIERS: dict[type, Copier | None] = {}
+Copier = Callable[..., Any]
+# (class, changed init keywords) -> its compiled copier, or None when attrs.evolve must
+# do the work
+_COPIERS: dict[tuple[type, tuple[str, ...]], Copier | None] = {}
 
 
-def _copier(cls: type) -> Copier | None:
-    """A function copying a ``cls`` value slot by slot, then applying the changes.
-
-    It is compiled once per class (straight-line code: one slot read and one slot
-    write per field, no loop, no name lookups), because commands copy entities on
-    every write. None for a class that needs ``__init__`` (validators, converters,
-    hooks, non-slot fields).
-    """
+def _slot_setters(cls: type) -> dict[str, Callable[[Any, Any], None]] | None:
+    """Each field's slot setter, by init keyword (its alias), in field order; None for a
+    class that needs its ``__init__`` (validators, converters, hooks, non-slot fields)."""
     if any(hasattr(cls, hook) for hook in (
             "__attrs_post_init__", "__attrs_pre_init__", "__attrs_init__",
             "_attrs_cached_hash")):  # a hook, a hand-written __init__, a cached hash
         return None
-    setters: dict[str, Callable[[Any, Any], None]] = {}  # by init keyword (the alias)
-    names: list[str] = []
+    setters: dict[str, Callable[[Any, Any], None]] = {}
     for field in attrs.fields(cls):
         slot = cls.__dict__.get(field.name)
         if (not field.init or field.validator is not None or field.converter is not None
@@ -45,30 +41,72 @@ def _copier(cls: type) -> Copier | None:
                 or not field.name.isidentifier()):
             return None
         setters[field.alias or field.name] = slot.__set__
-        names.append(field.name)
-    lines = ["def copy(entity, changes):", "    new = _new(_cls)"]
-    lines += [f"    _set_{i}(new, entity.{name})" for i, name in enumerate(names)]
-    lines += ["    for name, value in changes.items():",
-              "        _setters[name](new, value)",  # KeyError: not a field of the class
-              "    return new"]
+    return setters
+
+
+def _compile(lines: list[str], cls: type, setters: dict[str, Callable[[Any, Any], None]]
+             ) -> Any:
     namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_setters": setters}
     namespace.update({f"_set_{i}": setter for i, setter in enumerate(setters.values())})
     exec("\n".join(lines), namespace)  # the code is built from attrs field names only
-    copier: Copier = namespace["copy"]
+    return namespace[lines[0][4:lines[0].index("(")]]
+
+
+def builder(cls: type[T]) -> Callable[..., T]:
+    """A constructor of ``cls`` taking every field positionally, in field order.
+
+    For the few values built on every command (notices): it fills the slots directly
+    instead of going through the keyword ``__init__`` of a frozen class. A class that
+    needs its ``__init__`` gets a plain positional wrapper around it.
+    """
+    setters = _slot_setters(cls)
+    if setters is None:
+        keywords = [field.alias or field.name for field in attrs.fields(cls)]  # type: ignore[arg-type]
+
+        def build(*values: Any) -> T:
+            return cls(**dict(zip(keywords, values, strict=True)))
+
+        return build
+    arguments = [f"v{i}" for i in range(len(setters))]
+    lines = [f"def build({', '.join(arguments)}):", "    new = _new(_cls)"]
+    lines += [f"    _set_{i}(new, {argument})" for i, argument in enumerate(arguments)]
+    lines += ["    return new"]
+    built: Callable[..., T] = _compile(lines, cls, setters)
+    return built
+
+
+def _copier(cls: type, changed: tuple[str, ...]) -> Copier | None:
+    """A function copying a ``cls`` value slot by slot with the fields named ``changed``
+    (init keywords) taken from its arguments instead.
+
+    It is compiled once per class and set of changed fields (straight-line code: one
+    slot read and one slot write per field, no loop, no name lookups), because commands
+    copy entities on every write. None for a class that needs ``__init__`` (validators,
+    converters, hooks, non-slot fields) or a name that is not one of its fields.
+    """
+    setters = _slot_setters(cls)
+    if setters is None or not set(changed) <= setters.keys():
+        return None
+    keywords = list(setters)
+    names = [field.name for field in attrs.fields(cls)]
+    arguments = [f"v{i}" for i in range(len(changed))]
+    lines = [f"def copy(entity, {', '.join(arguments)}):", "    new = _new(_cls)"]
+    for i, (keyword, name) in enumerate(zip(keywords, names, strict=True)):
+        value = arguments[changed.index(keyword)] if keyword in changed else f"entity.{name}"
+        lines.append(f"    _set_{i}(new, {value})")
+    lines.append("    return new")
+    copier: Copier = _compile(lines, cls, setters)
     return copier
 
 
 def evolve(entity: T, **changes: Any) -> T:
     """``entity`` with ``changes`` applied, like :func:`attrs.evolve`."""
-    cls = type(entity)
+    key = (type(entity), tuple(changes))
     try:
-        copier = _COPIERS[cls]
+        copier = _COPIERS[key]
     except KeyError:
-        copier = _COPIERS[cls] = _copier(cls)
+        copier = _COPIERS[key] = _copier(*key)
     if copier is None:
         return attrs.evolve(entity, **changes)  # type: ignore[misc]
-    try:
-        copy: T = copier(entity, changes)
-    except KeyError:  # a name the class does not have: the error attrs.evolve raises
-        return attrs.evolve(entity, **changes)  # type: ignore[misc]
+    copy: T = copier(entity, *changes.values())
     return copy

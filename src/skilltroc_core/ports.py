@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar, runtime_checkable
+from typing import Generic, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 import attrs
 
@@ -36,6 +36,7 @@ __all__ = [
     "EntityKind",
     "IdGenerator",
     "Index",
+    "IndexKey",
     "OutboxItem",
     "PasswordHasher",
     "Store",
@@ -82,6 +83,10 @@ class Index(Generic[E]):
     unique: bool = False
 
 
+#: A key an entity is posted under: the position of the index in its kind, and the key.
+IndexKey: TypeAlias = tuple[int, str]
+
+
 @attrs.frozen(kw_only=True)
 class EntityKind(Generic[E]):
     """A kind of stored entity: its name, its class and the indexes kept for it."""
@@ -89,6 +94,23 @@ class EntityKind(Generic[E]):
     name: str
     type: type[E]
     indexes: tuple[Index[E], ...] = ()
+    #: Every ``(index position, key)`` pair at once (see :meth:`keys_of`): one call per
+    #: write instead of one per index, for kinds written on every command. It must agree
+    #: with the indexes' own ``keys``.
+    all_keys: Callable[[E], tuple[IndexKey, ...]] | None = None
+
+    def keys_of(self, entity: E) -> tuple[IndexKey, ...]:
+        """Each ``(position in indexes, key)`` pair ``entity`` is posted under, in index
+        order, without repeats: what a store compares to move an entity between keys."""
+        if self.all_keys is not None:
+            return self.all_keys(entity)
+        pairs: list[IndexKey] = []
+        for position, index in enumerate(self.indexes):
+            keys = index.keys(entity)
+            if type(keys) is not tuple or len(keys) > 1:
+                keys = tuple(dict.fromkeys(keys))
+            pairs += [(position, key) for key in keys]
+        return tuple(pairs)
 
     def index(self, name: str) -> Index[E]:
         for index in self.indexes:

@@ -712,8 +712,11 @@ class SqlUnitOfWork:
         if kind.indexes:
             posted = self._posted_keys(kind, entity_id)
             changes = []
-            for index in kind.indexes:
-                new_keys = frozenset(index.keys(entity))
+            grouped: dict[int, set[str]] = {}
+            for position, key in kind.keys_of(entity):
+                grouped.setdefault(position, set()).add(key)
+            for position, index in enumerate(kind.indexes):
+                new_keys = frozenset(grouped.get(position, ()))
                 old_keys = posted.get(index.name, _NO_KEYS)
                 if new_keys == old_keys:
                     continue

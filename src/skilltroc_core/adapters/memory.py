@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from ..errors import AlreadyExistsError, InvalidInputError, StateConflictError
 from ..events import Notification
 from ..ledger import Balance, Hold, IdempotencyRecord, MemoryBook, StatementLine, Transfer
-from ..ports import EntityKind, OutboxItem, Timer
+from ..ports import EntityKind, IndexKey, OutboxItem, Timer
 
 __all__ = ["MemoryStore"]
 
@@ -31,11 +31,11 @@ Entry = tuple[Any, ...]
 # An index as a write needs it: its keys function, uniqueness, postings and name.
 _IndexMeta = tuple[Callable[[Any], Iterable[str]], bool, dict[str, dict[str, int]], str]
 # A kind as the store keeps it: the kind, its table, its indexes, its postings by index
-# name, and each stored entity's index keys (one tuple per index), so an update compares
+# name, and each stored entity's (index position, key) pairs, so an update compares
 # against the keys it was posted under instead of computing them again.
 _KindMeta = tuple[
     EntityKind[Any], dict[str, Any], tuple[_IndexMeta, ...], dict[str, dict[str, dict[str, int]]],
-    dict[str, tuple[tuple[str, ...], ...]],
+    dict[str, tuple[IndexKey, ...]],
 ]
 
 
@@ -48,10 +48,6 @@ def _put_back(table: dict[Any, Any], key: Any, old: Any) -> None:
 
 def _call(undo: Undo) -> None:
     undo()
-
-
-def _key_tuple(keys: Iterable[str]) -> tuple[str, ...]:
-    return keys if type(keys) is tuple else tuple(keys)
 
 
 def _put_back_keyed(table: dict[str, Any], stored_keys: dict[str, Any], entity_id: str,
@@ -124,9 +120,12 @@ def _drop_line(statement: dict[str, list[StatementLine]], member: str,
 class _JournaledBook(MemoryBook):
     """A :class:`MemoryBook` that logs how to undo each write into the open unit of work."""
 
-    def __init__(self, journal: Callable[[Entry], None]) -> None:
+    def __init__(self, journal: Callable[[], list[Entry]]) -> None:
         super().__init__()
-        self._log = journal
+        self._journal = journal
+
+    def _log(self, entry: Entry) -> None:
+        self._journal().append(entry)
 
     def set_balance(self, account: str, balance: Balance) -> None:
         balances = self.balances
@@ -140,7 +139,7 @@ class _JournaledBook(MemoryBook):
         lines: Sequence[StatementLine],
         hold: Hold | None,
     ) -> None:
-        log = self._log
+        log = self._journal().append
         accounts = self.balances
         for account, _ in balances:
             log((_put_back, accounts, account, accounts.get(account, _MISSING)))
@@ -167,7 +166,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._journal: list[Entry] | None = None
-        self.book = _JournaledBook(self._log)
+        self.book = _JournaledBook(self._entries)
         self._entities: dict[str, dict[str, Any]] = {}
         # kind name -> (the kind, its table, (keys, unique, postings, index name) per index)
         self._kinds: dict[str, _KindMeta] = {}
@@ -205,11 +204,15 @@ class MemoryStore:
         """Nothing to release."""
 
     # ------------------------------------------------------------------ journal
-    def _log(self, entry: Entry) -> None:
+    def _entries(self) -> list[Entry]:
+        """The open unit of work's journal (writes outside one are refused)."""
         journal = self._journal
         if journal is None:
             raise StateConflictError("store writes happen inside a unit of work")
-        journal.append(entry)
+        return journal
+
+    def _log(self, entry: Entry) -> None:
+        self._entries().append(entry)
 
     def _record_undo(self, undo: Undo) -> None:
         self._log((_call, undo))
@@ -263,10 +266,8 @@ class MemoryStore:
                 for index in kind.indexes
             )
             by_name = {name: postings for _, _, postings, name in indexes}
-            stored_keys = {
-                entity_id: tuple(_key_tuple(keys(entity)) for keys, _, _, _ in indexes)
-                for entity_id, entity in table.items()
-            } if indexes else {}
+            stored_keys = {entity_id: kind.keys_of(entity) for entity_id, entity in table.items()
+                           } if indexes else {}
             found = self._kinds[kind.name] = (kind, table, indexes, by_name, stored_keys)
         return found
 
@@ -304,50 +305,35 @@ class _MemoryUnitOfWork:
             table[entity_id] = entity
             return
         stored_keys = meta[4]
-        old_all = stored_keys.get(entity_id) if old is not _MISSING else None
-        new_all = []
-        changes = None
-        position = 0
-        for keys, unique, postings, index_name in indexes:
-            new_keys: Any = keys(entity)
-            if type(new_keys) is not tuple:
-                new_keys = tuple(new_keys)
-            new_all.append(new_keys)
-            old_keys: Any = old_all[position] if old_all is not None else ()
-            position += 1
-            if new_keys == old_keys:
-                continue  # the common case: this index is untouched by the update
-            if len(new_keys) <= 1 and len(old_keys) <= 1:
-                added: Any = new_keys  # one key at most each, and they differ
-                removed: Any = old_keys
-            else:
-                added = set(new_keys).difference(old_keys)
-                removed = set(old_keys).difference(new_keys)
-            if unique:
-                for key in added:
-                    ids = postings.get(key)
-                    if ids and entity_id not in ids:
-                        raise AlreadyExistsError(
-                            f"another {kind.name} already has {index_name} {key!r}"
-                        )
-            if changes is None:
-                changes = [(postings, removed, added)]
-            else:
-                changes.append((postings, removed, added))
-        if changes is not None:  # checked everything first: now write
-            postings_count = store._postings
-            for postings, removed, added in changes:
-                for key in removed:
-                    self._unpost(postings, key, entity_id)
-                for key in added:
-                    ids = postings.get(key)
-                    if ids is None:
-                        ids = postings[key] = {}
-                    ids[entity_id] = next(postings_count)
-                    journal.append((_unpost_undo, postings, key, ids, entity_id))
-        journal.append((_put_back_keyed, table, stored_keys, entity_id, old, old_all))
+        old_keys = stored_keys.get(entity_id, ()) if old is not _MISSING else ()
+        new_keys = kind.keys_of(entity)
+        if new_keys != old_keys:
+            self._repost(kind, indexes, entity_id, old_keys, new_keys)
+        journal.append((_put_back_keyed, table, stored_keys, entity_id, old, old_keys))
         table[entity_id] = entity
-        stored_keys[entity_id] = tuple(new_all)
+        stored_keys[entity_id] = new_keys
+
+    def _repost(self, kind: EntityKind[Any], indexes: tuple[_IndexMeta, ...], entity_id: str,
+                old_keys: tuple[IndexKey, ...], new_keys: tuple[IndexKey, ...]) -> None:
+        """Move ``entity_id`` from its ``old_keys`` to ``new_keys``; refused, with nothing
+        changed, when a unique key is another entity's."""
+        if old_keys:
+            added: Iterable[IndexKey] = [pair for pair in new_keys if pair not in old_keys]
+            removed: Iterable[IndexKey] = [pair for pair in old_keys if pair not in new_keys]
+        else:
+            added, removed = new_keys, ()
+        for position, key in added:
+            _, unique, postings, index_name = indexes[position]
+            if unique:
+                ids = postings.get(key)
+                if ids and entity_id not in ids:
+                    raise AlreadyExistsError(
+                        f"another {kind.name} already has {index_name} {key!r}"
+                    )
+        for position, key in removed:  # all checked: now write
+            self._unpost(indexes[position][2], key, entity_id)
+        for position, key in added:
+            self._post(indexes[position][2], key, entity_id)
 
     def delete(self, kind: EntityKind[E], entity_id: str) -> None:
         store = self._store
@@ -357,12 +343,10 @@ class _MemoryUnitOfWork:
             return
         meta = store._kind(kind)
         stored_keys = meta[4]
-        old_all = stored_keys.get(entity_id)
-        for position, (_, _, postings, _) in enumerate(meta[2]):
-            assert old_all is not None
-            for key in set(old_all[position]):
-                self._unpost(postings, key, entity_id)
-        store._log((_put_back_keyed, table, stored_keys, entity_id, old, old_all))
+        old_keys = stored_keys.get(entity_id, ())
+        for position, key in old_keys:
+            self._unpost(meta[2][position][2], key, entity_id)
+        store._log((_put_back_keyed, table, stored_keys, entity_id, old, old_keys))
         del table[entity_id]
         stored_keys.pop(entity_id, None)
 
@@ -370,8 +354,9 @@ class _MemoryUnitOfWork:
         ids = postings.get(key)
         if ids is None:
             ids = postings[key] = {}
-        ids[entity_id] = next(self._store._postings)
-        self._store._log((_unpost_undo, postings, key, ids, entity_id))
+        store = self._store
+        ids[entity_id] = next(store._postings)
+        store._entries().append((_unpost_undo, postings, key, ids, entity_id))
 
     def _unpost(self, postings: dict[str, dict[str, int]], key: str, entity_id: str) -> None:
         ids = postings.get(key)
@@ -381,7 +366,7 @@ class _MemoryUnitOfWork:
         if not ids:
             # No empty bucket stays behind: its key may be personal data (an email, ACC-7).
             del postings[key]
-        self._store._log((_repost_undo, postings, key, ids, entity_id, number))
+        self._store._entries().append((_repost_undo, postings, key, ids, entity_id, number))
 
     def find(self, kind: EntityKind[E], index: str, key: str) -> list[E]:
         store = self._store

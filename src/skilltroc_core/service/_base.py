@@ -18,8 +18,8 @@ from typing import Final, Literal, TypeVar
 
 from ..accounts import AccountStatus, Member
 from ..errors import IdempotencyConflictError, InvalidInputError, NotFoundError
-from ..events import FactValue, notification
-from ..frozen import evolve as _evolve
+from ..events import FactValue, sorted_notification
+from ..frozen import evolve
 from ..instants import require_aware
 from ..ledger import Ledger, refuse_debit
 from ..passwords import ScryptHasher
@@ -27,7 +27,7 @@ from ..ports import Clock, EntityKind, IdGenerator, PasswordHasher, Store, Timer
 from ..rules import DEFAULT_POLICY, Policy
 from . import kinds
 
-__all__ = ["ServiceBase", "Tx"]
+__all__ = ["ServiceBase", "Tx", "evolve"]
 
 E = TypeVar("E")
 TimerHandler = Callable[["Tx", Timer], None]
@@ -113,11 +113,18 @@ class Tx:
         A purged account is told nothing more (ACC-7): it has no address left, and a
         notice naming it would keep a trace of it in the outbox.
         """
+        self.notify_pairs(event, sorted(facts.items()), recipients=recipients, emails=emails)
+
+    def notify_pairs(
+        self, event: str, facts: list[tuple[str, FactValue | datetime]], *,
+        recipients: tuple[str, ...] = (), emails: tuple[str, ...] = (),
+    ) -> None:
+        """:meth:`notify_with` with the facts as ``(name, value)`` pairs sorted by name."""
         if recipients:
             recipients = self._reachable(recipients)
         if recipients or emails:
             self.uow.append_notification(
-                notification(event, self.now, recipients=recipients, emails=emails, **facts)
+                sorted_notification(event, self.now, recipients, emails, facts)
             )
 
     def _reachable(self, recipients: tuple[str, ...]) -> tuple[str, ...]:
@@ -315,8 +322,3 @@ def _commit(uow: UnitOfWork) -> None:
     except BaseException:
         uow.rollback()
         raise
-
-
-def evolve(entity: E, **changes: object) -> E:
-    """:func:`attrs.evolve` (its faster twin) under a name the service modules share."""
-    return _evolve(entity, **changes)

@@ -204,12 +204,13 @@ class BookingCommands(MemberCommands, SocialCommands):
     def _tell(self, tx: Tx, event: str, to: str, registration: Registration,
               **extra: FactValue | datetime) -> None:
         """Notify ``to`` about ``registration`` with the facts a mail needs."""
-        facts: dict[str, FactValue | datetime] = {
-            "request": registration.id, "workshop": registration.workshop,
-            "session": registration.session, "seats": registration.seats,
-            "stars": registration.amount, **extra,
-        }
-        tx.notify_with(event, facts, recipients=(to,))
+        facts: list[tuple[str, FactValue | datetime]] = [
+            ("request", registration.id), ("seats", registration.seats),
+            ("session", registration.session), ("stars", registration.amount),
+            ("workshop", registration.workshop), *extra.items(),
+        ]
+        facts.sort()
+        tx.notify_pairs(event, facts, recipients=(to,))
 
     # ------------------------------------------------------------------ workshops
     def create_workshop(
@@ -721,8 +722,10 @@ class BookingCommands(MemberCommands, SocialCommands):
 
     def _bump_stats(self, tx: Tx, member_id: str, *, organized_held: int = 0,
                     attended_held: int = 0) -> None:
-        stats = tx.get(kinds.MEMBER_STATS, member_id) or MemberStats(id=member_id)
-        tx.put(kinds.MEMBER_STATS, member_id, evolve(
+        stats = tx.get(kinds.MEMBER_STATS, member_id)
+        tx.put(kinds.MEMBER_STATS, member_id, MemberStats(
+            id=member_id, organized_held=organized_held, attended_held=attended_held,
+        ) if stats is None else evolve(
             stats, organized_held=stats.organized_held + organized_held,
             attended_held=stats.attended_held + attended_held))
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import attrs
 
 from ..accounts import Member
@@ -18,7 +16,7 @@ from ..booking import (
     Workshop,
 )
 from ..gifts import Gift, GiftState
-from ..ports import EntityKind, Index
+from ..ports import EntityKind, Index, IndexKey
 from ..social import FeedMessage, Follow, Invitation
 
 __all__ = [
@@ -109,20 +107,40 @@ BONUS_EMAILS: EntityKind[BonusEmail] = EntityKind(name="bonus_email", type=Bonus
 
 
 # Booking ------------------------------------------------------------------------------
-def _reg_keys(state_set: frozenset[RegistrationState], key: Callable[[Registration], str | None]
-              ) -> Callable[[Registration], tuple[str, ...]]:
-    def keys(registration: Registration) -> tuple[str, ...]:
-        if registration.state not in state_set:
-            return ()
-        value = key(registration)
-        return (value,) if value else ()
-
-    return keys
-
-
 _R = RegistrationState
-_WITH_SESSION = frozenset({_R.PENDING, _R.REGISTERED})
-_LIVE = frozenset({_R.PENDING, _R.REGISTERED, _R.WAITLISTED})
+# The positions of REGISTRATIONS' indexes (their order below).
+(_SESSION_LIVE, _WORKSHOP_LIVE, _WORKSHOP_WAITLIST, _ORGANIZER_PENDING, _MEMBER_LIVE,
+ _MEMBER_TO_EVALUATE, _MEMBER_SESSION, _MEMBER_FUTURE) = range(8)
+
+
+def _registration_keys(r: Registration) -> tuple[IndexKey, ...]:
+    """Every ``(index position, key)`` of a registration in :data:`REGISTRATIONS`' indexes
+    (one function, because a registration is written on every booking command)."""
+    state = r.state
+    if state is _R.PENDING or state is _R.REGISTERED:
+        session = r.session
+        keys: list[IndexKey] = [(_SESSION_LIVE, session)] if session else []
+        keys.append((_WORKSHOP_LIVE, r.workshop))
+        if state is _R.PENDING:
+            keys.append((_ORGANIZER_PENDING, r.organizer))
+        keys.append((_MEMBER_LIVE, r.member))
+        if session:
+            keys.append((_MEMBER_SESSION, f"{r.member}|{session}"))
+        elif state is _R.PENDING:
+            keys.append((_MEMBER_FUTURE, f"{r.member}|{r.workshop}"))
+        return tuple(keys)
+    if state is _R.WAITLISTED:
+        return ((_WORKSHOP_LIVE, r.workshop), (_WORKSHOP_WAITLIST, r.workshop),
+                (_MEMBER_LIVE, r.member), (_MEMBER_FUTURE, f"{r.member}|{r.workshop}"))
+    if state is _R.PAID and not r.evaluated and r.attendance is not Attendance.ABSENT:
+        return ((_MEMBER_TO_EVALUATE, r.member),)
+    return ()
+
+
+def _registration_index(position: int, name: str, unique: bool) -> Index[Registration]:
+    return Index(name=name, unique=unique,
+                 keys=lambda r: tuple(key for at, key in _registration_keys(r) if at == position))
+
 
 WORKSHOPS: EntityKind[Workshop] = EntityKind(
     name="workshop", type=Workshop,
@@ -137,30 +155,22 @@ SESSIONS: EntityKind[Session] = EntityKind(
               if s.state is SessionState.AWAITING_CONFIRMATION else ()),
     ),
 )
+#: session_live: pending and registered, by session; workshop_live and member_live:
+#: pending, registered and waitlisted; workshop_waitlist: waitlisted; organizer_pending:
+#: unanswered; member_to_evaluate: paid, not evaluated, not declared absent.
+#: BOOK-4: member_session, one live request or registration per session and member, and
+#: member_future, one live future-session request or waitlist entry per workshop and member.
 REGISTRATIONS: EntityKind[Registration] = EntityKind(
     name="registration", type=Registration,
-    indexes=(
-        Index(name="session_live", keys=_reg_keys(_WITH_SESSION, lambda r: r.session)),
-        Index(name="workshop_live", keys=_reg_keys(_LIVE, lambda r: r.workshop)),
-        Index(name="workshop_waitlist",
-              keys=_reg_keys(frozenset({_R.WAITLISTED}), lambda r: r.workshop)),
-        Index(name="organizer_pending",
-              keys=_reg_keys(frozenset({_R.PENDING}), lambda r: r.organizer)),
-        Index(name="member_live", keys=_reg_keys(_LIVE, lambda r: r.member)),
-        Index(name="member_to_evaluate",
-              keys=lambda r: (r.member,)
-              if r.state is _R.PAID and not r.evaluated and r.attendance is not Attendance.ABSENT
-              else ()),
-        # BOOK-4: one live request or registration per session and member ...
-        Index(name="member_session", unique=True,
-              keys=_reg_keys(_WITH_SESSION,
-                             lambda r: f"{r.member}|{r.session}" if r.session else None)),
-        # ... and one live future-session request or waitlist entry per workshop and member.
-        Index(name="member_future", unique=True,
-              keys=lambda r: (f"{r.member}|{r.workshop}",)
-              if (r.state is _R.WAITLISTED or (r.state is _R.PENDING and r.session is None))
-              else ()),
+    indexes=tuple(
+        _registration_index(position, name, unique)
+        for position, (name, unique) in enumerate((
+            ("session_live", False), ("workshop_live", False), ("workshop_waitlist", False),
+            ("organizer_pending", False), ("member_live", False),
+            ("member_to_evaluate", False), ("member_session", True), ("member_future", True),
+        ))
     ),
+    all_keys=_registration_keys,
 )
 EVALUATIONS: EntityKind[Evaluation] = EntityKind(
     name="evaluation", type=Evaluation,

@@ -71,6 +71,7 @@ from skilltroc_core.ledger import HoldState, Ledger, TransferKind, VoidReason
 from skilltroc_core.ports import EntityKind, Store, UnitOfWork
 from skilltroc_core.rules import DEFAULT_POLICY
 from skilltroc_core.service import Skilltroc, kinds
+from skilltroc_core.service.booking import DEADLINE_OF, REQUEST_DUE, WAITLIST_WINDOW
 
 T = TypeVar("T")
 E = TypeVar("E")
@@ -958,6 +959,14 @@ class BookingMachine(RuleBasedStateMachine):
                 assert r.state is R.REGISTERED and of is not None, r  # BOOK-5
             assert r.member != r.organizer  # BOOK-3
         assert len(live_keys) == len(set(live_keys)), "BOOK-4: two live registrations"
+        if isinstance(self.store, MemoryStore):
+            # BOOK-16, BOOK-24: each registration waits on the one deadline of its state
+            # (the only one its end cancels), and on nothing once accepted or ended.
+            for r in regs:
+                waiting = {kind for kind in (REQUEST_DUE, WAITLIST_WINDOW)
+                           if f"{kind}:{r.id}" in self.store._timers}
+                assert waiting == ({DEADLINE_OF[r.state]} if r.state in DEADLINE_OF else set()), (
+                    r, waiting)
 
         purged = {m for m, status in statuses.items() if status is AccountStatus.PURGED}
         self._check_notices(regs, sessions, purged)

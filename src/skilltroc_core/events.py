@@ -21,7 +21,7 @@ from .instants import UTC, require_aware
 
 __all__ = [
     "NOTIFICATION_RULES", "FactValue", "Notification", "iso_text", "notification",
-    "sorted_notification",
+    "sorted_notification", "stored_notification",
 ]
 
 FactValue: TypeAlias = str | int | bool | None
@@ -142,17 +142,26 @@ def sorted_notification(
 ) -> Notification:
     """:func:`notification` with the facts already as ``(name, value)`` pairs in name
     order (the list is reused: its datetimes become text)."""
-    rule = NOTIFICATION_RULES.get(event)
-    if rule is None:
-        raise InvalidInputError(f"{event!r} is not a notification the rules define")
     for position, (key, value) in enumerate(facts):
         if isinstance(value, datetime):
             facts[position] = (key, iso_text(value, key))
-    return _build_notification(
-        event,
-        rule,
-        at if type(at) is datetime and at.tzinfo is UTC else require_aware(at),
+    return stored_notification(
+        event, at,
         recipients if type(recipients) is tuple else tuple(recipients),
         emails if type(emails) is tuple else tuple(emails),
-        tuple(facts),
+        tuple(facts),  # type: ignore[arg-type]  # no datetime is left
     )
+
+
+def stored_notification(
+    event: str, at: datetime, recipients: tuple[str, ...], emails: tuple[str, ...],
+    facts: tuple[tuple[str, FactValue], ...],
+) -> Notification:
+    """A notice from values exactly as they are stored: facts in name order, instants
+    already text (:func:`iso_text`); the rule still comes from the NOTIFY table."""
+    rule = NOTIFICATION_RULES.get(event)
+    if rule is None:
+        raise InvalidInputError(f"{event!r} is not a notification the rules define")
+    if type(at) is not datetime or at.tzinfo is not UTC:
+        at = require_aware(at)
+    return _build_notification(event, rule, at, recipients, emails, facts)

@@ -31,11 +31,12 @@ Entry = tuple[Any, ...]
 # An index as a write needs it: its keys function, uniqueness, postings and name.
 _IndexMeta = tuple[Callable[[Any], Iterable[str]], bool, dict[str, dict[str, int]], str]
 # A kind as the store keeps it: the kind, its table, its indexes, its postings by index
-# name, and each stored entity's (index position, key) pairs, so an update compares
-# against the keys it was posted under instead of computing them again.
+# name, each stored entity's (index position, key) pairs (so an update compares against
+# the keys it was posted under instead of computing them again), and the function giving
+# an entity's pairs.
 _KindMeta = tuple[
     EntityKind[Any], dict[str, Any], tuple[_IndexMeta, ...], dict[str, dict[str, dict[str, int]]],
-    dict[str, tuple[IndexKey, ...]],
+    dict[str, tuple[IndexKey, ...]], Callable[[Any], tuple[IndexKey, ...]],
 ]
 
 
@@ -109,6 +110,19 @@ def _queue_restore(queue: _Queue, member: str, old: str | None) -> None:
         heapq.heappush(queue.heap, old)
 
 
+def _unrecord(book: MemoryBook, balances: list[tuple[str, Any]], hold: tuple[str, Any] | None,
+              statements: list[tuple[str, list[StatementLine] | None]]) -> None:
+    """Undo one ledger movement: its transfer, the balances and hold it replaced, and the
+    statement lines it added (one undo entry per movement: a movement writes five things)."""
+    book.transfers.pop()
+    for account, old in balances:
+        _put_back(book.balances, account, old)
+    if hold is not None:
+        _put_back(book.holds, *hold)
+    for member, lines in reversed(statements):
+        _drop_line(book.statement, member, lines)
+
+
 def _drop_line(statement: dict[str, list[StatementLine]], member: str,
                lines: list[StatementLine] | None) -> None:
     if lines is None:
@@ -139,16 +153,13 @@ class _JournaledBook(MemoryBook):
         lines: Sequence[StatementLine],
         hold: Hold | None,
     ) -> None:
-        log = self._journal().append
-        accounts = self.balances
-        for account, _ in balances:
-            log((_put_back, accounts, account, accounts.get(account, _MISSING)))
-        if hold is not None:
-            log((_put_back, self.holds, hold.id, self.holds.get(hold.id, _MISSING)))
-        statement = self.statement
-        for line in lines:
-            log((_drop_line, statement, line.member, statement.get(line.member)))
-        log((self.transfers.pop,))
+        accounts, holds, statement = self.balances, self.holds, self.statement
+        self._journal().append((
+            _unrecord, self,
+            [(account, accounts.get(account, _MISSING)) for account, _ in balances],
+            None if hold is None else (hold.id, holds.get(hold.id, _MISSING)),
+            [(line.member, statement.get(line.member)) for line in lines],
+        ))
         super().record(transfer, balances, lines, hold)
 
     def set_idempotency(self, record: IdempotencyRecord) -> None:
@@ -268,7 +279,8 @@ class MemoryStore:
             by_name = {name: postings for _, _, postings, name in indexes}
             stored_keys = {entity_id: kind.keys_of(entity) for entity_id, entity in table.items()
                            } if indexes else {}
-            found = self._kinds[kind.name] = (kind, table, indexes, by_name, stored_keys)
+            found = self._kinds[kind.name] = (kind, table, indexes, by_name, stored_keys,
+                                              kind.all_keys or kind.keys_of)
         return found
 
 
@@ -306,22 +318,23 @@ class _MemoryUnitOfWork:
             return
         stored_keys = meta[4]
         old_keys = stored_keys.get(entity_id, ()) if old is not _MISSING else ()
-        new_keys = kind.keys_of(entity)
+        new_keys = meta[5](entity)
         if new_keys != old_keys:
-            self._repost(kind, indexes, entity_id, old_keys, new_keys)
+            self._repost(kind, indexes, entity_id, old_keys, new_keys, journal)
         journal.append((_put_back_keyed, table, stored_keys, entity_id, old, old_keys))
         table[entity_id] = entity
         stored_keys[entity_id] = new_keys
 
     def _repost(self, kind: EntityKind[Any], indexes: tuple[_IndexMeta, ...], entity_id: str,
-                old_keys: tuple[IndexKey, ...], new_keys: tuple[IndexKey, ...]) -> None:
+                old_keys: tuple[IndexKey, ...], new_keys: tuple[IndexKey, ...],
+                journal: list[Entry]) -> None:
         """Move ``entity_id`` from its ``old_keys`` to ``new_keys``; refused, with nothing
         changed, when a unique key is another entity's."""
-        if old_keys:
-            added: Iterable[IndexKey] = [pair for pair in new_keys if pair not in old_keys]
-            removed: Iterable[IndexKey] = [pair for pair in old_keys if pair not in new_keys]
+        if old_keys and new_keys:
+            added = tuple(itertools.filterfalse(set(old_keys).__contains__, new_keys))
+            removed = tuple(itertools.filterfalse(set(new_keys).__contains__, old_keys))
         else:
-            added, removed = new_keys, ()
+            added, removed = new_keys, old_keys
         for position, key in added:
             _, unique, postings, index_name = indexes[position]
             if unique:
@@ -331,9 +344,23 @@ class _MemoryUnitOfWork:
                         f"another {kind.name} already has {index_name} {key!r}"
                     )
         for position, key in removed:  # all checked: now write
-            self._unpost(indexes[position][2], key, entity_id)
+            postings = indexes[position][2]
+            ids = postings.get(key)
+            if ids is not None and entity_id in ids:
+                number = ids.pop(entity_id)
+                if not ids:
+                    # No empty bucket stays behind: its key may be personal data (an
+                    # email, ACC-7).
+                    del postings[key]
+                journal.append((_repost_undo, postings, key, ids, entity_id, number))
+        numbers = self._store._postings
         for position, key in added:
-            self._post(indexes[position][2], key, entity_id)
+            postings = indexes[position][2]
+            ids = postings.get(key)
+            if ids is None:
+                ids = postings[key] = {}
+            ids[entity_id] = next(numbers)
+            journal.append((_unpost_undo, postings, key, ids, entity_id))
 
     def delete(self, kind: EntityKind[E], entity_id: str) -> None:
         store = self._store
@@ -342,31 +369,13 @@ class _MemoryUnitOfWork:
         if old is None:
             return
         meta = store._kind(kind)
+        journal = store._entries()
         stored_keys = meta[4]
         old_keys = stored_keys.get(entity_id, ())
-        for position, key in old_keys:
-            self._unpost(meta[2][position][2], key, entity_id)
-        store._log((_put_back_keyed, table, stored_keys, entity_id, old, old_keys))
+        self._repost(kind, meta[2], entity_id, old_keys, (), journal)
+        journal.append((_put_back_keyed, table, stored_keys, entity_id, old, old_keys))
         del table[entity_id]
         stored_keys.pop(entity_id, None)
-
-    def _post(self, postings: dict[str, dict[str, int]], key: str, entity_id: str) -> None:
-        ids = postings.get(key)
-        if ids is None:
-            ids = postings[key] = {}
-        store = self._store
-        ids[entity_id] = next(store._postings)
-        store._entries().append((_unpost_undo, postings, key, ids, entity_id))
-
-    def _unpost(self, postings: dict[str, dict[str, int]], key: str, entity_id: str) -> None:
-        ids = postings.get(key)
-        if ids is None or entity_id not in ids:
-            return
-        number = ids.pop(entity_id)
-        if not ids:
-            # No empty bucket stays behind: its key may be personal data (an email, ACC-7).
-            del postings[key]
-        self._store._entries().append((_repost_undo, postings, key, ids, entity_id, number))
 
     def find(self, kind: EntityKind[E], index: str, key: str) -> list[E]:
         store = self._store
@@ -514,7 +523,9 @@ class _MemoryUnitOfWork:
 
     # ------------------------------------------------------------------ end
     def commit(self) -> None:
-        self._finish(True)
+        if self._open:
+            self._open = False
+            self._store._end(True)
 
     def rollback(self) -> None:
         self._finish(False)

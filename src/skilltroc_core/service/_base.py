@@ -18,9 +18,9 @@ from typing import Final, Literal, TypeVar
 
 from ..accounts import AccountStatus, Member
 from ..errors import IdempotencyConflictError, InvalidInputError, NotFoundError
-from ..events import FactValue, sorted_notification
+from ..events import FactValue, sorted_notification, stored_notification
 from ..frozen import evolve
-from ..instants import require_aware
+from ..instants import UTC, require_aware
 from ..ledger import Ledger, refuse_debit
 from ..passwords import ScryptHasher
 from ..ports import Clock, EntityKind, IdGenerator, PasswordHasher, Store, Timer, UnitOfWork
@@ -127,6 +127,16 @@ class Tx:
                 sorted_notification(event, self.now, recipients, emails, facts)
             )
 
+    def tell(self, event: str, recipient: str, facts: tuple[tuple[str, FactValue], ...]
+             ) -> None:
+        """One notice to one member (none if purged, ACC-7), its facts as stored: in name
+        order, instants as :func:`~skilltroc_core.events.iso_text` (the path of the
+        notices every booking command sends)."""
+        member = self.uow.get(kinds.MEMBERS, recipient)
+        if member is None or member.status is not AccountStatus.PURGED:
+            self.uow.append_notification(
+                stored_notification(event, self.now, (recipient,), (), facts))
+
     def _reachable(self, recipients: tuple[str, ...]) -> tuple[str, ...]:
         get, purged = self.uow.get, AccountStatus.PURGED
         return tuple(r for r in recipients
@@ -231,7 +241,10 @@ class ServiceBase:
         self._purge_hooks.append(hook)
 
     def now(self) -> datetime:
-        return require_aware(self.clock.now(), "clock time")
+        now = self.clock.now()
+        if type(now) is datetime and now.tzinfo is UTC:
+            return now  # what every clock gives: nothing to check or convert
+        return require_aware(now, "clock time")
 
     def _unit(self, now: datetime, *, apply_due: bool = False) -> _Unit:
         return _Unit(self, now, apply_due)
@@ -299,7 +312,8 @@ class _Unit:
         uow = self._uow = service.store.begin()
         if self._apply_due:
             try:
-                service._apply_due(uow, self._now, limit=None)
+                if uow.next_due(self._now) is not None:  # rarely: most commands find none
+                    service._apply_due(uow, self._now, limit=None)
             except BaseException:
                 uow.rollback()
                 raise
@@ -307,10 +321,15 @@ class _Unit:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> Literal[False]:
+        uow = self._uow
         if kind is None:
-            _commit(self._uow)
+            try:  # as _commit does, inline: every command ends here
+                uow.commit()
+            except BaseException:
+                uow.rollback()
+                raise
         else:
-            self._uow.rollback()
+            uow.rollback()
         return False
 
 

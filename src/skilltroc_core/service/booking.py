@@ -36,7 +36,7 @@ from ..errors import (
     NotAllowedError,
     StateConflictError,
 )
-from ..events import FactValue
+from ..events import FactValue, iso_text
 from ..instants import later, require_aware
 from ..ledger import ISSUANCE, TransferKind, VoidReason
 from ..ports import Timer
@@ -53,6 +53,9 @@ SESSION_END: Final = "session_end"
 CONFIRMATION_WINDOW: Final = "confirmation_window"
 
 R = RegistrationState
+#: The one deadline each registration state waits on (BOOK-16, BOOK-24): accepting a
+#: request cancels its due date, joining a session ends the waitlist window.
+DEADLINE_OF: Final = {R.PENDING: REQUEST_DUE, R.WAITLISTED: WAITLIST_WINDOW}
 
 
 @attrs.frozen(kw_only=True)
@@ -181,8 +184,9 @@ class BookingCommands(MemberCommands, SocialCommands):
                 tx.ledger.void(registration.id, outcome, at=tx.now)
                 self._sweep_if_purged(tx, registration)
         tx.put(kinds.REGISTRATIONS, ended.id, ended)
-        tx.cancel_timer(REQUEST_DUE, ended.id)
-        tx.cancel_timer(WAITLIST_WINDOW, ended.id)
+        deadline = DEADLINE_OF.get(registration.state)
+        if deadline is not None:
+            tx.cancel_timer(deadline, ended.id)
         return ended
 
     def _sweep_if_purged(self, tx: Tx, registration: Registration) -> None:
@@ -204,13 +208,15 @@ class BookingCommands(MemberCommands, SocialCommands):
     def _tell(self, tx: Tx, event: str, to: str, registration: Registration,
               **extra: FactValue | datetime) -> None:
         """Notify ``to`` about ``registration`` with the facts a mail needs."""
-        facts: list[tuple[str, FactValue | datetime]] = [
+        facts: list[tuple[str, FactValue]] = [
             ("request", registration.id), ("seats", registration.seats),
-            ("session", registration.session), ("stars", registration.amount),
-            ("workshop", registration.workshop), *extra.items(),
+            ("session", registration.session), ("stars", registration.price * registration.seats),
+            ("workshop", registration.workshop),
         ]
+        for name, value in extra.items():
+            facts.append((name, iso_text(value, name) if isinstance(value, datetime) else value))
         facts.sort()
-        tx.notify_pairs(event, facts, recipients=(to,))
+        tx.tell(event, to, tuple(facts))
 
     # ------------------------------------------------------------------ workshops
     def create_workshop(

@@ -104,12 +104,10 @@ class EntityKind(Generic[E]):
         order, without repeats: what a store compares to move an entity between keys."""
         if self.all_keys is not None:
             return self.all_keys(entity)
-        pairs: list[IndexKey] = []
+        pairs: dict[IndexKey, None] = {}  # a dict keeps the order and drops repeats
         for position, index in enumerate(self.indexes):
-            keys = index.keys(entity)
-            if type(keys) is not tuple or len(keys) > 1:
-                keys = tuple(dict.fromkeys(keys))
-            pairs += [(position, key) for key in keys]
+            for key in index.keys(entity):
+                pairs[position, key] = None
         return tuple(pairs)
 
     def index(self, name: str) -> Index[E]:

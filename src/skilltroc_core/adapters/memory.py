@@ -110,15 +110,23 @@ def _queue_restore(queue: _Queue, member: str, old: str | None) -> None:
         heapq.heappush(queue.heap, old)
 
 
-def _unrecord(book: MemoryBook, balances: list[tuple[str, Any]], hold: tuple[str, Any] | None,
+def _unrecord(book: MemoryBook, balances: list[tuple[str, Balance | None]],
+              hold: tuple[str, Hold | None] | None,
               statements: list[tuple[str, list[StatementLine] | None]]) -> None:
-    """Undo one ledger movement: its transfer, the balances and hold it replaced, and the
-    statement lines it added (one undo entry per movement: a movement writes five things)."""
+    """Undo one ledger movement (one undo entry per movement: it writes five things):
+    its transfer, then what :meth:`MemoryBook.write` says it replaced."""
     book.transfers.pop()
-    for account, old in balances:
-        _put_back(book.balances, account, old)
+    for account, old in reversed(balances):
+        if old is None:
+            del book.balances[account]
+        else:
+            book.balances[account] = old
     if hold is not None:
-        _put_back(book.holds, *hold)
+        hold_id, old_hold = hold
+        if old_hold is None:
+            del book.holds[hold_id]
+        else:
+            book.holds[hold_id] = old_hold
     for member, lines in reversed(statements):
         _drop_line(book.statement, member, lines)
 
@@ -153,14 +161,8 @@ class _JournaledBook(MemoryBook):
         lines: Sequence[StatementLine],
         hold: Hold | None,
     ) -> None:
-        accounts, holds, statement = self.balances, self.holds, self.statement
-        self._journal().append((
-            _unrecord, self,
-            [(account, accounts.get(account, _MISSING)) for account, _ in balances],
-            None if hold is None else (hold.id, holds.get(hold.id, _MISSING)),
-            [(line.member, statement.get(line.member)) for line in lines],
-        ))
-        super().record(transfer, balances, lines, hold)
+        journal = self._journal()  # first: outside a unit of work nothing is written
+        journal.append((_unrecord, self, *self.write(transfer, balances, lines, hold)))
 
     def set_idempotency(self, record: IdempotencyRecord) -> None:
         self._log((_put_back, self.keys, record.key, self.keys.get(record.key, _MISSING)))

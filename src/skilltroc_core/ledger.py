@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import NamedTuple, NoReturn, Protocol, TypeAlias
+from typing import NamedTuple, NoReturn, Protocol
 
 import attrs
 
@@ -294,14 +294,6 @@ class LedgerBook(Protocol):
     def all_transfers(self) -> Iterable[Transfer]: ...
 
 
-#: What one ledger movement replaced in a :class:`MemoryBook` (see :meth:`MemoryBook.write`).
-Replaced: TypeAlias = tuple[
-    list[tuple[str, Balance | None]],
-    tuple[str, Hold | None] | None,
-    list[tuple[str, list[StatementLine] | None]],
-]
-
-
 class MemoryBook:
     """A :class:`LedgerBook` in plain dicts and lists (no transactions)."""
 
@@ -329,38 +321,19 @@ class MemoryBook:
         lines: Sequence[StatementLine],
         hold: Hold | None,
     ) -> None:
-        self.write(transfer, balances, lines, hold)
-
-    def write(
-        self,
-        transfer: Transfer,
-        balances: Sequence[tuple[str, Balance]],
-        lines: Sequence[StatementLine],
-        hold: Hold | None,
-    ) -> Replaced:
-        """:meth:`record`, returning what it replaced: each balance (or ``None`` for a new
-        account), the hold (its id and old value or ``None``) and each statement line's
-        member with their list of lines (``None`` for a first line)."""
         self.transfers.append(transfer)
         accounts = self.balances
-        old_balances = []
         for account, balance in balances:
-            old_balances.append((account, accounts.get(account)))
             accounts[account] = balance
         statement = self.statement
-        old_lines = []
         for line in lines:
             found = statement.get(line.member)
-            old_lines.append((line.member, found))
             if found is None:
                 statement[line.member] = [line]
             else:
                 found.append(line)
-        old_hold = None
         if hold is not None:
-            old_hold = (hold.id, self.holds.get(hold.id))
             self.holds[hold.id] = hold
-        return old_balances, old_hold, old_lines
 
     def transfer(self, seq: int) -> Transfer | None:
         return self.transfers[seq - 1] if 0 < seq <= len(self.transfers) else None

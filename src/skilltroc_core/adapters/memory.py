@@ -113,8 +113,8 @@ def _queue_restore(queue: _Queue, member: str, old: str | None) -> None:
 def _unrecord(book: MemoryBook, balances: list[tuple[str, Balance | None]],
               hold: tuple[str, Hold | None] | None,
               statements: list[tuple[str, list[StatementLine] | None]]) -> None:
-    """Undo one ledger movement (one undo entry per movement: it writes five things):
-    its transfer, then what :meth:`MemoryBook.write` says it replaced."""
+    """Undo one ledger movement: drop its transfer, put back the balances and the hold it
+    replaced (``None``: there was none) and drop the statement lines it added."""
     book.transfers.pop()
     for account, old in reversed(balances):
         if old is None:
@@ -161,8 +161,14 @@ class _JournaledBook(MemoryBook):
         lines: Sequence[StatementLine],
         hold: Hold | None,
     ) -> None:
-        journal = self._journal()  # first: outside a unit of work nothing is written
-        journal.append((_unrecord, self, *self.write(transfer, balances, lines, hold)))
+        accounts, statement = self.balances, self.statement
+        self._journal().append((  # one undo entry for the five things a movement writes
+            _unrecord, self,
+            [(account, accounts.get(account)) for account, _ in balances],
+            None if hold is None else (hold.id, self.holds.get(hold.id)),
+            [(line.member, statement.get(line.member)) for line in lines],
+        ))
+        super().record(transfer, balances, lines, hold)
 
     def set_idempotency(self, record: IdempotencyRecord) -> None:
         self._log((_put_back, self.keys, record.key, self.keys.get(record.key, _MISSING)))

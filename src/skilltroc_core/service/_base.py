@@ -19,7 +19,7 @@ from typing import Final, Literal, TypeVar
 from ..accounts import AccountStatus, Member
 from ..errors import IdempotencyConflictError, InvalidInputError, NotFoundError
 from ..events import FactValue, sorted_notification, stored_notification
-from ..frozen import evolve
+from ..frozen import builder, evolve
 from ..instants import UTC, require_aware
 from ..ledger import Ledger, refuse_debit
 from ..passwords import ScryptHasher
@@ -143,7 +143,7 @@ class Tx:
                      if (m := get(kinds.MEMBERS, r)) is None or m.status is not purged)
 
     def schedule(self, kind: str, ref: str, due: datetime) -> None:
-        self.uow.schedule(Timer(kind=kind, ref=ref, due=due))
+        self.uow.schedule(_new_timer(kind, ref, due))
 
     def cancel_timer(self, kind: str, ref: str) -> None:
         self.uow.cancel_timer(kind, ref)
@@ -193,6 +193,7 @@ class Tx:
         return hmac.new(key, email.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+_new_timer = builder(Timer)  # a timer per request: built without the keyword __init__
 HOST_KEY_PREFIX: Final = "host:"
 
 

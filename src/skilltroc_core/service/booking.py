@@ -8,6 +8,7 @@ together, so a hold ends exactly once and always for the reason the rules give.
 
 from __future__ import annotations
 
+from bisect import insort
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -212,10 +213,9 @@ class BookingCommands(MemberCommands, SocialCommands):
             ("request", registration.id), ("seats", registration.seats),
             ("session", registration.session), ("stars", registration.price * registration.seats),
             ("workshop", registration.workshop),
-        ]
+        ]  # in name order: each extra fact goes in its place
         for name, value in extra.items():
-            facts.append((name, iso_text(value, name) if isinstance(value, datetime) else value))
-        facts.sort()
+            insort(facts, (name, iso_text(value, name) if isinstance(value, datetime) else value))
         tx.tell(event, to, tuple(facts))
 
     # ------------------------------------------------------------------ workshops

@@ -231,7 +231,8 @@ class PayoutMachine(RuleBasedStateMachine):
         self.last_tutorial = self.tutorial
         self.counted = 0
         self.last_counted: dict[str, datetime] = {}
-        self.reports: dict[str, tuple[str, str, ViewVerdict]] = {}
+        # view id -> (tutorial, viewer, verdict, when): remembered for the replay window
+        self.reports: dict[str, tuple[str, str, ViewVerdict, datetime]] = {}
 
     def _publish(self) -> str:
         return self.service.publish_tutorial(self.publisher, title="Bread", domain="Cooking",
@@ -242,7 +243,10 @@ class PayoutMachine(RuleBasedStateMachine):
         who, view_id = self.viewers[viewer], f"view-{report}"
         tutorial = self.tutorial or self.last_tutorial
         assert tutorial is not None
+        now = self.world.clock.now()
         seen = self.reports.get(view_id)
+        if seen is not None and now >= seen[3] + VIEW_POLICY.replay_window:
+            seen = None  # forgotten: a new report (TUTO-4)
         if seen is not None and seen[:2] != (tutorial, who):
             with pytest.raises(SkilltrocError) as refused:
                 self.service.record_view(tutorial, who, view_id)
@@ -256,7 +260,6 @@ class PayoutMachine(RuleBasedStateMachine):
                 self.service.record_view(tutorial, who, view_id)
             assert refused.value.code == "state_conflict"
             return
-        now = self.world.clock.now()
         last = self.last_counted.get(who)
         if who == self.publisher:
             expected = ViewVerdict.OWN_VIEW
@@ -267,7 +270,7 @@ class PayoutMachine(RuleBasedStateMachine):
             self.counted += 1
             self.last_counted[who] = now
         assert self.service.record_view(tutorial, who, view_id) is expected
-        self.reports[view_id] = (tutorial, who, expected)
+        self.reports[view_id] = (tutorial, who, expected, now)
 
     @rule(hours=st.sampled_from([1, 6, 23, 24, 30]))
     def move_the_clock(self, hours: int) -> None:

@@ -255,3 +255,22 @@ def test_every_error_can_be_caught_as_a_skilltroc_error() -> None:
     for cls in ERROR_CLASSES:
         with pytest.raises(SkilltrocError):
             raise cls("refused")
+
+
+class _ShownWithMilliseconds(datetime):
+    def isoformat(self, sep: str = "T", timespec: str = "milliseconds") -> str:
+        return super().isoformat(sep, timespec)
+
+
+def test_a_datetime_subclass_shows_its_own_text_and_leaves_plain_datetimes_theirs() -> None:
+    odd = _ShownWithMilliseconds(2027, 4, 2, 16, 30, tzinfo=UTC)
+    assert notification("SessionMoved", AT, start=odd).fact("start") == (
+        "2027-04-02T16:30:00.000+00:00")
+    plain = datetime(2027, 4, 2, 16, 30, tzinfo=UTC)
+    assert notification("SessionMoved", AT, start=plain).fact("start") == (
+        "2027-04-02T16:30:00+00:00")
+
+
+def test_an_unknown_event_is_refused_before_its_facts_are_read() -> None:
+    with pytest.raises(InvalidInputError, match="not a notification"):
+        notification("Bogus", AT, start=datetime(2027, 4, 2, 18, 30))  # noqa: DTZ001

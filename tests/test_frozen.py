@@ -110,3 +110,8 @@ def test_a_builder_of_a_class_with_a_validator_goes_through_its_init() -> None:
     assert builder(_Checked)(2) == _Checked(2)
     with pytest.raises(ValueError, match="count"):
         builder(_Checked)(-1)
+
+
+def test_a_builder_of_a_class_that_needs_its_init_refuses_a_wrong_count_as_the_fast_one() -> None:
+    with pytest.raises(TypeError):
+        builder(_Checked)(1, 2)

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.ledger import TransferKind
+from skilltroc_core.ports import EntityKind
+from skilltroc_core.service import kinds
+from skilltroc_core.service.tutorials import VIEWER_MARKS
 from skilltroc_core.tutorials import (
     TutorialState,
     VideoKind,
     ViewVerdict,
     upload_source,
+    viewer_mark_id,
     youtube_source,
 )
 
@@ -466,3 +471,40 @@ def test_a_purged_publishers_tutorials_are_deleted_and_their_titles_erased(
     assert (gone.state, gone.title, gone.views) == (TutorialState.DELETED, "", 5)
     with pytest.raises(SkilltrocError):
         service.record_view(tutorial, "visitor", "after-purge")
+
+
+@pytest.mark.rule("TUTO-4")
+def test_a_view_id_and_a_viewer_mark_are_kept_only_as_long_as_they_decide_something(
+        world: World) -> None:
+    """The view id for the replay window (168 hours), the viewer's mark for the 24-hour
+    window: after them both are deleted (storage bounded) and nothing else changes."""
+    service = world.service
+    ann = signup_confirmed(service, "ann")
+    tutorial = _publish(world, ann)
+    assert service.record_view(tutorial, "visitor", "v1") is ViewVerdict.COUNTED
+    history = service.tutorial(tutorial).history
+    mark = viewer_mark_id(history, "visitor")
+    assert _stored(world, VIEWER_MARKS, mark) and _stored(world, kinds.COMMAND_KEYS,
+                                                          "tutorial_view:v1")
+    world.advance(timedelta(hours=24))
+    service.run_due()
+    assert not _stored(world, VIEWER_MARKS, mark)
+    assert service.record_view(tutorial, "visitor", "v1") is ViewVerdict.COUNTED  # replay
+    assert service.record_view(tutorial, "visitor", "v2") is ViewVerdict.COUNTED
+    assert _stored(world, VIEWER_MARKS, mark)
+    world.advance(service.policy.replay_window)
+    service.run_due()
+    assert not _stored(world, kinds.COMMAND_KEYS, "tutorial_view:v1")
+    assert not _stored(world, VIEWER_MARKS, mark)
+    assert service.tutorial(tutorial).views == 2
+    # forgotten, the id is a new report: counted, since the last counted view is old
+    assert service.record_view(tutorial, "visitor", "v1") is ViewVerdict.COUNTED
+    assert service.tutorial(tutorial).views == 3
+
+
+def _stored(world: World, kind: EntityKind[Any], entity_id: str) -> bool:
+    uow = world.store.begin()
+    try:
+        return uow.get(kind, entity_id) is not None
+    finally:
+        uow.rollback()

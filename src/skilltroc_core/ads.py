@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final, NamedTuple
 from urllib.parse import urlsplit
@@ -34,7 +34,7 @@ from .errors import (
     StateConflictError,
 )
 from .frozen import evolve
-from .instants import require_aware
+from .instants import microseconds_since_year_one, require_aware
 from .rules import Policy
 from .statemachine import Move, TransitionTable, transition
 
@@ -70,8 +70,6 @@ _MAX_URL: Final = 2048
 #: above real budgets (one purchase of ``ledger.MAX_STARS`` buys 10**14 impressions).
 MAX_GOAL: Final = 10**20
 _RANK_SCALE: Final = MAX_GOAL**2  # a rank has at most 41 digits (10**40 at the goal)
-_FIRST_INSTANT: Final = datetime(1, 1, 1, tzinfo=UTC)
-_MICROSECOND: Final = timedelta(microseconds=1)
 _START_SCALE: Final = 10**18  # microseconds from year 1 to year 9999 are fewer
 _MAX_DOMAIN: Final = 200
 _HOST: Final = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
@@ -273,7 +271,7 @@ def serve_rank(impressions: int, goal: int, start: datetime, campaign: str) -> s
     """
     # A goal of 0 (a policy of 0 impressions per star) counts as reached: served last.
     rank = impressions * _RANK_SCALE // goal if goal > 0 else _RANK_SCALE
-    started = (start - _FIRST_INSTANT) // _MICROSECOND
+    started = microseconds_since_year_one(start)
     return f"{rank * _START_SCALE + started:059d}|{campaign}"  # 41 + 18 digits
 
 

@@ -111,9 +111,10 @@ _ISO_TEXT_SIZE = 4_096
 
 def iso_text(value: datetime, what: str) -> str:
     """``value`` as ISO 8601 text in UTC (refused when naive), remembered for reuse."""
-    text = _ISO_TEXT.get(value) if value.tzinfo is UTC else None
+    if type(value) is not datetime or value.tzinfo is not UTC:  # e.g. a subclass: as is
+        return require_aware(value, what).isoformat()
+    text = _ISO_TEXT.get(value)
     if text is None:
-        value = require_aware(value, what)
         text = value.isoformat()
         if len(_ISO_TEXT) >= _ISO_TEXT_SIZE:
             _ISO_TEXT.clear()
@@ -142,6 +143,7 @@ def sorted_notification(
 ) -> Notification:
     """:func:`notification` with the facts already as ``(name, value)`` pairs in name
     order (the list is reused: its datetimes become text)."""
+    _rule_of(event)  # an unknown event is the first thing refused
     for position, (key, value) in enumerate(facts):
         if isinstance(value, datetime):
             facts[position] = (key, iso_text(value, key))
@@ -159,9 +161,14 @@ def stored_notification(
 ) -> Notification:
     """A notice from values exactly as they are stored: facts in name order, instants
     already text (:func:`iso_text`); the rule still comes from the NOTIFY table."""
-    rule = NOTIFICATION_RULES.get(event)
-    if rule is None:
-        raise InvalidInputError(f"{event!r} is not a notification the rules define")
+    rule = _rule_of(event)
     if type(at) is not datetime or at.tzinfo is not UTC:
         at = require_aware(at)
     return _build_notification(event, rule, at, recipients, emails, facts)
+
+
+def _rule_of(event: str) -> str:
+    rule = NOTIFICATION_RULES.get(event)
+    if rule is None:
+        raise InvalidInputError(f"{event!r} is not a notification the rules define")
+    return rule

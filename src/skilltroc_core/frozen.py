@@ -64,6 +64,9 @@ def builder(cls: type[T]) -> Callable[..., T]:
         keywords = [field.alias or field.name for field in attrs.fields(cls)]  # type: ignore[arg-type]
 
         def build(*values: Any) -> T:
+            if len(values) != len(keywords):
+                raise TypeError(f"{cls.__name__} takes {len(keywords)} values, "
+                                f"{len(values)} given")
             return cls(**dict(zip(keywords, values, strict=True)))
 
         return build
@@ -105,7 +108,9 @@ def evolve(entity: T, **changes: Any) -> T:
     try:
         copier = _COPIERS[key]
     except KeyError:
-        copier = _COPIERS[key] = _copier(*key)
+        copier = _copier(*key)
+        if copier is not None or _slot_setters(key[0]) is None:
+            _COPIERS[key] = copier  # (not a wrong field name: attrs.evolve refuses it)
     if copier is None:
         return attrs.evolve(entity, **changes)  # type: ignore[misc]
     copy: T = copier(entity, *changes.values())

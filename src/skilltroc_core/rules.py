@@ -136,6 +136,14 @@ class Policy:
         "A viewer's views of one tutorial count once per this window (DECISION).",
     )
 
+    replay_window: timedelta = _rule(
+        timedelta(hours=168), "TUTO-4", "L326",
+        "How long a page view id (AD-7) or view report id (TUTO-4) is remembered: the same "
+        "id again within it changes nothing and gets its first answer; after it the id is "
+        "forgotten (so storage does not grow with traffic) and counts as new. A duration, "
+        "seven days of 24 hours (DECISION).",
+    )
+
     # AD
     impressions_per_ad_star: int = _rule(
         100, "AD-2", "L713", "Impressions bought by one star (10 stars = 1,000)."

@@ -118,13 +118,13 @@ def _unrecord(book: MemoryBook, balances: list[tuple[str, Balance | None]],
     book.transfers.pop()
     for account, old in reversed(balances):
         if old is None:
-            del book.balances[account]
+            book.balances.pop(account, None)
         else:
             book.balances[account] = old
     if hold is not None:
         hold_id, old_hold = hold
         if old_hold is None:
-            del book.holds[hold_id]
+            book.holds.pop(hold_id, None)
         else:
             book.holds[hold_id] = old_hold
     for member, lines in reversed(statements):

@@ -8,19 +8,20 @@ command changes nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Final, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 from ..accounts import AccountStatus, Member
 from ..errors import IdempotencyConflictError, InvalidInputError, NotFoundError
 from ..events import FactValue, sorted_notification, stored_notification
 from ..frozen import builder, evolve
-from ..instants import UTC, require_aware
+from ..instants import UTC, microseconds_since_year_one, require_aware
 from ..ledger import Ledger, refuse_debit
 from ..passwords import ScryptHasher
 from ..ports import Clock, EntityKind, IdGenerator, PasswordHasher, Store, Timer, UnitOfWork
@@ -164,8 +165,8 @@ class Tx:
         if key is None:
             return None
         record = self.uow.get(kinds.COMMAND_KEYS, key)
-        if record is None:
-            return None
+        if record is None or (record.until is not None and self.now >= record.until):
+            return None  # never used, or forgotten (its deletion may still be pending)
         if record.command != command or record.fingerprint != fingerprint:
             shown = key.removeprefix(HOST_KEY_PREFIX)
             raise IdempotencyConflictError(
@@ -175,13 +176,38 @@ class Tx:
             )
         return record.result
 
-    def remember(self, key: str | None, command: str, fingerprint: str, result: str) -> None:
+    def remember(self, key: str | None, command: str, fingerprint: str, result: str, *,
+                 keep_for: timedelta | None = None) -> None:
+        """Keep what ``key`` did, for good, or for ``keep_for`` (see :meth:`forget_after`)."""
         if key is not None:
-            self.uow.put(
-                kinds.COMMAND_KEYS, key,
-                kinds.CommandKey(key=key, command=command, fingerprint=fingerprint,
-                                 result=result),
-            )
+            until = self.later(keep_for) if keep_for is not None else None
+            self.uow.put(kinds.COMMAND_KEYS, key,
+                         _new_command_key(key, command, fingerprint, result, until))
+            if until is not None:
+                self._forget_at(kinds.COMMAND_KEYS, key, until)
+
+    # Records kept for a while -----------------------------------------------------
+    def later(self, delay: timedelta) -> datetime | None:
+        """``now + delay``; None past year 9999 (a record then is simply kept)."""
+        try:
+            return self.now + delay
+        except OverflowError:
+            return None
+
+    def forget_after(self, kind: EntityKind[Any], entity_id: str, delay: timedelta) -> None:
+        """Delete this record ``delay`` from now (a later call moves the instant).
+
+        For records only needed for a while, whose number grows with traffic (page-view
+        and view ids, viewer marks): :meth:`ServiceBase.run_due`, which a host's scheduler
+        calls, deletes them when their time came, so storage stays bounded. Until then
+        they are only kept: whoever reads them checks their time (see :meth:`replay`).
+        """
+        at = self.later(delay)
+        if at is not None:
+            self._forget_at(kind, entity_id, at)
+
+    def _forget_at(self, kind: EntityKind[Any], entity_id: str, at: datetime) -> None:
+        self.uow.queue_put(expiry_queue(kind), entity_id, expiry_key(at))
 
     def email_fingerprint(self, email: str) -> str:
         """A keyed one-way hash of an email (STAR-1: remembered after a purge)."""
@@ -193,8 +219,39 @@ class Tx:
         return hmac.new(key, email.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-_new_timer = builder(Timer)  # a timer per request: built without the keyword __init__
+def expiry_queue(kind: EntityKind[Any]) -> str:
+    """The store queue of the ``kind`` records to delete, ordered by when."""
+    return f"expiry:{kind.name}"
+
+
+def expiry_key(at: datetime) -> str:
+    """``at`` as fixed-width text (microseconds since year 1, 18 digits), so that text
+    order is time order in every store."""
+    return f"{microseconds_since_year_one(require_aware(at)):018d}"
+
+
+def forget_due(uow: UnitOfWork, kind: EntityKind[Any], now: datetime, limit: int) -> int:
+    """Delete the ``kind`` records whose time came by ``now`` (at most ``limit``): the
+    earliest first, O(log n) each. Returns how many."""
+    queue, due, count = expiry_queue(kind), expiry_key(now), 0
+    while count < limit:
+        first = uow.queue_first(queue)
+        if first is None:
+            break
+        at = uow.queue_key(queue, first)
+        if at is None or at > due:
+            break
+        uow.delete(kind, first)
+        uow.queue_remove(queue, first)
+        count += 1
+    return count
+
+
+# built on every request, serve and view: without the keyword __init__
+_new_timer = builder(Timer)
+_new_command_key = builder(kinds.CommandKey)
 HOST_KEY_PREFIX: Final = "host:"
+_FORGET_BATCH: Final = 1_000  # expired records deleted per unit of work by run_due
 
 
 def host_key(key: object, rule: str) -> str | None:
@@ -232,6 +289,8 @@ class ServiceBase:
         self.email_hash_key = email_hash_key
         self._timer_handlers: dict[str, TimerHandler] = {}
         self._purge_hooks: list[Callable[[Tx, Member], None]] = []
+        # kinds with records kept for a while (Tx.forget_after): run_due deletes due ones
+        self._expiring: list[EntityKind[Any]] = [kinds.COMMAND_KEYS]
         self._register_timers()
 
     def _register_timers(self) -> None:
@@ -283,17 +342,24 @@ class ServiceBase:
         """
         limit = self.now() if until is None else require_aware(until)
         count = 0
-        while True:
-            uow = self.store.begin()
-            try:
-                ran = self._apply_due(uow, limit, limit=1)
-            except BaseException:
-                uow.rollback()
-                raise
-            _commit(uow)
-            if not ran:
-                return count
+        while self._in_own_unit(lambda uow: self._apply_due(uow, limit, limit=1)):
             count += 1
+        for kind in self._expiring:  # and records kept for a while whose time came
+            while self._in_own_unit(
+                    functools.partial(forget_due, kind=kind, now=limit, limit=_FORGET_BATCH)):
+                pass
+        return count
+
+    def _in_own_unit(self, work: Callable[[UnitOfWork], int]) -> int:
+        """Run ``work`` in a unit of work of its own, committed unless it raises."""
+        uow = self.store.begin()
+        try:
+            done = work(uow)
+        except BaseException:
+            uow.rollback()
+            raise
+        _commit(uow)
+        return done
 
 
 class _Unit:

@@ -42,7 +42,7 @@ from ..codec import instant_text
 from ..errors import InvalidInputError, InvariantViolationError, NotAllowedError
 from ..instants import require_aware
 from ..ledger import AD_SPEND, TransferKind
-from ..ports import EntityKind, Index, Timer, UnitOfWork
+from ..ports import EntityKind, Index, IndexKey, Timer, UnitOfWork
 from ._base import ServiceBase, Tx, host_key
 
 __all__ = [
@@ -58,12 +58,20 @@ _MAX_VISUAL: Final = 2048
 _MAX_PAGE_VIEW: Final = 200
 
 
+_STATE_KEYS = {state: state.value for state in CampaignState}  # read on every serve
+
+
+def _campaign_keys(c: Campaign) -> tuple[IndexKey, ...]:
+    return ((0, c.owner), (1, _STATE_KEYS[c.state]))
+
+
 CAMPAIGNS: EntityKind[Campaign] = EntityKind(
     name="ad_campaign", type=Campaign,
     indexes=(
         Index(name="owner", keys=lambda c: (c.owner,)),
-        Index(name="state", keys=lambda c: (c.state.value,)),
+        Index(name="state", keys=lambda c: (_STATE_KEYS[c.state],)),
     ),
+    all_keys=_campaign_keys,  # a campaign is written on every serve
 )
 
 
@@ -291,7 +299,7 @@ class AdCommands(ServiceBase):
                           started_at=shown.started_at, ended_at=shown.ended_at)
             else:
                 _enqueue(tx.uow, shown)
-            tx.remember(key, "serve", where, shown.id)
+            tx.remember(key, "serve", where, shown.id, keep_for=self.policy.replay_window)
             return shown
 
     # ------------------------------------------------------------------ queries

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import attrs
 
 from ..accounts import Member
@@ -47,6 +49,7 @@ class CommandKey:
     command: str
     fingerprint: str
     result: str
+    until: datetime | None = None  # forgotten from then on (None: kept for good)
 
 
 @attrs.frozen(kw_only=True)
@@ -126,7 +129,7 @@ def _registration_keys(r: Registration) -> tuple[IndexKey, ...]:
         keys.append((_MEMBER_LIVE, r.member))
         if session:
             keys.append((_MEMBER_SESSION, f"{r.member}|{session}"))
-        elif state is _R.PENDING:
+        elif state is _R.PENDING and session is None:
             keys.append((_MEMBER_FUTURE, f"{r.member}|{r.workshop}"))
         return tuple(keys)
     if state is _R.WAITLISTED:

@@ -108,6 +108,7 @@ class TutorialCommands(ServiceBase):
     def _register_timers(self) -> None:
         super()._register_timers()
         self._purge_hooks.append(self._purge_tutorials)
+        self._expiring.append(VIEWER_MARKS)
 
     # ------------------------------------------------------------------ helpers
     def _own_tutorial(self, tx: Tx, member: Member, tutorial_id: object) -> Tutorial:
@@ -240,6 +241,8 @@ class TutorialCommands(ServiceBase):
                 tx.put(TUTORIALS, tutorial.id, outcome.tutorial)
                 tx.put(VIDEO_HISTORIES, history.id, outcome.history)
                 tx.put(VIEWER_MARKS, mark_id, ViewerMark(id=mark_id, counted_at=tx.now))
+                # past the window the mark decides nothing (TUTO-4): it goes then
+                tx.forget_after(VIEWER_MARKS, mark_id, self.policy.view_dedup_window)
                 for threshold in outcome.thresholds:
                     tx.ledger.issue(
                         TransferKind.TUTORIAL_PAYOUT, tutorial.publisher, 1,
@@ -248,7 +251,8 @@ class TutorialCommands(ServiceBase):
                     )
                     tx.notify("TutorialThresholdPaid", recipients=(tutorial.publisher,),
                               tutorial=tutorial.id, views=threshold, stars=1)
-            tx.remember(key, "record_view", fingerprint, outcome.verdict.value)
+            tx.remember(key, "record_view", fingerprint, outcome.verdict.value,
+                        keep_for=self.policy.replay_window)
             return outcome.verdict
 
     # ------------------------------------------------------------------ queries

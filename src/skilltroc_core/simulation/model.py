@@ -167,9 +167,11 @@ class Model:
         self.tutorials: dict[str, MTutorial] = {}
         self.histories: dict[tuple[str, str], list[int]] = {}  # -> [counted, paid]
         self.marks: dict[tuple[str, str, str], datetime] = {}
-        self.view_ids: dict[str, tuple[str, str, str]] = {}  # -> (tutorial, viewer, verdict)
+        # view id -> (tutorial, viewer, verdict, when); page view -> (domain, campaign, when):
+        # remembered for the replay window only (AD-7, TUTO-4)
+        self.view_ids: dict[str, tuple[str, str, str, datetime]] = {}
         self.campaigns: dict[str, MCampaign] = {}
-        self.page_views: dict[str, tuple[str, str]] = {}  # -> (domain, campaign)
+        self.page_views: dict[str, tuple[str, str, datetime]] = {}
         self.purchases: dict[str, tuple[str, int]] = {}
         # platform totals
         self.wallets = 0
@@ -635,9 +637,14 @@ class Model:
             tutorial.live = False
             self.live_videos.discard((tutorial.publisher, tutorial.video))
 
+    def remembers_view(self, view_id: str) -> bool:
+        """Whether a report of ``view_id`` now only gets its first answer (TUTO-4)."""
+        seen = self.view_ids.get(view_id)
+        return seen is not None and self.at < seen[3] + self.policy.replay_window
+
     def view(self, tutorial_id: str, viewer: str, view_id: str) -> str:
         """The verdict the rules give this view report (TUTO-2/4), applied."""
-        if view_id in self.view_ids:
+        if self.remembers_view(view_id):
             return self.view_ids[view_id][2]
         tutorial = self.tutorials[tutorial_id]
         if viewer == tutorial.publisher:
@@ -657,7 +664,7 @@ class Model:
                     history[1] += 1
                     self._issue(self.members[tutorial.publisher], 1)
                     self.note("TutorialThresholdPaid", [tutorial.publisher])
-        self.view_ids[view_id] = (tutorial_id, viewer, verdict)
+        self.view_ids[view_id] = (tutorial_id, viewer, verdict, self.at)
         return verdict
 
     # ------------------------------------------------------------------ campaigns
@@ -705,8 +712,9 @@ class Model:
 
     def serve(self, domain: str, page_view: str) -> str | None:
         """The campaign the rules show on this page view (AD-7), its impression counted."""
-        if page_view in self.page_views:
-            return self.page_views[page_view][1]
+        seen = self.page_views.get(page_view)
+        if seen is not None and self.at < seen[2] + self.policy.replay_window:
+            return seen[1]
         best: MCampaign | None = None
         for campaign in self.running.values():
             if domain not in campaign.domains:
@@ -720,7 +728,7 @@ class Model:
             best.state = "completed"
             del self.running[best.id]
             self.note("CampaignEnded", [best.owner])
-        self.page_views[page_view] = (domain, best.id)
+        self.page_views[page_view] = (domain, best.id, self.at)
         return best.id
 
 

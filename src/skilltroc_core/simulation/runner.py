@@ -798,7 +798,7 @@ class Simulator:
         tutorials = _recent(model.tutorials)
         if a3 % 10 == 0 and model.view_ids:
             view_id = _pick(list(itertools.islice(reversed(model.view_ids), _WINDOW)), a3) or ""
-            tutorial_id, viewer, _ = model.view_ids[view_id]
+            tutorial_id, viewer, *_ = model.view_ids[view_id]
             tutorial = model.tutorials[tutorial_id]
         else:
             picked = _pick([t for t in tutorials if t.live] if a0 % 20 else tutorials, a0)
@@ -807,7 +807,7 @@ class Simulator:
             tutorial = picked
             viewer = (self._member(a1) or "visitor-0") if a2 % 3 else f"visitor-{a1 % 60}"
             view_id = self._next("view-")
-        expect = view_id in model.view_ids or tutorial.live
+        expect = model.remembers_view(view_id) or tutorial.live
         verdict = self._command("view", lambda: self.app.record_view(
             tutorial.id, viewer, view_id).value, expect=expect, members=[tutorial.publisher],
             entities=[(TUTORIALS, tutorial.id)], keyed=True)

@@ -40,8 +40,9 @@ from ..events import notification
 from ..ledger import GIFT_ESCROW, HoldState, Ledger, SupplyReport, TransferKind, VoidReason
 from ..ports import EntityKind, Index, Store, Timer
 from ..rules import DEFAULT_POLICY
-from ..service import Skilltroc
-from ..tutorials import ViewVerdict
+from ..service import Skilltroc, kinds
+from ..service.tutorials import VIEWER_MARKS
+from ..tutorials import ViewVerdict, viewer_mark_id
 
 __all__ = ["StoreContract"]
 
@@ -495,6 +496,40 @@ class StoreContract:
         told = [(i.notification.event, i.notification.fact("views"))
                 for i in service.drain_notifications()]
         assert told == [("TutorialThresholdPaid", 2), ("TutorialThresholdPaid", 4)]
+        service.check_invariants(deep=True)
+
+    @pytest.mark.rule("AD-7", "TUTO-4")
+    def test_ids_and_marks_are_forgotten_after_their_windows_on_every_store(
+            self, store: Store) -> None:
+        """Page-view and view ids (Policy.replay_window) and viewer marks (24 hours) leave
+        the store once their time came: storage does not grow with traffic."""
+        service, clock = self._service(store)
+        ann = service.signup("ann@example.org", provider="google").member_id
+        tutorial = service.publish_tutorial(ann, title="Bread", domain="cooking",
+                                            rights_attested=True,
+                                            youtube_url="https://youtu.be/dQw4w9WgXcQ")
+        assert service.record_view(tutorial, "visitor-1", "v1") is ViewVerdict.COUNTED
+        assert service.serve("cooking", "page-1") is None  # no campaign: nothing kept
+        mark = viewer_mark_id(service.tutorial(tutorial).history, "visitor-1")
+
+        def kept() -> list[bool]:
+            uow = store.begin()
+            try:
+                return [uow.get(kinds.COMMAND_KEYS, "tutorial_view:v1") is not None,
+                        uow.get(VIEWER_MARKS, mark) is not None]
+            finally:
+                uow.rollback()
+
+        assert kept() == [True, True]
+        clock.advance(timedelta(hours=24))
+        assert service.run_due() == 0
+        assert kept() == [True, False]
+        clock.advance(service.policy.replay_window)
+        assert kept() == [True, False]  # its time came; run_due deletes it
+        assert service.run_due() == 0
+        assert kept() == [False, False]
+        assert service.record_view(tutorial, "visitor-1", "v1") is ViewVerdict.COUNTED
+        assert service.tutorial(tutorial).views == 2
         service.check_invariants(deep=True)
 
     @pytest.mark.rule("STAR-4")

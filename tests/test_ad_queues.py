@@ -219,8 +219,8 @@ def test_a_version_2_store_without_campaigns_migrates_to_version_3(tmp_path: Pat
     app.store.close()
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
-    assert conn.execute("SELECT queue, member FROM queue_entries ORDER BY queue").fetchall() == [
-        ("ad:cooking", campaign), ("expiry:command_key", "page_view:pv-1")]
+    assert conn.execute("SELECT queue, member FROM queue_entries").fetchall() == [
+        ("ad:cooking", campaign)]
 
 
 @pytest.mark.rule("AD-7")
@@ -279,7 +279,7 @@ def test_a_version_2_postgres_store_migrates_to_version_3(pg_dsn: str) -> None:
                             ).fetchone() == ("3",)
         assert conn.execute("SELECT count(*) FROM entities WHERE kind = 'ad_queue'"
                             ).fetchone() == (0,)
-        assert conn.execute("SELECT DISTINCT pg_typeof(sort_key)::text FROM queue_entries"
+        assert conn.execute("SELECT pg_typeof(sort_key)::text FROM queue_entries"
                             ).fetchall() == [("bytea",)]
 
 

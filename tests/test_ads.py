@@ -591,38 +591,61 @@ def test_a_purged_owners_campaigns_stop_and_lose_their_creative_but_stay_recorde
     assert service.supply().ad_spent == 30
 
 
+WINDOW = timedelta(hours=168)
+
+
+@pytest.fixture
+def bounded() -> Iterator[World]:
+    """A platform that bounds storage: page-view ids remembered for 168 hours."""
+    built = make_world(policy=attrs.evolve(SMALL, replay_window=WINDOW))
+    yield built
+    built.service.check_invariants(deep=True)
+    built.service.check_ad_queues()
+
+
+@pytest.mark.rule("AD-7")
+def test_by_default_a_page_view_id_is_remembered_for_good(small: World) -> None:
+    service = small.service
+    shop = professional(service, "shop", 40)
+    launch(service, shop, start=small.clock.now())
+    service.serve("cooking", "page-1")
+    small.advance(days=400)
+    assert service.serve("cooking", "page-1").impressions == 1  # type: ignore[union-attr]
+    assert service.run_due() == 0 and _kept(small, "page_view:page-1")
+
+
 @pytest.mark.rule("AD-7")
 def test_a_page_view_id_is_remembered_for_the_replay_window_then_forgotten(
-        small: World) -> None:
-    """DECISION (Policy.replay_window, 168 hours): within it the same id gets its first
-    answer; after it the id is forgotten, so storage does not grow with traffic, and it
-    counts as a new page view."""
-    service, window = small.service, small.service.policy.replay_window
+        bounded: World) -> None:
+    """DECISION (Policy.replay_window, set here to 168 hours): within it the same id gets
+    its first answer; after it the id is forgotten, so storage does not grow with
+    traffic, and it counts as a new page view."""
+    service = bounded.service
     shop = professional(service, "shop", 40)
-    campaign = launch(service, shop, start=small.clock.now())
+    campaign = launch(service, shop, start=bounded.clock.now())
     assert service.serve("cooking", "page-1").id == campaign  # type: ignore[union-attr]
-    small.advance(window - timedelta(seconds=1))
+    bounded.advance(WINDOW - timedelta(seconds=1))
     assert service.serve("cooking", "page-1").impressions == 1  # type: ignore[union-attr]
-    assert _kept(small, "page_view:page-1")
-    small.advance(timedelta(seconds=1))
+    assert _kept(bounded, "page_view:page-1")
+    bounded.advance(timedelta(seconds=1))
     assert service.run_due() == 0  # no deadline: the forgetting is not counted as one
-    assert not _kept(small, "page_view:page-1")
+    assert not _kept(bounded, "page_view:page-1")
     again = service.serve("baking", "page-1")  # no longer a conflict: a new page view
     assert again is None
     assert service.serve("cooking", "page-1").impressions == 2  # type: ignore[union-attr]
 
 
 @pytest.mark.rule("AD-7")
-def test_an_expired_id_waiting_for_run_due_is_already_a_new_page_view(small: World) -> None:
-    service = small.service
+def test_an_expired_id_waiting_for_run_due_is_already_a_new_page_view(bounded: World) -> None:
+    service = bounded.service
     shop = professional(service, "shop", 40)
-    campaign = launch(service, shop, start=small.clock.now())
+    campaign = launch(service, shop, start=bounded.clock.now())
     service.serve("cooking", "page-1")
-    small.advance(service.policy.replay_window)
-    assert _kept(small, "page_view:page-1")  # run_due has not run: still stored ...
+    bounded.advance(WINDOW)
+    assert _kept(bounded, "page_view:page-1")  # run_due has not run: still stored ...
     assert service.serve("cooking", "page-1").impressions == 2  # type: ignore[union-attr]
     service.run_due()  # ... and remembered again, for a new window: not deleted
-    assert _kept(small, "page_view:page-1")
+    assert _kept(bounded, "page_view:page-1")
     assert service.serve("cooking", "page-1").impressions == 2  # type: ignore[union-attr]
     assert service.campaign(campaign).impressions == 2
 

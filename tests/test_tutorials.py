@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import attrs
 import pytest
 
 from skilltroc_core.errors import SkilltrocError
@@ -23,7 +24,14 @@ from skilltroc_core.tutorials import (
 )
 
 from .ads_support import VIDEO, WATCH, code, professional, statement_kinds
-from .members_support import World, make_world, notices, signup_confirmed, snapshot
+from .members_support import (
+    CHEAP_POLICY,
+    World,
+    make_world,
+    notices,
+    signup_confirmed,
+    snapshot,
+)
 
 
 @pytest.fixture
@@ -475,9 +483,11 @@ def test_a_purged_publishers_tutorials_are_deleted_and_their_titles_erased(
 
 @pytest.mark.rule("TUTO-4")
 def test_a_view_id_and_a_viewer_mark_are_kept_only_as_long_as_they_decide_something(
-        world: World) -> None:
-    """The view id for the replay window (168 hours), the viewer's mark for the 24-hour
-    window: after them both are deleted (storage bounded) and nothing else changes."""
+) -> None:
+    """With a replay window (168 hours here) the view id is kept for it, the viewer's
+    mark for the 24-hour window: after them both are deleted (storage bounded) and
+    nothing else changes."""
+    world = make_world(policy=attrs.evolve(CHEAP_POLICY, replay_window=timedelta(hours=168)))
     service = world.service
     ann = signup_confirmed(service, "ann")
     tutorial = _publish(world, ann)
@@ -492,7 +502,7 @@ def test_a_view_id_and_a_viewer_mark_are_kept_only_as_long_as_they_decide_someth
     assert service.record_view(tutorial, "visitor", "v1") is ViewVerdict.COUNTED  # replay
     assert service.record_view(tutorial, "visitor", "v2") is ViewVerdict.COUNTED
     assert _stored(world, VIEWER_MARKS, mark)
-    world.advance(service.policy.replay_window)
+    world.advance(timedelta(hours=168))
     service.run_due()
     assert not _stored(world, kinds.COMMAND_KEYS, "tutorial_view:v1")
     assert not _stored(world, VIEWER_MARKS, mark)
@@ -508,3 +518,17 @@ def _stored(world: World, kind: EntityKind[Any], entity_id: str) -> bool:
         return uow.get(kind, entity_id) is not None
     finally:
         uow.rollback()
+
+
+@pytest.mark.rule("TUTO-4")
+def test_by_default_a_view_id_and_the_viewer_marks_are_kept_for_good(world: World) -> None:
+    service = world.service
+    ann = signup_confirmed(service, "ann")
+    tutorial = _publish(world, ann)
+    assert service.record_view(tutorial, "visitor", "v1") is ViewVerdict.COUNTED
+    world.advance(days=400)
+    service.run_due()
+    assert service.record_view(tutorial, "visitor", "v1") is ViewVerdict.COUNTED  # replayed
+    assert service.tutorial(tutorial).views == 1
+    mark = viewer_mark_id(service.tutorial(tutorial).history, "visitor")
+    assert _stored(world, VIEWER_MARKS, mark)

@@ -136,12 +136,13 @@ class Policy:
         "A viewer's views of one tutorial count once per this window (DECISION).",
     )
 
-    replay_window: timedelta = _rule(
-        timedelta(hours=168), "TUTO-4", "L326",
-        "How long a page view id (AD-7) or view report id (TUTO-4) is remembered: the same "
-        "id again within it changes nothing and gets its first answer; after it the id is "
-        "forgotten (so storage does not grow with traffic) and counts as new. A duration, "
-        "seven days of 24 hours (DECISION).",
+    replay_window: timedelta | None = _rule(
+        None, "TUTO-4", "L326",
+        "None (the default): a page view id (AD-7) or view report id (TUTO-4) is "
+        "remembered for good, so the same id again never counts twice, and storage grows "
+        "with traffic. A duration bounds storage: the same id within it still gets its "
+        "first answer, after it the id is forgotten and counts as new, and a viewer's "
+        "last counted view is forgotten after the 24-hour window (DECISION).",
     )
 
     # AD
@@ -163,7 +164,8 @@ class Policy:
             value = getattr(self, field.name)
             if field.type in ("int", int) or (field.type == "int | None" and value is not None):
                 _positive(self, field, value)
-            elif field.type in ("timedelta", timedelta) and (
+            elif (field.type in ("timedelta", timedelta) or (
+                    field.type == "timedelta | None" and value is not None)) and (
                 not isinstance(value, timedelta) or value < timedelta(0)
             ):
                 raise InvalidInputError(f"policy {field.name} must be a duration >= 0")

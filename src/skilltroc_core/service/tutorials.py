@@ -241,8 +241,9 @@ class TutorialCommands(ServiceBase):
                 tx.put(TUTORIALS, tutorial.id, outcome.tutorial)
                 tx.put(VIDEO_HISTORIES, history.id, outcome.history)
                 tx.put(VIEWER_MARKS, mark_id, ViewerMark(id=mark_id, counted_at=tx.now))
-                # past the window the mark decides nothing (TUTO-4): it goes then
-                tx.forget_after(VIEWER_MARKS, mark_id, self.policy.view_dedup_window)
+                if self.policy.replay_window is not None:  # storage bounded: past the
+                    # 24-hour window the mark decides nothing (TUTO-4), so it goes then
+                    tx.forget_after(VIEWER_MARKS, mark_id, self.policy.view_dedup_window)
                 for threshold in outcome.thresholds:
                     tx.ledger.issue(
                         TransferKind.TUTORIAL_PAYOUT, tutorial.publisher, 1,

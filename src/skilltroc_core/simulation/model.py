@@ -637,10 +637,18 @@ class Model:
             tutorial.live = False
             self.live_videos.discard((tutorial.publisher, tutorial.video))
 
+    def _remembered(self, since: datetime) -> bool:
+        """Whether an id first used at ``since`` is still remembered (replay window)."""
+        window = self.policy.replay_window
+        try:
+            return window is None or self.at < since + window
+        except OverflowError:  # past year 9999: the service keeps it for good
+            return True
+
     def remembers_view(self, view_id: str) -> bool:
         """Whether a report of ``view_id`` now only gets its first answer (TUTO-4)."""
         seen = self.view_ids.get(view_id)
-        return seen is not None and self.at < seen[3] + self.policy.replay_window
+        return seen is not None and self._remembered(seen[3])
 
     def view(self, tutorial_id: str, viewer: str, view_id: str) -> str:
         """The verdict the rules give this view report (TUTO-2/4), applied."""
@@ -713,7 +721,7 @@ class Model:
     def serve(self, domain: str, page_view: str) -> str | None:
         """The campaign the rules show on this page view (AD-7), its impression counted."""
         seen = self.page_views.get(page_view)
-        if seen is not None and self.at < seen[2] + self.policy.replay_window:
+        if seen is not None and self._remembered(seen[2]):
             return seen[1]
         best: MCampaign | None = None
         for campaign in self.running.values():

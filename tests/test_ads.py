@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -656,3 +656,19 @@ def _kept(world: World, key: str) -> bool:
         return uow.get(kinds.COMMAND_KEYS, key) is not None
     finally:
         uow.rollback()
+
+
+@pytest.mark.rule("AD-7")
+def test_an_id_remembered_again_when_its_window_would_pass_year_9999_is_kept_for_good() -> None:
+    world = make_world(start=datetime(9999, 12, 20, tzinfo=UTC),
+                       policy=attrs.evolve(SMALL, replay_window=WINDOW))
+    service = world.service
+    shop = professional(service, "shop", 40)
+    launch(service, shop, start=world.clock.now())
+    service.serve("cooking", "page-1")
+    world.advance(WINDOW)  # forgotten; remembered again, its window would end past 9999
+    assert service.serve("cooking", "page-1").impressions == 2  # type: ignore[union-attr]
+    world.advance(timedelta(days=3))
+    service.run_due()
+    assert _kept(world, "page_view:page-1")  # no deletion left behind from the first time
+    assert service.serve("cooking", "page-1").impressions == 2  # type: ignore[union-attr]

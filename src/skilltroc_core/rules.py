@@ -141,8 +141,7 @@ class Policy:
         "None (the default): a page view id (AD-7) or view report id (TUTO-4) is "
         "remembered for good, so the same id again never counts twice, and storage grows "
         "with traffic. A duration bounds storage: the same id within it still gets its "
-        "first answer, after it the id is forgotten and counts as new, and a viewer's "
-        "last counted view is forgotten after the 24-hour window (DECISION).",
+        "first answer, after it the id is forgotten and counts as new (DECISION).",
     )
 
     # AD

@@ -178,13 +178,13 @@ class Tx:
 
     def remember(self, key: str | None, command: str, fingerprint: str, result: str, *,
                  keep_for: timedelta | None = None) -> None:
-        """Keep what ``key`` did, for good, or for ``keep_for`` (see :meth:`forget_after`)."""
+        """Keep what ``key`` did, for good, or for ``keep_for`` (see :meth:`forget_at`)."""
         if key is not None:
             until = self.later(keep_for) if keep_for is not None else None
             self.uow.put(kinds.COMMAND_KEYS, key,
                          _new_command_key(key, command, fingerprint, result, until))
-            if until is not None:
-                self._forget_at(kinds.COMMAND_KEYS, key, until)
+            if keep_for is not None:
+                self.forget_at(kinds.COMMAND_KEYS, key, until)
 
     # Records kept for a while -----------------------------------------------------
     def later(self, delay: timedelta) -> datetime | None:
@@ -194,20 +194,20 @@ class Tx:
         except OverflowError:
             return None
 
-    def forget_after(self, kind: EntityKind[Any], entity_id: str, delay: timedelta) -> None:
-        """Delete this record ``delay`` from now (a later call moves the instant).
+    def forget_at(self, kind: EntityKind[Any], entity_id: str, at: datetime | None) -> None:
+        """Delete this record at ``at``; None: keep it for good. Either replaces what an
+        earlier call said.
 
         For records only needed for a while, whose number grows with traffic (page-view
-        and view ids, viewer marks): :meth:`ServiceBase.run_due`, which a host's scheduler
-        calls, deletes them when their time came, so storage stays bounded. Until then
-        they are only kept: whoever reads them checks their time (see :meth:`replay`).
+        and view ids when a replay window is set): :meth:`ServiceBase.run_due`, which a
+        host's scheduler calls, deletes them when their time came, so storage stays
+        bounded. Until then they are only kept: whoever reads them checks their time
+        (see :meth:`replay`).
         """
-        at = self.later(delay)
-        if at is not None:
-            self._forget_at(kind, entity_id, at)
-
-    def _forget_at(self, kind: EntityKind[Any], entity_id: str, at: datetime) -> None:
-        self.uow.queue_put(expiry_queue(kind), entity_id, expiry_key(at))
+        if at is None:
+            self.uow.queue_remove(expiry_queue(kind), entity_id)
+        else:
+            self.uow.queue_put(expiry_queue(kind), entity_id, expiry_key(at))
 
     def email_fingerprint(self, email: str) -> str:
         """A keyed one-way hash of an email (STAR-1: remembered after a purge)."""
@@ -251,7 +251,9 @@ def forget_due(uow: UnitOfWork, kind: EntityKind[Any], now: datetime, limit: int
 _new_timer = builder(Timer)
 _new_command_key = builder(kinds.CommandKey)
 HOST_KEY_PREFIX: Final = "host:"
-_FORGET_BATCH: Final = 1_000  # expired records deleted per unit of work by run_due
+# expired records deleted per unit of work by run_due: short units, since each holds the
+# store's lock (about 1 ms per record on PostgreSQL)
+_FORGET_BATCH: Final = 100
 
 
 def host_key(key: object, rule: str) -> str | None:
@@ -289,7 +291,7 @@ class ServiceBase:
         self.email_hash_key = email_hash_key
         self._timer_handlers: dict[str, TimerHandler] = {}
         self._purge_hooks: list[Callable[[Tx, Member], None]] = []
-        # kinds with records kept for a while (Tx.forget_after): run_due deletes due ones
+        # kinds with records kept for a while (Tx.forget_at): run_due deletes due ones
         self._expiring: list[EntityKind[Any]] = [kinds.COMMAND_KEYS]
         self._register_timers()
 
@@ -344,9 +346,11 @@ class ServiceBase:
         count = 0
         while self._in_own_unit(lambda uow: self._apply_due(uow, limit, limit=1)):
             count += 1
-        for kind in self._expiring:  # and records kept for a while whose time came
-            while self._in_own_unit(
-                    functools.partial(forget_due, kind=kind, now=limit, limit=_FORGET_BATCH)):
+        # and records kept for a while whose time came (by now: still in force until then)
+        forget_until = min(limit, self.now())
+        for kind in self._expiring:
+            while self._in_own_unit(functools.partial(
+                    forget_due, kind=kind, now=forget_until, limit=_FORGET_BATCH)):
                 pass
         return count
 

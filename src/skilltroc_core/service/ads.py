@@ -271,7 +271,8 @@ class AdCommands(ServiceBase):
         proportion (then the earliest start, then the smallest id); None when there is
         none. The impression that reaches a campaign's goal completes it everywhere and
         its owner is told (AD-8). The same ``page_view_id`` again counts nothing and
-        returns the campaign it showed (the same id for another domain is refused).
+        returns the campaign it showed (the same id for another domain is refused), for
+        good, or within ``Policy.replay_window`` when the host sets one.
         """
         where = skill_domain(domain)
         if not isinstance(page_view_id, str) or not page_view_id or (

@@ -108,7 +108,6 @@ class TutorialCommands(ServiceBase):
     def _register_timers(self) -> None:
         super()._register_timers()
         self._purge_hooks.append(self._purge_tutorials)
-        self._expiring.append(VIEWER_MARKS)
 
     # ------------------------------------------------------------------ helpers
     def _own_tutorial(self, tx: Tx, member: Member, tutorial_id: object) -> Tutorial:
@@ -219,7 +218,8 @@ class TutorialCommands(ServiceBase):
         The view counts once per viewer per video per 24 hours, never the publisher's
         own; each 100th counted view pays the publisher one star, notified. A report
         whose ``view_id`` was seen before changes nothing and returns the first verdict
-        (the same id with another tutorial or viewer is refused).
+        (the same id with another tutorial or viewer is refused), for good, or within
+        ``Policy.replay_window`` when the host sets one.
         """
         who = check_viewer(viewer)
         view = check_viewer(view_id, "view id")
@@ -241,9 +241,6 @@ class TutorialCommands(ServiceBase):
                 tx.put(TUTORIALS, tutorial.id, outcome.tutorial)
                 tx.put(VIDEO_HISTORIES, history.id, outcome.history)
                 tx.put(VIEWER_MARKS, mark_id, ViewerMark(id=mark_id, counted_at=tx.now))
-                if self.policy.replay_window is not None:  # storage bounded: past the
-                    # 24-hour window the mark decides nothing (TUTO-4), so it goes then
-                    tx.forget_after(VIEWER_MARKS, mark_id, self.policy.view_dedup_window)
                 for threshold in outcome.thresholds:
                     tx.ledger.issue(
                         TransferKind.TUTORIAL_PAYOUT, tutorial.publisher, 1,

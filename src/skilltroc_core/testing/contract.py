@@ -525,6 +525,10 @@ class StoreContract:
         assert (kept("tutorial_view:v1"), kept("tutorial_view:v2")) == (False, True)
         assert service.record_view(tutorial, "visitor-2", "v1") is ViewVerdict.COUNTED
         assert service.tutorial(tutorial).views == 3
+        longest = "\U0001f35e" * 200  # the longest id, in 4-byte characters: still indexed
+        assert service.record_view(tutorial, "visitor-3", longest) is ViewVerdict.COUNTED
+        clock.advance(window)
+        assert service.run_due() == 0 and not kept(f"tutorial_view:{longest}")
         service.check_invariants(deep=True)
 
     @pytest.mark.rule("STAR-4")

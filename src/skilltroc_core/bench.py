@@ -462,18 +462,19 @@ def _lifecycles(n: int) -> float:
     return _timed_lifecycles(*_booking_world(n))
 
 
-def _run_due_among(pending: int, due: int = 1_000) -> float:
-    """Time ``run_due`` applying ``due`` expiries while ``pending`` other requests wait.
+def _run_due_among(pending: int, due: int = 1_000, rounds: int = 3) -> float:
+    """Time ``run_due`` applying ``due`` expiries while ``pending`` other requests wait;
+    the best of ``rounds`` batches, each due an hour after the one before.
 
     The requests are written straight through the store port, 10,000 per unit of work
     (a million through the service would take minutes: this measures ``run_due``)."""
     app, clock, organizer, workshop, members = _booking_world(1)
     member = members[0]
     far = _AT + timedelta(days=300)
-    soon = _AT + timedelta(hours=1)
+    soon = [_AT + timedelta(hours=1 + batch) for batch in range(rounds)]
     store = app.store
-    total = pending + due
-    every = pending // due + 1
+    total = pending + due * rounds
+    every = pending // (due * rounds) + 1
     uow = store.begin()
     Ledger(uow.book).issue(TransferKind.PURCHASE, member, 2 * total, reference="bench", at=_AT)
     uow.commit()
@@ -483,7 +484,7 @@ def _run_due_among(pending: int, due: int = 1_000) -> float:
         ledger = Ledger(uow.book)
         for index in range(first, min(first + 10_000, total)):
             registration_id = f"req_bench_{index}"
-            deadline = soon if index % every == 0 else far
+            deadline = soon[index // every % rounds] if index % every == 0 else far
             ledger.hold(registration_id, member, 2, reference=registration_id, at=_AT)
             uow.put(kinds.REGISTRATIONS, registration_id, Registration(
                 # one workshop each: BOOK-4 allows one future request per member and workshop
@@ -493,17 +494,20 @@ def _run_due_among(pending: int, due: int = 1_000) -> float:
             uow.schedule(Timer(kind=REQUEST_DUE, ref=registration_id, due=deadline))
         uow.commit()
     gc.enable()
-    clock.set(soon)
-    gc.collect()
-    gc.disable()
-    try:
-        start = time.perf_counter()
-        ran = app.run_due()
-        elapsed = time.perf_counter() - start
-    finally:
-        gc.enable()
-    assert ran >= due
-    return elapsed / ran * due
+    best = float("inf")
+    for instant in soon:
+        clock.set(instant)
+        gc.collect()
+        gc.disable()
+        try:
+            start = time.perf_counter()
+            ran = app.run_due()
+            elapsed = time.perf_counter() - start
+        finally:
+            gc.enable()
+        assert ran >= due
+        best = min(best, elapsed / ran * due)
+    return best
 
 
 def bench_booking(n: int = 5_000, big: int = 1_000_000) -> dict[str, float]:

@@ -7,15 +7,19 @@ import functools
 import itertools
 import json
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 
 from skilltroc_core.adapters.postgres import PostgresStore
 from skilltroc_core.adapters.sqlite import SQLiteStore
 from skilltroc_core.cli import main
+from skilltroc_core.service import kinds
 from skilltroc_core.simulation import KINDS, Model, SimulationFailure, Simulator, Step, generate
 from skilltroc_core.simulation import command as simulate_command
+from skilltroc_core.simulation.runner import SIM_POLICY
 from skilltroc_core.simulation.shrink import (
     Replay,
     load_replay,
@@ -196,3 +200,25 @@ def test_a_bad_replay_file_is_refused_with_exit_status_2(
     bad.write_text('{"seed": 1, "steps": [{"kind": "teleport", "args": [1, 2, 3, 4]}]}')
     assert main(["simulate", "--replay", str(bad)]) == 2
     assert "not a simulator replay file" in capsys.readouterr().out
+
+
+@pytest.mark.rule("AD-7", "TUTO-4")
+def test_steps_with_a_replay_window_agree_with_the_model_and_forget_old_ids() -> None:
+    """With Policy.replay_window set, replayed page views and view reports past the
+    window count as new in the service exactly when the model says so, and run_due
+    deletes the ids whose time came."""
+    policy = attrs.evolve(SIM_POLICY, replay_window=timedelta(hours=48))
+    simulator = _run(23, 5_000, faults=True, policy=policy)
+    model = simulator.model
+    assert simulator.summary.simulated.days > 30
+    simulator.app.run_due()
+    uow = simulator.inner.begin()
+    try:
+        kept = [key for key in (*(f"page_view:{p}" for p in model.page_views),
+                                *(f"tutorial_view:{v}" for v in model.view_ids))
+                if uow.get(kinds.COMMAND_KEYS, key) is not None]
+    finally:
+        uow.rollback()
+    remembered = ([p for p in model.page_views if model.remembers_page_view(p)]
+                  + [v for v in model.view_ids if model.remembers_view(v)])
+    assert len(kept) == len(remembered) < len(model.page_views) + len(model.view_ids)

@@ -645,6 +645,11 @@ class Model:
         except OverflowError:  # past year 9999: the service keeps it for good
             return True
 
+    def remembers_page_view(self, page_view: str) -> bool:
+        """Whether ``page_view`` now only gets the campaign it showed first (AD-7)."""
+        seen = self.page_views.get(page_view)
+        return seen is not None and self._remembered(seen[2])
+
     def remembers_view(self, view_id: str) -> bool:
         """Whether a report of ``view_id`` now only gets its first answer (TUTO-4)."""
         seen = self.view_ids.get(view_id)
@@ -720,9 +725,8 @@ class Model:
 
     def serve(self, domain: str, page_view: str) -> str | None:
         """The campaign the rules show on this page view (AD-7), its impression counted."""
-        seen = self.page_views.get(page_view)
-        if seen is not None and self._remembered(seen[2]):
-            return seen[1]
+        if self.remembers_page_view(page_view):
+            return self.page_views[page_view][1]
         best: MCampaign | None = None
         for campaign in self.running.values():
             if domain not in campaign.domains:

@@ -28,8 +28,9 @@ Undo = Callable[[], object]
 # A journal entry is a function and its arguments: cheaper to record than a closure, and
 # most writes share the one function that puts a dict entry back.
 Entry = tuple[Any, ...]
-# An index as a write needs it: its keys function, uniqueness, postings and name.
-_IndexMeta = tuple[Callable[[Any], Iterable[str]], bool, dict[str, dict[str, int]], str]
+# An index as a write needs it: its uniqueness, postings and name (its keys come from
+# the kind's keys_of, all indexes at once).
+_IndexMeta = tuple[bool, dict[str, dict[str, int]], str]
 # A kind as the store keeps it: the kind, its table, its indexes, its postings by index
 # name, each stored entity's (index position, key) pairs (so an update compares against
 # the keys it was posted under instead of computing them again), and the function giving
@@ -280,11 +281,11 @@ class MemoryStore:
                 self._journal.append((self._forget_kind, kind.name, created))
             table = self._entities.setdefault(kind.name, {})
             indexes = tuple(
-                (index.keys, index.unique,
+                (index.unique,
                  self._indexes.setdefault((kind.name, index.name), {}), index.name)
                 for index in kind.indexes
             )
-            by_name = {name: postings for _, _, postings, name in indexes}
+            by_name = {name: postings for _, postings, name in indexes}
             stored_keys = {entity_id: kind.keys_of(entity) for entity_id, entity in table.items()
                            } if indexes else {}
             found = self._kinds[kind.name] = (kind, table, indexes, by_name, stored_keys,
@@ -344,7 +345,7 @@ class _MemoryUnitOfWork:
         else:
             added, removed = new_keys, old_keys
         for position, key in added:
-            _, unique, postings, index_name = indexes[position]
+            unique, postings, index_name = indexes[position]
             if unique:
                 ids = postings.get(key)
                 if ids and entity_id not in ids:
@@ -352,7 +353,7 @@ class _MemoryUnitOfWork:
                         f"another {kind.name} already has {index_name} {key!r}"
                     )
         for position, key in removed:  # all checked: now write
-            postings = indexes[position][2]
+            postings = indexes[position][1]
             ids = postings.get(key)
             if ids is not None and entity_id in ids:
                 number = ids.pop(entity_id)
@@ -363,7 +364,7 @@ class _MemoryUnitOfWork:
                 journal.append((_repost_undo, postings, key, ids, entity_id, number))
         numbers = self._store._postings
         for position, key in added:
-            postings = indexes[position][2]
+            postings = indexes[position][1]
             ids = postings.get(key)
             if ids is None:
                 ids = postings[key] = {}

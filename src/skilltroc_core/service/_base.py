@@ -114,18 +114,11 @@ class Tx:
         A purged account is told nothing more (ACC-7): it has no address left, and a
         notice naming it would keep a trace of it in the outbox.
         """
-        self.notify_pairs(event, sorted(facts.items()), recipients=recipients, emails=emails)
-
-    def notify_pairs(
-        self, event: str, facts: list[tuple[str, FactValue | datetime]], *,
-        recipients: tuple[str, ...] = (), emails: tuple[str, ...] = (),
-    ) -> None:
-        """:meth:`notify_with` with the facts as ``(name, value)`` pairs sorted by name."""
         if recipients:
             recipients = self._reachable(recipients)
         if recipients or emails:
             self.uow.append_notification(
-                sorted_notification(event, self.now, recipients, emails, facts)
+                sorted_notification(event, self.now, recipients, emails, sorted(facts.items()))
             )
 
     def tell(self, event: str, recipient: str, facts: tuple[tuple[str, FactValue], ...]
@@ -291,8 +284,6 @@ class ServiceBase:
         self.email_hash_key = email_hash_key
         self._timer_handlers: dict[str, TimerHandler] = {}
         self._purge_hooks: list[Callable[[Tx, Member], None]] = []
-        # kinds with records kept for a while (Tx.forget_at): run_due deletes due ones
-        self._expiring: list[EntityKind[Any]] = [kinds.COMMAND_KEYS]
         self._register_timers()
 
     def _register_timers(self) -> None:
@@ -346,12 +337,11 @@ class ServiceBase:
         count = 0
         while self._in_own_unit(lambda uow: self._apply_due(uow, limit, limit=1)):
             count += 1
-        # and records kept for a while whose time came (by now: still in force until then)
-        forget_until = min(limit, self.now())
-        for kind in self._expiring:
-            while self._in_own_unit(functools.partial(
-                    forget_due, kind=kind, now=forget_until, limit=_FORGET_BATCH)):
-                pass
+        # and the ids a replay window let go whose time came (by now: in force until then)
+        forget = functools.partial(forget_due, kind=kinds.COMMAND_KEYS,
+                                   now=min(limit, self.now()), limit=_FORGET_BATCH)
+        while self._in_own_unit(forget):
+            pass
         return count
 
     def _in_own_unit(self, work: Callable[[UnitOfWork], int]) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import heapq
 import itertools
 import os
 import random
@@ -462,7 +463,155 @@ def _lifecycles(n: int) -> float:
     return _timed_lifecycles(*_booking_world(n))
 
 
-def _run_due_among(pending: int, due: int = 1_000, rounds: int = 3) -> float:
+def _raw_lifecycles(n: int, tally: dict[str, int] | None = None) -> float:
+    """The writes of ``n`` lifecycles (10 a session), with dicts, tuples, lists and a
+    heap only: no check, no unit of work, no undo journal, no entity class.
+
+    Each lifecycle writes what the library writes: the hold and its post (balances,
+    transfers, statement lines, the hold record), the registration and its index
+    postings, its request deadline, the session's seats, state and deadlines, both
+    members' stats and the notices with their facts. It is the floor the library's
+    lifecycle is compared with (``ratio_lifecycles_vs_raw``). ``tally``, when given,
+    receives the number of each kind of record written, for a test to compare.
+    """
+    cost, organizer, workshop = 2, "mem_organizer", "wks_1"
+    balances = {f"m{i}": (10, 0) for i in range(n)}
+    balances.update({organizer: (10, 0), "holds": (0, 0)})
+    members = list(balances)[:n]
+    transfers: list[tuple[Any, ...]] = []
+    statement: dict[str, list[tuple[Any, ...]]] = {}
+    holds: dict[str, tuple[Any, ...]] = {}
+    registrations: dict[str, tuple[Any, ...]] = {}
+    sessions: dict[str, tuple[Any, ...]] = {}
+    postings: list[dict[str, dict[str, int]]] = [{} for _ in range(8)]
+    timers: dict[str, tuple[Any, ...]] = {}
+    heap: list[tuple[datetime, int, str]] = []
+    stats: dict[str, tuple[int, int]] = {}
+    outbox: dict[int, tuple[Any, ...]] = {}
+    numbers = itertools.count(1)
+
+    def post(position: int, key: str, entity_id: str) -> None:
+        postings[position].setdefault(key, {})[entity_id] = next(numbers)
+
+    def unpost(position: int, key: str, entity_id: str) -> None:
+        ids = postings[position][key]
+        del ids[entity_id]
+        if not ids:
+            del postings[position][key]
+
+    def move(debit: str, credit: str, amount: int, kind: str, reference: str,
+             at: datetime) -> int:
+        seq = len(transfers) + 1
+        transfers.append((seq, debit, credit, amount, kind, reference, at))
+        return seq
+
+    def schedule(kind: str, ref: str, due: datetime) -> None:
+        version = next(numbers)
+        timers[f"{kind}:{ref}"] = ((kind, ref, due), version)
+        heapq.heappush(heap, (due, version, f"{kind}:{ref}"))
+
+    def tell(event: str, rule: str, at: datetime, to: tuple[str, ...],
+             facts: tuple[tuple[str, Any], ...]) -> None:
+        outbox[len(outbox) + 1] = (event, rule, at, to, (), facts)
+
+    now = _AT
+    start = time.perf_counter()
+    planned = []
+    for first in range(0, n, 10):
+        session_id = f"ses_{first:06d}"
+        begins = now + timedelta(days=1)
+        sessions[session_id] = (session_id, workshop, organizer, begins, 10, 0, "planned")
+        post(0, workshop, session_id)
+        schedule("session_end", session_id, begins + timedelta(hours=2))
+        planned.append(session_id)
+        for member in members[first:first + 10]:
+            # request: the hold, the registration, its postings and deadline, a notice
+            request_id = f"req_{next(numbers):06d}"
+            available, held = balances[member]
+            balances[member] = (available - cost, held + cost)
+            holds_now = balances["holds"][0] + cost
+            balances["holds"] = (holds_now, 0)
+            seq = move(member, "holds", cost, "hold", request_id, now)
+            statement.setdefault(member, []).append(
+                (member, seq, now, "hold", -cost, cost, available - cost, held + cost))
+            holds[request_id] = (request_id, member, cost, f"request:{request_id}", now)
+            registrations[request_id] = (request_id, member, organizer, workshop, session_id,
+                                         1, cost, now, begins, "pending")
+            for position, key in ((1, session_id), (2, workshop), (4, organizer),
+                                  (5, member), (6, f"{member}|{session_id}")):
+                post(position, key, request_id)
+            schedule("request_due", request_id, begins)
+            tell("RequestReceived", "BOOK-14", now, (organizer,), (
+                ("due", begins.isoformat()), ("member", member), ("request", request_id),
+                ("seats", 1), ("session", session_id), ("stars", cost),
+                ("workshop", workshop)))
+            # accept: the registration, one posting less, the seats, no deadline, a notice
+            registrations[request_id] = (request_id, member, organizer, workshop, session_id,
+                                         1, cost, now, None, "registered", now)
+            unpost(4, organizer, request_id)
+            session = sessions[session_id]
+            sessions[session_id] = (*session[:5], session[5] + 1, session[6])
+            del timers[f"request_due:{request_id}"]
+            tell("RequestAccepted", "BOOK-14", now, (member,), (
+                ("request", request_id), ("seats", 1), ("session", session_id),
+                ("stars", cost), ("start", begins.isoformat()), ("workshop", workshop)))
+    now += timedelta(days=1, hours=3)
+    while heap and heap[0][0] <= now:  # session end: awaiting the organizer's answer
+        _, version, timer_id = heapq.heappop(heap)
+        timer = timers.pop(timer_id, None)
+        if timer is None or timer[1] != version:
+            continue
+        session_id = timer[0][1]
+        session = sessions[session_id]
+        sessions[session_id] = (*session[:6], "awaiting_confirmation")
+        answer_by = session[3] + timedelta(days=7, hours=2)
+        schedule("confirmation_window", session_id, answer_by)
+        tell("SessionConfirmationRequested", "BOOK-30", now, (organizer,), (
+            ("answer_by", answer_by.isoformat()), ("session", session_id),
+            ("workshop", workshop)))
+    for session_id in planned:  # held: each hold posted, each registration paid
+        session = sessions[session_id]
+        sessions[session_id] = (*session[:6], "held", now)
+        del timers[f"confirmation_window:{session_id}"]
+        paid = []
+        for request_id in list(postings[1][session_id]):
+            registration = registrations[request_id]
+            member = registration[1]
+            available, held = balances[member]
+            balances[member] = (available, held - cost)
+            balances["holds"] = (balances["holds"][0] - cost, 0)
+            earned = balances[organizer][0] + cost
+            balances[organizer] = (earned, 0)
+            seq = move("holds", organizer, cost, "hold_posted", request_id, now)
+            statement[member].append((member, seq, now, "hold_posted", 0, -cost, available,
+                                      held - cost))
+            statement.setdefault(organizer, []).append(
+                (organizer, seq, now, "hold_posted", cost, 0, earned, 0))
+            holds[request_id] = (*holds[request_id], "posted", organizer, now)
+            registrations[request_id] = (*registration[:9], "paid", now)
+            for position, key in ((1, session_id), (2, workshop), (5, member),
+                                  (6, f"{member}|{session_id}")):
+                unpost(position, key, request_id)
+            post(7, member, request_id)
+            organized, attended = stats.get(member, (0, 0))
+            stats[member] = (organized, attended + 1)
+            paid.append(member)
+        organized, attended = stats.get(organizer, (0, 0))
+        stats[organizer] = (organized + 1, attended)
+        tell("SessionHeld", "BOOK-30", now, tuple(paid), (
+            ("session", session_id), ("workshop", workshop)))
+    elapsed = time.perf_counter() - start
+    if tally is not None:
+        tally.update(
+            transfers=len(transfers), statement_lines=sum(map(len, statement.values())),
+            posted_holds=sum(len(hold) > 5 for hold in holds.values()),
+            notifications=len(outbox), timers=len(timers),
+            to_evaluate=sum(map(len, postings[7].values())), organizer_stars=balances[
+                organizer][0] - 10, attended=sum(attended for _, attended in stats.values()))
+    return elapsed
+
+
+def _run_due_among(pending: int, due: int = 1_000, rounds: int = 5) -> float:
     """Time ``run_due`` applying ``due`` expiries while ``pending`` other requests wait;
     the best of ``rounds`` batches, each due an hour after the one before.
 
@@ -513,11 +662,14 @@ def _run_due_among(pending: int, due: int = 1_000, rounds: int = 3) -> float:
 def bench_booking(n: int = 5_000, big: int = 1_000_000) -> dict[str, float]:
     """Full booking lifecycles per second, and run_due's cost with 10,000 vs ``big`` waiting."""
     lifecycles = _best_of(2, lambda: _lifecycles(n))
+    raw = _best_of(2, lambda: _raw_lifecycles(n))
     small = _run_due_among(10_000)
     large = _run_due_among(big)
     return {
         "lifecycles": n,
         "lifecycles_per_s": round(n / lifecycles),
+        "raw_lifecycles_per_s": round(n / raw),
+        "ratio_lifecycles_vs_raw": round(lifecycles / raw, 2),
         "run_due_1000_among_10k_s": round(small, 4),
         f"run_due_1000_among_{big}_s": round(large, 4),
         "ratio_run_due_1m_vs_10k": round(large / small, 2),

@@ -48,6 +48,9 @@ def _bench(args: argparse.Namespace) -> int:
         print(f"booking benchmark ({results['lifecycles']} lifecycles, memory store)")
         print(f"  lifecycles/s (request, accept, end, held, payout) "
               f"{results['lifecycles_per_s']:>8,}  (target >= 25,000)")
+        print(f"  raw writes of the same lifecycles/s (dicts, heap) "
+              f"{results['raw_lifecycles_per_s']:>8,}  ratio "
+              f"{results['ratio_lifecycles_vs_raw']}")
         for key, value in results.items():
             if key.startswith("run_due"):
                 print(f"  {key:<40} {value:>10}s")

@@ -560,6 +560,43 @@ def test_the_duration_depends_on_traffic_and_there_is_no_end_date(small: World) 
     assert progress[quiet].duration > timedelta(days=399)
 
 
+# --- PROF-2: a professional's campaigns and tutorials are attached to their profile -------
+
+
+@pytest.mark.rule("PROF-2", "TUTO-1", "AD-8")
+def test_a_professionals_tutorials_and_campaigns_are_attached_to_their_profile(
+    small: World,
+) -> None:
+    service = small.service
+    shop = professional(service, "shop", 40)
+    rival = professional(service, "rival", 40)
+    viewer = member_with(service, "viewer", 10)
+    assert (service.profile_stats(shop).tutorials, service.profile_stats(shop).campaigns) == (
+        (), ())
+    first = service.publish_tutorial(shop, title="Bread", domain="Cooking",
+                                     rights_attested=True, upload="videos/bread.mp4")
+    second = service.publish_tutorial(shop, title="Buns", domain="Cooking",
+                                      rights_attested=True, upload="videos/buns.mp4")
+    service.publish_tutorial(rival, title="Cakes", domain="Cooking", rights_attested=True,
+                             upload="videos/cakes.mp4")
+    service.delete_tutorial(shop, first)
+    completed = launch(service, shop, start=small.clock.now())
+    scheduled = launch(service, shop, start=small.clock.now() + timedelta(days=3))
+    launch(service, rival, start=small.clock.now() + timedelta(days=3))
+    _serve_all(small, "cooking", 10)  # 1 impression a star: the running one completes
+    assert service.campaign(completed).state is CampaignState.COMPLETED
+    notices(service)
+    before = snapshot(small.store)
+
+    seen = service.profile_stats(shop)
+
+    assert seen.tutorials == (second,)  # the deleted one is no longer attached
+    assert seen.campaigns == (completed, scheduled)  # completed ones stay, oldest first
+    assert service.profile_stats(viewer).campaigns == service.profile_stats(viewer).tutorials == ()
+    assert service.balance(shop) == (20, 0)  # 40 - 2 budgets of 10; reading moves nothing
+    assert snapshot(small.store) == before and notices(service) == []
+
+
 # --- ACC-7: a purged owner's campaigns ------------------------------------------------------------
 
 

@@ -289,6 +289,15 @@ class ServiceBase:
     def _register_timers(self) -> None:
         """Mixins add their handlers here (``self._timer_handlers[kind] = handler``)."""
 
+    def _attached_tutorials(self, tx: Tx, member_id: str) -> tuple[str, ...]:
+        """The member's live tutorials, for their profile (PROF-2); the tutorials mixin
+        answers."""
+        return ()
+
+    def _attached_campaigns(self, tx: Tx, member_id: str) -> tuple[str, ...]:
+        """The member's ad campaigns, for their profile (PROF-2); the ads mixin answers."""
+        return ()
+
     def add_purge_hook(self, hook: Callable[[Tx, Member], None]) -> None:
         """Run ``hook`` inside the purge of an account, before its balance is swept (ACC-7)."""
         self._purge_hooks.append(hook)

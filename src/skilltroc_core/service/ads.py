@@ -321,6 +321,12 @@ class AdCommands(ServiceBase):
             owner = tx.member(member_id, "AD-8")
             return [c.progress(tx.now) for c in tx.find(CAMPAIGNS, "owner", owner.id)]
 
+    def _attached_campaigns(self, tx: Tx, member_id: str) -> tuple[str, ...]:
+        """PROF-2 (DECISION): every campaign a member launched, scheduled, running or
+        completed, oldest first; only a purge withdraws them from the profile."""
+        return tuple(c.id for c in tx.find(CAMPAIGNS, "owner", member_id)
+                     if c.state is not CampaignState.WITHDRAWN)
+
     def check_ad_queues(self) -> None:
         """Raise :class:`InvariantViolationError` unless, in every domain a campaign
         targets, the queue holds the running campaigns at their current ranks and no

@@ -72,7 +72,9 @@ class AgendaItem:
 
 @attrs.frozen(kw_only=True)
 class ProfileStats:
-    """Rating, recommendation rate, level and attached activity (PROF-2..5)."""
+    """Rating, recommendation rate, level (PROF-3..5) and what is attached to the profile
+    (PROF-2): the workshops the member created (not deleted) and recommended, their
+    tutorials (not deleted) and their ad campaigns, each oldest first."""
 
     member_id: str
     rating: float | None
@@ -84,6 +86,8 @@ class ProfileStats:
     sessions_attended: int
     workshops: tuple[str, ...]
     recommended_workshops: tuple[str, ...]
+    tutorials: tuple[str, ...]
+    campaigns: tuple[str, ...]
 
 
 def _whole(value: object, what: str, low: int, rule: str) -> int:
@@ -820,6 +824,8 @@ class BookingCommands(MemberCommands, SocialCommands):
                                 if w.state is WorkshopState.ACTIVE),
                 recommended_workshops=tuple(dict.fromkeys(
                     e.workshop for e in tx.find(kinds.EVALUATIONS, "recommender", member.id))),
+                tutorials=self._attached_tutorials(tx, member.id),
+                campaigns=self._attached_campaigns(tx, member.id),
             )
 
     def _agenda_item(self, tx: Tx, registration: Registration) -> AgendaItem:

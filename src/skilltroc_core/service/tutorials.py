@@ -277,6 +277,10 @@ class TutorialCommands(ServiceBase):
                 ))
             return lines
 
+    def _attached_tutorials(self, tx: Tx, member_id: str) -> tuple[str, ...]:
+        """PROF-2: the tutorials a member published and has not deleted, oldest first."""
+        return tuple(t.id for t in tx.find(TUTORIALS, "publisher", member_id) if t.is_live)
+
     # ------------------------------------------------------------------ purge
     def _purge_tutorials(self, tx: Tx, member: Member) -> None:
         """ACC-7 (DECISION): a purged member's tutorials are deleted and their titles

@@ -59,6 +59,11 @@ def test_a_good_scenario_narrates_each_step_with_the_stars_that_moved() -> None:
         ("\n[[step]]\nadvance = { weeks = 1 }\n", "weeks"),
         ("\n[[step]]\nat = 2027-03-02T09:00:00\n", "at"),
         ('\n[[step]]\ndo = "signup"\nmember = "alice"\n', "member"),
+        ('\n[[step]]\ndo = "reset_password"\nmember = "alice"\n', "password"),
+        ('\n[[step]]\ndo = "see_contact"\nmember = "alice"\nrequest = "r9"\n', "request"),
+        ("\n[[step]]\nexpect = { public = { alice = 1 } }\n", "public"),
+        ('\n[[step]]\nexpect = { attached = { alice = "w1" } }\n', "attached"),
+        ('\n[[step]]\nexpect = { attached = { alice = ["w9"] } }\n', "attached"),
     ],
 )
 def test_a_malformed_file_is_refused_before_running_naming_file_step_and_key(
@@ -105,6 +110,21 @@ def test_a_refusal_with_another_code_than_named_fails_the_scenario(tmp_path: Pat
     passed, text = _run(path)
     assert not passed
     assert "floor_breach, expected insufficient_stars" in text
+
+
+@pytest.mark.rule("PROF-2")
+def test_attached_names_every_item_on_the_profile_in_any_order(tmp_path: Path) -> None:
+    steps = ('\n[[step]]\ndo = "create_workshop"\nmember = "alice"\nworkshop = "w1"\n'
+             'cost = 1\ncapacity = 2\n\n[[step]]\ndo = "create_workshop"\nmember = "alice"\n'
+             'workshop = "w2"\ncost = 1\ncapacity = 2\n\n[[step]]\ndo = "delete_workshop"\n'
+             'member = "alice"\nworkshop = "w1"\n')
+    passed, text = _run(_file(tmp_path, steps + '\n[[step]]\nexpect = { attached = '
+                              '{ alice = ["w2"] } }\n'))
+    assert passed, text
+    passed, text = _run(_file(tmp_path, steps + '\n[[step]]\nexpect = { attached = '
+                              '{ alice = ["w2", "w1"] } }\n'))
+    assert not passed
+    assert "expected attached of alice = ['w1', 'w2'], found ['w2']" in text
 
 
 @pytest.mark.rule("BOOK-16")

@@ -29,7 +29,9 @@ from .service import Skilltroc
 
 __all__ = [
     "COMMANDS",
+    "COMMAND_SUMMARIES",
     "EXPECTATIONS",
+    "EXPECTATION_SUMMARIES",
     "Runner",
     "Scenario",
     "ScenarioFormatError",
@@ -87,6 +89,13 @@ COMMANDS: Mapping[str, CommandSpec] = {
     "follow": CommandSpec(required={"member": STR, "whom": STR},
                           refs={"member": MEMBER, "whom": MEMBER}),
     "post_message": _member_cmd(text=STR),
+    "sign_in": CommandSpec(required={"member": STR}, optional={"password": STR},
+                           refs={"member": MEMBER}),
+    "request_password_reset": _member_cmd(),
+    "reset_password": _member_cmd(password=STR),
+    "change_password": CommandSpec(required={"member": STR, "password": STR},
+                                   optional={"current": STR}, refs={"member": MEMBER}),
+    "invite": _member_cmd(email=STR),
     "gift": CommandSpec(required={"member": STR, "to": STR, "stars": INT},
                         optional={"as": STR}, refs={"member": MEMBER},
                         creates=("as", GIFT), member_or_email=("to",)),
@@ -117,6 +126,7 @@ COMMANDS: Mapping[str, CommandSpec] = {
         "unregister", "cancel_transaction", "declare_absent", "confirm_attendance")},
     "join": CommandSpec(required={"member": STR, "request": STR, "session": STR},
                         refs={"member": MEMBER, "request": REQUEST, "session": SESSION}),
+    "see_contact": _on(REQUEST),
     "confirm_held": _on(SESSION),
     "confirm_not_held": _on(SESSION),
     "evaluate": _on(REQUEST, satisfaction=INT, conformity=INT, teaching=INT, duration=INT,
@@ -147,13 +157,86 @@ COMMANDS: Mapping[str, CommandSpec] = {
     "browse": CommandSpec(required={"domain": STR, "times": INT}),
 }
 
+#: what each command does, for the generated page of the format (docs/scenario-format.md)
+COMMAND_SUMMARIES: Mapping[str, str] = {
+    "signup": "sign up (password by default; `provider` for Google or Facebook; "
+              "`confirmed = false` leaves the email unconfirmed)",
+    "confirm_email": "click the link of the confirmation mail",
+    "complete_profile": "fill every field a complete profile needs (PROF-6)",
+    "buy_stars": "buy stars, idempotent by payment reference",
+    "deactivate": "deactivate the account (purged 15 days later unless reactivated)",
+    "reactivate": "reactivate a deactivated account before its purge",
+    "follow": "follow another member's news",
+    "post_message": "post a message to one's followers",
+    "sign_in": "sign in with the member's password (or `password`)",
+    "request_password_reset": "ask for a password reset link by mail",
+    "reset_password": "set `password` through the link of the last reset mail",
+    "change_password": "change to `password`, giving the current one (or `current`)",
+    "invite": "invite someone who is not a member by `email`",
+    "gift": "gift stars to a member or an email (held in escrow until accepted)",
+    "accept_gift": "accept a gift",
+    "create_workshop": "propose a workshop",
+    "delete_workshop": "delete a workshop (its sessions are cancelled, stars refunded)",
+    "plan_session": "plan a session of a workshop at `at`",
+    "move_session": "move a session to `at`",
+    "set_capacity": "change a session's capacity",
+    "cancel_session": "cancel a session",
+    "request": "ask for seats in a session or a future session of a workshop",
+    "cancel_request": "the member withdraws an unanswered request",
+    "refuse": "the organizer refuses a request",
+    "accept": "the organizer accepts a request for its session",
+    "accept_future": "the organizer accepts a request for a future session (waitlist)",
+    "leave_waitlist": "the member leaves the waitlist",
+    "unregister": "the member gives up a registration",
+    "cancel_transaction": "the organizer cancels a registration",
+    "declare_absent": "the member declares they did not attend",
+    "confirm_attendance": "the member confirms they attended",
+    "join": "a waitlisted member takes seats in a planned session",
+    "see_contact": "one party of an accepted request reads the other's email",
+    "confirm_held": "the organizer confirms the session was held",
+    "confirm_not_held": "the organizer says the session was not held",
+    "evaluate": "the member evaluates a held session they attended",
+    "publish_tutorial": "publish a tutorial (a YouTube `url` or an `upload`)",
+    "delete_tutorial": "delete a tutorial",
+    "view_tutorial": "views of a tutorial by a member or by new anonymous visitors",
+    "create_campaign": "set up an ad campaign paid with `stars`",
+    "edit_campaign": "change a campaign",
+    "browse": "anonymous page views in a domain, each of which may show one ad",
+}
+if set(COMMAND_SUMMARIES) != set(COMMANDS):  # a new command needs its line in the docs
+    raise ImportError(f"scenario commands without a summary: "
+                      f"{sorted(set(COMMANDS) ^ set(COMMAND_SUMMARIES))}")
+
 #: expectation key -> (kind of alias its table is keyed by, or None for a plain number)
 EXPECTATIONS: Mapping[str, str | None] = {
     "balance": MEMBER, "held": MEMBER, "seats_left": SESSION, "level": MEMBER,
     "rating": MEMBER, "recommendation_rate": MEMBER, "earned": TUTORIAL, "views": TUTORIAL,
     "impressions": CAMPAIGN, "goal": CAMPAIGN, "notified": MEMBER, "not_notified": MEMBER,
-    "total_stars": None,
+    "total_stars": None, "attached": MEMBER, "public": MEMBER,
 }
+EXPECTATION_SUMMARIES: Mapping[str, str] = {
+    "balance": "stars the member can spend now",
+    "held": "stars of the member held in requests, registrations and waitlist entries",
+    "seats_left": "a session's capacity minus its registered seats",
+    "level": "beginner, intermediate or experienced",
+    "rating": "the member's overall rating (2 decimals)",
+    "recommendation_rate": "whole percent of evaluations that recommend",
+    "earned": "stars a tutorial paid its publisher",
+    "views": "a tutorial's counted views",
+    "impressions": "a campaign's impressions",
+    "goal": "a campaign's impression goal",
+    "notified": "rule IDs the member has a notice citing",
+    "not_notified": "rule IDs the member has no notice citing",
+    "total_stars": "all stars in balances, holds and gift escrow",
+    "attached": "the workshops, tutorials and campaigns on the member's profile, in any "
+                "order (PROF-2)",
+    "public": "whether the member's profile is public (PROF-7)",
+}
+if set(EXPECTATION_SUMMARIES) != set(EXPECTATIONS):
+    raise ImportError(f"scenario expectations without a summary: "
+                      f"{sorted(set(EXPECTATIONS) ^ set(EXPECTATION_SUMMARIES))}")
+#: the alias kinds a profile's attachments (PROF-2) are named by
+_ATTACHABLE = (WORKSHOP, TUTORIAL, CAMPAIGN)
 _STEP_KINDS = ("do", "expect", "advance", "at")
 _TOP_KEYS = {"title", "rules", "start", "timezone", "step"}
 
@@ -324,6 +407,17 @@ def _check_expect(raw: Mapping[str, Any], number: int, declared: dict[str, dict[
             elif key == "level":
                 if expected not in ("beginner", "intermediate", "experienced"):
                     raise bad("level is beginner, intermediate or experienced", number, key)
+            elif key == "public":
+                if not isinstance(expected, bool):
+                    raise bad("public is true or false", number, key)
+            elif key == "attached":
+                if not _type_ok(expected, STR_LIST):
+                    raise bad("attached takes a list of workshop, tutorial or campaign "
+                              "aliases", number, key)
+                for name in expected:
+                    if not any(name in declared[kind] for kind in _ATTACHABLE):
+                        raise bad(f"unknown workshop, tutorial or campaign alias {name!r}",
+                                  number, key)
             elif type(expected) not in (int, float) or isinstance(expected, bool):
                 raise bad(f"'{key}' values are numbers", number, key)
 
@@ -366,7 +460,9 @@ class Runner:
         self.out = out
         self.quiet = quiet
         self.aliases: dict[str, dict[str, str]] = {kind: {} for kind in ALIAS_KINDS}
-        self.tokens: dict[str, str] = {}
+        self.tokens: dict[str, str] = {}  # member alias -> email confirmation token
+        self.reset_tokens: dict[str, str] = {}  # member alias -> password reset token
+        self.passwords: dict[str, str] = {}  # member alias -> their password now
         self.known_emails: dict[str, str] = {}
         self.log: list[Notification] = []
         self.anonymous = 0
@@ -522,7 +618,9 @@ class Runner:
             if key in ("notified", "not_notified"):
                 shown.append(f"{key} {alias} {expected}")
                 continue
-            self._compare(key, alias, expected, actual)
+            # attached: a set of aliases, in any order
+            self._compare(key, alias, sorted(expected) if isinstance(expected, list)
+                          else expected, actual)
             shown.append(f"{key} {alias} = {actual}")
         return ", ".join(shown)
 
@@ -634,6 +732,8 @@ def _signup(runner: Runner, data: Mapping[str, Any]) -> str:
     sponsor = data.get("sponsor")
     if sponsor is not None and "@" not in sponsor:
         sponsor = runner.id_of(MEMBER, sponsor)
+    if password is not None:
+        runner.passwords[alias] = password
     result = runner.app.signup(
         email, password=password, provider=provider, kind=data.get("kind", "individual"),
         category=data.get("category"), display_name=alias.title(), sponsor=sponsor,
@@ -696,6 +796,52 @@ def _follow(runner: Runner, data: Mapping[str, Any]) -> str:
 def _post(runner: Runner, data: Mapping[str, Any]) -> str:
     runner.app.post_message(_m(runner, data), data["text"])
     return str(data["member"])
+
+
+def _address(runner: Runner, data: Mapping[str, Any]) -> str:
+    """The email the member signed up with (the one they sign in with)."""
+    _m(runner, data)  # a member whose signup failed has no address
+    return runner.known_emails[str(data["member"])]
+
+
+@handler("sign_in")
+def _sign_in(runner: Runner, data: Mapping[str, Any]) -> str:
+    alias = str(data["member"])
+    password = data.get("password", runner.passwords.get(alias, ""))
+    runner.app.sign_in(_address(runner, data), password)
+    return alias
+
+
+@handler("request_password_reset")
+def _request_password_reset(runner: Runner, data: Mapping[str, Any]) -> str:
+    alias = str(data["member"])
+    runner.reset_tokens[alias] = runner.app.request_password_reset(_address(runner, data))
+    return f"{alias} (a reset link is mailed)"
+
+
+@handler("reset_password")
+def _reset_password(runner: Runner, data: Mapping[str, Any]) -> str:
+    """With the token of the member's last reset request (the link of its mail)."""
+    alias = str(data["member"])
+    runner.app.reset_password(_address(runner, data), runner.reset_tokens.get(alias, "none"),
+                              data["password"])
+    runner.passwords[alias] = data["password"]
+    return alias
+
+
+@handler("change_password")
+def _change_password(runner: Runner, data: Mapping[str, Any]) -> str:
+    alias = str(data["member"])
+    current = data.get("current", runner.passwords.get(alias, ""))
+    runner.app.change_password(_m(runner, data), current, data["password"])
+    runner.passwords[alias] = data["password"]
+    return alias
+
+
+@handler("invite")
+def _invite(runner: Runner, data: Mapping[str, Any]) -> str:
+    runner.app.invite(_m(runner, data), data["email"])
+    return f"{data['member']} invites {data['email']}"
 
 
 @handler("gift")
@@ -807,6 +953,12 @@ for _name in ("confirm_held", "confirm_not_held"):
     _on_session(_name)
 
 
+@handler("see_contact")
+def _see_contact(runner: Runner, data: Mapping[str, Any]) -> str:
+    email = runner.app.contact_email(_m(runner, data), runner.id_of(REQUEST, data["request"]))
+    return f"{data['member']} sees {email} on {data['request']}"
+
+
 @handler("evaluate")
 def _evaluate(runner: Runner, data: Mapping[str, Any]) -> str:
     runner.app.evaluate(
@@ -898,7 +1050,20 @@ def _browse(runner: Runner, data: Mapping[str, Any]) -> str:
     return f"{data['times']} page views in {data['domain']} ({shown} with an ad)"
 
 
+def _expect_attached(runner: Runner, member_id: str, expected: Any) -> list[str]:
+    """PROF-2: the aliases of what the member's profile shows, sorted (an item the
+    scenario has no alias for shows as its id)."""
+    stats = runner.app.profile_stats(member_id)
+    names = {found: alias for kind in _ATTACHABLE
+             for alias, found in runner.aliases[kind].items()}
+    attached = (*stats.workshops, *stats.recommended_workshops, *stats.tutorials,
+                *stats.campaigns)
+    return sorted({names.get(item, item) for item in attached})
+
+
 EXPECTERS.update({
+    "attached": _expect_attached,
+    "public": lambda r, m, e: r.app.profile(m).public,
     "earned": lambda r, t, e: r.app.tutorial(t).stars_earned,
     "views": lambda r, t, e: r.app.tutorial(t).views,
     "impressions": lambda r, c, e: r.app.campaign(c).impressions,

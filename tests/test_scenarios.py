@@ -64,6 +64,13 @@ def test_a_good_scenario_narrates_each_step_with_the_stars_that_moved() -> None:
         ("\n[[step]]\nexpect = { public = { alice = 1 } }\n", "public"),
         ('\n[[step]]\nexpect = { attached = { alice = "w1" } }\n', "attached"),
         ('\n[[step]]\nexpect = { attached = { alice = ["w9"] } }\n', "attached"),
+        ('\n[[step]]\ndo = "create_workshop"\nmember = "alice"\nworkshop = "w1"\ncost = 1\n'
+         'capacity = 2\n\n[[step]]\nexpect = { attached = { alice = ["w1", "w1"] } }\n',
+         "attached"),
+        ('\n[[step]]\ndo = "create_workshop"\nmember = "alice"\nworkshop = "bread"\ncost = 1\n'
+         'capacity = 2\n\n[[step]]\ndo = "publish_tutorial"\nmember = "alice"\n'
+         'tutorial = "bread"\nupload = "v.mp4"\ndomain = "cooking"\n\n'
+         '[[step]]\nexpect = { attached = { alice = ["bread"] } }\n', "attached"),
     ],
 )
 def test_a_malformed_file_is_refused_before_running_naming_file_step_and_key(
@@ -73,7 +80,7 @@ def test_a_malformed_file_is_refused_before_running_naming_file_step_and_key(
     with pytest.raises(ScenarioFormatError) as refused:
         load_scenario(path)
     assert refused.value.code == "scenario_malformed"
-    assert refused.value.facts["step"] == 2
+    assert refused.value.facts["step"] == body.count("[[step]]") + 1
     assert refused.value.facts["key"] == key
     assert str(path) in refused.value.message
 
@@ -125,6 +132,22 @@ def test_attached_names_every_item_on_the_profile_in_any_order(tmp_path: Path) -
                               '{ alice = ["w2", "w1"] } }\n'))
     assert not passed
     assert "expected attached of alice = ['w1', 'w2'], found ['w2']" in text
+
+
+@pytest.mark.rule("PROF-7", "ACC-1")
+def test_an_expectation_the_library_cannot_read_fails_the_scenario_and_the_next_file_runs(
+    tmp_path: Path,
+) -> None:
+    header = ('start = 2027-03-01T09:00:00+01:00\n\n[[step]]\ndo = "signup"\n'
+              'member = "alice"\nconfirmed = false\n')
+    path = _file(tmp_path, "\n[[step]]\nexpect = { public = { alice = false } }\n", header)
+    out = io.StringIO()
+    status = run_scenarios([str(path), str(HERE / "good.toml")], store="memory", quiet=True,
+                           out=out)
+    text = out.getvalue()
+    assert status == 1
+    assert "step 2 (expect): public of alice cannot be read: not_found" in text
+    assert text.splitlines()[-1] == "1 passed, 1 failed"
 
 
 @pytest.mark.rule("BOOK-16")

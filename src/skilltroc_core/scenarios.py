@@ -414,10 +414,16 @@ def _check_expect(raw: Mapping[str, Any], number: int, declared: dict[str, dict[
                 if not _type_ok(expected, STR_LIST):
                     raise bad("attached takes a list of workshop, tutorial or campaign "
                               "aliases", number, key)
+                if len(set(expected)) != len(expected):
+                    raise bad("attached names each alias once", number, key)
                 for name in expected:
-                    if not any(name in declared[kind] for kind in _ATTACHABLE):
+                    named = [kind for kind in _ATTACHABLE if name in declared[kind]]
+                    if not named:
                         raise bad(f"unknown workshop, tutorial or campaign alias {name!r}",
                                   number, key)
+                    if len(named) > 1:
+                        raise bad(f"{name!r} names a {' and a '.join(named)}: attached cannot "
+                                  "tell them apart (give them different aliases)", number, key)
             elif type(expected) not in (int, float) or isinstance(expected, bool):
                 raise bad(f"'{key}' values are numbers", number, key)
 
@@ -615,6 +621,10 @@ class Runner:
                 actual = EXPECTERS[key](self, target, expected)
             except StepFailedError as exc:
                 raise StepFailedError(str(exc).replace(target, alias)) from exc
+            except SkilltrocError as exc:  # e.g. the profile of a purged member
+                raise StepFailedError(
+                    f"{key} of {alias} cannot be read: {exc.code} ({exc.message})"
+                    .replace(target, alias)) from exc
             if key in ("notified", "not_notified"):
                 shown.append(f"{key} {alias} {expected}")
                 continue
@@ -732,13 +742,13 @@ def _signup(runner: Runner, data: Mapping[str, Any]) -> str:
     sponsor = data.get("sponsor")
     if sponsor is not None and "@" not in sponsor:
         sponsor = runner.id_of(MEMBER, sponsor)
-    if password is not None:
-        runner.passwords[alias] = password
     result = runner.app.signup(
         email, password=password, provider=provider, kind=data.get("kind", "individual"),
         category=data.get("category"), display_name=alias.title(), sponsor=sponsor,
     )
     _bind(runner, MEMBER, alias, result.member_id)
+    if password is not None:
+        runner.passwords[alias] = password
     runner.known_emails[alias] = email.strip().lower()
     if result.confirmation_token:
         runner.tokens[alias] = result.confirmation_token
@@ -1051,14 +1061,14 @@ def _browse(runner: Runner, data: Mapping[str, Any]) -> str:
 
 
 def _expect_attached(runner: Runner, member_id: str, expected: Any) -> list[str]:
-    """PROF-2: the aliases of what the member's profile shows, sorted (an item the
-    scenario has no alias for shows as its id)."""
+    """PROF-2: the aliases of what the member's profile shows, sorted, one per item (an
+    item the scenario has no alias for shows as its id)."""
     stats = runner.app.profile_stats(member_id)
     names = {found: alias for kind in _ATTACHABLE
              for alias, found in runner.aliases[kind].items()}
-    attached = (*stats.workshops, *stats.recommended_workshops, *stats.tutorials,
-                *stats.campaigns)
-    return sorted({names.get(item, item) for item in attached})
+    attached = dict.fromkeys((*stats.workshops, *stats.recommended_workshops,
+                              *stats.tutorials, *stats.campaigns))
+    return sorted(names.get(item, item) for item in attached)
 
 
 EXPECTERS.update({

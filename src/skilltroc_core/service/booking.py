@@ -73,8 +73,9 @@ class AgendaItem:
 @attrs.frozen(kw_only=True)
 class ProfileStats:
     """Rating, recommendation rate, level (PROF-3..5) and what is attached to the profile
-    (PROF-2): the workshops the member created (not deleted) and recommended, their
-    tutorials (not deleted) and their ad campaigns, each oldest first."""
+    (PROF-2), each oldest first: the workshops the member created (deleted ones drop
+    off), the workshops they recommended (kept even once deleted: the recommendation
+    stays), their tutorials (deleted ones drop off) and their ad campaigns."""
 
     member_id: str
     rating: float | None

@@ -133,6 +133,27 @@ def test_every_command_of_an_unconfirmed_account_is_refused(
     assert service.balance(alice) == (0, 0)
 
 
+@pytest.mark.rule("ACC-1", "ACC-4")
+def test_signing_in_waits_for_the_confirmation_and_a_wrong_password_says_nothing_more(
+    world: World,
+) -> None:
+    service = world.service
+    alice, token = signup_pending(service, "alice")
+    notices(service)
+    before = snapshot(world.store)
+    _refused(lambda: service.sign_in(email_of("alice"), "not her password"), "wrong_password",
+             "ACC-4")
+    error = _refused(lambda: service.sign_in(email_of("alice"), PASSWORD),
+                     "account_not_confirmed", "ACC-1")
+    assert "confirmation mail" in error.message
+    assert snapshot(world.store) == before and notices(service) == []
+    service.confirm_email(alice, token)
+    assert service.sign_in(email_of("alice"), PASSWORD) == alice
+    service.deactivate(alice)  # a deactivated member signs in to reactivate
+    assert service.sign_in(email_of("alice"), PASSWORD) == alice
+    assert service.balance(alice) == (10, 0)
+
+
 @pytest.mark.rule("ACC-1")
 def test_a_wrong_or_foreign_token_does_not_confirm_and_a_token_works_once(world: World) -> None:
     service = world.service
@@ -623,6 +644,22 @@ def test_a_purchase_is_credited_once_per_payment_reference(world: World) -> None
     service.buy_stars(alice, 25, "pay-2")  # another reference is another purchase
     assert service.balance(alice) == (60, 0)
     service.check_invariants(deep=True)
+
+
+@pytest.mark.rule("STAR-2", "ACC-7")
+def test_a_purchase_retried_after_the_account_was_deactivated_gets_its_first_answer(
+    world: World,
+) -> None:
+    service = world.service
+    alice = signup_confirmed(service, "alice")
+    first = service.buy_stars(alice, 25, "pay-1")
+    service.deactivate(alice)
+    notices(service)
+    before = snapshot(world.store)
+    assert service.buy_stars(alice, 25, "pay-1") == first  # the payment port's retry
+    assert snapshot(world.store) == before and notices(service) == []
+    _refused(lambda: service.buy_stars(alice, 25, "pay-2"), "account_deactivated", "ACC-7")
+    assert service.balance(alice) == (35, 0)
 
 
 @pytest.mark.rule("STAR-2", "STAR-4")

@@ -475,3 +475,21 @@ def test_a_purged_member_can_no_longer_be_named_as_sponsor(world: World) -> None
         with pytest.raises(SkilltrocError) as info:
             service.signup(email_of("bob"), provider="google", sponsor=sponsor)
         assert _code(info) == ("not_found", "SPONSOR-4")
+
+
+@pytest.mark.rule("SPONSOR-4", "ACC-7")
+def test_a_deactivated_member_is_hidden_and_cannot_be_named_as_sponsor(world: World) -> None:
+    service = world.service
+    alice = signup_confirmed(service, "alice")
+    service.deactivate(alice)
+    notices(service)
+    before = snapshot(world.store)
+    for sponsor in (alice, email_of("alice")):
+        with pytest.raises(SkilltrocError) as info:
+            service.signup(email_of("bob"), provider="google", sponsor=sponsor)
+        assert _code(info) == ("not_found", "SPONSOR-4")
+    assert snapshot(world.store) == before and notices(service) == []
+    service.reactivate(alice)  # back within 15 days: she can sponsor again
+    bob = service.signup(email_of("bob"), provider="google", sponsor=alice).member_id
+    assert service.member(bob).sponsor == alice
+    assert service.balance(alice) == (10, 0)  # nothing is paid before a first purchase

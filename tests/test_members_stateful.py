@@ -184,7 +184,7 @@ class MembersMachine(RuleBasedStateMachine):
                     found = self.members[live] if live else None
                     if chosen.email == email:
                         expected = expected or "not_allowed"
-                if found is None or found.status in (PENDING, PURGED):
+                if found is None or found.status != ACTIVE:  # deactivated ones are hidden
                     expected = expected or "not_found"
                 else:
                     sponsor_id = found.id
@@ -227,10 +227,14 @@ class MembersMachine(RuleBasedStateMachine):
           reference=st.sampled_from(REFERENCES), active=MOSTLY)
     def buy(self, index: int, stars: int, reference: str, active: bool) -> None:
         member = self._pick(index, ACTIVE if active else None)
-        expected = "invalid_amount" if stars <= 0 else self._acting(member)
         first = self.payments.get(reference)
-        if expected is None and first is not None and first != (member.id, stars):
-            expected = "idempotency_conflict"
+        if stars <= 0:
+            expected: str | None = "invalid_amount"
+        elif first == (member.id, stars):
+            expected = None  # a retry gets its first answer, whatever the account's status
+        else:
+            expected = self._acting(member) or (
+                "idempotency_conflict" if first is not None else None)
         self._run(expected, lambda: self.service.buy_stars(member.id, stars, reference))
         if expected is not None or first is not None:
             return  # refused, or a replay that credits nothing

@@ -17,6 +17,7 @@ import pytest
 
 from skilltroc_core.booking import RegistrationState, SessionState
 from skilltroc_core.ledger import HoldState, TransferKind, VoidReason
+from skilltroc_core.service import AgendaItem
 
 from .booking_support import (
     Digest,
@@ -138,6 +139,31 @@ def test_seats_go_up_to_the_session_capacity_or_to_ten_for_a_future_session() ->
     assert [e for e, _, _ in digest(s)] == [
         "RequestReceived", "RequestAccepted", "RequestReceived", "RequestCancelled",
         "RequestReceived"]
+
+
+@pytest.mark.rule("BOOK-12", "BOOK-14")
+def test_a_request_for_more_than_ten_seats_cannot_wait_for_a_future_session() -> None:
+    world = make_world()
+    s = world.service
+    org = member_with(world, "org")
+    ann = member_with(world, "ann", 30)
+    bob = member_with(world, "bob", 30)
+    ws = workshop(s, org, cost=1, capacity=20)
+    ses = s.plan_session(org, ws, at(5))
+    book(s, org, bob, ses, seats=10)
+    big = s.request(ann, session_id=ses, seats=11)  # 10 seats left: short by one
+    digest(s)
+    error = refused(world, lambda: s.accept_future(org, big), "state_conflict", "BOOK-12")
+    assert "at most 10 seats" in error.message
+    assert s.registration(big).state is RegistrationState.PENDING
+    assert (s.balance(ann), s.seats_left(ses)) == ((19, 11), 10)
+    assert digest(s) == []
+    ten = s.request(ann, workshop_id=ws, seats=10)  # as many as a future session takes
+    s.refuse(org, big)
+    s.accept_future(org, ten)
+    assert s.registration(ten).state is RegistrationState.WAITLISTED
+    assert s.balance(ann) == (20, 10)
+    finish(world)
     finish(world)
 
 
@@ -619,6 +645,14 @@ def test_the_agendas_show_what_each_side_has_to_do() -> None:
     assert agenda_ids(desk["validated"]) == [r_done, r_bob, r_planned]
     assert agenda_ids(desk["to_plan"]) == [r_waiting]
     assert agenda_ids(desk["to_confirm"]) == [soon]
+    # BOOK-15/18: each side sees the other's email once accepted, not before.
+    email = {m: s.member(m).email for m in (org, ann, bob)}
+    contacts = {section: [i.contact_email for i in desk[section] if isinstance(i, AgendaItem)]
+                for section in ("validated", "to_plan", "to_answer")}
+    assert contacts == {"validated": [email[ann], email[bob], email[ann]],
+                        "to_plan": [email[ann]], "to_answer": [None]}
+    assert [i.contact_email for i in mine["planned"] + mine["waiting"]] == [email[org]] * 3
+    assert theirs["pending"][0].contact_email is None
     s.confirm_held(org, soon)
     assert agenda_ids(s.participant_agenda(ann)["to_evaluate"]) == [r_done]
     assert s.organizer_agenda(org)["to_confirm"] == []

@@ -364,7 +364,7 @@ def test_deleting_refunds_and_tells_pending_registered_and_waitlisted_members() 
 # --- PROF-2: workshops on the profile -----------------------------------------------------
 
 
-@pytest.mark.rule("PROF-2")
+@pytest.mark.rule("PROF-2", "ACC-7")
 def test_the_profile_lists_the_workshops_a_member_created() -> None:
     world = make_world()
     s = world.service
@@ -380,6 +380,12 @@ def test_the_profile_lists_the_workshops_a_member_created() -> None:
     s.delete_workshop(org, first)
     assert s.profile_stats(org).workshops == (second,)
     assert digest(s) == []  # nobody had asked for anything: nobody to tell
+    s.deactivate(other)  # ACC-7: hidden, profile and all, until reactivated
+    digest(s)
+    refused(world, lambda: s.profile_stats(other), "not_found", "PROF-3")
+    s.reactivate(other)
+    assert s.profile_stats(other).workshops == (third,)
+    digest(s)
     assert s.balance(org) == (10, 0)
     finish(world)
 

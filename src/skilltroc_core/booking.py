@@ -24,6 +24,7 @@ from .statemachine import Move, TransitionTable, transition
 
 __all__ = [
     "HOLD_OUTCOMES",
+    "REFUND_RULES",
     "REGISTRATION_LIFECYCLE",
     "SESSION_LIFECYCLE",
     "WORKSHOP_LIFECYCLE",
@@ -36,6 +37,7 @@ __all__ = [
     "SessionState",
     "Workshop",
     "WorkshopState",
+    "hold_rule",
 ]
 
 
@@ -150,22 +152,38 @@ REGISTRATION_LIFECYCLE: TransitionTable[RegistrationState] = TransitionTable(
 #: The refund matrix as data (REFUND-1..5): each trigger that ends a registration ends its
 #: hold exactly once, refunded for the reason given, or paid to the organizer ("post").
 POST: Final = "post"
-HOLD_OUTCOMES: dict[str, tuple[VoidReason | str, str]] = {
-    "refuse": (VoidReason.REFUSED, "REFUND-1"),
-    "cancel": (VoidReason.CANCELLED_BY_MEMBER, "REFUND-1"),
-    "expire": (VoidReason.EXPIRED, "REFUND-1"),
-    "session_moved": (VoidReason.SESSION_MOVED, "REFUND-1"),
-    "session_cancelled": (VoidReason.SESSION_CANCELLED, "REFUND-2"),
-    "workshop_deleted": (VoidReason.WORKSHOP_DELETED, "REFUND-2"),
-    "unregister": (VoidReason.UNREGISTERED, "REFUND-2"),
-    "cancel_transaction": (VoidReason.TRANSACTION_CANCELLED, "REFUND-2"),
-    "not_held": (VoidReason.NOT_HELD, "REFUND-2"),
-    "organizer_silent": (VoidReason.ORGANIZER_SILENT, "REFUND-2"),
-    "leave": (VoidReason.LEFT_WAITLIST, "REFUND-3"),
-    "waitlist_expire": (VoidReason.WAITLIST_EXPIRED, "REFUND-3"),
-    "account_purged": (VoidReason.ACCOUNT_PURGED, "ACC-7"),
-    "held": (POST, "REFUND-4"),
+HOLD_OUTCOMES: dict[str, VoidReason | str] = {
+    "refuse": VoidReason.REFUSED,
+    "cancel": VoidReason.CANCELLED_BY_MEMBER,
+    "expire": VoidReason.EXPIRED,
+    "session_moved": VoidReason.SESSION_MOVED,
+    "session_cancelled": VoidReason.SESSION_CANCELLED,
+    "workshop_deleted": VoidReason.WORKSHOP_DELETED,
+    "unregister": VoidReason.UNREGISTERED,
+    "cancel_transaction": VoidReason.TRANSACTION_CANCELLED,
+    "not_held": VoidReason.NOT_HELD,
+    "organizer_silent": VoidReason.ORGANIZER_SILENT,
+    "leave": VoidReason.LEFT_WAITLIST,
+    "waitlist_expire": VoidReason.WAITLIST_EXPIRED,
+    "account_purged": VoidReason.ACCOUNT_PURGED,
+    "held": POST,
 }
+#: The REFUND rule listing each refund, by the stage the registration was at: the same
+#: trigger (a workshop deleted, a transaction cancelled) refunds under REFUND-1, -2 or -3.
+REFUND_RULES: Final = {R.PENDING: "REFUND-1", R.REGISTERED: "REFUND-2",
+                       R.WAITLISTED: "REFUND-3"}
+
+
+def hold_rule(stage: RegistrationState, trigger: str) -> str:
+    """The rule by which ``trigger`` ends the hold of a registration at ``stage``: the
+    organizer paid (REFUND-4), the account purged (ACC-7), or the stage's REFUND rule."""
+    if HOLD_OUTCOMES[trigger] == POST:
+        return "REFUND-4"
+    if trigger == "account_purged":
+        return "ACC-7"
+    return REFUND_RULES[stage]
+
+
 LIVE_STATES: Final = frozenset({R.PENDING, R.REGISTERED, R.WAITLISTED})
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import attrs
 
 from .adapters.memory import MemoryStore
-from .booking import HOLD_OUTCOMES, REGISTRATION_LIFECYCLE, RegistrationState
+from .booking import REGISTRATION_LIFECYCLE, RegistrationState, hold_rule
 from .clocks import ManualClock
 from .errors import SkilltrocError
 from .ledger import HoldState
@@ -180,7 +180,7 @@ def observe(stage: str, event: str) -> Outcome:
     else:
         result = "keep holding"
     if moves and registration.state in REGISTRATION_LIFECYCLE.final:
-        rule: str | None = HOLD_OUTCOMES[moves[0].trigger][1]
+        rule: str | None = hold_rule(before, moves[0].trigger)
     elif moves:
         rule = moves[0].rule
     else:

@@ -68,6 +68,10 @@ class AgendaItem:
     session_start: datetime | None
     stars_held: int
     due: datetime | None
+    #: the other party's email once the request is accepted (BOOK-15, BOOK-18): the
+    #: member's on the organizer's agenda, the organizer's on the member's; None before
+    #: acceptance or once that account is purged
+    contact_email: str | None
 
 
 @attrs.frozen(kw_only=True)
@@ -181,7 +185,7 @@ class BookingCommands(MemberCommands, SocialCommands):
              **changes: object) -> Registration:
         """Apply ``trigger``: the new state and the hold's one end, from the refund matrix."""
         ended = registration.moved(trigger, tx.now, **changes)
-        outcome, _ = HOLD_OUTCOMES[trigger]
+        outcome = HOLD_OUTCOMES[trigger]
         if registration.amount > 0:
             if outcome == POST:
                 tx.ledger.post(registration.id, registration.organizer, at=tx.now)
@@ -496,6 +500,12 @@ class BookingCommands(MemberCommands, SocialCommands):
             member = tx.actor(member_id, "BOOK-14")
             registration = self._as_organizer(tx, member, registration_id, "BOOK-14")
             if registration.state is R.PENDING and registration.session is not None:
+                if registration.seats > self.policy.max_future_seats:
+                    raise StateConflictError(
+                        f"a future session takes at most {self.policy.max_future_seats} "
+                        f"seats, and this request is for {registration.seats}: refuse it; "
+                        "the member may ask again for fewer", rule="BOOK-12",
+                    )
                 session = tx.require(kinds.SESSIONS, registration.session, "BOOK-14")
                 if session.seats_left >= registration.seats:
                     raise StateConflictError(
@@ -648,7 +658,8 @@ class BookingCommands(MemberCommands, SocialCommands):
         if session.state is SessionState.PLANNED:
             raise StateConflictError(
                 f"session {session.id} ends at {session.end.isoformat()}: the organizer "
-                "answers from its end until 7 days after", rule="BOOK-30",
+                f"answers from its end until {self.policy.confirmation_window_days} days "
+                "after", rule="BOOK-30",
             )
         return session
 
@@ -805,9 +816,10 @@ class BookingCommands(MemberCommands, SocialCommands):
             return tx.find(kinds.EVALUATIONS, "workshop", workshop_id)
 
     def profile_stats(self, member_id: str) -> ProfileStats:
-        """PROF-2..5: rating, per-criterion means, recommendation rate, level, activity."""
+        """PROF-2..5: rating, per-criterion means, recommendation rate, level, activity;
+        of an active member only (a deactivated one is hidden, ACC-7)."""
         with self.query() as tx:
-            member = tx.member(member_id, "PROF-3")
+            member = tx.visible_member(member_id, "PROF-3")
             stats = tx.get(kinds.MEMBER_STATS, member.id) or MemberStats(id=member.id)
             count = stats.evaluations
             criteria = {name: getattr(stats, name) / count for name in CRITERIA} if count else {}
@@ -829,13 +841,20 @@ class BookingCommands(MemberCommands, SocialCommands):
                 campaigns=self._attached_campaigns(tx, member.id),
             )
 
-    def _agenda_item(self, tx: Tx, registration: Registration) -> AgendaItem:
+    def _agenda_item(self, tx: Tx, registration: Registration, *, for_organizer: bool
+                     ) -> AgendaItem:
         workshop = tx.require(kinds.WORKSHOPS, registration.workshop)
         session = tx.get(kinds.SESSIONS, registration.session) if registration.session else None
         held = registration.amount if registration.is_live else 0
+        contact = None
+        if registration.accepted_at is not None:
+            other = tx.get(kinds.MEMBERS, registration.member if for_organizer
+                           else registration.organizer)
+            contact = other.email if other is not None else None
         return AgendaItem(registration=registration, workshop_title=workshop.title,
                           session_start=session.start if session else None, stars_held=held,
-                          due=registration.due or registration.waitlist_until)
+                          due=registration.due or registration.waitlist_until,
+                          contact_email=contact)
 
     def participant_agenda(self, member_id: str) -> dict[str, list[AgendaItem]]:
         """Pending requests, planned sessions, waiting sessions, sessions to evaluate."""
@@ -846,25 +865,27 @@ class BookingCommands(MemberCommands, SocialCommands):
             for registration in tx.find(kinds.REGISTRATIONS, "member_live", member.id):
                 section = {R.PENDING: "pending", R.REGISTERED: "planned",
                            R.WAITLISTED: "waiting"}[registration.state]
-                agenda[section].append(self._agenda_item(tx, registration))
+                agenda[section].append(self._agenda_item(tx, registration,
+                                                         for_organizer=False))
             for registration in tx.find(kinds.REGISTRATIONS, "member_to_evaluate", member.id):
-                agenda["to_evaluate"].append(self._agenda_item(tx, registration))
+                agenda["to_evaluate"].append(self._agenda_item(tx, registration,
+                                                               for_organizer=False))
             return agenda
 
     def organizer_agenda(self, member_id: str) -> dict[str, list[AgendaItem] | list[Session]]:
         """Requests to answer, validated registrations, workshops to plan, sessions to confirm."""
         with self.query() as tx:
             member = tx.member(member_id, "BOOK-18")
-            to_answer = [self._agenda_item(tx, r)
+            to_answer = [self._agenda_item(tx, r, for_organizer=True)
                          for r in tx.find(kinds.REGISTRATIONS, "organizer_pending", member.id)]
             validated: list[AgendaItem] = []
             to_plan: list[AgendaItem] = []
             for workshop in tx.find(kinds.WORKSHOPS, "organizer", member.id):
                 for r in tx.find(kinds.REGISTRATIONS, "workshop_live", workshop.id):
                     if r.state is R.REGISTERED:
-                        validated.append(self._agenda_item(tx, r))
+                        validated.append(self._agenda_item(tx, r, for_organizer=True))
                     elif r.state is R.WAITLISTED:
-                        to_plan.append(self._agenda_item(tx, r))
+                        to_plan.append(self._agenda_item(tx, r, for_organizer=True))
             return {
                 "to_answer": to_answer,
                 "validated": validated,

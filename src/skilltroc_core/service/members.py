@@ -12,6 +12,7 @@ from typing import Final
 import attrs
 
 from ..accounts import (
+    AccountNotConfirmedError,
     AccountStatus,
     Member,
     MemberKind,
@@ -23,6 +24,7 @@ from ..accounts import (
 from ..errors import (
     AlreadyExistsError,
     DeadlinePassedError,
+    IdempotencyConflictError,
     InvalidAmountError,
     InvalidInputError,
     NotAllowedError,
@@ -209,7 +211,7 @@ class MemberCommands(ServiceBase):
             found = tx.member_by_email(address)
         else:
             found = tx.get(kinds.MEMBERS, sponsor) if isinstance(sponsor, str) else None
-        if found is None or found.status in (AccountStatus.PURGED, AccountStatus.PENDING):
+        if found is None or found.status is not AccountStatus.ACTIVE:  # deactivated: hidden
             raise NotFoundError(f"the sponsor {sponsor!r} is not a member", rule="SPONSOR-4")
         return found.id
 
@@ -237,7 +239,8 @@ class MemberCommands(ServiceBase):
 
     # ------------------------------------------------------------------ passwords
     def sign_in(self, email: str, password: str) -> str:
-        """The member id for these credentials (ACC-4 tells provider accounts where to go)."""
+        """The member id for these credentials (ACC-4 tells provider accounts where to go);
+        refused until the email is confirmed (ACC-1: usable only after confirmation)."""
         address = normalize_email(email, self.policy)
         with self.query() as tx:
             member = tx.member_by_email(address)
@@ -251,7 +254,11 @@ class MemberCommands(ServiceBase):
                 self.hasher.verify(password, member.password_hash)
             ):
                 raise WrongPasswordError("wrong email or password", rule="ACC-4")
-            return member.id
+            if member.status is AccountStatus.PENDING:  # only once the password is right
+                raise AccountNotConfirmedError(
+                    f"{member.display} must confirm their email address first: the link is "
+                    "in the confirmation mail", rule="ACC-1")
+            return member.id  # a deactivated member signs in to reactivate (ACC-7)
 
     def request_password_reset(self, email: str) -> str:
         """ACC-4: a single-use reset token, expiring after the policy lifetime, mailed.
@@ -453,12 +460,18 @@ class MemberCommands(ServiceBase):
                 rule="STAR-2")
         reference = _text(payment_reference, "payment reference", 200, "STAR-2")
         with self.command() as tx:
-            member = tx.actor(member_id, "STAR-2")
             key = f"purchase:{reference}"
-            fingerprint = f"{member.id},{stars}"
-            replayed = tx.replay(key, "buy_stars", fingerprint, "STAR-2")
+            fingerprint = f"{member_id},{stars}"
+            # A retried report gets its first answer even if the account was deactivated
+            # since: the purchase was credited while it could act.
+            try:
+                replayed = tx.replay(key, "buy_stars", fingerprint, "STAR-2")
+            except IdempotencyConflictError:
+                tx.actor(member_id, "STAR-2")  # an account that cannot act hears that first
+                raise
             if replayed is not None:
                 return tx.ledger.get_transfer(int(replayed))
+            member = tx.actor(member_id, "STAR-2")
             transfer = tx.ledger.issue(TransferKind.PURCHASE, member.id, stars,
                                        reference=f"payment:{reference}", at=tx.now)
             self._reward_sponsor(tx, member)

@@ -373,7 +373,7 @@ class Model:
         if sponsor is None:
             return True
         found = self.members.get(sponsor)
-        return found is not None and found.status not in (PURGED, PENDING)
+        return found is not None and found.status == ACTIVE  # deactivated: hidden (ACC-7)
 
     def complete_profile(self, member_id: str) -> None:
         self.members[member_id].complete = True

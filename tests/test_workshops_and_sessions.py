@@ -255,7 +255,11 @@ def test_cancelling_before_the_start_refunds_registered_and_pending_members() ->
     assert s.registration(elsewhere).state is R.REGISTERED
     assert s.balance(cat) == s.balance(dan) == (7, 3)
     assert s.balance(org) == (10, 0)
-    assert digest(s) == [("SessionCancelled", "BOOK-9", (ann, bob))]
+    [notice] = notices(s)
+    assert (notice.event, notice.rule, notice.recipients) == ("SessionCancelled", "BOOK-9",
+                                                              (ann, bob))
+    assert notice.facts_map == {"session": ses, "workshop": ws,
+                                "start": at(10).astimezone(UTC).isoformat()}  # for the mail
     refused(world, lambda: s.cancel_session(org, ses), "state_conflict", "BOOK-9")
     world.clock.set(at(10, 13))  # a cancelled session is never asked about
     assert s.run_due() == 0

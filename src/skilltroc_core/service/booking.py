@@ -382,7 +382,7 @@ class BookingCommands(MemberCommands, SocialCommands):
             told = [self._end(tx, r, "session_cancelled").member
                     for r in tx.find(kinds.REGISTRATIONS, "session_live", session.id)]
             tx.notify("SessionCancelled", recipients=tuple(dict.fromkeys(told)),
-                      session=session.id, workshop=session.workshop)
+                      session=session.id, workshop=session.workshop, start=session.start)
 
     # ------------------------------------------------------------------ requests
     def request(self, member_id: str, *, seats: int, session_id: str | None = None,
@@ -651,7 +651,7 @@ class BookingCommands(MemberCommands, SocialCommands):
             tx.cancel_timer(CONFIRMATION_WINDOW, session.id)
             told = [self._end(tx, r, "not_held").member for r in self._registered_in(tx, session)]
             tx.notify("SessionNotHeld", recipients=tuple(dict.fromkeys(told)),
-                      session=session.id, workshop=session.workshop)
+                      session=session.id, workshop=session.workshop, start=session.start)
 
     def _answerable(self, tx: Tx, member: Member, session_id: str, rule: str) -> Session:
         session = self._own_session(tx, member, session_id, rule)
@@ -673,7 +673,7 @@ class BookingCommands(MemberCommands, SocialCommands):
         told = [self._end(tx, r, "organizer_silent").member
                 for r in self._registered_in(tx, session)]
         tx.notify("SessionLapsed", recipients=(*dict.fromkeys(told), session.organizer),
-                  session=session.id, workshop=session.workshop)
+                  session=session.id, workshop=session.workshop, start=session.start)
 
     def _paid(self, tx: Tx, member: Member, registration_id: str, rule: str) -> Registration:
         registration = self._as_requester(tx, member, registration_id, rule)

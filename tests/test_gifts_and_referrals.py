@@ -364,6 +364,28 @@ def test_a_member_cannot_be_invited(world: World, state: str) -> None:
     assert snapshot(world.store) == before
 
 
+@pytest.mark.rule("SPONSOR-1", "SOCIAL-1")
+def test_an_imported_address_book_lists_the_contacts_to_invite(world: World) -> None:
+    service = world.service
+    alice = signup_confirmed(service, "alice")
+    signup_pending(service, "bob")
+    carol = signup_confirmed(service, "carol")
+    service.deactivate(carol)
+    notices(service)
+    before = snapshot(world.store)
+    book = ["Zoe@Example.org", "bob@example.org", "yann@example.org", "zoe@example.org",
+            "carol@example.org", "alice@example.org"]
+    assert service.invitable_contacts(alice, book) == ["zoe@example.org", "yann@example.org"]
+    assert service.import_contacts(alice, book) == []  # no active member among them
+    assert snapshot(world.store) == before and notices(service) == []
+    for address in service.invitable_contacts(alice, book):
+        service.invite(alice, address)
+    assert [n.emails for n in notices(service)] == [("zoe@example.org",), ("yann@example.org",)]
+    with pytest.raises(SkilltrocError) as info:
+        service.invitable_contacts(alice, "zoe@example.org")
+    assert _code(info) == ("invalid_input", "SPONSOR-1")
+
+
 # --- SPONSOR-2, SPONSOR-3: one sponsor, rewarded once -------------------------------------
 
 

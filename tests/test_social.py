@@ -4,6 +4,9 @@ from them (ACC-7)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
+from functools import partial
+from typing import Any
 
 import pytest
 
@@ -137,7 +140,8 @@ def test_posting_a_message_notifies_every_follower(world: World) -> None:
     assert (notice.event, notice.rule) == ("MessagePosted", "SOCIAL-3")
     assert notice.recipients == (bob, carol)
     assert notice.emails == ()
-    assert notice.facts_map == {"message": message, "author": alice}
+    assert notice.facts_map == {"message": message, "author": alice,
+                                "text": "Knitting tonight at 8"}
     stored = world.store._entities["feed_message"][message]
     assert (stored.author, stored.text) == (alice, "Knitting tonight at 8")
 
@@ -147,6 +151,38 @@ def test_posting_a_message_notifies_every_follower(world: World) -> None:
     assert notice.recipients == (bob,)
     service.post_message(bob, "Nobody follows me")  # nobody to tell: no notice
     assert notices(service) == []
+
+
+@pytest.mark.rule("SOCIAL-3", "ACC-7")
+def test_followers_read_the_messages_of_those_they_follow_newest_first(world: World) -> None:
+    service = world.service
+    alice = signup_confirmed(service, "alice")
+    bob = signup_confirmed(service, "bob")
+    carol = signup_provider(service, "carol")
+    service.follow(bob, alice)
+    service.follow(bob, carol)
+    first = service.post_message(alice, "Knitting tonight")
+    world.advance(timedelta(hours=1))
+    second = service.post_message(carol, "Bread on Sunday")
+    world.advance(timedelta(hours=1))
+    third = service.post_message(alice, "Bring needles")
+    service.post_message(bob, "Not in my own feed")
+    notices(service)
+    before = snapshot(world.store)
+    assert [m.id for m in service.feed(bob)] == [third, second, first]
+    assert [m.id for m in service.feed(bob, limit=2)] == [third, second]
+    assert [(m.id, m.text) for m in service.messages(alice)] == [
+        (third, "Bring needles"), (first, "Knitting tonight")]
+    assert service.feed(alice) == []  # she follows nobody
+    assert snapshot(world.store) == before and notices(service) == []
+    service.deactivate(carol)  # hidden while deactivated, back on reactivation
+    assert [m.id for m in service.feed(bob)] == [third, first]
+    _refused(world, lambda: service.messages(carol), "not_found", "SOCIAL-3")
+    service.reactivate(carol)
+    assert [m.id for m in service.feed(bob)] == [third, second, first]
+    bad_limits: list[Any] = [0, 1001, "10"]
+    for bad in bad_limits:
+        _refused(world, partial(service.feed, bob, limit=bad), "invalid_input", "SOCIAL-3")
 
 
 @pytest.mark.rule("SOCIAL-3")

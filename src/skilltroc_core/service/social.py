@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 
 import attrs
@@ -36,15 +37,31 @@ def shown_members(tx: Tx, member_ids: list[str]) -> list[str]:
     return shown
 
 
+def _limit(limit: object) -> int:
+    if type(limit) is not int or not 1 <= limit <= 1_000:
+        raise InvalidInputError(f"a page of messages holds 1 to 1000, not {limit!r}",
+                                rule="SOCIAL-3")
+    return limit
+
+
+def _newest(messages: list[FeedMessage], limit: int) -> list[FeedMessage]:
+    """The ``limit`` newest, newest first (the same instant: by id, for a stable order)."""
+    return heapq.nlargest(limit, messages, key=lambda m: (m.posted_at, m.id))
+
+
 class SocialCommands(ServiceBase):
     """Follow members, post on one's feed, import contacts, invite people."""
 
-    def import_contacts(self, member_id: str, emails: Iterable[str]) -> list[ContactMatch]:
-        """SOCIAL-1: which of these addresses belong to members (self and hidden excluded)."""
+    def _addresses(self, emails: object, rule: str) -> list[str]:
+        """An imported address book: its addresses normalized, each once, in order."""
         if isinstance(emails, str | bytes) or not isinstance(emails, Iterable):
             raise InvalidInputError(f"contacts are a list of email addresses, got {emails!r}",
-                                    rule="SOCIAL-1")
-        addresses = list(dict.fromkeys(normalize_email(e, self.policy) for e in emails))
+                                    rule=rule)
+        return list(dict.fromkeys(normalize_email(e, self.policy) for e in emails))
+
+    def import_contacts(self, member_id: str, emails: Iterable[str]) -> list[ContactMatch]:
+        """SOCIAL-1: which of these addresses belong to members (self and hidden excluded)."""
+        addresses = self._addresses(emails, "SOCIAL-1")
         with self.query() as tx:
             member = tx.actor(member_id, "SOCIAL-1")
             matches = []
@@ -58,6 +75,14 @@ class SocialCommands(ServiceBase):
                 matches.append(ContactMatch(email=address, member_id=found.id,
                                             display_name=found.display, followed=followed))
             return matches
+
+    def invitable_contacts(self, member_id: str, emails: Iterable[str]) -> list[str]:
+        """SPONSOR-1: the addresses of an imported address book that no account uses: the
+        contacts the member can invite (:meth:`invite`), normalized, each once, in order."""
+        addresses = self._addresses(emails, "SPONSOR-1")
+        with self.query() as tx:
+            tx.actor(member_id, "SPONSOR-1")
+            return [address for address in addresses if tx.member_by_email(address) is None]
 
     def follow(self, member_id: str, whom: str) -> None:
         """SOCIAL-1: follow any other member; following twice changes nothing."""
@@ -111,8 +136,29 @@ class SocialCommands(ServiceBase):
             tx.put(kinds.FEED, message_id, FeedMessage(
                 id=message_id, author=member.id, text=text.strip(), posted_at=tx.now))
             self._notify_followers(tx, member.id, "MessagePosted",
-                                  {"message": message_id, "author": member.id})
+                                  {"message": message_id, "author": member.id,
+                                   "text": text.strip()})
             return message_id
+
+    def messages(self, member_id: str, *, limit: int = 50) -> list[FeedMessage]:
+        """SOCIAL-3: the messages on a member's feed, newest first (at most ``limit``);
+        a deactivated member's feed is hidden (ACC-7)."""
+        limit = _limit(limit)
+        with self.query() as tx:
+            author = tx.visible_member(member_id, "SOCIAL-3")
+            return _newest(tx.find(kinds.FEED, "author", author.id), limit)
+
+    def feed(self, member_id: str, *, limit: int = 50) -> list[FeedMessage]:
+        """SOCIAL-3: what the member reads: the messages of the members they follow,
+        newest first (at most ``limit``), deactivated authors hidden (ACC-7). Reads each
+        followed member's messages once: O(followed + their messages)."""
+        limit = _limit(limit)
+        with self.query() as tx:
+            reader = tx.member(member_id, "SOCIAL-3")
+            authors = shown_members(
+                tx, [f.followee for f in tx.find(kinds.FOLLOWS, "follower", reader.id)])
+            return _newest([m for author in authors
+                            for m in tx.find(kinds.FEED, "author", author)], limit)
 
     def _notify_followers(
         self, tx: Tx, member_id: str, event: str, facts: dict[str, FactValue]

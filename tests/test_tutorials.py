@@ -374,6 +374,26 @@ def test_a_viewer_counts_once_per_24_hours(world: World) -> None:
     assert service.tutorial(tutorial).views == 3
 
 
+@pytest.mark.rule("TUTO-4", "TUTO-1")
+def test_changing_a_tutorials_video_does_not_restart_a_viewers_24_hours(world: World) -> None:
+    service = world.service
+    ann = signup_confirmed(service, "ann")
+    tutorial = _publish(world, ann)
+    assert service.record_view(tutorial, "visitor", "v1") is ViewVerdict.COUNTED
+    world.advance(timedelta(hours=1))
+    service.edit_tutorial(ann, tutorial, youtube_url="https://youtu.be/abcdefghijk",
+                          rights_attested=True)
+    notices(service)
+    assert service.record_view(tutorial, "visitor", "v2") is ViewVerdict.WITHIN_WINDOW
+    service.edit_tutorial(ann, tutorial, youtube_url=WATCH, rights_attested=True)  # and back
+    assert service.record_view(tutorial, "visitor", "v3") is ViewVerdict.WITHIN_WINDOW
+    assert service.tutorial(tutorial).views == 1
+    assert service.balance(ann) == (10, 0) and notices(service) == []
+    world.advance(timedelta(hours=23))  # 24 hours after the counted view
+    assert service.record_view(tutorial, "visitor", "v4") is ViewVerdict.COUNTED
+    assert service.tutorial(tutorial).views == 2
+
+
 @pytest.mark.rule("TUTO-4")
 def test_the_publishers_own_views_never_count(world: World) -> None:
     service = world.service

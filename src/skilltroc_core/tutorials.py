@@ -46,6 +46,7 @@ __all__ = [
     "check_viewer",
     "history_id",
     "record_view",
+    "tutorial_mark_id",
     "upload_source",
     "viewer_mark_id",
     "youtube_source",
@@ -172,6 +173,12 @@ def viewer_mark_id(history: str, viewer: str) -> str:
     """The id of ``viewer``'s last counted view of a video (TUTO-4); length-prefixed so
     that no pair of texts can collide."""
     return f"{len(history)}:{history}|{viewer}"
+
+
+def tutorial_mark_id(tutorial_id: str, viewer: str) -> str:
+    """The id of ``viewer``'s last counted view of one tutorial (TUTO-4), whatever its
+    video was; "t" first, so it never meets a video's mark (those start with a digit)."""
+    return "t" + viewer_mark_id(tutorial_id, viewer)
 
 
 class TutorialState(StrEnum):

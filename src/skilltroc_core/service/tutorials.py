@@ -28,6 +28,7 @@ from ..tutorials import (
     ViewVerdict,
     check_viewer,
     history_id,
+    tutorial_mark_id,
     upload_source,
     viewer_mark_id,
     youtube_source,
@@ -231,16 +232,21 @@ class TutorialCommands(ServiceBase):
                 return ViewVerdict(replayed)
             tutorial = tx.require(TUTORIALS, tutorial_id, "TUTO-1")
             history = tx.require(VIDEO_HISTORIES, tutorial.history, "TUTO-2")
-            mark_id = viewer_mark_id(history.id, who)
-            mark = tx.get(VIEWER_MARKS, mark_id)
+            # TUTO-4: once per viewer per tutorial per 24 hours, and per video too, so
+            # that neither changing a tutorial's video nor publishing the video again
+            # makes the same viewer count twice within the window
+            mark_ids = (viewer_mark_id(history.id, who), tutorial_mark_id(tutorial.id, who))
+            marks = [mark.counted_at for mark_id in mark_ids
+                     if (mark := tx.get(VIEWER_MARKS, mark_id)) is not None]
             outcome = decide_view(
                 tutorial, who, tx.now, view, history=history,
-                last_counted_at=mark.counted_at if mark else None, policy=self.policy,
+                last_counted_at=max(marks, default=None), policy=self.policy,
             )
             if outcome.counted:
                 tx.put(TUTORIALS, tutorial.id, outcome.tutorial)
                 tx.put(VIDEO_HISTORIES, history.id, outcome.history)
-                tx.put(VIEWER_MARKS, mark_id, ViewerMark(id=mark_id, counted_at=tx.now))
+                for mark_id in mark_ids:
+                    tx.put(VIEWER_MARKS, mark_id, ViewerMark(id=mark_id, counted_at=tx.now))
                 for threshold in outcome.thresholds:
                     tx.ledger.issue(
                         TransferKind.TUTORIAL_PAYOUT, tutorial.publisher, 1,

@@ -663,13 +663,15 @@ class Model:
         if viewer == tutorial.publisher:
             verdict = "own_view"
         else:
-            mark = (tutorial.publisher, tutorial.video, viewer)
-            last = self.marks.get(mark)
+            # TUTO-4: per tutorial, and per video (a video changed or published again)
+            marks = [(tutorial.publisher, tutorial.video, viewer), ("", tutorial.id, viewer)]
+            last = max((self.marks[m] for m in marks if m in self.marks), default=None)
             if last is not None and self.at < last + self.policy.view_dedup_window:
                 verdict = "within_window"
             else:
                 verdict = "counted"
-                self.marks[mark] = self.at
+                for mark in marks:
+                    self.marks[mark] = self.at
                 history = self.histories[(tutorial.publisher, tutorial.video)]
                 history[0] += 1
                 due = history[0] // self.policy.views_per_tutorial_star

@@ -731,6 +731,28 @@ def test_a_professional_profile_lists_its_missing_fields_until_complete(world: W
                                             "photo", "locality"}
 
 
+@pytest.mark.rule("PROF-6", "BOOK-1")
+def test_a_platform_may_require_more_of_a_professional_profile() -> None:
+    world = make_world(policy=attrs.evolve(
+        CHEAP_POLICY, profile_required_fields=(*PROFILE_REQUIRED_FIELDS, "website")))
+    service = world.service
+    pro = signup_confirmed(service, "shop", kind="professional", category="craftsperson")
+    service.update_profile(pro, display_name="The Shop", description="We fix bikes.",
+                           photo="shop.png", locality="Lyon")
+    assert service.profile(pro).missing == ("website",)
+    notices(service)
+    before = snapshot(world.store)
+    _refused(lambda: service.create_workshop(pro, title="Bikes", description="Fixing",
+                                             domain="repair", cost=1, capacity=3),
+             "profile_incomplete", "PROF-6")
+    assert snapshot(world.store) == before and notices(service) == []
+    service.update_profile(pro, website="https://shop.example.org")
+    assert service.profile(pro).complete
+    service.create_workshop(pro, title="Bikes", description="Fixing", domain="repair",
+                            cost=1, capacity=3)
+    assert service.balance(pro) == (10, 0)
+
+
 @pytest.mark.rule("PROF-6")
 def test_an_individual_profile_has_nothing_missing(world: World) -> None:
     individual = signup_confirmed(world.service, "ind")

@@ -157,7 +157,10 @@ TABLE: dict[str, st.SearchStrategy[tuple[tuple[Any, ...], dict[str, Any]]]] = {
     "followers": call(MEMBER),
     "following": call(MEMBER),
     "post_message": call(MEMBER, fz(TEXT)),
+    "messages": call(MEMBER, optional={"limit": fz(SMALL)}),
+    "feed": call(MEMBER, optional={"limit": fz(SMALL)}),
     "invite": call(MEMBER, EMAIL),
+    "invitable_contacts": call(MEMBER, fz(st.lists(EMAIL, max_size=4))),
     # booking
     "create_workshop": call(
         MEMBER, title=fz(WORDS), description=fz(WORDS), domain=fz(WORDS), cost=fz(SMALL),

@@ -49,6 +49,8 @@ def _expect(name: str, value: object, *rules: str) -> Any:
         _expect("score_max", 10, "BOOK-41"),
         _expect("reset_token_lifetime", timedelta(hours=1), "ACC-4"),
         _expect("timezone", "Europe/Paris", "BOOK-24"),
+        _expect("profile_required_fields",
+                ("display_name", "category", "description", "photo", "locality"), "PROF-6"),
     ],
 )
 def test_the_default_policy_holds_the_number_rules_md_gives_and_cites_its_rule(
@@ -191,3 +193,10 @@ def test_level_thresholds_out_of_order_are_refused() -> None:
 def test_an_empty_score_range_is_refused(low: int, high: int) -> None:
     with pytest.raises(InvalidInputError, match="score range"):
         Policy(score_min=low, score_max=high)
+
+
+@pytest.mark.rule("PROF-6")
+@pytest.mark.parametrize("required", [("display_name", "shoe_size"), ["photo"], "photo"])
+def test_a_profile_requirement_names_profile_fields_in_a_tuple(required: Any) -> None:
+    with pytest.raises(InvalidInputError, match="profile_required_fields"):
+        attrs.evolve(DEFAULT_POLICY, profile_required_fields=required)

@@ -94,6 +94,8 @@ ACTING: dict[str, Acting] = {
     "unfollow": Acting(lambda s, c, m: s.unfollow(m, c.org), lambda c: c.bob),
     "post_message": Acting(lambda s, c, m: s.post_message(m, "Hi"), lambda c: c.gus),
     "invite": Acting(lambda s, c, m: s.invite(m, "newcomer@example.org"), lambda c: c.gus),
+    "invitable_contacts": Acting(
+        lambda s, c, m: s.invitable_contacts(m, ["newcomer@example.org"]), lambda c: c.gus),
     # booking
     "create_workshop": Acting(lambda s, c, m: s.create_workshop(
         m, title="Knots", description="Sailing knots", domain="sailing", cost=1, capacity=2),
@@ -171,6 +173,8 @@ NOT_ACTING = {
     "profile_stats": "public profile numbers (PROF-2..5)",
     "followers": "a read about a member (SOCIAL-2)",
     "following": "a read about a member",
+    "messages": "a member's feed, public to those who follow them (SOCIAL-3)",
+    "feed": "a read about a member: what they follow (SOCIAL-3)",
     "gifts_waiting": "a read about a member",
     "my_tutorials": "a read about a member (TUTO-3)",
     "my_campaigns": "a read about a member (AD-8)",

@@ -13,7 +13,7 @@ from enum import StrEnum
 import attrs
 
 from .errors import InvalidInputError, NotAllowedError
-from .rules import Policy
+from .rules import DEFAULT_POLICY, Policy
 from .statemachine import Move, TransitionTable, transition
 
 __all__ = [
@@ -116,8 +116,9 @@ class Profile:
     website: str | None = None
 
 
-#: PROF-6 (DECISION): a professional profile is complete with these; website is optional.
-PROFILE_REQUIRED_FIELDS = ("display_name", "category", "description", "photo", "locality")
+#: PROF-6 (DECISION): a professional profile is complete with these by default (the
+#: policy's ``profile_required_fields``); the website is optional.
+PROFILE_REQUIRED_FIELDS: tuple[str, ...] = DEFAULT_POLICY.profile_required_fields
 
 
 @attrs.frozen(kw_only=True)
@@ -155,20 +156,24 @@ class Member:
             return self.email.split("@", 1)[0]
         return self.id
 
-    def missing_profile_fields(self) -> tuple[str, ...]:
-        """PROF-6: the required fields still empty (professionals only; () otherwise)."""
+    def missing_profile_fields(
+        self, required: tuple[str, ...] = PROFILE_REQUIRED_FIELDS
+    ) -> tuple[str, ...]:
+        """PROF-6: the ``required`` fields still empty (professionals only; () otherwise)."""
         if not self.is_professional:
             return ()
         missing = []
-        for name in PROFILE_REQUIRED_FIELDS:
+        for name in required:
             value = self.category if name == "category" else getattr(self.profile, name)
             if not value:
                 missing.append(name)
         return tuple(missing)
 
-    def require_complete_profile(self, what: str) -> None:
+    def require_complete_profile(
+        self, what: str, required: tuple[str, ...] = PROFILE_REQUIRED_FIELDS
+    ) -> None:
         """Refuse ``what`` for a professional whose profile is not complete (PROF-6)."""
-        missing = self.missing_profile_fields()
+        missing = self.missing_profile_fields(required)
         if missing:
             raise IncompleteProfileError(
                 f"{self.display} must complete their profile before {what}: "

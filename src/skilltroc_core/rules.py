@@ -28,6 +28,11 @@ def _positive(instance: Policy, attribute: attrs.Attribute[Any], value: Any) -> 
         raise InvalidInputError(f"policy {attribute.name} must be a whole number >= 0")
 
 
+#: what a professional's profile is made of (accounts.Profile's fields and the category)
+_PROFILE_FIELDS = frozenset({"display_name", "category", "photo", "bio", "description",
+                             "locality", "website"})
+
+
 @attrs.frozen(kw_only=True)
 class Policy:
     """Every tunable number and default choice of the rule catalogue."""
@@ -73,6 +78,11 @@ class Policy:
     )
 
     # PROF
+    profile_required_fields: tuple[str, ...] = _rule(
+        ("display_name", "category", "description", "photo", "locality"), "PROF-6", "L471",
+        "What a professional profile needs to be complete, before workshops, tutorials "
+        "or ad campaigns; the website stays optional (L483; DECISION).",
+    )
     level_intermediate_from: int = _rule(
         5, "PROF-5", "L97",
         "Sessions held (organized or attended) from which a member is intermediate; "
@@ -168,6 +178,11 @@ class Policy:
                 not isinstance(value, timedelta) or value < timedelta(0)
             ):
                 raise InvalidInputError(f"policy {field.name} must be a duration >= 0")
+        required = self.profile_required_fields
+        if not isinstance(required, tuple) or not set(required) <= _PROFILE_FIELDS:
+            raise InvalidInputError(
+                "policy profile_required_fields is a tuple of profile fields among "
+                f"{', '.join(sorted(_PROFILE_FIELDS))}")
         if self.level_experienced_above < self.level_intermediate_from:
             raise InvalidInputError("policy level thresholds are out of order")
         if self.score_max <= self.score_min:

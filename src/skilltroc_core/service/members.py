@@ -418,7 +418,7 @@ class MemberCommands(ServiceBase):
             return self._profile_view(tx, tx.visible_member(member_id, "PROF-1"))
 
     def _profile_view(self, tx: Tx, member: Member) -> ProfileView:
-        missing = member.missing_profile_fields()
+        missing = member.missing_profile_fields(self.policy.profile_required_fields)
         return ProfileView(
             member_id=member.id, kind=member.kind, category=member.category,
             profile=member.profile, complete=not missing, missing=missing,

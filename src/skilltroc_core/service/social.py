@@ -135,9 +135,10 @@ class SocialCommands(ServiceBase):
             message_id = tx.new_id("msg")
             tx.put(kinds.FEED, message_id, FeedMessage(
                 id=message_id, author=member.id, text=text.strip(), posted_at=tx.now))
+            # the text stays out of the notice: a purge erases the message (ACC-7), and a
+            # notice already sent to followers would keep it; hosts read it by its id
             self._notify_followers(tx, member.id, "MessagePosted",
-                                  {"message": message_id, "author": member.id,
-                                   "text": text.strip()})
+                                  {"message": message_id, "author": member.id})
             return message_id
 
     def messages(self, member_id: str, *, limit: int = 50) -> list[FeedMessage]:

@@ -158,7 +158,8 @@ class TutorialCommands(ServiceBase):
             )
         with self.command() as tx:
             member = tx.actor(member_id, "TUTO-1")
-            member.require_complete_profile("publishing tutorials")
+            member.require_complete_profile(
+                "publishing tutorials", self.policy.profile_required_fields)
             tutorial_id = tx.new_id("tuto")
             tutorial = Tutorial(id=tutorial_id, publisher=member.id, title=title,
                                 domain=domain, source=source, published_at=tx.now)

@@ -597,6 +597,36 @@ def test_a_professionals_tutorials_and_campaigns_are_attached_to_their_profile(
     assert snapshot(small.store) == before and notices(service) == []
 
 
+# --- ACC-7: a deactivated owner's campaigns are hidden ------------------------------------
+
+
+@pytest.mark.rule("ACC-7", "AD-7")
+def test_a_deactivated_owners_campaigns_are_hidden_until_reactivation(small: World) -> None:
+    service = small.service
+    shop = professional(service, "shop", 40)
+    rival = professional(service, "rival", 40)
+    running = launch(service, shop, start=small.clock.now(), budget=10)
+    later = launch(service, shop, start=small.clock.now() + timedelta(days=2), budget=10)
+    theirs = launch(service, rival, start=small.clock.now(), budget=20)
+    assert _serve_all(small, "cooking", 2) == [running, theirs]
+    service.deactivate(shop)
+    service.check_ad_queues()
+    notices(service)
+    assert _serve_all(small, "cooking", 3, tag="hidden") == [theirs] * 3
+    small.advance(days=2)  # the scheduled one starts, but hidden with its owner
+    service.run_due()
+    assert service.campaign(later).state is CampaignState.RUNNING
+    service.check_ad_queues()
+    assert _serve_all(small, "cooking", 2, tag="still") == [theirs] * 2
+    assert [n.event for n in notices(service)] == ["CampaignStarted"]
+    assert (service.campaign(running).impressions, service.campaign(later).impressions) == (
+        1, 0)
+    service.reactivate(shop)  # back where they stood: furthest behind in proportion first
+    service.check_ad_queues()
+    assert _serve_all(small, "cooking", 3, tag="back") == [later, running, later]
+    assert service.balance(shop) == (20, 0) and service.supply().ad_spent == 40
+
+
 # --- ACC-7: a purged owner's campaigns ------------------------------------------------------------
 
 

@@ -394,6 +394,28 @@ def test_changing_a_tutorials_video_does_not_restart_a_viewers_24_hours(world: W
     assert service.tutorial(tutorial).views == 2
 
 
+@pytest.mark.rule("ACC-7", "TUTO-2")
+def test_a_deactivated_publishers_tutorials_are_hidden_until_reactivation(
+    world: World,
+) -> None:
+    service = world.service
+    ann = signup_confirmed(service, "ann")
+    tutorial = _publish(world, ann)
+    assert service.record_view(tutorial, "visitor", "v1") is ViewVerdict.COUNTED
+    service.deactivate(ann)
+    notices(service)
+    before = snapshot(world.store)
+    with pytest.raises(SkilltrocError) as refused:
+        service.record_view(tutorial, "other-visitor", "v2")
+    assert code(refused) == ("not_found", "ACC-7")
+    assert service.record_view(tutorial, "visitor", "v1") is ViewVerdict.COUNTED  # a replay
+    assert snapshot(world.store) == before and notices(service) == []
+    service.reactivate(ann)
+    assert service.record_view(tutorial, "other-visitor", "v2") is ViewVerdict.COUNTED
+    assert service.tutorial(tutorial).views == 2
+    assert service.balance(ann) == (10, 0)
+
+
 @pytest.mark.rule("TUTO-4")
 def test_the_publishers_own_views_never_count(world: World) -> None:
     service = world.service

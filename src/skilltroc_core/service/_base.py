@@ -284,6 +284,9 @@ class ServiceBase:
         self.email_hash_key = email_hash_key
         self._timer_handlers: dict[str, TimerHandler] = {}
         self._purge_hooks: list[Callable[[Tx, Member], None]] = []
+        # run with the member as it now is, when an account is deactivated or reactivated
+        # (ACC-7: a deactivated account is hidden, and so is what it shows to others)
+        self._visibility_hooks: list[Callable[[Tx, Member], None]] = []
         self._register_timers()
 
     def _register_timers(self) -> None:

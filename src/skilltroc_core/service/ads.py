@@ -21,7 +21,7 @@ from typing import Final, NoReturn
 
 import attrs
 
-from ..accounts import Member
+from ..accounts import AccountStatus, Member
 from ..ads import (
     Campaign,
     CampaignNotDeletableError,
@@ -43,6 +43,7 @@ from ..errors import InvalidInputError, InvariantViolationError, NotAllowedError
 from ..instants import require_aware
 from ..ledger import AD_SPEND, TransferKind
 from ..ports import EntityKind, Index, IndexKey, Timer, UnitOfWork
+from . import kinds
 from ._base import ServiceBase, Tx, host_key
 
 __all__ = [
@@ -92,6 +93,14 @@ def _dequeue(uow: UnitOfWork, campaign: Campaign) -> None:
         uow.queue_remove(ad_queue(domain), campaign.id)
 
 
+def _owner_shown(tx: Tx, campaign: Campaign) -> bool:
+    """ACC-7 (DECISION): a deactivated owner's running campaigns are hidden, not shown,
+    until the account is reactivated (then they go on from where they stood) or purged
+    (then they are withdrawn)."""
+    owner = tx.get(kinds.MEMBERS, campaign.owner)
+    return owner is not None and owner.status is AccountStatus.ACTIVE
+
+
 class AdCommands(ServiceBase):
     """Professionals' ad campaigns: budget, creative, start, domains; fair delivery."""
 
@@ -99,6 +108,7 @@ class AdCommands(ServiceBase):
         super()._register_timers()
         self._timer_handlers[CAMPAIGN_START] = self._campaign_start_due
         self._purge_hooks.append(self._purge_campaigns)
+        self._visibility_hooks.append(self._show_or_hide_campaigns)
 
     # ------------------------------------------------------------------ helpers
     def _owner(self, tx: Tx, member_id: object, rule: str) -> Member:
@@ -128,10 +138,12 @@ class AdCommands(ServiceBase):
         return self._start(tx, campaign)
 
     def _start(self, tx: Tx, campaign: Campaign) -> Campaign:
-        """AD-7: the campaign becomes eligible in each of its domains; the owner is told."""
+        """AD-7: the campaign becomes eligible in each of its domains; the owner is told.
+        (While the owner's account is deactivated it waits, hidden, ACC-7.)"""
         started = campaign.started(tx.now)
         tx.put(CAMPAIGNS, started.id, started)
-        _enqueue(tx.uow, started)
+        if _owner_shown(tx, started):
+            _enqueue(tx.uow, started)
         tx.notify("CampaignStarted", recipients=(started.owner,), campaign=started.id,
                   goal=started.goal, budget=started.budget, start=started.start)
         return started
@@ -330,15 +342,21 @@ class AdCommands(ServiceBase):
 
     def check_ad_queues(self) -> None:
         """Raise :class:`InvariantViolationError` unless, in every domain a campaign
-        targets, the queue holds the running campaigns at their current ranks and no
-        other campaign, is empty when none runs, and serves first the one
-        :func:`~skilltroc_core.ads.goes_before` puts first. A diagnostic:
-        O(campaigns x domains)."""
+        targets, the queue holds the running campaigns at their current ranks (but
+        those of a deactivated owner, hidden, ACC-7) and no other campaign, is empty
+        when none runs, and serves first the one :func:`~skilltroc_core.ads.goes_before`
+        puts first. A diagnostic: O(campaigns x domains)."""
         problems: list[str] = []
         with self._unit(self.now()) as tx:
             uow = tx.uow
             running: dict[str, list[Campaign]] = {}
             for campaign in tx.find(CAMPAIGNS, "state", CampaignState.RUNNING.value):
+                if not _owner_shown(tx, campaign):  # hidden with its owner's account
+                    for domain in campaign.domains:
+                        if uow.queue_key(ad_queue(domain), campaign.id) is not None:
+                            problems.append(f"{campaign.id} of a hidden owner is in "
+                                            f"{domain!r}")
+                    continue
                 rank = campaign.serve_rank
                 for domain in campaign.domains:
                     running.setdefault(domain, []).append(campaign)
@@ -373,10 +391,19 @@ class AdCommands(ServiceBase):
         dropped (ads keep being served from where each campaign stood). O(campaigns x
         domains); running it again changes nothing."""
         with self.command() as tx:
-            running = tx.find(CAMPAIGNS, "state", CampaignState.RUNNING.value)
+            running = [c for c in tx.find(CAMPAIGNS, "state", CampaignState.RUNNING.value)
+                       if _owner_shown(tx, c)]
             for campaign in running:
                 _enqueue(tx.uow, campaign)
             return len(running)
+
+    def _show_or_hide_campaigns(self, tx: Tx, member: Member) -> None:
+        """ACC-7: a deactivated owner's running campaigns leave the ad queues; they come
+        back, at their rank, when the account is reactivated."""
+        shown = member.status is AccountStatus.ACTIVE
+        for campaign in tx.find(CAMPAIGNS, "owner", member.id):
+            if campaign.state is CampaignState.RUNNING:
+                (_enqueue if shown else _dequeue)(tx.uow, campaign)
 
     # ------------------------------------------------------------------ purge
     def _purge_campaigns(self, tx: Tx, member: Member) -> None:

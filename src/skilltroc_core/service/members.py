@@ -322,6 +322,8 @@ class MemberCommands(ServiceBase):
             gone = member.deactivated(tx.now, self.policy)
             assert gone.purge_at is not None
             tx.put(kinds.MEMBERS, member.id, gone)
+            for hook in self._visibility_hooks:
+                hook(tx, gone)
             tx.schedule(PURGE_TIMER, member.id, gone.purge_at)
             tx.notify("AccountDeactivated", recipients=(member.id,), purge_at=gone.purge_at)
             return gone.purge_at
@@ -330,7 +332,10 @@ class MemberCommands(ServiceBase):
         """ACC-7: within the retention period, everything is restored as it was."""
         with self.command() as tx:
             member = tx.member(member_id, "ACC-7")
-            tx.put(kinds.MEMBERS, member.id, member.reactivated())
+            back = member.reactivated()
+            tx.put(kinds.MEMBERS, member.id, back)
+            for hook in self._visibility_hooks:
+                hook(tx, back)
             tx.cancel_timer(PURGE_TIMER, member.id)
 
     def _purge_due(self, tx: Tx, timer: Timer) -> None:

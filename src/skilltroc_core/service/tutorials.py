@@ -14,8 +14,8 @@ from typing import Final
 
 import attrs
 
-from ..accounts import Member
-from ..errors import AlreadyExistsError, InvalidInputError, NotAllowedError
+from ..accounts import AccountStatus, Member
+from ..errors import AlreadyExistsError, InvalidInputError, NotAllowedError, NotFoundError
 from ..ledger import TransferKind
 from ..ports import EntityKind, Index
 from ..tutorials import (
@@ -34,6 +34,7 @@ from ..tutorials import (
     youtube_source,
 )
 from ..tutorials import record_view as decide_view
+from . import kinds
 from ._base import ServiceBase, Tx, evolve
 
 __all__ = [
@@ -217,9 +218,11 @@ class TutorialCommands(ServiceBase):
     def record_view(self, tutorial_id: str, viewer: str, view_id: str) -> ViewVerdict:
         """TUTO-2/4: a viewer (member id or anonymous visitor id) watched a tutorial.
 
-        The view counts once per viewer per video per 24 hours, never the publisher's
-        own; each 100th counted view pays the publisher one star, notified. A report
-        whose ``view_id`` was seen before changes nothing and returns the first verdict
+        The view counts once per viewer per tutorial (and per video) per 24 hours, never
+        the publisher's own; each 100th counted view pays the publisher one star,
+        notified. A deactivated publisher's tutorials are hidden (ACC-7): their views are
+        refused. A report whose ``view_id`` was seen before changes nothing and returns
+        the first verdict
         (the same id with another tutorial or viewer is refused), for good, or within
         ``Policy.replay_window`` when the host sets one.
         """
@@ -232,6 +235,11 @@ class TutorialCommands(ServiceBase):
             if replayed is not None:
                 return ViewVerdict(replayed)
             tutorial = tx.require(TUTORIALS, tutorial_id, "TUTO-1")
+            publisher = tx.get(kinds.MEMBERS, tutorial.publisher)
+            if publisher is not None and publisher.status is AccountStatus.DEACTIVATED:
+                raise NotFoundError(  # ACC-7: hidden with its publisher's account
+                    f"tutorial {tutorial.id} is hidden while its publisher's account is "
+                    "deactivated", rule="ACC-7")
             history = tx.require(VIDEO_HISTORIES, tutorial.history, "TUTO-2")
             # TUTO-4: once per viewer per tutorial per 24 hours, and per video too, so
             # that neither changing a tutorial's video nor publishing the video again

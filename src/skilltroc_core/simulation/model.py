@@ -731,7 +731,9 @@ class Model:
             return self.page_views[page_view][1]
         best: MCampaign | None = None
         for campaign in self.running.values():
-            if domain not in campaign.domains:
+            if domain not in campaign.domains or (
+                self.members[campaign.owner].status != ACTIVE  # hidden (ACC-7)
+            ):
                 continue
             if best is None or _goes_before(campaign, best):
                 best = campaign

@@ -807,7 +807,8 @@ class Simulator:
             tutorial = picked
             viewer = (self._member(a1) or "visitor-0") if a2 % 3 else f"visitor-{a1 % 60}"
             view_id = self._next("view-")
-        expect = model.remembers_view(view_id) or tutorial.live
+        expect = model.remembers_view(view_id) or (  # ACC-7 hides a deactivated publisher's
+            tutorial.live and model.members[tutorial.publisher].status != DEACTIVATED)
         verdict = self._command("view", lambda: self.app.record_view(
             tutorial.id, viewer, view_id).value, expect=expect, members=[tutorial.publisher],
             entities=[(TUTORIALS, tutorial.id)], keyed=True)

@@ -71,6 +71,7 @@ class ServingMachine(RuleBasedStateMachine):
         self.owner = professional(self.service, "shop", FUNDS)
         self.campaigns: dict[str, ModelCampaign] = {}
         self.pages: dict[str, tuple[str, str]] = {}  # page view -> (domain, campaign)
+        self.hidden = False  # the owner's account is deactivated (ACC-7)
 
     def _now(self) -> datetime:
         return self.world.clock.now()
@@ -92,6 +93,10 @@ class ServingMachine(RuleBasedStateMachine):
           domains=st.sets(st.sampled_from(DOMAINS), min_size=1))
     def set_up(self, budget: int, offset: int, domains: set[str]) -> None:
         start = self._now() + timedelta(minutes=offset)
+        if self.hidden:
+            assert self._refusal(lambda: launch(self.service, self.owner, start=start)) == (
+                "account_deactivated")
+            return
         campaign = launch(self.service, self.owner, start=start, budget=budget,
                           domains=sorted(domains))
         self.campaigns[campaign] = ModelCampaign(id=campaign, budget=budget, start=start,
@@ -110,6 +115,8 @@ class ServingMachine(RuleBasedStateMachine):
             model.budget, model.start, model.domains)
         if budget < TINY.min_campaign_stars:
             expected: str | None = "invalid_campaign_budget"
+        elif self.hidden:
+            expected = "account_deactivated"
         elif started and model.completed:
             expected = "state_conflict"
         elif started and not unchanged:
@@ -129,7 +136,8 @@ class ServingMachine(RuleBasedStateMachine):
             return
         refused = self._refusal(lambda: self.service.edit_campaign(
             self.owner, model.id, text=text, link="https://shop.example.org"))
-        assert refused == ("state_conflict" if model.completed else None)
+        assert refused == ("account_deactivated" if self.hidden else
+                           "state_conflict" if model.completed else None)
 
     @rule(domain=st.sampled_from(DOMAINS), page=st.integers(0, 60))
     def serve(self, domain: str, page: int) -> None:
@@ -144,8 +152,9 @@ class ServingMachine(RuleBasedStateMachine):
             assert again is not None and again.id == seen[1]
             return
         now = self._now()
-        eligible = [c for c in self.campaigns.values()
-                    if c.start <= now and not c.completed and domain in c.domains]
+        eligible = [c for c in self.campaigns.values()  # none while the owner is hidden
+                    if c.start <= now and not c.completed and domain in c.domains
+                    and not self.hidden]
         expected = min(eligible, key=lambda c: (Fraction(c.impressions, c.goal), c.start, c.id),
                        default=None)
         shown = self.service.serve(domain, page_view)
@@ -153,6 +162,15 @@ class ServingMachine(RuleBasedStateMachine):
         if expected is not None:
             expected.impressions += 1
             self.pages[page_view] = (domain, expected.id)
+
+    @rule()
+    def deactivate_or_reactivate(self) -> None:
+        """ACC-7: the owner's running campaigns leave the queues and come back."""
+        if self.hidden:
+            self.service.reactivate(self.owner)
+        else:
+            self.service.deactivate(self.owner)
+        self.hidden = not self.hidden
 
     @rule(minutes=st.sampled_from([0, 5, 30, 60]))
     def move_the_clock(self, minutes: int) -> None:
@@ -184,7 +202,7 @@ class ServingMachine(RuleBasedStateMachine):
         self.service.check_invariants()
 
 
-TestServing = pytest.mark.rule("AD-5", "AD-7", "AD-8")(ServingMachine.TestCase)
+TestServing = pytest.mark.rule("AD-5", "AD-7", "AD-8", "ACC-7")(ServingMachine.TestCase)
 
 
 @pytest.mark.rule("AD-7")

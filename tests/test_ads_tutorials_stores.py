@@ -176,3 +176,77 @@ def _check_flow(result: dict[str, Any]) -> None:
     assert [n.event for _, n in result["notifications"]] == [
         "TutorialThresholdPaid", "TutorialThresholdPaid", "TutorialThresholdPaid",
         "CampaignStarted", "CampaignEnded", "AccountPurged"]
+
+
+def hidden_flow(store: Store) -> list[Any]:
+    """ACC-7 on one store: a deactivated owner's campaign and tutorial are hidden, come
+    back on reactivation, and a queue written before hiding existed is repaired."""
+    clock = ManualClock(T0)
+    app = Skilltroc(store, clock, policy=POLICY)
+    pros = []
+    for name in ("shop", "rival"):
+        pro = app.signup(f"{name}@example.org", provider="google", kind="professional",
+                         category="brand").member_id
+        app.update_profile(pro, display_name=name, description="Pots", photo="p.jpg",
+                           locality="Nantes")
+        app.buy_stars(pro, 20, f"PAY-{name}")
+        pros.append(pro)
+    shop, rival = pros
+    mine = app.create_campaign(shop, budget=10, visual="v.png", visual_rights_free=True,
+                               text="Pots", start=T0, domains=["cooking"])
+    theirs = app.create_campaign(rival, budget=20, visual="v.png", visual_rights_free=True,
+                                 text="Mugs", start=T0, domains=["cooking"])
+    tutorial = app.publish_tutorial(shop, title="Bowls", domain="pottery",
+                                    rights_attested=True, youtube_url=WATCH)
+
+    def serve(page: str) -> Any:
+        shown = _outcome(partial(app.serve, "cooking", page))
+        return shown.id if hasattr(shown, "id") else shown
+
+    seen: list[Any] = [serve("p1"), serve("p2")]
+    app.deactivate(shop)
+    app.check_ad_queues()
+    seen += [serve("p3"), serve("p4"),
+             _outcome(partial(app.record_view, tutorial, "visitor", "v1"))]
+    rank = app.campaign(mine).serve_rank
+    uow = store.begin()  # as a store written before hiding existed would hold it
+    uow.queue_put("ad:cooking", mine, rank)
+    uow.commit()
+    seen.append(_outcome(app.check_ad_queues))
+    seen += [app.rebuild_ad_queues(), _outcome(app.check_ad_queues), serve("p5")]
+    app.reactivate(shop)
+    app.check_ad_queues()
+    seen += [serve("p6"), serve("p7"), str(app.record_view(tutorial, "visitor", "v1"))]
+    seen += [(c.state.value, c.impressions) for c in map(app.campaign, (mine, theirs))]
+    app.check_invariants(deep=True)
+    return [mine, theirs, *seen]
+
+
+@pytest.mark.rule("ACC-7", "AD-7", "TUTO-2")
+def test_hidden_owners_behave_the_same_on_sqlite_and_in_memory(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "hidden.db")
+    try:
+        on_sqlite = hidden_flow(store)
+    finally:
+        store.close()
+    on_memory = hidden_flow(MemoryStore())
+    assert on_sqlite == on_memory
+    mine, theirs, *seen = on_memory
+    assert seen == [
+        mine, theirs,  # both running: the one furthest behind, then the tie by start/id
+        theirs, theirs, ("refused", "not_found", "ACC-7"),  # hidden: the rival only
+        ("refused", "invariant_violated", "AD-7"),  # the stale queue entry is caught...
+        1, None, theirs,  # ...and rebuild takes it out (one campaign queued: the rival's)
+        mine, mine, "counted",  # back at its rank (a tie goes to the smaller id), and
+        ("running", 3), ("running", 4),  # its tutorial counts again
+    ]
+
+
+@pytest.mark.rule("ACC-7", "AD-7")
+def test_hidden_owners_behave_the_same_on_postgres(pg_dsn: str) -> None:
+    store = PostgresStore(pg_dsn)
+    try:
+        on_postgres = hidden_flow(store)
+    finally:
+        store.close()
+    assert on_postgres == hidden_flow(MemoryStore())

@@ -196,7 +196,8 @@ def test_an_empty_score_range_is_refused(low: int, high: int) -> None:
 
 
 @pytest.mark.rule("PROF-6")
-@pytest.mark.parametrize("required", [("display_name", "shoe_size"), ["photo"], "photo"])
+@pytest.mark.parametrize("required", [("display_name", "shoe_size"), ["photo"], "photo",
+                                      (["photo"],)])
 def test_a_profile_requirement_names_profile_fields_in_a_tuple(required: Any) -> None:
     with pytest.raises(InvalidInputError, match="profile_required_fields"):
         attrs.evolve(DEFAULT_POLICY, profile_required_fields=required)

@@ -139,6 +139,7 @@ def test_seats_go_up_to_the_session_capacity_or_to_ten_for_a_future_session() ->
     assert [e for e, _, _ in digest(s)] == [
         "RequestReceived", "RequestAccepted", "RequestReceived", "RequestCancelled",
         "RequestReceived"]
+    finish(world)
 
 
 @pytest.mark.rule("BOOK-12", "BOOK-14")
@@ -158,12 +159,15 @@ def test_a_request_for_more_than_ten_seats_cannot_wait_for_a_future_session() ->
     assert s.registration(big).state is RegistrationState.PENDING
     assert (s.balance(ann), s.seats_left(ses)) == ((19, 11), 10)
     assert digest(s) == []
+    s.unregister(bob, s.participant_agenda(bob)["planned"][0].registration.id)
+    digest(s)  # 20 seats left now: the answer is to accept it for its session
+    refused(world, lambda: s.accept_future(org, big), "state_conflict", "BOOK-14")
     ten = s.request(ann, workshop_id=ws, seats=10)  # as many as a future session takes
     s.refuse(org, big)
     s.accept_future(org, ten)
     assert s.registration(ten).state is RegistrationState.WAITLISTED
     assert s.balance(ann) == (20, 10)
-    finish(world)
+    assert s.balance(bob) == (30, 0)
     finish(world)
 
 

@@ -179,7 +179,9 @@ class Policy:
             ):
                 raise InvalidInputError(f"policy {field.name} must be a duration >= 0")
         required = self.profile_required_fields
-        if not isinstance(required, tuple) or not set(required) <= _PROFILE_FIELDS:
+        if not isinstance(required, tuple) or not all(
+            isinstance(name, str) and name in _PROFILE_FIELDS for name in required
+        ):
             raise InvalidInputError(
                 "policy profile_required_fields is a tuple of profile fields among "
                 f"{', '.join(sorted(_PROFILE_FIELDS))}")

@@ -769,10 +769,12 @@ def _complete(runner: Runner, data: Mapping[str, Any]) -> str:
     alias = str(data["member"])
     member_id = _m(runner, data)
     member = runner.app.member(member_id)
+    website = ({"website": f"https://{alias}.example.org"}
+               if "website" in runner.policy.profile_required_fields else {})
     runner.app.update_profile(
         member_id, display_name=alias.title(), photo=f"photos/{alias}.jpg",
         description=f"{alias.title()} shares know-how on Skilltroc.", locality="Lyon",
-        bio=f"About {alias.title()}.",
+        bio=f"About {alias.title()}.", **website,
         **({} if member.category or not member.is_professional else {"category": "company"}),
     )
     return alias

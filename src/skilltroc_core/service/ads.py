@@ -12,6 +12,8 @@ in memory, an ordered index in SQL), and rollback covers the queues like any oth
 Campaigns enter their domains' queues when they start (the ``campaign_start`` timer, or
 at once when set up or moved to start now) and leave them in the same unit of work as
 the impression that reaches their goal, so no domain can count one impression more.
+While the owner's account is deactivated (ACC-7) their running campaigns are out of the
+queues, hidden; reactivation puts them back at their rank, a purge withdraws them.
 """
 
 from __future__ import annotations
@@ -386,16 +388,20 @@ class AdCommands(ServiceBase):
                                           rule="AD-7", problems=problems)
 
     def rebuild_ad_queues(self) -> int:
-        """Put every running campaign in its domains' queues at its current rank; returns
-        how many. For a SQL store migrated from schema version 2, whose ad heaps were
-        dropped (ads keep being served from where each campaign stood). O(campaigns x
-        domains); running it again changes nothing."""
+        """Put every running campaign of an active owner in its domains' queues at its
+        current rank, and take those of deactivated owners out (ACC-7); returns how many
+        are queued. For a SQL store migrated from schema version 2, whose ad heaps were
+        dropped, and for one written before a deactivated owner's campaigns left them.
+        O(campaigns x domains); running it again changes nothing."""
         with self.command() as tx:
-            running = [c for c in tx.find(CAMPAIGNS, "state", CampaignState.RUNNING.value)
-                       if _owner_shown(tx, c)]
-            for campaign in running:
-                _enqueue(tx.uow, campaign)
-            return len(running)
+            queued = 0
+            for campaign in tx.find(CAMPAIGNS, "state", CampaignState.RUNNING.value):
+                if _owner_shown(tx, campaign):
+                    _enqueue(tx.uow, campaign)
+                    queued += 1
+                else:
+                    _dequeue(tx.uow, campaign)
+            return queued
 
     def _show_or_hide_campaigns(self, tx: Tx, member: Member) -> None:
         """ACC-7: a deactivated owner's running campaigns leave the ad queues; they come

@@ -501,18 +501,18 @@ class BookingCommands(MemberCommands, SocialCommands):
             member = tx.actor(member_id, "BOOK-14")
             registration = self._as_organizer(tx, member, registration_id, "BOOK-14")
             if registration.state is R.PENDING and registration.session is not None:
-                if registration.seats > self.policy.max_future_seats:
-                    raise StateConflictError(
-                        f"a future session takes at most {self.policy.max_future_seats} "
-                        f"seats, and this request is for {registration.seats}: refuse it; "
-                        "the member may ask again for fewer", rule="BOOK-12",
-                    )
                 session = tx.require(kinds.SESSIONS, registration.session, "BOOK-14")
                 if session.seats_left >= registration.seats:
                     raise StateConflictError(
                         f"session {session.id} has {session.seats_left} seats left for the "
                         f"{registration.seats} asked: accept the request for it",
                         rule="BOOK-14",
+                    )
+                if registration.seats > self.policy.max_future_seats:
+                    raise StateConflictError(
+                        f"a future session takes at most {self.policy.max_future_seats} "
+                        f"seats, and this request is for {registration.seats}: refuse it; "
+                        "the member may ask again for fewer", rule="BOOK-12",
                     )
                 if tx.find(kinds.REGISTRATIONS, "member_future",
                            f"{registration.member}|{registration.workshop}"):

@@ -589,7 +589,8 @@ class Simulator:
         def allowed(reg: MReg) -> bool:
             if reg.session is None:
                 return True
-            return self._seats_left(reg.session) < reg.seats and not any(
+            return self._seats_left(reg.session) < reg.seats and (
+                reg.seats <= model.policy.max_future_seats) and not any(
                 r.member == reg.member and r.workshop == reg.workshop and (
                     r.state == "waitlisted" or (r.state == "pending" and r.session is None))
                 for r in model.live.values())

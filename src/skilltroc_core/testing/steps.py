@@ -232,10 +232,12 @@ class _Context:
                ) -> str:
         """A member who may act (an active one, a professional with a complete profile
         if asked, not ``other_than``), if there is one."""
+        required = self.app.policy.profile_required_fields
+
         def fits(member: Member) -> bool:
             return member.status is AccountStatus.ACTIVE and member.id != other_than and (
                 not professional or (member.is_professional
-                                     and not member.missing_profile_fields()))
+                                     and not member.missing_profile_fields(required)))
 
         return self.pick(self.ids.members, index, kinds.MEMBERS, fits)
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from skilltroc_core.errors import SkilltrocError
-from skilltroc_core.service import ContactMatch
+from skilltroc_core.service import ContactMatch, kinds
+from skilltroc_core.service.social import FEED_PAGE
 
 from .members_support import (
     World,
@@ -180,9 +181,41 @@ def test_followers_read_the_messages_of_those_they_follow_newest_first(world: Wo
     _refused(world, lambda: service.messages(carol), "not_found", "SOCIAL-3")
     service.reactivate(carol)
     assert [m.id for m in service.feed(bob)] == [third, second, first]
-    bad_limits: list[Any] = [0, 1001, "10"]
+    bad_limits: list[Any] = [0, 101, "10"]
     for bad in bad_limits:
         _refused(world, partial(service.feed, bob, limit=bad), "invalid_input", "SOCIAL-3")
+
+
+@pytest.mark.rule("SOCIAL-3")
+def test_a_feed_reads_an_authors_newest_page_only_whatever_came_before(world: World) -> None:
+    service = world.service
+    alice = signup_confirmed(service, "alice")
+    bob = signup_confirmed(service, "bob")
+    service.follow(bob, alice)
+    posted = []
+    for i in range(FEED_PAGE + 5):
+        world.advance(timedelta(minutes=1))
+        posted.append(service.post_message(alice, f"note {i}"))
+    newest = list(reversed(posted))[:FEED_PAGE]
+    assert [m.id for m in service.messages(alice, limit=FEED_PAGE)] == newest
+    assert [m.id for m in service.feed(bob, limit=3)] == newest[:3]
+    recent = world.store._entities["recent_messages"][alice]
+    assert recent.message_ids == tuple(newest)  # bounded: a page, not the history
+    # A store written before the recent lists: the author's messages are read once,
+    # and the next post starts the list again.
+    uow = world.store.begin()
+    uow.delete(kinds.RECENT_MESSAGES, alice)
+    uow.commit()
+    assert [m.id for m in service.messages(alice, limit=2)] == newest[:2]
+    world.advance(timedelta(minutes=1))
+    latest = service.post_message(alice, "back")
+    assert world.store._entities["recent_messages"][alice].message_ids == (
+        latest, *newest[:FEED_PAGE - 1])
+    service.deactivate(alice)
+    world.advance(days=15)
+    service.run_due()  # ACC-7: the purge erases her messages and her list
+    assert world.store._entities["recent_messages"] == {}
+    assert service.feed(bob) == []
 
 
 @pytest.mark.rule("SOCIAL-3")

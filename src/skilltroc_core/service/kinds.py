@@ -19,7 +19,7 @@ from ..booking import (
 )
 from ..gifts import Gift, GiftState
 from ..ports import EntityKind, Index, IndexKey
-from ..social import FeedMessage, Follow, Invitation
+from ..social import FeedMessage, Follow, Invitation, RecentMessages
 
 __all__ = [
     "BONUS_EMAILS",
@@ -31,6 +31,7 @@ __all__ = [
     "INVITATIONS",
     "MEMBERS",
     "MEMBER_STATS",
+    "RECENT_MESSAGES",
     "REGISTRATIONS",
     "SESSIONS",
     "SETTINGS",
@@ -97,6 +98,8 @@ FEED: EntityKind[FeedMessage] = EntityKind(
     name="feed_message", type=FeedMessage,
     indexes=(Index(name="author", keys=lambda m: (m.author,)),),
 )
+RECENT_MESSAGES: EntityKind[RecentMessages] = EntityKind(
+    name="recent_messages", type=RecentMessages)
 INVITATIONS: EntityKind[Invitation] = EntityKind(
     name="invitation", type=Invitation,
     indexes=(

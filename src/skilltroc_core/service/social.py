@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
+from typing import Final
 
 import attrs
 
 from ..accounts import AccountStatus, normalize_email
 from ..errors import AlreadyExistsError, InvalidInputError, NotAllowedError, NotFoundError
 from ..events import FactValue
-from ..social import FeedMessage, Follow, Invitation, follow_id
+from ..social import FeedMessage, Follow, Invitation, RecentMessages, follow_id
 from . import kinds
 from ._base import ServiceBase, Tx
 
@@ -37,9 +38,13 @@ def shown_members(tx: Tx, member_ids: list[str]) -> list[str]:
     return shown
 
 
+#: the most messages a feed shows, and the most each author's recent list keeps
+FEED_PAGE: Final = 100
+
+
 def _limit(limit: object) -> int:
-    if type(limit) is not int or not 1 <= limit <= 1_000:
-        raise InvalidInputError(f"a page of messages holds 1 to 1000, not {limit!r}",
+    if type(limit) is not int or not 1 <= limit <= FEED_PAGE:
+        raise InvalidInputError(f"a page of messages holds 1 to {FEED_PAGE}, not {limit!r}",
                                 rule="SOCIAL-3")
     return limit
 
@@ -47,6 +52,16 @@ def _limit(limit: object) -> int:
 def _newest(messages: list[FeedMessage], limit: int) -> list[FeedMessage]:
     """The ``limit`` newest, newest first (the same instant: by id, for a stable order)."""
     return heapq.nlargest(limit, messages, key=lambda m: (m.posted_at, m.id))
+
+
+def _recent(tx: Tx, author: str, limit: int = FEED_PAGE) -> list[FeedMessage]:
+    """The author's ``limit`` newest messages, newest first: O(limit) reads, through the
+    author's recent list (a store written before the lists existed has none until the
+    author posts again: then the author's messages are read once)."""
+    recent = tx.get(kinds.RECENT_MESSAGES, author)
+    if recent is None:
+        return _newest(tx.find(kinds.FEED, "author", author), limit)
+    return [tx.require(kinds.FEED, message_id) for message_id in recent.message_ids[:limit]]
 
 
 class SocialCommands(ServiceBase):
@@ -133,8 +148,11 @@ class SocialCommands(ServiceBase):
         with self.command() as tx:
             member = tx.actor(member_id, "SOCIAL-3")
             message_id = tx.new_id("msg")
+            earlier = [m.id for m in _recent(tx, member.id, FEED_PAGE - 1)]
             tx.put(kinds.FEED, message_id, FeedMessage(
                 id=message_id, author=member.id, text=text.strip(), posted_at=tx.now))
+            tx.put(kinds.RECENT_MESSAGES, member.id, RecentMessages(
+                id=member.id, message_ids=(message_id, *earlier)))
             # the text stays out of the notice: a purge erases the message (ACC-7), and a
             # notice already sent to followers would keep it; hosts read it by its id
             self._notify_followers(tx, member.id, "MessagePosted",
@@ -142,24 +160,25 @@ class SocialCommands(ServiceBase):
             return message_id
 
     def messages(self, member_id: str, *, limit: int = 50) -> list[FeedMessage]:
-        """SOCIAL-3: the messages on a member's feed, newest first (at most ``limit``);
-        a deactivated member's feed is hidden (ACC-7)."""
+        """SOCIAL-3: the newest messages on a member's feed, newest first (``limit`` of
+        them, at most :data:`FEED_PAGE`); a deactivated member's feed is hidden (ACC-7).
+        O(limit), whatever the member posted before."""
         limit = _limit(limit)
         with self.query() as tx:
             author = tx.visible_member(member_id, "SOCIAL-3")
-            return _newest(tx.find(kinds.FEED, "author", author.id), limit)
+            return _recent(tx, author.id, limit)
 
     def feed(self, member_id: str, *, limit: int = 50) -> list[FeedMessage]:
-        """SOCIAL-3: what the member reads: the messages of the members they follow,
-        newest first (at most ``limit``), deactivated authors hidden (ACC-7). Reads each
-        followed member's messages once: O(followed + their messages)."""
+        """SOCIAL-3: what the member reads: the newest messages of the members they
+        follow, newest first (``limit`` of them, at most :data:`FEED_PAGE`), deactivated
+        authors hidden (ACC-7). O(followed x limit), whatever they posted before."""
         limit = _limit(limit)
         with self.query() as tx:
             reader = tx.member(member_id, "SOCIAL-3")
             authors = shown_members(
                 tx, [f.followee for f in tx.find(kinds.FOLLOWS, "follower", reader.id)])
-            return _newest([m for author in authors
-                            for m in tx.find(kinds.FEED, "author", author)], limit)
+            return _newest([m for author in authors for m in _recent(tx, author, limit)],
+                           limit)
 
     def _notify_followers(
         self, tx: Tx, member_id: str, event: str, facts: dict[str, FactValue]

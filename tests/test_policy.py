@@ -9,8 +9,9 @@ from typing import Any
 import attrs
 import pytest
 
+from skilltroc_core.accounts import Profile
 from skilltroc_core.errors import InvalidInputError
-from skilltroc_core.rules import DEFAULT_POLICY, Policy, policy_fields
+from skilltroc_core.rules import _PROFILE_FIELDS, DEFAULT_POLICY, Policy, policy_fields
 
 RULE_ID = re.compile(r"[A-Z]+-\d+")
 SEED = re.compile(r"L\d+")
@@ -49,6 +50,7 @@ def _expect(name: str, value: object, *rules: str) -> Any:
         _expect("score_max", 10, "BOOK-41"),
         _expect("reset_token_lifetime", timedelta(hours=1), "ACC-4"),
         _expect("timezone", "Europe/Paris", "BOOK-24"),
+        _expect("feed_page_size", 100, "SOCIAL-3"),
         _expect("profile_required_fields",
                 ("display_name", "category", "description", "photo", "locality"), "PROF-6"),
     ],
@@ -201,3 +203,17 @@ def test_an_empty_score_range_is_refused(low: int, high: int) -> None:
 def test_a_profile_requirement_names_profile_fields_in_a_tuple(required: Any) -> None:
     with pytest.raises(InvalidInputError, match="profile_required_fields"):
         attrs.evolve(DEFAULT_POLICY, profile_required_fields=required)
+
+
+@pytest.mark.rule("SOCIAL-3")
+def test_a_feed_page_holds_at_least_one_message() -> None:
+    with pytest.raises(InvalidInputError, match="feed_page_size"):
+        attrs.evolve(DEFAULT_POLICY, feed_page_size=0)
+    assert attrs.evolve(DEFAULT_POLICY, feed_page_size=1).feed_page_size == 1
+
+
+@pytest.mark.rule("PROF-6")
+def test_the_profile_fields_a_policy_may_require_are_those_of_a_profile() -> None:
+    # rules.py cannot import accounts.py (which imports it): the list is kept there and
+    # checked here against the Profile it must match
+    assert {f.name for f in attrs.fields(Profile)} | {"category"} == _PROFILE_FIELDS

@@ -12,7 +12,6 @@ import pytest
 
 from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.service import ContactMatch, kinds
-from skilltroc_core.service.social import FEED_PAGE
 
 from .members_support import (
     World,
@@ -192,12 +191,13 @@ def test_a_feed_reads_an_authors_newest_page_only_whatever_came_before(world: Wo
     alice = signup_confirmed(service, "alice")
     bob = signup_confirmed(service, "bob")
     service.follow(bob, alice)
+    page = service.policy.feed_page_size
     posted = []
-    for i in range(FEED_PAGE + 5):
+    for i in range(page + 5):
         world.advance(timedelta(minutes=1))
         posted.append(service.post_message(alice, f"note {i}"))
-    newest = list(reversed(posted))[:FEED_PAGE]
-    assert [m.id for m in service.messages(alice, limit=FEED_PAGE)] == newest
+    newest = list(reversed(posted))[:page]
+    assert [m.id for m in service.messages(alice)] == newest  # a whole page by default
     assert [m.id for m in service.feed(bob, limit=3)] == newest[:3]
     recent = world.store._entities["recent_messages"][alice]
     assert recent.message_ids == tuple(newest)  # bounded: a page, not the history
@@ -210,7 +210,7 @@ def test_a_feed_reads_an_authors_newest_page_only_whatever_came_before(world: Wo
     world.advance(timedelta(minutes=1))
     latest = service.post_message(alice, "back")
     assert world.store._entities["recent_messages"][alice].message_ids == (
-        latest, *newest[:FEED_PAGE - 1])
+        latest, *newest[:page - 1])
     service.deactivate(alice)
     world.advance(days=15)
     service.run_due()  # ACC-7: the purge erases her messages and her list

@@ -166,6 +166,11 @@ class Policy:
     statement_page_size: int = _rule(
         50, "STAR-5", "L54", "Statement lines per page when the caller names no limit."
     )
+    feed_page_size: int = _rule(
+        100, "SOCIAL-3", "L356",
+        "Most messages one feed read returns; each author keeps the ids of this many of "
+        "their newest messages at hand for it (DECISION).",
+    )
 
     def __attrs_post_init__(self) -> None:
         time_zone(self.timezone)  # refuses an unknown zone name at construction
@@ -187,6 +192,8 @@ class Policy:
                 f"{', '.join(sorted(_PROFILE_FIELDS))}")
         if self.level_experienced_above < self.level_intermediate_from:
             raise InvalidInputError("policy level thresholds are out of order")
+        if self.feed_page_size < 1:
+            raise InvalidInputError("policy feed_page_size must be at least 1")
         if self.score_max <= self.score_min:
             raise InvalidInputError("policy score range is empty")
 

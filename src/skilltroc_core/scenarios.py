@@ -203,9 +203,17 @@ COMMAND_SUMMARIES: Mapping[str, str] = {
     "edit_campaign": "change a campaign",
     "browse": "anonymous page views in a domain, each of which may show one ad",
 }
-if set(COMMAND_SUMMARIES) != set(COMMANDS):  # a new command needs its line in the docs
-    raise ImportError(f"scenario commands without a summary: "
-                      f"{sorted(set(COMMANDS) ^ set(COMMAND_SUMMARIES))}")
+
+
+def _summarized(what: str, table: Mapping[str, object], summaries: Mapping[str, str]) -> None:
+    """Refuse at import a command or expectation without its line in the docs (or a line
+    for one that no longer exists)."""
+    if set(summaries) != set(table):
+        raise ImportError(f"scenario {what} and their summaries differ: "
+                          f"{sorted(set(table) ^ set(summaries))}")
+
+
+_summarized("commands", COMMANDS, COMMAND_SUMMARIES)
 
 #: expectation key -> (kind of alias its table is keyed by, or None for a plain number)
 EXPECTATIONS: Mapping[str, str | None] = {
@@ -232,9 +240,7 @@ EXPECTATION_SUMMARIES: Mapping[str, str] = {
                 "order (PROF-2)",
     "public": "whether the member's profile is public (PROF-7)",
 }
-if set(EXPECTATION_SUMMARIES) != set(EXPECTATIONS):
-    raise ImportError(f"scenario expectations without a summary: "
-                      f"{sorted(set(EXPECTATIONS) ^ set(EXPECTATION_SUMMARIES))}")
+_summarized("expectations", EXPECTATIONS, EXPECTATION_SUMMARIES)
 #: the alias kinds a profile's attachments (PROF-2) are named by
 _ATTACHABLE = (WORKSHOP, TUTORIAL, CAMPAIGN)
 _STEP_KINDS = ("do", "expect", "advance", "at")

@@ -81,6 +81,11 @@ class Tx:
         member.require_active()
         return member
 
+    def shown(self, member_id: str) -> bool:
+        """Whether others may see this member and what they show (ACC-7: active only)."""
+        member = self.get(kinds.MEMBERS, member_id)
+        return member is not None and member.status is AccountStatus.ACTIVE
+
     def visible_member(self, member_id: object, rule: str | None = None) -> Member:
         """Another member as others see them: active only (deactivated ones are hidden)."""
         member = self.require(kinds.MEMBERS, member_id, rule)

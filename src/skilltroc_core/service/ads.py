@@ -45,7 +45,6 @@ from ..errors import InvalidInputError, InvariantViolationError, NotAllowedError
 from ..instants import require_aware
 from ..ledger import AD_SPEND, TransferKind
 from ..ports import EntityKind, Index, IndexKey, Timer, UnitOfWork
-from . import kinds
 from ._base import ServiceBase, Tx, host_key
 
 __all__ = [
@@ -99,8 +98,7 @@ def _owner_shown(tx: Tx, campaign: Campaign) -> bool:
     """ACC-7 (DECISION): a deactivated owner's running campaigns are hidden, not shown,
     until the account is reactivated (then they go on from where they stood) or purged
     (then they are withdrawn)."""
-    owner = tx.get(kinds.MEMBERS, campaign.owner)
-    return owner is not None and owner.status is AccountStatus.ACTIVE
+    return tx.shown(campaign.owner)
 
 
 class AdCommands(ServiceBase):

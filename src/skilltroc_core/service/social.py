@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
-from typing import Final
 
 import attrs
 
@@ -30,21 +29,15 @@ class ContactMatch:
 
 def shown_members(tx: Tx, member_ids: list[str]) -> list[str]:
     """The members among ``member_ids`` others may see: active ones (ACC-7 hides the rest)."""
-    shown = []
-    for member_id in member_ids:
-        member = tx.get(kinds.MEMBERS, member_id)
-        if member is not None and member.status is AccountStatus.ACTIVE:
-            shown.append(member_id)
-    return shown
+    return [member_id for member_id in member_ids if tx.shown(member_id)]
 
 
-#: the most messages a feed shows, and the most each author's recent list keeps
-FEED_PAGE: Final = 100
-
-
-def _limit(limit: object) -> int:
-    if type(limit) is not int or not 1 <= limit <= FEED_PAGE:
-        raise InvalidInputError(f"a page of messages holds 1 to {FEED_PAGE}, not {limit!r}",
+def _limit(limit: object, page: int) -> int:
+    """``limit`` checked against the policy's page (None: a whole page)."""
+    if limit is None:
+        return page
+    if type(limit) is not int or not 1 <= limit <= page:
+        raise InvalidInputError(f"a page of messages holds 1 to {page}, not {limit!r}",
                                 rule="SOCIAL-3")
     return limit
 
@@ -54,14 +47,19 @@ def _newest(messages: list[FeedMessage], limit: int) -> list[FeedMessage]:
     return heapq.nlargest(limit, messages, key=lambda m: (m.posted_at, m.id))
 
 
-def _recent(tx: Tx, author: str, limit: int = FEED_PAGE) -> list[FeedMessage]:
-    """The author's ``limit`` newest messages, newest first: O(limit) reads, through the
-    author's recent list (a store written before the lists existed has none until the
-    author posts again: then the author's messages are read once)."""
+def _recent_ids(tx: Tx, author: str, limit: int) -> tuple[str, ...]:
+    """The ids of the author's ``limit`` newest messages, newest first, from the author's
+    recent list (a store written before the lists existed has none until the author
+    posts again: then the author's messages are read once)."""
     recent = tx.get(kinds.RECENT_MESSAGES, author)
     if recent is None:
-        return _newest(tx.find(kinds.FEED, "author", author), limit)
-    return [tx.require(kinds.FEED, message_id) for message_id in recent.message_ids[:limit]]
+        return tuple(m.id for m in _newest(tx.find(kinds.FEED, "author", author), limit))
+    return recent.message_ids[:limit]
+
+
+def _recent(tx: Tx, author: str, limit: int) -> list[FeedMessage]:
+    """The author's ``limit`` newest messages, newest first: O(limit) reads."""
+    return [tx.require(kinds.FEED, message_id) for message_id in _recent_ids(tx, author, limit)]
 
 
 class SocialCommands(ServiceBase):
@@ -148,7 +146,7 @@ class SocialCommands(ServiceBase):
         with self.command() as tx:
             member = tx.actor(member_id, "SOCIAL-3")
             message_id = tx.new_id("msg")
-            earlier = [m.id for m in _recent(tx, member.id, FEED_PAGE - 1)]
+            earlier = _recent_ids(tx, member.id, self.policy.feed_page_size - 1)
             tx.put(kinds.FEED, message_id, FeedMessage(
                 id=message_id, author=member.id, text=text.strip(), posted_at=tx.now))
             tx.put(kinds.RECENT_MESSAGES, member.id, RecentMessages(
@@ -159,20 +157,21 @@ class SocialCommands(ServiceBase):
                                   {"message": message_id, "author": member.id})
             return message_id
 
-    def messages(self, member_id: str, *, limit: int = 50) -> list[FeedMessage]:
+    def messages(self, member_id: str, *, limit: int | None = None) -> list[FeedMessage]:
         """SOCIAL-3: the newest messages on a member's feed, newest first (``limit`` of
-        them, at most :data:`FEED_PAGE`); a deactivated member's feed is hidden (ACC-7).
-        O(limit), whatever the member posted before."""
-        limit = _limit(limit)
+        them, at most and by default ``Policy.feed_page_size``); a deactivated member's
+        feed is hidden (ACC-7). O(limit), whatever the member posted before."""
+        limit = _limit(limit, self.policy.feed_page_size)
         with self.query() as tx:
             author = tx.visible_member(member_id, "SOCIAL-3")
             return _recent(tx, author.id, limit)
 
-    def feed(self, member_id: str, *, limit: int = 50) -> list[FeedMessage]:
+    def feed(self, member_id: str, *, limit: int | None = None) -> list[FeedMessage]:
         """SOCIAL-3: what the member reads: the newest messages of the members they
-        follow, newest first (``limit`` of them, at most :data:`FEED_PAGE`), deactivated
-        authors hidden (ACC-7). O(followed x limit), whatever they posted before."""
-        limit = _limit(limit)
+        follow, newest first (``limit`` of them, at most and by default
+        ``Policy.feed_page_size``), deactivated authors hidden (ACC-7).
+        O(followed x limit), whatever they posted before."""
+        limit = _limit(limit, self.policy.feed_page_size)
         with self.query() as tx:
             reader = tx.member(member_id, "SOCIAL-3")
             authors = shown_members(

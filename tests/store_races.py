@@ -9,7 +9,9 @@ name and the store's target (a file path or a DSN). Modes a worker understands:
 - ``purchases <target> <count>``: purchases p0, p1, ... printing each one done;
 - ``serve <target> <worker> <pages>``: page views of one domain, printing how many
   showed an ad;
-- ``book`` and ``organize``: the 5-seat race of :mod:`tests.booking_race`.
+- ``book`` and ``organize``: the 5-seat race of :mod:`tests.booking_race`;
+- ``hold <target> <member> <seconds>``: a purchase for one member left uncommitted for
+  that long, printing ``holding`` once its locks are taken and ``released`` after.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from pathlib import Path
 
 from skilltroc_core.ads import CampaignState
 from skilltroc_core.errors import SkilltrocError
-from skilltroc_core.ledger import TransferKind
-from skilltroc_core.service import Skilltroc
+from skilltroc_core.ledger import Ledger, TransferKind
+from skilltroc_core.service import Skilltroc, kinds
 
 from . import booking_race
 
@@ -48,6 +50,8 @@ def worker_main(argv: list[str], service: Callable[[str], Skilltroc]) -> None:
             booking_race.request_seats(app, int(rest[0]), int(rest[1]), rest[2])
         elif mode == "organize":
             booking_race.main_answer(app, rest[0])
+        elif mode == "hold":
+            hold_open(app, rest[0], float(rest[1]))
         else:
             raise SystemExit(f"unknown mode {mode!r}")
     finally:
@@ -99,6 +103,28 @@ def check_wallet_race(app: Skilltroc, rounds: int = 40) -> None:
     assert supply.in_gift_escrow == gifts
     assert app.balance(OWNER).available == 10 + bought - gifts >= 10
     assert supply.supply == supply.issued - supply.returned - supply.ad_spent
+
+
+# ---------------------------------------------------------------------- independence
+def hold_open(app: Skilltroc, member: str, seconds: float) -> None:
+    """A unit of work buying 5 stars for ``member``, left open ``seconds`` (a slow
+    command: it holds the member's wallet until it commits)."""
+    uow = app.store.begin()
+    assert uow.get(kinds.MEMBERS, member) is not None
+    Ledger(uow.book).issue(TransferKind.PURCHASE, member, 5, reference="held", at=app.now())
+    print("holding", flush=True)
+    time.sleep(seconds)
+    uow.commit()
+    print("released", flush=True)
+
+
+def spawn_holder(module: str, target: str, member: str, seconds: float, *, root: Path
+                 ) -> subprocess.Popen[str]:
+    """A process running :func:`hold_open`, returned once it holds its locks."""
+    holder = _spawn(module, "hold", target, member, seconds, out=True, root=root)
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "holding"
+    return holder
 
 
 # ---------------------------------------------------------------------- a killed process
@@ -178,5 +204,6 @@ def check_serve_race(app: Skilltroc, campaign: str, shown: int, goal: int) -> No
 
 __all__ = [
     "check_retries_apply_once", "check_serve_race", "check_wallet_race",
-    "kill_mid_purchases", "run_serve_race", "run_wallet_race", "worker_main",
+    "hold_open", "kill_mid_purchases", "run_serve_race", "run_wallet_race", "spawn_holder",
+    "worker_main",
 ]

@@ -16,7 +16,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from psycopg import sql
 
-from skilltroc_core.adapters._sql import SCHEMA
+from skilltroc_core.adapters._sql import SCHEMA, SCHEMA_VERSION
 from skilltroc_core.adapters.memory import MemoryStore
 from skilltroc_core.adapters.postgres import PostgresStore
 from skilltroc_core.adapters.sqlite import APPLICATION_ID, SQLiteStore
@@ -41,6 +41,7 @@ from skilltroc_core.testing.pgserver import PgServer
 from .ads_support import launch, professional
 from .members_support import CHEAP_POLICY, make_world, snapshot
 from .pg_fixtures import pg_dsn, pg_server
+from .schema_history import back_to_version_3
 
 __all__ = ["pg_dsn", "pg_server"]  # the fixtures, imported for pytest to find
 
@@ -218,7 +219,7 @@ def test_a_version_2_store_without_campaigns_migrates_to_version_3(tmp_path: Pat
     app.check_ad_queues()
     app.store.close()
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert conn.execute("SELECT queue, member FROM queue_entries").fetchall() == [
         ("ad:cooking", campaign)]
 
@@ -237,6 +238,7 @@ def test_a_version_2_store_with_running_campaigns_serves_them_again_once_rebuilt
     app.serve("cooking", "pv-1")
     app.store.close()
     conn = sqlite3.connect(path, isolation_level=None)  # back to what version 2 kept
+    back_to_version_3(conn.execute)
     conn.execute("DROP TABLE queue_entries")
     _old_heap(conn, running)
     conn.execute("PRAGMA user_version=2")
@@ -263,6 +265,7 @@ def test_a_version_2_store_with_running_campaigns_serves_them_again_once_rebuilt
 def test_a_version_2_postgres_store_migrates_to_version_3(pg_dsn: str) -> None:
     PostgresStore(pg_dsn).close()
     with psycopg.connect(pg_dsn, autocommit=True) as conn:  # back to what version 2 kept
+        back_to_version_3(conn.execute, postgres=True)
         conn.execute("DROP TABLE queue_entries")
         conn.execute("UPDATE skilltroc_meta SET value = '2' WHERE key = 'schema_version'")
         conn.execute("INSERT INTO entities (kind, id, data) VALUES "
@@ -276,7 +279,7 @@ def test_a_version_2_postgres_store_migrates_to_version_3(pg_dsn: str) -> None:
     app.store.close()
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT value FROM skilltroc_meta WHERE key = 'schema_version'"
-                            ).fetchone() == ("3",)
+                            ).fetchone() == (str(SCHEMA_VERSION),)
         assert conn.execute("SELECT count(*) FROM entities WHERE kind = 'ad_queue'"
                             ).fetchone() == (0,)
         assert conn.execute("SELECT pg_typeof(sort_key)::text FROM queue_entries"

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from skilltroc_core.errors import (
 from skilltroc_core.events import Notification
 from skilltroc_core.instants import time_zone
 from skilltroc_core.ledger import TransferKind
-from skilltroc_core.ports import EntityKind, Store
+from skilltroc_core.ports import EntityKind, Store, Timer
 from skilltroc_core.service import Skilltroc
 from skilltroc_core.testing import pgserver
 from skilltroc_core.testing.contract import StoreContract
@@ -39,6 +40,7 @@ from skilltroc_core.testing.pgserver import PgServer, PgServerError
 from . import booking_race, store_races
 from .members_support import check_two_stores_see_each_others_commits
 from .pg_fixtures import POLICY, T0, dump_tables, pg_dsn, pg_server, service
+from .schema_history import back_to_version_3
 
 __all__ = ["pg_dsn", "pg_server"]  # the fixtures, imported for pytest to find
 
@@ -72,6 +74,38 @@ def test_opening_a_store_twice_applies_the_schema_once(pg_dsn: str) -> None:
     )
     assert "outbox" in first
     assert "timers" in first
+
+
+@pytest.mark.rule("STAR-6")
+def test_a_version_3_store_migrates_to_shards_and_server_sequences(pg_dsn: str) -> None:
+    """Version 4: platform accounts and supply counters become shards, every number a
+    server sequence; balances, supply and the numbering go on from where they were."""
+    app = service(pg_dsn)
+    alice = app.signup("alice@example.org", provider="google").member_id
+    bob = app.signup("bob@example.org", provider="google").member_id
+    app.buy_stars(alice, 20, "PAY-1")
+    app.gift(alice, "bob@example.org", 5)
+    before = (app.balance(alice), app.balance(bob), app.supply())
+    app.store.close()
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        back_to_version_3(conn.execute, postgres=True)
+        conn.execute("UPDATE skilltroc_meta SET value = '3' WHERE key = 'schema_version'")
+        assert conn.execute("SELECT value FROM sequences WHERE name = 'mem'"
+                            ).fetchone() == (2,)
+    app = service(pg_dsn)
+    assert (app.balance(alice), app.balance(bob), app.supply()) == before
+    carol = app.signup("carol@example.org", provider="google").member_id
+    assert carol == "mem_000003"  # numbering goes on
+    transfer = app.buy_stars(carol, 7, "PAY-2")
+    transfers = [line.transfer_seq for line in app.statement(alice).lines]
+    assert transfer.seq > max(transfers)
+    app.check_invariants(deep=True)
+    app.store.close()
+    assert "sequences" in tables(pg_dsn)
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM sequences").fetchone() == (0,)
+        assert conn.execute("SELECT value FROM skilltroc_meta WHERE key = 'schema_version'"
+                            ).fetchone() == (str(SCHEMA_VERSION),)
 
 
 def test_a_store_written_by_a_newer_schema_is_refused(pg_dsn: str) -> None:
@@ -277,6 +311,9 @@ def test_a_connection_lost_mid_transaction_writes_nothing_and_is_retryable(
             uow.put(PROBES, "p2", Probe(id="p2", note="after the loss"))
             uow.commit()
     assert lost.value.retryable
+    # before the commit nothing was written for sure: the service runs the command
+    # again; during the commit nobody knows, and the host retries with its keys
+    assert lost.value.nothing_written is (where != "commit")
     uow.rollback()  # what the service does; harmless on a dead connection
     rows = dump_tables(pg_dsn)
     assert rows["entities"] == []
@@ -307,43 +344,180 @@ def test_a_connection_lost_between_commands_is_reopened(pg_dsn: str) -> None:
     store.close()
 
 
-def test_a_unit_of_work_waits_for_the_advisory_lock_then_times_out(pg_dsn: str) -> None:
+def test_a_unit_of_work_waits_for_a_row_another_holds_then_times_out(pg_dsn: str) -> None:
+    """Only the same row waits: another entity is read at once, the held one waits
+    ``lock_timeout`` and fails retryable, with nothing written."""
+    setup = PostgresStore(pg_dsn)
+    uow = setup.begin()
+    uow.put(PROBES, "p1", Probe(id="p1", note="first"))
+    uow.put(PROBES, "p2", Probe(id="p2", note="second"))
+    uow.commit()
     holder = PostgresStore(pg_dsn)
-    waiter = PostgresStore(pg_dsn, lock_timeout=0.05, begin_attempts=3)
-    uow = holder.begin()
+    waiter = PostgresStore(pg_dsn, lock_timeout=0.05)
+    held = holder.begin()
+    assert held.get(PROBES, "p1") == Probe(id="p1", note="first")  # locked until it ends
+    other = waiter.begin()
+    assert other.get(PROBES, "p2") == Probe(id="p2", note="second")  # not waiting
     with pytest.raises(ConcurrencyError) as busy:
-        waiter.begin()
-    assert busy.value.retryable
-    assert "gave up after 3 attempts" in str(busy.value)
-    # opening a store meanwhile is the same retryable wait
-    with pytest.raises(ConcurrencyError) as opening:
-        PostgresStore(pg_dsn, lock_timeout=0.05, begin_attempts=2)
-    assert opening.value.retryable
-    assert "gave up after 2 attempts" in str(opening.value)
-    uow.rollback()
-    waiter.begin().rollback()  # free again
-    holder.close()
-    waiter.close()
+        other.get(PROBES, "p1")
+    assert busy.value.retryable and busy.value.nothing_written
+    other.rollback()
+    held.rollback()
+    again = waiter.begin()
+    assert again.get(PROBES, "p1") == Probe(id="p1", note="first")  # free again
+    again.rollback()
+    for store in (setup, holder, waiter):
+        store.close()
 
 
-def test_a_lock_released_between_attempts_lets_the_unit_of_work_start(pg_dsn: str) -> None:
+def test_a_command_waiting_longer_than_the_lock_timeout_is_run_again(pg_dsn: str) -> None:
     app = service(pg_dsn)
     bob = app.signup("bob@example.org", provider="google").member_id
     app.store.close()
     holder = PostgresStore(pg_dsn)
-    waiter = Skilltroc(PostgresStore(pg_dsn, lock_timeout=0.05, begin_attempts=100),
-                       ManualClock(T0), policy=POLICY)
-    # each wait (50 ms) is shorter than the lock is held (at least 200 ms): only a later
-    # attempt can succeed
+    waiter = Skilltroc(PostgresStore(pg_dsn, lock_timeout=0.05), ManualClock(T0),
+                       policy=POLICY, attempts=100)
+    # each wait (50 ms) is shorter than the row is held (at least 200 ms): only a later
+    # run of the whole command can succeed, and it applies once
     uow = holder.begin()
+    assert uow.book.balance(bob) is not None  # bob's wallet, locked
     release = threading.Timer(0.2, uow.rollback)
     release.start()
     waiter.buy_stars(bob, 5, "PAY-1")
     release.join()
+    assert waiter.retries >= 1
     assert waiter.balance(bob).available == 15
     waiter.check_invariants(deep=True)
     holder.close()
     waiter.store.close()
+
+
+@pytest.mark.rule("STAR-2", "STAR-6")
+def test_a_unit_of_work_held_open_on_one_member_delays_no_other_members_command(
+    pg_dsn: str,
+) -> None:
+    """No global lock: while another process keeps a purchase of member A uncommitted
+    for 2 s, a purchase of member B completes at once; a purchase of A waits for it and
+    then sees its stars (no lost update)."""
+    app = service(pg_dsn)
+    a = app.signup("a@example.org", provider="google").member_id
+    b = app.signup("b@example.org", provider="google").member_id
+    app.store.close()
+    other = service(pg_dsn)
+    other.balance(b)  # connected and warm, as a host's worker is
+    holder = store_races.spawn_holder(WORKERS, pg_dsn, a, 2.0, root=ROOT)
+    started = time.monotonic()
+    other.buy_stars(b, 5, "PAY-B")
+    took = time.monotonic() - started
+    assert holder.poll() is None  # B's purchase ended while A's unit was still open
+    assert took < 0.5
+    other.buy_stars(a, 7, "PAY-A")  # waits for the holder's commit, then adds to it
+    assert holder.wait(timeout=30) == 0
+    assert holder.stdout is not None and holder.stdout.read().strip() == "released"
+    assert other.balance(a).available == 10 + 5 + 7
+    assert other.balance(b).available == 10 + 5
+    other.check_invariants(deep=True)
+    other.store.close()
+
+
+def _fail_first_insert(dsn: str, table: str, sqlstate: str) -> None:
+    """The first row inserted into ``table`` fails with ``sqlstate`` (a sequence counts
+    the tries: it is not rolled back with the failed transaction)."""
+    execute(dsn, f"""
+        CREATE SEQUENCE injected_failures;
+        CREATE FUNCTION fail_first() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF nextval('injected_failures') = 1 THEN
+                RAISE EXCEPTION 'injected failure' USING ERRCODE = '{sqlstate}';
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER fail_first BEFORE INSERT ON {table}
+            FOR EACH ROW EXECUTE FUNCTION fail_first();
+    """)
+
+
+@pytest.mark.rule("STAR-2", "STAR-6")
+@pytest.mark.parametrize("sqlstate", ["40001", "40P01", "23505", "55P03"])
+def test_a_conflict_on_the_first_attempt_is_run_again_and_applies_once(
+    pg_dsn: str, sqlstate: str,
+) -> None:
+    """A serialization failure, a deadlock, an insert that lost a race or a lock
+    timeout, injected at the first commit: the service runs the command again by itself
+    and it counts once."""
+    app = service(pg_dsn)
+    bob = app.signup("bob@example.org", provider="google").member_id
+    app.drain_notifications()
+    _fail_first_insert(pg_dsn, "transfers", sqlstate)
+    transfer = app.buy_stars(bob, 5, "PAY-1")
+    assert app.retries == 1
+    assert app.balance(bob).available == 15
+    assert app.buy_stars(bob, 5, "PAY-1") == transfer  # the same purchase, once
+    bought = [line for line in app.statement(bob).lines if line.kind is TransferKind.PURCHASE]
+    assert [(line.amount, line.transfer_seq) for line in bought] == [(5, transfer.seq)]
+    assert app.supply().issued_by_kind["purchase"] == 5
+    app.check_invariants(deep=True)
+    app.store.close()
+
+
+def test_a_failure_the_server_cannot_explain_is_not_run_again(pg_dsn: str) -> None:
+    """Any other refusal of the server surfaces at once as a StoreError."""
+    app = service(pg_dsn)
+    bob = app.signup("bob@example.org", provider="google").member_id
+    _fail_first_insert(pg_dsn, "transfers", "22012")  # division by zero: not a conflict
+    with pytest.raises(StoreError):
+        app.buy_stars(bob, 5, "PAY-1")
+    assert app.retries == 0
+    assert app.balance(bob).available == 10
+    app.store.close()
+
+
+@pytest.mark.parametrize("first_ends", ["applied", "given up"])
+def test_due_timers_are_shared_out_and_a_command_waits_for_those_being_applied(
+    pg_dsn: str, first_ends: str,
+) -> None:
+    """Two units take different due timers (SKIP LOCKED); a scheduler leaves a timer
+    another unit is applying, a command waits for that unit, then finds the timer gone
+    (applied) or takes it (the other unit gave up)."""
+    setup = PostgresStore(pg_dsn)
+    uow = setup.begin()
+    for minute in range(3):
+        uow.schedule(Timer(kind="probe", ref=str(minute), due=T0 + timedelta(minutes=minute)))
+    uow.commit()
+    first, second = PostgresStore(pg_dsn), PostgresStore(pg_dsn)
+    until = T0 + timedelta(hours=1)
+    applying = first.begin()
+    taken = applying.next_due(until, wait=False)
+    assert taken is not None and taken.ref == "0"
+    scheduler = second.begin()
+    shared = []
+    while (timer := scheduler.next_due(until, wait=False)) is not None:
+        shared.append(timer.ref)
+        scheduler.cancel_timer(timer.kind, timer.ref)
+    assert shared == ["1", "2"]  # "0" is left to the unit applying it
+    scheduler.commit()
+
+    def end_first() -> None:
+        applying.cancel_timer(taken.kind, taken.ref)
+        if first_ends == "applied":
+            applying.commit()
+        else:
+            applying.rollback()
+
+    ending = threading.Timer(0.3, end_first)
+    ending.start()
+    command = second.begin()
+    started = time.monotonic()
+    found = command.next_due(until)  # waits for the unit applying "0"
+    assert time.monotonic() - started >= 0.2
+    ending.join()
+    if first_ends == "applied":
+        assert found is None
+    else:
+        assert found is not None and found.ref == "0"
+    command.rollback()
+    for store in (setup, first, second):
+        store.close()
 
 
 @pytest.mark.parametrize("attempts", [0, 101, "3"])

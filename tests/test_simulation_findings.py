@@ -46,9 +46,9 @@ class CommitFailsOnce:
         self.inner = MemoryStore()
         self.armed = False
 
-    def begin(self) -> UnitOfWork:
-        uow = self.inner.begin()
-        if self.armed:
+    def begin(self, *, read_only: bool = False) -> UnitOfWork:
+        uow = self.inner.begin(read_only=read_only)
+        if self.armed and not read_only:
             self.armed = False
             return _CommitFails(uow)
         return uow

@@ -24,6 +24,7 @@ from skilltroc_core.service import Skilltroc
 
 from . import booking_race, store_races
 from .members_support import check_two_stores_see_each_others_commits
+from .schema_history import back_to_version_3
 from .sqlite_workers import POLICY, T0, service
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +37,7 @@ def test_opening_a_store_twice_applies_the_schema_once(tmp_path: Path) -> None:
     store = SQLiteStore(path)
     store.close()
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -46,6 +47,7 @@ def test_a_version_1_store_is_migrated_on_open_and_keeps_its_data(tmp_path: Path
     alice = app.signup("alice@example.org", provider="google").member_id
     app.store.close()
     conn = sqlite3.connect(path)  # turn the file back into what version 1 wrote
+    back_to_version_3(conn.execute)
     conn.execute("DROP INDEX entity_keys_by_id")
     conn.execute("CREATE INDEX entity_keys_by_id ON entity_keys (kind, id)")
     conn.execute("PRAGMA user_version=1")
@@ -61,6 +63,29 @@ def test_a_version_1_store_is_migrated_on_open_and_keeps_its_data(tmp_path: Path
     plan = conn.execute("EXPLAIN QUERY PLAN SELECT idx, key FROM entity_keys "
                         "WHERE kind = 'member' AND id = 'x'").fetchall()
     assert "entity_keys_by_id (kind=? AND id=?)" in plan[0][3]
+
+
+@pytest.mark.rule("STAR-6")
+def test_a_version_3_store_migrates_to_shards_and_keeps_its_ledger(tmp_path: Path) -> None:
+    """Version 4: platform accounts and supply counters become shards and transfers
+    are numbered by a sequence; balances, supply and the numbering go on."""
+    path = tmp_path / "s.db"
+    app = service(str(path))
+    alice = app.signup("alice@example.org", provider="google").member_id
+    app.buy_stars(alice, 20, "PAY-1")
+    app.gift(alice, "bob@example.org", 5)
+    before = (app.balance(alice), app.supply())
+    last = max(line.transfer_seq for line in app.statement(alice).lines)
+    app.store.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    back_to_version_3(conn.execute)
+    conn.execute("PRAGMA user_version=3")
+    conn.close()
+    app = service(str(path))
+    assert (app.balance(alice), app.supply()) == before
+    assert app.buy_stars(alice, 1, "PAY-2").seq == last + 1
+    app.check_invariants(deep=True)
+    app.store.close()
 
 
 def test_a_store_written_by_a_newer_schema_is_refused(tmp_path: Path) -> None:

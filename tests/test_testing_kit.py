@@ -129,18 +129,19 @@ class _DroppingUnitOfWork:
 class LosesRegistrationUpdates(MemoryStore):
     """Broken: a registration, once stored, is never updated (answers are lost)."""
 
-    def begin(self) -> Any:
+    def begin(self, *, read_only: bool = False) -> Any:
         def drop(kind: str, inner: UnitOfWork, what: Any) -> bool:
             return kind == kinds.REGISTRATIONS.name and inner.get(*what) is not None
 
-        return _DroppingUnitOfWork(super().begin(), drop)
+        return _DroppingUnitOfWork(super().begin(read_only=read_only), drop)
 
 
 class LosesNotifications(MemoryStore):
     """Broken: the outbox silently loses what a command appends to it."""
 
-    def begin(self) -> Any:
-        return _DroppingUnitOfWork(super().begin(), lambda kind, *_: kind == "outbox")
+    def begin(self, *, read_only: bool = False) -> Any:
+        return _DroppingUnitOfWork(super().begin(read_only=read_only),
+                                   lambda kind, *_: kind == "outbox")
 
 
 @pytest.mark.parametrize(("broken", "symptom"), [

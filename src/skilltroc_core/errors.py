@@ -155,10 +155,22 @@ class IdempotencyConflictError(SkilltrocError):
 
 
 class ConcurrencyError(SkilltrocError):
-    """Another writer won a race and retries ran out; the command may be sent again."""
+    """Another writer won a race and retries ran out; the command may be sent again.
+
+    ``nothing_written`` says whether the store knows that nothing of the unit of work
+    was written (a conflict, a deadlock, a connection lost before the commit): the
+    service then runs the whole command again by itself. When it is False (the
+    connection was lost during the commit itself) the command may have been applied:
+    the host retries it with the same idempotency key or payment reference.
+    """
 
     code = "concurrency_conflict"
     retryable = True
+
+    def __init__(self, message: str, *, rule: str | None = None,
+                 nothing_written: bool = True, **facts: Any) -> None:
+        super().__init__(message, rule=rule, **facts)
+        self.nothing_written = nothing_written
 
 
 class StoreError(SkilltrocError):

@@ -265,11 +265,22 @@ class LedgerBook(Protocol):
 
     Stores implement it inside their unit of work. Reads return ``None`` for unknown
     keys; writes replace. ``all_*`` scans serve :func:`check_invariants` only.
+
+    Wallets keep their balance as written by the ledger. A platform account (the
+    ``platform:`` ones, shared by every member) is never written as a balance: the book
+    moves it by each transfer's amount itself, so that a store may keep it as several
+    partial sums that concurrent commands add to without waiting for each other.
     """
 
     def balance(self, account: str) -> Balance | None: ...
-    def set_balance(self, account: str, balance: Balance) -> None: ...
-    def next_seq(self) -> int: ...
+    def set_balance(self, account: str, balance: Balance) -> None:
+        """Write a wallet's balance (a platform account's is refused)."""
+        ...
+
+    def next_seq(self) -> int:
+        """The number of the next transfer (each call takes a new one)."""
+        ...
+
     def record(
         self,
         transfer: Transfer,
@@ -277,7 +288,9 @@ class LedgerBook(Protocol):
         lines: Sequence[StatementLine],
         hold: Hold | None,
     ) -> None:
-        """Write one movement: the transfer, the new balances, statement lines, the hold."""
+        """Write one movement: the transfer, the new balances of the wallets it moves,
+        their statement lines and the hold; move the platform accounts it names by its
+        amount."""
         ...
 
     def transfer(self, seq: int) -> Transfer | None: ...
@@ -309,6 +322,8 @@ class MemoryBook:
         return self.balances.get(account)
 
     def set_balance(self, account: str, balance: Balance) -> None:
+        if account.startswith(PLATFORM):
+            refuse_platform_balance(account)
         self.balances[account] = balance
 
     def next_seq(self) -> int:
@@ -325,6 +340,13 @@ class MemoryBook:
         accounts = self.balances
         for account, balance in balances:
             accounts[account] = balance
+        debit, credit, amount = transfer[1], transfer[2], transfer[3]
+        if debit[:9] == PLATFORM:
+            was = accounts.get(debit)
+            accounts[debit] = _new(Balance, ((was[0] if was else 0) - amount, 0))
+        if credit[:9] == PLATFORM:
+            was = accounts.get(credit)
+            accounts[credit] = _new(Balance, ((was[0] if was else 0) + amount, 0))
         statement = self.statement
         for line in lines:
             found = statement.get(line.member)
@@ -403,6 +425,14 @@ def _line(
             after[0], after[1], transfer.reference, counterpart,
         ),
     )
+
+
+PLATFORM = "platform:"
+
+
+def refuse_platform_balance(account: str) -> NoReturn:
+    raise InvalidInputError(
+        f"{account} is a platform account: its balance moves with transfers only")
 
 
 def refuse_debit(
@@ -561,23 +591,33 @@ class Ledger:
                 return self._replayed_transfer(replayed)
 
         book = self.book
-        debit_balance = self._account_for(debit, route_debit)
-        credit_balance = self._account_for(credit, route_credit)
+        # a platform account is not read: the book moves it by the amount (see LedgerBook)
+        debit_balance = self._account_for(debit, _WALLET) if route_debit is _WALLET else None
+        credit_balance = (self._account_for(credit, _WALLET) if route_credit is _WALLET
+                          else None)
         if debit == credit:
             raise InvalidInputError(f"a transfer needs two different accounts, got {debit} twice")
-        if debit != ISSUANCE and debit_balance[0] - keep_at_least < amount:
+        if debit_balance is not None and debit_balance[0] - keep_at_least < amount:
             refuse_debit(debit, debit_balance[0], amount, keep_at_least, account=debit)
+        elif debit_balance is None and debit != ISSUANCE:
+            # escrow or ad spend: never below zero (read only to check, not to write)
+            funds = (book.balance(debit) or _ZERO)[0]
+            if funds - keep_at_least < amount:
+                refuse_debit(debit, funds, amount, keep_at_least, account=debit)
 
         seq = book.next_seq()
         record = _new(Transfer, (seq, debit, credit, amount, kind, reference, at, None, None))
-        new_debit = _new(Balance, (debit_balance[0] - amount, debit_balance[1]))
-        new_credit = _new(Balance, (credit_balance[0] + amount, credit_balance[1]))
         lines = []
-        if route_debit is _WALLET:
+        wallets = []
+        if debit_balance is not None:
+            new_debit = _new(Balance, (debit_balance[0] - amount, debit_balance[1]))
+            wallets.append((debit, new_debit))
             lines.append(_line(debit, record, -amount, 0, new_debit, credit))
-        if route_credit is _WALLET:
+        if credit_balance is not None:
+            new_credit = _new(Balance, (credit_balance[0] + amount, credit_balance[1]))
+            wallets.append((credit, new_credit))
             lines.append(_line(credit, record, amount, 0, new_credit, debit))
-        book.record(record, ((debit, new_debit), (credit, new_credit)), lines, None)
+        book.record(record, wallets, lines, None)
         counter = _COUNTERS.get(kind)
         if counter is not None:
             book.add_to_counter(counter[0], counter[1] * amount)
@@ -593,14 +633,13 @@ class Ledger:
         return self.transfer(kind, ISSUANCE, member, amount, reference=reference, at=at, key=key)
 
     def _account_for(self, account: str, route_side: str) -> Balance:
-        if route_side == _WALLET:
-            if type(account) is not str or account.startswith("platform:"):
-                raise InvalidInputError(f"{account!r} is not a member wallet")
-            found = self.book.balance(account)
-            if found is None:
-                raise UnknownAccountError(f"no wallet for member {account!r}", account=account)
-            return found
-        return self.book.balance(account) or _ZERO
+        """The balance of the member wallet ``account`` (the only side that is read)."""
+        if type(account) is not str or account.startswith("platform:"):
+            raise InvalidInputError(f"{account!r} is not a member wallet")
+        found = self.book.balance(account)
+        if found is None:
+            raise UnknownAccountError(f"no wallet for member {account!r}", account=account)
+        return found
 
     # ------------------------------------------------------------------ holds
     def hold(
@@ -632,7 +671,6 @@ class Ledger:
             raise AlreadyExistsError(f"a hold {hold_id!r} already exists", rule="REFUND-5")
         if wallet.available < amount:
             refuse_debit(member, wallet.available, amount, account=member)
-        held_total = book.balance(HOLDS) or _ZERO
 
         seq = book.next_seq()
         record = _new(Transfer, (seq, member, HOLDS, amount, _HOLD, reference, at, hold_id, None))
@@ -641,10 +679,7 @@ class Ledger:
         held = wallet.held + amount
         book.record(
             record,
-            (
-                (member, _new(Balance, (available, held))),
-                (HOLDS, _new(Balance, (held_total[0] + amount, 0))),
-            ),
+            ((member, _new(Balance, (available, held))),),
             (_new(StatementLine, (member, seq, at, _HOLD, -amount, amount, available, held,
                                   reference, HOLDS)),),
             hold,
@@ -681,7 +716,6 @@ class Ledger:
             raise InvalidInputError(f"hold {hold_id} cannot be paid to its own member")
         member, amount, reference = hold.member, hold.amount, hold.reference
         member_balance = book.balance(member) or _ZERO
-        held_total = book.balance(HOLDS) or _ZERO
         seq = book.next_seq()
         record = _new(Transfer, (seq, HOLDS, payee, amount, _POSTED, reference, at, hold_id, None))
         member_available, member_held = member_balance[0], member_balance[1] - amount
@@ -689,7 +723,6 @@ class Ledger:
         book.record(
             record,
             (
-                (HOLDS, _new(Balance, (held_total[0] - amount, 0))),
                 (member, _new(Balance, (member_available, member_held))),
                 (payee, _new(Balance, (payee_available, payee_held))),
             ),
@@ -723,7 +756,6 @@ class Ledger:
         book = self.book
         amount = hold.amount
         member_balance = book.balance(hold.member) or _ZERO
-        held_total = book.balance(HOLDS) or _ZERO
         record = Transfer(
             book.next_seq(), HOLDS, hold.member, amount, _VOIDED, hold.reference, at,
             hold_id, reason,
@@ -731,7 +763,7 @@ class Ledger:
         after = Balance(member_balance.available + amount, member_balance.held - amount)
         book.record(
             record,
-            ((HOLDS, Balance(held_total.available - amount, 0)), (hold.member, after)),
+            ((hold.member, after),),
             (_line(hold.member, record, amount, -amount, after, HOLDS),),
             Hold(
                 hold_id, hold.member, amount, hold.reference, hold.opened_at, _VOIDED_STATE,

@@ -98,6 +98,12 @@ class EntityKind(Generic[E]):
     #: write instead of one per index, for kinds written on every command. It must agree
     #: with the indexes' own ``keys``.
     all_keys: Callable[[E], tuple[IndexKey, ...]] | None = None
+    #: Stored once and never changed nor deleted (a setting): a store with many writers
+    #: at once reads it without locking it, since nothing can change under the reader.
+    immutable: bool = False
+    #: Mostly read to check something and seldom written (members): a store with many
+    #: writers at once lets units read it together, and a unit writing it waits for them.
+    shared_reads: bool = False
 
     def keys_of(self, entity: E) -> tuple[IndexKey, ...]:
         """Each ``(position in indexes, key)`` pair ``entity`` is posted under, in index
@@ -161,8 +167,16 @@ class UnitOfWork(Protocol):
         ...
 
     def cancel_timer(self, kind: str, ref: str) -> None: ...
-    def next_due(self, until: datetime) -> Timer | None:
-        """The earliest timer due at or before ``until`` (it stays scheduled)."""
+    def next_due(self, until: datetime, *, wait: bool = True) -> Timer | None:
+        """The earliest timer due at or before ``until`` that no other unit of work is
+        applying; it stays scheduled (the caller cancels it when it applies it).
+
+        A store with several writers at once also claims it for this unit until it ends,
+        so that other units skip it. When every due timer is claimed by others: with
+        ``wait``, wait for those units to end and look again (a command must not run
+        before the deadlines due by its instant); without, None (a scheduler leaves
+        them to the units applying them).
+        """
         ...
 
     def next_in_sequence(self, name: str) -> int: ...
@@ -196,7 +210,11 @@ class UnitOfWork(Protocol):
 class Store(Protocol):
     """A place where Skilltroc's state lives; opens units of work."""
 
-    def begin(self) -> UnitOfWork: ...
+    def begin(self, *, read_only: bool = False) -> UnitOfWork:
+        """A new unit of work. A ``read_only`` one (a query) sees one consistent state,
+        locks nothing, and refuses every write with a
+        :class:`~skilltroc_core.errors.StateConflictError`; it ends by a rollback."""
+        ...
 
     def drain_notifications(self, limit: int = 100) -> list[OutboxItem]:
         """The oldest unacknowledged notifications, in order (delivered at least once)."""

@@ -8,6 +8,7 @@ entities are JSON text keyed by ``(kind, id)`` with their index keys in a side t
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -15,9 +16,16 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from ..codec import dumps, instant_text, loads, parse_instant
-from ..errors import AlreadyExistsError, ConcurrencyError, InvalidInputError, SkilltrocError
+from ..errors import (
+    AlreadyExistsError,
+    ConcurrencyError,
+    InvalidInputError,
+    SkilltrocError,
+    StateConflictError,
+)
 from ..events import Notification
 from ..ledger import (
+    PLATFORM,
     Balance,
     Hold,
     HoldState,
@@ -26,6 +34,7 @@ from ..ledger import (
     Transfer,
     TransferKind,
     VoidReason,
+    refuse_platform_balance,
 )
 from ..ports import EntityKind, Timer
 
@@ -66,7 +75,8 @@ def retrying(work: Callable[[], T], attempts: int,
             if attempt == attempts:
                 tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
                 raise ConcurrencyError(f"{error.message} (gave up after {tries})",
-                                       rule=error.rule) from exc
+                                       rule=error.rule,
+                                       nothing_written=error.nothing_written) from exc
             time.sleep(0.005 * attempt)
     raise AssertionError("unreachable")
 
@@ -139,8 +149,71 @@ SCHEMA: Mapping[int, tuple[str, ...]] = {
         "DELETE FROM entity_keys WHERE kind IN ('ad_queue', 'ad_slot', 'ad_position')",
         "DELETE FROM entities WHERE kind IN ('ad_queue', 'ad_slot', 'ad_position')",
     ),
+    # 4: no row that every command writes (many writers at once, PostgreSQL). The
+    # platform accounts and the supply counters become sums of shards, each movement
+    # adding to one shard; the transfer number comes from a sequence like every other.
+    4: (
+        """CREATE TABLE platform_balances (
+            account TEXT NOT NULL, shard INTEGER NOT NULL, balance BIGINT NOT NULL,
+            PRIMARY KEY (account, shard)
+        )""",
+        "INSERT INTO platform_balances (account, shard, balance) "
+        "SELECT id, 0, available FROM accounts WHERE id LIKE 'platform:%'",
+        "DELETE FROM accounts WHERE id LIKE 'platform:%'",
+        """CREATE TABLE counter_shards (
+            name TEXT NOT NULL, shard INTEGER NOT NULL, value BIGINT NOT NULL,
+            PRIMARY KEY (name, shard)
+        )""",
+        "INSERT INTO counter_shards (name, shard, value) SELECT name, 0, value FROM counters",
+        "DROP TABLE counters",
+        "INSERT INTO sequences (name, value) "
+        "SELECT 'ledger_transfer', COALESCE(MAX(seq), 0) FROM transfers",
+    ),
 }
 SCHEMA_VERSION = max(SCHEMA)
+#: The sequence that numbers transfers (``sequences`` row, or server sequence).
+TRANSFER_SEQUENCE = "ledger_transfer"
+#: The sequences a store numbers its own rows with (outbox, timers, index postings).
+ROW_SEQUENCES = ("outbox", "timer", "entity_key")
+
+
+class Locking(Protocol):
+    """How a store with many writers at once keeps each unit of work serializable.
+
+    SQLite has none (one writer at a time, the cache kept between units); the PostgreSQL
+    store gives one (see :mod:`.postgres`): every row a unit reads is locked until it
+    ends (``FOR UPDATE``), every index key it reads or changes is locked by name,
+    numbers come from server sequences, and the platform's shared totals are split in
+    shards so that no row is written by every command.
+    """
+
+    #: Appended to a statement reading rows the unit may change.
+    for_update: str
+    #: How many shards a platform account or a supply counter is split in.
+    shards: int
+
+    def lock_names(self, db: Runner, names: Sequence[str], *, shared: bool = False) -> None:
+        """Lock each name until the unit of work ends, waiting for other holders (with
+        ``shared``, only for those locking it alone)."""
+        ...
+
+    def next_value(self, db: Runner, name: str) -> int:
+        """The next number of sequence ``name`` (unique across every process)."""
+        ...
+
+    def give_back(self, name: str, values: Sequence[int]) -> None:
+        """Numbers a unit took and rolled back: handed out again first."""
+        ...
+
+    def row_sequence(self, name: str) -> str:
+        """The SQL expression giving the next number of one of :data:`ROW_SEQUENCES`."""
+        ...
+
+    def claim_due(self, db: Runner, until: str, wait: bool) -> Any:
+        """``(due, seq, kind, ref)`` of the earliest timer due by ``until`` that no other
+        unit of work holds, now held by this one; None when none is left (see
+        :meth:`SqlUnitOfWork.next_due`)."""
+        ...
 
 
 class Cursor(Protocol):
@@ -291,12 +364,45 @@ _PUT_ENTITY = (
     "INSERT INTO entities (kind, id, data) VALUES (?, ?, ?) ON CONFLICT (kind, id) "
     "DO UPDATE SET data = excluded.data"
 )
+_ADD_ENTITY = "INSERT INTO entities (kind, id, data) VALUES (?, ?, ?)"
 _POST_KEY = "INSERT INTO entity_keys (kind, idx, key, id, seq) VALUES (?, ?, ?, ?, ?)"
+_ADD_NOTICE = "INSERT INTO outbox (seq, data, recipients) VALUES (?, ?, ?)"
+_SET_TIMER = (
+    "INSERT INTO timers (id, kind, ref, due, seq) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (id) DO UPDATE SET due = excluded.due, seq = excluded.seq"
+)
 _UNPOST_KEY = "DELETE FROM entity_keys WHERE kind = ? AND idx = ? AND key = ? AND id = ?"
+_ADD_TO_PLATFORM = (
+    "INSERT INTO platform_balances (account, shard, balance) VALUES (?, ?, ?) "
+    "ON CONFLICT (account, shard) DO UPDATE SET balance = "
+    "platform_balances.balance + excluded.balance"
+)
+_ADD_TO_COUNTER = (
+    "INSERT INTO counter_shards (name, shard, value) VALUES (?, ?, ?) "
+    "ON CONFLICT (name, shard) DO UPDATE SET value = counter_shards.value + excluded.value"
+)
 _SET_SEQUENCE = (
     "INSERT INTO sequences (name, value) VALUES (?, ?) ON CONFLICT (name) "
     "DO UPDATE SET value = excluded.value"
 )
+
+
+def _query_writes() -> StateConflictError:
+    return StateConflictError("a query reads the store and never writes it")
+
+
+def _key_lock(kind: str, index: str, key: str) -> str:
+    """The lock name of one key of one index (see :class:`Locking`)."""
+    return f"key\x1f{kind}\x1f{index}\x1f{key}"
+
+
+def _entity_lock(kind: str, entity_id: str) -> str:
+    """The lock name of an entity of a kind with ``shared_reads``."""
+    return f"entity\x1f{kind}\x1f{entity_id}"
+
+
+def _queue_lock(queue: str) -> str:
+    return f"queue\x1f{queue}"
 
 
 class SqlCache:
@@ -363,6 +469,7 @@ class SqlBook:
     def __init__(self, unit: SqlUnitOfWork) -> None:
         self._unit = unit
         self.db = unit.db
+        self._for_update = unit.for_update
         cache = unit.cache
         self._balances = cache.balances
         self._holds = cache.holds
@@ -372,15 +479,23 @@ class SqlBook:
         self._facts = cache.facts
 
     def balance(self, account: str) -> Balance | None:
+        if account.startswith(PLATFORM):  # the sum of its shards, read when asked
+            self._unit._flush_for("platform_balances")
+            row = self.db.one(
+                "SELECT SUM(balance) FROM platform_balances WHERE account = ?", account)
+            return None if row[0] is None else Balance(int(row[0]), 0)
         # A miss is never a row this unit wrote (writes are cached): no flush needed.
         found = self._balances.get(account, _MISSING)
         if found is _MISSING:
-            row = self.db.one("SELECT available, held FROM accounts WHERE id = ?", account)
+            row = self.db.one("SELECT available, held FROM accounts WHERE id = ?"
+                              + self._for_update, account)
             found = Balance(row[0], row[1]) if row else None
             self._unit._load(self._balances, account, found)
         return found  # type: ignore[no-any-return]
 
     def set_balance(self, account: str, balance: Balance) -> None:
+        if account.startswith(PLATFORM):
+            refuse_platform_balance(account)
         if self._balances.get(account) == balance:
             return
         self._unit._write("accounts", _SET_BALANCE,
@@ -388,12 +503,7 @@ class SqlBook:
         self._unit._remember(self._balances, account, balance)
 
     def next_seq(self) -> int:
-        found = self._facts.get("next_transfer")
-        if found is None:
-            row = self.db.one("SELECT MAX(seq) FROM transfers")
-            found = (row[0] or 0) + 1
-            self._unit._load(self._facts, "next_transfer", found)
-        return int(found)
+        return self._unit.next_in_sequence(TRANSFER_SEQUENCE)
 
     def record(
         self,
@@ -404,13 +514,17 @@ class SqlBook:
     ) -> None:
         t = transfer
         unit = self._unit
-        unit._remember(self._facts, "next_transfer", t.seq + 1)
         unit._write("transfers", _ADD_TRANSFER, (
             t.seq, t.debit, t.credit, t.amount, t.kind.value, t.reference, instant_text(t.at),
             t.hold_id, t.reason.value if t.reason else None,
         ))
         for account, balance in balances:
             self.set_balance(account, balance)
+        shard = unit.shard
+        if t.debit.startswith(PLATFORM):
+            unit._write("platform_balances", _ADD_TO_PLATFORM, (t.debit, shard, -t.amount))
+        if t.credit.startswith(PLATFORM):
+            unit._write("platform_balances", _ADD_TO_PLATFORM, (t.credit, shard, t.amount))
         for line in lines:
             unit._write("statement_lines", _ADD_LINE, (
                 line.member, self._take_line(line.member), line.transfer_seq,
@@ -466,7 +580,7 @@ class SqlBook:
         if found is _MISSING:
             row = self.db.one(
                 "SELECT id, member, amount, reference, opened_at, state, payee, ended_at, "
-                "void_reason FROM holds WHERE id = ?", hold_id,
+                "void_reason FROM holds WHERE id = ?" + self._for_update, hold_id,
             )
             found = _hold(row) if row else None
             self._unit._load(self._holds, hold_id, found)
@@ -476,7 +590,8 @@ class SqlBook:
         found = self._ledger_keys.get(key, _MISSING)
         if found is _MISSING:
             row = self.db.one(
-                "SELECT key, operation, fingerprint, result FROM ledger_keys WHERE key = ?", key
+                "SELECT key, operation, fingerprint, result FROM ledger_keys WHERE key = ?"
+                + self._for_update, key
             )
             if row is None:  # not remembered: a key is the host's text
                 return None
@@ -496,32 +611,34 @@ class SqlBook:
     def counter(self, name: str) -> int:
         found = self._counters.get(name)
         if found is None:
-            self._unit._flush_for("counters")
-            row = self.db.one("SELECT value FROM counters WHERE name = ?", name)
-            found = int(row[0]) if row else 0
+            self._unit._flush_for("counter_shards")
+            row = self.db.one("SELECT SUM(value) FROM counter_shards WHERE name = ?", name)
+            found = int(row[0]) if row[0] is not None else 0
             self._unit._load(self._counters, name, found)
         return found
 
     def add_to_counter(self, name: str, delta: int) -> None:
-        self._unit._write(
-            "counters",
-            "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) "
-            "DO UPDATE SET value = counters.value + excluded.value",
-            (name, delta),
-        )
+        # one shard per unit of work and process, so that writers rarely meet on a row
+        shard = self._unit.shard
+        self._unit._write("counter_shards", _ADD_TO_COUNTER, (name, shard, delta))
         known = self._counters.get(name)
         if known is not None:
             self._unit._remember(self._counters, name, known + delta)
 
     def counters(self) -> Mapping[str, int]:
-        self._unit._flush_for("counters")
-        return {r[0]: int(r[1]) for r in self.db.all("SELECT name, value FROM counters")}
+        self._unit._flush_for("counter_shards")
+        return {r[0]: int(r[1]) for r in self.db.all(
+            "SELECT name, SUM(value) FROM counter_shards GROUP BY name")}
 
     def all_balances(self) -> Iterable[tuple[str, Balance]]:
-        self._unit._flush_for("accounts")
-        return [
+        self._unit._flush_for("accounts", "platform_balances")
+        wallets = [
             (r[0], Balance(r[1], r[2]))
             for r in self.db.all("SELECT id, available, held FROM accounts")
+        ]
+        return wallets + [
+            (r[0], Balance(int(r[1]), 0)) for r in self.db.all(
+                "SELECT account, SUM(balance) FROM platform_balances GROUP BY account")
         ]
 
     def all_holds(self) -> Iterable[Hold]:
@@ -552,11 +669,27 @@ class SqlUnitOfWork:
     exchange. A read the cache cannot answer first sends the waiting writes to the
     tables it reads (:meth:`_flush_for`): code reading SQL of its own through ``db``
     calls it first, or writes through ``db`` at once as the queue methods do.
+
+    With ``locking`` (many writers at once, see :class:`Locking`) every entity, wallet,
+    hold and idempotency record read is locked until the unit ends, and so is every
+    index key and queue read or changed; an entity read as absent is then written with
+    a plain ``INSERT``, so that two units that both found it absent cannot both create
+    it (the second fails, and the service runs its command again).
     """
 
     def __init__(self, db: Runner, finish: Callable[..., None], forget_where: str,
-                 cache: SqlCache | None = None) -> None:
+                 cache: SqlCache | None = None, locking: Locking | None = None,
+                 read_only: bool = False) -> None:
         self.db = db
+        self.read_only = read_only  # a query: every write is refused
+        self.locking = locking
+        self.for_update = locking.for_update if locking is not None else ""
+        #: The shard this unit adds to (platform accounts, supply counters).
+        self.shard = random.randrange(locking.shards) if locking is not None else 0
+        self._locked: set[str] = set()  # names locked by this unit
+        self._shared: set[str] = set()  # names locked for reading by this unit
+        self._absent: set[tuple[str, str]] = set()  # entities read as not stored
+        self._drawn: dict[str, list[int]] = {}  # server sequence values taken
         self._forget_where = forget_where  # outbox rows addressed to one ``?`` recipient
         # finish(commit, write=None): the store commits (after calling ``write``, which
         # sends the waiting writes) or rolls back, and releases its write lock.
@@ -578,11 +711,42 @@ class SqlUnitOfWork:
         # name -> the last value handed out: a sequence is stored once, at commit.
         self._counted: dict[str, int] = {}
         self._deleted: list[tuple[str, str]] = []
+        if locking is not None:
+            self._post_key = _POST_KEY.replace(
+                "?)", locking.row_sequence("entity_key") + ")")
+            self._add_notice = _ADD_NOTICE.replace(
+                "(?, ", "(" + locking.row_sequence("outbox") + ", ", 1)
+            self._set_timer = _SET_TIMER.replace(
+                "?)", locking.row_sequence("timer") + ")")
+        else:
+            self._post_key, self._add_notice, self._set_timer = (
+                _POST_KEY, _ADD_NOTICE, _SET_TIMER)
         self._book = SqlBook(self)
 
     @property
     def book(self) -> SqlBook:
         return self._book
+
+    def _lock(self, *names: str) -> None:
+        """Lock ``names`` until the unit ends (with ``locking``; nothing otherwise)."""
+        locking = self.locking
+        if locking is None:
+            return
+        new = [name for name in names if name not in self._locked]
+        if new:
+            locking.lock_names(self.db, new)
+            self._locked.update(new)
+
+    def _lock_shared(self, *names: str) -> None:
+        """Lock ``names`` for reading until the unit ends: other readers go on, a writer
+        waits (with ``locking``)."""
+        locking = self.locking
+        if locking is None:
+            return
+        new = [name for name in names if name not in self._locked and name not in self._shared]
+        if new:
+            locking.lock_names(self.db, new, shared=True)
+            self._shared.update(new)
 
     # ------------------------------------------------------------------ cache, writes
     def _remember(self, table: dict[Any, Any], key: Any, value: Any) -> None:
@@ -602,6 +766,8 @@ class SqlUnitOfWork:
             self._journal.append((table, key, old))
 
     def _write(self, table: str, sql: str, params: tuple[Any, ...]) -> None:
+        if self.read_only:
+            raise _query_writes()
         if sql is self._last_sql:  # the statements are constants: same text, same object
             self._last_rows.append(params)
         else:
@@ -629,9 +795,10 @@ class SqlUnitOfWork:
     def _write_out(self) -> bool:
         """Send the sequences and every waiting write; the store calls this just before
         COMMIT. Whether this unit of work wrote anything at all."""
-        for name, value in self._counted.items():
+        for name, value in self._counted.items():  # server sequences: nothing to write
             self._write("sequences", _SET_SEQUENCE, (name, value))
             self._sequences[name] = value
+        self._drawn.clear()  # kept: a commit uses them for good
         for deleted in self._deleted:  # an erased entity's id leaves the cache too
             if self._entities.get(deleted, _MISSING) is None:
                 del self._entities[deleted]
@@ -645,9 +812,19 @@ class SqlUnitOfWork:
         cached = (kind.name, entity_id)
         found = self._entities.get(cached, _MISSING)
         if found is _MISSING:
-            row = self.db.one("SELECT data FROM entities WHERE kind = ? AND id = ?",
+            if cached in self._absent:
+                return None
+            lock = self.for_update
+            if kind.shared_reads and self.locking is not None:
+                self._lock_shared(_entity_lock(kind.name, entity_id))
+                lock = ""
+            elif kind.immutable:
+                lock = ""
+            row = self.db.one("SELECT data FROM entities WHERE kind = ? AND id = ?" + lock,
                               kind.name, entity_id)
             if row is None:  # not remembered: the cache holds only what the tables hold
+                if self.locking is not None:
+                    self._absent.add(cached)
                 return None
             found = loads(kind.type, row[0])
             self._load(self._entities, cached, found)
@@ -659,7 +836,8 @@ class SqlUnitOfWork:
         posted = self._posted.get(cached)
         if posted is None:
             posted = {}
-            if self._entities.get(cached, _MISSING) is not None:  # not known to be absent
+            if (self._entities.get(cached, _MISSING) is not None  # not known to be absent
+                    and cached not in self._absent):
                 self._flush_for("entity_keys")
                 found: dict[str, set[str]] = {}
                 for index, key in self.db.all(
@@ -673,6 +851,7 @@ class SqlUnitOfWork:
 
     def _taken(self, kind: str, index: str, key: str, entity_id: str) -> bool:
         """Whether an entity other than ``entity_id`` has ``key`` in a unique index."""
+        self._lock(_key_lock(kind, index, key))
         postings = self._postings.get((kind, index, key))
         if postings is not None:
             return any(other != entity_id for other in postings)
@@ -681,8 +860,11 @@ class SqlUnitOfWork:
                            "AND id <> ?", kind, index, key, entity_id) is not None
 
     def _post(self, kind: str, index: str, key: str, entity_id: str) -> None:
-        self._write("entity_keys", _POST_KEY,
-                    (kind, index, key, entity_id, self.next_in_sequence("entity_key")))
+        if self.locking is not None:  # numbered by the server when written
+            self._write("entity_keys", self._post_key, (kind, index, key, entity_id))
+        else:
+            self._write("entity_keys", _POST_KEY,
+                        (kind, index, key, entity_id, self.next_in_sequence("entity_key")))
         posting = (kind, index, key)
         postings = self._postings.get(posting)
         if postings is not None:  # the newest key comes last (``find`` order)
@@ -709,6 +891,11 @@ class SqlUnitOfWork:
         old = self._entities.get(cached)
         if old is not None and (old is entity or old == entity):
             return  # stored as it is
+        if self.locking is not None:
+            if kind.shared_reads:  # read under a shared lock: writing needs it alone
+                self._lock(_entity_lock(kind.name, entity_id))
+            if old is None and cached not in self._absent:
+                self.get(kind, entity_id)  # lock it, or know it absent, before writing it
         if kind.indexes:
             posted = self._posted_keys(kind, entity_id)
             changes = []
@@ -728,6 +915,9 @@ class SqlUnitOfWork:
                             )
                 changes.append((index.name, old_keys, new_keys))
             if changes:  # all checked: now write
+                if self.locking is not None:
+                    self._lock(*(_key_lock(kind.name, name, key) for name, old_keys, new_keys
+                                 in changes for key in sorted(old_keys ^ new_keys)))
                 posted = dict(posted)
                 for index_name, old_keys, new_keys in changes:
                     for key in old_keys - new_keys:
@@ -736,10 +926,21 @@ class SqlUnitOfWork:
                         self._post(kind.name, index_name, key, entity_id)
                     posted[index_name] = new_keys
                 self._remember(self._posted, cached, posted)
-        self._write("entities", _PUT_ENTITY, (kind.name, entity_id, dumps(entity)))
+        if cached in self._absent:  # found absent: if another unit stored it since, fail
+            self._absent.discard(cached)
+            self._write("entities", _ADD_ENTITY, (kind.name, entity_id, dumps(entity)))
+        else:
+            self._write("entities", _PUT_ENTITY, (kind.name, entity_id, dumps(entity)))
         self._remember(self._entities, cached, entity)
 
     def delete(self, kind: EntityKind[E], entity_id: str) -> None:
+        if self.locking is not None:
+            if kind.shared_reads:
+                self._lock(_entity_lock(kind.name, entity_id))
+            if self.get(kind, entity_id) is None:
+                return  # nothing stored: nothing to delete
+            self._lock(*(_key_lock(kind.name, name, key) for name, keys
+                         in self._posted_keys(kind, entity_id).items() for key in keys))
         for index_name, keys in self._posted_keys(kind, entity_id).items():
             for key in keys:
                 self._unpost(kind.name, index_name, key, entity_id, write=False)
@@ -754,6 +955,7 @@ class SqlUnitOfWork:
     def find(self, kind: EntityKind[E], index: str, key: str) -> list[E]:
         kind.index(index)
         name = kind.name
+        self._lock(_key_lock(name, index, key))
         entities = self._entities
         posting = (name, index, key)
         postings = self._postings.get(posting)
@@ -762,9 +964,16 @@ class SqlUnitOfWork:
             if None not in known:
                 return known
         self._flush_for("entity_keys", "entities")
+        if kind.shared_reads and self.locking is not None:  # each one read under its lock
+            ids = [row[0] for row in self.db.all(
+                "SELECT id FROM entity_keys WHERE kind = ? AND idx = ? AND key = ? "
+                "ORDER BY seq", name, index, key)]
+            shared = [self.get(kind, entity_id) for entity_id in ids]
+            return [entity for entity in shared if entity is not None]
         rows = self.db.all(
             "SELECT e.id, e.data FROM entity_keys k JOIN entities e ON e.kind = k.kind "
-            "AND e.id = k.id WHERE k.kind = ? AND k.idx = ? AND k.key = ? ORDER BY k.seq",
+            "AND e.id = k.id WHERE k.kind = ? AND k.idx = ? AND k.key = ? ORDER BY k.seq"
+            + (" FOR UPDATE OF e" if self.locking is not None else ""),
             name, index, key,
         )
         found: list[E] = []
@@ -781,10 +990,11 @@ class SqlUnitOfWork:
 
     # ------------------------------------------------------------------ outbox
     def append_notification(self, notification: Notification) -> None:
-        seq = self.next_in_sequence("outbox")
-        self._write("outbox", "INSERT INTO outbox (seq, data, recipients) VALUES (?, ?, ?)",
-                    (seq, dumps(notification),
-                     json.dumps([*notification.recipients, *notification.emails])))
+        row = (dumps(notification), json.dumps([*notification.recipients, *notification.emails]))
+        if self.locking is not None:  # numbered by the server when written
+            self._write("outbox", self._add_notice, row)
+        else:
+            self._write("outbox", _ADD_NOTICE, (self.next_in_sequence("outbox"), *row))
 
     def forget_notifications(self, member_id: str, email: str | None) -> None:
         """Drop the notices only ``member_id`` (or ``email``) was to get; take them off
@@ -792,8 +1002,8 @@ class SqlUnitOfWork:
         for recipient in (member_id, email) if email else (member_id,):
             self._flush_for("outbox")
             rows = self.db.all(
-                f"SELECT seq, data FROM outbox WHERE {self._forget_where} ORDER BY seq",
-                recipient)
+                f"SELECT seq, data FROM outbox WHERE {self._forget_where} ORDER BY seq"
+                + self.for_update, recipient)
             for seq, data in rows:
                 kept = loads(Notification, data).without(member_id, email)
                 if kept is None:
@@ -805,14 +1015,12 @@ class SqlUnitOfWork:
 
     # ------------------------------------------------------------------ timers
     def schedule(self, timer: Timer) -> None:
-        seq = self.next_in_sequence("timer")
         due = instant_text(timer.due)
-        self._write(
-            "timers",
-            "INSERT INTO timers (id, kind, ref, due, seq) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (id) DO UPDATE SET due = excluded.due, seq = excluded.seq",
-            (timer.id, timer.kind, timer.ref, due, seq),
-        )
+        if self.locking is not None:  # numbered by the server; no first timer kept
+            self._write("timers", self._set_timer, (timer.id, timer.kind, timer.ref, due))
+            return
+        seq = self.next_in_sequence("timer")
+        self._write("timers", _SET_TIMER, (timer.id, timer.kind, timer.ref, due, seq))
         first = self._facts.get("first_timer", _MISSING)
         if first is _MISSING:
             return
@@ -827,7 +1035,14 @@ class SqlUnitOfWork:
         if first is not None and first[2:] == (kind, ref):
             self._forget(self._facts, "first_timer")
 
-    def next_due(self, until: datetime) -> Timer | None:
+    def next_due(self, until: datetime, *, wait: bool = True) -> Timer | None:
+        locking = self.locking
+        if locking is not None:
+            self._flush_for("timers")  # a timer this unit cancelled is not due any more
+            claimed = locking.claim_due(self.db, instant_text(until), wait)
+            if claimed is None:
+                return None
+            return Timer(kind=claimed[2], ref=claimed[3], due=parse_instant(claimed[0]))
         first = self._facts.get("first_timer", _MISSING)
         if first is _MISSING:
             self._flush_for("timers")
@@ -840,6 +1055,13 @@ class SqlUnitOfWork:
 
     # ------------------------------------------------------------------ sequences
     def next_in_sequence(self, name: str) -> int:
+        if self.read_only:
+            raise _query_writes()
+        locking = self.locking
+        if locking is not None:
+            taken = locking.next_value(self.db, name)
+            self._drawn.setdefault(name, []).append(taken)
+            return taken
         value = self._counted.get(name)
         if value is None:
             value = self._sequences.get(name)
@@ -859,6 +1081,9 @@ class SqlUnitOfWork:
             position = f"{sort_key}\x00{member}".encode()
         except UnicodeEncodeError as exc:
             raise _unstorable(exc) from exc
+        if self.read_only:
+            raise _query_writes()
+        self._lock(_queue_lock(queue))
         self.db.run(
             "INSERT INTO queue_entries (queue, member, sort_key) VALUES (?, ?, ?) "
             "ON CONFLICT (queue, member) DO UPDATE SET sort_key = excluded.sort_key",
@@ -866,15 +1091,20 @@ class SqlUnitOfWork:
         )
 
     def queue_remove(self, queue: str, member: str) -> None:
+        if self.read_only:
+            raise _query_writes()
+        self._lock(_queue_lock(queue))
         self.db.run("DELETE FROM queue_entries WHERE queue = ? AND member = ?", queue, member)
 
     def queue_first(self, queue: str) -> str | None:
+        self._lock(_queue_lock(queue))
         row = self.db.one(
             "SELECT member FROM queue_entries WHERE queue = ? ORDER BY sort_key LIMIT 1", queue
         )
         return str(row[0]) if row else None
 
     def queue_key(self, queue: str, member: str) -> str | None:
+        self._lock(_queue_lock(queue))
         row = self.db.one(
             "SELECT sort_key FROM queue_entries WHERE queue = ? AND member = ?", queue, member
         )
@@ -896,6 +1126,10 @@ class SqlUnitOfWork:
             self._pending.clear()
             self._dirty.clear()
             self._last_sql = None
+            if self.locking is not None:
+                for name, values in self._drawn.items():
+                    self.locking.give_back(name, values)
+                self._drawn.clear()
             journal = self._journal
             while journal:
                 table, key, old = journal.pop()

@@ -163,9 +163,12 @@ class _JournaledBook(MemoryBook):
         hold: Hold | None,
     ) -> None:
         accounts, statement = self.balances, self.statement
+        moved = [account for account, _ in balances]
+        moved += [account for account in (transfer[1], transfer[2])
+                  if account.startswith("platform:")]
         self._journal().append((  # one undo entry for the five things a movement writes
             _unrecord, self,
-            [(account, accounts.get(account)) for account, _ in balances],
+            [(account, accounts.get(account)) for account in moved],
             None if hold is None else (hold.id, self.holds.get(hold.id)),
             [(line.member, statement.get(line.member)) for line in lines],
         ))
@@ -180,12 +183,19 @@ class _JournaledBook(MemoryBook):
         super().add_to_counter(name, delta)
 
 
+def _no_writes(read_only: bool) -> StateConflictError:
+    if read_only:
+        return StateConflictError("a query reads the store and never writes it")
+    return StateConflictError("store writes happen inside a unit of work")
+
+
 class MemoryStore:
     """A :class:`~skilltroc_core.ports.Store` in process memory."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._journal: list[Entry] | None = None
+        self._read_only = False
         self.book = _JournaledBook(self._entries)
         self._entities: dict[str, dict[str, Any]] = {}
         # kind name -> (the kind, its table, (keys, unique, postings, index name) per index)
@@ -202,10 +212,11 @@ class MemoryStore:
         self._queues: dict[str, _Queue] = {}
 
     # ------------------------------------------------------------------ store
-    def begin(self) -> _MemoryUnitOfWork:
+    def begin(self, *, read_only: bool = False) -> _MemoryUnitOfWork:
         if not self._lock.acquire(blocking=False) and not self._lock.acquire(timeout=30):
             raise StateConflictError("the memory store is busy with another unit of work")
-        self._journal = []
+        self._read_only = read_only
+        self._journal = None if read_only else []
         return _MemoryUnitOfWork(self)
 
     def drain_notifications(self, limit: int = 100) -> list[OutboxItem]:
@@ -228,7 +239,7 @@ class MemoryStore:
         """The open unit of work's journal (writes outside one are refused)."""
         journal = self._journal
         if journal is None:
-            raise StateConflictError("store writes happen inside a unit of work")
+            raise _no_writes(self._read_only)
         return journal
 
     def _log(self, entry: Entry) -> None:
@@ -314,7 +325,7 @@ class _MemoryUnitOfWork:
         store = self._store
         journal = store._journal
         if journal is None:
-            raise StateConflictError("store writes happen inside a unit of work")
+            raise _no_writes(store._read_only)
         meta = store._kinds.get(kind.name)
         if meta is None or meta[0] is not kind:
             meta = store._kind(kind)
@@ -455,7 +466,7 @@ class _MemoryUnitOfWork:
         store._log((store._unschedule, timer_id, found))
         del timers[timer_id]
 
-    def next_due(self, until: datetime) -> Timer | None:
+    def next_due(self, until: datetime, *, wait: bool = True) -> Timer | None:
         store = self._store
         heap = store._heap
         while heap:
@@ -480,7 +491,7 @@ class _MemoryUnitOfWork:
         store = self._store
         journal = store._journal
         if journal is None:
-            raise StateConflictError("store writes happen inside a unit of work")
+            raise _no_writes(store._read_only)
         if "\x00" in sort_key:
             raise InvalidInputError("a queue key cannot contain the NUL character")
         found = store._queues.get(queue)

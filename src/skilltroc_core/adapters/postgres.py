@@ -4,37 +4,43 @@ The tables are the shared SQL schema of :mod:`._sql`, created on open in the dat
 current schema (or in ``schema=``, created if missing) and recorded in a small
 ``skilltroc_meta`` table: an application marker (so that another program's database is
 refused and left untouched) and the schema version (a store written by a newer library is
-refused with :class:`~skilltroc_core.errors.SchemaTooNewError`). Opening is idempotent.
+refused with :class:`~skilltroc_core.errors.SchemaTooNewError`). Opening is idempotent;
+migrations take a transaction-scoped advisory lock (:data:`ADVISORY_LOCK_KEY`) so that
+processes opening at once apply them once.
 
-Concurrency, deliberately simple in this first design (correctness first): every unit of
-work is one ``READ COMMITTED`` transaction whose first statement takes the
-transaction-scoped advisory lock :data:`ADVISORY_LOCK_KEY`. Every command of every process
-using the database therefore runs alone, one after the other (as with SQLite's
-``BEGIN IMMEDIATE``), and each statement after the lock sees everything committed before
-it: no seat is oversold, no wallet overdrawn, no sequence number handed out twice. The
-lock is released by the commit or rollback, so a crashed client cannot keep it. Waiting
-longer than ``lock_timeout`` seconds (or a deadlock, or a lost connection) while taking
-it is tried again, ``begin_attempts`` times in all; then the unit of work fails with a
-retryable :class:`~skilltroc_core.errors.ConcurrencyError`. Throughput is that of one writer at a
-time; finer locking (row locks, ``SERIALIZABLE`` with retries) can come later behind the
-same port. The lock is per database, so stores in several schemas of one database also
-wait for each other.
+Concurrency (docs/concurrency.md has the reasoning and the measurements): many processes
+run commands at once, and only commands that touch the same things wait for each other.
+Each unit of work is one ``READ COMMITTED`` transaction doing strict two-phase locking:
+
+- every row it reads that a command may change (an entity, a wallet, a hold, an
+  idempotency record, a due timer) is read ``FOR UPDATE`` and stays locked until the
+  transaction ends, so the next reader waits and then sees the committed result;
+- what a row lock cannot cover, an index key looked up (the registrations of a session,
+  the account using an email), an ordered queue, is locked by name with a
+  transaction-scoped advisory lock before it is read or changed;
+- an entity read as absent is then written with a plain ``INSERT``: if another unit
+  created it meanwhile, the insert fails and the command runs again;
+- numbers come from server sequences (ids, transfers, outbox, timers, index postings),
+  and the platform accounts and supply counters are sums of 64 shards, each unit adding
+  to one, so that no row is written by every command;
+- due timers are claimed ``FOR UPDATE SKIP LOCKED``: several schedulers share them, and
+  a command waits only for the due timers another unit is applying.
+
+So the outcome is that of the units one after the other in commit order. A conflict
+(deadlock, a lock wait over ``lock_timeout`` seconds, an insert that lost a race, a
+serialization failure, a connection lost before the commit) rolls the unit back and
+raises a retryable :class:`~skilltroc_core.errors.ConcurrencyError` with
+``nothing_written``: the service runs the whole command again, a bounded number of times
+with a jittered pause. The writes of a unit wait in it and go to the server with
+``COMMIT`` in one exchange (a pipeline), so row locks taken by writes last one round
+trip. Nothing is kept between units of work (no cache: other processes write at any
+time).
 
 Failures: an unreachable server or a refused login is a
-:class:`~skilltroc_core.errors.StoreError`. A connection lost in the middle of a unit of
-work is a retryable :class:`~skilltroc_core.errors.ConcurrencyError`: the transaction did
-not commit, so nothing of it was written, and the next unit of work reconnects. If the
-connection is lost during the commit itself, PostgreSQL cannot say whether it committed;
-the error says so and the host retries with the same idempotency key or payment
+:class:`~skilltroc_core.errors.StoreError`. If the connection is lost during the commit
+itself, PostgreSQL cannot say whether it committed; the error says so
+(``nothing_written`` False) and the host retries with the same idempotency key or payment
 reference, which the ledger applies once.
-
-Between units of work the store keeps what it read and wrote (a :class:`SqlCache`).
-Every unit of work that writes also sets a change marker, the ``store_version`` row of
-``skilltroc_meta``, to one more than it read; a store reads the marker right after taking
-the lock, and keeps its cache only if the marker is still the one it wrote itself (no
-other process committed since). The lock, the marker read and ``BEGIN`` go in one
-exchange with the server, and so do the unit's writes (sent at commit, in a pipeline),
-the new marker and ``COMMIT``.
 
 Erasure (ACC-7): deleted rows disappear from every query at once; their old versions
 stay in the table files until (auto)vacuum reclaims them and in the WAL until it is
@@ -43,6 +49,9 @@ recycled, so operators run ``VACUUM`` on schedule and protect backups accordingl
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -58,34 +67,36 @@ from ..errors import ConcurrencyError, SchemaTooNewError, SkilltrocError, StoreE
 from ..events import Notification
 from ..ports import OutboxItem
 from ._sql import (
+    ROW_SEQUENCES,
     SCHEMA,
     SCHEMA_VERSION,
+    TRANSFER_SEQUENCE,
     Runner,
-    SqlCache,
     SqlUnitOfWork,
     check_attempts,
     retrying,
 )
 
-__all__ = ["ADVISORY_LOCK_KEY", "APPLICATION_MARKER", "PostgresStore"]
+__all__ = ["ADVISORY_LOCK_KEY", "APPLICATION_MARKER", "SHARDS", "PostgresStore"]
 
 T = TypeVar("T")
 
 #: Written with ``?`` like every shared statement (the Runner turns it into ``%s``), hence
 #: jsonb containment ``@>`` rather than the jsonb ``?`` operator.
 FORGET_WHERE = "recipients::jsonb @> jsonb_build_array(?::text)"
-#: The transaction-scoped advisory lock every unit of work takes first ("SkTroc" 0 1).
+#: The advisory lock migrations take ("SkTroc" 0 1); units of work never take it.
 ADVISORY_LOCK_KEY = 0x536B_5472_6F63_0001
 #: ``skilltroc_meta`` value of the key ``application`` in a Skilltroc database.
 APPLICATION_MARKER = "skilltroc"
 META_TABLE = "skilltroc_meta"
-_READ_MARKER = f"SELECT value FROM {META_TABLE} WHERE key = 'store_version'"
-_WRITE_MARKER = (
-    f"INSERT INTO {META_TABLE} (key, value) VALUES ('store_version', %s) "
-    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-)
+#: Shards of each platform account and supply counter (see :class:`PgLocking`).
+SHARDS = 64
+_SEQUENCE_PREFIX = "skilltroc_seq_"
+_PLAIN_NAME = re.compile(r"[a-z][a-z0-9_]{0,40}")
 
-#: SQLSTATEs that mean "another writer or the server got in the way; try again".
+#: SQLSTATEs that mean "another unit or the server got in the way: nothing of this unit
+#: was written, run it again". A unique violation inside a unit of work is a unit that
+#: found a row absent and lost the race to create it (:class:`~._sql.SqlUnitOfWork`).
 _RETRYABLE = (
     pg_errors.SerializationFailure,
     pg_errors.DeadlockDetected,
@@ -97,12 +108,19 @@ _RETRYABLE = (
 )
 
 
-def _marker(row: Any) -> int:
-    """The change marker in a ``skilltroc_meta`` row (0 when there is none yet)."""
-    try:
-        return int(row[0]) if row else 0
-    except ValueError:
-        return 0
+def sequence_name(name: str) -> str:
+    """The server sequence of the library's sequence ``name`` (any text)."""
+    if _PLAIN_NAME.fullmatch(name):
+        return _SEQUENCE_PREFIX + name
+    digest = hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=12)
+    return f"{_SEQUENCE_PREFIX}x{digest.hexdigest()}"
+
+
+def lock_key(name: str) -> int:
+    """The 64-bit advisory lock key of a lock name (a collision only makes two units
+    wait for each other, never lets two in at once)."""
+    digest = hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _redacted(dsn: str) -> str:
@@ -148,32 +166,88 @@ class _GuardedCursor:
             raise self._store._library_error(exc, "a unit of work") from exc
 
 
+class PgLocking:
+    """The :class:`~._sql.Locking` of a PostgreSQL store (one per store object)."""
+
+    for_update = " FOR UPDATE"
+    shards = SHARDS
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+        self._known: set[str] = set(ROW_SEQUENCES) | {TRANSFER_SEQUENCE}
+        #: Values a rolled-back unit took: handed out first (ids stay dense in a process).
+        self._spare: dict[str, list[int]] = {}
+
+    def lock_names(self, db: Runner, names: Sequence[str], *, shared: bool = False) -> None:
+        # in key order: two units locking the same names never wait for each other in a
+        # circle over these
+        keys = sorted({lock_key(name) for name in names})
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        if len(keys) == 1:
+            db.one(f"SELECT {function}(?)", keys[0])
+        else:
+            db.all(f"SELECT {function}(k) FROM unnest(?::bigint[]) AS k", keys)
+
+    def next_value(self, db: Runner, name: str) -> int:
+        spare = self._spare.get(name)
+        if spare:
+            return spare.pop(0)
+        if name not in self._known:
+            self._store._create_sequence(name)
+            self._known.add(name)
+        row = db.one("SELECT nextval(?::regclass)", sequence_name(name))
+        return int(row[0])
+
+    def give_back(self, name: str, values: Sequence[int]) -> None:
+        self._spare[name] = sorted([*self._spare.get(name, ()), *values])
+
+    def row_sequence(self, name: str) -> str:
+        return f"nextval('{sequence_name(name)}')"
+
+    def claim_due(self, db: Runner, until: str, wait: bool) -> Any:
+        while True:
+            row = db.one("SELECT due, seq, kind, ref FROM timers WHERE due <= ? "
+                         "ORDER BY due, seq LIMIT 1 FOR UPDATE SKIP LOCKED", until)
+            if row is not None or not wait:
+                return row
+            # every due timer is being applied by another unit: wait for the first one,
+            # then look again (it is gone once applied; it is ours if that unit gave up)
+            row = db.one("SELECT due, seq, kind, ref FROM timers WHERE due <= ? "
+                         "ORDER BY due, seq LIMIT 1 FOR UPDATE", until)
+            if row is not None:
+                return row
+            if db.one("SELECT 1 FROM timers WHERE due <= ? LIMIT 1", until) is None:
+                return None
+
+
 class PostgresStore:
     """A :class:`~skilltroc_core.ports.Store` in a PostgreSQL database (psycopg 3).
 
     ``dsn`` is a libpq connection string or URI; ``schema`` puts the tables in that
     PostgreSQL schema (created if missing) instead of the connection's current schema.
-    One connection per store; units of work from several threads run one at a time.
+    One connection per store; units of work from several threads of one store run one
+    at a time (give each worker thread its own store to run them at once). A unit of
+    work waits up to ``lock_timeout`` seconds for a lock another unit holds; connecting
+    is tried ``begin_attempts`` times in all.
     """
 
     def __init__(
         self, dsn: str, *, schema: str | None = None, lock_timeout: float = 30.0,
-        cache_size: int = 50_000, begin_attempts: int = 3,
+        begin_attempts: int = 3,
     ) -> None:
         self.dsn = dsn
         self.schema = schema
         self.lock_timeout = lock_timeout
         self.begin_attempts = check_attempts(begin_attempts)
-        self._cache = SqlCache(cache_size)  # ``cache_size`` entries at most (0: none kept)
-        self._marker = 0  # the change marker read at the start of the current unit of work
         self._pipelines = psycopg.Pipeline.is_supported()
         self._where = _redacted(dsn) + (f" (schema {schema})" if schema else "")
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
+        self._locking = PgLocking(self)
         with self._lock:
             try:
-                # another process's long unit of work (or migration) may hold the lock:
-                # a timeout here is tried again and ends retryable, as for a command
+                # another process's migration may hold the lock: a timeout here is tried
+                # again and ends retryable, as for a command
                 self._reconnecting("opening the store", self._migrate)
             except BaseException:
                 if self._conn is not None:
@@ -182,6 +256,17 @@ class PostgresStore:
                 raise
 
     # ------------------------------------------------------------------ connection
+    def _connect(self, **extra: Any) -> psycopg.Connection[Any]:
+        params: dict[str, Any] = {"application_name": "skilltroc", **extra}
+        try:
+            if "connect_timeout" not in conninfo_to_dict(self.dsn):
+                params["connect_timeout"] = 10
+            return psycopg.connect(self.dsn, **params)
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"cannot connect to PostgreSQL at {self._where}: {exc}".strip()
+            ) from exc
+
     def _connection(self) -> psycopg.Connection[Any]:
         """The open connection, reconnecting after a loss (call with ``_lock`` held)."""
         conn = self._conn
@@ -190,22 +275,12 @@ class PostgresStore:
         if conn is not None:
             conn.close()
             self._conn = None
-        params: dict[str, Any] = {"application_name": "skilltroc"}
-        try:
-            if "connect_timeout" not in conninfo_to_dict(self.dsn):
-                params["connect_timeout"] = 10
-            conn = psycopg.connect(self.dsn, autocommit=False, **params)
-        except psycopg.Error as exc:
-            raise StoreError(
-                f"cannot connect to PostgreSQL at {self._where}: {exc}".strip()
-            ) from exc
+        conn = self._connect(autocommit=False)
         try:
             conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
             conn.execute("SELECT set_config('lock_timeout', %s, false)",
                          (f"{max(1, round(self.lock_timeout * 1000))}ms",))
-            if self.schema is not None:
-                path = sql.Identifier(self.schema).as_string(conn)
-                conn.execute("SELECT set_config('search_path', %s, false)", (path,))
+            self._set_search_path(conn)
             conn.commit()
         except psycopg.Error as exc:
             conn.close()
@@ -213,19 +288,40 @@ class PostgresStore:
         self._conn = conn
         return conn
 
+    def _set_search_path(self, conn: psycopg.Connection[Any]) -> None:
+        if self.schema is not None:
+            path = sql.Identifier(self.schema).as_string(conn)
+            conn.execute("SELECT set_config('search_path', %s, false)", (path,))
+
     def _library_error(self, exc: psycopg.Error, doing: str) -> SkilltrocError:
         """psycopg's error, raised while ``doing`` something, as the library's."""
         conn = self._conn
         lost = conn is None or conn.closed or conn.broken
-        if not (lost or isinstance(exc, _RETRYABLE)):
+        raced = isinstance(exc, pg_errors.UniqueViolation) and doing == "a unit of work"
+        if not (lost or raced or isinstance(exc, _RETRYABLE)):
             return StoreError(f"{self._where} failed during {doing}: {exc}")
         what = (
             "the connection to PostgreSQL was lost" if lost
+            else "another unit of work got in the way" if raced
             else "PostgreSQL could not run it now"
         )
         return ConcurrencyError(
             f"{what} during {doing}; nothing of it was written: retry ({exc})"
         )
+
+    def _create_sequence(self, name: str) -> None:
+        """Create the server sequence of ``name`` if missing, on a connection of its
+        own (so that it exists whatever becomes of the unit of work asking for it)."""
+        statement = sql.SQL("CREATE SEQUENCE IF NOT EXISTS {}").format(
+            sql.Identifier(sequence_name(name)))
+        try:
+            with self._connect(autocommit=True) as conn:
+                self._set_search_path(conn)
+                # another process may create it at the same moment
+                with contextlib.suppress(pg_errors.UniqueViolation):
+                    conn.execute(statement)
+        except psycopg.Error as exc:
+            raise self._library_error(exc, "creating a sequence") from exc
 
     # ------------------------------------------------------------------ schema
     def _migrate(self, conn: psycopg.Connection[Any]) -> None:
@@ -251,20 +347,38 @@ class PostgresStore:
                     if step > version:
                         for statement in SCHEMA[step]:
                             cur.execute(statement)
+                if version < 4 <= SCHEMA_VERSION:
+                    self._to_server_sequences(cur)
                 if version != SCHEMA_VERSION:
                     cur.execute(
                         f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', %s) "
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                         (str(SCHEMA_VERSION),),
                     )
-                if 0 < version < SCHEMA_VERSION:
-                    # a migration changes rows: other processes' caches must go
-                    marker = _marker(cur.execute(_READ_MARKER).fetchone())
-                    cur.execute(_WRITE_MARKER, (str(marker + 1),))
             conn.commit()
         except BaseException:
             self._end(conn, commit=False)
             raise
+
+    @staticmethod
+    def _to_server_sequences(cur: psycopg.Cursor[Any]) -> None:
+        """Schema 4 on PostgreSQL: every sequence of the ``sequences`` table becomes a
+        server sequence starting after its last value, and the row numbers of the outbox,
+        timers and index postings come from sequences too."""
+        last = dict(cur.execute("SELECT name, value FROM sequences").fetchall())
+        for name, table in (("outbox", "outbox"), ("timer", "timers"),
+                            ("entity_key", "entity_keys")):
+            row = cur.execute(sql.SQL("SELECT MAX(seq) FROM {}").format(
+                sql.Identifier(table))).fetchone()
+            last[name] = max(int(last.get(name) or 0), int(row[0] or 0) if row else 0)
+        last.setdefault(TRANSFER_SEQUENCE, 0)
+        for name, value in last.items():
+            cur.execute(sql.SQL("CREATE SEQUENCE IF NOT EXISTS {}").format(
+                sql.Identifier(sequence_name(name))))
+            if int(value) > 0:
+                cur.execute("SELECT setval(%s::regclass, %s)",
+                            (sequence_name(name), int(value)))
+        cur.execute("DELETE FROM sequences")
 
     def _recorded_version(self, cur: psycopg.Cursor[Any], namespace: str) -> int:
         """The schema version of a Skilltroc database (0 when empty); refuses others."""
@@ -295,29 +409,23 @@ class PostgresStore:
             ) from None
 
     # ------------------------------------------------------------------ store
-    def begin(self) -> SqlUnitOfWork:
+    def begin(self, *, read_only: bool = False) -> SqlUnitOfWork:
         self._lock.acquire()
         try:
-            cursor, marker = self._reconnecting("starting a unit of work", self._start)
-            conn = self._connection()
+            # nothing is sent yet: the transaction starts with the unit's first statement
+            conn = self._reconnecting("starting a unit of work", lambda conn: conn)
+            # a query reads one snapshot and locks nothing; a command locks what it reads
+            conn.read_only = read_only
+            conn.isolation_level = (psycopg.IsolationLevel.REPEATABLE_READ if read_only
+                                    else psycopg.IsolationLevel.READ_COMMITTED)
         except BaseException:
             self._lock.release()
             raise
-        self._marker = marker
-        self._cache.validate(marker)
-        runner = Runner(_GuardedCursor(self, cursor), "%s", driver_errors=(psycopg.Error,),
-                        translate=self._unit_error,
+        runner = Runner(_GuardedCursor(self, conn.cursor()), "%s",
+                        driver_errors=(psycopg.Error,), translate=self._unit_error,
                         pipeline=conn.pipeline if self._pipelines else None)
-        return SqlUnitOfWork(runner, self._finish, FORGET_WHERE, self._cache)
-
-    def _start(self, conn: psycopg.Connection[Any]) -> tuple[psycopg.Cursor[Any], int]:
-        """Take the write lock, then read the change marker (one exchange)."""
-        cursor = conn.cursor()
-        with self._pipelined(conn):
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
-            # a statement of its own: READ COMMITTED reads what committed before the lock
-            cursor.execute(_READ_MARKER)
-        return cursor, _marker(cursor.fetchone())
+        return SqlUnitOfWork(runner, self._finish, FORGET_WHERE, read_only=read_only,
+                             locking=None if read_only else self._locking)
 
     def _pipelined(self, conn: psycopg.Connection[Any]) -> AbstractContextManager[Any]:
         return conn.pipeline() if self._pipelines else nullcontext()
@@ -330,9 +438,9 @@ class PostgresStore:
         """``work`` on the connection, tried again (``begin_attempts`` times in all) after
         a lock timeout, a deadlock or a lost connection (on a new one).
 
-        Only for work that is safe to repeat: taking the lock at the start of a unit of
-        work (nothing done yet), reading, acknowledging. A connection dropped while idle
-        (server restart, idle timeout) is only noticed at its next use.
+        Only for work that is safe to repeat: starting a unit of work (nothing done yet),
+        reading, acknowledging. A connection dropped while idle (server restart, idle
+        timeout) is only noticed at its next use.
         """
 
         def attempt() -> T:
@@ -347,7 +455,7 @@ class PostgresStore:
                         lambda exc: self._library_error(exc, doing), psycopg.Error)
 
     def _finish(self, commit: bool, write: Callable[[], bool] | None = None) -> None:
-        """Send the unit's writes and commit, or roll back; release the lock."""
+        """Send the unit's writes and commit, or roll back; release the store's lock."""
         try:
             conn = self._conn
             if conn is None:
@@ -356,60 +464,65 @@ class PostgresStore:
                 self._commit(conn, write)
             else:
                 self._end(conn, commit=commit)
-        except BaseException:
-            self._cache.invalidate()  # before another thread's unit of work can start
-            raise
         finally:
             self._lock.release()
 
     def _commit(self, conn: psycopg.Connection[Any], write: Callable[[], bool]) -> None:
-        """The unit's writes, the new change marker and ``COMMIT``, in one exchange."""
-        marker = self._marker + 1
+        """The unit's writes and ``COMMIT``, in one exchange."""
+        first: BaseException | None = None  # what failed first (leaving a pipeline may too)
         try:
             with self._pipelined(conn):
-                wrote = write()
-                if wrote:
-                    conn.execute(_WRITE_MARKER, (str(marker),))
-                if self._pipelines:  # a statement: ``conn.commit()`` would add an exchange
-                    conn.execute("COMMIT")
-                else:
-                    conn.commit()
-        except psycopg.Error as exc:
+                try:
+                    write()
+                    if self._pipelines:  # a statement: ``conn.commit()`` adds an exchange
+                        conn.execute("COMMIT")
+                    else:
+                        conn.commit()
+                except BaseException as exc:
+                    first = exc
+                    raise
+        except BaseException as exc:
+            failure = first or exc
             self._end(conn, commit=False)
-            raise self._commit_error(conn, exc) from exc
-        except BaseException:
-            self._end(conn, commit=False)
-            raise
-        if wrote:
-            self._cache.token = marker
+            raise self._commit_error(conn, failure) from failure
+
+    def _commit_error(self, conn: psycopg.Connection[Any], exc: BaseException
+                      ) -> BaseException:
+        """The error for a commit that failed with ``exc``. The server refusing one of the
+        writes (a conflict, a full disk) aborted the transaction: nothing was written.
+        Without the server's word (the connection went away) nobody knows."""
+        cause = exc.__cause__ if isinstance(exc, SkilltrocError) else exc
+        if isinstance(cause, psycopg.Error) and cause.sqlstate is not None:
+            if isinstance(exc, SkilltrocError):
+                return exc
+            return self._library_error(cause, "a unit of work")
+        if isinstance(exc, psycopg.Error | ConcurrencyError):
+            return ConcurrencyError(
+                "the connection to PostgreSQL was lost while committing: the command "
+                "may or may not have been applied; retry it with the same idempotency "
+                f"key or payment reference ({cause or exc})", nothing_written=False,
+            )
+        return exc
 
     def _end(self, conn: psycopg.Connection[Any], *, commit: bool) -> None:
         if not commit:
             if not conn.closed and not conn.broken:
                 try:
                     conn.rollback()
-                except psycopg.Error:  # the connection died: the server rolls back itself
-                    conn.close()
+                except psycopg.Error:  # the connection died (the server rolls back
+                    conn.close()       # itself) or is in no state to go on: a new one
             return
         try:
             conn.commit()
         except psycopg.Error as exc:
             raise self._commit_error(conn, exc) from exc
 
-    def _commit_error(self, conn: psycopg.Connection[Any], exc: psycopg.Error
-                      ) -> SkilltrocError:
-        if conn.closed or conn.broken:
-            return ConcurrencyError(
-                "the connection to PostgreSQL was lost while committing: the command "
-                "may or may not have been applied; retry it with the same idempotency "
-                f"key or payment reference ({exc})"
-            )
-        return self._library_error(exc, "a commit")
-
     def _outside_unit(self, doing: str, work: Callable[[psycopg.Cursor[Any]], T]) -> T:
         """Run ``work`` (safe to repeat) in a short transaction of its own."""
 
         def run(conn: psycopg.Connection[Any]) -> T:
+            conn.read_only = False
+            conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
             with conn.cursor() as cur:
                 result = work(cur)
             conn.commit()
@@ -426,14 +539,9 @@ class PostgresStore:
 
     def ack(self, seqs: Iterable[int]) -> None:
         done = [int(s) for s in seqs]
-
-        def delete(cur: psycopg.Cursor[Any]) -> None:
-            # The lock too: erasure deletes outbox rows, and writers never interleave.
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
-            cur.execute("DELETE FROM outbox WHERE seq = ANY(%s)", (done,))
-
-        if done:
-            self._outside_unit("acknowledging notifications", delete)
+        if done:  # row locks: an erasure rewriting one of these rows waits, or this does
+            self._outside_unit("acknowledging notifications", lambda cur: cur.execute(
+                "DELETE FROM outbox WHERE seq = ANY(%s)", (done,)))
 
     def close(self) -> None:
         with self._lock:

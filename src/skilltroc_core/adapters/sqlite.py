@@ -114,11 +114,11 @@ class SQLiteStore:
             conn.execute("ROLLBACK")
             raise
 
-    def begin(self) -> SqlUnitOfWork:
+    def begin(self, *, read_only: bool = False) -> SqlUnitOfWork:
         self._lock.acquire()
         try:
-            marker = retrying(self._start, self.begin_attempts, driver_error,
-                              sqlite3.Error)
+            marker = retrying(lambda: self._start(read_only), self.begin_attempts,
+                              driver_error, sqlite3.Error)
         except BaseException:
             self._lock.release()
             raise
@@ -126,13 +126,17 @@ class SQLiteStore:
         self._cache.validate(marker)
         runner = Runner(conn.cursor(), "?", driver_errors=(sqlite3.Error,),
                         translate=driver_error)
-        return SqlUnitOfWork(runner, self._finish, FORGET_WHERE, self._cache)
+        return SqlUnitOfWork(runner, self._finish, FORGET_WHERE, self._cache,
+                             read_only=read_only)
 
-    def _start(self) -> int:
-        """Take the write lock; the change marker (safe to repeat: nothing done yet)."""
+    def _start(self, read_only: bool) -> int:
+        """Take the write lock (a query only reads: a snapshot, no lock); the change
+        marker (safe to repeat: nothing done yet)."""
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
         try:
+            if read_only:  # the snapshot starts with a first read: before the marker
+                conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone()
             # changes when another connection commits (never for our own commits)
             marker: int = conn.execute("PRAGMA data_version").fetchone()[0]
         except BaseException:

@@ -13,7 +13,7 @@ from typing import Final
 from ..errors import InvalidInputError
 from ..ledger import SupplyReport
 from ..ports import OutboxItem
-from ._base import ServiceBase, Tx
+from ._base import ServiceBase, Tx, retry_public_methods
 from ._text import guard_public_methods
 from .ads import AdCommands
 from .booking import AgendaItem, BookingCommands, ProfileStats
@@ -38,6 +38,7 @@ __all__ = [
 MAX_DRAIN: Final = 1_000_000
 
 
+@retry_public_methods
 @guard_public_methods
 class Skilltroc(BookingCommands, MemberCommands, GiftCommands, SocialCommands, TutorialCommands,
                 AdCommands, ServiceBase):
@@ -55,7 +56,7 @@ class Skilltroc(BookingCommands, MemberCommands, GiftCommands, SocialCommands, T
 
     def check_invariants(self, *, deep: bool = False) -> None:
         """Raise unless every ledger invariant holds (STAR-4, STAR-6, REFUND-5)."""
-        with self._unit(self.now()) as tx:
+        with self.query(apply_due=False) as tx:  # one consistent state, as it is
             tx.ledger.check_invariants(deep=deep)
 
     def drain_notifications(self, limit: int = 100) -> list[OutboxItem]:

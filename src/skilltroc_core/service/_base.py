@@ -11,14 +11,23 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import inspect
+import random
 import secrets
+import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Final, Literal, TypeVar
 
 from ..accounts import AccountStatus, Member
-from ..errors import IdempotencyConflictError, InvalidInputError, NotFoundError
+from ..errors import (
+    ConcurrencyError,
+    IdempotencyConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
 from ..events import FactValue, sorted_notification, stored_notification
 from ..frozen import builder, evolve
 from ..instants import UTC, microseconds_since_year_one, require_aware
@@ -28,9 +37,11 @@ from ..ports import Clock, EntityKind, IdGenerator, PasswordHasher, Store, Timer
 from ..rules import DEFAULT_POLICY, Policy
 from . import kinds
 
-__all__ = ["ServiceBase", "Tx", "evolve"]
+__all__ = ["DEFAULT_ATTEMPTS", "ServiceBase", "Tx", "evolve", "retry_public_methods"]
 
 E = TypeVar("E")
+R = TypeVar("R")
+C = TypeVar("C", bound=type)
 TimerHandler = Callable[["Tx", Timer], None]
 
 
@@ -209,11 +220,13 @@ class Tx:
 
     def email_fingerprint(self, email: str) -> str:
         """A keyed one-way hash of an email (STAR-1: remembered after a purge)."""
-        setting = self.uow.get(kinds.SETTINGS, "email_hash_key")
-        if setting is None:
-            setting = kinds.Setting(id="email_hash_key", value=secrets.token_hex(32))
-            self.uow.put(kinds.SETTINGS, setting.id, setting)
-        key = self.service.email_hash_key or bytes.fromhex(setting.value)
+        key = self.service.email_hash_key
+        if key is None:
+            setting = self.uow.get(kinds.SETTINGS, "email_hash_key")
+            if setting is None:
+                setting = kinds.Setting(id="email_hash_key", value=secrets.token_hex(32))
+                self.uow.put(kinds.SETTINGS, setting.id, setting)
+            key = bytes.fromhex(setting.value)
         return hmac.new(key, email.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
@@ -268,6 +281,53 @@ def host_key(key: object, rule: str) -> str | None:
     return HOST_KEY_PREFIX + key
 
 
+#: Whether a public method is running in this thread (or task): calls it makes are not
+#: retried on their own, the outermost one is retried whole.
+_IN_COMMAND: ContextVar[bool] = ContextVar("skilltroc_in_command", default=False)
+#: Attempts of one command when units of work keep meeting conflicts (DECISION: enough
+#: for 8 processes on the same session's last seats; then the host sees the error).
+DEFAULT_ATTEMPTS: Final = 12
+
+
+def retried(method: Callable[..., R]) -> Callable[..., R]:
+    """``method`` run again, whole, when its unit of work met another one and nothing of
+    it was written (a :class:`ConcurrencyError` with ``nothing_written``), after a short
+    random pause, up to the service's ``attempts``; a command is thus applied once."""
+
+    @functools.wraps(method)
+    def run(self: ServiceBase, *args: Any, **kwargs: Any) -> R:
+        if _IN_COMMAND.get():
+            return method(self, *args, **kwargs)
+        token = _IN_COMMAND.set(True)
+        try:
+            attempt = 1
+            while True:
+                try:
+                    return method(self, *args, **kwargs)
+                except ConcurrencyError as exc:
+                    if not exc.nothing_written or attempt >= self.attempts:
+                        raise
+                    self.retries += 1
+                    # full jitter: units that met once rarely meet again at the same moment
+                    time.sleep(random.uniform(0, min(0.05, 0.001 * 2 ** attempt)))
+                    attempt += 1
+        finally:
+            _IN_COMMAND.reset(token)
+
+    run.__retried__ = True  # type: ignore[attr-defined]
+    return run
+
+
+def retry_public_methods(cls: C) -> C:
+    """Wrap every public method of ``cls`` (and of its bases) with :func:`retried`."""
+    for name in dir(cls):
+        method = inspect.getattr_static(cls, name)
+        if (not name.startswith("_") and inspect.isfunction(method)
+                and not getattr(method, "__retried__", False)):
+            setattr(cls, name, retried(method))
+    return cls
+
+
 class ServiceBase:
     """Holds the ports and runs units of work; the command mixins build on it."""
 
@@ -280,7 +340,15 @@ class ServiceBase:
         ids: IdGenerator | None = None,
         hasher: PasswordHasher | None = None,
         email_hash_key: bytes | None = None,
+        attempts: int = DEFAULT_ATTEMPTS,
     ) -> None:
+        if type(attempts) is not int or not 1 <= attempts <= 1000:
+            raise InvalidInputError(
+                f"a command is tried 1 to 1000 times, not {attempts!r}")
+        #: How many times a command is run when its units of work keep meeting others.
+        self.attempts = attempts
+        #: Commands run again so far because of a conflict (for hosts' metrics).
+        self.retries = 0
         self.store = store
         self.clock = clock
         self.policy = policy
@@ -328,12 +396,21 @@ class ServiceBase:
         """
         return _Unit(self, self.now(), True)
 
-    query = command  # reads apply due deadlines the same way, so they never show stale state
+    def query(self, *, apply_due: bool = True) -> _Query:
+        """One query as a read-only unit of work at ``now``: one consistent state, no lock
+        taken, no write possible.
 
-    def _apply_due(self, uow: UnitOfWork, until: datetime, limit: int | None) -> int:
+        Deadlines due by ``now`` are applied first, in a unit of work of their own (so a
+        query never shows stale state); ``apply_due=False`` reads the state as it is
+        (invariant checks).
+        """
+        return _Query(self, self.now(), apply_due)
+
+    def _apply_due(self, uow: UnitOfWork, until: datetime, limit: int | None, *,
+                   wait: bool = True) -> int:
         count = 0
         while limit is None or count < limit:
-            timer = uow.next_due(until)
+            timer = uow.next_due(until, wait=wait)
             if timer is None:
                 break
             uow.cancel_timer(timer.kind, timer.ref)
@@ -348,11 +425,13 @@ class ServiceBase:
 
         Each runs in its own unit of work with ``now`` = its due instant. Costs
         O(due · log n): the store pops timers from an index ordered by due instant.
-        Returns how many ran.
+        Several processes may call it at once: they share the due timers (a timer
+        another one is applying is left to it). Returns how many this call applied.
         """
         limit = self.now() if until is None else require_aware(until)
         count = 0
-        while self._in_own_unit(lambda uow: self._apply_due(uow, limit, limit=1)):
+        # several schedulers share the due timers: each takes one no other is applying
+        while self._in_own_unit(lambda uow: self._apply_due(uow, limit, limit=1, wait=False)):
             count += 1
         # and the ids a replay window let go whose time came (by now: in force until then)
         forget = functools.partial(forget_due, kind=kinds.COMMAND_KEYS,
@@ -408,6 +487,33 @@ class _Unit:
                 raise
         else:
             uow.rollback()
+        return False
+
+
+class _Query(_Unit):
+    """``with service.query() as tx``: a read-only unit of work, rolled back at the end
+    (deadlines due applied before it, in a unit of their own)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> Tx:
+        service, now = self._service, self._now
+        uow = self._uow = service.store.begin(read_only=True)
+        if self._apply_due:
+            try:
+                due = uow.next_due(now) is not None  # rarely: most queries find none
+            except BaseException:
+                uow.rollback()
+                raise
+            if due:
+                uow.rollback()
+                service._in_own_unit(lambda unit: service._apply_due(unit, now, None))
+                uow = self._uow = service.store.begin(read_only=True)
+        return Tx(service, uow, now)
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> Literal[False]:
+        self._uow.rollback()
         return False
 
 

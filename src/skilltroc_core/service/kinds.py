@@ -73,7 +73,7 @@ def _email(member: Member) -> tuple[str, ...]:
 
 
 MEMBERS: EntityKind[Member] = EntityKind(
-    name="member", type=Member,
+    name="member", type=Member, shared_reads=True,
     indexes=(Index(name="email", keys=_email, unique=True),),
 )
 GIFTS: EntityKind[Gift] = EntityKind(
@@ -108,7 +108,7 @@ INVITATIONS: EntityKind[Invitation] = EntityKind(
     ),
 )
 COMMAND_KEYS: EntityKind[CommandKey] = EntityKind(name="command_key", type=CommandKey)
-SETTINGS: EntityKind[Setting] = EntityKind(name="setting", type=Setting)
+SETTINGS: EntityKind[Setting] = EntityKind(name="setting", type=Setting, immutable=True)
 BONUS_EMAILS: EntityKind[BonusEmail] = EntityKind(name="bonus_email", type=BonusEmail)
 
 

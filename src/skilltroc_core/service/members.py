@@ -23,6 +23,7 @@ from ..accounts import (
 )
 from ..errors import (
     AlreadyExistsError,
+    ConcurrencyError,
     DeadlinePassedError,
     IdempotencyConflictError,
     InvalidAmountError,
@@ -153,6 +154,8 @@ class MemberCommands(ServiceBase):
         name = None
         if display_name is not None:
             name = _text(display_name, "display name", policy.max_name_length, "PROF-1")
+        # slow on purpose: before the unit of work, which holds locks others may wait for
+        password_hash = self.hasher.hash(password) if password is not None else None
 
         with self.command() as tx:
             if tx.member_by_email(address) is not None:
@@ -165,7 +168,7 @@ class MemberCommands(ServiceBase):
             member = Member(
                 id=member_id, email=address, kind=member_kind, status=AccountStatus.PENDING,
                 created_at=tx.now, category=pro_category, provider=via,
-                password_hash=self.hasher.hash(password) if password is not None else None,
+                password_hash=password_hash,
                 confirmation_token_hash=hash_token(token) if token else None,
                 profile=Profile(display_name=name), sponsor=sponsor_id,
             )
@@ -244,21 +247,22 @@ class MemberCommands(ServiceBase):
         address = normalize_email(email, self.policy)
         with self.query() as tx:
             member = tx.member_by_email(address)
-            if member is None:
-                raise WrongPasswordError("wrong email or password", rule="ACC-4")
-            if member.provider is not None:
-                raise ProviderAccountError(
-                    f"this account signs in with {member.provider.value.title()}"
-                )
-            if member.password_hash is None or not isinstance(password, str) or not (
-                self.hasher.verify(password, member.password_hash)
-            ):
-                raise WrongPasswordError("wrong email or password", rule="ACC-4")
-            if member.status is AccountStatus.PENDING:  # only once the password is right
-                raise AccountNotConfirmedError(
-                    f"{member.display} must confirm their email address first: the link is "
-                    "in the confirmation mail", rule="ACC-1")
-            return member.id  # a deactivated member signs in to reactivate (ACC-7)
+        # the hash is checked after the unit of work: slow on purpose, it holds no lock
+        if member is None:
+            raise WrongPasswordError("wrong email or password", rule="ACC-4")
+        if member.provider is not None:
+            raise ProviderAccountError(
+                f"this account signs in with {member.provider.value.title()}"
+            )
+        if member.password_hash is None or not isinstance(password, str) or not (
+            self.hasher.verify(password, member.password_hash)
+        ):
+            raise WrongPasswordError("wrong email or password", rule="ACC-4")
+        if member.status is AccountStatus.PENDING:  # only once the password is right
+            raise AccountNotConfirmedError(
+                f"{member.display} must confirm their email address first: the link is "
+                "in the confirmation mail", rule="ACC-1")
+        return member.id  # a deactivated member signs in to reactivate (ACC-7)
 
     def request_password_reset(self, email: str) -> str:
         """ACC-4: a single-use reset token, expiring after the policy lifetime, mailed.
@@ -287,6 +291,7 @@ class MemberCommands(ServiceBase):
         """ACC-4: set a new password with a valid, unexpired, unused reset token."""
         address = normalize_email(email, self.policy)
         self._check_password(new_password)
+        password_hash = self.hasher.hash(new_password)  # slow: outside the unit of work
         with self.command() as tx:
             member = tx.member_by_email(address)
             if member is None or member.reset_token_hash is None or not isinstance(
@@ -297,22 +302,28 @@ class MemberCommands(ServiceBase):
             if tx.now >= member.reset_expires_at:
                 raise DeadlinePassedError("this reset link has expired", rule="ACC-4")
             tx.put(kinds.MEMBERS, member.id, evolve(
-                member, password_hash=self.hasher.hash(new_password), reset_token_hash=None,
+                member, password_hash=password_hash, reset_token_hash=None,
                 reset_expires_at=None))
 
     def change_password(self, member_id: str, current: str, new_password: str) -> None:
         """ACC-5: a password account changes its password, giving the current one."""
         self._check_password(new_password)
+        with self.query() as tx:
+            member = tx.actor(member_id, "ACC-5")
+        # hashing is slow on purpose: between two short units of work, holding no lock
+        checked = member.password_hash
+        if member.provider is not None or checked is None:
+            raise ProviderAccountError("this account has no password", rule="ACC-5")
+        if not isinstance(current, str) or not self.hasher.verify(current, checked):
+            raise WrongPasswordError("the current password is wrong")
+        password_hash = self.hasher.hash(new_password)
         with self.command() as tx:
             member = tx.actor(member_id, "ACC-5")
-            if member.provider is not None or member.password_hash is None:
-                raise ProviderAccountError("this account has no password", rule="ACC-5")
-            if not isinstance(current, str) or not self.hasher.verify(
-                current, member.password_hash
-            ):
-                raise WrongPasswordError("the current password is wrong")
-            tx.put(kinds.MEMBERS, member.id, evolve(
-                member, password_hash=self.hasher.hash(new_password)))
+            if member.password_hash != checked:  # changed meanwhile: check it again
+                raise ConcurrencyError(
+                    f"{member.display}'s password changed during the change; nothing was "
+                    "written: retry", rule="ACC-5")
+            tx.put(kinds.MEMBERS, member.id, evolve(member, password_hash=password_hash))
 
     # ------------------------------------------------------------------ lifecycle
     def deactivate(self, member_id: str) -> datetime:

@@ -108,9 +108,9 @@ class _FaultyUnitOfWork:
         self._counter.tick("cancel_timer")
         self._inner.cancel_timer(kind, ref)
 
-    def next_due(self, until: datetime) -> Timer | None:
+    def next_due(self, until: datetime, *, wait: bool = True) -> Timer | None:
         self._counter.tick("next_due")
-        return self._inner.next_due(until)
+        return self._inner.next_due(until, wait=wait)
 
     def next_in_sequence(self, name: str) -> int:
         self._counter.tick("next_in_sequence")
@@ -163,9 +163,9 @@ class FaultyStore:
         last, self._last = self._last, None
         return last is not None and last.fired
 
-    def begin(self) -> UnitOfWork:
+    def begin(self, *, read_only: bool = False) -> UnitOfWork:
         counter, self._armed = self._armed, None
-        uow = self.inner.begin()
+        uow = self.inner.begin(read_only=read_only)
         if counter is None:
             return uow
         self._last = counter

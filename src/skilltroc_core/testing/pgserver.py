@@ -50,6 +50,8 @@ __all__ = ["PgServer", "PgServerError", "find_pg_bin"]
 SERVER_OPTIONS = (
     "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
     "-c max_connections=200",
+    # a deadlock is found after this wait (1 s by default), then a unit is run again
+    "-c deadlock_timeout=50ms",
 )
 _BINARIES = ("initdb", "pg_ctl", "postgres")
 _SEARCH_GLOBS = (

@@ -1,0 +1,42 @@
+"""Older schema versions, rebuilt from a current store for the migration tests.
+
+Not a test module. :func:`back_to_version_3` turns the tables of a version 4 store into
+what version 3 wrote: platform accounts as rows of ``accounts``, one row per supply
+counter, every number in the ``sequences`` table (on PostgreSQL, the server sequences
+are read back into it and dropped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["back_to_version_3"]
+
+_TABLES = (
+    "CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+    "INSERT INTO counters SELECT name, SUM(value) FROM counter_shards GROUP BY name",
+    "DROP TABLE counter_shards",
+    "INSERT INTO accounts (id, available, held) "
+    "SELECT account, SUM(balance), 0 FROM platform_balances GROUP BY account",
+    "DROP TABLE platform_balances",
+    "DELETE FROM sequences WHERE name = 'ledger_transfer'",
+)
+
+
+def back_to_version_3(execute: Callable[[str], Any], *, postgres: bool = False) -> None:
+    """Rewrite a version 4 store as version 3 (``execute`` runs one statement and
+    returns its cursor); the caller sets the recorded version."""
+    for statement in _TABLES:
+        execute(statement)
+    if not postgres:
+        return
+    sequences = [row[0] for row in execute(
+        "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() "
+        "AND sequencename LIKE 'skilltroc\\_seq\\_%'").fetchall()]
+    for sequence in sequences:  # version 3 numbered transfers by MAX(seq), no sequence
+        name = sequence.removeprefix("skilltroc_seq_")
+        last, used = execute(f"SELECT last_value, is_called FROM {sequence}").fetchone()
+        if name != "ledger_transfer" and used:
+            execute(f"INSERT INTO sequences (name, value) VALUES ('{name}', {int(last)})")
+        execute(f"DROP SEQUENCE {sequence}")

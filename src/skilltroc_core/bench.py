@@ -164,7 +164,7 @@ def bench_ledger(n: int = 50_000, repeats: int = 3, big: int = 1_000_000) -> dic
 
 class _RawDb:
     """Raw DB-API writes in transactions: sqlite3 (``BEGIN IMMEDIATE``, like the store) or
-    psycopg (the store's advisory lock first, like the store)."""
+    psycopg (its transaction opened by the first statement, like the store's)."""
 
     def __init__(self, conn: Any, placeholder: str, begin: str, lock: tuple[Any, ...] = ()):
         self.conn = conn
@@ -181,7 +181,8 @@ class _RawDb:
         return found
 
     def begin(self) -> None:
-        self.cursor.execute(self.begin_sql, self.lock)
+        if self.begin_sql:  # psycopg opens its transaction with the first statement
+            self.cursor.execute(self.begin_sql, self.lock)
 
     def commit(self) -> None:
         if self.placeholder == "?":
@@ -194,8 +195,9 @@ def _sqlite_raw(path: str) -> _RawDb:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    for statement in SCHEMA[1]:
-        conn.execute(statement)
+    for version in sorted(SCHEMA):
+        for statement in SCHEMA[version]:
+            conn.execute(statement)
     return _RawDb(conn, "?", "BEGIN IMMEDIATE")
 
 
@@ -208,13 +210,17 @@ def _raw_commands(db: _RawDb, n: int) -> float:
         "INSERT INTO accounts (id, available, held) VALUES (?, ?, 0) ON CONFLICT (id) "
         "DO UPDATE SET available = excluded.available"
     )
+    platform = sql(
+        "INSERT INTO platform_balances VALUES (?, 0, ?) ON CONFLICT (account, shard) "
+        "DO UPDATE SET balance = platform_balances.balance + excluded.balance"
+    )
     line = sql("INSERT INTO statement_lines VALUES (?, ?, ?, ?, ?, ?, 0, ?, 0, ?, ?)")
     bought = sql("INSERT INTO transfers VALUES (?, 'platform:issuance', 'm1', 5, 'purchase', "
                  "?, ?, NULL, NULL)")
     gifted = sql("INSERT INTO transfers VALUES (?, 'm1', 'platform:gift_escrow', 1, "
                  "'gift_sent', ?, ?, NULL, NULL)")
-    counter = sql("INSERT INTO counters VALUES ('issued:purchase', 5) ON CONFLICT (name) "
-                  "DO UPDATE SET value = counters.value + 5")
+    counter = sql("INSERT INTO counter_shards VALUES ('issued:purchase', 0, 5) "
+                  "ON CONFLICT (name, shard) DO UPDATE SET value = counter_shards.value + 5")
     entity = sql("INSERT INTO entities VALUES (?, ?, ?)")
     key = sql("INSERT INTO entity_keys VALUES ('gift', ?, ?, ?, ?)")
     outbox = sql("INSERT INTO outbox VALUES (?, ?, ?)")
@@ -225,7 +231,7 @@ def _raw_commands(db: _RawDb, n: int) -> float:
         if i % 2 == 0:
             balance += 5
             run(bought, (i + 1, f"payment:{i}", at))
-            run(upsert, ("platform:issuance", -balance))
+            run(platform, ("platform:issuance", -5))
             run(upsert, ("m1", balance))
             run(line, ("m1", i, i + 1, at, "purchase", 5, balance, f"payment:{i}",
                        "platform:issuance"))
@@ -235,7 +241,7 @@ def _raw_commands(db: _RawDb, n: int) -> float:
             balance -= 1
             run(gifted, (i + 1, f"gift:{i}", at))
             run(upsert, ("m1", balance))
-            run(upsert, ("platform:gift_escrow", i))
+            run(platform, ("platform:gift_escrow", 1))
             run(line, ("m1", i, i + 1, at, "gift_sent", -1, balance, f"gift:{i}",
                        "platform:gift_escrow"))
             run(entity, ("gift", f"gift_{i}", '{"sender":"m1","stars":1}'))
@@ -356,7 +362,7 @@ def _postgres_part(dsn: str | None, n: int, lifecycles: int) -> dict[str, Any]:
     try:  # optional dependency: imported only when PostgreSQL is benchmarked
         import psycopg  # noqa: PLC0415
 
-        from .adapters.postgres import ADVISORY_LOCK_KEY, PostgresStore  # noqa: PLC0415
+        from .adapters.postgres import PostgresStore  # noqa: PLC0415
         from .testing.pgserver import PgServer, PgServerError  # noqa: PLC0415
     except ImportError as exc:  # the optional dependency is missing
         return {"postgres_skipped": f"psycopg is not installed ({exc})"}
@@ -385,16 +391,13 @@ def _postgres_part(dsn: str | None, n: int, lifecycles: int) -> dict[str, Any]:
 
         def raw() -> _RawDb:
             target, schema = fresh()
+            PostgresStore(target, schema=schema).close()  # the tables and sequences
             conn = psycopg.connect(target)
             stack.callback(conn.close)
-            with conn.cursor() as cur:
-                if schema is not None:
-                    cur.execute(f'CREATE SCHEMA "{schema}"')
-                    cur.execute(f'SET search_path TO "{schema}"')
-                for statement in SCHEMA[1]:
-                    cur.execute(statement)
-            conn.commit()
-            return _RawDb(conn, "%s", "SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
+            if schema is not None:
+                conn.execute(f'SET search_path TO "{schema}"')
+                conn.commit()
+            return _RawDb(conn, "%s", "", ())
 
         ours = min(_store_commands(store(), n) for _ in range(2))
         base = min(_raw_commands(raw(), n) for _ in range(2))

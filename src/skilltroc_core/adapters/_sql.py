@@ -1083,7 +1083,7 @@ class SqlUnitOfWork:
             raise _unstorable(exc) from exc
         if self.read_only:
             raise _query_writes()
-        self._lock(_queue_lock(queue))
+        self._lock_member(queue, member)
         self.db.run(
             "INSERT INTO queue_entries (queue, member, sort_key) VALUES (?, ?, ?) "
             "ON CONFLICT (queue, member) DO UPDATE SET sort_key = excluded.sort_key",
@@ -1093,10 +1093,16 @@ class SqlUnitOfWork:
     def queue_remove(self, queue: str, member: str) -> None:
         if self.read_only:
             raise _query_writes()
-        self._lock(_queue_lock(queue))
+        self._lock_member(queue, member)
         self.db.run("DELETE FROM queue_entries WHERE queue = ? AND member = ?", queue, member)
 
-    def queue_first(self, queue: str) -> str | None:
+    def _lock_member(self, queue: str, member: str) -> None:
+        """Lock one member of a queue: units putting different members go on together
+        (a shared lock on the queue), and wait only for one reading its first member."""
+        self._lock_shared(_queue_lock(queue))
+        self._lock(f"{_queue_lock(queue)}\x1f{member}")
+
+    def queue_first(self, queue: str) -> str | None:  # the whole queue: it alone
         self._lock(_queue_lock(queue))
         row = self.db.one(
             "SELECT member FROM queue_entries WHERE queue = ? ORDER BY sort_key LIMIT 1", queue
@@ -1104,7 +1110,7 @@ class SqlUnitOfWork:
         return str(row[0]) if row else None
 
     def queue_key(self, queue: str, member: str) -> str | None:
-        self._lock(_queue_lock(queue))
+        self._lock_member(queue, member)
         row = self.db.one(
             "SELECT sort_key FROM queue_entries WHERE queue = ? AND member = ?", queue, member
         )

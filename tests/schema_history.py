@@ -3,7 +3,7 @@
 Not a test module. :func:`back_to_version_3` turns the tables of a version 4 store into
 what version 3 wrote: platform accounts as rows of ``accounts``, one row per supply
 counter, every number in the ``sequences`` table (on PostgreSQL, the server sequences
-are read back into it and dropped).
+are read back into it and dropped; transfers were numbered after the last one).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ _TABLES = (
     "INSERT INTO accounts (id, available, held) "
     "SELECT account, SUM(balance), 0 FROM platform_balances GROUP BY account",
     "DROP TABLE platform_balances",
-    "DELETE FROM sequences WHERE name = 'ledger_transfer'",
 )
 
 

@@ -102,7 +102,8 @@ class EntityKind(Generic[E]):
     #: at once reads it without locking it, since nothing can change under the reader.
     immutable: bool = False
     #: Mostly read to check something and seldom written (members): a store with many
-    #: writers at once lets units read it together, and a unit writing it waits for them.
+    #: writers at once lets units read it together (PostgreSQL: ``FOR SHARE``), and a unit
+    #: writing it waits for them.
     shared_reads: bool = False
 
     def keys_of(self, entity: E) -> tuple[IndexKey, ...]:

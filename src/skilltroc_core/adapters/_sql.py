@@ -150,8 +150,8 @@ SCHEMA: Mapping[int, tuple[str, ...]] = {
         "DELETE FROM entities WHERE kind IN ('ad_queue', 'ad_slot', 'ad_position')",
     ),
     # 4: no row that every command writes (many writers at once, PostgreSQL). The
-    # platform accounts and the supply counters become sums of shards, each movement
-    # adding to one shard; the transfer number comes from a sequence like every other.
+    # platform accounts and the supply counters become sums of shards, each unit adding
+    # to one; PostgreSQL numbers rows from server sequences (see its store).
     4: (
         """CREATE TABLE platform_balances (
             account TEXT NOT NULL, shard INTEGER NOT NULL, balance BIGINT NOT NULL,
@@ -166,12 +166,11 @@ SCHEMA: Mapping[int, tuple[str, ...]] = {
         )""",
         "INSERT INTO counter_shards (name, shard, value) SELECT name, 0, value FROM counters",
         "DROP TABLE counters",
-        "INSERT INTO sequences (name, value) "
-        "SELECT 'ledger_transfer', COALESCE(MAX(seq), 0) FROM transfers",
     ),
 }
 SCHEMA_VERSION = max(SCHEMA)
-#: The sequence that numbers transfers (``sequences`` row, or server sequence).
+#: The server sequence that numbers transfers (a store with one writer counts on from
+#: the last transfer instead).
 TRANSFER_SEQUENCE = "ledger_transfer"
 #: The sequences a store numbers its own rows with (outbox, timers, index postings).
 ROW_SEQUENCES = ("outbox", "timer", "entity_key")
@@ -354,6 +353,11 @@ _ADD_LINE = (
     "held_change, balance, held, reference, counterpart) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+#: A statement line numbered by the database: one more than the member's last (the unit
+#: holds the member's wallet, so no other unit adds to that statement meanwhile).
+_NEXT_LINE = _ADD_LINE.replace(
+    "VALUES (?, ?, ", "VALUES (?, (SELECT COALESCE(MAX(idx), -1) + 1 FROM statement_lines "
+    "WHERE member = ?), ")
 _SET_HOLD = (
     "INSERT INTO holds (id, member, amount, reference, opened_at, state, payee, "
     "ended_at, void_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) "
@@ -397,7 +401,7 @@ def _key_lock(kind: str, index: str, key: str) -> str:
 
 
 def _entity_lock(kind: str, entity_id: str) -> str:
-    """The lock name of an entity of a kind with ``shared_reads``."""
+    """What says that a unit holds an entity of a ``shared_reads`` kind alone."""
     return f"entity\x1f{kind}\x1f{entity_id}"
 
 
@@ -503,7 +507,14 @@ class SqlBook:
         self._unit._remember(self._balances, account, balance)
 
     def next_seq(self) -> int:
-        return self._unit.next_in_sequence(TRANSFER_SEQUENCE)
+        if self._unit.locking is not None:
+            return self._unit.next_in_sequence(TRANSFER_SEQUENCE)
+        found = self._facts.get("next_transfer")
+        if found is None:
+            row = self.db.one("SELECT MAX(seq) FROM transfers")
+            found = (row[0] or 0) + 1
+            self._unit._load(self._facts, "next_transfer", found)
+        return int(found)
 
     def record(
         self,
@@ -514,6 +525,8 @@ class SqlBook:
     ) -> None:
         t = transfer
         unit = self._unit
+        if unit.locking is None:
+            unit._remember(self._facts, "next_transfer", t.seq + 1)
         unit._write("transfers", _ADD_TRANSFER, (
             t.seq, t.debit, t.credit, t.amount, t.kind.value, t.reference, instant_text(t.at),
             t.hold_id, t.reason.value if t.reason else None,
@@ -526,6 +539,13 @@ class SqlBook:
         if t.credit.startswith(PLATFORM):
             unit._write("platform_balances", _ADD_TO_PLATFORM, (t.credit, shard, t.amount))
         for line in lines:
+            if unit.locking is not None:  # numbered when written, under the wallet's lock
+                unit._write("statement_lines", _NEXT_LINE, (
+                    line.member, line.member, line.transfer_seq, instant_text(line.at),
+                    line.kind.value, line.amount, line.held_change, line.balance, line.held,
+                    line.reference, line.counterpart,
+                ))
+                continue
             unit._write("statement_lines", _ADD_LINE, (
                 line.member, self._take_line(line.member), line.transfer_seq,
                 instant_text(line.at), line.kind.value, line.amount, line.held_change,
@@ -737,6 +757,15 @@ class SqlUnitOfWork:
             locking.lock_names(self.db, new)
             self._locked.update(new)
 
+    def _lock_row(self, kind: EntityKind[Any], entity_id: str) -> None:
+        """Lock a stored entity of a ``shared_reads`` kind alone, before changing it
+        (it was read ``FOR SHARE``; units reading it meanwhile are waited for)."""
+        name = _entity_lock(kind.name, entity_id)
+        if name not in self._locked and (kind.name, entity_id) not in self._absent:
+            self.db.one("SELECT 1 FROM entities WHERE kind = ? AND id = ? FOR UPDATE",
+                        kind.name, entity_id)
+            self._locked.add(name)
+
     def _lock_shared(self, *names: str) -> None:
         """Lock ``names`` for reading until the unit ends: other readers go on, a writer
         waits (with ``locking``)."""
@@ -815,11 +844,10 @@ class SqlUnitOfWork:
             if cached in self._absent:
                 return None
             lock = self.for_update
-            if kind.shared_reads and self.locking is not None:
-                self._lock_shared(_entity_lock(kind.name, entity_id))
+            if kind.immutable:
                 lock = ""
-            elif kind.immutable:
-                lock = ""
+            elif kind.shared_reads and lock:  # others may read it at once; not change it
+                lock = " FOR SHARE"
             row = self.db.one("SELECT data FROM entities WHERE kind = ? AND id = ?" + lock,
                               kind.name, entity_id)
             if row is None:  # not remembered: the cache holds only what the tables hold
@@ -836,8 +864,17 @@ class SqlUnitOfWork:
         posted = self._posted.get(cached)
         if posted is None:
             posted = {}
-            if (self._entities.get(cached, _MISSING) is not None  # not known to be absent
-                    and cached not in self._absent):
+            stored = self._entities.get(cached, _MISSING)
+            if self.locking is not None and stored is not _MISSING:
+                # read (and locked) in this unit: its keys are those its indexes give it,
+                # as they were when it was stored (a version changing an index rebuilds
+                # its postings when it migrates), without reading them again
+                if stored is not None:
+                    grouped: dict[str, set[str]] = {}
+                    for position, key in kind.keys_of(stored):
+                        grouped.setdefault(kind.indexes[position].name, set()).add(key)
+                    posted = {index: frozenset(keys) for index, keys in grouped.items()}
+            elif stored is not None and cached not in self._absent:  # not known absent
                 self._flush_for("entity_keys")
                 found: dict[str, set[str]] = {}
                 for index, key in self.db.all(
@@ -892,10 +929,10 @@ class SqlUnitOfWork:
         if old is not None and (old is entity or old == entity):
             return  # stored as it is
         if self.locking is not None:
-            if kind.shared_reads:  # read under a shared lock: writing needs it alone
-                self._lock(_entity_lock(kind.name, entity_id))
             if old is None and cached not in self._absent:
                 self.get(kind, entity_id)  # lock it, or know it absent, before writing it
+            if kind.shared_reads:  # read under a shared lock: writing needs it alone
+                self._lock_row(kind, entity_id)
         if kind.indexes:
             posted = self._posted_keys(kind, entity_id)
             changes = []
@@ -935,10 +972,10 @@ class SqlUnitOfWork:
 
     def delete(self, kind: EntityKind[E], entity_id: str) -> None:
         if self.locking is not None:
-            if kind.shared_reads:
-                self._lock(_entity_lock(kind.name, entity_id))
             if self.get(kind, entity_id) is None:
                 return  # nothing stored: nothing to delete
+            if kind.shared_reads:
+                self._lock_row(kind, entity_id)
             self._lock(*(_key_lock(kind.name, name, key) for name, keys
                          in self._posted_keys(kind, entity_id).items() for key in keys))
         for index_name, keys in self._posted_keys(kind, entity_id).items():
@@ -964,17 +1001,13 @@ class SqlUnitOfWork:
             if None not in known:
                 return known
         self._flush_for("entity_keys", "entities")
-        if kind.shared_reads and self.locking is not None:  # each one read under its lock
-            ids = [row[0] for row in self.db.all(
-                "SELECT id FROM entity_keys WHERE kind = ? AND idx = ? AND key = ? "
-                "ORDER BY seq", name, index, key)]
-            shared = [self.get(kind, entity_id) for entity_id in ids]
-            return [entity for entity in shared if entity is not None]
+        lock = ""
+        if self.locking is not None:
+            lock = " FOR SHARE OF e" if kind.shared_reads else " FOR UPDATE OF e"
         rows = self.db.all(
             "SELECT e.id, e.data FROM entity_keys k JOIN entities e ON e.kind = k.kind "
             "AND e.id = k.id WHERE k.kind = ? AND k.idx = ? AND k.key = ? ORDER BY k.seq"
-            + (" FOR UPDATE OF e" if self.locking is not None else ""),
-            name, index, key,
+            + lock, name, index, key,
         )
         found: list[E] = []
         for entity_id, data in rows:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import bench
+from . import bench, bench_scale
 from .adapters.memory import MemoryStore
 from .adapters.sqlite import SQLiteStore
 from .catalogue import rule_ids
@@ -24,8 +24,59 @@ from .simulation.command import add_parser as add_simulate_parser
 __all__ = ["main", "run_scenarios"]
 
 
+def _process_counts(text: str) -> list[int]:
+    """``--processes 1,2,4,8``: whole numbers from 1 up, comma-separated."""
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"process counts are like 1,2,4,8, not {text!r}")
+    return counts
+
+
+def _print_scale(results: dict[str, Any]) -> None:
+    print(f"scale benchmark ({results['seconds']} s a run on {results['cpus']} CPUs; each "
+          "process buys, gifts, requests a seat, accepts, unregisters on its own members "
+          "and workshop; beside raw psycopg writing the same kind of rows, one transaction "
+          "a command)")
+    if "postgres_skipped" in results:
+        print(f"  postgres: skipped ({results['postgres_skipped']})")
+    else:
+        print("  processes  commands/s  raw psycopg/s  raw/ours  scaling vs 1  raw scaling  "
+              "retries")
+        for n in results["processes"]:
+            print(f"  {n:>9}  {results[f'commands_per_s_{n}']:>10,}  "
+                  f"{results[f'raw_per_s_{n}']:>13,}  "
+                  f"{results.get(f'ratio_vs_raw_{n}', '-'):>8}  "
+                  f"{results.get(f'scaling_{n}_vs_1', '-'):>12}  "
+                  f"{results.get(f'raw_scaling_{n}_vs_1', '-'):>11}  "
+                  f"{results[f'retries_{n}']:>7}")
+        for key, value in results.items():
+            if key.startswith("contended_commands_per_s_"):
+                n = key.rsplit("_", 1)[1]
+                print(f"  contended: {n} processes in the same 3 sessions   {value:>8,} "
+                      f"commands/s, {results[f'contended_retries_{n}']:,} retries")
+        if "unrelated_wait_ms" in results:
+            print(f"  buy_stars of B while a unit holds A's wallet      "
+                  f"{results['unrelated_wait_ms']:>8} ms (A's purchase held open: "
+                  f"{results['unrelated_wait_ms_command']} ms; nothing held: "
+                  f"{results['unrelated_free_ms']} ms)")
+    sqlite = [int(key.rsplit("_", 1)[1]) for key in results
+              if key.startswith("sqlite_commands_per_s_")]
+    if sqlite:
+        print("  sqlite, one file: " + ", ".join(
+            f"{n} process{'es' if n > 1 else ''} {results[f'sqlite_commands_per_s_{n}']:,}/s"
+            for n in sqlite) + "".join(
+            f", scaling {n} vs 1 {results[f'sqlite_scaling_{n}_vs_1']}"
+            for n in sqlite if f"sqlite_scaling_{n}_vs_1" in results))
+
+
 def _bench(args: argparse.Namespace) -> int:
     results: dict[str, Any]
+    if args.target == "scale":
+        results = bench_scale.bench_scale(args.processes, dsn=args.dsn, seconds=args.seconds)
+        _print_scale(results)
     if args.target == "store":
         results = bench.bench_store(n=min(args.n, 5_000), lifecycles=min(args.n, 500),
                                     postgres=not args.no_postgres, dsn=args.dsn)
@@ -168,8 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="exit 1 when the committed docs differ from what the code generates")
     docs.set_defaults(handler=_docs)
 
-    bench_parser = commands.add_parser("bench", help="throughput against a same-process baseline")
-    bench_parser.add_argument("target", choices=["ledger", "store", "booking", "ads"])
+    bench_parser = commands.add_parser(
+        "bench", help="throughput against a same-process baseline",
+        description="ledger, booking, ads: in memory; store: SQLite and PostgreSQL beside "
+        "raw writes of the same rows; scale: commands/s as host processes are added "
+        "(PostgreSQL, beside raw psycopg processes), the wait of an unrelated command, a "
+        "contended run, and SQLite with 1 and 4 processes",
+    )
+    bench_parser.add_argument("target", choices=["ledger", "store", "booking", "ads", "scale"])
     bench_parser.add_argument("--json", action="store_true", help="end with one JSON line")
     bench_parser.add_argument("--n", type=int, default=50_000, help="operations per run")
     bench_parser.add_argument(
@@ -178,8 +235,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench_parser.add_argument(
         "--dsn", default=None,
-        help="store: PostgreSQL to benchmark on (default: a throwaway server via initdb)",
+        help="store, scale: PostgreSQL to benchmark on (default: a throwaway server via "
+        "initdb); scale works in schemas of its own there, dropped at the end",
     )
+    bench_parser.add_argument(
+        "--processes", type=_process_counts, default=[1, 2, 4, 8], metavar="N,N,...",
+        help="scale: the process counts to time (default: 1,2,4,8)",
+    )
+    bench_parser.add_argument("--seconds", type=float, default=3.0,
+                              help="scale: seconds each run is timed (default: 3)")
     bench_parser.add_argument("--no-postgres", action="store_true",
                               help="store: SQLite only")
     bench_parser.set_defaults(handler=_bench)

@@ -520,6 +520,39 @@ def test_due_timers_are_shared_out_and_a_command_waits_for_those_being_applied(
         store.close()
 
 
+def test_a_command_does_not_commit_past_a_deadline_another_unit_made_due_meanwhile(
+    pg_dsn: str,
+) -> None:
+    """A unit that applied every timer due by its instant cannot commit once another
+    unit committed one due by then (the service then runs the command again, applying
+    it first); a timer it scheduled itself does not count."""
+    first, second = PostgresStore(pg_dsn), PostgresStore(pg_dsn)
+    command = first.begin()
+    assert command.next_due(T0) is None
+    command.guard_due(T0)
+    command.schedule(Timer(kind="probe", ref="mine", due=T0 - timedelta(minutes=5)))
+    command.put(PROBES, "p1", Probe(id="p1", note="decided before the deadline"))
+    other = second.begin()
+    other.schedule(Timer(kind="probe", ref="theirs", due=T0 - timedelta(minutes=1)))
+    other.commit()
+    with pytest.raises(ConcurrencyError) as late:
+        command.commit()
+    assert late.value.nothing_written
+    command.rollback()
+    check = first.begin()
+    assert check.get(PROBES, "p1") is None
+    due = check.next_due(T0)
+    assert due is not None and due.ref == "theirs"
+    check.rollback()
+    alone = first.begin()  # its own timers only: it commits
+    alone.guard_due(T0)
+    alone.schedule(Timer(kind="probe", ref="mine", due=T0 - timedelta(minutes=5)))
+    alone.cancel_timer("probe", "theirs")
+    alone.commit()
+    first.close()
+    second.close()
+
+
 @pytest.mark.parametrize("attempts", [0, 101, "3"])
 def test_begin_attempts_out_of_range_are_refused_before_connecting(attempts: Any) -> None:
     with pytest.raises(InvalidInputError) as refused:

@@ -180,6 +180,20 @@ class UnitOfWork(Protocol):
         """
         ...
 
+    def guard_due(self, until: datetime) -> None:
+        """Every timer due by ``until`` was applied before this unit's command: a store
+        with several writers at once refuses to commit it (a
+        :class:`~skilltroc_core.errors.ConcurrencyError`, nothing written: the command runs
+        again, applying it first) if another unit committed a timer due by then
+        meanwhile. A store with one writer at a time has nothing to check."""
+        ...
+
+    def confirm_due(self) -> None:
+        """Raise the :class:`~skilltroc_core.errors.ConcurrencyError` the commit would
+        raise (see :meth:`guard_due`) for a command about to be refused: a refusal may
+        rest on a state that a deadline due by then changes."""
+        ...
+
     def next_in_sequence(self, name: str) -> int: ...
 
     def queue_put(self, queue: str, member: str, sort_key: str) -> None:

@@ -209,9 +209,16 @@ class Locking(Protocol):
         ...
 
     def claim_due(self, db: Runner, until: str, wait: bool) -> Any:
-        """``(due, seq, kind, ref)`` of the earliest timer due by ``until`` that no other
-        unit of work holds, now held by this one; None when none is left (see
+        """``(due, seq, kind, ref)`` of the earliest timer due by ``until``, now held by
+        this unit (with ``wait``, the earliest of all, waiting for a unit holding it;
+        without, the earliest no other unit holds); None when none is left (see
         :meth:`SqlUnitOfWork.next_due`)."""
+        ...
+
+    def guard_due(self, until: str, mine: Sequence[str]) -> tuple[str, tuple[Any, ...]]:
+        """The statement (and its parameters) that fails the commit, retryably, if a
+        timer due by ``until`` other than ``mine`` (those this unit scheduled) is stored:
+        one another unit committed after this one applied what was due."""
         ...
 
 
@@ -709,6 +716,9 @@ class SqlUnitOfWork:
         self._locked: set[str] = set()  # names locked by this unit
         self._shared: set[str] = set()  # names locked for reading by this unit
         self._absent: set[tuple[str, str]] = set()  # entities read as not stored
+        self._due_guard: str | None = None  # every timer due by then was applied
+        self._applied_up_to = ""  # the latest due instant of a timer this unit claimed
+        self._scheduled: set[str] = set()  # timers this unit scheduled
         self._drawn: dict[str, list[int]] = {}  # server sequence values taken
         self._forget_where = forget_where  # outbox rows addressed to one ``?`` recipient
         # finish(commit, write=None): the store commits (after calling ``write``, which
@@ -824,6 +834,9 @@ class SqlUnitOfWork:
     def _write_out(self) -> bool:
         """Send the sequences and every waiting write; the store calls this just before
         COMMIT. Whether this unit of work wrote anything at all."""
+        if self._due_guard is not None and self.locking is not None:  # last, before COMMIT
+            sql, params = self.locking.guard_due(self._due_guard, sorted(self._scheduled))
+            self._write("timers", sql, params)
         for name, value in self._counted.items():  # server sequences: nothing to write
             self._write("sequences", _SET_SEQUENCE, (name, value))
             self._sequences[name] = value
@@ -1051,6 +1064,7 @@ class SqlUnitOfWork:
         due = instant_text(timer.due)
         if self.locking is not None:  # numbered by the server; no first timer kept
             self._write("timers", self._set_timer, (timer.id, timer.kind, timer.ref, due))
+            self._scheduled.add(timer.id)
             return
         seq = self.next_in_sequence("timer")
         self._write("timers", _SET_TIMER, (timer.id, timer.kind, timer.ref, due, seq))
@@ -1075,7 +1089,15 @@ class SqlUnitOfWork:
             claimed = locking.claim_due(self.db, instant_text(until), wait)
             if claimed is None:
                 return None
-            return Timer(kind=claimed[2], ref=claimed[3], due=parse_instant(claimed[0]))
+            timer = Timer(kind=claimed[2], ref=claimed[3], due=parse_instant(claimed[0]))
+            if wait and claimed[0] < self._applied_up_to and timer.id not in self._scheduled:
+                # another unit committed a timer due before one this unit applied: applied
+                # now it would come after a later one, so the command runs again
+                raise ConcurrencyError(
+                    "a deadline due earlier than one this command applied came in "
+                    "meanwhile; nothing was written: retry")
+            self._applied_up_to = max(self._applied_up_to, claimed[0])
+            return timer
         first = self._facts.get("first_timer", _MISSING)
         if first is _MISSING:
             self._flush_for("timers")
@@ -1085,6 +1107,16 @@ class SqlUnitOfWork:
         if first is None or first[0] > instant_text(until):
             return None
         return Timer(kind=first[2], ref=first[3], due=parse_instant(first[0]))
+
+    def guard_due(self, until: datetime) -> None:
+        if self.locking is not None:
+            self._due_guard = instant_text(until)
+
+    def confirm_due(self) -> None:
+        if self.locking is not None and self._due_guard is not None and not self.read_only:
+            self._flush_for("timers")
+            sql, params = self.locking.guard_due(self._due_guard, sorted(self._scheduled))
+            self.db.one(sql, *params)
 
     # ------------------------------------------------------------------ sequences
     def next_in_sequence(self, name: str) -> int:

@@ -478,6 +478,12 @@ class _MemoryUnitOfWork:
             return current[0] if due <= until else None
         return None
 
+    def guard_due(self, until: datetime) -> None:
+        """One writer at a time: no other unit can add a timer meanwhile."""
+
+    def confirm_due(self) -> None:
+        """Nothing can have come due unseen (see :meth:`guard_due`)."""
+
     # ------------------------------------------------------------------ sequences
     def next_in_sequence(self, name: str) -> int:
         store = self._store

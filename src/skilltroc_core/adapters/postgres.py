@@ -111,6 +111,22 @@ _RETRYABLE = (
 )
 
 
+#: Run last before a command's COMMIT (see :meth:`PgLocking.guard_due`): a timer due by
+#: the command's instant that it did not schedule itself was committed by another unit
+#: after the command applied what was due; failing like a serialization failure makes
+#: the service run the command again, applying that deadline first.
+_NO_NEW_DUE = """
+CREATE OR REPLACE FUNCTION skilltroc_no_new_due(until TEXT, mine TEXT[]) RETURNS VOID
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM timers WHERE due <= until AND NOT (id = ANY (mine))) THEN
+        RAISE EXCEPTION 'a deadline came due while this command ran'
+            USING ERRCODE = '40001';
+    END IF;
+END
+$$"""
+
+
 def sequence_name(name: str) -> str:
     """The server sequence of the library's sequence ``name`` (any text)."""
     if _PLAIN_NAME.fullmatch(name):
@@ -217,19 +233,20 @@ class PgLocking:
         # most units find nothing due: one plain read says so, without locking anything
         if db.one("SELECT 1 FROM timers WHERE due <= ? LIMIT 1", until) is None:
             return None
-        while True:
-            row = db.one("SELECT due, seq, kind, ref FROM timers WHERE due <= ? "
-                         "ORDER BY due, seq LIMIT 1 FOR UPDATE SKIP LOCKED", until)
-            if row is not None or not wait:
-                return row
-            # every due timer is being applied by another unit: wait for the first one,
-            # then look again (it is gone once applied; it is ours if that unit gave up)
+        if not wait:  # a scheduler: the earliest no other unit is applying
+            return db.one("SELECT due, seq, kind, ref FROM timers WHERE due <= ? "
+                          "ORDER BY due, seq LIMIT 1 FOR UPDATE SKIP LOCKED", until)
+        while True:  # a command: the earliest of all, in due order, waiting for it if held
             row = db.one("SELECT due, seq, kind, ref FROM timers WHERE due <= ? "
                          "ORDER BY due, seq LIMIT 1 FOR UPDATE", until)
             if row is not None:
                 return row
+            # the one waited for was applied meanwhile (gone): look again
             if db.one("SELECT 1 FROM timers WHERE due <= ? LIMIT 1", until) is None:
                 return None
+
+    def guard_due(self, until: str, mine: Sequence[str]) -> tuple[str, tuple[Any, ...]]:
+        return "SELECT skilltroc_no_new_due(?, ?::text[])", (until, list(mine))
 
 
 class PostgresStore:
@@ -361,6 +378,7 @@ class PostgresStore:
                             cur.execute(statement)
                 if version < 4 <= SCHEMA_VERSION:
                     self._to_server_sequences(cur)
+                    cur.execute(_NO_NEW_DUE)
                 if version != SCHEMA_VERSION:
                     cur.execute(
                         f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', %s) "

@@ -27,6 +27,7 @@ from ..errors import (
     IdempotencyConflictError,
     InvalidInputError,
     NotFoundError,
+    SkilltrocError,
 )
 from ..events import FactValue, sorted_notification, stored_notification
 from ..frozen import builder, evolve
@@ -471,6 +472,7 @@ class _Unit:
             try:
                 if uow.next_due(self._now) is not None:  # rarely: most commands find none
                     service._apply_due(uow, self._now, limit=None)
+                uow.guard_due(self._now)  # and none may come due unseen before the commit
             except BaseException:
                 uow.rollback()
                 raise
@@ -485,6 +487,12 @@ class _Unit:
             except BaseException:
                 uow.rollback()
                 raise
+        elif (self._apply_due and isinstance(error, SkilltrocError)
+              and not isinstance(error, ConcurrencyError)):
+            try:  # a refusal must not rest on a state a deadline due by now changes
+                uow.confirm_due()
+            finally:
+                uow.rollback()
         else:
             uow.rollback()
         return False
@@ -499,16 +507,19 @@ class _Query(_Unit):
     def __enter__(self) -> Tx:
         service, now = self._service, self._now
         uow = self._uow = service.store.begin(read_only=True)
-        if self._apply_due:
+        # until the snapshot shows nothing due (another unit may commit a due timer
+        # while these are applied): rarely more than once, most queries find none
+        while self._apply_due:
             try:
-                due = uow.next_due(now) is not None  # rarely: most queries find none
+                due = uow.next_due(now) is not None
             except BaseException:
                 uow.rollback()
                 raise
-            if due:
-                uow.rollback()
-                service._in_own_unit(lambda unit: service._apply_due(unit, now, None))
-                uow = self._uow = service.store.begin(read_only=True)
+            if not due:
+                break
+            uow.rollback()
+            service._in_own_unit(lambda unit: service._apply_due(unit, now, None))
+            uow = self._uow = service.store.begin(read_only=True)
         return Tx(service, uow, now)
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,

@@ -112,6 +112,12 @@ class _FaultyUnitOfWork:
         self._counter.tick("next_due")
         return self._inner.next_due(until, wait=wait)
 
+    def guard_due(self, until: datetime) -> None:
+        self._inner.guard_due(until)
+
+    def confirm_due(self) -> None:
+        self._inner.confirm_due()
+
     def next_in_sequence(self, name: str) -> int:
         self._counter.tick("next_in_sequence")
         return self._inner.next_in_sequence(name)

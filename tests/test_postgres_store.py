@@ -32,7 +32,7 @@ from skilltroc_core.events import Notification
 from skilltroc_core.instants import time_zone
 from skilltroc_core.ledger import TransferKind
 from skilltroc_core.ports import EntityKind, Store, Timer
-from skilltroc_core.service import Skilltroc
+from skilltroc_core.service import Skilltroc, kinds
 from skilltroc_core.testing import pgserver
 from skilltroc_core.testing.contract import StoreContract
 from skilltroc_core.testing.pgserver import PgServer, PgServerError
@@ -40,6 +40,7 @@ from skilltroc_core.testing.pgserver import PgServer, PgServerError
 from . import booking_race, store_races
 from .members_support import check_two_stores_see_each_others_commits
 from .pg_fixtures import POLICY, T0, dump_tables, pg_dsn, pg_server, service
+from .ads_support import launch, professional
 from .schema_history import back_to_version_3
 
 __all__ = ["pg_dsn", "pg_server"]  # the fixtures, imported for pytest to find
@@ -551,6 +552,54 @@ def test_a_command_does_not_commit_past_a_deadline_another_unit_made_due_meanwhi
     alone.commit()
     first.close()
     second.close()
+
+
+@pytest.mark.rule("AD-7", "AD-8")
+def test_serving_two_domains_of_the_same_campaigns_at_once_meets_no_deadlock(
+    pg_dsn: str,
+) -> None:
+    """Two processes serve two domains whose queues hold the same two campaigns: each
+    serve re-ranks its campaign in the other domain's queue too, and they neither wait
+    in a circle nor lose an impression."""
+    app = service(pg_dsn)
+    shop = professional(app, "shop", 40)
+    campaigns = [launch(app, shop, start=T0, budget=20, domains=("cooking", "music"))
+                 for _ in range(2)]
+    app.store.close()
+    servers = [service(pg_dsn) for _ in range(2)]
+    shown: list[int] = [0, 0]
+
+    def serve(worker: int, domain: str) -> None:
+        for page in range(60):
+            if servers[worker].serve(domain, f"{domain}-{page}") is not None:
+                shown[worker] += 1
+
+    threads = [threading.Thread(target=serve, args=(0, "cooking")),
+               threading.Thread(target=serve, args=(1, "music"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert shown == [60, 60]
+    assert sum(servers[0].campaign(c).impressions for c in campaigns) == 120
+    assert servers[0].retries + servers[1].retries <= 3  # a deadlock each serve before
+    servers[0].check_ad_queues()
+    for server in servers:
+        server.store.close()
+
+
+def test_stores_in_two_schemas_never_wait_for_each_others_locks(pg_dsn: str) -> None:
+    """Lock names carry the schema: a unit holding an email's index key in one schema
+    does not hold up a signup with that email in another."""
+    first = PostgresStore(pg_dsn, schema="tenant_a")
+    second = Skilltroc(PostgresStore(pg_dsn, schema="tenant_b", lock_timeout=0.5),
+                       ManualClock(T0), policy=POLICY, attempts=1)
+    held = first.begin()
+    assert held.find(kinds.MEMBERS, "email", "ann@example.org") == []
+    second.signup("ann@example.org", provider="google")  # no lock timeout
+    held.rollback()
+    first.close()
+    second.store.close()
 
 
 @pytest.mark.parametrize("attempts", [0, 101, "3"])

@@ -191,9 +191,8 @@ class Locking(Protocol):
     #: How many shards a platform account or a supply counter is split in.
     shards: int
 
-    def lock_names(self, db: Runner, names: Sequence[str], *, shared: bool = False) -> None:
-        """Lock each name until the unit of work ends, waiting for other holders (with
-        ``shared``, only for those locking it alone)."""
+    def lock_names(self, db: Runner, names: Sequence[str]) -> None:
+        """Lock each name until the unit of work ends, waiting for another holder."""
         ...
 
     def next_value(self, db: Runner, name: str) -> int:
@@ -308,11 +307,18 @@ class Runner:
         if self._pipeline is None:
             yield
             return
+        first: BaseException | None = None
         try:
             with self._pipeline():
-                yield
+                try:
+                    yield
+                except BaseException as exc:  # the pipeline is left as usual, then raised
+                    first = exc
         except self._driver_errors as exc:
-            raise self._driver_error(exc) from exc
+            if first is None:
+                raise self._driver_error(exc) from exc
+        if first is not None:
+            raise first
 
     def _driver_error(self, exc: Exception) -> SkilltrocError:
         if self._translate is None:
@@ -714,7 +720,6 @@ class SqlUnitOfWork:
         #: The shard this unit adds to (platform accounts, supply counters).
         self.shard = random.randrange(locking.shards) if locking is not None else 0
         self._locked: set[str] = set()  # names locked by this unit
-        self._shared: set[str] = set()  # names locked for reading by this unit
         self._absent: set[tuple[str, str]] = set()  # entities read as not stored
         self._due_guard: str | None = None  # every timer due by then was applied
         self._applied_up_to = ""  # the latest due instant of a timer this unit claimed
@@ -775,17 +780,6 @@ class SqlUnitOfWork:
             self.db.one("SELECT 1 FROM entities WHERE kind = ? AND id = ? FOR UPDATE",
                         kind.name, entity_id)
             self._locked.add(name)
-
-    def _lock_shared(self, *names: str) -> None:
-        """Lock ``names`` for reading until the unit ends: other readers go on, a writer
-        waits (with ``locking``)."""
-        locking = self.locking
-        if locking is None:
-            return
-        new = [name for name in names if name not in self._locked and name not in self._shared]
-        if new:
-            locking.lock_names(self.db, new, shared=True)
-            self._shared.update(new)
 
     # ------------------------------------------------------------------ cache, writes
     def _remember(self, table: dict[Any, Any], key: Any, value: Any) -> None:
@@ -1162,12 +1156,12 @@ class SqlUnitOfWork:
         self.db.run("DELETE FROM queue_entries WHERE queue = ? AND member = ?", queue, member)
 
     def _lock_member(self, queue: str, member: str) -> None:
-        """Lock one member of a queue: units putting different members go on together
-        (a shared lock on the queue), and wait only for one reading its first member."""
-        self._lock_shared(_queue_lock(queue))
+        """Lock one member of a queue: units putting different members go on together,
+        and so does a unit reading the queue's first member (which then locks what that
+        member stands for and reads the first again: see ``serve``)."""
         self._lock(f"{_queue_lock(queue)}\x1f{member}")
 
-    def queue_first(self, queue: str) -> str | None:  # the whole queue: it alone
+    def queue_first(self, queue: str) -> str | None:  # one reader of the first at a time
         self._lock(_queue_lock(queue))
         row = self.db.one(
             "SELECT member FROM queue_entries WHERE queue = ? ORDER BY sort_key LIMIT 1", queue

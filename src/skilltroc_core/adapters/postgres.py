@@ -127,6 +127,11 @@ END
 $$"""
 
 
+#: SQLSTATE classes that may come after the server committed (the connection or the
+#: server going away): a commit failing with them may have been applied.
+_UNSURE = ("08", "57P")
+
+
 def sequence_name(name: str) -> str:
     """The server sequence of the library's sequence ``name`` (any text)."""
     if _PLAIN_NAME.fullmatch(name):
@@ -193,19 +198,21 @@ class PgLocking:
 
     def __init__(self, store: PostgresStore) -> None:
         self._store = store
+        #: The schema of the tables: stores in two schemas of one database never wait
+        #: for each other's locks (advisory locks are per database).
+        self.namespace = ""
         self._known: set[str] = set(ROW_SEQUENCES) | {TRANSFER_SEQUENCE}
         #: Values a rolled-back unit took: handed out first (ids stay dense in a process).
         self._spare: dict[str, list[int]] = {}
 
-    def lock_names(self, db: Runner, names: Sequence[str], *, shared: bool = False) -> None:
+    def lock_names(self, db: Runner, names: Sequence[str]) -> None:
         # in key order: two units locking the same names never wait for each other in a
         # circle over these
-        keys = sorted({lock_key(name) for name in names})
-        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        keys = sorted({lock_key(f"{self.namespace}\x1f{name}") for name in names})
         if len(keys) == 1:
-            db.one(f"SELECT {function}(?)", keys[0])
+            db.one("SELECT pg_advisory_xact_lock(?)", keys[0])
         else:
-            db.all(f"SELECT {function}(k) FROM unnest(?::bigint[]) AS k", keys)
+            db.all("SELECT pg_advisory_xact_lock(k) FROM unnest(?::bigint[]) AS k", keys)
 
     def next_value(self, db: Runner, name: str) -> int:
         spare = self._spare.get(name)
@@ -378,7 +385,8 @@ class PostgresStore:
                             cur.execute(statement)
                 if version < 4 <= SCHEMA_VERSION:
                     self._to_server_sequences(cur)
-                    cur.execute(_NO_NEW_DUE)
+                cur.execute(_NO_NEW_DUE)  # the current one, whatever made the schema
+                self._locking.namespace = namespace
                 if version != SCHEMA_VERSION:
                     cur.execute(
                         f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', %s) "
@@ -507,13 +515,13 @@ class PostgresStore:
                         conn.execute("COMMIT")
                     else:
                         conn.commit()
-                except BaseException as exc:
+                except BaseException as exc:  # the pipeline is left as usual, then raised
                     first = exc
-                    raise
         except BaseException as exc:
-            failure = first or exc
+            first = first or exc
+        if first is not None:
             self._end(conn, commit=False)
-            raise self._commit_error(conn, failure) from failure
+            raise self._commit_error(conn, first) from first
 
     def _commit_error(self, conn: psycopg.Connection[Any], exc: BaseException
                       ) -> BaseException:
@@ -521,7 +529,8 @@ class PostgresStore:
         writes (a conflict, a full disk) aborted the transaction: nothing was written.
         Without the server's word (the connection went away) nobody knows."""
         cause = exc.__cause__ if isinstance(exc, SkilltrocError) else exc
-        if isinstance(cause, psycopg.Error) and cause.sqlstate is not None:
+        if (isinstance(cause, psycopg.Error) and cause.sqlstate is not None
+                and not cause.sqlstate.startswith(_UNSURE)):
             if isinstance(exc, SkilltrocError):
                 return exc
             return self._library_error(cause, "a unit of work")

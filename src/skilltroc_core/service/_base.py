@@ -250,8 +250,11 @@ def forget_due(uow: UnitOfWork, kind: EntityKind[Any], now: datetime, limit: int
         first = uow.queue_first(queue)
         if first is None:
             break
+        uow.get(kind, first)  # this unit's now: another may be remembering it again
         at = uow.queue_key(queue, first)
-        if at is None or at > due:
+        if at is None:  # it left the queue meanwhile: the next one
+            continue
+        if at > due:
             break
         uow.delete(kind, first)
         uow.queue_remove(queue, first)

@@ -300,10 +300,17 @@ class AdCommands(ServiceBase):
             replayed = tx.replay(key, "serve", where, "AD-7")
             if replayed is not None:
                 return tx.require(CAMPAIGNS, replayed, "AD-7")
-            first = tx.uow.queue_first(ad_queue(where))
+            queue = ad_queue(where)
+            first = tx.uow.queue_first(queue)
             if first is None:
                 return None
             campaign = tx.require(CAMPAIGNS, first, "AD-7")
+            # another unit serving it elsewhere may have moved it while this one waited
+            # for it: once it is this unit's, the first of the queue is read again
+            while (again := tx.uow.queue_first(queue)) != first:
+                if again is None:
+                    return None
+                first, campaign = again, tx.require(CAMPAIGNS, again, "AD-7")
             shown = campaign.shown(tx.now)
             tx.put(CAMPAIGNS, shown.id, shown)
             if shown.state is CampaignState.COMPLETED:

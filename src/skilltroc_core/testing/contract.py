@@ -155,6 +155,46 @@ class StoreContract:
         uow.rollback()
         assert store.drain_notifications() == []
 
+    @pytest.mark.rule("STAR-6")
+    def test_a_read_only_unit_reads_what_was_committed_and_refuses_every_write(
+        self, store: Store
+    ) -> None:
+        uow = store.begin()
+        ledger = Ledger(uow.book)
+        ledger.open_wallet("ann")
+        ledger.issue(TransferKind.PURCHASE, "ann", 30, reference="p", at=T0)
+        uow.put(THINGS, "t1", Thing(id="t1", owner="ann", tag="k"))
+        uow.schedule(Timer(kind="k", ref="r", due=T0))
+        uow.commit()
+        query = store.begin(read_only=True)
+        assert query.get(THINGS, "t1") == Thing(id="t1", owner="ann", tag="k")
+        assert [t.id for t in query.find(THINGS, "owner", "ann")] == ["t1"]
+        assert Ledger(query.book).balance("ann") == (30, 0)
+        assert query.next_due(T0) == Timer(kind="k", ref="r", due=T0)
+        writes: list[Callable[[], object]] = [
+            lambda: query.put(THINGS, "t2", Thing(id="t2", owner="bob")),
+            lambda: query.delete(THINGS, "t1"),
+            lambda: Ledger(query.book).issue(TransferKind.PURCHASE, "ann", 1, reference="q",
+                                             at=T0),
+            lambda: query.append_notification(notification("MessagePosted", T0,
+                                                           recipients=("ann",))),
+            lambda: query.schedule(Timer(kind="k", ref="s", due=T0)),
+            lambda: query.cancel_timer("k", "r"),
+            lambda: query.next_in_sequence("s"),
+            lambda: query.queue_put("q", "m", "1"),
+        ]
+        for write in writes:
+            with pytest.raises(StateConflictError):
+                write()
+        query.rollback()
+        uow = store.begin()
+        assert uow.get(THINGS, "t2") is None and uow.get(THINGS, "t1") is not None
+        assert Ledger(uow.book).balance("ann") == (30, 0)
+        assert uow.next_due(T0) == Timer(kind="k", ref="r", due=T0)
+        assert uow.queue_first("q") is None
+        uow.rollback()
+        assert store.drain_notifications() == []
+
     # ------------------------------------------------------------------ timers
     @pytest.mark.rule("BOOK-24")
     def test_timers_come_due_in_instant_order_and_can_be_moved_or_cancelled(

@@ -38,9 +38,9 @@ from skilltroc_core.testing.contract import StoreContract
 from skilltroc_core.testing.pgserver import PgServer, PgServerError
 
 from . import booking_race, store_races
+from .ads_support import launch, professional
 from .members_support import check_two_stores_see_each_others_commits
 from .pg_fixtures import POLICY, T0, dump_tables, pg_dsn, pg_server, service
-from .ads_support import launch, professional
 from .schema_history import back_to_version_3
 
 __all__ = ["pg_dsn", "pg_server"]  # the fixtures, imported for pytest to find

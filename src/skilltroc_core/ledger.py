@@ -521,9 +521,9 @@ class Ledger:
         if record is None:
             return None
         if record.operation != operation or record.fingerprint != fingerprint:
-            raise IdempotencyConflictError(
-                f"idempotency key {key!r} was first used for {record.operation}"
-                f"({record.fingerprint}), not {operation}({fingerprint})",
+            raise IdempotencyConflictError(  # what it did first is not shown: not theirs
+                f"idempotency key {key!r} was already used for another call; it cannot "
+                f"be reused for {operation}({fingerprint})",
                 key=key,
             )
         return record.result

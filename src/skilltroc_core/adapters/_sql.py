@@ -22,6 +22,7 @@ from ..errors import (
     InvalidInputError,
     SkilltrocError,
     StateConflictError,
+    StoreError,
 )
 from ..events import Notification
 from ..ledger import (
@@ -36,7 +37,7 @@ from ..ledger import (
     VoidReason,
     refuse_platform_balance,
 )
-from ..ports import EntityKind, Timer
+from ..ports import EntityKind, OutboxItem, Timer
 
 __all__ = ["SCHEMA", "SqlBook", "SqlCache", "SqlUnitOfWork"]
 
@@ -295,10 +296,18 @@ class Runner:
             self._execute(sql, rows, many=True)
 
     def one(self, sql: str, *params: Any) -> Any:
-        return self._execute(sql, params).fetchone()
+        cursor = self._execute(sql, params)
+        try:  # rows are read from the file here too (a damaged page fails here)
+            return cursor.fetchone()
+        except self._driver_errors as exc:
+            raise self._driver_error(exc) from exc
 
     def all(self, sql: str, *params: Any) -> list[Any]:
-        return self._execute(sql, params).fetchall()
+        cursor = self._execute(sql, params)
+        try:
+            return cursor.fetchall()
+        except self._driver_errors as exc:
+            raise self._driver_error(exc) from exc
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -402,6 +411,32 @@ _SET_SEQUENCE = (
     "INSERT INTO sequences (name, value) VALUES (?, ?) ON CONFLICT (name) "
     "DO UPDATE SET value = excluded.value"
 )
+
+
+def _decoded(kind: EntityKind[E], entity_id: str, data: Any) -> E:
+    """The stored entity, or a :class:`StoreError` naming it if its row is damaged."""
+    try:
+        return loads(kind.type, data)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise StoreError(
+            f"the stored {kind.name} {entity_id!r} cannot be read (a damaged row: "
+            f"{type(exc).__name__}); restore it from a backup") from exc
+
+
+def stored_notices(rows: Sequence[Any]) -> list[OutboxItem]:
+    """Outbox rows ``(seq, data)`` as items, or a :class:`StoreError` naming the damaged
+    one."""
+    items = []
+    for seq, data in rows:
+        try:
+            notice = loads(Notification, data)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise StoreError(
+                f"the notification {seq} of the outbox cannot be read (a damaged row: "
+                f"{type(exc).__name__}); acknowledge it or restore it from a backup"
+            ) from exc
+        items.append(OutboxItem(seq=seq, notification=notice))
+    return items
 
 
 def _query_writes() -> StateConflictError:
@@ -861,7 +896,7 @@ class SqlUnitOfWork:
                 if self.locking is not None:
                     self._absent.add(cached)
                 return None
-            found = loads(kind.type, row[0])
+            found = _decoded(kind, entity_id, row[0])
             self._load(self._entities, cached, found)
         return found  # type: ignore[no-any-return]
 
@@ -1021,7 +1056,7 @@ class SqlUnitOfWork:
             cached = (name, entity_id)
             entity = entities.get(cached)
             if entity is None:
-                entity = loads(kind.type, data)
+                entity = _decoded(kind, entity_id, data)
                 self._load(entities, cached, entity)
             found.append(entity)
         if 0 < len(rows) <= _POSTINGS_KEPT:  # no empty ones: a key can be an email

@@ -62,9 +62,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from ..codec import loads
 from ..errors import ConcurrencyError, SchemaTooNewError, SkilltrocError, StoreError
-from ..events import Notification
 from ..ports import OutboxItem
 from ._sql import (
     ROW_SEQUENCES,
@@ -75,6 +73,7 @@ from ._sql import (
     SqlUnitOfWork,
     check_attempts,
     retrying,
+    stored_notices,
 )
 
 __all__ = ["ADVISORY_LOCK_KEY", "APPLICATION_MARKER", "SHARDS", "PostgresStore"]
@@ -319,7 +318,12 @@ class PostgresStore:
             self._set_search_path(conn)
             conn.commit()
         except psycopg.Error as exc:
+            lost = conn.broken or conn.closed  # lost on the way: like a loss in a unit
             conn.close()
+            if lost or isinstance(exc, _RETRYABLE):
+                raise ConcurrencyError(
+                    f"the connection to PostgreSQL was lost while being set up; nothing "
+                    f"was written: retry ({exc})") from exc
             raise StoreError(f"cannot set up the connection to {self._where}: {exc}") from exc
         self._conn = conn
         return conn
@@ -573,7 +577,7 @@ class PostgresStore:
         rows = self._outside_unit("reading the outbox", lambda cur: cur.execute(
             "SELECT seq, data FROM outbox ORDER BY seq LIMIT %s", (limit,)
         ).fetchall())
-        return [OutboxItem(seq=r[0], notification=loads(Notification, r[1])) for r in rows]
+        return stored_notices(rows)
 
     def ack(self, seqs: Iterable[int]) -> None:
         done = [int(s) for s in seqs]

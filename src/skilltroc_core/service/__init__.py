@@ -56,6 +56,8 @@ class Skilltroc(BookingCommands, MemberCommands, GiftCommands, SocialCommands, T
 
     def check_invariants(self, *, deep: bool = False) -> None:
         """Raise unless every ledger invariant holds (STAR-4, STAR-6, REFUND-5)."""
+        if type(deep) is not bool:
+            raise InvalidInputError(f"deep is True or False, not {deep!r}", rule="STAR-6")
         with self.query(apply_due=False) as tx:  # one consistent state, as it is
             tx.ledger.check_invariants(deep=deep)
 

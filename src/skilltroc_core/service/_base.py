@@ -179,9 +179,10 @@ class Tx:
             return None  # never used, or forgotten (its deletion may still be pending)
         if record.command != command or record.fingerprint != fingerprint:
             shown = key.removeprefix(HOST_KEY_PREFIX)
+            # what the key did first may be another member's: only this call is named
             raise IdempotencyConflictError(
-                f"key {shown!r} was already used for {record.command}({record.fingerprint}); "
-                f"it cannot be reused for {command}({fingerprint})",
+                f"key {shown!r} was already used for another call; it cannot be reused "
+                f"for {command}({fingerprint})",
                 rule=rule, key=shown,
             )
         return record.result
@@ -425,21 +426,27 @@ class ServiceBase:
         return count
 
     def run_due(self, until: datetime | None = None) -> int:
-        """Apply every deadline due at or before ``until`` (default: now), in due order.
+        """Apply every deadline due at or before ``until`` (default: now; a later instant
+        is refused: a deadline is never applied before its time), in due order.
 
         Each runs in its own unit of work with ``now`` = its due instant. Costs
         O(due · log n): the store pops timers from an index ordered by due instant.
         Several processes may call it at once: they share the due timers (a timer
         another one is applying is left to it). Returns how many this call applied.
         """
-        limit = self.now() if until is None else require_aware(until)
+        now = self.now()
+        limit = now if until is None else require_aware(until)
+        if limit > now:  # deadlines apply at their instant, never before it
+            raise InvalidInputError(
+                f"run_due applies what is due by now ({now.isoformat()}), not by a later "
+                f"instant ({limit.isoformat()})", until=limit.isoformat())
         count = 0
         # several schedulers share the due timers: each takes one no other is applying
         while self._in_own_unit(lambda uow: self._apply_due(uow, limit, limit=1, wait=False)):
             count += 1
-        # and the ids a replay window let go whose time came (by now: in force until then)
-        forget = functools.partial(forget_due, kind=kinds.COMMAND_KEYS,
-                                   now=min(limit, self.now()), limit=_FORGET_BATCH)
+        # and the ids a replay window let go whose time came
+        forget = functools.partial(forget_due, kind=kinds.COMMAND_KEYS, now=limit,
+                                   limit=_FORGET_BATCH)
         while self._in_own_unit(forget):
             pass
         return count

@@ -323,7 +323,10 @@ class MemberCommands(ServiceBase):
                 raise ConcurrencyError(
                     f"{member.display}'s password changed during the change; nothing was "
                     "written: retry", rule="ACC-5")
-            tx.put(kinds.MEMBERS, member.id, evolve(member, password_hash=password_hash))
+            # the new password revokes every outstanding reset link (ACC-4, ACC-5)
+            tx.put(kinds.MEMBERS, member.id, evolve(
+                member, password_hash=password_hash, reset_token_hash=None,
+                reset_expires_at=None))
 
     # ------------------------------------------------------------------ lifecycle
     def deactivate(self, member_id: str) -> datetime:
@@ -459,10 +462,15 @@ class MemberCommands(ServiceBase):
     def statement(self, member_id: str, *, offset: int = 0, limit: int | None = None
                   ) -> StatementPage:
         """A page of the member's statement, oldest first, with running balances (STAR-5)."""
+        if limit is None:
+            limit = self.policy.statement_page_size
+        elif type(limit) is not int or limit < 1:
+            raise InvalidInputError(
+                f"a statement page holds a whole number of lines from 1, not {limit!r}",
+                rule="STAR-5", limit=repr(limit))
         with self.query() as tx:
             tx.member(member_id, "STAR-5")
-            return tx.ledger.statement(member_id, offset=offset,
-                                       limit=limit or self.policy.statement_page_size)
+            return tx.ledger.statement(member_id, offset=offset, limit=limit)
 
     def buy_stars(self, member_id: str, stars: int, payment_reference: str) -> Transfer:
         """STAR-2: credit a purchase the host's payment port confirmed.

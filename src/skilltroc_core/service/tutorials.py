@@ -277,6 +277,9 @@ class TutorialCommands(ServiceBase):
     def my_tutorials(self, member_id: str, *, include_deleted: bool = False
                      ) -> list[TutorialStats]:
         """TUTO-3: the member's tutorials with their views and the stars they earned."""
+        if type(include_deleted) is not bool:
+            raise InvalidInputError(
+                f"include_deleted is True or False, not {include_deleted!r}", rule="TUTO-3")
         with self.query() as tx:
             member = tx.member(member_id, "TUTO-3")
             lines = []

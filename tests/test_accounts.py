@@ -185,7 +185,7 @@ def test_a_provider_signup_is_complete_at_once_with_no_password(
     member = service.member(result.member_id)
     assert member.status is AccountStatus.ACTIVE
     assert member.provider is not None and member.provider.value == provider
-    assert member.password_hash is None
+    assert not member.has_password
     assert service.balance(result.member_id) == (10, 0)
     assert notices(service) == []  # no confirmation mail
     service.buy_stars(result.member_id, 5, "pay-1")  # usable at once

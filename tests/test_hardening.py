@@ -232,3 +232,22 @@ def test_sqlite_commits_are_durable_unless_the_host_says_otherwise(tmp_path: Pat
     with pytest.raises(InvalidInputError):
         SQLiteStore(tmp_path / "c.db", synchronous="off")  # type: ignore[arg-type]
     assert not (tmp_path / "c.db").exists()
+
+
+# ---------------------------------------------------------------------- secrets in values
+@pytest.mark.rule("ACC-4")
+def test_a_member_shows_no_secret_in_its_repr_and_hosts_get_a_view_without_them() -> None:
+    world = make_world()
+    app = world.service
+    ann = signup_confirmed(app, "ann")
+    token = app.request_password_reset(email_of("ann"))
+    query = world.store.begin(read_only=True)
+    stored = query.get(kinds.MEMBERS, ann)
+    query.rollback()
+    assert stored is not None and stored.password_hash and stored.reset_token_hash
+    for secret in (stored.password_hash, stored.reset_token_hash, email_of("ann"), token):
+        assert secret not in repr(stored)
+    view = app.member(ann)
+    assert not hasattr(view, "password_hash") and not hasattr(view, "reset_token_hash")
+    assert view.has_password and view.email == email_of("ann")
+    assert email_of("ann") not in repr(view) and ann in repr(view)

@@ -28,7 +28,7 @@ from skilltroc_core.adapters.postgres import PostgresStore
 from skilltroc_core.adapters.sqlite import SQLiteStore
 from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import NotAllowedError, SkilltrocError
-from skilltroc_core.service import Skilltroc
+from skilltroc_core.service import Skilltroc, kinds
 
 from .booking_support import store_state
 from .fuzz_support import Cast, pristine_cast, release_cast
@@ -266,13 +266,28 @@ class Host:
         self.app.store.close()
 
 
+def _every_value(value: Any) -> str:
+    """``value`` as text with every field of every attrs value in it, those a repr hides
+    (secrets, emails) included: what the memory store holds, as a search sees it."""
+    if attrs.has(type(value)):
+        fields = ", ".join(f"{field.name}={_every_value(getattr(value, field.name))}"
+                           for field in attrs.fields(type(value)))
+        return f"{type(value).__name__}({fields})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_every_value(k)}: {_every_value(v)}"
+                               for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple | set | frozenset):
+        return "[" + ", ".join(_every_value(item) for item in value) + "]"
+    return repr(value)
+
+
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
 def host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Host]:
     clock = ManualClock(START)
     if request.param == "memory":
         memory = MemoryStore()
         app = Skilltroc(memory, clock, policy=CHEAP_POLICY)
-        everything = lambda: repr(snapshot(memory)).encode()  # noqa: E731
+        everything = lambda: _every_value(snapshot(memory)).encode()  # noqa: E731
         yield Host(app, clock, everything, everything)
         return
     if request.param == "sqlite":
@@ -355,7 +370,7 @@ def test_a_reset_token_is_single_use_and_expires_after_the_policy_lifetime(host:
     with pytest.raises(SkilltrocError) as foreign:  # a token is only good for its account
         app.reset_password("zoe@example.org", early, "third new password")
     assert foreign.value.code in ("invalid_token", "provider_account")
-    assert app.member(zoe).password_hash is None
+    assert not app.member(zoe).has_password
 
 
 # ---------------------------------------------------------------------- BOOK-15
@@ -423,7 +438,10 @@ def test_a_purge_leaves_no_personal_data_in_any_store(host: Host) -> None:
                         text="Carolina's advert", start=host.clock.now(), domains=["cooking"],
                         link="https://carolina-ad.example.org")
     app.request_password_reset("carol.unique@example.org")
-    stored_hash = app.member(me).password_hash
+    query = app.store.begin(read_only=True)
+    stored = query.get(kinds.MEMBERS, me)
+    query.rollback()
+    stored_hash = stored.password_hash if stored is not None else None
     assert stored_hash is not None
     secrets = ("carol.unique", "Carolina", "Zedtown", "carolina-zed", "carolinas.friend",
                "carolina-ad", "carolina-photo", stored_hash)

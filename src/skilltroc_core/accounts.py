@@ -23,6 +23,7 @@ __all__ = [
     "InvalidEmailError",
     "Member",
     "MemberKind",
+    "MemberView",
     "ProCategory",
     "Profile",
     "Provider",
@@ -123,18 +124,19 @@ PROFILE_REQUIRED_FIELDS: tuple[str, ...] = DEFAULT_POLICY.profile_required_field
 
 @attrs.frozen(kw_only=True)
 class Member:
-    """An account. Only hashes of passwords and tokens are ever kept (ACC-4)."""
+    """An account. Only hashes of passwords and tokens are ever kept (ACC-4); its repr
+    shows neither them nor the email (a repr ends up in logs and tracebacks)."""
 
     id: str
-    email: str | None
+    email: str | None = attrs.field(repr=False)
     kind: MemberKind
     status: AccountStatus
     created_at: datetime
     category: ProCategory | None = None
-    password_hash: str | None = None
+    password_hash: str | None = attrs.field(default=None, repr=False)
     provider: Provider | None = None
-    confirmation_token_hash: str | None = None
-    reset_token_hash: str | None = None
+    confirmation_token_hash: str | None = attrs.field(default=None, repr=False)
+    reset_token_hash: str | None = attrs.field(default=None, repr=False)
     reset_expires_at: datetime | None = None
     confirmed_at: datetime | None = None
     deactivated_at: datetime | None = None
@@ -217,6 +219,41 @@ class Member:
         return Member(
             id=self.id, email=None, kind=self.kind, status=self._to("purge", "ACC-7"),
             created_at=self.created_at, category=self.category,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class MemberView:
+    """An account as a host's pages may show it: everything but the password and token
+    hashes (ACC-4), which stay inside the library; the email is kept out of the repr."""
+
+    id: str
+    email: str | None = attrs.field(repr=False)
+    kind: MemberKind
+    status: AccountStatus
+    created_at: datetime
+    category: ProCategory | None
+    provider: Provider | None
+    confirmed_at: datetime | None
+    deactivated_at: datetime | None
+    purge_at: datetime | None
+    profile: Profile
+    sponsor: str | None
+    has_password: bool
+
+    @property
+    def is_professional(self) -> bool:
+        return self.kind is MemberKind.PROFESSIONAL
+
+    @classmethod
+    def of(cls, member: Member) -> MemberView:
+        return cls(
+            id=member.id, email=member.email, kind=member.kind, status=member.status,
+            created_at=member.created_at, category=member.category,
+            provider=member.provider, confirmed_at=member.confirmed_at,
+            deactivated_at=member.deactivated_at, purge_at=member.purge_at,
+            profile=member.profile, sponsor=member.sponsor,
+            has_password=member.password_hash is not None,
         )
 
 

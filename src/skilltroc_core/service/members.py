@@ -16,6 +16,7 @@ from ..accounts import (
     AccountStatus,
     Member,
     MemberKind,
+    MemberView,
     ProCategory,
     Profile,
     Provider,
@@ -447,10 +448,11 @@ class MemberCommands(ServiceBase):
                 tx, [f.follower for f in tx.find(kinds.FOLLOWS, "followee", member.id)])),
         )
 
-    def member(self, member_id: str) -> Member:
-        """The member record (any status but purged): for the host's own pages."""
+    def member(self, member_id: str) -> MemberView:
+        """The member as the host's pages may show it (any status but purged), without
+        the password and token hashes (ACC-4)."""
         with self.query() as tx:
-            return tx.member(member_id)
+            return MemberView.of(tx.member(member_id))
 
     # ------------------------------------------------------------------ stars
     def balance(self, member_id: str) -> Balance:

@@ -48,6 +48,7 @@ def test_a_version_1_store_is_migrated_on_open_and_keeps_its_data(tmp_path: Path
     app.store.close()
     conn = sqlite3.connect(path)  # turn the file back into what version 1 wrote
     back_to_version_3(conn.execute)
+    conn.execute("DROP TABLE queue_entries")
     conn.execute("DROP INDEX entity_keys_by_id")
     conn.execute("CREATE INDEX entity_keys_by_id ON entity_keys (kind, id)")
     conn.execute("PRAGMA user_version=1")
@@ -86,6 +87,34 @@ def test_a_version_3_store_migrates_to_shards_and_keeps_its_ledger(tmp_path: Pat
     assert app.buy_stars(alice, 1, "PAY-2").seq == last + 1
     app.check_invariants(deep=True)
     app.store.close()
+
+
+@pytest.mark.parametrize("recorded", [0, -1, 1, 3])
+def test_a_recorded_version_that_does_not_match_the_tables_is_refused_untouched(
+    tmp_path: Path, recorded: int,
+) -> None:
+    """A Skilltroc file whose user_version was changed by hand: refused with a clear
+    error instead of a half-run migration ("table accounts already exists") or steps
+    run a second time."""
+    path = tmp_path / "s.db"
+    app = service(str(path))
+    alice = app.signup("alice@example.org", provider="google").member_id
+    app.store.close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version={recorded}")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError) as refused:
+        SQLiteStore(path)
+    assert f"records schema version {recorded}" in refused.value.message
+    assert "version 4" in refused.value.message
+    assert path.read_bytes() == before
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")  # put back: usable again
+    conn.commit()
+    conn.close()
+    assert service(str(path)).balance(alice).available == 10
 
 
 def test_a_store_written_by_a_newer_schema_is_refused(tmp_path: Path) -> None:

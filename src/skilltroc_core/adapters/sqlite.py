@@ -49,6 +49,9 @@ FORGET_WHERE = (
 )
 #: PRAGMA application_id of a Skilltroc store ("SkTr").
 APPLICATION_ID = 0x536B5472
+#: The table each schema version added that the next ones keep, newest first (version 2
+#: only changed an index).
+_VERSION_TABLES = ((4, "platform_balances"), (3, "queue_entries"), (1, "accounts"))
 
 
 T = TypeVar("T")
@@ -117,6 +120,8 @@ class SQLiteStore:
                     f"{self.path} has schema version {version}; this library knows up to "
                     f"{SCHEMA_VERSION}: upgrade skilltroc-core"
                 )
+            if tables:
+                self._check_recorded_version(version)
             for step in sorted(SCHEMA):
                 if step > version:
                     for statement in SCHEMA[step]:
@@ -127,6 +132,20 @@ class SQLiteStore:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def _check_recorded_version(self, version: int) -> None:
+        """Refuse a Skilltroc file whose recorded schema version does not match its tables
+        (changed by hand or damaged): migrating it would fail half-way or run again steps
+        it already ran."""
+        names = {row[0] for row in self._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        observed = next((v for v, table in _VERSION_TABLES if table in names), 0)
+        fits = observed == version or (observed == 1 and version in (1, 2))
+        if not fits:
+            raise StoreError(
+                f"{self.path} records schema version {version} but its tables are those "
+                f"of version {observed if observed != 1 else '1 or 2'}: the file was "
+                "changed by hand or damaged; restore it from a backup")
 
     def begin(self, *, read_only: bool = False) -> SqlUnitOfWork:
         self._lock.acquire()

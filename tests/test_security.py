@@ -254,8 +254,9 @@ def test_the_right_member_may_do_it(name: str) -> None:
 @attrs.define
 class Host:
     """A service over one kind of store, and ways to read everything the store holds:
-    ``dump`` all of it, a SQLite WAL not yet folded in included; ``settled`` once the
-    store has folded its journal in (for what must be gone, not merely superseded)."""
+    ``dump`` all of it as it is (the raw bytes of the SQLite file, its WAL and its shared
+    memory file); ``settled`` once the test folded the journal in (for what must be gone
+    from the tables, not merely superseded)."""
 
     app: Skilltroc
     clock: ManualClock
@@ -301,7 +302,7 @@ def host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Host]:
             sqlite.checkpoint()
             return files()
 
-        yield Host(app, clock, lambda: files() + settled(), settled)
+        yield Host(app, clock, files, settled)
         sqlite.close()
         return
     dsn = request.getfixturevalue("pg_dsn")
@@ -484,3 +485,40 @@ def test_regression_a_purged_organizers_workshops_keep_no_words_of_theirs() -> N
             "", "", None, ())
         assert workshop.domain == "cooking"  # a skill domain is nobody's personal data
     s.check_invariants(deep=True)
+
+
+@pytest.mark.rule("ACC-7")
+def test_a_sqlite_purge_leaves_nothing_of_the_member_in_the_files_by_itself(
+    tmp_path: Path,
+) -> None:
+    """The raw bytes of the database, its WAL and its shared-memory file, as the store
+    leaves them right after the purge (nobody checkpoints by hand): no value of the
+    purged member in them, though the WAL held them all before."""
+    clock = ManualClock(START)
+    app = Skilltroc(SQLiteStore(tmp_path / "s.db"), clock, policy=CHEAP_POLICY)
+    signed = app.signup("dora.unique@example.org", password="dora's long passphrase")
+    assert signed.confirmation_token is not None
+    dora = signed.member_id
+    app.confirm_email(dora, signed.confirmation_token)
+    app.update_profile(dora, display_name="Dorothea Quill", bio="Bio of Dorothea",
+                       locality="Quillville")
+    app.post_message(dora, "A message from Dorothea")
+    bob = app.signup("bob@example.org", provider="google").member_id
+    app.follow(bob, dora)
+    query = app.store.begin(read_only=True)
+    stored = query.get(kinds.MEMBERS, dora)
+    query.rollback()
+    assert stored is not None and stored.password_hash is not None
+    digest = stored.password_hash.rsplit("$", 1)[1]
+    secrets = ("dora.unique", "Dorothea", "Quillville", digest)
+
+    def files() -> bytes:
+        return b"".join(p.read_bytes() for p in sorted(tmp_path.iterdir()) if p.is_file())
+
+    assert all(s.encode() in files() for s in secrets)
+    app.deactivate(dora)
+    clock.advance(timedelta(days=15))
+    assert app.run_due() >= 1
+    assert [s for s in secrets if s.encode() in files()] == []
+    assert b"bob@example.org" in files()  # the others' data stays
+    app.store.close()

@@ -188,6 +188,12 @@ class UnitOfWork(Protocol):
         meanwhile. A store with one writer at a time has nothing to check."""
         ...
 
+    def erasing(self) -> None:
+        """This unit erases personal data (a purge, ACC-7): a store that keeps former
+        versions of rows in a journal (SQLite's WAL) folds it in and empties it once the
+        unit commits, so that nothing erased stays in its files."""
+        ...
+
     def confirm_due(self) -> None:
         """Raise the :class:`~skilltroc_core.errors.ConcurrencyError` the commit would
         raise (see :meth:`guard_due`) for a command about to be refused: a refusal may

@@ -756,6 +756,7 @@ class SqlUnitOfWork:
         self.shard = random.randrange(locking.shards) if locking is not None else 0
         self._locked: set[str] = set()  # names locked by this unit
         self._absent: set[tuple[str, str]] = set()  # entities read as not stored
+        self.erases = False  # whether the store folds its journal in after the commit
         self._due_guard: str | None = None  # every timer due by then was applied
         self._applied_up_to = ""  # the latest due instant of a timer this unit claimed
         self._scheduled: set[str] = set()  # timers this unit scheduled
@@ -1141,6 +1142,9 @@ class SqlUnitOfWork:
         if self.locking is not None:
             self._due_guard = instant_text(until)
 
+    def erasing(self) -> None:
+        self.erases = True
+
     def confirm_due(self) -> None:
         if self.locking is not None and self._due_guard is not None and not self.read_only:
             self._flush_for("timers")
@@ -1218,7 +1222,7 @@ class SqlUnitOfWork:
             self._open = False
             self._journal.clear()
             # the store sends the writes, commits, and forgets its cache if that fails
-            self._finish(True, self._write_out)
+            self._finish(True, self._write_out, self.erases)
 
     def rollback(self) -> None:
         if self._open:

@@ -484,6 +484,9 @@ class _MemoryUnitOfWork:
     def confirm_due(self) -> None:
         """Nothing can have come due unseen (see :meth:`guard_due`)."""
 
+    def erasing(self) -> None:
+        """Nothing is kept once replaced: nothing to fold in."""
+
     # ------------------------------------------------------------------ sequences
     def next_in_sequence(self, name: str) -> int:
         store = self._store

@@ -495,8 +495,13 @@ class PostgresStore:
         return retrying(attempt, self.begin_attempts,
                         lambda exc: self._library_error(exc, doing), psycopg.Error)
 
-    def _finish(self, commit: bool, write: Callable[[], bool] | None = None) -> None:
-        """Send the unit's writes and commit, or roll back; release the store's lock."""
+    def _finish(self, commit: bool, write: Callable[[], bool] | None = None,
+                erases: bool = False) -> None:
+        """Send the unit's writes and commit, or roll back; release the store's lock.
+
+        An erasing unit needs nothing more: the old versions of its rows stay in dead
+        tuples until (auto)vacuum reclaims them, which is PostgreSQL's business (see
+        docs/hosting.md)."""
         try:
             conn = self._conn
             if conn is None:

@@ -95,6 +95,7 @@ class SQLiteStore:
             self._conn.close()
             raise
         self._lock = threading.Lock()
+        self._erased_in_wal = False  # an erasure whose WAL could not be emptied yet
 
     def _opening_error(self, exc: sqlite3.Error) -> SkilltrocError:
         error = driver_error(exc)
@@ -177,8 +178,11 @@ class SQLiteStore:
             raise
         return marker
 
-    def _finish(self, commit: bool, write: Callable[[], object] | None = None) -> None:
-        """Send the unit's writes and commit, or roll back; release the write lock."""
+    def _finish(self, commit: bool, write: Callable[[], object] | None = None,
+                erases: bool = False) -> None:
+        """Send the unit's writes and commit, or roll back; release the write lock. After
+        a unit that erased personal data, fold the WAL in and empty it (see
+        :meth:`_fold_erased`)."""
         conn = self._conn
         try:
             if commit and write is not None:
@@ -195,8 +199,22 @@ class SQLiteStore:
             if conn.in_transaction:  # a failed COMMIT leaves the transaction open
                 conn.execute("ROLLBACK")
             raise driver_error(exc) from exc
+        else:
+            if commit and (erases or self._erased_in_wal):
+                self._fold_erased()
         finally:
             self._lock.release()
+
+    def _fold_erased(self) -> None:
+        """ACC-7: the erased rows' former pages are still in the WAL until a checkpoint
+        copies the pages back and the WAL is emptied (``secure_delete`` has already zeroed
+        them in the pages). A reader still on an older state keeps the WAL in use: then
+        it is tried again after the next commit, until it succeeds."""
+        try:
+            busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        except sqlite3.Error:
+            busy = 1
+        self._erased_in_wal = bool(busy)
 
     def _outside_unit(self, work: Callable[[], T]) -> T:
         """``work`` (safe to repeat) under the store's lock, tried again while the file is

@@ -361,6 +361,7 @@ class MemberCommands(ServiceBase):
 
     def _purge(self, tx: Tx, member: Member) -> None:
         """ACC-7 at the end of retention: cancel and refund, sweep the balance, erase."""
+        tx.uow.erasing()  # and the store keeps no former version of what it erases
         for hook in self._purge_hooks:
             hook(tx, member)
         for gift in tx.find(kinds.GIFTS, "pending_recipient", member.id):

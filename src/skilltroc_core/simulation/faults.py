@@ -118,6 +118,9 @@ class _FaultyUnitOfWork:
     def confirm_due(self) -> None:
         self._inner.confirm_due()
 
+    def erasing(self) -> None:
+        self._inner.erasing()
+
     def next_in_sequence(self, name: str) -> int:
         self._counter.tick("next_in_sequence")
         return self._inner.next_in_sequence(name)

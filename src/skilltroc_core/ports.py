@@ -202,8 +202,13 @@ class UnitOfWork(Protocol):
 
     def next_in_sequence(self, name: str) -> int: ...
 
-    def queue_put(self, queue: str, member: str, sort_key: str) -> None:
+    def queue_put(self, queue: str, member: str, sort_key: str, *,
+                  later: bool = False) -> None:
         """Put ``member`` in ``queue`` at ``sort_key``, replacing its previous key.
+
+        ``later``: the member is in the queue already and moves back (its new key is not
+        smaller), so it cannot become anyone's first: a store with many writers at once
+        need not make readers of the queue's first member wait for it.
 
         Keys compare as Python strings compare (by code point; bytewise in UTF-8), so a
         key that sorts like the value it encodes is fixed-width digits and separators.

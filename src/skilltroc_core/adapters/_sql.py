@@ -7,6 +7,7 @@ entities are JSON text keyed by ``(kind, id)`` with their index keys in a side t
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import time
@@ -192,8 +193,9 @@ class Locking(Protocol):
     #: How many shards a platform account or a supply counter is split in.
     shards: int
 
-    def lock_names(self, db: Runner, names: Sequence[str]) -> None:
-        """Lock each name until the unit of work ends, waiting for another holder."""
+    def lock_names(self, db: Runner, names: Sequence[str], *, shared: bool = False) -> None:
+        """Lock each name until the unit of work ends, waiting for another holder (with
+        ``shared``, only for one holding it alone)."""
         ...
 
     def next_value(self, db: Runner, name: str) -> int:
@@ -296,16 +298,16 @@ class Runner:
             self._execute(sql, rows, many=True)
 
     def one(self, sql: str, *params: Any) -> Any:
-        cursor = self._execute(sql, params)
-        try:  # rows are read from the file here too (a damaged page fails here)
-            return cursor.fetchone()
-        except self._driver_errors as exc:
-            raise self._driver_error(exc) from exc
+        return self._fetched(self._execute(sql, params).fetchone)
 
     def all(self, sql: str, *params: Any) -> list[Any]:
-        cursor = self._execute(sql, params)
+        return self._fetched(self._execute(sql, params).fetchall)  # type: ignore[no-any-return]
+
+    def _fetched(self, fetch: Callable[[], Any]) -> Any:
+        """``fetch()``, its driver errors turned into the library's: rows are read from the
+        file as they are fetched too (a damaged SQLite page fails here)."""
         try:
-            return cursor.fetchall()
+            return fetch()
         except self._driver_errors as exc:
             raise self._driver_error(exc) from exc
 
@@ -413,30 +415,39 @@ _SET_SEQUENCE = (
 )
 
 
+def _read_stored(cls: type[T], data: Any, what: str, remedy: str) -> T:
+    """``data`` decoded as a ``cls``, or a :class:`StoreError` naming ``what`` when the
+    row is damaged (it no longer decodes)."""
+    try:
+        return loads(cls, data)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise StoreError(f"{what} cannot be read (a damaged row: {type(exc).__name__}); "
+                         f"{remedy}") from exc
+
+
 def _decoded(kind: EntityKind[E], entity_id: str, data: Any) -> E:
     """The stored entity, or a :class:`StoreError` naming it if its row is damaged."""
-    try:
-        return loads(kind.type, data)
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise StoreError(
-            f"the stored {kind.name} {entity_id!r} cannot be read (a damaged row: "
-            f"{type(exc).__name__}); restore it from a backup") from exc
+    return _read_stored(kind.type, data, f"the stored {kind.name} {entity_id!r}",
+                        "restore it from a backup")
 
 
 def stored_notices(rows: Sequence[Any]) -> list[OutboxItem]:
     """Outbox rows ``(seq, data)`` as items, or a :class:`StoreError` naming the damaged
     one."""
-    items = []
-    for seq, data in rows:
-        try:
-            notice = loads(Notification, data)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise StoreError(
-                f"the notification {seq} of the outbox cannot be read (a damaged row: "
-                f"{type(exc).__name__}); acknowledge it or restore it from a backup"
-            ) from exc
-        items.append(OutboxItem(seq=seq, notification=notice))
-    return items
+    return [OutboxItem(seq=seq, notification=_read_stored(
+        Notification, data, f"the notification {seq} of the outbox",
+        "acknowledge it or restore it from a backup")) for seq, data in rows]
+
+
+@functools.cache
+def _server_numbered(numbers: tuple[str, ...]) -> tuple[str, str, str]:
+    """The index posting, notice and timer statements numbered by the server: ``numbers``
+    are the SQL expressions of :data:`ROW_SEQUENCES`' next values, in that order (built
+    once per store kind, not per unit of work)."""
+    outbox, timer, entity_key = numbers
+    return (_POST_KEY.replace("?)", entity_key + ")"),
+            _ADD_NOTICE.replace("(?, ", f"({outbox}, ", 1),
+            _SET_TIMER.replace("?)", timer + ")"))
 
 
 def _query_writes() -> StateConflictError:
@@ -755,6 +766,7 @@ class SqlUnitOfWork:
         #: The shard this unit adds to (platform accounts, supply counters).
         self.shard = random.randrange(locking.shards) if locking is not None else 0
         self._locked: set[str] = set()  # names locked by this unit
+        self._shared: set[str] = set()  # names locked shared by this unit
         self._absent: set[tuple[str, str]] = set()  # entities read as not stored
         self.erases = False  # whether the store folds its journal in after the commit
         self._due_guard: str | None = None  # every timer due by then was applied
@@ -782,16 +794,9 @@ class SqlUnitOfWork:
         # name -> the last value handed out: a sequence is stored once, at commit.
         self._counted: dict[str, int] = {}
         self._deleted: list[tuple[str, str]] = []
-        if locking is not None:
-            self._post_key = _POST_KEY.replace(
-                "?)", locking.row_sequence("entity_key") + ")")
-            self._add_notice = _ADD_NOTICE.replace(
-                "(?, ", "(" + locking.row_sequence("outbox") + ", ", 1)
-            self._set_timer = _SET_TIMER.replace(
-                "?)", locking.row_sequence("timer") + ")")
-        else:
-            self._post_key, self._add_notice, self._set_timer = (
-                _POST_KEY, _ADD_NOTICE, _SET_TIMER)
+        self._post_key, self._add_notice, self._set_timer = (
+            _server_numbered(tuple(locking.row_sequence(name) for name in ROW_SEQUENCES))
+            if locking is not None else (_POST_KEY, _ADD_NOTICE, _SET_TIMER))
         self._book = SqlBook(self)
 
     @property
@@ -1172,7 +1177,8 @@ class SqlUnitOfWork:
         return value
 
     # Ordered queues: one row per member, ``sort_key`` = key, NUL, member (schema 3).
-    def queue_put(self, queue: str, member: str, sort_key: str) -> None:
+    def queue_put(self, queue: str, member: str, sort_key: str, *,
+                  later: bool = False) -> None:
         if "\x00" in sort_key:
             raise InvalidInputError("a queue key cannot contain the NUL character")
         try:
@@ -1181,7 +1187,7 @@ class SqlUnitOfWork:
             raise _unstorable(exc) from exc
         if self.read_only:
             raise _query_writes()
-        self._lock_member(queue, member)
+        self._lock_member(queue, member, first_may_change=not later)
         self.db.run(
             "INSERT INTO queue_entries (queue, member, sort_key) VALUES (?, ?, ?) "
             "ON CONFLICT (queue, member) DO UPDATE SET sort_key = excluded.sort_key",
@@ -1194,11 +1200,23 @@ class SqlUnitOfWork:
         self._lock_member(queue, member)
         self.db.run("DELETE FROM queue_entries WHERE queue = ? AND member = ?", queue, member)
 
-    def _lock_member(self, queue: str, member: str) -> None:
-        """Lock one member of a queue: units putting different members go on together,
-        and so does a unit reading the queue's first member (which then locks what that
-        member stands for and reads the first again: see ``serve``)."""
+    def _lock_member(self, queue: str, member: str, *, first_may_change: bool = False
+                     ) -> None:
+        """Lock one member of a queue: units changing different members go on together.
+        One that may make a member first (a new one, a smaller key) also holds the queue
+        shared, so that a unit reading the first member (which holds the queue alone)
+        sees it or not, never in between. Moving a member back or taking it out makes
+        nobody first who was not: a reader then only locks what its first member stands
+        for and reads the first again (see ``serve``)."""
+        if first_may_change:
+            self._lock_shared(_queue_lock(queue))
         self._lock(f"{_queue_lock(queue)}\x1f{member}")
+
+    def _lock_shared(self, name: str) -> None:
+        """Lock ``name`` with others who lock it shared too, until the unit ends."""
+        if self.locking is not None and name not in self._locked | self._shared:
+            self.locking.lock_names(self.db, (name,), shared=True)
+            self._shared.add(name)
 
     def queue_first(self, queue: str) -> str | None:  # one reader of the first at a time
         self._lock(_queue_lock(queue))

@@ -496,7 +496,8 @@ class _MemoryUnitOfWork:
         return value
 
     # ------------------------------------------------------------------ ordered queues
-    def queue_put(self, queue: str, member: str, sort_key: str) -> None:
+    def queue_put(self, queue: str, member: str, sort_key: str, *,
+                  later: bool = False) -> None:
         store = self._store
         journal = store._journal
         if journal is None:

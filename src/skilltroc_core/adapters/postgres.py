@@ -204,14 +204,15 @@ class PgLocking:
         #: Values a rolled-back unit took: handed out first (ids stay dense in a process).
         self._spare: dict[str, list[int]] = {}
 
-    def lock_names(self, db: Runner, names: Sequence[str]) -> None:
+    def lock_names(self, db: Runner, names: Sequence[str], *, shared: bool = False) -> None:
         # in key order: two units locking the same names never wait for each other in a
         # circle over these
         keys = sorted({lock_key(f"{self.namespace}\x1f{name}") for name in names})
+        lock = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
         if len(keys) == 1:
-            db.one("SELECT pg_advisory_xact_lock(?)", keys[0])
+            db.one(f"SELECT {lock}(?)", keys[0])
         else:
-            db.all("SELECT pg_advisory_xact_lock(k) FROM unnest(?::bigint[]) AS k", keys)
+            db.all(f"SELECT {lock}(k) FROM unnest(?::bigint[]) AS k", keys)
 
     def next_value(self, db: Runner, name: str) -> int:
         spare = self._spare.get(name)

@@ -82,11 +82,12 @@ def ad_queue(domain: str) -> str:
     return f"ad:{domain}"
 
 
-def _enqueue(uow: UnitOfWork, campaign: Campaign) -> None:
-    """Put ``campaign`` at its current rank in each of its domains' queues."""
+def _enqueue(uow: UnitOfWork, campaign: Campaign, *, later: bool = False) -> None:
+    """Put ``campaign`` at its current rank in each of its domains' queues (``later``:
+    it is there already, and an impression only moves it back)."""
     rank = campaign.serve_rank
     for domain in campaign.domains:
-        uow.queue_put(ad_queue(domain), campaign.id, rank)
+        uow.queue_put(ad_queue(domain), campaign.id, rank, later=later)
 
 
 def _dequeue(uow: UnitOfWork, campaign: Campaign) -> None:
@@ -319,7 +320,7 @@ class AdCommands(ServiceBase):
                           impressions=shown.impressions, goal=shown.goal,
                           started_at=shown.started_at, ended_at=shown.ended_at)
             else:
-                _enqueue(tx.uow, shown)
+                _enqueue(tx.uow, shown, later=True)
             tx.remember(key, "serve", where, shown.id, keep_for=self.policy.replay_window)
             return shown
 

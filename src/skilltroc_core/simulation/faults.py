@@ -125,9 +125,10 @@ class _FaultyUnitOfWork:
         self._counter.tick("next_in_sequence")
         return self._inner.next_in_sequence(name)
 
-    def queue_put(self, queue: str, member: str, sort_key: str) -> None:
+    def queue_put(self, queue: str, member: str, sort_key: str, *,
+                  later: bool = False) -> None:
         self._counter.tick("queue_put")
-        self._inner.queue_put(queue, member, sort_key)
+        self._inner.queue_put(queue, member, sort_key, later=later)
 
     def queue_remove(self, queue: str, member: str) -> None:
         self._counter.tick("queue_remove")

@@ -21,6 +21,7 @@ from .members_support import (
     email_of,
     make_world,
     notices,
+    reset_link,
     signup_confirmed,
     signup_pending,
     signup_provider,
@@ -176,7 +177,7 @@ def build_cast() -> Cast:
     s.follow(gus, pia)
     message = s.post_message(org, "New workshops soon")
     invitation = s.invite(ann, "friend@example.org")
-    bob_reset = s.request_password_reset(email_of("bob"))
+    bob_reset = reset_link(s, email_of("bob"))
     t_live = s.publish_tutorial(org, title="Knots", domain="Sailing", rights_attested=True,
                                 youtube_url=VIDEO_URL)
     t_deleted = s.publish_tutorial(org, title="Old", domain="Sailing", rights_attested=True,

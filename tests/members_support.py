@@ -18,6 +18,7 @@ from skilltroc_core.accounts import Member
 from skilltroc_core.adapters.memory import MemoryStore
 from skilltroc_core.events import Notification
 from skilltroc_core.service import Skilltroc, kinds
+from skilltroc_core.testing import TEST_SECRET_KEY
 
 __all__ = [
     "CHEAP_POLICY",
@@ -28,6 +29,7 @@ __all__ = [
     "email_of",
     "make_world",
     "notices",
+    "reset_link",
     "signup_confirmed",
     "signup_pending",
     "signup_provider",
@@ -35,8 +37,8 @@ __all__ = [
     "stored_member",
 ]
 
-#: ACC-4 hashing stays scrypt, only with a tiny cost so tests run fast.
-CHEAP_POLICY: Policy = attrs.evolve(DEFAULT_POLICY, scrypt_n=16)
+#: ACC-4 hashing stays argon2id, only with a tiny cost so tests run fast.
+CHEAP_POLICY: Policy = attrs.evolve(DEFAULT_POLICY, argon2_time_cost=1, argon2_memory_kib=8)
 PARIS = tz.gettz("Europe/Paris")
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
@@ -57,7 +59,17 @@ class World:
 def make_world(start: datetime = START, policy: Policy = CHEAP_POLICY) -> World:
     store = MemoryStore()
     clock = ManualClock(start)
-    return World(service=Skilltroc(store, clock, policy=policy), store=store, clock=clock)
+    service = Skilltroc(store, clock, policy=policy, secret_key=TEST_SECRET_KEY)
+    return World(service=service, store=store, clock=clock)
+
+
+def reset_link(service: Skilltroc, email: str) -> str:
+    """Ask for a password reset and return the token the host puts in the mail: derived
+    from the newest PasswordResetRequested notice (left in the outbox, unacknowledged)."""
+    service.request_password_reset(email)
+    notice = next(item.notification for item in reversed(service.drain_notifications(1000))
+                  if item.notification.event == "PasswordResetRequested")
+    return service.link_token(notice)
 
 
 def email_of(name: str) -> str:

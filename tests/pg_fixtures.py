@@ -23,6 +23,7 @@ from skilltroc_core.adapters.postgres import PostgresStore
 from skilltroc_core.clocks import ManualClock
 from skilltroc_core.rules import DEFAULT_POLICY
 from skilltroc_core.service import Skilltroc
+from skilltroc_core.testing import TEST_SECRET_KEY
 from skilltroc_core.testing.pgserver import PgServer
 
 from . import store_races
@@ -30,7 +31,7 @@ from . import store_races
 __all__ = ["dump_tables", "pg_dsn", "pg_server", "service"]
 
 T0 = datetime(2027, 3, 1, 8, tzinfo=UTC)
-POLICY = attrs.evolve(DEFAULT_POLICY, scrypt_n=16)
+POLICY = attrs.evolve(DEFAULT_POLICY, argon2_time_cost=1, argon2_memory_kib=8)
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +50,8 @@ def pg_dsn(pg_server: PgServer) -> Iterator[str]:
 
 
 def service(dsn: str, *, schema: str | None = None) -> Skilltroc:
-    return Skilltroc(PostgresStore(dsn, schema=schema), ManualClock(T0), policy=POLICY)
+    return Skilltroc(PostgresStore(dsn, schema=schema), ManualClock(T0), policy=POLICY,
+                     secret_key=TEST_SECRET_KEY)
 
 
 def dump_tables(dsn: str, schema: str = "public") -> dict[str, list[str]]:

@@ -110,12 +110,12 @@ MIN_ACTIONS: Final = 30
 #: Fast seconds per real second: 3 days, so that a run of a few seconds crosses session
 #: starts and ends, request due dates, 7-day confirmation windows, gift expiries...
 SPEED: Final = 3 * 86_400
-#: Cheap scrypt, gifts expiring, page views forgotten after a day, 20 impressions per
-#: 10-star campaign: every kind of deadline comes due within a run.
+#: Cheap password hashing, gifts expiring, page views forgotten after a day, 20
+#: impressions per 10-star campaign: every kind of deadline comes due within a run.
 POLICY: Final = attrs.evolve(CHEAP_POLICY, gift_expiry_days=3, replay_window=timedelta(days=1),
                              impressions_per_ad_star=2)
-#: The key of email fingerprints, the same for both stores (the default is random).
-EMAIL_KEY: Final = bytes(range(32))
+#: The host's secret key, the same for both stores.
+SECRET_KEY: Final = bytes(range(32))
 DOMAIN: Final = "pottery"
 #: What the test database holds besides the store's tables.
 LOG_TABLES: Final = (
@@ -171,7 +171,7 @@ class UnitIds:
 
 def new_service(store: Store, clock: Clock, ids: IdGenerator) -> Skilltroc:
     """The service both stores run under: same policy, ids scheme and fingerprint key."""
-    return Skilltroc(store, clock, policy=POLICY, ids=ids, email_hash_key=EMAIL_KEY)
+    return Skilltroc(store, clock, policy=POLICY, ids=ids, secret_key=SECRET_KEY)
 
 
 def _encoded(value: Any) -> Any:

@@ -12,15 +12,16 @@ from skilltroc_core.adapters.sqlite import SQLiteStore
 from skilltroc_core.clocks import ManualClock
 from skilltroc_core.rules import DEFAULT_POLICY
 from skilltroc_core.service import Skilltroc
+from skilltroc_core.testing import TEST_SECRET_KEY
 
 from . import store_races
 
 T0 = datetime(2027, 3, 1, 8, tzinfo=UTC)
-POLICY = attrs.evolve(DEFAULT_POLICY, scrypt_n=16)
+POLICY = attrs.evolve(DEFAULT_POLICY, argon2_time_cost=1, argon2_memory_kib=8)
 
 
 def service(path: str) -> Skilltroc:
-    return Skilltroc(SQLiteStore(path), ManualClock(T0), policy=POLICY)
+    return Skilltroc(SQLiteStore(path), ManualClock(T0), policy=POLICY, secret_key=TEST_SECRET_KEY)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from skilltroc_core.ports import Store
 from skilltroc_core.service import Skilltroc
 from skilltroc_core.service.ads import ad_queue
 from skilltroc_core.simulation.faults import FaultyStore
+from skilltroc_core.testing import TEST_SECRET_KEY
 from skilltroc_core.testing.pgserver import PgServer
 
 from .ads_support import launch, professional
@@ -140,7 +141,7 @@ def test_a_store_failure_at_any_call_of_a_serve_leaves_the_queues_as_they_were()
     memory = MemoryStore()
     faulty = FaultyStore(memory)
     clock = ManualClock(T0)
-    app = Skilltroc(faulty, clock, policy=SMALL)
+    app = Skilltroc(faulty, clock, policy=SMALL, secret_key=TEST_SECRET_KEY)
     shop = professional(app, "shop", 40)
     ending = launch(app, shop, start=T0, domains=("cooking", "music"))
     other = launch(app, shop, start=T0, budget=20, domains=("music",))
@@ -212,7 +213,7 @@ def _old_heap(conn: sqlite3.Connection, campaign: str) -> None:
 def test_a_version_2_store_without_campaigns_migrates_to_version_3(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     _version_2(path).close()
-    app = Skilltroc(SQLiteStore(path), ManualClock(T0), policy=SMALL)
+    app = Skilltroc(SQLiteStore(path), ManualClock(T0), policy=SMALL, secret_key=TEST_SECRET_KEY)
     shop = professional(app, "shop", 20)
     campaign = launch(app, shop, start=T0)
     assert app.serve("cooking", "pv-1").id == campaign  # type: ignore[union-attr]
@@ -231,7 +232,7 @@ def test_a_version_2_store_with_running_campaigns_serves_them_again_once_rebuilt
     """Schema 3 drops the stored heaps; ``rebuild_ad_queues`` puts every running
     campaign back at its rank, impressions kept."""
     path = tmp_path / "s.db"
-    app = Skilltroc(SQLiteStore(path), ManualClock(T0), policy=SMALL)
+    app = Skilltroc(SQLiteStore(path), ManualClock(T0), policy=SMALL, secret_key=TEST_SECRET_KEY)
     shop = professional(app, "shop", 40)
     running = launch(app, shop, start=T0)
     later = launch(app, shop, start=T0 + timedelta(days=1), domains=("music",))
@@ -244,7 +245,8 @@ def test_a_version_2_store_with_running_campaigns_serves_them_again_once_rebuilt
     conn.execute("PRAGMA user_version=2")
     conn.close()
 
-    app = Skilltroc(SQLiteStore(path), ManualClock(T0 + timedelta(hours=1)), policy=SMALL)
+    app = Skilltroc(SQLiteStore(path), ManualClock(T0 + timedelta(hours=1)), policy=SMALL,
+                    secret_key=TEST_SECRET_KEY)
     with pytest.raises(InvariantViolationError, match=running):
         app.check_ad_queues()
     assert app.serve("cooking", "pv-2") is None
@@ -270,7 +272,8 @@ def test_a_version_2_postgres_store_migrates_to_version_3(pg_dsn: str) -> None:
         conn.execute("UPDATE skilltroc_meta SET value = '2' WHERE key = 'schema_version'")
         conn.execute("INSERT INTO entities (kind, id, data) VALUES "
                      "('ad_queue', 'cooking', '{\"size\": 0}')")
-    app = Skilltroc(PostgresStore(pg_dsn), ManualClock(T0), policy=SMALL)
+    app = Skilltroc(PostgresStore(pg_dsn), ManualClock(T0), policy=SMALL,
+                    secret_key=TEST_SECRET_KEY)
     shop = professional(app, "shop", 20)
     campaign = launch(app, shop, start=T0)
     shown = app.serve("cooking", "pv-1")

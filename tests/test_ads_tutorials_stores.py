@@ -25,6 +25,7 @@ from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.ports import Store
 from skilltroc_core.service import Skilltroc
+from skilltroc_core.testing import TEST_SECRET_KEY
 
 from .members_support import CHEAP_POLICY
 from .pg_fixtures import pg_dsn, pg_server
@@ -45,7 +46,7 @@ def _outcome(call: Callable[[], Any]) -> Any:
 
 def flow(store: Store) -> dict[str, Any]:
     clock = ManualClock(T0)
-    app = Skilltroc(store, clock, policy=POLICY)
+    app = Skilltroc(store, clock, policy=POLICY, secret_key=TEST_SECRET_KEY)
     shop = app.signup("shop@example.org", provider="google", kind="professional",
                       category="craftsperson").member_id
     app.update_profile(shop, display_name="Shop", description="Pottery", photo="p.jpg",
@@ -182,7 +183,7 @@ def hidden_flow(store: Store) -> list[Any]:
     """ACC-7 on one store: a deactivated owner's campaign and tutorial are hidden, come
     back on reactivation, and a queue written before hiding existed is repaired."""
     clock = ManualClock(T0)
-    app = Skilltroc(store, clock, policy=POLICY)
+    app = Skilltroc(store, clock, policy=POLICY, secret_key=TEST_SECRET_KEY)
     pros = []
     for name in ("shop", "rival"):
         pro = app.signup(f"{name}@example.org", provider="google", kind="professional",

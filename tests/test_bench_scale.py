@@ -19,6 +19,7 @@ from skilltroc_core.adapters.postgres import PostgresStore
 from skilltroc_core.bench_scale import MEMBERS, ROUND, START_STARS, bench_scale
 from skilltroc_core.clocks import ManualClock
 from skilltroc_core.service import Skilltroc
+from skilltroc_core.testing import TEST_SECRET_KEY
 
 from .pg_fixtures import POLICY, T0, pg_dsn, pg_server
 
@@ -37,7 +38,8 @@ def _count(dsn: str, schema: str, query: str) -> int:
 
 def _check_service_schema(dsn: str, schema: str, workers: int, commands: int) -> None:
     """The invariants hold (deep), and the rows match the commands the workers counted."""
-    app = Skilltroc(PostgresStore(dsn, schema=schema), ManualClock(T0), policy=POLICY)
+    app = Skilltroc(PostgresStore(dsn, schema=schema), ManualClock(T0), policy=POLICY,
+                    secret_key=TEST_SECRET_KEY)
     try:
         app.check_invariants(deep=True)
         bought = _count(dsn, schema, "SELECT count(*) FROM transfers WHERE kind = 'purchase' "

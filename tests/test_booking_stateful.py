@@ -72,13 +72,14 @@ from skilltroc_core.ports import EntityKind, Store, UnitOfWork
 from skilltroc_core.rules import DEFAULT_POLICY
 from skilltroc_core.service import Skilltroc, kinds
 from skilltroc_core.service.booking import DEADLINE_OF, REQUEST_DUE, WAITLIST_WINDOW
+from skilltroc_core.testing import TEST_SECRET_KEY
 
 T = TypeVar("T")
 E = TypeVar("E")
 F = TypeVar("F", bound=Callable[..., None])
 R, S = RegistrationState, SessionState
 
-POLICY = attrs.evolve(DEFAULT_POLICY, scrypt_n=16)
+POLICY = attrs.evolve(DEFAULT_POLICY, argon2_time_cost=1, argon2_memory_kib=8)
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 NAMES = ("ann", "ben", "cat", "dan")
 PICK = st.integers(0, 10_000)
@@ -181,7 +182,7 @@ class BookingMachine(RuleBasedStateMachine):
         super().__init__()
         self.store = self.new_store()
         self.clock = ManualClock(START)
-        self.service = Skilltroc(self.store, self.clock, policy=POLICY)
+        self.service = Skilltroc(self.store, self.clock, policy=POLICY, secret_key=TEST_SECRET_KEY)
         self.org = ""
         self.participants: list[str] = []
         self.initial: dict[str, int] = {}  # signup bonus + purchase of each member
@@ -1032,7 +1033,7 @@ def test_regression_a_purge_keeps_the_session_notices_it_shared_with_others(
     The purged member is now only taken off its recipients."""
     store: Store = MemoryStore() if store_kind == "memory" else SQLiteStore(":memory:")
     clock = ManualClock(START)
-    service = Skilltroc(store, clock, policy=POLICY)
+    service = Skilltroc(store, clock, policy=POLICY, secret_key=TEST_SECRET_KEY)
     org, al, bo = (service.signup(f"{name}@example.org", provider="google").member_id
                    for name in ("org", "al", "bo"))
     workshop = service.create_workshop(org, title="Bread", description="Sourdough",

@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from skilltroc_core.errors import SkilltrocError
+from skilltroc_core.events import NOTIFICATION_RULES, Notification
 from skilltroc_core.service import Skilltroc
 
 from .booking_support import store_state
@@ -102,6 +103,16 @@ VIDEOS = st.sampled_from([VIDEO_URL, "https://youtu.be/bbbbbbbbbbb", "https://yo
 TOKENS = st.sampled_from([_REFERENCE.pam_token, _REFERENCE.bob_reset])
 PASSWORDS = st.one_of(st.just(PASSWORD), st.text(min_size=6, max_size=20))
 DOMAINS = st.lists(WORDS, max_size=3)
+#: Notices as a host might pass them back to link_token: with a link, without, forged.
+NOTICES = fz(st.builds(
+    lambda event, facts, who: Notification(
+        event=event, rule=NOTIFICATION_RULES[event], at=NOW, recipients=who,
+        facts=tuple(sorted(facts.items()))),
+    st.sampled_from(["EmailConfirmationRequested", "PasswordResetRequested", "GiftReceived"]),
+    st.dictionaries(st.sampled_from(["nonce", "key", "email", "provider"]),
+                    st.one_of(st.none(), st.integers(), TEXT), max_size=4),
+    st.lists(ids("member"), max_size=2).map(tuple),
+))
 
 
 def call(*args: st.SearchStrategy[Any], optional: dict[str, st.SearchStrategy[Any]] | None = None,
@@ -131,6 +142,7 @@ TABLE: dict[str, st.SearchStrategy[tuple[tuple[Any, ...], dict[str, Any]]]] = {
     "confirm_email": call(MEMBER, fz(TOKENS)),
     "sign_in": call(EMAIL, fz(PASSWORDS)),
     "request_password_reset": call(EMAIL),
+    "link_token": call(NOTICES),
     "reset_password": call(EMAIL, fz(TOKENS), fz(PASSWORDS)),
     "change_password": call(MEMBER, fz(PASSWORDS), fz(PASSWORDS)),
     "deactivate": call(MEMBER),

@@ -20,6 +20,7 @@ from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.ledger import MAX_STARS
 from skilltroc_core.service import Skilltroc
+from skilltroc_core.testing import TEST_SECRET_KEY
 
 from .booking_support import refused
 from .fuzz_support import Cast, build_cast
@@ -38,7 +39,8 @@ def cast() -> Cast:
 
 @pytest.fixture
 def on_sqlite(tmp_path: Path) -> Iterator[Skilltroc]:
-    app = Skilltroc(SQLiteStore(tmp_path / "s.db"), ManualClock(START), policy=CHEAP_POLICY)
+    app = Skilltroc(SQLiteStore(tmp_path / "s.db"), ManualClock(START), policy=CHEAP_POLICY,
+                    secret_key=TEST_SECRET_KEY)
     yield app
     store = app.store
     assert isinstance(store, SQLiteStore)

@@ -27,11 +27,13 @@ from skilltroc_core.ledger import Ledger, TransferKind
 from skilltroc_core.ports import Store
 from skilltroc_core.service import Skilltroc, kinds
 from skilltroc_core.service.members import InvalidTokenError
+from skilltroc_core.testing import TEST_SECRET_KEY
 
 from .members_support import (
     PASSWORD,
     email_of,
     make_world,
+    reset_link,
     signup_confirmed,
     signup_provider,
     snapshot,
@@ -46,7 +48,7 @@ def test_changing_the_password_revokes_an_outstanding_reset_link() -> None:
     world = make_world()
     app = world.service
     ann = signup_confirmed(app, "ann")
-    token = app.request_password_reset(email_of("ann"))
+    token = reset_link(app, email_of("ann"))
     app.change_password(ann, PASSWORD, "another long passphrase")
     before = snapshot(world.store)
     with pytest.raises(InvalidTokenError) as refused:
@@ -171,7 +173,7 @@ def _damaged_store(where: str, tmp_path: Path, dsn: str) -> tuple[Store, Callabl
         def run(statement: str) -> None:
             with psycopg.connect(dsn, autocommit=True) as conn:
                 conn.execute(statement.encode())
-    app = Skilltroc(store, ManualClock(T0), policy=POLICY)
+    app = Skilltroc(store, ManualClock(T0), policy=POLICY, secret_key=TEST_SECRET_KEY)
     app.signup("ann@example.org", password=PASSWORD)  # and its confirmation notice
     return store, run
 
@@ -240,7 +242,7 @@ def test_a_member_shows_no_secret_in_its_repr_and_hosts_get_a_view_without_them(
     world = make_world()
     app = world.service
     ann = signup_confirmed(app, "ann")
-    token = app.request_password_reset(email_of("ann"))
+    token = reset_link(app, email_of("ann"))
     query = world.store.begin(read_only=True)
     stored = query.get(kinds.MEMBERS, ann)
     query.rollback()

@@ -33,7 +33,7 @@ from skilltroc_core.instants import time_zone
 from skilltroc_core.ledger import TransferKind
 from skilltroc_core.ports import EntityKind, Store, Timer
 from skilltroc_core.service import Skilltroc, kinds
-from skilltroc_core.testing import pgserver
+from skilltroc_core.testing import TEST_SECRET_KEY, pgserver
 from skilltroc_core.testing.contract import StoreContract
 from skilltroc_core.testing.pgserver import PgServer, PgServerError
 
@@ -169,8 +169,8 @@ def test_stores_in_two_schemas_of_one_database_are_independent(pg_dsn: str) -> N
 
 # ---------------------------------------------------------------------- service flow
 def _normalised(notice: Notification) -> Notification:
-    """The notice without its random one-time token (it differs from run to run)."""
-    facts = tuple((k, "<token>" if k == "token" else v) for k, v in notice.facts)
+    """The notice without the random nonce of its link (it differs from run to run)."""
+    facts = tuple((k, "<nonce>" if k == "nonce" else v) for k, v in notice.facts)
     return attrs.evolve(notice, facts=facts)
 
 
@@ -184,7 +184,7 @@ def _outcome(call: Callable[[str], Any], member_id: str) -> Any:
 def member_flow(store: Store) -> dict[str, Any]:
     """The smoke flow: everything a host could observe afterwards, for comparison."""
     clock = ManualClock(datetime(2027, 3, 1, 9, tzinfo=PARIS))
-    app = Skilltroc(store, clock, policy=POLICY)
+    app = Skilltroc(store, clock, policy=POLICY, secret_key=TEST_SECRET_KEY)
     alice = app.signup("Alice@Example.org", password="correct horse",
                        display_name="Alice Liddell")
     assert alice.confirmation_token is not None
@@ -377,7 +377,7 @@ def test_a_command_waiting_longer_than_the_lock_timeout_is_run_again(pg_dsn: str
     app.store.close()
     holder = PostgresStore(pg_dsn)
     waiter = Skilltroc(PostgresStore(pg_dsn, lock_timeout=0.05), ManualClock(T0),
-                       policy=POLICY, attempts=100)
+                       policy=POLICY, attempts=100, secret_key=TEST_SECRET_KEY)
     # each wait (50 ms) is shorter than the row is held (at least 200 ms): only a later
     # run of the whole command can succeed, and it applies once
     uow = holder.begin()
@@ -593,7 +593,7 @@ def test_stores_in_two_schemas_never_wait_for_each_others_locks(pg_dsn: str) -> 
     does not hold up a signup with that email in another."""
     first = PostgresStore(pg_dsn, schema="tenant_a")
     second = Skilltroc(PostgresStore(pg_dsn, schema="tenant_b", lock_timeout=0.5),
-                       ManualClock(T0), policy=POLICY, attempts=1)
+                       ManualClock(T0), policy=POLICY, attempts=1, secret_key=TEST_SECRET_KEY)
     held = first.begin()
     assert held.find(kinds.MEMBERS, "email", "ann@example.org") == []
     second.signup("ann@example.org", provider="google")  # no lock timeout

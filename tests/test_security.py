@@ -4,7 +4,7 @@
   deactivated, purged, or active but not the organizer / requester / publisher / owner),
   is refused and changes nothing; the right member succeeds. A new command taking a
   ``member_id`` fails :func:`test_every_member_command_is_classified` until it is listed.
-- Passwords exist only as scrypt hashes and tokens only as SHA-256 hashes, on the memory
+- Passwords exist only as argon2id hashes and tokens only as SHA-256 hashes, on the memory
   store, in the SQLite file (and its WAL) and in every PostgreSQL table (ACC-4).
 - Reset tokens work once and expire after the policy lifetime, on every store (ACC-4).
 - Emails stay hidden until a request is accepted (BOOK-15).
@@ -29,10 +29,19 @@ from skilltroc_core.adapters.sqlite import SQLiteStore
 from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import NotAllowedError, SkilltrocError
 from skilltroc_core.service import Skilltroc, kinds
+from skilltroc_core.testing import TEST_SECRET_KEY
 
 from .booking_support import store_state
 from .fuzz_support import Cast, pristine_cast, release_cast
-from .members_support import CHEAP_POLICY, PASSWORD, START, email_of, notices, snapshot
+from .members_support import (
+    CHEAP_POLICY,
+    PASSWORD,
+    START,
+    email_of,
+    notices,
+    reset_link,
+    snapshot,
+)
 from .pg_fixtures import dump_tables, pg_dsn, pg_server
 
 __all__ = ["pg_dsn", "pg_server"]  # the fixtures, imported for pytest to find
@@ -287,13 +296,13 @@ def host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Host]:
     clock = ManualClock(START)
     if request.param == "memory":
         memory = MemoryStore()
-        app = Skilltroc(memory, clock, policy=CHEAP_POLICY)
+        app = Skilltroc(memory, clock, policy=CHEAP_POLICY, secret_key=TEST_SECRET_KEY)
         everything = lambda: _every_value(snapshot(memory)).encode()  # noqa: E731
         yield Host(app, clock, everything, everything)
         return
     if request.param == "sqlite":
         sqlite = SQLiteStore(tmp_path / "s.db")
-        app = Skilltroc(sqlite, clock, policy=CHEAP_POLICY)
+        app = Skilltroc(sqlite, clock, policy=CHEAP_POLICY, secret_key=TEST_SECRET_KEY)
 
         def files() -> bytes:
             return b"".join(p.read_bytes() for p in sorted(tmp_path.iterdir()) if p.is_file())
@@ -306,7 +315,7 @@ def host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Host]:
         sqlite.close()
         return
     dsn = request.getfixturevalue("pg_dsn")
-    app = Skilltroc(PostgresStore(dsn), clock, policy=CHEAP_POLICY)
+    app = Skilltroc(PostgresStore(dsn), clock, policy=CHEAP_POLICY, secret_key=TEST_SECRET_KEY)
 
     def tables() -> bytes:
         return "\n".join(row for rows in dump_tables(dsn).values() for row in rows).encode()
@@ -327,20 +336,23 @@ def test_passwords_and_tokens_are_stored_only_as_hashes(host: Host) -> None:
     assert signup.confirmation_token is not None
     app.confirm_email(signup.member_id, signup.confirmation_token)
     app.change_password(signup.member_id, first, second)
-    token = app.request_password_reset("zoe@example.org")
+    token = reset_link(app, "zoe@example.org")
     app.reset_password("zoe@example.org", token, third)
     assert app.sign_in("zoe@example.org", third) == signup.member_id
+    waiting = reset_link(app, "zoe@example.org")  # its notice waits in the outbox
     data = host.dump()
     for password in (first, second, third):
         assert password.encode() not in data
-    assert b"scrypt$" in data  # what is kept is the hash
-    # Tokens travel in the outbox (the mails to send) until delivered; never elsewhere.
+    assert b"$argon2id$" in data  # what is kept is the hash
+    # No token is stored, not even in the outbox: its notice holds a nonce that only the
+    # host's secret key turns into the token (ACC-4).
+    for secret in (signup.confirmation_token, token, waiting):
+        assert secret.encode() not in data
+    assert _sha256(waiting).encode() in data
     notices(app)
     data = host.settled()
-    for secret in (signup.confirmation_token, token):
+    for secret in (signup.confirmation_token, token, waiting, *(first, second, third)):
         assert secret.encode() not in data
-    for password in (first, second, third):
-        assert password.encode() not in data
 
 
 @pytest.mark.rule("ACC-4")
@@ -350,16 +362,16 @@ def test_a_reset_token_is_single_use_and_expires_after_the_policy_lifetime(host:
     bob = app.signup("bob@example.org", password=PASSWORD)
     assert bob.confirmation_token is not None
     app.confirm_email(bob.member_id, bob.confirmation_token)
-    token = app.request_password_reset("bob@example.org")
+    token = reset_link(app, "bob@example.org")
     app.reset_password("bob@example.org", token, "first new password")
     with pytest.raises(SkilltrocError) as used:
         app.reset_password("bob@example.org", token, "second new password")
     assert (used.value.code, used.value.rule) == ("invalid_token", "ACC-4")
     assert app.sign_in("bob@example.org", "first new password") == bob.member_id
 
-    late = app.request_password_reset("bob@example.org")
+    late = reset_link(app, "bob@example.org")
     host.clock.advance(CHEAP_POLICY.reset_token_lifetime - timedelta(microseconds=1))
-    early = app.request_password_reset("bob@example.org")  # a new one voids ``late``
+    early = reset_link(app, "bob@example.org")  # a new one voids ``late``
     with pytest.raises(SkilltrocError) as voided:
         app.reset_password("bob@example.org", late, "third new password")
     assert voided.value.code == "invalid_token"
@@ -460,6 +472,35 @@ def test_a_purge_leaves_no_personal_data_in_any_store(host: Host) -> None:
     assert b"bob@example.org" in data  # the others' data stays
 
 
+@pytest.mark.rule("ACC-7", "SPONSOR-1", "GIFT-3")
+def test_a_purge_leaves_no_undelivered_notice_naming_the_member(host: Host) -> None:
+    """Notices others have not received yet forget the purged member: an invitation from
+    them is dropped (it is gone too), a gift from them keeps its stars but not its
+    sender."""
+    app = host.app
+    dora = app.signup("dora@example.org", provider="google").member_id
+    eve = app.signup("eve@example.org", provider="google").member_id
+    app.buy_stars(dora, 5, "PAY-DORA")
+    notices(app)
+    app.invite(dora, "friend.of.dora@example.org")
+    gift = app.gift(dora, "eve@example.org", 5)
+    app.post_message(eve, "hello")  # a notice that does not name her
+    app.deactivate(dora)
+    host.clock.advance(timedelta(days=15))
+    assert app.run_due() >= 1
+    waiting = notices(app)
+    assert [n.event for n in waiting] == ["GiftReceived", "AccountPurged"]
+    received, purged = waiting
+    assert received.recipients == (eve,) and received.facts_map == {
+        "gift": gift, "sender": None, "stars": 5}
+    assert purged.recipients == (dora,)  # the last notice: the account's id only
+    assert not any(dora in repr(n) for n in waiting if n is not purged)
+    assert b"friend.of.dora" not in host.settled()
+    app.accept_gift(eve, gift)  # the gift stands (ACC-7: gifts it sent stay)
+    assert app.balance(eve).available == 15
+    app.check_invariants(deep=True)
+
+
 @pytest.mark.rule("ACC-7")
 def test_regression_a_purge_leaves_no_index_entry_keyed_by_the_email_in_memory() -> None:
     cast, _ = pristine_cast()
@@ -495,7 +536,8 @@ def test_a_sqlite_purge_leaves_nothing_of_the_member_in_the_files_by_itself(
     leaves them right after the purge (nobody checkpoints by hand): no value of the
     purged member in them, though the WAL held them all before."""
     clock = ManualClock(START)
-    app = Skilltroc(SQLiteStore(tmp_path / "s.db"), clock, policy=CHEAP_POLICY)
+    app = Skilltroc(SQLiteStore(tmp_path / "s.db"), clock, policy=CHEAP_POLICY,
+                    secret_key=TEST_SECRET_KEY)
     signed = app.signup("dora.unique@example.org", password="dora's long passphrase")
     assert signed.confirmation_token is not None
     dora = signed.member_id

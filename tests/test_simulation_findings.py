@@ -22,6 +22,7 @@ from skilltroc_core.errors import StoreError
 from skilltroc_core.ports import OutboxItem, UnitOfWork
 from skilltroc_core.rules import DEFAULT_POLICY
 from skilltroc_core.service import Skilltroc
+from skilltroc_core.testing import TEST_SECRET_KEY
 
 START = datetime(2027, 1, 4, 8, 0, tzinfo=UTC)
 
@@ -41,6 +42,8 @@ class _CommitFails:
 
 class CommitFailsOnce:
     """A memory store whose next unit of work, once armed, fails at its commit."""
+
+    keeps_data = False
 
     def __init__(self) -> None:
         self.inner = MemoryStore()
@@ -66,7 +69,8 @@ class CommitFailsOnce:
 def _app() -> tuple[Skilltroc, CommitFailsOnce, ManualClock]:
     store = CommitFailsOnce()
     clock = ManualClock(START)
-    app = Skilltroc(store, clock, policy=attrs.evolve(DEFAULT_POLICY, scrypt_n=16))
+    app = Skilltroc(store, clock, policy=attrs.evolve(
+        DEFAULT_POLICY, argon2_time_cost=1, argon2_memory_kib=8), secret_key=TEST_SECRET_KEY)
     return app, store, clock
 
 

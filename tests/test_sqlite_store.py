@@ -21,6 +21,7 @@ from skilltroc_core.errors import (
 )
 from skilltroc_core.ports import EntityKind, Index
 from skilltroc_core.service import Skilltroc
+from skilltroc_core.testing import TEST_SECRET_KEY
 
 from . import booking_race, store_races
 from .members_support import check_two_stores_see_each_others_commits
@@ -367,7 +368,7 @@ def test_a_write_lock_released_between_attempts_lets_the_unit_of_work_start(
     bob = app.signup("bob@example.org", provider="google").member_id
     app.store.close()
     app = Skilltroc(SQLiteStore(path, busy_timeout=0.02, begin_attempts=100),
-                    ManualClock(T0), policy=POLICY)
+                    ManualClock(T0), policy=POLICY, secret_key=TEST_SECRET_KEY)
     # each wait (20 ms) is shorter than the lock is held (at least 100 ms): only a later
     # attempt can succeed
     other = _hold_write_lock(path)
@@ -393,7 +394,7 @@ def test_draining_and_acknowledging_on_a_busy_file_are_retried_then_retryable(
 ) -> None:
     path = str(tmp_path / "s.db")
     store = SQLiteStore(path, busy_timeout=0.02, begin_attempts=2)
-    app = Skilltroc(store, ManualClock(T0), policy=POLICY)
+    app = Skilltroc(store, ManualClock(T0), policy=POLICY, secret_key=TEST_SECRET_KEY)
     app.signup("ann@example.org", password="correct horse")  # one notice: confirm the email
     [item] = app.drain_notifications()
     other = _hold_write_lock(path)
@@ -413,7 +414,7 @@ def test_draining_and_acknowledging_on_a_busy_file_are_retried_then_retryable(
 def test_a_checkpoint_blocked_by_a_reader_is_retried_then_retryable(tmp_path: Path) -> None:
     path = str(tmp_path / "s.db")
     store = SQLiteStore(path, busy_timeout=0.02, begin_attempts=2)
-    app = Skilltroc(store, ManualClock(T0), policy=POLICY)
+    app = Skilltroc(store, ManualClock(T0), policy=POLICY, secret_key=TEST_SECRET_KEY)
     app.signup("ann@example.org", provider="google")
     reader = sqlite3.connect(path, isolation_level=None)
     reader.execute("BEGIN")

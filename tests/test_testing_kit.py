@@ -26,6 +26,7 @@ from skilltroc_core.ledger import HoldState
 from skilltroc_core.ports import EntityKind, Store, UnitOfWork
 from skilltroc_core.service import Skilltroc, kinds
 from skilltroc_core.testing import (
+    TEST_SECRET_KEY,
     Command,
     KnownIds,
     SkilltrocMachine,
@@ -47,7 +48,8 @@ _PROFILE = settings()  # the loaded profile (dev or ci)
 
 
 def fresh_service(store: Store | None = None) -> Skilltroc:
-    return Skilltroc(store or MemoryStore(), ManualClock(T0), policy=POLICY)
+    return Skilltroc(store or MemoryStore(), ManualClock(T0), policy=POLICY,
+                     secret_key=TEST_SECRET_KEY)
 
 
 def cast(app: Skilltroc) -> KnownIds:

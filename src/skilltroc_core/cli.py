@@ -1,9 +1,11 @@
-"""The ``skilltroc`` command: ``run`` (scenarios), ``demo``, ``bench``, ``simulate``."""
+"""The ``skilltroc`` command: ``run`` (scenarios), ``demo``, ``docs``, ``bench``,
+``simulate``, ``secret`` (the host's secret key)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import sys
 import tempfile
 import uuid
@@ -17,8 +19,10 @@ from .adapters.sqlite import SQLiteStore
 from .catalogue import rule_ids
 from .demo import ledger_demo
 from .docsgen import write_or_check
+from .keys import MIN_SECRET_BYTES
 from .ports import Store
 from .scenarios import Runner, ScenarioFormatError, load_scenario
+from .service import take_out_stored_key
 from .simulation.command import add_parser as add_simulate_parser
 
 __all__ = ["main", "run_scenarios"]
@@ -197,6 +201,35 @@ def _docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _secret(args: argparse.Namespace) -> int:
+    if args.action == "new":
+        print(secrets.token_hex(MIN_SECRET_BYTES))
+        return 0
+    if (args.sqlite is None) == (args.postgres is None):
+        raise SystemExit("skilltroc secret take-out: name one store, --sqlite PATH or "
+                         "--postgres DSN")
+    store: Store
+    if args.sqlite is not None:
+        if not Path(args.sqlite).is_file():
+            raise SystemExit(f"skilltroc secret take-out: no database file {args.sqlite}")
+        store = SQLiteStore(args.sqlite)
+    else:
+        from .adapters.postgres import PostgresStore  # noqa: PLC0415 - optional dependency
+
+        store = PostgresStore(args.postgres, schema=args.schema)
+    try:
+        key = take_out_stored_key(store)
+    finally:
+        store.close()
+    if key is None:
+        print("this store holds no key: nothing to take out", file=sys.stderr)
+        return 0
+    print(key.hex())
+    print("the store no longer holds this key: give bytes.fromhex(<it>) in "
+          "previous_secret_keys, or the addresses it remembers are forgotten", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="skilltroc", description="Skilltroc's rules as an executable domain core."
@@ -248,6 +281,18 @@ def build_parser() -> argparse.ArgumentParser:
                               help="store: SQLite only")
     bench_parser.set_defaults(handler=_bench)
     add_simulate_parser(commands)
+
+    secret = commands.add_parser(
+        "secret", help="the host's secret key: make one, or take an old one out of a store",
+        description="new: print 32 random bytes in hex, for Skilltroc(secret_key=...). "
+        "take-out: remove the key of email fingerprints that earlier versions kept in the "
+        "store, and print it (hex) for previous_secret_keys.",
+    )
+    secret.add_argument("action", choices=["new", "take-out"])
+    secret.add_argument("--sqlite", metavar="PATH", help="take-out: the SQLite database")
+    secret.add_argument("--postgres", metavar="DSN", help="take-out: the PostgreSQL database")
+    secret.add_argument("--schema", default=None, help="take-out: its schema, if not the default")
+    secret.set_defaults(handler=_secret)
     return parser
 
 

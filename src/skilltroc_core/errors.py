@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 __all__ = [
     "AlreadyExistsError",
     "ConcurrencyError",
+    "ConfigurationError",
     "DeadlinePassedError",
     "FloorBreachError",
     "HoldAlreadyEndedError",
@@ -177,6 +178,13 @@ class StoreError(SkilltrocError):
     """The store cannot be used: not a database, another program's, or unreachable."""
 
     code = "store_error"
+
+
+class ConfigurationError(SkilltrocError):
+    """The host configured the service wrongly (e.g. no secret key for a store that keeps
+    its data): raised when the service is built or first needs the setting."""
+
+    code = "configuration"
 
 
 class SchemaTooNewError(StoreError):

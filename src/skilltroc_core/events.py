@@ -20,7 +20,7 @@ from .frozen import builder
 from .instants import UTC, require_aware
 
 __all__ = [
-    "NOTIFICATION_RULES", "FactValue", "Notification", "iso_text", "notification",
+    "MEMBER_FACTS", "NOTIFICATION_RULES", "FactValue", "Notification", "iso_text", "notification",
     "sorted_notification", "stored_notification",
 ]
 
@@ -65,6 +65,18 @@ NOTIFICATION_RULES: Mapping[str, str] = MappingProxyType(
 )
 
 
+#: The facts that name a member other than the recipients (ACC-7: when that member's
+#: data is erased, the notices not yet delivered forget them): True when the notice has
+#: no point without that member (an invitation from a sponsor who is gone: dropped),
+#: False when only the fact goes (set to None; a gift received stays a gift received).
+MEMBER_FACTS: Mapping[str, bool] = MappingProxyType({
+    "sender": False,  # GiftReceived
+    "recipient": False,  # GiftAccepted
+    "referee": False,  # ReferralRewardPaid
+    "sponsor_id": True,  # InvitationSent
+})
+
+
 @attrs.frozen(kw_only=True)
 class Notification:
     """One notice for the outbox.
@@ -86,14 +98,27 @@ class Notification:
     def facts_map(self) -> dict[str, FactValue]:
         return dict(self.facts)
 
+    @property
+    def concerned(self) -> tuple[str, ...]:
+        """Everyone this notice is about: its recipients, its addresses and the members
+        its facts name (:data:`MEMBER_FACTS`); what an erasure looks it up by."""
+        named = tuple(value for name, value in self.facts
+                      if name in MEMBER_FACTS and isinstance(value, str))
+        return tuple(dict.fromkeys((*self.recipients, *self.emails, *named)))
+
     def without(self, member_id: str, email: str | None = None) -> Notification | None:
-        """This notice no longer addressed to ``member_id`` (nor ``email``): what an
-        erasure (ACC-7) keeps of it for its other recipients; ``None`` if none is left."""
+        """This notice without ``member_id`` (nor ``email``): no longer addressed to them
+        and no longer naming them (ACC-7), what an erasure keeps of it for its other
+        recipients; ``None`` if nobody is left or the notice was about them."""
         recipients = tuple(r for r in self.recipients if r != member_id)
         emails = tuple(e for e in self.emails if email is None or e != email)
         if not recipients and not emails:
             return None
-        return attrs.evolve(self, recipients=recipients, emails=emails)
+        named = [name for name, value in self.facts if name in MEMBER_FACTS and value == member_id]
+        if any(MEMBER_FACTS[name] for name in named):
+            return None
+        facts = tuple((name, None if name in named else value) for name, value in self.facts)
+        return attrs.evolve(self, recipients=recipients, emails=emails, facts=facts)
 
     def fact(self, name: str) -> FactValue:
         """The value of one fact; ``None`` if the notice does not carry it."""

@@ -1,7 +1,7 @@
 """The ports the domain core is plugged into: time, identifiers, password hashing, stores.
 
 A host supplies implementations or picks the shipped ones: clocks in
-:mod:`skilltroc_core.clocks`, ids in :mod:`skilltroc_core.ids`, scrypt hashing in
+:mod:`skilltroc_core.clocks`, ids in :mod:`skilltroc_core.ids`, password hashing in
 :mod:`skilltroc_core.passwords`, stores in :mod:`skilltroc_core.adapters`.
 
 The store port is deliberately small and generic so that each adapter (memory, SQLite,
@@ -72,6 +72,11 @@ class PasswordHasher(Protocol):
     def hash(self, password: str) -> str: ...
 
     def verify(self, password: str, hashed: str) -> bool: ...
+
+    def needs_rehash(self, hashed: str) -> bool:
+        """True when ``hashed`` should be replaced by a new hash of the same password
+        (older scheme or costs): the service does it at the next successful sign-in."""
+        ...
 
 
 @attrs.frozen(kw_only=True)
@@ -235,6 +240,12 @@ class UnitOfWork(Protocol):
 
 class Store(Protocol):
     """A place where Skilltroc's state lives; opens units of work."""
+
+    @property
+    def keeps_data(self) -> bool:
+        """True when what is committed outlives the process (SQLite, PostgreSQL): the
+        service then needs the host's secret key (see :mod:`skilltroc_core.keys`)."""
+        ...
 
     def begin(self, *, read_only: bool = False) -> UnitOfWork:
         """A new unit of work. A ``read_only`` one (a query) sees one consistent state,

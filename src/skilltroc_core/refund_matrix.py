@@ -43,7 +43,8 @@ class World:
 
 def _world() -> World:
     clock = ManualClock(T0)
-    app = Skilltroc(MemoryStore(), clock, policy=attrs.evolve(DEFAULT_POLICY, scrypt_n=16))
+    app = Skilltroc(MemoryStore(), clock, policy=attrs.evolve(
+        DEFAULT_POLICY, argon2_time_cost=1, argon2_memory_kib=8))
     organizer = app.signup("olga@example.org", provider="google").member_id
     member = app.signup("alice@example.org", provider="google").member_id
     workshop = app.create_workshop(organizer, title="Bread", description="Sourdough",

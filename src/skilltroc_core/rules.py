@@ -53,11 +53,15 @@ class Policy:
     password_min_length: int = _rule(
         8, "ACC-4", "L71", "Shortest password accepted at signup or change (DECISION)."
     )
-    scrypt_n: int = _rule(
-        2**14, "ACC-4", "L73", "scrypt CPU/memory cost for password hashes (DECISION)."
+    argon2_time_cost: int = _rule(
+        2, "ACC-4", "L73",
+        "argon2id passes over memory for a password hash; OWASP's minimum is 2 with "
+        "19 MiB (DECISION).",
     )
-    scrypt_r: int = _rule(8, "ACC-4", "L73", "scrypt block size (DECISION).")
-    scrypt_p: int = _rule(1, "ACC-4", "L73", "scrypt parallelism (DECISION).")
+    argon2_memory_kib: int = _rule(
+        19 * 1024, "ACC-4", "L73", "argon2id memory for a password hash, in KiB (DECISION)."
+    )
+    argon2_parallelism: int = _rule(1, "ACC-4", "L73", "argon2id lanes (DECISION).")
     reset_token_lifetime: timedelta = _rule(
         timedelta(hours=1), "ACC-4", "L73",
         "How long a password reset link stays usable; it is single-use (DECISION).",
@@ -194,6 +198,10 @@ class Policy:
             raise InvalidInputError("policy level thresholds are out of order")
         if self.feed_page_size < 1:
             raise InvalidInputError("policy feed_page_size must be at least 1")
+        if self.argon2_time_cost < 1 or self.argon2_parallelism < 1 or (
+                self.argon2_memory_kib < 8 * self.argon2_parallelism):
+            raise InvalidInputError(
+                "policy argon2 costs: at least 1 pass, 1 lane and 8 KiB of memory per lane")
         if self.score_max <= self.score_min:
             raise InvalidInputError("policy score range is empty")
 

@@ -10,6 +10,7 @@ ledger invariants after every one, and stopping at the first step that does not 
 
 from __future__ import annotations
 
+import secrets
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ from .clocks import ManualClock
 from .errors import InvariantViolationError, SkilltrocError
 from .events import Notification
 from .instants import require_aware, to_local
+from .keys import MIN_SECRET_BYTES
 from .ports import Store
 from .rules import DEFAULT_POLICY, Policy
 from .service import Skilltroc
@@ -465,10 +467,12 @@ class Runner:
     def __init__(self, scenario: Scenario, store: Store, out: TextIO, *, quiet: bool = False,
                  policy: Policy | None = None) -> None:
         self.scenario = scenario
-        base = policy or attrs.evolve(DEFAULT_POLICY, scrypt_n=2**10)
+        base = policy or attrs.evolve(DEFAULT_POLICY, argon2_time_cost=1, argon2_memory_kib=8)
         self.policy = attrs.evolve(base, timezone=scenario.timezone)
         self.clock = ManualClock(scenario.start)
-        self.app = Skilltroc(store, self.clock, policy=self.policy)
+        # a scenario's store is its own and lives for one run: any secret key will do
+        self.app = Skilltroc(store, self.clock, policy=self.policy,
+                             secret_key=secrets.token_bytes(MIN_SECRET_BYTES))
         self.out = out
         self.quiet = quiet
         self.aliases: dict[str, dict[str, str]] = {kind: {} for kind in ALIAS_KINDS}
@@ -505,7 +509,8 @@ class Runner:
         return {alias: tuple(self.app.balance(member_id))  # type: ignore[misc]
                 for alias, member_id in self.aliases[MEMBER].items()}
 
-    def _drain(self) -> list[Notification]:
+    def drain(self) -> list[Notification]:
+        """The notices of the outbox not yet seen; the log keeps them for ``expect``."""
         items = self.app.drain_notifications(10_000)
         self.app.ack([item.seq for item in items])
         fresh = [item.notification for item in items]
@@ -572,7 +577,7 @@ class Runner:
                 raise StepFailedError(f"'at' {target.isoformat()} is before the clock")
             return self._set_clock(target)
         if step.kind == "expect":
-            self._drain()
+            self.drain()
             checked = [self._expect(key, value) for key, value in data["expect"].items()]
             return "expect " + "; ".join(checked)
         return self._do(step)
@@ -580,14 +585,14 @@ class Runner:
     def _set_clock(self, target: datetime) -> str:
         self.clock.set(target)
         ran = self.app.run_due()
-        self._drain()
+        self.drain()
         return f"clock -> {self.local(target)}" + (f" ({ran} deadlines applied)" if ran else "")
 
     def _do(self, step: Step) -> str:
         data = step.data
         command = data["do"]
         must_fail = data.get("fails", False)
-        self._drain()
+        self.drain()
         fingerprint = self._fingerprint()
         try:
             detail = HANDLERS[command](self, data)
@@ -598,13 +603,13 @@ class Runner:
                 raise StepFailedError(
                     f"{command} was refused with {exc.code}, expected {data['error']}"
                 ) from exc
-            fresh = self._drain()
+            fresh = self.drain()
             if fresh or self._fingerprint() != fingerprint:
                 raise StepFailedError(f"{command} was refused but changed something") from exc
             return f"{command} refused as expected: {exc.code} ({exc.message})"
         if must_fail:
             raise StepFailedError(f"{command} should have been refused, but it was accepted")
-        self._drain()
+        self.drain()
         return f"{command} {detail}".rstrip()
 
     def _fingerprint(self) -> tuple[Any, ...]:
@@ -833,7 +838,10 @@ def _sign_in(runner: Runner, data: Mapping[str, Any]) -> str:
 @handler("request_password_reset")
 def _request_password_reset(runner: Runner, data: Mapping[str, Any]) -> str:
     alias = str(data["member"])
-    runner.reset_tokens[alias] = runner.app.request_password_reset(_address(runner, data))
+    runner.app.request_password_reset(_address(runner, data))
+    for notice in runner.drain():  # the host derives the link's token from its mail
+        if notice.event == "PasswordResetRequested" and notice.fact("nonce") is not None:
+            runner.reset_tokens[alias] = runner.app.link_token(notice)
     return f"{alias} (a reset link is mailed)"
 
 

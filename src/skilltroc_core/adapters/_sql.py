@@ -25,7 +25,7 @@ from ..errors import (
     StateConflictError,
     StoreError,
 )
-from ..events import Notification
+from ..events import MEMBER_FACTS, Notification
 from ..ledger import (
     PLATFORM,
     Balance,
@@ -174,6 +174,8 @@ SCHEMA_VERSION = max(SCHEMA)
 #: The server sequence that numbers transfers (a store with one writer counts on from
 #: the last transfer instead).
 TRANSFER_SEQUENCE = "ledger_transfer"
+#: The names of the facts that name a member, as an SQL list (for ``forget_where``).
+MEMBER_FACT_NAMES = ", ".join(f"'{name}'" for name in MEMBER_FACTS)
 #: The sequences a store numbers its own rows with (outbox, timers, index postings).
 ROW_SEQUENCES = ("outbox", "timer", "entity_key")
 
@@ -1078,13 +1080,15 @@ class SqlUnitOfWork:
             self._write("outbox", _ADD_NOTICE, (self.next_in_sequence("outbox"), *row))
 
     def forget_notifications(self, member_id: str, email: str | None) -> None:
-        """Drop the notices only ``member_id`` (or ``email``) was to get; take them off
-        the recipients of notices shared with others, who must still be told."""
+        """Drop the notices only ``member_id`` (or ``email``) was to get, or that were
+        about them (``forget_where`` finds both, with the recipient as each of its
+        parameters); take them off the notices shared with others, who must still be
+        told."""
         for recipient in (member_id, email) if email else (member_id,):
             self._flush_for("outbox")
             rows = self.db.all(
                 f"SELECT seq, data FROM outbox WHERE {self._forget_where} ORDER BY seq"
-                + self.for_update, recipient)
+                + self.for_update, *[recipient] * self._forget_where.count("?"))
             for seq, data in rows:
                 kept = loads(Notification, data).without(member_id, email)
                 if kept is None:

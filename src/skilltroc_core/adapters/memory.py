@@ -192,6 +192,8 @@ def _no_writes(read_only: bool) -> StateConflictError:
 class MemoryStore:
     """A :class:`~skilltroc_core.ports.Store` in process memory."""
 
+    keeps_data = False  # gone with the process: a random secret key will do
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._journal: list[Entry] | None = None
@@ -427,7 +429,7 @@ class _MemoryUnitOfWork:
         store = self._store
         outbox = store._outbox
         doomed = [seq for seq, item in outbox.items()
-                  if member_id in item.recipients or (email and email in item.emails)]
+                  if member_id in item.concerned or (email and email in item.emails)]
         if not doomed:
             return
         # Undo restores the whole outbox in its order (re-inserting the forgotten notices

@@ -65,6 +65,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from ..errors import ConcurrencyError, SchemaTooNewError, SkilltrocError, StoreError
 from ..ports import OutboxItem
 from ._sql import (
+    MEMBER_FACT_NAMES,
     ROW_SEQUENCES,
     SCHEMA,
     SCHEMA_VERSION,
@@ -82,7 +83,11 @@ T = TypeVar("T")
 
 #: Written with ``?`` like every shared statement (the Runner turns it into ``%s``), hence
 #: jsonb containment ``@>`` rather than the jsonb ``?`` operator.
-FORGET_WHERE = "recipients::jsonb @> jsonb_build_array(?::text)"
+FORGET_WHERE = (
+    "recipients::jsonb @> jsonb_build_array(?::text) OR EXISTS (SELECT 1 FROM "
+    "jsonb_array_elements(data::jsonb -> 'facts') f "
+    f"WHERE f ->> 0 IN ({MEMBER_FACT_NAMES}) AND f ->> 1 = ?::text)"
+)
 #: The advisory lock migrations take ("SkTroc" 0 1); units of work never take it.
 ADVISORY_LOCK_KEY = 0x536B_5472_6F63_0001
 #: ``skilltroc_meta`` value of the key ``application`` in a Skilltroc database.
@@ -266,6 +271,8 @@ class PostgresStore:
     work waits up to ``lock_timeout`` seconds for a lock another unit holds; connecting
     is tried ``begin_attempts`` times in all.
     """
+
+    keeps_data = True
 
     def __init__(
         self, dsn: str, *, schema: str | None = None, lock_timeout: float = 30.0,

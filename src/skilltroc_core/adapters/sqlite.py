@@ -31,6 +31,7 @@ from ..errors import (
 )
 from ..ports import OutboxItem
 from ._sql import (
+    MEMBER_FACT_NAMES,
     SCHEMA,
     SCHEMA_VERSION,
     Runner,
@@ -43,9 +44,13 @@ from ._sql import (
 
 __all__ = ["SQLiteStore"]
 
-#: The outbox rows addressed to one recipient (a member id or an email), for erasure.
+#: The outbox rows addressed to one recipient (a member id or an email), or whose facts
+#: name that member, for erasure (ACC-7).
 FORGET_WHERE = (
-    "seq IN (SELECT o.seq FROM outbox o, json_each(o.recipients) r WHERE r.value = ?)"
+    "seq IN (SELECT o.seq FROM outbox o, json_each(o.recipients) r WHERE r.value = ? "
+    "UNION SELECT o.seq FROM outbox o, json_each(o.data, '$.facts') f "
+    f"WHERE json_extract(f.value, '$[0]') IN ({MEMBER_FACT_NAMES}) "
+    "AND json_extract(f.value, '$[1]') = ?)"
 )
 #: PRAGMA application_id of a Skilltroc store ("SkTr").
 APPLICATION_ID = 0x536B5472
@@ -77,6 +82,7 @@ class SQLiteStore:
                 f"synchronous is 'full' (durable commits) or 'normal', not {synchronous!r}")
         self.synchronous = synchronous
         self.path = str(path)
+        self.keeps_data = self.path != ":memory:"
         self.begin_attempts = check_attempts(begin_attempts)
         self._cache = SqlCache(cache_size)
         if self.path != ":memory:" and Path(self.path).is_dir():

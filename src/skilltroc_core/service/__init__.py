@@ -13,7 +13,7 @@ from typing import Final
 from ..errors import InvalidInputError
 from ..ledger import SupplyReport
 from ..ports import OutboxItem
-from ._base import ServiceBase, Tx, retry_public_methods
+from ._base import ServiceBase, Tx, retry_public_methods, take_out_stored_key
 from ._text import guard_public_methods
 from .ads import AdCommands
 from .booking import AgendaItem, BookingCommands, ProfileStats
@@ -31,6 +31,7 @@ __all__ = [
     "Skilltroc",
     "TutorialStats",
     "Tx",
+    "take_out_stored_key",
 ]
 
 #: The most notifications one drain returns (DECISION: SQL stores bind it as a 64-bit

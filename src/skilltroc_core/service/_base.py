@@ -9,13 +9,10 @@ command changes nothing.
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 import inspect
 import random
-import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -24,6 +21,7 @@ from typing import Any, Final, Literal, TypeVar
 from ..accounts import AccountStatus, Member
 from ..errors import (
     ConcurrencyError,
+    ConfigurationError,
     IdempotencyConflictError,
     InvalidInputError,
     NotFoundError,
@@ -32,13 +30,17 @@ from ..errors import (
 from ..events import FactValue, sorted_notification, stored_notification
 from ..frozen import builder, evolve
 from ..instants import UTC, microseconds_since_year_one, require_aware
+from ..keys import HostKeys
 from ..ledger import Ledger, refuse_debit
-from ..passwords import ScryptHasher
+from ..passwords import Argon2Hasher
 from ..ports import Clock, EntityKind, IdGenerator, PasswordHasher, Store, Timer, UnitOfWork
 from ..rules import DEFAULT_POLICY, Policy
 from . import kinds
 
-__all__ = ["DEFAULT_ATTEMPTS", "ServiceBase", "Tx", "evolve", "retry_public_methods"]
+__all__ = [
+    "DEFAULT_ATTEMPTS", "ServiceBase", "Tx", "evolve", "retry_public_methods",
+    "take_out_stored_key",
+]
 
 E = TypeVar("E")
 R = TypeVar("R")
@@ -220,16 +222,39 @@ class Tx:
         else:
             self.uow.queue_put(expiry_queue(kind), entity_id, expiry_key(at))
 
-    def email_fingerprint(self, email: str) -> str:
-        """A keyed one-way hash of an email (STAR-1: remembered after a purge)."""
-        key = self.service.email_hash_key
-        if key is None:
-            setting = self.uow.get(kinds.SETTINGS, "email_hash_key")
-            if setting is None:
-                setting = kinds.Setting(id="email_hash_key", value=secrets.token_hex(32))
-                self.uow.put(kinds.SETTINGS, setting.id, setting)
-            key = bytes.fromhex(setting.value)
-        return hmac.new(key, email.encode("utf-8"), hashlib.sha256).hexdigest()
+    def email_fingerprints(self, email: str) -> tuple[str, ...]:
+        """Keyed one-way hashes of an email, under the host's current secret key first,
+        then its previous ones (STAR-1: remembered after a purge, see
+        :mod:`skilltroc_core.keys`)."""
+        service = self.service
+        if not service._legacy_key_checked:
+            if self.uow.get(kinds.SETTINGS, kinds.LEGACY_KEY_SETTING) is not None:
+                raise ConfigurationError(
+                    "this store still holds the key of its email fingerprints, as earlier "
+                    "versions kept it: run `skilltroc secret take-out` on it and "
+                    "add the key it prints to previous_secret_keys", rule="STAR-1")
+            service._legacy_key_checked = True
+        return service.keys.fingerprints(email)
+
+
+def take_out_stored_key(store: Store) -> bytes | None:
+    """Remove from ``store`` the key of email fingerprints that earlier versions kept in
+    it, and return it (None if it holds none).
+
+    The host then gives it as one of its ``previous_secret_keys``, so that the addresses
+    remembered under it stay remembered (STAR-1), while the store no longer holds what
+    confirms them.
+    """
+    uow = store.begin()
+    try:
+        setting = uow.get(kinds.SETTINGS, kinds.LEGACY_KEY_SETTING)
+        if setting is not None:
+            uow.delete(kinds.SETTINGS, setting.id)
+        uow.commit()
+    except BaseException:
+        uow.rollback()
+        raise
+    return None if setting is None else bytes.fromhex(setting.value)
 
 
 def expiry_queue(kind: EntityKind[Any]) -> str:
@@ -344,7 +369,8 @@ class ServiceBase:
         policy: Policy = DEFAULT_POLICY,
         ids: IdGenerator | None = None,
         hasher: PasswordHasher | None = None,
-        email_hash_key: bytes | None = None,
+        secret_key: bytes | str | None = None,
+        previous_secret_keys: Sequence[bytes | str] = (),
         attempts: int = DEFAULT_ATTEMPTS,
     ) -> None:
         if type(attempts) is not int or not 1 <= attempts <= 1000:
@@ -358,8 +384,19 @@ class ServiceBase:
         self.clock = clock
         self.policy = policy
         self.ids = ids
-        self.hasher: PasswordHasher = hasher or ScryptHasher(policy)
-        self.email_hash_key = email_hash_key
+        self.hasher: PasswordHasher = hasher or Argon2Hasher(policy)
+        if secret_key is None:
+            if store.keeps_data:
+                raise ConfigurationError(
+                    "a store that keeps its data needs the host's secret key: "
+                    "Skilltroc(store, clock, secret_key=...) with at least 32 random bytes "
+                    "kept outside the store (see the hosting guide)", rule="ACC-4")
+            if previous_secret_keys:
+                raise ConfigurationError("previous secret keys need a current one")
+            self.keys = HostKeys.ephemeral()
+        else:
+            self.keys = HostKeys(secret_key, previous_secret_keys)
+        self._legacy_key_checked = False
         self._timer_handlers: dict[str, TimerHandler] = {}
         self._purge_hooks: list[Callable[[Tx, Member], None]] = []
         # run with the member as it now is, when an account is deactivated or reactivated

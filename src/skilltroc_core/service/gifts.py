@@ -41,7 +41,7 @@ class GiftCommands(ServiceBase):
         with self.command() as tx:
             sender = tx.actor(member_id, "GIFT-1")
             # The address is fingerprinted, not stored: keys outlive a recipient's purge.
-            fingerprint = f"{sender.id},{tx.email_fingerprint(address)},{stars}"
+            fingerprint = f"{sender.id},{tx.email_fingerprints(address)[0]},{stars}"
             stored_key = host_key(key, "GIFT-1")
             replayed = tx.replay(stored_key, "gift", fingerprint, "GIFT-1")
             if replayed is not None:

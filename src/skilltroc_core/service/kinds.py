@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Final
 
 import attrs
 
@@ -29,6 +30,7 @@ __all__ = [
     "FOLLOWS",
     "GIFTS",
     "INVITATIONS",
+    "LEGACY_KEY_SETTING",
     "MEMBERS",
     "MEMBER_STATS",
     "RECENT_MESSAGES",
@@ -109,6 +111,9 @@ INVITATIONS: EntityKind[Invitation] = EntityKind(
 )
 COMMAND_KEYS: EntityKind[CommandKey] = EntityKind(name="command_key", type=CommandKey)
 SETTINGS: EntityKind[Setting] = EntityKind(name="setting", type=Setting, immutable=True)
+#: The setting where earlier versions kept the key of email fingerprints, which now
+#: comes from the host: a store still holding it is refused until it is taken out.
+LEGACY_KEY_SETTING: Final = "email_hash_key"
 BONUS_EMAILS: EntityKind[BonusEmail] = EntityKind(name="bonus_email", type=BonusEmail)
 
 

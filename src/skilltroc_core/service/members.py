@@ -32,9 +32,11 @@ from ..errors import (
     NotAllowedError,
     NotFoundError,
 )
+from ..events import Notification
 from ..gifts import GiftState
+from ..keys import LinkPurpose
 from ..ledger import MAX_STARS, Balance, StatementPage, Transfer, TransferKind
-from ..passwords import hash_token, new_token
+from ..passwords import hash_token
 from ..ports import Timer
 from . import kinds
 from ._base import ServiceBase, Tx, evolve
@@ -67,10 +69,12 @@ class WrongPasswordError(NotAllowedError):
 
 @attrs.frozen(kw_only=True)
 class SignupResult:
-    """The new member's id; for a password signup, the token of the confirmation link."""
+    """The new member's id; for a password signup, the token of the confirmation link
+    (stored nowhere; :meth:`~MemberCommands.link_token` derives it again from the
+    EmailConfirmationRequested notice)."""
 
     member_id: str
-    confirmation_token: str | None
+    confirmation_token: str | None = attrs.field(repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -109,8 +113,17 @@ def _enum(enum: type[ProCategory] | type[MemberKind] | type[Provider], value: ob
         raise InvalidInputError(f"{value!r} is not one of: {choices}", rule=rule) from exc
 
 
+#: The notices that carry a link, and what the link's token is for (ACC-1, ACC-4).
+_LINK_PURPOSES: Final = {
+    "EmailConfirmationRequested": LinkPurpose.CONFIRM_EMAIL,
+    "PasswordResetRequested": LinkPurpose.RESET_PASSWORD,
+}
+
+
 class MemberCommands(ServiceBase):
     """Accounts (ACC), signup bonus (STAR-1), purchases (STAR-2), profiles, referrals."""
+
+    _decoy: str | None = None  # see _decoy_hash
 
     def _register_timers(self) -> None:
         super()._register_timers()
@@ -130,8 +143,9 @@ class MemberCommands(ServiceBase):
     ) -> SignupResult:
         """Create an account (ACC-1, ACC-2, ACC-3, ACC-6), with an optional sponsor (SPONSOR-2).
 
-        A password signup waits for email confirmation (its token is returned and sent in
-        an EmailConfirmationRequested notice); a provider signup is complete at once.
+        A password signup waits for email confirmation: its link's token is returned,
+        and the EmailConfirmationRequested notice carries what derives it again
+        (:meth:`link_token`), never the token itself; a provider signup is complete at once.
         """
         policy = self.policy
         address = normalize_email(email, policy)
@@ -165,7 +179,9 @@ class MemberCommands(ServiceBase):
                 )
             sponsor_id = self._resolve_sponsor(tx, sponsor, address)
             member_id = tx.new_id("mem")
-            token = None if via else new_token()
+            nonce = None if via else self.keys.new_nonce()
+            token = None if nonce is None else self.keys.link_token(
+                LinkPurpose.CONFIRM_EMAIL, member_id, nonce)
             member = Member(
                 id=member_id, email=address, kind=member_kind, status=AccountStatus.PENDING,
                 created_at=tx.now, category=pro_category, provider=via,
@@ -180,7 +196,7 @@ class MemberCommands(ServiceBase):
                 member = self._complete_signup(tx, member.confirmed(tx.now), "provider_signup")
             else:
                 tx.notify("EmailConfirmationRequested", recipients=(member_id,),
-                          email=address, token=token)
+                          email=address, nonce=nonce, key=self.keys.current_id)
             tx.put(kinds.MEMBERS, member_id, member)
             return SignupResult(member_id=member_id, confirmation_token=token)
 
@@ -222,11 +238,11 @@ class MemberCommands(ServiceBase):
     def _complete_signup(self, tx: Tx, member: Member, how: str) -> Member:
         """STAR-1: the signup bonus, once per email address ever."""
         assert member.email is not None
-        fingerprint = tx.email_fingerprint(member.email)
-        if tx.get(kinds.BONUS_EMAILS, fingerprint) is None:
+        fingerprints = tx.email_fingerprints(member.email)
+        if all(tx.get(kinds.BONUS_EMAILS, known) is None for known in fingerprints):
             tx.ledger.issue(TransferKind.SIGNUP_BONUS, member.id, self.policy.signup_bonus,
                             reference=f"signup:{member.id}", at=tx.now)
-            tx.put(kinds.BONUS_EMAILS, fingerprint, kinds.BonusEmail(id=fingerprint))
+            tx.put(kinds.BONUS_EMAILS, fingerprints[0], kinds.BonusEmail(id=fingerprints[0]))
         return member
 
     def confirm_email(self, member_id: str, token: str) -> None:
@@ -243,50 +259,91 @@ class MemberCommands(ServiceBase):
 
     # ------------------------------------------------------------------ passwords
     def sign_in(self, email: str, password: str) -> str:
-        """The member id for these credentials (ACC-4 tells provider accounts where to go);
-        refused until the email is confirmed (ACC-1: usable only after confirmation)."""
+        """The member id for these credentials; refused until the email is confirmed
+        (ACC-1: usable only after confirmation).
+
+        An unknown address, a provider account and a wrong password get the same
+        :class:`WrongPasswordError` after the same work (one password check), so the
+        answer tells nothing about which addresses have accounts (ACC-4). A hash of an
+        older scheme or cost is replaced by a new one once the password is right.
+        """
         address = normalize_email(email, self.policy)
         with self.query() as tx:
             member = tx.member_by_email(address)
         # the hash is checked after the unit of work: slow on purpose, it holds no lock
-        if member is None:
+        stored = member.password_hash if member is not None else None
+        candidate = password if isinstance(password, str) else ""
+        if stored is None or member is None:
+            self.hasher.verify(candidate, self._decoy_hash())  # as long as a real check
             raise WrongPasswordError("wrong email or password", rule="ACC-4")
-        if member.provider is not None:
-            raise ProviderAccountError(
-                f"this account signs in with {member.provider.value.title()}"
-            )
-        if member.password_hash is None or not isinstance(password, str) or not (
-            self.hasher.verify(password, member.password_hash)
-        ):
+        if not self.hasher.verify(candidate, stored) or not isinstance(password, str):
             raise WrongPasswordError("wrong email or password", rule="ACC-4")
         if member.status is AccountStatus.PENDING:  # only once the password is right
             raise AccountNotConfirmedError(
                 f"{member.display} must confirm their email address first: the link is "
                 "in the confirmation mail", rule="ACC-1")
+        if self.hasher.needs_rehash(stored):
+            self._rehash(member.id, stored, self.hasher.hash(password))
         return member.id  # a deactivated member signs in to reactivate (ACC-7)
 
-    def request_password_reset(self, email: str) -> str:
-        """ACC-4: a single-use reset token, expiring after the policy lifetime, mailed.
+    def _decoy_hash(self) -> str:
+        """A hash of nothing anyone knows, made like real ones: what a sign-in for an
+        unknown address checks, so that it takes as long as for a known one."""
+        decoy = self._decoy
+        if decoy is None:
+            decoy = self._decoy = self.hasher.hash(self.keys.new_nonce())
+        return decoy
 
-        Only its hash is stored. Provider accounts are told to use their provider.
+    def _rehash(self, member_id: str, old_hash: str, new_hash: str) -> None:
+        """Replace ``old_hash`` by ``new_hash`` (same password, current scheme), unless
+        the password changed meanwhile."""
+        with self.command() as tx:
+            member = tx.get(kinds.MEMBERS, member_id)
+            if member is not None and member.password_hash == old_hash:
+                tx.put(kinds.MEMBERS, member.id, evolve(member, password_hash=new_hash))
+
+    def request_password_reset(self, email: str) -> None:
+        """ACC-4: mail a single-use reset link, usable for the policy's lifetime.
+
+        It answers the same way whatever the address (no account enumeration): nothing
+        is returned and nothing is refused. A password account gets a
+        PasswordResetRequested notice whose link token the host derives with
+        :meth:`link_token` (only its hash is stored); a provider account gets the same
+        notice naming its provider instead of a link; an unknown address gets nothing.
         """
         address = normalize_email(email, self.policy)
         with self.command() as tx:
             member = tx.member_by_email(address)
             if member is None:
-                raise NotFoundError(f"no account uses {address}", rule="ACC-4")
+                return
             if member.provider is not None:
-                raise ProviderAccountError(
-                    f"this account signs in with {member.provider.value.title()}: "
-                    "use that provider to recover access"
-                )
-            token = new_token()
+                tx.notify("PasswordResetRequested", recipients=(member.id,), email=address,
+                          provider=member.provider.value)
+                return
+            nonce = self.keys.new_nonce()
+            token = self.keys.link_token(LinkPurpose.RESET_PASSWORD, member.id, nonce)
             expires = tx.now + self.policy.reset_token_lifetime
             tx.put(kinds.MEMBERS, member.id, evolve(
                 member, reset_token_hash=hash_token(token), reset_expires_at=expires))
             tx.notify("PasswordResetRequested", recipients=(member.id,), email=address,
-                      token=token, expires_at=expires)
-            return token
+                      nonce=nonce, key=self.keys.current_id, expires_at=expires)
+
+    def link_token(self, notice: Notification) -> str:
+        """The secret of the link an EmailConfirmationRequested or PasswordResetRequested
+        notice is about, for the host to put in its mail (ACC-1, ACC-4).
+
+        The store keeps only the token's hash and the notice a nonce: the token is
+        derived again here from the host's secret key, so whoever reads the database or
+        the outbox cannot use a link.
+        """
+        purpose = _LINK_PURPOSES.get(notice.event) if isinstance(notice, Notification) else None
+        nonce, key_id = (notice.fact("nonce"), notice.fact("key")) if purpose else (None, None)
+        if purpose is None or not isinstance(nonce, str) or not isinstance(key_id, str) or (
+                len(notice.recipients) != 1):
+            raise InvalidInputError(
+                "only an EmailConfirmationRequested notice or a PasswordResetRequested "
+                "notice of a password account carries a link", rule="ACC-4")
+        return self.keys.link_token(purpose, notice.recipients[0], nonce, key_id)
 
     def reset_password(self, email: str, token: str, new_password: str) -> None:
         """ACC-4: set a new password with a valid, unexpired, unused reset token."""

@@ -163,6 +163,10 @@ class FaultyStore:
         self._armed: _Counter | None = None
         self._last: _Counter | None = None
 
+    @property
+    def keeps_data(self) -> bool:
+        return self.inner.keeps_data
+
     def arm(self, fail_at: int) -> None:
         """Fail the ``fail_at``-th store call (from 1) of the next unit of work."""
         self._armed = _Counter(fail_at) if fail_at > 0 else None

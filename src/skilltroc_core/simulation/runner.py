@@ -51,9 +51,12 @@ T = TypeVar("T")
 #: The simulator's policy: cheap password hashing, and small enough tutorial and
 #: campaign thresholds that payouts and completed campaigns happen within a run.
 SIM_POLICY: Policy = attrs.evolve(
-    DEFAULT_POLICY, scrypt_n=16, views_per_tutorial_star=3, impressions_per_ad_star=1
+    DEFAULT_POLICY, argon2_time_cost=1, argon2_memory_kib=8, views_per_tutorial_star=3,
+    impressions_per_ad_star=1
 )
 START = datetime(2027, 1, 4, 8, 0, tzinfo=UTC)
+#: The secret key of simulated hosts (a store they open again must meet it again).
+SIM_SECRET = b"skilltroc simulation secret key!"
 DOMAINS = ("cooking", "music", "code", "garden")
 _VIDEOS = tuple(f"sim{n:08d}" for n in range(24))
 _MAX_JUMP_MINUTES = 3 * 7 * 24 * 60  # clock jumps go from a minute to three weeks
@@ -157,7 +160,7 @@ class Simulator:
         self.clock = ManualClock(START)
         self.policy = policy
         self.app = Skilltroc(self.store, self.clock, policy=policy,
-                             email_hash_key=b"simulation")
+                             secret_key=SIM_SECRET)
         self.model = model_class(policy, START)
         self.faults = faults
         self.check_every = max(1, check_every)

@@ -13,6 +13,7 @@
   :func:`instants`, :func:`star_amounts`, and :func:`commands`, which draws
   :class:`Command` descriptions to run with :func:`apply` (:mod:`.steps`,
   no dependency), recording the ids they create in a :class:`KnownIds`.
+- :data:`TEST_SECRET_KEY`: a secret key for services over test stores that keep data.
 
 A host checks its adapter in about ten lines (``docs/hosting.md``)::
 
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "TEST_SECRET_KEY",
     "Applied",
     "Call",
     "Command",
@@ -69,6 +71,9 @@ __all__ = [
     "star_amounts",
     "workshops",
 ]
+
+#: The host's secret key that test services use (never one for production: it is public).
+TEST_SECRET_KEY = b"skilltroc test secret key: not for production"
 
 # Where each name lives, imported lazily: the contract suite needs pytest, the machine
 # and the strategies need hypothesis, and hosts may have neither at run time. (Commands

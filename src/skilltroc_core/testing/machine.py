@@ -56,6 +56,7 @@ from ..rules import DEFAULT_POLICY, Policy
 from ..service import SignupResult, Skilltroc, kinds
 from ..service.ads import CAMPAIGNS
 from ..service.tutorials import TUTORIALS
+from . import TEST_SECRET_KEY
 from .steps import Applied, Call, Command, KnownIds, record, resolve
 from .strategies import commands
 
@@ -63,7 +64,8 @@ __all__ = ["MACHINE_POLICY", "STARTING_CAST", "SkilltrocMachine", "StarModel"]
 
 #: The machine's rules: cheap password hashes, and a tutorial star every 2 counted views
 #: so that payouts happen in short runs.
-MACHINE_POLICY: Final = attrs.evolve(DEFAULT_POLICY, scrypt_n=16, views_per_tutorial_star=2)
+MACHINE_POLICY: Final = attrs.evolve(
+    DEFAULT_POLICY, argon2_time_cost=1, argon2_memory_kib=8, views_per_tutorial_star=2)
 _FAR: Final = timedelta(days=3650)
 R, S = RegistrationState, SessionState
 
@@ -321,7 +323,8 @@ class SkilltrocMachine(RuleBasedStateMachine):
         super().__init__()
         self.store = self.create_store()
         self.clock = ManualClock(self.start)
-        self.app = Skilltroc(self.store, self.clock, policy=self.policy)
+        self.app = Skilltroc(self.store, self.clock, policy=self.policy,
+                             secret_key=TEST_SECRET_KEY)
         self.ids = KnownIds()
         self.model = StarModel(self.policy)
         self.settled_at = self.start  # every deadline due by then has been applied

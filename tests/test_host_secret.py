@@ -21,7 +21,6 @@ import io
 import sqlite3
 from contextlib import redirect_stdout
 from pathlib import Path
-from typing import Any
 
 import attrs
 import pytest
@@ -34,12 +33,12 @@ from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import ConfigurationError, SkilltrocError
 from skilltroc_core.passwords import Argon2Hasher
 from skilltroc_core.ports import Store
-from skilltroc_core.rules import DEFAULT_POLICY
+from skilltroc_core.rules import DEFAULT_POLICY, Policy
 from skilltroc_core.service import Skilltroc, kinds
 from skilltroc_core.testing import TEST_SECRET_KEY
 
 from .members_support import CHEAP_POLICY, PASSWORD, START, email_of, notices, reset_link
-from .pg_fixtures import pg_dsn, pg_server  # noqa: F401 - fixtures
+from .pg_fixtures import dump_tables, pg_dsn, pg_server  # noqa: F401 - fixtures
 
 OTHER_KEY = b"another host secret key, 32 bytes or more"
 
@@ -67,9 +66,9 @@ def place(request: pytest.FixtureRequest, tmp_path: Path) -> Place:
 
 
 def _app(store: Store, key: bytes | None = TEST_SECRET_KEY, *,
-         previous: tuple[bytes, ...] = (), **options: Any) -> Skilltroc:
-    return Skilltroc(store, ManualClock(START), policy=CHEAP_POLICY, secret_key=key,
-                     previous_secret_keys=previous, **options)
+         previous: tuple[bytes, ...] = (), policy: Policy = CHEAP_POLICY) -> Skilltroc:
+    return Skilltroc(store, ManualClock(START), policy=policy, secret_key=key,
+                     previous_secret_keys=previous)
 
 
 def _signed_up_and_purged(app: Skilltroc, name: str) -> str:
@@ -363,3 +362,46 @@ def test_one_check_for_every_sign_in_is_what_the_hasher_port_promises() -> None:
         with pytest.raises(SkilltrocError):
             app.sign_in(email_of("nobody"), PASSWORD)
     assert len(set(hasher.checked)) == 1 and len(hasher.checked) == 3
+
+
+# --- video history ids -------------------------------------------------------------------
+
+
+@pytest.mark.rule("TUTO-2", "ACC-7")
+def test_a_video_history_id_spells_no_reference_and_outlives_a_key_rotation(
+    place: Place,
+) -> None:
+    policy = attrs.evolve(CHEAP_POLICY, views_per_tutorial_star=2)
+    app = _app(place.open(), policy=policy)
+    kim = app.signup(email_of("kim"), provider="google").member_id
+    first = app.publish_tutorial(kim, title="Knots", domain="sailing", rights_attested=True,
+                                 upload="uploads/kim-knots-secret.mp4")
+    for viewer in ("v1", "v2", "v3"):
+        app.record_view(first, viewer, f"view-{viewer}")
+    history = app.tutorial(first).history
+    assert history.startswith("vh_") and "knots" not in history and kim not in history
+    app.delete_tutorial(kim, first)
+    app.store.close()
+    # after a rotation, the same video published again continues its count (TUTO-2)
+    rotated = _app(place.open(), OTHER_KEY, previous=(TEST_SECRET_KEY,), policy=policy)
+    again = rotated.publish_tutorial(kim, title="Knots again", domain="sailing",
+                                     rights_attested=True, upload="uploads/kim-knots-secret.mp4")
+    assert rotated.tutorial(again).history == history
+    rotated.record_view(again, "v4", "view-v4")  # the 4th counted view: a second star
+    [line] = [s for s in rotated.my_tutorials(kim, include_deleted=True)
+              if s.tutorial.id == again]
+    assert (line.video_views, line.video_stars) == (4, 2)
+    assert rotated.balance(kim).available == CHEAP_POLICY.signup_bonus + 2
+    # ACC-7: after the purge, no id, ledger key or record spells the video's reference
+    rotated.deactivate(kim)
+    assert isinstance(rotated.clock, ManualClock)
+    rotated.clock.advance(days=CHEAP_POLICY.account_retention_days)
+    assert rotated.run_due() >= 1
+    notices(rotated)
+    rotated.store.close()
+    if place.kind == "sqlite":
+        stored = b"".join(p.read_bytes() for p in place.path.parent.iterdir() if p.is_file())
+    else:
+        assert place.dsn is not None
+        stored = repr(dump_tables(place.dsn)).encode()
+    assert b"kim-knots" not in stored

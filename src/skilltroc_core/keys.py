@@ -6,6 +6,8 @@ A host configures one secret, like a password pepper, and gives it to
 - **email fingerprints** (STAR-1): a keyed hash remembers that an address had its signup
   bonus after the account is purged, and someone holding only the database cannot check
   whether a given address ever had an account;
+- **video history ids** (TUTO-2): the payout history of a video is named by a keyed hash
+  of its publisher and reference, so ids and ledger keys never spell a file name;
 - **link tokens** (ACC-1, ACC-4): the secret of a confirmation or reset link is derived
   from the key and a random nonce that the notice carries. The store keeps the token's
   hash and the nonce, never the token: the host derives it (``Skilltroc.link_token``)
@@ -90,6 +92,15 @@ class HostKeys:
         """The fingerprint of ``email`` under each key, the current one first (STAR-1)."""
         data = email.encode("utf-8")
         return tuple(hmac.new(key, data, hashlib.sha256).hexdigest() for key in self._keys)
+
+    # ------------------------------------------------------------------ video ids
+    def video_ids(self, publisher: str, video: str) -> tuple[str, ...]:
+        """The id of the payout history of ``video`` (its reference) published by
+        ``publisher``, under each key, the current one first (TUTO-2): ids and ledger
+        keys never spell an uploaded file's name or a video id."""
+        message = f"{publisher}\n{video}".encode()
+        return tuple("vh_" + _mac(_mac(key, b"skilltroc video ids"), message).hex()[:40]
+                     for key in self._keys)
 
     # ------------------------------------------------------------------ link tokens
     @staticmethod

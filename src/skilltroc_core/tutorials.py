@@ -165,7 +165,10 @@ def upload_source(reference: object) -> VideoSource:
 
 
 def history_id(publisher: str, source: VideoSource) -> str:
-    """The id of the payout history of ``source`` published by ``publisher`` (TUTO-2)."""
+    """The payout history id of ``source`` published by ``publisher`` as versions before
+    the host's secret key made it (TUTO-2): it spells the video's reference, so the
+    service now names new histories with :meth:`~skilltroc_core.keys.HostKeys.video_ids`
+    and this one only finds the histories of tutorials published before."""
     return f"{publisher}|{source.key}"
 
 
@@ -218,10 +221,12 @@ class Tutorial:
     stars_earned: int = 0
     edited_at: datetime | None = None
     deleted_at: datetime | None = None
-
-    @property
-    def history(self) -> str:
-        return history_id(self.publisher, self.source)
+    #: The id of the video's payout history (TUTO-2): the service gives a keyed hash of
+    #: the publisher and the video, so that no id or ledger key spells the video's
+    #: reference; a tutorial stored before has its former id.
+    history: str = attrs.field(
+        default=attrs.Factory(lambda self: history_id(self.publisher, self.source),
+                              takes_self=True))
 
     @property
     def is_live(self) -> bool:
@@ -231,10 +236,10 @@ class Tutorial:
         return transition(TUTORIAL_LIFECYCLE, self.state, trigger, what=f"tutorial {self.id}",
                           rule="TUTO-1")
 
-    def edited(self, now: datetime, *, title: str, domain: str, source: VideoSource
-               ) -> Tutorial:
+    def edited(self, now: datetime, *, title: str, domain: str, source: VideoSource,
+               history: str) -> Tutorial:
         return attrs.evolve(self, state=self._to("edit"), title=title, domain=domain,
-                            source=source, edited_at=now)
+                            source=source, history=history, edited_at=now)
 
     def deleted(self, now: datetime) -> Tutorial:
         """Soft deletion: the record and its counts stay (TUTO-2)."""

@@ -120,17 +120,25 @@ class TutorialCommands(ServiceBase):
             )
         return tutorial
 
-    def _claim_video(self, tx: Tx, tutorial: Tutorial) -> None:
-        """One live tutorial per publisher and video; its payout history exists."""
-        for other in tx.find(TUTORIALS, "live_video", tutorial.history):
+    def _claim_video(self, tx: Tx, tutorial: Tutorial) -> Tutorial:
+        """``tutorial`` with the payout history of its video, which now exists: the one
+        this publisher's video already has (under the current secret key, a previous one,
+        or the id of earlier versions), else a new one; one live tutorial per video."""
+        video = tutorial.source.key
+        named = (*self.keys.video_ids(tutorial.publisher, video),
+                 history_id(tutorial.publisher, tutorial.source))
+        history = next((h for h in named if tx.get(VIDEO_HISTORIES, h) is not None), None)
+        if history is None:
+            history = named[0]
+            tx.put(VIDEO_HISTORIES, history, VideoHistory(
+                id=history, publisher=tutorial.publisher, video=video))
+        for other in tx.find(TUTORIALS, "live_video", history):
             if other.id != tutorial.id:
                 raise AlreadyExistsError(
                     f"tutorial {other.id} of the same publisher already shows this video",
                     rule="TUTO-2", tutorial=other.id,
                 )
-        if tx.get(VIDEO_HISTORIES, tutorial.history) is None:
-            tx.put(VIDEO_HISTORIES, tutorial.history, VideoHistory(
-                id=tutorial.history, publisher=tutorial.publisher, video=tutorial.source.key))
+        return evolve(tutorial, history=history)
 
     # ------------------------------------------------------------------ commands
     def publish_tutorial(
@@ -162,9 +170,9 @@ class TutorialCommands(ServiceBase):
             member.require_complete_profile(
                 "publishing tutorials", self.policy.profile_required_fields)
             tutorial_id = tx.new_id("tuto")
-            tutorial = Tutorial(id=tutorial_id, publisher=member.id, title=title,
-                                domain=domain, source=source, published_at=tx.now)
-            self._claim_video(tx, tutorial)
+            tutorial = self._claim_video(tx, Tutorial(
+                id=tutorial_id, publisher=member.id, title=title, domain=domain,
+                source=source, published_at=tx.now))
             tx.put(TUTORIALS, tutorial_id, tutorial)
             return tutorial_id
 
@@ -202,9 +210,10 @@ class TutorialCommands(ServiceBase):
                     "the publisher must attest holding the rights to the new video"
                 )
             edited = tutorial.edited(tx.now, title=new_title or tutorial.title,
-                                     domain=new_domain or tutorial.domain, source=source)
+                                     domain=new_domain or tutorial.domain, source=source,
+                                     history=tutorial.history)
             if source != tutorial.source:
-                self._claim_video(tx, edited)
+                edited = self._claim_video(tx, edited)
             tx.put(TUTORIALS, edited.id, edited)
             return edited
 
@@ -286,7 +295,7 @@ class TutorialCommands(ServiceBase):
             for tutorial in tx.find(TUTORIALS, "publisher", member.id):
                 if not tutorial.is_live and not include_deleted:
                     continue
-                history = tx.get(VIDEO_HISTORIES, history_id(member.id, tutorial.source))
+                history = tx.get(VIDEO_HISTORIES, tutorial.history)
                 lines.append(TutorialStats(
                     tutorial=tutorial, views=tutorial.views,
                     stars_earned=tutorial.stars_earned,
@@ -301,8 +310,13 @@ class TutorialCommands(ServiceBase):
 
     # ------------------------------------------------------------------ purge
     def _purge_tutorials(self, tx: Tx, member: Member) -> None:
-        """ACC-7 (DECISION): a purged member's tutorials are deleted and their titles
-        erased; the numbers stay under the member's anonymous id."""
+        """ACC-7 (DECISION): a purged member's tutorials are deleted and their titles and
+        video references erased; the numbers stay under the member's anonymous id."""
         for tutorial in tx.find(TUTORIALS, "publisher", member.id):
             gone = tutorial.deleted(tx.now) if tutorial.is_live else tutorial
-            tx.put(TUTORIALS, tutorial.id, evolve(gone, title="", state=TutorialState.DELETED))
+            history = tx.get(VIDEO_HISTORIES, tutorial.history)
+            if history is not None and history.video:
+                tx.put(VIDEO_HISTORIES, history.id, evolve(history, video=""))
+            tx.put(TUTORIALS, tutorial.id, evolve(
+                gone, title="", source=evolve(gone.source, ref=""),
+                state=TutorialState.DELETED))

@@ -8,7 +8,10 @@ Each refusal changes nothing (checked with the store snapshot of ``members_suppo
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sqlite3
+import tempfile
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -16,13 +19,20 @@ from typing import Any
 
 import psycopg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from skilltroc_core.adapters._sql import Runner
 from skilltroc_core.adapters.postgres import PostgresStore
 from skilltroc_core.adapters.sqlite import SQLiteStore
 from skilltroc_core.adapters.sqlite import driver_error as sqlite_driver_error
 from skilltroc_core.clocks import ManualClock
-from skilltroc_core.errors import IdempotencyConflictError, InvalidInputError, StoreError
+from skilltroc_core.errors import (
+    IdempotencyConflictError,
+    InvalidInputError,
+    SkilltrocError,
+    StoreError,
+)
 from skilltroc_core.ledger import Ledger, TransferKind
 from skilltroc_core.ports import Store
 from skilltroc_core.service import Skilltroc, kinds
@@ -195,6 +205,71 @@ def test_a_damaged_row_is_a_store_error_naming_what_cannot_be_read(
         store.drain_notifications()
     assert "notification 1 " in notice.value.message
     store.close()
+
+
+def _damages(text: str) -> st.SearchStrategy[str]:
+    """``text`` (a stored JSON row) damaged: cut short, a byte flipped, a field with a
+    value of another type, a field missing, or not an object at all."""
+    row = json.loads(text)
+    names = sorted(row)
+    odd_values = st.one_of(st.none(), st.integers(), st.text(max_size=5), st.booleans(),
+                           st.lists(st.integers(), max_size=2), st.just({"x": 1}),
+                           st.just("2027-01-01T00:00:00"), st.just("9999-12-31T23:59:59+14:00"))
+    return st.one_of(
+        st.integers(0, len(text) - 1).map(lambda cut: text[:cut]),
+        st.tuples(st.integers(0, len(text) - 1), st.characters()).map(
+            lambda at: text[:at[0]] + at[1] + text[at[0] + 1:]),
+        st.tuples(st.sampled_from(names), odd_values).map(
+            lambda change: json.dumps({**row, change[0]: change[1]})),
+        st.sampled_from(names).map(
+            lambda name: json.dumps({k: v for k, v in row.items() if k != name})),
+        st.sampled_from(["[]", "null", "1", '"text"', "{}"]),
+    )
+
+
+_MEMBER_ROW = (
+    '{"category":null,"confirmation_token_hash":null,"confirmed_at":'
+    '"2027-03-01T08:00:00.000000+00:00","created_at":"2027-03-01T08:00:00.000000+00:00",'
+    '"deactivated_at":null,"email":"ann@example.org","id":"mem_000001","kind":"individual",'
+    '"password_hash":null,"profile":{"bio":null,"description":null,"display_name":null,'
+    '"locality":null,"photo":null,"website":null},"provider":"google","purge_at":null,'
+    '"reset_expires_at":null,"reset_token_hash":null,"sponsor":null,'
+    '"sponsor_rewarded":false,"status":"active"}')
+_NOTICE_ROW = (
+    '{"at":"2027-03-01T08:00:00.000000+00:00","emails":[],"event":"GiftReceived",'
+    '"facts":[["gift","gift_000001"],["sender","mem_000002"],["stars",5]],'
+    '"recipients":["mem_000001"],"rule":"GIFT-3"}')
+
+
+@pytest.mark.rule("STAR-6")
+@settings(max_examples=60, deadline=None)
+@given(member=_damages(_MEMBER_ROW), notice=_damages(_NOTICE_ROW))
+def test_fuzz_whatever_a_damaged_row_holds_reading_it_is_a_store_error_or_a_value(
+    member: str, notice: str,
+) -> None:
+    """Every read of a damaged member row or outbox row either gives a value or raises
+    a SkilltrocError; never a JSONDecodeError, KeyError, TypeError or ValueError."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "s.db"
+        app = Skilltroc(SQLiteStore(path), ManualClock(T0), policy=POLICY,
+                        secret_key=TEST_SECRET_KEY)
+        ann = app.signup("ann@example.org", provider="google").member_id
+        with sqlite3.connect(path) as conn:
+            conn.execute("UPDATE entities SET data = ? WHERE kind = 'member' AND id = ?",
+                         (member, ann))
+            conn.execute("INSERT INTO outbox (seq, data, recipients) VALUES (99, ?, ?)",
+                         (notice, '["mem_000001"]'))
+        reads: list[Callable[[], object]] = [
+            lambda: app.member(ann), lambda: app.balance(ann), lambda: app.profile(ann),
+            lambda: app.statement(ann), lambda: app.drain_notifications(1000),
+            lambda: app.sign_in("ann@example.org", PASSWORD),
+            lambda: app.request_password_reset("ann@example.org"),
+            lambda: app.buy_stars(ann, 5, "PAY-1"), lambda: app.deactivate(ann),
+        ]
+        for read in reads:  # anything but a SkilltrocError fails the test
+            with contextlib.suppress(SkilltrocError):
+                read()
+        app.store.close()
 
 
 def test_a_driver_error_while_rows_are_read_is_a_store_error() -> None:

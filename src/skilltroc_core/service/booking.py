@@ -52,6 +52,10 @@ REQUEST_DUE: Final = "request_due"
 WAITLIST_WINDOW: Final = "waitlist_window"
 SESSION_END: Final = "session_end"
 CONFIRMATION_WINDOW: Final = "confirmation_window"
+#: The ``cause`` fact of a WorkshopDeleted notice (BOOK-5): its organizer deleted it, or
+#: it went with its organizer's account at the purge (ACC-7).
+DELETED_BY_ORGANIZER: Final = "deleted_by_organizer"
+ORGANIZER_PURGED: Final = "organizer_purged"
 
 R = RegistrationState
 #: The one deadline each registration state waits on (BOOK-16, BOOK-24): accepting a
@@ -291,9 +295,11 @@ class BookingCommands(MemberCommands, SocialCommands):
         with self.command() as tx:
             member = tx.actor(member_id, "BOOK-5")
             workshop = self._own_workshop(tx, member, workshop_id, "BOOK-5")
-            self._delete_workshop(tx, workshop)
+            self._delete_workshop(tx, workshop, DELETED_BY_ORGANIZER)
 
-    def _delete_workshop(self, tx: Tx, workshop: Workshop) -> None:
+    def _delete_workshop(self, tx: Tx, workshop: Workshop, cause: str) -> None:
+        """BOOK-5, by its organizer or at their purge (ACC-7): the notice's ``cause`` fact
+        says which (:data:`DELETED_BY_ORGANIZER` or :data:`ORGANIZER_PURGED`)."""
         tx.put(kinds.WORKSHOPS, workshop.id, workshop.deleted(tx.now))
         told: list[str] = []
         for session in tx.find(kinds.SESSIONS, "workshop", workshop.id):
@@ -309,7 +315,7 @@ class BookingCommands(MemberCommands, SocialCommands):
                     continue  # started: told, but it keeps its post-session lifecycle
             self._end(tx, registration, "workshop_deleted")
         tx.notify("WorkshopDeleted", recipients=tuple(dict.fromkeys(told)),
-                  workshop=workshop.id, title=workshop.title)
+                  workshop=workshop.id, title=workshop.title, cause=cause)
 
     # ------------------------------------------------------------------ sessions
     def plan_session(self, member_id: str, workshop_id: str, start: datetime,
@@ -562,7 +568,8 @@ class BookingCommands(MemberCommands, SocialCommands):
             self._tell(tx, "TransactionCancelled", ended.member, ended)
 
     def join(self, member_id: str, registration_id: str, session_id: str) -> None:
-        """BOOK-23: a waitlisted member takes all their seats in a planned session, or none."""
+        """BOOK-23: a waitlisted member takes all their seats in a planned session, or
+        none; the member and the organizer are told."""
         with self.command() as tx:
             member = tx.actor(member_id, "BOOK-23")
             registration = self._as_requester(tx, member, registration_id, "BOOK-23")
@@ -588,6 +595,9 @@ class BookingCommands(MemberCommands, SocialCommands):
             tx.put(kinds.SESSIONS, session.id,
                    evolve(session, seats_taken=session.seats_taken + registration.seats))
             tx.cancel_timer(WAITLIST_WINDOW, joined.id)
+            tx.notify("SessionJoined", recipients=(joined.member, joined.organizer),
+                      request=joined.id, seats=joined.seats, session=session.id,
+                      stars=joined.amount, workshop=joined.workshop, start=session.start)
 
     def leave_waitlist(self, member_id: str, registration_id: str) -> None:
         """BOOK-25: a waitlisted member leaves at any time and is refunded."""
@@ -761,7 +771,7 @@ class BookingCommands(MemberCommands, SocialCommands):
         the sessions, registrations and evaluations that refer to them."""
         for workshop in tx.find(kinds.WORKSHOPS, "organizer", member.id):
             if workshop.state is WorkshopState.ACTIVE:
-                self._delete_workshop(tx, workshop)
+                self._delete_workshop(tx, workshop, ORGANIZER_PURGED)
             gone = tx.require(kinds.WORKSHOPS, workshop.id)
             tx.put(kinds.WORKSHOPS, gone.id, evolve(gone, title="", description="",
                                                     locality=None, media=()))

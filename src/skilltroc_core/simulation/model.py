@@ -578,6 +578,7 @@ class Model:
         session.seats_taken += reg.seats
         self.touched_sessions.add(session_id)
         self._cancel("waitlist", reg_id)
+        self.note("SessionJoined", [reg.member, reg.organizer])
 
     # ------------------------------------------------------------------ after the session
     def confirm_held(self, session_id: str) -> None:

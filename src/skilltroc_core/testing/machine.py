@@ -94,7 +94,7 @@ NOTICE_OF: Final = {
     "accept_future": "RequestWaitlisted", "refuse": "RequestRefused",
     "cancel_request": "RequestCancelled", "unregister": "MemberUnregistered",
     "leave_waitlist": "WaitlistLeft", "cancel_transaction": "TransactionCancelled",
-    "gift": "GiftReceived", "accept_gift": "GiftAccepted",
+    "gift": "GiftReceived", "accept_gift": "GiftAccepted", "join": "SessionJoined",
 }
 #: What an accepted command leaves behind: (kind, the argument naming the entity or
 #: None for the result, attribute, value).

@@ -74,7 +74,7 @@ class AgendaItem:
     due: datetime | None
     #: the other party's email once the request is accepted (BOOK-15, BOOK-18): the
     #: member's on the organizer's agenda, the organizer's on the member's; None before
-    #: acceptance or once that account is purged
+    #: acceptance, while that account is deactivated (hidden, ACC-7) or once it is purged
     contact_email: str | None
 
 
@@ -139,6 +139,12 @@ class BookingCommands(MemberCommands, SocialCommands):
                 f"only the organizer of workshop {workshop.id} may do this", rule=rule
             )
         return workshop
+
+    def _open_organizer(self, tx: Tx, organizer: str) -> None:
+        """ACC-7: nobody starts anything new with a deactivated (hidden) organizer: no
+        request for their workshops, no join into their sessions; refused as for an
+        unknown member. What already exists with them stays untouched."""
+        tx.visible_member(organizer, "ACC-7")
 
     def _own_session(self, tx: Tx, member: Member, session_id: object, rule: str) -> Session:
         session = tx.require(kinds.SESSIONS, session_id, rule)
@@ -417,7 +423,7 @@ class BookingCommands(MemberCommands, SocialCommands):
             if workshop.organizer == member.id:
                 raise NotAllowedError("an organizer cannot register for their own workshop",
                                       rule="BOOK-3")
-            tx.visible_member(workshop.organizer, "ACC-7")  # a deactivated organizer is hidden
+            self._open_organizer(tx, workshop.organizer)
             limit = session.capacity if session else self.policy.max_future_seats
             if type(seats) is not int or not self.policy.min_seats <= seats <= limit:
                 raise InvalidInputError(
@@ -569,7 +575,8 @@ class BookingCommands(MemberCommands, SocialCommands):
 
     def join(self, member_id: str, registration_id: str, session_id: str) -> None:
         """BOOK-23: a waitlisted member takes all their seats in a planned session, or
-        none; the member and the organizer are told."""
+        none; the member and the organizer are told. Refused, as for a request, while the
+        organizer's account is deactivated (ACC-7): the entry itself stays untouched."""
         with self.command() as tx:
             member = tx.actor(member_id, "BOOK-23")
             registration = self._as_requester(tx, member, registration_id, "BOOK-23")
@@ -580,6 +587,7 @@ class BookingCommands(MemberCommands, SocialCommands):
                 raise InvalidInputError(
                     f"session {session.id} belongs to another workshop", rule="BOOK-23"
                 )
+            self._open_organizer(tx, registration.organizer)
             session.require_not_started(tx.now, "BOOK-23")
             if session.seats_left < registration.seats:
                 raise StateConflictError(
@@ -798,7 +806,7 @@ class BookingCommands(MemberCommands, SocialCommands):
                 )
             other = registration.organizer if member.id == registration.member else (
                 registration.member)
-            found = tx.member(other, "BOOK-15")
+            found = tx.visible_member(other, "ACC-7")  # hidden while deactivated, or purged
             assert found.email is not None
             return found.email
 
@@ -859,8 +867,8 @@ class BookingCommands(MemberCommands, SocialCommands):
         held = registration.amount if registration.is_live else 0
         contact = None
         if registration.accepted_at is not None:
-            other = tx.get(kinds.MEMBERS, registration.member if for_organizer
-                           else registration.organizer)
+            other = tx.shown_member(registration.member if for_organizer
+                                    else registration.organizer)  # ACC-7: not if hidden
             contact = other.email if other is not None else None
         return AgendaItem(registration=registration, workshop_title=workshop.title,
                           session_start=session.start if session else None, stars_held=held,

@@ -40,6 +40,7 @@ NOTIFY_TABLE = [
     _row("SessionCancelled", "BOOK-9"),
     _row("SessionPlanned", "BOOK-10"),
     _row("RequestExpired", "BOOK-16"),
+    _row("SessionJoined", "BOOK-23"),
     _row("RequestCancelled", "BOOK-17"),
     _row("MemberUnregistered", "BOOK-19"),
     _row("WaitlistLeft", "BOOK-25"),

@@ -485,7 +485,8 @@ def test_every_change_the_member_did_not_make_is_notified_to_them() -> None:
          R.WAITLISTED),
         (lambda: s.plan_session(org, ws, at(6)), [("SessionPlanned", "BOOK-10", (ann,))],
          R.WAITLISTED),
-        (lambda: s.join(ann, entry, s.sessions_of(ws)[0].id), [], R.REGISTERED),  # own act
+        (lambda: s.join(ann, entry, s.sessions_of(ws)[0].id),  # own act, told (BOOK-23)
+         [("SessionJoined", "BOOK-23", (ann, org))], R.REGISTERED),
         (lambda: s.move_session(org, s.sessions_of(ws)[0].id, at(7)),
          [("SessionMoved", "BOOK-8", (ann,))], R.REGISTERED),
         (lambda: s.cancel_transaction(org, entry),
@@ -534,7 +535,8 @@ def test_a_waitlisted_member_joins_a_planned_session_with_all_seats_or_none() ->
     assert (joined.state, joined.session, joined.seats) == (R.REGISTERED, roomy, 3)
     assert (s.seats_left(roomy), s.seats_left(small)) == (1, 2)
     assert s.balance(ann) == (4, 6)
-    assert digest(s) == [("SessionPlanned", "BOOK-10", (ann,))]  # joining tells nobody
+    assert digest(s) == [("SessionPlanned", "BOOK-10", (ann,)),
+                         ("SessionJoined", "BOOK-23", (ann, org))]  # both are told
     assert s.participant_agenda(ann)["waiting"] == []
     assert agenda_ids(s.participant_agenda(ann)["planned"]) == [entry]
     world.clock.set(at(6))

@@ -296,11 +296,12 @@ def test_planning_tells_waitlisted_members_again_for_every_later_session() -> No
     assert s.registration(r_bob).state is R.REGISTERED
     assert s.seats_left(first) == 0
     second = s.plan_session(org, ws, at(8))
-    assert digest(s) == [("SessionPlanned", "BOOK-10", (ann,))]  # told again; bob is in
+    assert digest(s) == [("SessionJoined", "BOOK-23", (bob, org)),
+                         ("SessionPlanned", "BOOK-10", (ann,))]  # told again; bob is in
     s.join(ann, r_ann, second)
     assert s.seats_left(second) == 1
     s.plan_session(org, ws, at(9))
-    assert digest(s) == []  # nobody waits any more
+    assert digest(s) == [("SessionJoined", "BOOK-23", (ann, org))]  # nobody waits any more
     assert s.registration(r_cat).state is R.WAITLISTED
     assert (s.balance(ann), s.balance(bob), s.balance(cat)) == ((8, 2), (9, 1), (9, 1))
     finish(world)

@@ -41,6 +41,7 @@ NOTIFICATION_RULES: Mapping[str, str] = MappingProxyType(
         "SessionCancelled": "BOOK-9",
         "SessionPlanned": "BOOK-10",
         "RequestExpired": "BOOK-16",
+        "SessionJoined": "BOOK-23",
         "RequestCancelled": "BOOK-17",
         "MemberUnregistered": "BOOK-19",
         "WaitlistLeft": "BOOK-25",

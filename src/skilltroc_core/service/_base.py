@@ -97,8 +97,12 @@ class Tx:
 
     def shown(self, member_id: str) -> bool:
         """Whether others may see this member and what they show (ACC-7: active only)."""
+        return self.shown_member(member_id) is not None
+
+    def shown_member(self, member_id: str) -> Member | None:
+        """This member if others may see them (active: PROF-1, ACC-7), else None."""
         member = self.get(kinds.MEMBERS, member_id)
-        return member is not None and member.status is AccountStatus.ACTIVE
+        return member if member is not None and member.status is AccountStatus.ACTIVE else None
 
     def visible_member(self, member_id: object, rule: str | None = None) -> Member:
         """Another member as others see them: active only (deactivated ones are hidden)."""
@@ -115,6 +119,15 @@ class Tx:
 
     def member_by_email(self, email: str) -> Member | None:
         return self.find_one(kinds.MEMBERS, "email", email)
+
+    def addressee(self, email: str) -> Member | None:
+        """The account another member reaches by naming ``email`` (a gift, an
+        invitation): None when no account uses it, and when its account is deactivated:
+        hidden (ACC-7), it is answered for exactly as an address with no account."""
+        member = self.member_by_email(email)
+        if member is None or member.status is AccountStatus.DEACTIVATED:
+            return None
+        return member
 
     # Outbox, timers, ids ---------------------------------------------------------
     def notify(

@@ -52,6 +52,10 @@ REQUEST_DUE: Final = "request_due"
 WAITLIST_WINDOW: Final = "waitlist_window"
 SESSION_END: Final = "session_end"
 CONFIRMATION_WINDOW: Final = "confirmation_window"
+#: The ``cause`` fact of a WorkshopDeleted notice (BOOK-5): its organizer deleted it, or
+#: it went with its organizer's account at the purge (ACC-7).
+DELETED_BY_ORGANIZER: Final = "deleted_by_organizer"
+ORGANIZER_PURGED: Final = "organizer_purged"
 
 R = RegistrationState
 #: The one deadline each registration state waits on (BOOK-16, BOOK-24): accepting a
@@ -70,7 +74,7 @@ class AgendaItem:
     due: datetime | None
     #: the other party's email once the request is accepted (BOOK-15, BOOK-18): the
     #: member's on the organizer's agenda, the organizer's on the member's; None before
-    #: acceptance or once that account is purged
+    #: acceptance, while that account is deactivated (hidden, ACC-7) or once it is purged
     contact_email: str | None
 
 
@@ -135,6 +139,12 @@ class BookingCommands(MemberCommands, SocialCommands):
                 f"only the organizer of workshop {workshop.id} may do this", rule=rule
             )
         return workshop
+
+    def _open_organizer(self, tx: Tx, organizer: str) -> None:
+        """ACC-7: nobody starts anything new with a deactivated (hidden) organizer: no
+        request for their workshops, no join into their sessions; refused as for an
+        unknown member. What already exists with them stays untouched."""
+        tx.visible_member(organizer, "ACC-7")
 
     def _own_session(self, tx: Tx, member: Member, session_id: object, rule: str) -> Session:
         session = tx.require(kinds.SESSIONS, session_id, rule)
@@ -291,9 +301,11 @@ class BookingCommands(MemberCommands, SocialCommands):
         with self.command() as tx:
             member = tx.actor(member_id, "BOOK-5")
             workshop = self._own_workshop(tx, member, workshop_id, "BOOK-5")
-            self._delete_workshop(tx, workshop)
+            self._delete_workshop(tx, workshop, DELETED_BY_ORGANIZER)
 
-    def _delete_workshop(self, tx: Tx, workshop: Workshop) -> None:
+    def _delete_workshop(self, tx: Tx, workshop: Workshop, cause: str) -> None:
+        """BOOK-5, by its organizer or at their purge (ACC-7): the notice's ``cause`` fact
+        says which (:data:`DELETED_BY_ORGANIZER` or :data:`ORGANIZER_PURGED`)."""
         tx.put(kinds.WORKSHOPS, workshop.id, workshop.deleted(tx.now))
         told: list[str] = []
         for session in tx.find(kinds.SESSIONS, "workshop", workshop.id):
@@ -309,7 +321,7 @@ class BookingCommands(MemberCommands, SocialCommands):
                     continue  # started: told, but it keeps its post-session lifecycle
             self._end(tx, registration, "workshop_deleted")
         tx.notify("WorkshopDeleted", recipients=tuple(dict.fromkeys(told)),
-                  workshop=workshop.id, title=workshop.title)
+                  workshop=workshop.id, title=workshop.title, cause=cause)
 
     # ------------------------------------------------------------------ sessions
     def plan_session(self, member_id: str, workshop_id: str, start: datetime,
@@ -411,7 +423,7 @@ class BookingCommands(MemberCommands, SocialCommands):
             if workshop.organizer == member.id:
                 raise NotAllowedError("an organizer cannot register for their own workshop",
                                       rule="BOOK-3")
-            tx.visible_member(workshop.organizer, "ACC-7")  # a deactivated organizer is hidden
+            self._open_organizer(tx, workshop.organizer)
             limit = session.capacity if session else self.policy.max_future_seats
             if type(seats) is not int or not self.policy.min_seats <= seats <= limit:
                 raise InvalidInputError(
@@ -562,7 +574,9 @@ class BookingCommands(MemberCommands, SocialCommands):
             self._tell(tx, "TransactionCancelled", ended.member, ended)
 
     def join(self, member_id: str, registration_id: str, session_id: str) -> None:
-        """BOOK-23: a waitlisted member takes all their seats in a planned session, or none."""
+        """BOOK-23: a waitlisted member takes all their seats in a planned session, or
+        none; the member and the organizer are told. Refused, as for a request, while the
+        organizer's account is deactivated (ACC-7): the entry itself stays untouched."""
         with self.command() as tx:
             member = tx.actor(member_id, "BOOK-23")
             registration = self._as_requester(tx, member, registration_id, "BOOK-23")
@@ -573,6 +587,7 @@ class BookingCommands(MemberCommands, SocialCommands):
                 raise InvalidInputError(
                     f"session {session.id} belongs to another workshop", rule="BOOK-23"
                 )
+            self._open_organizer(tx, registration.organizer)
             session.require_not_started(tx.now, "BOOK-23")
             if session.seats_left < registration.seats:
                 raise StateConflictError(
@@ -588,6 +603,9 @@ class BookingCommands(MemberCommands, SocialCommands):
             tx.put(kinds.SESSIONS, session.id,
                    evolve(session, seats_taken=session.seats_taken + registration.seats))
             tx.cancel_timer(WAITLIST_WINDOW, joined.id)
+            tx.notify("SessionJoined", recipients=(joined.member, joined.organizer),
+                      request=joined.id, seats=joined.seats, session=session.id,
+                      stars=joined.amount, workshop=joined.workshop, start=session.start)
 
     def leave_waitlist(self, member_id: str, registration_id: str) -> None:
         """BOOK-25: a waitlisted member leaves at any time and is refunded."""
@@ -761,7 +779,7 @@ class BookingCommands(MemberCommands, SocialCommands):
         the sessions, registrations and evaluations that refer to them."""
         for workshop in tx.find(kinds.WORKSHOPS, "organizer", member.id):
             if workshop.state is WorkshopState.ACTIVE:
-                self._delete_workshop(tx, workshop)
+                self._delete_workshop(tx, workshop, ORGANIZER_PURGED)
             gone = tx.require(kinds.WORKSHOPS, workshop.id)
             tx.put(kinds.WORKSHOPS, gone.id, evolve(gone, title="", description="",
                                                     locality=None, media=()))
@@ -788,7 +806,7 @@ class BookingCommands(MemberCommands, SocialCommands):
                 )
             other = registration.organizer if member.id == registration.member else (
                 registration.member)
-            found = tx.member(other, "BOOK-15")
+            found = tx.visible_member(other, "ACC-7")  # hidden while deactivated, or purged
             assert found.email is not None
             return found.email
 
@@ -849,8 +867,8 @@ class BookingCommands(MemberCommands, SocialCommands):
         held = registration.amount if registration.is_live else 0
         contact = None
         if registration.accepted_at is not None:
-            other = tx.get(kinds.MEMBERS, registration.member if for_organizer
-                           else registration.organizer)
+            other = tx.shown_member(registration.member if for_organizer
+                                    else registration.organizer)  # ACC-7: not if hidden
             contact = other.email if other is not None else None
         return AgendaItem(registration=registration, workshop_title=workshop.title,
                           session_start=session.start if session else None, stars_held=held,

@@ -30,6 +30,13 @@ class GiftCommands(ServiceBase):
         The sender must keep at least the gift floor (10): 15 stars allow at most 5. The
         stars wait in gift escrow until the recipient accepts (GIFT-3) and never come
         back (GIFT-4). Returns the gift id.
+
+        DECISION (ACC-7: no gift naming a deactivated account, and it stays hidden): a
+        gift to the address of a deactivated account is answered exactly as for an
+        address no account uses: accepted, kept by address (the gift names no member),
+        its notice mailed to the address. If the account is reactivated the gift becomes
+        its to accept, as at a signup with that address (GIFT-3); if it is purged, the
+        address is erased with it and the stars go to the issuance account (GIFT-4).
         """
         policy = self.policy
         if type(stars) is not int or stars < policy.min_gift:
@@ -48,7 +55,7 @@ class GiftCommands(ServiceBase):
                 return replayed
             if address == sender.email:
                 raise NotAllowedError("a member cannot gift stars to themselves", rule="GIFT-2")
-            recipient = tx.member_by_email(address)
+            recipient = tx.addressee(address)
             tx.require_stars(sender, stars, keep=policy.gift_floor, rule="GIFT-1")
             gift_id = tx.new_id("gift")
             tx.ledger.transfer(

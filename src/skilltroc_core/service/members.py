@@ -33,7 +33,7 @@ from ..errors import (
     NotFoundError,
 )
 from ..events import Notification
-from ..gifts import GiftState
+from ..gifts import Gift, GiftState
 from ..keys import LinkPurpose
 from ..ledger import MAX_STARS, Balance, StatementPage, Transfer, TransferKind
 from ..passwords import hash_token
@@ -409,6 +409,15 @@ class MemberCommands(ServiceBase):
             for hook in self._visibility_hooks:
                 hook(tx, back)
             tx.cancel_timer(PURGE_TIMER, member.id)
+            # gifts sent to its address while it was hidden: now its to accept (GIFT-3)
+            for gift in self._gifts_to_address(tx, back):
+                tx.put(kinds.GIFTS, gift.id, gift.claimed_by(back.id))
+
+    @staticmethod
+    def _gifts_to_address(tx: Tx, member: Member) -> list[Gift]:
+        """The unaccepted gifts sent to the member's address while the account was
+        deactivated: kept by address, as for someone who is not a member (ACC-7)."""
+        return tx.find(kinds.GIFTS, "pending_email", member.email) if member.email else []
 
     def _purge_due(self, tx: Tx, timer: Timer) -> None:
         member = tx.get(kinds.MEMBERS, timer.ref)
@@ -421,12 +430,14 @@ class MemberCommands(ServiceBase):
         tx.uow.erasing()  # and the store keeps no former version of what it erases
         for hook in self._purge_hooks:
             hook(tx, member)
-        for gift in tx.find(kinds.GIFTS, "pending_recipient", member.id):
+        for gift in [*tx.find(kinds.GIFTS, "pending_recipient", member.id),
+                     *self._gifts_to_address(tx, member)]:
             # Nobody can ever accept these now; they never go back to the sender (GIFT-4).
+            # Those sent to its address while hidden lose the address: it is erased.
             tx.ledger.transfer(TransferKind.GIFT_EXPIRED, "platform:gift_escrow",
                                "platform:issuance", gift.stars, reference=f"gift:{gift.id}",
                                at=tx.now)
-            tx.put(kinds.GIFTS, gift.id, gift.expired(tx.now))
+            tx.put(kinds.GIFTS, gift.id, evolve(gift.expired(tx.now), recipient_email=None))
         remaining = tx.ledger.available(member.id)
         if remaining:
             tx.ledger.transfer(TransferKind.ACCOUNT_PURGED, member.id, "platform:issuance",

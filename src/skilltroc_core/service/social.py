@@ -90,12 +90,13 @@ class SocialCommands(ServiceBase):
             return matches
 
     def invitable_contacts(self, member_id: str, emails: Iterable[str]) -> list[str]:
-        """SPONSOR-1: the addresses of an imported address book that no account uses: the
+        """SPONSOR-1: the addresses of an imported address book that no account uses (a
+        deactivated one is hidden, ACC-7: its address is listed as if none did): the
         contacts the member can invite (:meth:`invite`), normalized, each once, in order."""
         addresses = self._addresses(emails, "SPONSOR-1")
         with self.query() as tx:
             tx.actor(member_id, "SPONSOR-1")
-            return [address for address in addresses if tx.member_by_email(address) is None]
+            return [address for address in addresses if tx.addressee(address) is None]
 
     def follow(self, member_id: str, whom: str) -> None:
         """SOCIAL-1: follow any other member; following twice changes nothing."""
@@ -192,11 +193,17 @@ class SocialCommands(ServiceBase):
         tx.notify_with(event, facts, recipients=tuple(followers))
 
     def invite(self, member_id: str, email: str) -> str:
-        """SPONSOR-1: invite someone who is not a member yet; they get an invitation mail."""
+        """SPONSOR-1: invite someone who is not a member yet; they get an invitation mail.
+
+        DECISION (ACC-7: no invitation naming a deactivated account, and it stays
+        hidden): the address of a deactivated account is answered exactly as an address
+        no account uses: the invitation is recorded and mailed to the address; it names
+        no member, and the account's purge erases it with the address.
+        """
         address = normalize_email(email, self.policy)
         with self.command() as tx:
             member = tx.actor(member_id, "SPONSOR-1")
-            if tx.member_by_email(address) is not None:
+            if tx.addressee(address) is not None:
                 raise AlreadyExistsError(f"{address} is already a member", rule="SPONSOR-1")
             invitation_id = tx.new_id("inv")
             tx.put(kinds.INVITATIONS, invitation_id, Invitation(

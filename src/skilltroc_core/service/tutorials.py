@@ -243,12 +243,7 @@ class TutorialCommands(ServiceBase):
             replayed = tx.replay(key, "record_view", fingerprint, "TUTO-4")
             if replayed is not None:
                 return ViewVerdict(replayed)
-            tutorial = tx.require(TUTORIALS, tutorial_id, "TUTO-1")
-            publisher = tx.get(kinds.MEMBERS, tutorial.publisher)
-            if publisher is not None and publisher.status is AccountStatus.DEACTIVATED:
-                raise NotFoundError(  # ACC-7: hidden with its publisher's account
-                    f"tutorial {tutorial.id} is hidden while its publisher's account is "
-                    "deactivated", rule="ACC-7")
+            tutorial = self._shown_tutorial(tx, tutorial_id)
             history = tx.require(VIDEO_HISTORIES, tutorial.history, "TUTO-2")
             # TUTO-4: once per viewer per tutorial per 24 hours, and per video too, so
             # that neither changing a tutorial's video nor publishing the video again
@@ -278,10 +273,20 @@ class TutorialCommands(ServiceBase):
             return outcome.verdict
 
     # ------------------------------------------------------------------ queries
+    def _shown_tutorial(self, tx: Tx, tutorial_id: object) -> Tutorial:
+        """The tutorial as others see it: hidden, as if unknown, while its publisher's
+        account is deactivated (ACC-7); the publisher still sees it in "my tutorials"."""
+        tutorial = tx.require(TUTORIALS, tutorial_id, "TUTO-1")
+        publisher = tx.get(kinds.MEMBERS, tutorial.publisher)
+        if publisher is not None and publisher.status is AccountStatus.DEACTIVATED:
+            raise NotFoundError(f"no tutorial {tutorial.id!r}", rule="ACC-7")
+        return tutorial
+
     def tutorial(self, tutorial_id: str) -> Tutorial:
-        """A tutorial, live or deleted (TUTO-1)."""
+        """A tutorial, live or deleted (TUTO-1); hidden while its publisher's account is
+        deactivated (ACC-7)."""
         with self.query() as tx:
-            return tx.require(TUTORIALS, tutorial_id, "TUTO-1")
+            return self._shown_tutorial(tx, tutorial_id)
 
     def my_tutorials(self, member_id: str, *, include_deleted: bool = False
                      ) -> list[TutorialStats]:

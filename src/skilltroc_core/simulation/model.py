@@ -348,14 +348,19 @@ class Model:
         self.members[member_id] = member
         self.by_email[email] = member_id
         self.touched.add(member_id)
-        for gift in self.gifts_by_email.pop(email, []):
-            if gift.state == "sent":
-                gift.recipient, gift.email = member_id, None
-                self.gifts_to.setdefault(member_id, []).append(gift)
+        self._claim(member_id, email)
         if provider:
             self._complete_signup(member)
         else:
             self.note("EmailConfirmationRequested", [member_id])
+
+    def _claim(self, member_id: str, email: str) -> None:
+        """GIFT-3: gifts kept by address become the member's (at signup, or back from a
+        deactivation: a hidden account's address is answered as no account's, ACC-7)."""
+        for gift in self.gifts_by_email.pop(email, []):
+            if gift.state == "sent":
+                gift.recipient, gift.email = member_id, None
+                self.gifts_to.setdefault(member_id, []).append(gift)
 
     def _complete_signup(self, member: MMember) -> None:
         member.status = ACTIVE
@@ -409,6 +414,8 @@ class Model:
         member.status = ACTIVE
         self.active[member_id] = None
         self._cancel("purge", member_id)
+        if member.email is not None:
+            self._claim(member_id, member.email)
 
     def _purge(self, member: MMember) -> None:
         # campaigns stop, tutorials go (no stars move)
@@ -430,9 +437,11 @@ class Model:
                     continue
             self._free_seats(reg)
             self._end(reg, "account_purged")
-        for gift in self.gifts_to.get(member.id, []):
-            if gift.state == "sent":
+        hidden = self.gifts_by_email.pop(member.email, []) if member.email else []
+        for gift in [*self.gifts_to.get(member.id, []), *hidden]:
+            if gift.state == "sent":  # to it, or to its address while hidden (ACC-7)
                 gift.state = "expired"
+                gift.email = None
                 self.escrow -= gift.stars
                 self.returned += gift.stars
         self._sweep(member, member.available)
@@ -578,6 +587,7 @@ class Model:
         session.seats_taken += reg.seats
         self.touched_sessions.add(session_id)
         self._cancel("waitlist", reg_id)
+        self.note("SessionJoined", [reg.member, reg.organizer])
 
     # ------------------------------------------------------------------ after the session
     def confirm_held(self, session_id: str) -> None:
@@ -601,6 +611,8 @@ class Model:
     # ------------------------------------------------------------------ gifts
     def gift(self, gift_id: str, sender: str, email: str, stars: int) -> None:
         recipient = self.by_email.get(email)
+        if recipient is not None and self.members[recipient].status == DEACTIVATED:
+            recipient = None  # hidden: kept by address, as for no account (ACC-7)
         gift = MGift(gift_id, sender, stars, recipient, None if recipient else email)
         self.gifts[gift_id] = gift
         if recipient is None:

@@ -653,6 +653,7 @@ class Simulator:
                         and r.state in ("pending", "registered") for r in model.live.values())
         expect = (actor == reg.member and self._is_active(actor)
                   and session.workshop == reg.workshop and not duplicate
+                  and model.members[reg.organizer].status == ACTIVE  # else hidden (ACC-7)
                   and session.capacity - session.seats_taken >= reg.seats)
         self._command("join", lambda: self.app.join(actor, reg.id, session.id), expect=expect,
                       members=[reg.member],

@@ -799,6 +799,7 @@ class StoreContract:
             ("RequestWaitlisted", "BOOK-14", (bo,)),
             ("RequestWaitlisted", "BOOK-14", (cy,)),
             ("SessionPlanned", "BOOK-10", (bo, cy)),
+            ("SessionJoined", "BOOK-23", (bo, org)),
             ("SessionConfirmationRequested", "BOOK-30", (org,)),
             ("SessionHeld", "BOOK-30", (al,)),
             ("SessionConfirmationRequested", "BOOK-30", (org,)),

@@ -96,7 +96,7 @@ NOTICE_OF: Final = {
     "accept_future": "RequestWaitlisted", "refuse": "RequestRefused",
     "cancel_request": "RequestCancelled", "unregister": "MemberUnregistered",
     "leave_waitlist": "WaitlistLeft", "cancel_transaction": "TransactionCancelled",
-    "gift": "GiftReceived", "accept_gift": "GiftAccepted",
+    "gift": "GiftReceived", "accept_gift": "GiftAccepted", "join": "SessionJoined",
 }
 #: What an accepted command leaves behind: (kind, the argument naming the entity or
 #: None for the result, attribute, value).
@@ -185,7 +185,9 @@ class StarModel:
             member.status, member.purge_at = "purged", None
             self.live_by_email.pop(member.email, None)
             for gift in self.gifts.values():
-                if gift.recipient == member_id and gift.state == "sent":
+                if gift.state == "sent" and (
+                    gift.recipient == member_id or gift.email == member.email
+                ):  # sent to it, or to its address while hidden (ACC-7)
                     gift.state = "expired"  # nobody can accept it any more (GIFT-4)
                     self.escrow -= gift.stars
 
@@ -229,9 +231,7 @@ class StarModel:
             email=email, status="active" if provider else "pending", sponsor=sponsor)
         self.owned[member_id] += 0
         self.live_by_email[email] = member_id
-        for gift in self.gifts.values():
-            if gift.email == email and gift.state == "sent":
-                gift.recipient, gift.email = member_id, None
+        self._claim(member_id, email)
         if provider:
             self._bonus(member_id)
 
@@ -246,6 +246,14 @@ class StarModel:
     def _on_reactivate(self, kw: Any, *_: Any) -> None:
         member = self.members[kw["member_id"]]
         member.status, member.purge_at = "active", None
+        self._claim(kw["member_id"], member.email)
+
+    def _claim(self, member_id: str, email: str) -> None:
+        """GIFT-3: gifts kept by address become the member's (at signup, or back from a
+        deactivation: a hidden account's address is answered as no account's, ACC-7)."""
+        for gift in self.gifts.values():
+            if gift.email == email and gift.state == "sent":
+                gift.recipient, gift.email = member_id, None
 
     def _on_buy_stars(self, kw: Any, *_: Any) -> None:
         if kw["payment_reference"] in self.payments:
@@ -257,6 +265,8 @@ class StarModel:
     def _on_gift(self, kw: Any, result: str, *_: Any) -> None:
         email = normalize_email(kw["to_email"])
         recipient = self.live_by_email.get(email)
+        if recipient is not None and self.members[recipient].status == "deactivated":
+            recipient = None  # hidden: kept by address, as for no account (ACC-7)
         self.gifts[result] = _ModelGift(sender=kw["member_id"], stars=kw["stars"],
                                         recipient=recipient,
                                         email=None if recipient else email)

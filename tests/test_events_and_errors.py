@@ -10,6 +10,8 @@ import attrs
 import pytest
 
 from skilltroc_core import errors
+from skilltroc_core.adapters.memory import MemoryStore, _MemoryUnitOfWork
+from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import (
     ConcurrencyError,
     InsufficientStarsError,
@@ -17,7 +19,12 @@ from skilltroc_core.errors import (
     NaiveDatetimeError,
     SkilltrocError,
 )
-from skilltroc_core.events import NOTIFICATION_RULES, Notification, notification
+from skilltroc_core.events import MEMBER_FACTS, NOTIFICATION_RULES, Notification, notification
+from skilltroc_core.service import Skilltroc
+from skilltroc_core.simulation.runner import Simulator
+from skilltroc_core.simulation.workload import generate
+
+from .members_support import CHEAP_POLICY, START
 
 CEST = timezone(timedelta(hours=2), "CEST")
 AT = datetime(2027, 3, 28, 10, 0, tzinfo=CEST)
@@ -275,3 +282,32 @@ def test_a_datetime_subclass_shows_its_own_text_and_leaves_plain_datetimes_their
 def test_an_unknown_event_is_refused_before_its_facts_are_read() -> None:
     with pytest.raises(InvalidInputError, match="not a notification"):
         notification("Bogus", AT, start=datetime(2027, 4, 2, 18, 30))  # noqa: DTZ001
+
+
+@pytest.mark.rule("ACC-7")
+def test_every_fact_that_names_a_member_is_one_an_erasure_forgets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A simulated run sends every kind of notice; a fact whose value is a member id must
+    be in MEMBER_FACTS, or a purge would leave it in others' undelivered notices."""
+    seen: list[Notification] = []
+    append = _MemoryUnitOfWork.append_notification
+
+    def recording(self: _MemoryUnitOfWork, notification: Notification) -> None:
+        seen.append(notification)
+        append(self, notification)
+
+    monkeypatch.setattr(_MemoryUnitOfWork, "append_notification", recording)
+    Simulator(7).run(generate(7), limit=6_000)
+    app = Skilltroc(MemoryStore(), ManualClock(START), policy=CHEAP_POLICY)  # what it skips
+    fan, star = (app.signup(f"{n}@example.org", provider="google").member_id
+                 for n in ("fan", "star"))
+    app.follow(fan, star)
+    app.post_message(star, "hello")
+    app.create_workshop(star, title="Bread", description="Baking", domain="cooking",
+                        cost=1, capacity=2)
+    events = {notice.event for notice in seen}
+    assert {"MessagePosted", "WorkshopProposed", "RequestReceived", "GiftReceived"} <= events
+    naming = {(notice.event, name) for notice in seen for name, value in notice.facts
+              if isinstance(value, str) and value.startswith("mem_")}
+    assert naming and {name for _, name in naming} <= set(MEMBER_FACTS), naming

@@ -272,6 +272,25 @@ def test_fuzz_whatever_a_damaged_row_holds_reading_it_is_a_store_error_or_a_valu
         app.store.close()
 
 
+@pytest.mark.rule("STAR-6", "ACC-4")
+def test_regression_a_member_row_with_a_number_for_its_password_hash_is_a_store_error(
+    tmp_path: Path,
+) -> None:
+    """Found by the damaged-row fuzz: the row decoded (the codec took any JSON value for
+    a text field) and sign-in failed later with an AttributeError in the hasher."""
+    path = tmp_path / "s.db"
+    app = Skilltroc(SQLiteStore(path), ManualClock(T0), policy=POLICY,
+                    secret_key=TEST_SECRET_KEY)
+    ann = app.signup("ann@example.org", provider="google").member_id
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE entities SET data = ? WHERE kind = 'member' AND id = ?",
+                     (json.dumps({**json.loads(_MEMBER_ROW), "password_hash": 0}), ann))
+    with pytest.raises(StoreError) as damaged:
+        app.sign_in("ann@example.org", PASSWORD)
+    assert "member 'mem_000001'" in damaged.value.message
+    app.store.close()
+
+
 def test_a_driver_error_while_rows_are_read_is_a_store_error() -> None:
     """SQLite reads pages as the rows are fetched: a damaged page fails then."""
 

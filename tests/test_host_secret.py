@@ -21,6 +21,7 @@ import io
 import sqlite3
 from contextlib import redirect_stdout
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -31,6 +32,7 @@ from skilltroc_core.adapters.sqlite import SQLiteStore
 from skilltroc_core.cli import main
 from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import ConfigurationError, SkilltrocError
+from skilltroc_core.events import Notification
 from skilltroc_core.passwords import Argon2Hasher
 from skilltroc_core.ports import Store
 from skilltroc_core.rules import DEFAULT_POLICY, Policy
@@ -65,8 +67,8 @@ def place(request: pytest.FixtureRequest, tmp_path: Path) -> Place:
     return Place("postgres", tmp_path, request.getfixturevalue("pg_dsn"))
 
 
-def _app(store: Store, key: bytes | None = TEST_SECRET_KEY, *,
-         previous: tuple[bytes, ...] = (), policy: Policy = CHEAP_POLICY) -> Skilltroc:
+def _app(store: Store, key: bytes | str | None = TEST_SECRET_KEY, *,
+         previous: tuple[bytes | str, ...] = (), policy: Policy = CHEAP_POLICY) -> Skilltroc:
     return Skilltroc(store, ManualClock(START), policy=policy, secret_key=key,
                      previous_secret_keys=previous)
 
@@ -91,10 +93,15 @@ def test_a_store_that_keeps_its_data_needs_the_hosts_key(place: Place) -> None:
         with pytest.raises(ConfigurationError) as missing:
             _app(store, None)
         assert (missing.value.code, missing.value.rule) == ("configuration", "ACC-4")
-        for bad in (b"short", "x" * 31, 12345):
+        for bad in (b"short", "ab" * 31, "not hex at all, but long enough to pass", 12345,
+                    "\ud800" * 40, ["a list"]):
             with pytest.raises(ConfigurationError) as refused:
                 _app(store, bad)  # type: ignore[arg-type]
-            assert "32" in refused.value.message or "bytes or text" in refused.value.message
+            assert "bytes" in refused.value.message  # what a key is made of, never the key
+        with pytest.raises(ConfigurationError):
+            _app(store, previous=None)  # type: ignore[arg-type]
+        with pytest.raises(ConfigurationError):
+            _app(store, previous=(b"short",))
         app = _app(store)
         assert TEST_SECRET_KEY.decode() not in repr(app.keys)
     finally:
@@ -132,7 +139,8 @@ def test_a_rotated_key_keeps_remembering_addresses_listed_as_previous(place: Pla
     app = _app(place.open())
     _signed_up_and_purged(app, "bea")
     app.store.close()
-    rotated = _app(place.open(), OTHER_KEY, previous=(TEST_SECRET_KEY,))
+    # the previous key as hex text: the same key as its bytes
+    rotated = _app(place.open(), OTHER_KEY, previous=(TEST_SECRET_KEY.hex(),))
     back = rotated.signup(email_of("bea"), provider="google").member_id
     assert rotated.balance(back).available == 0  # remembered under the previous key
     fresh = rotated.signup(email_of("cid"), provider="google").member_id
@@ -160,10 +168,15 @@ def test_a_store_still_holding_its_key_is_refused_until_the_key_is_taken_out(
     legacy = bytes(range(100, 132))
     _legacy_store(place, legacy)
     app = _app(place.open())
-    with pytest.raises(ConfigurationError) as refused:
-        app.signup(email_of("dee"), provider="google")
-    assert refused.value.rule == "STAR-1" and "take-out" in refused.value.message
-    assert app.supply().issued == 0  # refused: nothing written
+    for attempt in (lambda: app.signup(email_of("dee"), password=PASSWORD),
+                    lambda: app.signup(email_of("eve"), provider="google"),
+                    app.supply):  # every command and query, from the first one on
+        with pytest.raises(ConfigurationError) as refused:
+            attempt()
+        assert refused.value.rule == "STAR-1" and "take-out" in refused.value.message
+    uow = app.store.begin(read_only=True)  # refused: nothing written
+    assert uow.get(kinds.MEMBERS, "mem_000001") is None
+    uow.rollback()
     app.store.close()
 
     where = ["--sqlite", str(place.path)] if place.kind == "sqlite" else [
@@ -174,7 +187,7 @@ def test_a_store_still_holding_its_key_is_refused_until_the_key_is_taken_out(
     assert main(["secret", "take-out", *where]) == 0  # nothing left to take out
     assert capsys.readouterr().out == ""
 
-    app = _app(place.open(), previous=(bytes.fromhex(printed.out.strip()),))
+    app = _app(place.open(), previous=(printed.out.strip(),))  # the text as printed
     dee = app.signup(email_of("dee"), provider="google").member_id
     assert app.balance(dee).available == 0  # still remembered (STAR-1)
     app.store.close()
@@ -221,8 +234,26 @@ def test_a_link_token_is_only_derived_from_a_notice_with_a_link() -> None:
         with pytest.raises(SkilltrocError) as refused:
             app.link_token(notice)
         assert (refused.value.code, refused.value.rule) == ("invalid_input", "ACC-4")
-    with pytest.raises(SkilltrocError):
-        app.link_token("not a notice")  # type: ignore[arg-type]
+    at = START
+    odd: list[Any] = [
+        "not a notice", None,
+        Notification(event="PasswordResetRequested", rule="ACC-4", at=at, facts=None),  # type: ignore[arg-type]
+        Notification(event="PasswordResetRequested", rule="ACC-4", at=at,
+                     recipients=None, facts=(("key", "k"), ("nonce", "n"))),  # type: ignore[arg-type]
+        Notification(event=[], rule="ACC-4", at=at, recipients=(al,)),  # type: ignore[arg-type]
+        Notification(event="PasswordResetRequested", rule="ACC-4", at=at,
+                     recipients=(al, al), facts=(("key", "k"), ("nonce", "n"))),
+        Notification(event="PasswordResetRequested", rule="ACC-4", at=at,
+                     recipients=(al,), facts=(("key", 5), ("nonce", "n"))),
+    ]
+    for notice in odd:
+        with pytest.raises(SkilltrocError) as refused:
+            app.link_token(notice)
+        assert refused.value.code == "invalid_input"
+    unknown_key = Notification(event="PasswordResetRequested", rule="ACC-4", at=at,
+                               recipients=(al,), facts=(("key", "k"), ("nonce", "n")))
+    with pytest.raises(ConfigurationError):  # a key this service does not have
+        app.link_token(unknown_key)
 
 
 # --- argon2id, and hashes of earlier versions --------------------------------------------
@@ -364,44 +395,52 @@ def test_one_check_for_every_sign_in_is_what_the_hasher_port_promises() -> None:
     assert len(set(hasher.checked)) == 1 and len(hasher.checked) == 3
 
 
-# --- video history ids -------------------------------------------------------------------
-
-
-@pytest.mark.rule("TUTO-2", "ACC-7")
-def test_a_video_history_id_spells_no_reference_and_outlives_a_key_rotation(
-    place: Place,
-) -> None:
-    policy = attrs.evolve(CHEAP_POLICY, views_per_tutorial_star=2)
-    app = _app(place.open(), policy=policy)
-    kim = app.signup(email_of("kim"), provider="google").member_id
-    first = app.publish_tutorial(kim, title="Knots", domain="sailing", rights_attested=True,
-                                 upload="uploads/kim-knots-secret.mp4")
-    for viewer in ("v1", "v2", "v3"):
-        app.record_view(first, viewer, f"view-{viewer}")
-    history = app.tutorial(first).history
-    assert history.startswith("vh_") and "knots" not in history and kim not in history
-    app.delete_tutorial(kim, first)
+@pytest.mark.rule("GIFT-1", "STAR-1")
+def test_a_gift_retried_after_a_key_rotation_is_the_same_gift(place: Place) -> None:
+    app = _app(place.open())
+    ann = app.signup(email_of("ann"), provider="google").member_id
+    app.buy_stars(ann, 10, "PAY-1")
+    gift = app.gift(ann, email_of("bob"), 5, key="gift-1")
     app.store.close()
-    # after a rotation, the same video published again continues its count (TUTO-2)
-    rotated = _app(place.open(), OTHER_KEY, previous=(TEST_SECRET_KEY,), policy=policy)
-    again = rotated.publish_tutorial(kim, title="Knots again", domain="sailing",
-                                     rights_attested=True, upload="uploads/kim-knots-secret.mp4")
-    assert rotated.tutorial(again).history == history
-    rotated.record_view(again, "v4", "view-v4")  # the 4th counted view: a second star
-    [line] = [s for s in rotated.my_tutorials(kim, include_deleted=True)
-              if s.tutorial.id == again]
-    assert (line.video_views, line.video_stars) == (4, 2)
-    assert rotated.balance(kim).available == CHEAP_POLICY.signup_bonus + 2
-    # ACC-7: after the purge, no id, ledger key or record spells the video's reference
-    rotated.deactivate(kim)
-    assert isinstance(rotated.clock, ManualClock)
-    rotated.clock.advance(days=CHEAP_POLICY.account_retention_days)
-    assert rotated.run_due() >= 1
-    notices(rotated)
+    rotated = _app(place.open(), OTHER_KEY, previous=(TEST_SECRET_KEY,))
+    assert rotated.gift(ann, email_of("bob"), 5, key="gift-1") == gift  # not a second one
+    assert rotated.balance(ann).available == 15
+    with pytest.raises(SkilltrocError) as conflict:  # another call under the same key
+        rotated.gift(ann, email_of("bob"), 6, key="gift-1")
+    assert conflict.value.code == "idempotency_conflict"
+    fingerprint = hmac.new(OTHER_KEY, email_of("bob").encode(), hashlib.sha256).hexdigest()
+    assert fingerprint not in str(conflict.value) and "bob" not in str(conflict.value)
     rotated.store.close()
-    if place.kind == "sqlite":
-        stored = b"".join(p.read_bytes() for p in place.path.parent.iterdir() if p.is_file())
-    else:
-        assert place.dsn is not None
-        stored = repr(dump_tables(place.dsn)).encode()
-    assert b"kim-knots" not in stored
+
+
+@pytest.mark.rule("ACC-4")
+def test_a_hasher_or_a_store_of_the_former_ports_still_works() -> None:
+    """A host's own hasher without needs_rehash signs members in (nothing is rehashed);
+    a host's own store without keeps_data counts as keeping its data (a key is needed)."""
+
+    class OldHasher:
+        def __init__(self) -> None:
+            self.inner = Argon2Hasher(CHEAP_POLICY)
+
+        def hash(self, password: str) -> str:
+            return self.inner.hash(password)
+
+        def verify(self, password: str, hashed: str) -> bool:
+            return self.inner.verify(password, hashed)
+
+    app = Skilltroc(MemoryStore(), ManualClock(START), policy=CHEAP_POLICY,
+                    hasher=OldHasher())  # type: ignore[arg-type]
+    ann = app.signup(email_of("ann"), password=PASSWORD)
+    assert ann.confirmation_token is not None
+    app.confirm_email(ann.member_id, ann.confirmation_token)
+    assert app.sign_in(email_of("ann"), PASSWORD) == ann.member_id
+
+    class OldStore:
+        def __init__(self) -> None:
+            self.inner = MemoryStore()
+
+        def begin(self, *, read_only: bool = False) -> Any:
+            return self.inner.begin(read_only=read_only)
+
+    with pytest.raises(ConfigurationError):
+        Skilltroc(OldStore(), ManualClock(START))  # type: ignore[arg-type]

@@ -474,9 +474,9 @@ def test_a_purge_leaves_no_personal_data_in_any_store(host: Host) -> None:
 
 @pytest.mark.rule("ACC-7", "SPONSOR-1", "GIFT-3")
 def test_a_purge_leaves_no_undelivered_notice_naming_the_member(host: Host) -> None:
-    """Notices others have not received yet forget the purged member: an invitation from
-    them is dropped (it is gone too), a gift from them keeps its stars but not its
-    sender."""
+    """Notices others have not received yet forget the purged member: an invitation or a
+    message from them is dropped (it is gone too), a gift from them keeps its stars but
+    not its sender."""
     app = host.app
     dora = app.signup("dora@example.org", provider="google").member_id
     eve = app.signup("eve@example.org", provider="google").member_id
@@ -484,6 +484,8 @@ def test_a_purge_leaves_no_undelivered_notice_naming_the_member(host: Host) -> N
     notices(app)
     app.invite(dora, "friend.of.dora@example.org")
     gift = app.gift(dora, "eve@example.org", 5)
+    app.follow(eve, dora)
+    app.post_message(dora, "a message of Dora's")  # erased with her, and its notice
     app.post_message(eve, "hello")  # a notice that does not name her
     app.deactivate(dora)
     host.clock.advance(timedelta(days=15))

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
 
+from skilltroc_core.adapters.memory import MemoryStore
+from skilltroc_core.adapters.sqlite import SQLiteStore
+from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.ledger import TransferKind
 from skilltroc_core.ports import EntityKind
-from skilltroc_core.service import kinds
-from skilltroc_core.service.tutorials import VIEWER_MARKS
+from skilltroc_core.service import Skilltroc, kinds
+from skilltroc_core.service.tutorials import TUTORIALS, VIDEO_HISTORIES, VIEWER_MARKS
+from skilltroc_core.testing import TEST_SECRET_KEY
 from skilltroc_core.tutorials import (
     TutorialState,
     VideoKind,
@@ -26,7 +31,9 @@ from skilltroc_core.tutorials import (
 from .ads_support import VIDEO, WATCH, code, professional, statement_kinds
 from .members_support import (
     CHEAP_POLICY,
+    START,
     World,
+    email_of,
     make_world,
     notices,
     signup_confirmed,
@@ -568,3 +575,54 @@ def test_by_default_a_view_id_and_the_viewer_marks_are_kept_for_good(world: Worl
     assert service.tutorial(tutorial).views == 1
     mark = viewer_mark_id(service.tutorial(tutorial).history, "visitor")
     assert _stored(world, VIEWER_MARKS, mark)
+
+
+@pytest.mark.rule("TUTO-2", "ACC-7")
+@pytest.mark.parametrize("where", ["memory", "sqlite"])
+def test_a_video_history_id_spells_no_reference_and_a_purge_erases_every_reference(
+    where: str, tmp_path: Path,
+) -> None:
+    """Payout histories have ids of their own (not the upload's name, which also went
+    into ledger keys); the same video published again finds its history whatever the
+    host's secret key; a purge erases the reference of every video the member ever
+    published, one edited away included."""
+    policy = attrs.evolve(CHEAP_POLICY, views_per_tutorial_star=2)
+
+    memory, clock = MemoryStore(), ManualClock(START)
+
+    def app(key: bytes) -> Skilltroc:
+        store = memory if where == "memory" else SQLiteStore(tmp_path / "s.db")
+        return Skilltroc(store, clock, policy=policy, secret_key=key)
+
+    first_app = app(TEST_SECRET_KEY)
+    kim = first_app.signup(email_of("kim"), provider="google").member_id
+    first = first_app.publish_tutorial(kim, title="Knots", domain="sailing",
+                                       rights_attested=True, upload="uploads/kim-knots.mp4")
+    for viewer in ("v1", "v2", "v3"):
+        first_app.record_view(first, viewer, f"view-{viewer}")
+    history = first_app.tutorial(first).history
+    assert "knots" not in history and kim not in history
+    first_app.delete_tutorial(kim, first)
+    first_app.store.close()
+
+    other = app(b"another host secret key, 32 bytes or more")  # the key plays no part
+    again = other.publish_tutorial(kim, title="Knots again", domain="sailing",
+                                   rights_attested=True, upload="uploads/kim-knots.mp4")
+    assert other.tutorial(again).history == history
+    with pytest.raises(SkilltrocError):  # one live tutorial per video (TUTO-2)
+        other.publish_tutorial(kim, title="Twice", domain="sailing", rights_attested=True,
+                               upload="uploads/kim-knots.mp4")
+    other.record_view(again, "v4", "view-v4")  # the 4th counted view: a second star
+    assert other.balance(kim).available == CHEAP_POLICY.signup_bonus + 2
+    other.edit_tutorial(kim, again, upload="uploads/kim-second.mp4", rights_attested=True)
+    other.deactivate(kim)
+    clock.advance(days=CHEAP_POLICY.account_retention_days)
+    assert other.run_due() >= 1
+    with other.query() as tx:
+        left = [h for h in tx.find(VIDEO_HISTORIES, "publisher", kim) if h.video]
+        tutorials = [tx.get(TUTORIALS, t) for t in (first, again)]
+    assert left == [] and all(t is not None and t.source.ref == "" for t in tutorials)
+    other.store.close()
+    if where == "sqlite":
+        raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+        assert b"kim-knots" not in raw and b"kim-second" not in raw

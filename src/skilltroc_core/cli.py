@@ -225,8 +225,8 @@ def _secret(args: argparse.Namespace) -> int:
         print("this store holds no key: nothing to take out", file=sys.stderr)
         return 0
     print(key.hex())
-    print("the store no longer holds this key: give bytes.fromhex(<it>) in "
-          "previous_secret_keys, or the addresses it remembers are forgotten", file=sys.stderr)
+    print("the store no longer holds this key: give this text in previous_secret_keys, or "
+          "the addresses it remembers are forgotten", file=sys.stderr)
     return 0
 
 

@@ -122,7 +122,20 @@ def _compile(tp: Any) -> Decoder:
             return tp
         if attrs.has(tp):
             return _class_decoder(tp)
+        if tp in (str, int, bool):
+            return _exactly(tp)
     return _identity
+
+
+def _exactly(kind: type) -> Decoder:
+    """Data that must already be a ``kind`` (JSON keeps str, int and bool apart): a damaged
+    row holding something else fails here, not later in the code that uses the value."""
+    def check(data: Any) -> Any:
+        if type(data) is not kind:
+            raise TypeError(f"a {kind.__name__} was expected, not a {type(data).__name__}")
+        return data
+
+    return check
 
 
 def _decoder(tp: Any) -> Decoder:

@@ -74,7 +74,10 @@ MEMBER_FACTS: Mapping[str, bool] = MappingProxyType({
     "sender": False,  # GiftReceived
     "recipient": False,  # GiftAccepted
     "referee": False,  # ReferralRewardPaid
-    "sponsor_id": True,  # InvitationSent
+    "member": False,  # RequestReceived, WorkshopRecommended
+    "sponsor_id": True,  # InvitationSent: the invitation is erased with its sponsor
+    "author": True,  # MessagePosted: the message is erased with its author
+    "organizer": True,  # WorkshopProposed: the workshop is deleted with its organizer
 })
 
 

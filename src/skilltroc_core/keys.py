@@ -6,8 +6,6 @@ A host configures one secret, like a password pepper, and gives it to
 - **email fingerprints** (STAR-1): a keyed hash remembers that an address had its signup
   bonus after the account is purged, and someone holding only the database cannot check
   whether a given address ever had an account;
-- **video history ids** (TUTO-2): the payout history of a video is named by a keyed hash
-  of its publisher and reference, so ids and ledger keys never spell a file name;
 - **link tokens** (ACC-1, ACC-4): the secret of a confirmation or reset link is derived
   from the key and a random nonce that the notice carries. The store keeps the token's
   hash and the nonce, never the token: the host derives it (``Skilltroc.link_token``)
@@ -43,10 +41,17 @@ class LinkPurpose:
 
 
 def _secret(value: object, what: str) -> bytes:
+    """A key given as bytes, or as text in hex (what ``skilltroc secret new`` and
+    ``take-out`` print): one reading only, so the same key never counts as two."""
     if isinstance(value, str):
-        value = value.encode("utf-8")
+        try:
+            value = bytes.fromhex(value)
+        except ValueError:
+            raise ConfigurationError(
+                f"{what} given as text is hex (what `skilltroc secret new` prints); give "
+                "other keys as bytes") from None
     if not isinstance(value, bytes):
-        raise ConfigurationError(f"{what} is bytes or text, not {type(value).__name__}")
+        raise ConfigurationError(f"{what} is bytes or hex text, not {type(value).__name__}")
     if len(value) < MIN_SECRET_BYTES:
         raise ConfigurationError(
             f"{what} has {len(value)} bytes; it needs at least {MIN_SECRET_BYTES} random "
@@ -64,6 +69,8 @@ class HostKeys:
     __slots__ = ("_current", "_ids", "_keys")
 
     def __init__(self, current: object, previous: Iterable[object] = ()) -> None:
+        if isinstance(previous, str | bytes) or not isinstance(previous, Iterable):
+            raise ConfigurationError("previous secret keys are a list of keys, newest first")
         keys = [_secret(current, "the secret key")]
         keys += [_secret(key, "a previous secret key") for key in previous]
         self._keys: tuple[bytes, ...] = tuple(dict.fromkeys(keys))
@@ -92,15 +99,6 @@ class HostKeys:
         """The fingerprint of ``email`` under each key, the current one first (STAR-1)."""
         data = email.encode("utf-8")
         return tuple(hmac.new(key, data, hashlib.sha256).hexdigest() for key in self._keys)
-
-    # ------------------------------------------------------------------ video ids
-    def video_ids(self, publisher: str, video: str) -> tuple[str, ...]:
-        """The id of the payout history of ``video`` (its reference) published by
-        ``publisher``, under each key, the current one first (TUTO-2): ids and ledger
-        keys never spell an uploaded file's name or a video id."""
-        message = f"{publisher}\n{video}".encode()
-        return tuple("vh_" + _mac(_mac(key, b"skilltroc video ids"), message).hex()[:40]
-                     for key in self._keys)
 
     # ------------------------------------------------------------------ link tokens
     @staticmethod

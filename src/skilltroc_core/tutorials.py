@@ -165,10 +165,9 @@ def upload_source(reference: object) -> VideoSource:
 
 
 def history_id(publisher: str, source: VideoSource) -> str:
-    """The payout history id of ``source`` published by ``publisher`` as versions before
-    the host's secret key made it (TUTO-2): it spells the video's reference, so the
-    service now names new histories with :meth:`~skilltroc_core.keys.HostKeys.video_ids`
-    and this one only finds the histories of tutorials published before."""
+    """The payout history id of ``source`` published by ``publisher`` as earlier versions
+    made it (TUTO-2). It spells the video's reference, so the service now gives new
+    histories ids of their own; this one only finds the histories made before."""
     return f"{publisher}|{source.key}"
 
 
@@ -221,9 +220,9 @@ class Tutorial:
     stars_earned: int = 0
     edited_at: datetime | None = None
     deleted_at: datetime | None = None
-    #: The id of the video's payout history (TUTO-2): the service gives a keyed hash of
-    #: the publisher and the video, so that no id or ledger key spells the video's
-    #: reference; a tutorial stored before has its former id.
+    #: The id of the video's payout history (TUTO-2), which the service gives: an id of
+    #: its own, so that no id or ledger key spells the video's reference (a tutorial
+    #: stored by an earlier version has the former id, made from the reference).
     history: str = attrs.field(
         default=attrs.Factory(lambda self: history_id(self.publisher, self.source),
                               takes_self=True))

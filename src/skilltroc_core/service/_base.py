@@ -181,23 +181,27 @@ class Tx:
         return f"{prefix}_{self.uow.next_in_sequence(prefix):06d}"
 
     # Command idempotency ---------------------------------------------------------
-    def replay(self, key: str | None, command: str, fingerprint: str, rule: str) -> str | None:
+    def replay(self, key: str | None, command: str, fingerprint: str, rule: str, *,
+               also: tuple[str, ...] = (), call: str | None = None) -> str | None:
         """The first result of ``key`` if it was used for the same call; None if new.
 
         ``key`` is the library's own (``purchase:<reference>``, ``page_view:<id>``...) or
-        a host's, made by :func:`host_key` so that the two can never meet.
+        a host's, made by :func:`host_key` so that the two can never meet. ``also``: other
+        fingerprints of the same call (made under the host's previous secret keys);
+        ``call``: what a refusal names of the call, when the fingerprint holds a hash.
         """
         if key is None:
             return None
         record = self.uow.get(kinds.COMMAND_KEYS, key)
         if record is None or (record.until is not None and self.now >= record.until):
             return None  # never used, or forgotten (its deletion may still be pending)
-        if record.command != command or record.fingerprint != fingerprint:
+        if record.command != command or (
+                record.fingerprint != fingerprint and record.fingerprint not in also):
             shown = key.removeprefix(HOST_KEY_PREFIX)
             # what the key did first may be another member's: only this call is named
             raise IdempotencyConflictError(
                 f"key {shown!r} was already used for another call; it cannot be reused "
-                f"for {command}({fingerprint})",
+                f"for {command}({fingerprint if call is None else call})",
                 rule=rule, key=shown,
             )
         return record.result
@@ -239,15 +243,7 @@ class Tx:
         """Keyed one-way hashes of an email, under the host's current secret key first,
         then its previous ones (STAR-1: remembered after a purge, see
         :mod:`skilltroc_core.keys`)."""
-        service = self.service
-        if not service._legacy_key_checked:
-            if self.uow.get(kinds.SETTINGS, kinds.LEGACY_KEY_SETTING) is not None:
-                raise ConfigurationError(
-                    "this store still holds the key of its email fingerprints, as earlier "
-                    "versions kept it: run `skilltroc secret take-out` on it and "
-                    "add the key it prints to previous_secret_keys", rule="STAR-1")
-            service._legacy_key_checked = True
-        return service.keys.fingerprints(email)
+        return self.service.keys.fingerprints(email)
 
 
 def take_out_stored_key(store: Store) -> bytes | None:
@@ -262,6 +258,7 @@ def take_out_stored_key(store: Store) -> bytes | None:
     try:
         setting = uow.get(kinds.SETTINGS, kinds.LEGACY_KEY_SETTING)
         if setting is not None:
+            uow.erasing()  # and no copy of it stays on disk
             uow.delete(kinds.SETTINGS, setting.id)
         uow.commit()
     except BaseException:
@@ -399,7 +396,7 @@ class ServiceBase:
         self.ids = ids
         self.hasher: PasswordHasher = hasher or Argon2Hasher(policy)
         if secret_key is None:
-            if store.keeps_data:
+            if getattr(store, "keeps_data", True):  # a store of the former port: it may
                 raise ConfigurationError(
                     "a store that keeps its data needs the host's secret key: "
                     "Skilltroc(store, clock, secret_key=...) with at least 32 random bytes "
@@ -409,13 +406,23 @@ class ServiceBase:
             self.keys = HostKeys.ephemeral()
         else:
             self.keys = HostKeys(secret_key, previous_secret_keys)
-        self._legacy_key_checked = False
+        self._store_checked = False  # see _check_store
         self._timer_handlers: dict[str, TimerHandler] = {}
         self._purge_hooks: list[Callable[[Tx, Member], None]] = []
         # run with the member as it now is, when an account is deactivated or reactivated
         # (ACC-7: a deactivated account is hidden, and so is what it shows to others)
         self._visibility_hooks: list[Callable[[Tx, Member], None]] = []
         self._register_timers()
+
+    def _check_store(self, uow: UnitOfWork) -> None:
+        """What the first unit of work of this service checks of its store, once: that
+        it holds no key of email fingerprints, as earlier versions kept (STAR-1)."""
+        if uow.get(kinds.SETTINGS, kinds.LEGACY_KEY_SETTING) is not None:
+            raise ConfigurationError(
+                "this store still holds the key of its email fingerprints, as earlier "
+                "versions kept it: run `skilltroc secret take-out` on it and add the key it "
+                "prints to previous_secret_keys", rule="STAR-1")
+        self._store_checked = True
 
     def _register_timers(self) -> None:
         """Mixins add their handlers here (``self._timer_handlers[kind] = handler``)."""
@@ -528,14 +535,16 @@ class _Unit:
     def __enter__(self) -> Tx:
         service = self._service
         uow = self._uow = service.store.begin()
-        if self._apply_due:
-            try:
+        try:
+            if not service._store_checked:
+                service._check_store(uow)
+            if self._apply_due:
                 if uow.next_due(self._now) is not None:  # rarely: most commands find none
                     service._apply_due(uow, self._now, limit=None)
                 uow.guard_due(self._now)  # and none may come due unseen before the commit
-            except BaseException:
-                uow.rollback()
-                raise
+        except BaseException:
+            uow.rollback()
+            raise
         return Tx(service, uow, self._now)
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
@@ -567,6 +576,12 @@ class _Query(_Unit):
     def __enter__(self) -> Tx:
         service, now = self._service, self._now
         uow = self._uow = service.store.begin(read_only=True)
+        if not service._store_checked:
+            try:
+                service._check_store(uow)
+            except BaseException:
+                uow.rollback()
+                raise
         # until the snapshot shows nothing due (another unit may commit a due timer
         # while these are applied): rarely more than once, most queries find none
         while self._apply_due:

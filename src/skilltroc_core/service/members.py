@@ -282,7 +282,8 @@ class MemberCommands(ServiceBase):
             raise AccountNotConfirmedError(
                 f"{member.display} must confirm their email address first: the link is "
                 "in the confirmation mail", rule="ACC-1")
-        if self.hasher.needs_rehash(stored):
+        needs_rehash = getattr(self.hasher, "needs_rehash", None)  # a hasher of the former port
+        if needs_rehash is not None and needs_rehash(stored):
             self._rehash(member.id, stored, self.hasher.hash(password))
         return member.id  # a deactivated member signs in to reactivate (ACC-7)
 
@@ -336,14 +337,18 @@ class MemberCommands(ServiceBase):
         derived again here from the host's secret key, so whoever reads the database or
         the outbox cannot use a link.
         """
-        purpose = _LINK_PURPOSES.get(notice.event) if isinstance(notice, Notification) else None
-        nonce, key_id = (notice.fact("nonce"), notice.fact("key")) if purpose else (None, None)
-        if purpose is None or not isinstance(nonce, str) or not isinstance(key_id, str) or (
-                len(notice.recipients) != 1):
+        found: tuple[object, ...] = ()
+        try:  # a notice the host built itself may hold anything
+            (member_id,) = notice.recipients
+            found = (_LINK_PURPOSES[notice.event], member_id, notice.fact("nonce"),
+                     notice.fact("key"))
+        except (AttributeError, KeyError, TypeError, ValueError):
+            pass
+        if len(found) != 4 or not all(isinstance(part, str) for part in found):
             raise InvalidInputError(
                 "only an EmailConfirmationRequested notice or a PasswordResetRequested "
                 "notice of a password account carries a link", rule="ACC-4")
-        return self.keys.link_token(purpose, notice.recipients[0], nonce, key_id)
+        return self.keys.link_token(*(str(part) for part in found))
 
     def reset_password(self, email: str, token: str, new_password: str) -> None:
         """ACC-4: set a new password with a valid, unexpired, unused reset token."""

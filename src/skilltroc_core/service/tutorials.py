@@ -81,9 +81,22 @@ TUTORIALS: EntityKind[Tutorial] = EntityKind(
               unique=True),
     ),
 )
+def video_key(publisher: str, video: str) -> str:
+    """The index key of one publisher's video (its reference, ``upload:...``)."""
+    return f"{publisher}|{video}"
+
+
 VIDEO_HISTORIES: EntityKind[VideoHistory] = EntityKind(
-    name="tutorial_video_history", type=VideoHistory
+    name="tutorial_video_history", type=VideoHistory,
+    indexes=(
+        # A publisher's video finds its history (TUTO-2); a purge erases the reference,
+        # and the key with it.
+        Index(name="video", keys=lambda h: (video_key(h.publisher, h.video),) if h.video
+              else (), unique=True),
+        Index(name="publisher", keys=lambda h: (h.publisher,)),
+    ),
 )
+
 VIEWER_MARKS: EntityKind[ViewerMark] = EntityKind(name="tutorial_viewer_mark", type=ViewerMark)
 
 
@@ -122,16 +135,17 @@ class TutorialCommands(ServiceBase):
 
     def _claim_video(self, tx: Tx, tutorial: Tutorial) -> Tutorial:
         """``tutorial`` with the payout history of its video, which now exists: the one
-        this publisher's video already has (under the current secret key, a previous one,
-        or the id of earlier versions), else a new one; one live tutorial per video."""
+        this publisher's video already has (or had under the id of earlier versions, which
+        spelled the reference), else a new one with an id of its own; one live tutorial
+        per video."""
         video = tutorial.source.key
-        named = (*self.keys.video_ids(tutorial.publisher, video),
-                 history_id(tutorial.publisher, tutorial.source))
-        history = next((h for h in named if tx.get(VIDEO_HISTORIES, h) is not None), None)
-        if history is None:
-            history = named[0]
-            tx.put(VIDEO_HISTORIES, history, VideoHistory(
-                id=history, publisher=tutorial.publisher, video=video))
+        found = tx.find_one(VIDEO_HISTORIES, "video", video_key(tutorial.publisher, video))
+        if found is None:
+            found = tx.get(VIDEO_HISTORIES, history_id(tutorial.publisher, tutorial.source))
+        if found is None:
+            found = VideoHistory(id=tx.new_id("vh"), publisher=tutorial.publisher, video=video)
+            tx.put(VIDEO_HISTORIES, found.id, found)
+        history = found.id
         for other in tx.find(TUTORIALS, "live_video", history):
             if other.id != tutorial.id:
                 raise AlreadyExistsError(
@@ -317,11 +331,18 @@ class TutorialCommands(ServiceBase):
     def _purge_tutorials(self, tx: Tx, member: Member) -> None:
         """ACC-7 (DECISION): a purged member's tutorials are deleted and their titles and
         video references erased; the numbers stay under the member's anonymous id."""
-        for tutorial in tx.find(TUTORIALS, "publisher", member.id):
-            gone = tutorial.deleted(tx.now) if tutorial.is_live else tutorial
-            history = tx.get(VIDEO_HISTORIES, tutorial.history)
-            if history is not None and history.video:
+        tutorials = tx.find(TUTORIALS, "publisher", member.id)
+        histories = {h.id: h for h in tx.find(VIDEO_HISTORIES, "publisher", member.id)}
+        for tutorial in tutorials:  # those of earlier versions are not in the index
+            if tutorial.history not in histories:
+                history = tx.get(VIDEO_HISTORIES, tutorial.history)
+                if history is not None:
+                    histories[history.id] = history
+        for history in histories.values():
+            if history.video:
                 tx.put(VIDEO_HISTORIES, history.id, evolve(history, video=""))
+        for tutorial in tutorials:
+            gone = tutorial.deleted(tx.now) if tutorial.is_live else tutorial
             tx.put(TUTORIALS, tutorial.id, evolve(
                 gone, title="", source=evolve(gone.source, ref=""),
                 state=TutorialState.DELETED))

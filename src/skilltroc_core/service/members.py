@@ -33,6 +33,7 @@ from ..errors import (
     NotFoundError,
 )
 from ..gifts import GiftState
+from ..instants import later
 from ..ledger import MAX_STARS, Balance, StatementPage, Transfer, TransferKind
 from ..passwords import hash_token, new_token
 from ..ports import Timer
@@ -281,7 +282,8 @@ class MemberCommands(ServiceBase):
                     "use that provider to recover access"
                 )
             token = new_token()
-            expires = tx.now + self.policy.reset_token_lifetime
+            expires = later(tx.now, self.policy.reset_token_lifetime, "reset request",
+                            "ACC-4")
             tx.put(kinds.MEMBERS, member.id, evolve(
                 member, reset_token_hash=hash_token(token), reset_expires_at=expires))
             tx.notify("PasswordResetRequested", recipients=(member.id,), email=address,

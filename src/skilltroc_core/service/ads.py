@@ -219,7 +219,7 @@ class AdCommands(ServiceBase):
         visual_rights_free: bool = False,
         text: object = _UNSET,
         link: object = _UNSET,
-        start: object = _UNSET,
+        start: datetime | object = _UNSET,  # an instant: refused with AD-3 here
         domains: object = _UNSET,
     ) -> Campaign:
         """AD-5: before the start every field; from the start only visual, text and link.

@@ -8,7 +8,7 @@ memory store with the cheap-hashing policy of :mod:`tests.members_support`.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import attrs
@@ -17,6 +17,7 @@ from skilltroc_core.service import Skilltroc
 
 from .booking_support import at, book, store_state, waitlist
 from .members_support import (
+    START,
     World,
     email_of,
     make_world,
@@ -27,7 +28,8 @@ from .members_support import (
     signup_provider,
 )
 
-__all__ = ["VIDEO_URL", "Cast", "build_cast", "pristine_cast", "release_cast"]
+__all__ = ["BROKEN_OFFSETS", "FAR", "VIDEO_URL", "BrokenZone", "Cast", "FreeClock", "broken",
+           "build_cast", "pristine_cast", "release_cast"]
 
 VIDEO_URL = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
 OTHER_VIDEO_URL = "https://youtu.be/aaaaaaaaaaa"
@@ -207,21 +209,74 @@ def build_cast() -> Cast:
     )
 
 
-_CACHE: list[tuple[Cast, dict[str, Any]]] = []
+class FreeClock:
+    """A host's clock: it shows whatever it is set to, backwards included."""
+
+    def __init__(self, now: Any) -> None:
+        self.instant = now
+
+    def now(self) -> datetime:
+        return self.instant  # type: ignore[no-any-return]
+
+    def set(self, instant: Any) -> None:
+        self.instant = instant
 
 
-def pristine_cast() -> tuple[Cast, dict[str, Any]]:
+class BrokenZone(tzinfo):
+    """A ``tzinfo`` whose offset is not valid: ``offset`` is returned, or raised."""
+
+    def __init__(self, offset: object) -> None:
+        self.offset = offset
+
+    def utcoffset(self, dt: datetime | None) -> Any:
+        if isinstance(self.offset, Exception):
+            raise self.offset
+        return self.offset
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> str:
+        return "broken"
+
+    def __repr__(self) -> str:
+        return f"BrokenZone({self.offset!r})"
+
+
+#: Offsets no aware instant can have: beyond 24 hours, not a duration, an error.
+BROKEN_OFFSETS = [timedelta(hours=30), -timedelta(hours=24), "+01:00", 3600,
+                  RuntimeError("the zone database is gone"), ZeroDivisionError()]
+
+
+def broken(offset: object, when: datetime = START + timedelta(days=3)) -> datetime:
+    """``when``'s wall-clock time in a zone whose offset is ``offset`` (not valid)."""
+    return when.replace(tzinfo=BrokenZone(offset))
+
+
+#: Where :func:`pristine_cast` with ``far`` moves the world: half a day before year 10000,
+#: where most deadlines a command would set fall past the end of the calendar.
+FAR = datetime(9999, 12, 31, 12, tzinfo=UTC)
+
+_CACHE: dict[bool, tuple[Cast, dict[str, Any]]] = {}
+
+
+def pristine_cast(*, far: bool = False) -> tuple[Cast, dict[str, Any]]:
     """The cast and the state of its store, built once and handed out again while unchanged.
 
-    Whoever changes the world (a command that succeeded) must call :func:`release_cast`
-    so that the next caller gets a new one.
+    ``far``: the cast with its clock moved to :data:`FAR` and every deadline due by then
+    applied. Whoever changes the world (a command that succeeded) must call
+    :func:`release_cast` so that the next caller gets a new one.
     """
-    if not _CACHE:
+    if far not in _CACHE:
         cast = build_cast()
-        _CACHE.append((cast, store_state(cast.world)))
-    return _CACHE[0]
+        if far:
+            cast.world.clock.set(FAR)
+            cast.service.run_due()
+            notices(cast.service)
+        _CACHE[far] = (cast, store_state(cast.world))
+    return _CACHE[far]
 
 
 def release_cast() -> None:
-    """Forget the cached world: the next :func:`pristine_cast` builds a new one."""
+    """Forget the cached worlds: the next :func:`pristine_cast` builds a new one."""
     _CACHE.clear()

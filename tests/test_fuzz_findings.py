@@ -95,11 +95,12 @@ def test_unfollowing_something_that_is_not_a_member_id_is_refused(cast: Cast) ->
 
 
 # ---------------------------------------------------------------------- instants
+@pytest.mark.rule("AD-3")
 def test_an_aware_instant_before_year_one_in_utc_is_refused(cast: Cast) -> None:
     refused(cast.world, lambda: cast.service.run_due(FIRST_AT_PLUS_5), "invalid_input", None)
     refused(cast.world, lambda: cast.service.create_campaign(
         cast.org, budget=10, visual="v.png", visual_rights_free=True, text="t",
-        start=FIRST_AT_PLUS_5, domains=["cooking"]), "invalid_input", None)
+        start=FIRST_AT_PLUS_5, domains=["cooking"]), "invalid_input", "AD-3")
 
 
 @pytest.mark.rule("BOOK-6", "BOOK-8", "BOOK-32")

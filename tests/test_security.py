@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +27,17 @@ from skilltroc_core.adapters.memory import MemoryStore
 from skilltroc_core.adapters.postgres import PostgresStore
 from skilltroc_core.adapters.sqlite import SQLiteStore
 from skilltroc_core.clocks import ManualClock
-from skilltroc_core.errors import NotAllowedError, SkilltrocError
+from skilltroc_core.errors import NotAllowedError, SkilltrocError, TimeWentBackwardsError
 from skilltroc_core.service import Skilltroc, kinds
 from skilltroc_core.testing import TEST_SECRET_KEY
 
-from .booking_support import store_state
-from .fuzz_support import Cast, pristine_cast, release_cast
+from .booking_support import professional, store_state
+from .fuzz_support import Cast, FreeClock, pristine_cast, release_cast
 from .members_support import (
     CHEAP_POLICY,
     PASSWORD,
     START,
+    World,
     email_of,
     notices,
     reset_link,
@@ -384,6 +385,65 @@ def test_a_reset_token_is_single_use_and_expires_after_the_policy_lifetime(host:
         app.reset_password("zoe@example.org", early, "third new password")
     assert foreign.value.code in ("invalid_token", "provider_account")
     assert not app.member(zoe).has_password
+
+
+@pytest.mark.rule("ACC-4", "STAR-5")
+def test_a_clock_set_back_cannot_revive_an_expired_reset_token(host: Host) -> None:
+    clock = FreeClock(START)
+    app = Skilltroc(host.app.store, clock, policy=CHEAP_POLICY, secret_key=TEST_SECRET_KEY)
+    bob = app.signup("bob@example.org", password=PASSWORD)
+    assert bob.confirmation_token is not None
+    app.confirm_email(bob.member_id, bob.confirmation_token)
+    token = reset_link(app, "bob@example.org")
+    clock.set(START + CHEAP_POLICY.reset_token_lifetime + timedelta(minutes=5))
+    with pytest.raises(SkilltrocError) as expired:
+        app.reset_password("bob@example.org", token, "a new password")
+    assert (expired.value.code, expired.value.rule) == ("deadline_passed", "ACC-4")
+    clock.set(START)  # set back to when the token was fresh: refused, nothing done
+    with pytest.raises(TimeWentBackwardsError) as refused:
+        app.reset_password("bob@example.org", token, "a new password")
+    assert refused.value.rule == "STAR-5"
+    tolerance = CHEAP_POLICY.clock_tolerance
+    assert tolerance is not None
+    clock.set(START + CHEAP_POLICY.reset_token_lifetime + timedelta(minutes=5) - tolerance / 2)
+    # within the tolerance: the service's last instant, still past the expiry
+    with pytest.raises(SkilltrocError) as late:
+        app.reset_password("bob@example.org", token, "a new password")
+    assert late.value.code == "deadline_passed"
+    assert app.sign_in("bob@example.org", PASSWORD) == bob.member_id  # the password held
+    assert app.member(bob.member_id).has_password
+
+
+@pytest.mark.rule("BOOK-6", "AD-3")
+def test_an_instant_whose_zone_changes_its_offset_is_read_once(host: Host) -> None:
+    """A tzinfo giving another offset on each call cannot start a session in the past:
+    the instant is read once, in UTC, and every check and the stored value use that."""
+
+    class Fickle(tzinfo):
+        calls = 0
+
+        def utcoffset(self, dt: datetime | None) -> timedelta:
+            Fickle.calls += 1
+            return timedelta(hours=-23 if Fickle.calls % 2 else 23)
+
+        def dst(self, dt: datetime | None) -> None:
+            return None
+
+        def tzname(self, dt: datetime | None) -> str:
+            return "fickle"
+
+    app = host.app
+    org = professional(World(service=app, store=MemoryStore(), clock=host.clock), "org")
+    ws = app.create_workshop(org, title="Knots", description="Sailing knots",
+                             domain="sailing", cost=1, capacity=2)
+    start = (START + timedelta(hours=12)).replace(tzinfo=None).replace(tzinfo=Fickle())
+    try:
+        session = app.plan_session(org, ws, start)
+    except SkilltrocError as refusal:
+        assert (refusal.code, refusal.rule) == ("invalid_input", "BOOK-6")
+    else:
+        stored = app.session(session).start
+        assert stored.tzinfo is UTC and stored > host.clock.now()
 
 
 # ---------------------------------------------------------------------- BOOK-15

@@ -62,6 +62,9 @@ class CommitFailsOnce:
     def ack(self, seqs: Iterable[int]) -> None:
         self.inner.ack(seqs)
 
+    def recent_instant(self) -> datetime | None:
+        return self.inner.recent_instant()
+
     def close(self) -> None:
         self.inner.close()
 

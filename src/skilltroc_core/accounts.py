@@ -208,7 +208,8 @@ class Member:
 
     def deactivated(self, now: datetime, policy: Policy) -> Member:
         return attrs.evolve(self, status=self._to("deactivate", "ACC-7"), deactivated_at=now,
-                            purge_at=policy.add_days(now, policy.account_retention_days))
+                            purge_at=policy.add_days(now, policy.account_retention_days,
+                                                     what="deactivation", rule="ACC-7"))
 
     def reactivated(self) -> Member:
         return attrs.evolve(self, status=self._to("reactivate", "ACC-7"), deactivated_at=None,

@@ -216,7 +216,7 @@ def check_link(link: object) -> str | None:
 
 def check_start(start: object, now: datetime) -> datetime:
     """AD-3: an aware instant, not before ``now`` (exactly now starts at once)."""
-    instant = require_aware(start, "campaign start")
+    instant = require_aware(start, "campaign start", "AD-3")
     if instant < now:
         raise StartInPastError(
             f"a campaign cannot start in the past: {instant.isoformat()} is before "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from .errors import InvalidInputError, TimeWentBackwardsError
-from .instants import add_calendar_days, require_aware
+from .instants import add_calendar_days, later, require_aware
 
 __all__ = ["ManualClock", "SystemClock"]
 
@@ -45,5 +45,5 @@ class ManualClock:
         if delta < timedelta(0) or days < 0:
             raise InvalidInputError("a clock advances by a duration of zero or more")
         target = add_calendar_days(self._now, days, zone) if days else self._now
-        self.set(target + delta)
+        self.set(later(target, delta, "clock instant"))
         return self._now

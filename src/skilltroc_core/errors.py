@@ -78,9 +78,14 @@ class NaiveDatetimeError(InvalidInputError):
 
 
 class TimeWentBackwardsError(InvalidInputError):
-    """A clock or a scenario tried to move time backwards."""
+    """The clock went backwards: it shows an instant earlier than the last one used, by
+    more than ``Policy.clock_tolerance`` for the service (a manual clock or a scenario
+    asked to go back). Recorded instants never go backwards: statements stay in order
+    and a session never ends before it starts (STAR-5). The command changed nothing; it
+    works again once the clock has caught up (or is set right)."""
 
     code = "time_went_backwards"
+    default_rule = "STAR-5"
 
 
 class NotFoundError(SkilltrocError):

@@ -14,25 +14,44 @@ from functools import cache
 
 from dateutil import tz as dateutil_tz
 
-from .errors import InvalidInputError, NaiveDatetimeError
+from .errors import InvalidInputError, NaiveDatetimeError, SkilltrocError
 
 __all__ = ["UTC", "add_calendar_days", "later", "require_aware", "time_zone", "to_local"]
 
 
-def require_aware(instant: object, what: str = "instant") -> datetime:
-    """Return ``instant`` normalised to UTC; refuse naive datetimes and non-datetimes."""
+def require_aware(instant: object, what: str = "instant", rule: str | None = None
+                  ) -> datetime:
+    """Return ``instant`` normalised to UTC.
+
+    Refused: naive datetimes and non-datetimes (:class:`NaiveDatetimeError`, a platform
+    requirement no rule numbers), and, as an :class:`InvalidInputError` naming ``what``
+    with ``rule``, an instant outside years 1 to 9999 in UTC or a ``tzinfo`` that gives no
+    valid offset (24 hours or more, not a ``timedelta``, or an error of its own).
+    """
     if not isinstance(instant, datetime):
         raise NaiveDatetimeError(
-            f"{what} must be a timezone-aware datetime, got {type(instant).__name__}"
-        )
+            f"{what} must be a timezone-aware datetime, got {type(instant).__name__}")
     if instant.tzinfo is UTC:
         return instant
-    if instant.tzinfo is None or instant.utcoffset() is None:
-        raise NaiveDatetimeError(f"{what} {instant.isoformat()} has no time zone")
     try:
+        if instant.utcoffset() is None:
+            raise NaiveDatetimeError(f"{what} {_wall(instant)} has no time zone")
         return instant.astimezone(UTC)
     except OverflowError as exc:  # e.g. 0001-01-01 00:00 at +05:00 is before year 1 in UTC
-        raise InvalidInputError(f"{what} {instant.isoformat()} is out of range") from exc
+        raise InvalidInputError(
+            f"{what} {_wall(instant)} is out of range: in UTC it falls outside years 1 to "
+            "9999", rule=rule) from exc
+    except SkilltrocError:
+        raise
+    except Exception as exc:  # a host's tzinfo: any error of its own is bad input
+        raise InvalidInputError(
+            f"{what} {_wall(instant)} has a time zone that gives no valid UTC offset "
+            f"({type(exc).__name__}: {exc})", rule=rule) from exc
+
+
+def _wall(instant: datetime) -> str:
+    """``instant`` as text without asking its ``tzinfo`` (which may be broken)."""
+    return f"{instant.replace(tzinfo=None).isoformat()} ({type(instant.tzinfo).__name__})"
 
 
 _YEAR_ONE = datetime(1, 1, 1, tzinfo=UTC)
@@ -51,9 +70,13 @@ def later(instant: datetime, delta: timedelta, what: str = "instant",
     try:
         return instant + delta
     except OverflowError as exc:
-        raise InvalidInputError(
-            f"{what} {instant.isoformat()} is too far in the future", rule=rule
-        ) from exc
+        raise _too_far(instant, what, rule) from exc
+
+
+def _too_far(instant: datetime, what: str, rule: str | None) -> InvalidInputError:
+    return InvalidInputError(
+        f"{what} {instant.isoformat()} is too close to the end of year 9999: a deadline "
+        "after it cannot be represented", rule=rule, instant=instant)
 
 
 @cache
@@ -67,11 +90,19 @@ def time_zone(name: str) -> tzinfo:
 
 
 def to_local(instant: datetime, zone_name: str) -> datetime:
-    """The same instant shown in the zone ``zone_name``."""
-    return require_aware(instant).astimezone(time_zone(zone_name))
+    """The same instant shown in the zone ``zone_name`` (:class:`InvalidInputError` if
+    that falls past year 9999 or before year 1)."""
+    utc = require_aware(instant)
+    try:
+        return utc.astimezone(time_zone(zone_name))
+    except (OverflowError, ValueError) as exc:
+        raise InvalidInputError(
+            f"instant {utc.isoformat()} cannot be shown in {zone_name}: it falls outside "
+            "years 1 to 9999 there") from exc
 
 
-def add_calendar_days(instant: datetime, days: int, zone_name: str) -> datetime:
+def add_calendar_days(instant: datetime, days: int, zone_name: str, *,
+                      what: str = "instant", rule: str | None = None) -> datetime:
     """``instant`` moved by ``days`` calendar days at the same wall-clock time in the zone.
 
     - 2027-03-27 10:00 Paris (+01:00) + 1 day = 2027-03-28 10:00 Paris (+02:00): 23 hours.
@@ -81,15 +112,24 @@ def add_calendar_days(instant: datetime, days: int, zone_name: str) -> datetime:
     - A wall-clock time that occurs twice on the target day (the autumn fall-back hour)
       is its first occurrence (summer time), the first moment the clock shows it.
 
-    The result is in UTC, like every stored instant.
+    The result is in UTC, like every stored instant. A result outside years 1 to 9999
+    (in UTC or in the zone) is refused with :class:`InvalidInputError` naming ``what``,
+    with ``rule``.
     """
     if isinstance(days, bool) or not isinstance(days, int):
-        raise InvalidInputError(f"days must be a whole number, got {days!r}")
+        raise InvalidInputError(f"days must be a whole number, got {days!r}", rule=rule)
     zone = time_zone(zone_name)
+    utc = require_aware(instant, what, rule)
     if days == 0:
         # Same instant: re-resolving an ambiguous wall time would pick the first occurrence.
-        return require_aware(instant)
-    local = require_aware(instant).astimezone(zone)
-    wall = local.replace(tzinfo=None) + timedelta(days=days)
-    target = dateutil_tz.resolve_imaginary(wall.replace(tzinfo=zone, fold=0))
-    return target.astimezone(UTC)
+        return utc
+    try:
+        local = utc.astimezone(zone)
+        wall = local.replace(tzinfo=None) + timedelta(days=days)
+        target = dateutil_tz.resolve_imaginary(wall.replace(tzinfo=zone, fold=0))
+        return require_aware(target, what, rule)
+    except (OverflowError, ValueError) as exc:  # past 9999 or before year 1, here or in UTC
+        raise InvalidInputError(
+            f"{what} {utc.isoformat()} is too close to the edge of the calendar: moved by "
+            f"{days} calendar days in {zone_name}, it falls outside years 1 to 9999",
+            rule=rule, instant=utc, days=days) from exc

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Generic, Protocol, TypeAlias, TypeVar, runtime_checkable
+from typing import Final, Generic, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 import attrs
 
@@ -32,6 +32,7 @@ from .events import Notification
 from .ledger import LedgerBook
 
 __all__ = [
+    "RECENT_TRANSFERS",
     "Clock",
     "EntityKind",
     "IdGenerator",
@@ -45,6 +46,10 @@ __all__ = [
 ]
 
 E = TypeVar("E")
+
+#: How many of the newest-numbered transfers :meth:`Store.recent_instant` looks at: more
+#: than one process's block of transfer numbers (PostgreSQL takes 32 at a time).
+RECENT_TRANSFERS: Final = 256
 
 
 @runtime_checkable
@@ -259,6 +264,17 @@ class Store(Protocol):
 
     def ack(self, seqs: Iterable[int]) -> None:
         """Remove delivered notifications from the outbox."""
+        ...
+
+    def recent_instant(self) -> datetime | None:
+        """A recent instant the star ledger recorded: the newest ``at`` among its
+        :data:`RECENT_TRANSFERS` highest-numbered transfers; None when it has none.
+
+        Read outside any unit of work, in O(log n) whatever the store's size (the
+        transfers' primary key). A store whose processes number transfers in blocks
+        (PostgreSQL) may answer an instant a little older than the very newest. The
+        service compares its clock with it before its first command
+        (``Policy.clock_tolerance``)."""
         ...
 
     def close(self) -> None: ...

@@ -43,6 +43,16 @@ class Policy:
         "Platform time zone: 'N days' deadlines are calendar days at the same local "
         "wall-clock time in this zone (RULES.md, Time; DECISION).",
     )
+    clock_tolerance: timedelta | None = _rule(
+        timedelta(minutes=1), "STAR-5", "L54",
+        "How far the clock may go back before commands are refused (DECISION). A service "
+        "never records an instant earlier than the last one it used (nor, at its first "
+        "command, than the newest the star ledger recorded), so that statements stay in "
+        "order: a clock behind that by at most this much is read as that last instant; "
+        "further behind, every command and query is refused (time_went_backwards) and "
+        "changes nothing until the clock catches up. None: the clock is taken as it is "
+        "(a replay of several processes' commands in one service).",
+    )
 
     # STAR
     signup_bonus: int = _rule(
@@ -205,9 +215,11 @@ class Policy:
         if self.score_max <= self.score_min:
             raise InvalidInputError("policy score range is empty")
 
-    def add_days(self, instant: datetime, days: int) -> datetime:
-        """``instant`` + ``days`` calendar days, same wall-clock time in the platform zone."""
-        return add_calendar_days(instant, days, self.timezone)
+    def add_days(self, instant: datetime, days: int, *, what: str = "instant",
+                 rule: str | None = None) -> datetime:
+        """``instant`` + ``days`` calendar days, same wall-clock time in the platform zone;
+        past year 9999, an :class:`InvalidInputError` naming ``what``, with ``rule``."""
+        return add_calendar_days(instant, days, self.timezone, what=what, rule=rule)
 
     def level(self, sessions_held: int) -> str:
         """PROF-5: 'beginner', 'intermediate' or 'experienced' for a count of sessions."""

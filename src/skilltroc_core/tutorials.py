@@ -327,7 +327,8 @@ def record_view(
     if viewer == tutorial.publisher:
         return ViewOutcome(verdict=ViewVerdict.OWN_VIEW, view_id=view_id, tutorial=tutorial,
                            history=history)
-    if last_counted_at is not None and now < last_counted_at + policy.view_dedup_window:
+    # a difference, not a sum: a sum may pass year 9999
+    if last_counted_at is not None and now - last_counted_at < policy.view_dedup_window:
         return ViewOutcome(verdict=ViewVerdict.WITHIN_WINDOW, view_id=view_id,
                            tutorial=tutorial, history=history)
     views = history.counted_views + 1

@@ -38,7 +38,7 @@ from ..ledger import (
     VoidReason,
     refuse_platform_balance,
 )
-from ..ports import EntityKind, OutboxItem, Timer
+from ..ports import RECENT_TRANSFERS, EntityKind, OutboxItem, Timer
 
 __all__ = ["SCHEMA", "SqlBook", "SqlCache", "SqlUnitOfWork"]
 
@@ -431,6 +431,25 @@ def _decoded(kind: EntityKind[E], entity_id: str, data: Any) -> E:
     """The stored entity, or a :class:`StoreError` naming it if its row is damaged."""
     return _read_stored(kind.type, data, f"the stored {kind.name} {entity_id!r}",
                         "restore it from a backup")
+
+
+#: :meth:`~skilltroc_core.ports.Store.recent_instant` in SQL: the newest instant of the
+#: transfers with the highest numbers (a backward scan of their primary key). Instants
+#: are fixed-width text, so the greatest text is the newest instant.
+RECENT_INSTANT = ("SELECT MAX(at) FROM (SELECT at FROM transfers ORDER BY seq DESC "
+                  f"LIMIT {RECENT_TRANSFERS}) AS recent")
+
+
+def stored_instant(row: Sequence[Any] | None) -> datetime | None:
+    """The instant of a :data:`RECENT_INSTANT` row, or a :class:`StoreError` if damaged."""
+    text = row[0] if row else None
+    if text is None:
+        return None
+    try:
+        return parse_instant(text)
+    except (ValueError, TypeError) as exc:
+        raise StoreError(f"the newest transfers of the ledger hold an unreadable instant "
+                         f"{text!r}; restore the store from a backup") from exc
 
 
 def stored_notices(rows: Sequence[Any]) -> list[OutboxItem]:

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from ..errors import AlreadyExistsError, InvalidInputError, StateConflictError
 from ..events import Notification
 from ..ledger import Balance, Hold, IdempotencyRecord, MemoryBook, StatementLine, Transfer
-from ..ports import EntityKind, IndexKey, OutboxItem, Timer
+from ..ports import RECENT_TRANSFERS, EntityKind, IndexKey, OutboxItem, Timer
 
 __all__ = ["MemoryStore"]
 
@@ -232,6 +232,11 @@ class MemoryStore:
         with self._lock:
             for seq in seqs:
                 self._outbox.pop(seq, None)
+
+    def recent_instant(self) -> datetime | None:
+        with self._lock:
+            recent = self.book.transfers[-RECENT_TRANSFERS:]
+            return max((transfer.at for transfer in recent), default=None)
 
     def close(self) -> None:
         """Nothing to release."""

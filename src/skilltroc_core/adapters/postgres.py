@@ -55,6 +55,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime
 from typing import Any, TypeVar
 
 import psycopg
@@ -66,6 +67,7 @@ from ..errors import ConcurrencyError, SchemaTooNewError, SkilltrocError, StoreE
 from ..ports import OutboxItem
 from ._sql import (
     MEMBER_FACT_NAMES,
+    RECENT_INSTANT,
     ROW_SEQUENCES,
     SCHEMA,
     SCHEMA_VERSION,
@@ -74,6 +76,7 @@ from ._sql import (
     SqlUnitOfWork,
     check_attempts,
     retrying,
+    stored_instant,
     stored_notices,
 )
 
@@ -591,6 +594,11 @@ class PostgresStore:
             "SELECT seq, data FROM outbox ORDER BY seq LIMIT %s", (limit,)
         ).fetchall())
         return stored_notices(rows)
+
+    def recent_instant(self) -> datetime | None:
+        return stored_instant(self._outside_unit(
+            "reading the ledger's newest instant",
+            lambda cur: cur.execute(RECENT_INSTANT).fetchone()))
 
     def ack(self, seqs: Iterable[int]) -> None:
         done = [int(s) for s in seqs]

@@ -19,6 +19,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -32,6 +33,7 @@ from ..errors import (
 from ..ports import OutboxItem
 from ._sql import (
     MEMBER_FACT_NAMES,
+    RECENT_INSTANT,
     SCHEMA,
     SCHEMA_VERSION,
     Runner,
@@ -39,6 +41,7 @@ from ._sql import (
     SqlUnitOfWork,
     check_attempts,
     retrying,
+    stored_instant,
     stored_notices,
 )
 
@@ -232,6 +235,10 @@ class SQLiteStore:
         rows = self._outside_unit(lambda: self._conn.execute(
             "SELECT seq, data FROM outbox ORDER BY seq LIMIT ?", (limit,)).fetchall())
         return stored_notices(rows)
+
+    def recent_instant(self) -> datetime | None:
+        return stored_instant(self._outside_unit(
+            lambda: self._conn.execute(RECENT_INSTANT).fetchone()))
 
     def ack(self, seqs: Iterable[int]) -> None:
         rows = [(s,) for s in seqs]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
@@ -26,6 +27,7 @@ from ..errors import (
     InvalidInputError,
     NotFoundError,
     SkilltrocError,
+    TimeWentBackwardsError,
 )
 from ..events import FactValue, sorted_notification, stored_notification
 from ..frozen import builder, evolve
@@ -412,6 +414,18 @@ class ServiceBase:
         # run with the member as it now is, when an account is deactivated or reactivated
         # (ACC-7: a deactivated account is hidden, and so is what it shows to others)
         self._visibility_hooks: list[Callable[[Tx, Member], None]] = []
+        #: The latest instant this service used (see :meth:`now`), None before any; it
+        #: starts from the store's recent instant, read here (``_store_read``) or, if the
+        #: store could not answer now, at the first command or query.
+        self._last_instant: datetime | None = None
+        self._store_read = policy.clock_tolerance is None
+        self._instant_lock = threading.Lock()
+        if not self._store_read:
+            try:  # here rather than in a command: never inside a unit of work of a host's
+                self._last_instant = store.recent_instant()
+                self._store_read = True
+            except SkilltrocError:  # unreachable for now: read at the first command
+                pass
         self._register_timers()
 
     def _check_store(self, uow: UnitOfWork) -> None:
@@ -441,10 +455,46 @@ class ServiceBase:
         self._purge_hooks.append(hook)
 
     def now(self) -> datetime:
+        """The instant the next command or query runs at: the clock's, never earlier than
+        the last instant this service used (STAR-5, ``Policy.clock_tolerance``).
+
+        The service keeps the latest instant it used, in this process; it starts from the
+        newest instant the store's star ledger recorded
+        (:meth:`~skilltroc_core.ports.Store.recent_instant`: one cheap read, once, when the
+        service is made, or at its first call if the store could not answer then). A
+        clock behind that instant by at most the tolerance gives that instant instead (the
+        instants recorded never go backwards); further behind, :class:`TimeWentBackwardsError`
+        and nothing is done, until the clock catches up. Nothing is written for it: each
+        process keeps its own instant, so processes whose clocks differ by less than the
+        tolerance all keep working (see docs/concurrency.md). A clock giving anything but
+        a valid aware instant is an :class:`InvalidInputError` ("clock time").
+        """
         now = self.clock.now()
-        if type(now) is datetime and now.tzinfo is UTC:
-            return now  # what every clock gives: nothing to check or convert
-        return require_aware(now, "clock time")
+        if type(now) is not datetime or now.tzinfo is not UTC:  # what every clock gives
+            now = require_aware(now, "clock time")
+        tolerance = self.policy.clock_tolerance
+        if tolerance is None:
+            return now
+        with self._instant_lock:
+            last = self._last_instant
+            if not self._store_read:
+                last = self.store.recent_instant()
+                self._store_read = True
+            if last is None:
+                last = now
+            if now < last:
+                self._last_instant = last
+                if last - now > tolerance:
+                    raise TimeWentBackwardsError(
+                        f"the clock says {now.isoformat()}, {last - now} before "
+                        f"{last.isoformat()}, the last instant this service used or found "
+                        f"recorded: more than the {tolerance} tolerated (clock_tolerance). "
+                        "Recorded instants never go backwards: nothing was done; set the "
+                        "clock right, or wait until it passes that instant",
+                        now=now, last=last, tolerance=tolerance)
+                return last
+            self._last_instant = now
+        return now
 
     def _unit(self, now: datetime, *, apply_due: bool = False) -> _Unit:
         return _Unit(self, now, apply_due)

@@ -5,6 +5,11 @@ surrogate, while a dict happily keys on either: without this guard the same call
 be "not found" on one store and a store failure on another. Such text is never a real
 name, address, reference or id either (it cannot even be written to a mail), so every
 public command and query refuses it up front, naming the argument, and changes nothing.
+
+The same goes for a ``datetime`` whose ``tzinfo`` gives no valid offset (30 hours, a
+string, an error of its own) where the command does not take an instant (a member id,
+a payment reference): even its text cannot be made. Where the command takes an instant,
+the command refuses it itself, with its rule.
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, SkilltrocError
+from ..instants import require_aware
 
 C = TypeVar("C", bound=type)
-_LOOKED_INTO = (str, list, tuple, set, frozenset, dict)
+_LOOKED_INTO = (str, list, tuple, set, frozenset, dict, datetime)
 #: How deep nested containers are looked into; deeper (or cyclic) values are left to the
 #: command's own checks, which refuse them as the wrong shape anyway.
 MAX_DEPTH = 8
@@ -40,6 +47,8 @@ def _bad_text(value: object, depth: int = 0) -> bool:
         except UnicodeEncodeError:  # a lone surrogate
             return True
         return False
+    if isinstance(value, datetime):
+        return _no_offset(value)
     if depth >= MAX_DEPTH:
         return False
     if isinstance(value, list | tuple | set | frozenset):
@@ -50,17 +59,46 @@ def _bad_text(value: object, depth: int = 0) -> bool:
     return False
 
 
+def _no_offset(value: datetime) -> bool:
+    """Whether ``value``'s ``tzinfo`` gives no valid offset (naive is not this)."""
+    if value.tzinfo is None or value.tzinfo is UTC:
+        return False
+    try:
+        value.utcoffset()
+    except Exception:  # a host's tzinfo: anything it raises
+        return True
+    return False
+
+
 def _refusal(method: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-             ) -> InvalidInputError:
+             ) -> SkilltrocError | None:
+    """The refusal naming the first bad argument; None when the only bad ones are
+    instants the command takes (it refuses them itself, with its rule)."""
+    instants = _instant_parameters(method)
     try:
         bound = inspect.signature(method).bind(*args, **kwargs).arguments
     except TypeError:  # the call is wrong anyway: name the position
         bound = {f"argument {i + 1}": a for i, a in enumerate(args[1:])} | kwargs
-    name, value = next((n, v) for n, v in bound.items() if n != "self" and _bad_text(v))
-    return InvalidInputError(
-        f"{name} must be valid Unicode text without NUL characters, not {value!r}",
-        argument=name,
-    )
+    for name, value in bound.items():
+        if name == "self" or (name in instants and isinstance(value, datetime)):
+            continue
+        if isinstance(value, datetime) and _no_offset(value):
+            try:
+                require_aware(value, name)
+            except SkilltrocError as refusal:
+                return refusal
+        if _bad_text(value):
+            return InvalidInputError(
+                f"{name} must be valid Unicode text without NUL characters, and hold no "
+                f"instant without a valid time zone, not {value!r}", argument=name)
+    return None
+
+
+@functools.cache
+def _instant_parameters(method: Callable[..., Any]) -> frozenset[str]:
+    """The parameters of ``method`` that take an instant (annotated ``datetime``)."""
+    return frozenset(name for name, parameter in inspect.signature(method).parameters.items()
+                     if "datetime" in str(parameter.annotation))
 
 
 def guarded(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -77,8 +115,8 @@ def guarded(method: Callable[..., Any]) -> Callable[..., Any]:
                     continue
             elif not isinstance(value, _LOOKED_INTO):
                 continue
-            if _bad_text(value):
-                raise _refusal(method, args, kwargs)
+            if _bad_text(value) and (refusal := _refusal(method, args, kwargs)):
+                raise refusal
         return method(*args, **kwargs)
 
     checked.__text_guarded__ = True  # type: ignore[attr-defined]

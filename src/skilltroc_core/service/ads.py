@@ -185,7 +185,7 @@ class AdCommands(ServiceBase):
         words = check_text(text, "a campaign text", policy.max_bio_length)
         url = check_link(link)
         targets = target_domains(domains)
-        begins = require_aware(start, "campaign start")
+        begins = require_aware(start, "campaign start", "AD-3")
         with self.command() as tx:
             owner = self._owner(tx, member_id, "AD-1")
             fingerprint = repr((owner.id, stars, picture, words, url, instant_text(begins),
@@ -219,7 +219,7 @@ class AdCommands(ServiceBase):
         visual_rights_free: bool = False,
         text: object = _UNSET,
         link: object = _UNSET,
-        start: object = _UNSET,
+        start: datetime | object = _UNSET,  # an instant: refused with AD-3 here
         domains: object = _UNSET,
     ) -> Campaign:
         """AD-5: before the start every field; from the start only visual, text and link.
@@ -242,7 +242,7 @@ class AdCommands(ServiceBase):
         if domains is not _UNSET:
             changes["domains"] = target_domains(domains)
         if start is not _UNSET:
-            changes["start"] = require_aware(start, "campaign start")
+            changes["start"] = require_aware(start, "campaign start", "AD-3")
         with self.command() as tx:
             owner = tx.actor(member_id, "AD-5")
             campaign = self._own_campaign(tx, owner, campaign_id, "AD-5")

@@ -174,7 +174,7 @@ class BookingCommands(MemberCommands, SocialCommands):
         return registration
 
     def _future_start(self, tx: Tx, start: object, rule: str) -> datetime:
-        instant = require_aware(start, "session start")
+        instant = require_aware(start, "session start", rule)
         if instant <= tx.now:
             raise InvalidInputError(
                 f"a session starts later than now ({tx.now.isoformat()}), not "
@@ -446,7 +446,7 @@ class BookingCommands(MemberCommands, SocialCommands):
                 tx.require_stars(member, amount, rule="BOOK-11")
             registration_id = tx.new_id("req")
             due = session.start if session else self.policy.add_days(
-                tx.now, self.policy.future_request_due_days)
+                tx.now, self.policy.future_request_due_days, what="request", rule="BOOK-16")
             registration = Registration(
                 id=registration_id, member=member.id, organizer=workshop.organizer,
                 workshop=workshop.id, session=session.id if session else None, seats=seats,
@@ -532,7 +532,8 @@ class BookingCommands(MemberCommands, SocialCommands):
                         "this member already waits for a future session of this workshop",
                         rule="BOOK-4",
                     )
-            until = self.policy.add_days(tx.now, self.policy.waitlist_window_days)
+            until = self.policy.add_days(tx.now, self.policy.waitlist_window_days,
+                                         what="acceptance", rule="BOOK-24")
             waiting = registration.moved("accept_future", tx.now, accepted_at=tx.now,
                                          session=None, due=None, waitlist_until=until)
             tx.put(kinds.REGISTRATIONS, waiting.id, waiting)
@@ -630,7 +631,8 @@ class BookingCommands(MemberCommands, SocialCommands):
         if session is None or session.state is not SessionState.PLANNED:
             return
         tx.put(kinds.SESSIONS, session.id, evolve(session, state=session.to("end", "BOOK-30")))
-        until = self.policy.add_days(session.end, self.policy.confirmation_window_days)
+        until = self.policy.add_days(session.end, self.policy.confirmation_window_days,
+                                     what="session end", rule="BOOK-32")
         tx.schedule(CONFIRMATION_WINDOW, session.id, until)
         tx.notify("SessionConfirmationRequested", recipients=(session.organizer,),
                   session=session.id, workshop=session.workshop, answer_by=until)

@@ -79,7 +79,8 @@ class GiftCommands(ServiceBase):
                           sender=sender.id, stars=stars)
             if policy.gift_expiry_days is not None:
                 tx.schedule(GIFT_EXPIRY_TIMER, gift_id,
-                            policy.add_days(tx.now, policy.gift_expiry_days))
+                            policy.add_days(tx.now, policy.gift_expiry_days, what="gift",
+                                            rule="GIFT-4"))
             tx.remember(stored_key, "gift", fingerprint, gift_id)
             return gift_id
 

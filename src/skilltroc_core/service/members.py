@@ -34,6 +34,7 @@ from ..errors import (
 )
 from ..events import Notification
 from ..gifts import Gift, GiftState
+from ..instants import later
 from ..keys import LinkPurpose
 from ..ledger import MAX_STARS, Balance, StatementPage, Transfer, TransferKind
 from ..passwords import hash_token
@@ -323,7 +324,8 @@ class MemberCommands(ServiceBase):
                 return
             nonce = self.keys.new_nonce()
             token = self.keys.link_token(LinkPurpose.RESET_PASSWORD, member.id, nonce)
-            expires = tx.now + self.policy.reset_token_lifetime
+            expires = later(tx.now, self.policy.reset_token_lifetime, "reset request",
+                            "ACC-4")
             tx.put(kinds.MEMBERS, member.id, evolve(
                 member, reset_token_hash=hash_token(token), reset_expires_at=expires))
             tx.notify("PasswordResetRequested", recipients=(member.id,), email=address,

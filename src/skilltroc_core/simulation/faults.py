@@ -194,6 +194,9 @@ class FaultyStore:
     def ack(self, seqs: Iterable[int]) -> None:
         self.inner.ack(seqs)
 
+    def recent_instant(self) -> datetime | None:
+        return self.inner.recent_instant()
+
     def close(self) -> None:
         self.inner.close()
 

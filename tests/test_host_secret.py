@@ -68,8 +68,11 @@ def place(request: pytest.FixtureRequest, tmp_path: Path) -> Place:
 
 
 def _app(store: Store, key: bytes | str | None = TEST_SECRET_KEY, *,
-         previous: tuple[bytes | str, ...] = (), policy: Policy = CHEAP_POLICY) -> Skilltroc:
-    return Skilltroc(store, ManualClock(START), policy=policy, secret_key=key,
+         previous: tuple[bytes | str, ...] = (), policy: Policy = CHEAP_POLICY,
+         clock: ManualClock | None = None) -> Skilltroc:
+    """A service on ``store``; ``clock``: the one of a service that used the store before
+    (recorded instants never go backwards, STAR-5)."""
+    return Skilltroc(store, clock or ManualClock(START), policy=policy, secret_key=key,
                      previous_secret_keys=previous)
 
 
@@ -120,7 +123,9 @@ def test_the_store_alone_cannot_tell_that_an_address_had_an_account(place: Place
     # holds no key: with another key, the same address looks never seen (and earns the
     # bonus), so nothing in the store can confirm it
     remembered = hmac.new(TEST_SECRET_KEY, email_of("ann").encode(), hashlib.sha256).hexdigest()
-    other = _app(place.open(), OTHER_KEY)
+    clock = app.clock
+    assert isinstance(clock, ManualClock)
+    other = _app(place.open(), OTHER_KEY, clock=clock)
     again = other.signup(email_of("ann"), provider="google").member_id
     assert other.balance(again).available == CHEAP_POLICY.signup_bonus
     with other.query() as tx:
@@ -128,7 +133,7 @@ def test_the_store_alone_cannot_tell_that_an_address_had_an_account(place: Place
         assert tx.get(kinds.SETTINGS, kinds.LEGACY_KEY_SETTING) is None
     other.store.close()
     # with the host's key, the address is remembered: no second bonus (STAR-1)
-    app = _app(place.open())
+    app = _app(place.open(), clock=clock)
     back = app.signup(email_of("BEN"), provider="facebook")  # the same address
     assert app.balance(back.member_id).available == 0
     app.store.close()
@@ -139,8 +144,9 @@ def test_a_rotated_key_keeps_remembering_addresses_listed_as_previous(place: Pla
     app = _app(place.open())
     _signed_up_and_purged(app, "bea")
     app.store.close()
+    assert isinstance(app.clock, ManualClock)
     # the previous key as hex text: the same key as its bytes
-    rotated = _app(place.open(), OTHER_KEY, previous=(TEST_SECRET_KEY.hex(),))
+    rotated = _app(place.open(), OTHER_KEY, previous=(TEST_SECRET_KEY.hex(),), clock=app.clock)
     back = rotated.signup(email_of("bea"), provider="google").member_id
     assert rotated.balance(back).available == 0  # remembered under the previous key
     fresh = rotated.signup(email_of("cid"), provider="google").member_id

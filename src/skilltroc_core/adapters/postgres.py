@@ -368,8 +368,9 @@ class PostgresStore:
         try:
             with self._connect(autocommit=True) as conn:
                 self._set_search_path(conn)
-                # another process may create it at the same moment
-                with contextlib.suppress(pg_errors.UniqueViolation):
+                # another process may create it at the same moment: IF NOT EXISTS does
+                # not cover a race, which fails either way
+                with contextlib.suppress(pg_errors.UniqueViolation, pg_errors.DuplicateTable):
                     conn.execute(statement)
         except psycopg.Error as exc:
             raise self._library_error(exc, "creating a sequence") from exc

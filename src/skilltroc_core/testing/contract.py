@@ -368,6 +368,52 @@ class StoreContract:
         assert [item.notification for item in after] == [
             attrs.evolve(shared, recipients=("bo",)), before[3].notification]
 
+    @pytest.mark.rule("ACC-7")
+    def test_forgetting_a_member_drops_or_redacts_the_notices_naming_them(
+        self, store: Store
+    ) -> None:
+        """Notices to others that name the member in a fact (MEMBER_FACTS) forget them:
+        dropped when about them (an invitation they sent), the fact set to None else."""
+        uow = store.begin()
+        uow.append_notification(notification("InvitationSent", T0, emails=("x@example.org",),
+                                             sponsor_id="al"))
+        uow.append_notification(notification("GiftReceived", T0, recipients=("bo",),
+                                             gift="g1", sender="al", stars=5))
+        uow.append_notification(notification("GiftReceived", T0, recipients=("bo",),
+                                             gift="g2", sender="cy", stars=5))
+        uow.commit()
+        before = store.drain_notifications()
+        uow = store.begin()
+        uow.forget_notifications("al", None)
+        uow.commit()
+        after = store.drain_notifications()
+        assert [item.seq for item in after] == [before[1].seq, before[2].seq]
+        assert after[0].notification.facts_map == {"gift": "g1", "sender": None, "stars": 5}
+        assert after[1].notification == before[2].notification
+
+    # ------------------------------------------------------------------ ledger
+    @pytest.mark.rule("STAR-5")
+    def test_the_recent_instant_is_the_newest_of_the_latest_transfers(
+        self, store: Store
+    ) -> None:
+        assert store.recent_instant() is None  # nothing recorded yet
+        uow = store.begin()
+        ledger = Ledger(uow.book)
+        ledger.open_wallet("ann")
+        ledger.issue(TransferKind.SIGNUP_BONUS, "ann", 10, reference="s", at=T0)
+        ledger.issue(TransferKind.PURCHASE, "ann", 5, reference="p",
+                     at=T0 + timedelta(hours=2))
+        uow.rollback()
+        assert store.recent_instant() is None  # rolled back: nothing
+        uow = store.begin()
+        ledger = Ledger(uow.book)
+        ledger.open_wallet("ann")
+        ledger.issue(TransferKind.SIGNUP_BONUS, "ann", 10, reference="s", at=T0)
+        ledger.issue(TransferKind.PURCHASE, "ann", 5, reference="p",
+                     at=T0 + timedelta(hours=2))
+        uow.commit()
+        assert store.recent_instant() == T0 + timedelta(hours=2)
+
     # ------------------------------------------------------------------ ledger
     @pytest.mark.rule("STAR-4", "STAR-5", "REFUND-5")
     def test_the_ledger_book_keeps_balances_holds_statements_and_keys(

@@ -532,6 +532,14 @@ class ServiceBase:
             count += 1
         return count
 
+    def _applied_all_due(self, uow: UnitOfWork, until: datetime) -> int:
+        """Every deadline due by ``until``, in due order, none left behind: like a
+        command, the unit cannot commit once another one committed a deadline due by then
+        that it did not see (it runs again)."""
+        count = self._apply_due(uow, until, None)
+        uow.guard_due(until)
+        return count
+
     def run_due(self, until: datetime | None = None) -> int:
         """Apply every deadline due at or before ``until`` (default: now; a later instant
         is refused: a deadline is never applied before its time), in due order.
@@ -643,7 +651,7 @@ class _Query(_Unit):
             if not due:
                 break
             uow.rollback()
-            service._in_own_unit(lambda unit: service._apply_due(unit, now, None))
+            service._in_own_unit(lambda unit: service._applied_all_due(unit, now))
             uow = self._uow = service.store.begin(read_only=True)
         return Tx(service, uow, now)
 

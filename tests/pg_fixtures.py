@@ -19,8 +19,8 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from skilltroc_core.adapters.clocks import ManualClock
 from skilltroc_core.adapters.postgres import PostgresStore
-from skilltroc_core.clocks import ManualClock
 from skilltroc_core.rules import DEFAULT_POLICY
 from skilltroc_core.service import Skilltroc
 from skilltroc_core.testing import TEST_SECRET_KEY

@@ -68,10 +68,10 @@ import attrs
 import psycopg
 
 from skilltroc_core.adapters._sql import SqlUnitOfWork
+from skilltroc_core.adapters.codec import dumps, instant_text, loads, parse_instant
 from skilltroc_core.adapters.memory import MemoryStore
 from skilltroc_core.adapters.postgres import PostgresStore
 from skilltroc_core.booking import Session, SessionState
-from skilltroc_core.codec import dumps, instant_text, loads, parse_instant
 from skilltroc_core.errors import (
     ConcurrencyError,
     InvariantViolationError,

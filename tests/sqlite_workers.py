@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import attrs
 
+from skilltroc_core.adapters.clocks import ManualClock
 from skilltroc_core.adapters.sqlite import SQLiteStore
-from skilltroc_core.clocks import ManualClock
 from skilltroc_core.rules import DEFAULT_POLICY
 from skilltroc_core.service import Skilltroc
 from skilltroc_core.testing import TEST_SECRET_KEY

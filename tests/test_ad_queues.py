@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from skilltroc_core.adapters._sql import SCHEMA, SCHEMA_VERSION
+from skilltroc_core.adapters.clocks import ManualClock
 from skilltroc_core.adapters.memory import MemoryStore
 from skilltroc_core.adapters.postgres import PostgresStore
 from skilltroc_core.adapters.sqlite import APPLICATION_ID, SQLiteStore
@@ -29,7 +30,6 @@ from skilltroc_core.ads import (
     goes_before,
     serve_rank,
 )
-from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import InvariantViolationError, SkilltrocError
 from skilltroc_core.instants import time_zone
 from skilltroc_core.ports import Store

@@ -18,10 +18,10 @@ from typing import Any
 import attrs
 import pytest
 
+from skilltroc_core.adapters.clocks import ManualClock
 from skilltroc_core.adapters.memory import MemoryStore
 from skilltroc_core.adapters.postgres import PostgresStore
 from skilltroc_core.adapters.sqlite import SQLiteStore
-from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.ports import Store
 from skilltroc_core.service import Skilltroc

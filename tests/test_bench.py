@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from skilltroc_core import bench
 from skilltroc_core.adapters.memory import MemoryStore
 from skilltroc_core.booking import RegistrationState, SessionState
 from skilltroc_core.ledger import HoldState
 from skilltroc_core.service import kinds
+from skilltroc_core.tools import bench
 
 # The baseline's index postings, in its order, as the library's (kind, index) names.
 _INDEXES: list[tuple[str, str]] = [

@@ -14,12 +14,12 @@ import math
 import psycopg
 import pytest
 
-from skilltroc_core import cli
+from skilltroc_core.adapters.clocks import ManualClock
 from skilltroc_core.adapters.postgres import PostgresStore
-from skilltroc_core.bench_scale import MEMBERS, ROUND, START_STARS, bench_scale
-from skilltroc_core.clocks import ManualClock
 from skilltroc_core.service import Skilltroc
 from skilltroc_core.testing import TEST_SECRET_KEY
+from skilltroc_core.tools import cli
+from skilltroc_core.tools.bench_scale import MEMBERS, ROUND, START_STARS, bench_scale
 
 from .pg_fixtures import POLICY, T0, pg_dsn, pg_server
 

@@ -52,6 +52,7 @@ from hypothesis.stateful import (
 )
 
 from skilltroc_core.accounts import AccountStatus
+from skilltroc_core.adapters.clocks import ManualClock
 from skilltroc_core.adapters.memory import MemoryStore
 from skilltroc_core.adapters.sqlite import SQLiteStore
 from skilltroc_core.booking import (
@@ -64,7 +65,6 @@ from skilltroc_core.booking import (
     Workshop,
     WorkshopState,
 )
-from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.events import Notification
 from skilltroc_core.ledger import HoldState, Ledger, TransferKind, VoidReason

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from skilltroc_core.clocks import ManualClock, SystemClock
+from skilltroc_core.adapters.clocks import ManualClock, SystemClock
+from skilltroc_core.adapters.ids import RandomIds, SequentialIds
 from skilltroc_core.errors import InvalidInputError, NaiveDatetimeError, TimeWentBackwardsError
-from skilltroc_core.ids import RandomIds, SequentialIds
 from skilltroc_core.ports import Clock, IdGenerator
 
 CET = timezone(timedelta(hours=1), "CET")

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from skilltroc_core.codec import decode, dumps, encode, instant_text, loads, parse_instant
+from skilltroc_core.adapters.codec import decode, dumps, encode, instant_text, loads, parse_instant
 from skilltroc_core.errors import InvalidInputError
 
 

@@ -10,8 +10,8 @@ import attrs
 import pytest
 
 from skilltroc_core import errors
+from skilltroc_core.adapters.clocks import ManualClock
 from skilltroc_core.adapters.memory import MemoryStore, _MemoryUnitOfWork
-from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import (
     ConcurrencyError,
     InsufficientStarsError,

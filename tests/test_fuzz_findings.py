@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from skilltroc_core.adapters.clocks import ManualClock
 from skilltroc_core.adapters.sqlite import SQLiteStore
-from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.ledger import MAX_STARS
 from skilltroc_core.service import Skilltroc

@@ -23,10 +23,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skilltroc_core.adapters._sql import Runner
+from skilltroc_core.adapters.clocks import ManualClock
 from skilltroc_core.adapters.postgres import PostgresStore
 from skilltroc_core.adapters.sqlite import SQLiteStore
 from skilltroc_core.adapters.sqlite import driver_error as sqlite_driver_error
-from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import (
     IdempotencyConflictError,
     InvalidInputError,

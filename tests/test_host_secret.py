@@ -26,11 +26,10 @@ from typing import Any
 import attrs
 import pytest
 
+from skilltroc_core.adapters.clocks import ManualClock
 from skilltroc_core.adapters.memory import MemoryStore
 from skilltroc_core.adapters.postgres import PostgresStore
 from skilltroc_core.adapters.sqlite import SQLiteStore
-from skilltroc_core.cli import main
-from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import ConfigurationError, SkilltrocError
 from skilltroc_core.events import Notification
 from skilltroc_core.passwords import Argon2Hasher
@@ -38,6 +37,7 @@ from skilltroc_core.ports import Store
 from skilltroc_core.rules import DEFAULT_POLICY, Policy
 from skilltroc_core.service import Skilltroc, kinds
 from skilltroc_core.testing import TEST_SECRET_KEY
+from skilltroc_core.tools.cli import main
 
 from .members_support import CHEAP_POLICY, PASSWORD, START, email_of, notices, reset_link
 from .pg_fixtures import dump_tables, pg_dsn, pg_server  # noqa: F401 - fixtures

@@ -19,9 +19,9 @@ import psycopg
 import pytest
 
 from skilltroc_core.adapters._sql import SCHEMA_VERSION
+from skilltroc_core.adapters.clocks import ManualClock
 from skilltroc_core.adapters.memory import MemoryStore
 from skilltroc_core.adapters.postgres import APPLICATION_MARKER, PostgresStore
-from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import (
     ConcurrencyError,
     InvalidInputError,

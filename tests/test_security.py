@@ -23,10 +23,10 @@ from typing import Any
 import attrs
 import pytest
 
+from skilltroc_core.adapters.clocks import ManualClock
 from skilltroc_core.adapters.memory import MemoryStore
 from skilltroc_core.adapters.postgres import PostgresStore
 from skilltroc_core.adapters.sqlite import SQLiteStore
-from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import NotAllowedError, SkilltrocError, TimeWentBackwardsError
 from skilltroc_core.service import Skilltroc, kinds
 from skilltroc_core.testing import TEST_SECRET_KEY

@@ -15,7 +15,6 @@ import pytest
 
 from skilltroc_core.adapters.postgres import PostgresStore
 from skilltroc_core.adapters.sqlite import SQLiteStore
-from skilltroc_core.cli import main
 from skilltroc_core.service import kinds
 from skilltroc_core.simulation import KINDS, Model, SimulationFailure, Simulator, Step, generate
 from skilltroc_core.simulation import command as simulate_command
@@ -27,6 +26,7 @@ from skilltroc_core.simulation.shrink import (
     shrink,
     write_replay,
 )
+from skilltroc_core.tools.cli import main
 
 from .pg_fixtures import pg_dsn, pg_server
 

@@ -16,8 +16,8 @@ from typing import Any
 import attrs
 import pytest
 
+from skilltroc_core.adapters.clocks import ManualClock
 from skilltroc_core.adapters.memory import MemoryStore
-from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import StoreError
 from skilltroc_core.ports import OutboxItem, UnitOfWork
 from skilltroc_core.rules import DEFAULT_POLICY

@@ -11,8 +11,8 @@ import attrs
 import pytest
 
 from skilltroc_core.adapters._sql import SCHEMA_VERSION
+from skilltroc_core.adapters.clocks import ManualClock
 from skilltroc_core.adapters.sqlite import SQLiteStore
-from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import (
     ConcurrencyError,
     InvalidInputError,

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import run_state_machine_as_test
 
+from skilltroc_core.adapters.clocks import ManualClock
 from skilltroc_core.adapters.memory import MemoryStore
 from skilltroc_core.adapters.sqlite import SQLiteStore
-from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import InvalidInputError, SkilltrocError
 from skilltroc_core.events import Notification
 from skilltroc_core.ledger import HoldState

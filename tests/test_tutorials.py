@@ -10,9 +10,9 @@ from typing import Any
 import attrs
 import pytest
 
+from skilltroc_core.adapters.clocks import ManualClock
 from skilltroc_core.adapters.memory import MemoryStore
 from skilltroc_core.adapters.sqlite import SQLiteStore
-from skilltroc_core.clocks import ManualClock
 from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.ledger import TransferKind
 from skilltroc_core.ports import EntityKind

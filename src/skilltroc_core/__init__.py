@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .clocks import ManualClock, SystemClock
+from .adapters.clocks import ManualClock, SystemClock
+from .adapters.ids import RandomIds, SequentialIds
 from .errors import SkilltrocError
-from .ids import RandomIds, SequentialIds
 from .ledger import Ledger, check_invariants
 from .rules import DEFAULT_POLICY, Policy
 

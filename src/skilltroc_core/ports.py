@@ -1,8 +1,8 @@
 """The ports the domain core is plugged into: time, identifiers, password hashing, stores.
 
 A host supplies implementations or picks the shipped ones: clocks in
-:mod:`skilltroc_core.clocks`, ids in :mod:`skilltroc_core.ids`, password hashing in
-:mod:`skilltroc_core.passwords`, stores in :mod:`skilltroc_core.adapters`.
+:mod:`skilltroc_core.adapters.clocks`, ids in :mod:`skilltroc_core.adapters.ids`, password
+hashing in :mod:`skilltroc_core.passwords`, stores in :mod:`skilltroc_core.adapters`.
 
 The store port is deliberately small and generic so that each adapter (memory, SQLite,
 PostgreSQL) implements it once for every entity the library has or will have:

@@ -16,7 +16,6 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from ..codec import dumps, instant_text, loads, parse_instant
 from ..errors import (
     AlreadyExistsError,
     ConcurrencyError,
@@ -39,6 +38,7 @@ from ..ledger import (
     refuse_platform_balance,
 )
 from ..ports import RECENT_TRANSFERS, EntityKind, OutboxItem, Timer
+from .codec import dumps, instant_text, loads, parse_instant
 
 __all__ = ["SCHEMA", "SqlBook", "SqlCache", "SqlUnitOfWork"]
 

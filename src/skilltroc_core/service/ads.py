@@ -40,9 +40,8 @@ from ..ads import (
     skill_domain,
     target_domains,
 )
-from ..codec import instant_text
 from ..errors import InvalidInputError, InvariantViolationError, NotAllowedError
-from ..instants import require_aware
+from ..instants import instant_text, require_aware
 from ..ledger import AD_SPEND, TransferKind
 from ..ports import EntityKind, Index, IndexKey, Timer, UnitOfWork
 from ._base import ServiceBase, Tx, host_key

@@ -30,9 +30,9 @@ from typing import Any, NoReturn, TypeVar
 
 import attrs
 
+from ..adapters.clocks import ManualClock
 from ..adapters.memory import MemoryStore
 from ..booking import Session
-from ..clocks import ManualClock
 from ..errors import SkilltrocError
 from ..ledger import Ledger
 from ..ports import EntityKind, Store, UnitOfWork

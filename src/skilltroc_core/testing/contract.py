@@ -26,10 +26,10 @@ from typing import Any
 import attrs
 import pytest
 
+from ..adapters.clocks import ManualClock
 from ..adapters.memory import MemoryStore
 from ..ads import CampaignState
 from ..booking import Attendance, RegistrationState, SessionState
-from ..clocks import ManualClock
 from ..errors import (
     AlreadyExistsError,
     InsufficientStarsError,

@@ -4,7 +4,7 @@
 workshops, sessions, requests and answers, the aftermath of sessions, tutorials, ads,
 clock moves and ``run_due``) against a :class:`~skilltroc_core.service.Skilltroc` on the
 store its ``create_store`` hook returns (a :class:`MemoryStore` by default) and a
-:class:`~skilltroc_core.clocks.ManualClock`. A host checks its own adapter with::
+:class:`~skilltroc_core.adapters.clocks.ManualClock`. A host checks its own adapter with::
 
     class MyStoreMachine(SkilltrocMachine):
         def create_store(self) -> Store:
@@ -46,9 +46,9 @@ from hypothesis import currently_in_test_context, event
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from ..accounts import normalize_email
+from ..adapters.clocks import ManualClock
 from ..adapters.memory import MemoryStore
 from ..booking import RegistrationState, SessionState
-from ..clocks import ManualClock
 from ..errors import SkilltrocError
 from ..ledger import Ledger
 from ..ports import Store, UnitOfWork

@@ -13,7 +13,7 @@ exactly as it was.
 A command can always be refused: :func:`apply` raises only
 :class:`~skilltroc_core.errors.SkilltrocError` subclasses (the service's refusals, or
 :class:`~skilltroc_core.errors.InvalidInputError` when a clock command meets a service
-whose clock is not a :class:`~skilltroc_core.clocks.ManualClock`).
+whose clock is not a :class:`~skilltroc_core.adapters.clocks.ManualClock`).
 
 This module does not need hypothesis; :mod:`skilltroc_core.testing.strategies`
 generates commands with it.
@@ -29,8 +29,8 @@ from typing import Any, Final, TypeVar
 import attrs
 
 from ..accounts import AccountStatus, Member
+from ..adapters.clocks import ManualClock
 from ..booking import Attendance, RegistrationState, Session, SessionState, WorkshopState
-from ..clocks import ManualClock
 from ..errors import InvalidInputError
 from ..ports import EntityKind, UnitOfWork
 from ..service import SignupResult, Skilltroc, kinds

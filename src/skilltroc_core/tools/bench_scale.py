@@ -53,12 +53,12 @@ from typing import Any
 
 import attrs
 
-from .adapters._sql import SCHEMA
-from .adapters.sqlite import SQLiteStore
+from ..adapters._sql import SCHEMA
+from ..adapters.sqlite import SQLiteStore
+from ..ledger import TransferKind
+from ..ports import Store
+from ..service import Skilltroc
 from .bench import _AT, _bench_app
-from .ledger import TransferKind
-from .ports import Store
-from .service import Skilltroc
 
 __all__ = ["bench_scale"]
 
@@ -119,7 +119,7 @@ class _Point:
 def _open_store(job: _Job) -> Store:
     if job.schema is None:
         return SQLiteStore(job.target)
-    from .adapters.postgres import PostgresStore  # noqa: PLC0415 - optional dependency
+    from ..adapters.postgres import PostgresStore  # noqa: PLC0415 - optional dependency
 
     return PostgresStore(job.target, schema=job.schema)
 
@@ -449,7 +449,7 @@ def _unrelated_wait(dsn: str, schema: str, hold: float, tries: int) -> dict[str,
     """How long a ``buy_stars`` of member B takes while a unit of work holds member A
     (their wallet read; or a whole purchase of A's, not committed) for ``hold`` seconds;
     and with nothing held. Medians of ``tries``, in ms."""
-    from .adapters.postgres import PostgresStore  # noqa: PLC0415 - optional dependency
+    from ..adapters.postgres import PostgresStore  # noqa: PLC0415 - optional dependency
 
     stores = [PostgresStore(dsn, schema=schema) for _ in range(2)]
     try:
@@ -548,8 +548,8 @@ def _postgres_part(processes: Sequence[int], dsn: str | None, seconds: float, co
     try:  # optional dependency: imported only when PostgreSQL is benchmarked
         import psycopg  # noqa: F401, PLC0415
 
-        from .adapters.postgres import PostgresStore  # noqa: PLC0415
-        from .testing.pgserver import PgServer, PgServerError  # noqa: PLC0415
+        from ..adapters.postgres import PostgresStore  # noqa: PLC0415
+        from ..testing.pgserver import PgServer, PgServerError  # noqa: PLC0415
     except ImportError as exc:
         return {"postgres_skipped": f"psycopg is not installed ({exc})"}
     results: dict[str, Any] = {}

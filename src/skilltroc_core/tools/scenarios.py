@@ -20,14 +20,14 @@ from typing import Any, TextIO
 
 import attrs
 
-from .clocks import ManualClock
-from .errors import InvariantViolationError, SkilltrocError
-from .events import Notification
-from .instants import require_aware, to_local
-from .keys import MIN_SECRET_BYTES
-from .ports import Store
-from .rules import DEFAULT_POLICY, Policy
-from .service import Skilltroc
+from ..adapters.clocks import ManualClock
+from ..errors import InvariantViolationError, SkilltrocError
+from ..events import Notification
+from ..instants import require_aware, to_local
+from ..keys import MIN_SECRET_BYTES
+from ..ports import Store
+from ..rules import DEFAULT_POLICY, Policy
+from ..service import Skilltroc
 
 __all__ = [
     "COMMANDS",

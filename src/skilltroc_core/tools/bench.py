@@ -25,16 +25,16 @@ from typing import Any
 
 import attrs
 
-from .adapters._sql import SCHEMA, Runner, SqlUnitOfWork
-from .adapters.memory import MemoryStore
-from .adapters.sqlite import SQLiteStore
-from .booking import Registration
-from .clocks import ManualClock
-from .ledger import GIFT_ESCROW, Ledger, TransferKind
-from .ports import Store, Timer
-from .rules import DEFAULT_POLICY
-from .service import Skilltroc, kinds
-from .service.booking import REQUEST_DUE
+from ..adapters._sql import SCHEMA, Runner, SqlUnitOfWork
+from ..adapters.clocks import ManualClock
+from ..adapters.memory import MemoryStore
+from ..adapters.sqlite import SQLiteStore
+from ..booking import Registration
+from ..ledger import GIFT_ESCROW, Ledger, TransferKind
+from ..ports import Store, Timer
+from ..rules import DEFAULT_POLICY
+from ..service import Skilltroc, kinds
+from ..service.booking import REQUEST_DUE
 
 __all__ = ["bench_ads", "bench_booking", "bench_ledger", "bench_store"]
 
@@ -373,8 +373,8 @@ def _postgres_part(dsn: str | None, n: int, lifecycles: int) -> dict[str, Any]:
     try:  # optional dependency: imported only when PostgreSQL is benchmarked
         import psycopg  # noqa: PLC0415
 
-        from .adapters.postgres import PostgresStore  # noqa: PLC0415
-        from .testing.pgserver import PgServer, PgServerError  # noqa: PLC0415
+        from ..adapters.postgres import PostgresStore  # noqa: PLC0415
+        from ..testing.pgserver import PgServer, PgServerError  # noqa: PLC0415
     except ImportError as exc:  # the optional dependency is missing
         return {"postgres_skipped": f"psycopg is not installed ({exc})"}
     names = itertools.count()

@@ -13,17 +13,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..adapters.memory import MemoryStore
+from ..adapters.sqlite import SQLiteStore
+from ..catalogue import rule_ids
+from ..keys import MIN_SECRET_BYTES
+from ..ports import Store
+from ..service import take_out_stored_key
+from ..simulation.command import add_parser as add_simulate_parser
 from . import bench, bench_scale
-from .adapters.memory import MemoryStore
-from .adapters.sqlite import SQLiteStore
-from .catalogue import rule_ids
 from .demo import ledger_demo
 from .docsgen import write_or_check
-from .keys import MIN_SECRET_BYTES
-from .ports import Store
 from .scenarios import Runner, ScenarioFormatError, load_scenario
-from .service import take_out_stored_key
-from .simulation.command import add_parser as add_simulate_parser
 
 __all__ = ["main", "run_scenarios"]
 
@@ -154,7 +154,7 @@ def _open_store(spec: str, index: int, folder: Path) -> Store:
             raise SystemExit(f"skilltroc run: {path} exists; name a new database file")
         return SQLiteStore(path)
     if spec.startswith(("postgresql://", "postgres://")):
-        from .adapters.postgres import PostgresStore  # noqa: PLC0415 - optional dependency
+        from ..adapters.postgres import PostgresStore  # noqa: PLC0415 - optional dependency
 
         return PostgresStore(spec, schema=f"skilltroc_run_{uuid.uuid4().hex[:12]}")
     if spec == "sqlite":
@@ -214,7 +214,7 @@ def _secret(args: argparse.Namespace) -> int:
             raise SystemExit(f"skilltroc secret take-out: no database file {args.sqlite}")
         store = SQLiteStore(args.sqlite)
     else:
-        from .adapters.postgres import PostgresStore  # noqa: PLC0415 - optional dependency
+        from ..adapters.postgres import PostgresStore  # noqa: PLC0415 - optional dependency
 
         store = PostgresStore(args.postgres, schema=args.schema)
     try:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TextIO
 
-from .clocks import ManualClock
-from .instants import time_zone, to_local
-from .ledger import GIFT_ESCROW, Ledger, StatementLine, TransferKind, VoidReason
-from .rules import DEFAULT_POLICY
+from ..adapters.clocks import ManualClock
+from ..instants import time_zone, to_local
+from ..ledger import GIFT_ESCROW, Ledger, StatementLine, TransferKind, VoidReason
+from ..rules import DEFAULT_POLICY
 
 __all__ = ["ledger_demo"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from .errors import InvalidInputError, TimeWentBackwardsError
-from .instants import add_calendar_days, later, require_aware
+from ..errors import InvalidInputError, TimeWentBackwardsError
+from ..instants import add_calendar_days, later, require_aware
 
 __all__ = ["ManualClock", "SystemClock"]
 

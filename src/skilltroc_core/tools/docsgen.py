@@ -15,14 +15,16 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from .accounts import ACCOUNT_LIFECYCLE
-from .ads import CAMPAIGN_LIFECYCLE
-from .booking import REGISTRATION_LIFECYCLE, SESSION_LIFECYCLE, WORKSHOP_LIFECYCLE
-from .catalogue import Rule, faq_lines, rules
-from .events import NOTIFICATION_RULES
-from .gifts import GIFT_LIFECYCLE
+from ..accounts import ACCOUNT_LIFECYCLE
+from ..ads import CAMPAIGN_LIFECYCLE
+from ..booking import REGISTRATION_LIFECYCLE, SESSION_LIFECYCLE, WORKSHOP_LIFECYCLE
+from ..catalogue import Rule, faq_lines, rules
+from ..events import NOTIFICATION_RULES
+from ..gifts import GIFT_LIFECYCLE
+from ..rules import DEFAULT_POLICY, policy_fields
+from ..statemachine import TransitionTable
+from ..tutorials import TUTORIAL_LIFECYCLE
 from .refund_matrix import EVENTS, STAGES, refund_matrix
-from .rules import DEFAULT_POLICY, policy_fields
 from .scenarios import (
     COMMAND_SUMMARIES,
     COMMANDS,
@@ -30,8 +32,6 @@ from .scenarios import (
     EXPECTATIONS,
     CommandSpec,
 )
-from .statemachine import TransitionTable
-from .tutorials import TUTORIAL_LIFECYCLE
 
 __all__ = ["LIFECYCLES", "generate", "write_or_check"]
 

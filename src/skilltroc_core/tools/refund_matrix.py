@@ -15,13 +15,13 @@ from datetime import UTC, datetime, timedelta
 
 import attrs
 
-from .adapters.memory import MemoryStore
-from .booking import REGISTRATION_LIFECYCLE, RegistrationState, hold_rule
-from .clocks import ManualClock
-from .errors import SkilltrocError
-from .ledger import HoldState
-from .rules import DEFAULT_POLICY
-from .service import Skilltroc
+from ..adapters.clocks import ManualClock
+from ..adapters.memory import MemoryStore
+from ..booking import REGISTRATION_LIFECYCLE, RegistrationState, hold_rule
+from ..errors import SkilltrocError
+from ..ledger import HoldState
+from ..rules import DEFAULT_POLICY
+from ..service import Skilltroc
 
 __all__ = ["EVENTS", "STAGES", "Outcome", "observe", "refund_matrix"]
 

@@ -11,32 +11,18 @@ import json
 import types
 import typing
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, TypeVar, Union
 
 import attrs
 
-from .errors import InvalidInputError
+from ..errors import InvalidInputError
+from ..instants import instant_text, parse_instant
 
 __all__ = ["decode", "dumps", "encode", "instant_text", "loads", "parse_instant"]
 
 T = TypeVar("T")
-_INSTANT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
-
-
-def instant_text(instant: datetime) -> str:
-    """An aware instant as fixed-width UTC text (sorts like the instants it names)."""
-    if instant.tzinfo is UTC and instant.year >= 1000:
-        return instant.isoformat(timespec="microseconds")  # the same text, several times faster
-    return instant.astimezone(UTC).strftime(_INSTANT)
-
-
-def parse_instant(text: str) -> datetime:
-    # fromisoformat reads the fixed format exactly (and fast); the offset is always +00:00
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
 def encode(value: Any) -> Any:
     """Plain JSON data for ``value``."""
     kind = type(value)

@@ -23,14 +23,13 @@ from skilltroc_core.adapters.postgres import PostgresStore
 from skilltroc_core.adapters.sqlite import APPLICATION_ID, SQLiteStore
 from skilltroc_core.ads import (
     MAX_GOAL,
-    CampaignBudgetError,
     CampaignState,
     ServeKey,
     check_budget,
     goes_before,
     serve_rank,
 )
-from skilltroc_core.errors import InvariantViolationError, SkilltrocError
+from skilltroc_core.errors import CampaignBudgetError, InvariantViolationError, SkilltrocError
 from skilltroc_core.instants import time_zone
 from skilltroc_core.ports import Store
 from skilltroc_core.service import Skilltroc

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
 
+import skilltroc_core
 from skilltroc_core import errors
 from skilltroc_core.adapters.clocks import ManualClock
 from skilltroc_core.adapters.memory import MemoryStore, _MemoryUnitOfWork
@@ -210,6 +213,25 @@ ERROR_CLASSES = sorted(
 def test_the_error_module_exports_every_error_class() -> None:
     assert {cls.__name__ for cls in ERROR_CLASSES} == set(errors.__all__)
     assert len(ERROR_CLASSES) > 10
+
+
+def test_every_error_class_of_the_package_is_declared_in_the_error_module() -> None:
+    """One place for every refusal a host may catch: no module declares its own (the
+    kits' test doubles, such as the simulator's injected store fault, excepted)."""
+    package = Path(skilltroc_core.__file__).parent
+    for path in package.rglob("*.py"):
+        module = ".".join(path.relative_to(package.parent).with_suffix("").parts)
+        importlib.import_module(module.removesuffix(".__init__"))
+
+    def every(cls: type[SkilltrocError]) -> list[type[SkilltrocError]]:
+        return [cls, *(sub for child in cls.__subclasses__() for sub in every(child))]
+
+    outside = {f"{cls.__module__}.{cls.__name__}" for cls in every(SkilltrocError)
+               if cls.__module__.startswith("skilltroc_core")
+               and cls.__module__ != "skilltroc_core.errors"
+               and not cls.__module__.startswith(("skilltroc_core.simulation",
+                                                  "skilltroc_core.testing"))}
+    assert outside == set()
 
 
 def test_every_error_class_has_its_own_non_empty_code() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import traceback
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from skilltroc_core.ads import Campaign
-from skilltroc_core.frozen import builder, evolve
+from skilltroc_core.frozen import _copier, builder, evolve
 
 
 @attrs.frozen
@@ -115,3 +117,16 @@ def test_a_builder_of_a_class_with_a_validator_goes_through_its_init() -> None:
 def test_a_builder_of_a_class_that_needs_its_init_refuses_a_wrong_count_as_the_fast_one() -> None:
     with pytest.raises(TypeError):
         builder(_Checked)(1, 2)
+
+
+def test_a_traceback_through_generated_code_shows_its_lines() -> None:
+    """The copiers and builders are compiled at run time: their text is in linecache, so
+    a traceback (and inspect) shows the line that failed, not a blank."""
+    copier = _copier(_Plain, ("count",))
+    assert copier is not None
+    assert "def copy(entity, v0):" in inspect.getsource(copier)
+    with pytest.raises(AttributeError) as failed:
+        copier(object(), 1)  # no .name to copy
+    shown = "".join(traceback.format_exception(failed.value))
+    assert "_set_0(new, entity.name)" in shown and "skilltroc_core.frozen copy of" in shown
+    assert "def build(v0, v1, v2):" in inspect.getsource(builder(_Plain))

@@ -30,13 +30,13 @@ from skilltroc_core.adapters.sqlite import driver_error as sqlite_driver_error
 from skilltroc_core.errors import (
     IdempotencyConflictError,
     InvalidInputError,
+    InvalidTokenError,
     SkilltrocError,
     StoreError,
 )
 from skilltroc_core.ledger import Ledger, TransferKind
 from skilltroc_core.ports import Store
 from skilltroc_core.service import Skilltroc, kinds
-from skilltroc_core.service.members import InvalidTokenError
 from skilltroc_core.testing import TEST_SECRET_KEY
 
 from .members_support import (

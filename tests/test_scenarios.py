@@ -10,8 +10,9 @@ from psycopg.conninfo import conninfo_to_dict
 
 from skilltroc_core.adapters.memory import MemoryStore
 from skilltroc_core.catalogue import rule_ids
+from skilltroc_core.errors import ScenarioFormatError
 from skilltroc_core.tools.cli import main, run_scenarios
-from skilltroc_core.tools.scenarios import Runner, ScenarioFormatError, load_scenario
+from skilltroc_core.tools.scenarios import Runner, load_scenario
 
 from .pg_fixtures import pg_dsn, pg_server
 

@@ -12,7 +12,13 @@ from enum import StrEnum
 
 import attrs
 
-from .errors import InvalidInputError, NotAllowedError
+from .errors import (
+    AccountDeactivatedError,
+    AccountNotConfirmedError,
+    AccountPurgedError,
+    IncompleteProfileError,
+    InvalidEmailError,
+)
 from .rules import DEFAULT_POLICY, Policy
 from .statemachine import Move, TransitionTable, transition
 
@@ -82,13 +88,6 @@ ACCOUNT_LIFECYCLE: TransitionTable[AccountStatus] = TransitionTable(
              target=AccountStatus.PURGED, rule="ACC-7"),
     ],
 )
-
-
-class InvalidEmailError(InvalidInputError):
-    """Not an email address (syntax only: no network check)."""
-
-    code = "invalid_email"
-    default_rule = "ACC-6"
 
 
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
@@ -256,25 +255,3 @@ class MemberView:
             profile=member.profile, sponsor=member.sponsor,
             has_password=member.password_hash is not None,
         )
-
-
-class IncompleteProfileError(NotAllowedError):
-    """A professional must complete their profile first (PROF-6)."""
-
-    code = "profile_incomplete"
-    default_rule = "PROF-6"
-
-
-class AccountNotConfirmedError(NotAllowedError):
-    code = "account_not_confirmed"
-    default_rule = "ACC-1"
-
-
-class AccountDeactivatedError(NotAllowedError):
-    code = "account_deactivated"
-    default_rule = "ACC-7"
-
-
-class AccountPurgedError(NotAllowedError):
-    code = "account_purged"
-    default_rule = "ACC-7"

@@ -28,10 +28,15 @@ from urllib.parse import urlsplit
 import attrs
 
 from .errors import (
-    InvalidAmountError,
+    CampaignBudgetError,
+    CampaignLockedError,
+    CampaignNotDeletableError,
     InvalidInputError,
-    NotAllowedError,
-    StateConflictError,
+    InvalidLinkError,
+    NoTargetDomainError,
+    ProfessionalsOnlyError,
+    StartInPastError,
+    VisualNotRightsFreeError,
 )
 from .frozen import evolve
 from .instants import microseconds_since_year_one, require_aware
@@ -73,62 +78,6 @@ _RANK_SCALE: Final = MAX_GOAL**2  # a rank has at most 41 digits (10**40 at the 
 _START_SCALE: Final = 10**18  # microseconds from year 1 to year 9999 are fewer
 _MAX_DOMAIN: Final = 200
 _HOST: Final = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
-
-
-class ProfessionalsOnlyError(NotAllowedError):
-    """Only professionals launch ad campaigns (AD-1)."""
-
-    code = "professionals_only"
-    default_rule = "AD-1"
-
-
-class CampaignBudgetError(InvalidAmountError):
-    """A campaign budget is a whole number of stars, at least the minimum (AD-2)."""
-
-    code = "invalid_campaign_budget"
-    default_rule = "AD-2"
-
-
-class VisualNotRightsFreeError(NotAllowedError):
-    """The owner must attest the visual is rights-free (AD-3)."""
-
-    code = "visual_not_rights_free"
-    default_rule = "AD-3"
-
-
-class InvalidLinkError(InvalidInputError):
-    """A campaign's link is an http or https address (AD-3)."""
-
-    code = "invalid_link"
-    default_rule = "AD-3"
-
-
-class StartInPastError(InvalidInputError):
-    """A campaign cannot start in the past (AD-3)."""
-
-    code = "start_in_past"
-    default_rule = "AD-3"
-
-
-class NoTargetDomainError(InvalidInputError):
-    """A campaign targets one or more skill domains (AD-3)."""
-
-    code = "no_target_domain"
-    default_rule = "AD-3"
-
-
-class CampaignLockedError(StateConflictError):
-    """From its start a campaign's budget, start and domains cannot change (AD-5)."""
-
-    code = "campaign_field_locked"
-    default_rule = "AD-5"
-
-
-class CampaignNotDeletableError(NotAllowedError):
-    """A campaign can never be deleted (AD-6)."""
-
-    code = "campaign_not_deletable"
-    default_rule = "AD-6"
 
 
 class CampaignState(StrEnum):

@@ -11,27 +11,46 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "AccountDeactivatedError",
+    "AccountNotConfirmedError",
+    "AccountPurgedError",
     "AlreadyExistsError",
+    "CampaignBudgetError",
+    "CampaignLockedError",
+    "CampaignNotDeletableError",
     "ConcurrencyError",
     "ConfigurationError",
     "DeadlinePassedError",
     "FloorBreachError",
     "HoldAlreadyEndedError",
     "IdempotencyConflictError",
+    "IncompleteProfileError",
     "InsufficientStarsError",
     "InvalidAmountError",
+    "InvalidEmailError",
     "InvalidInputError",
+    "InvalidLinkError",
+    "InvalidTokenError",
+    "InvalidVideoError",
     "InvariantViolationError",
     "NaiveDatetimeError",
+    "NoTargetDomainError",
     "NotAllowedError",
     "NotFoundError",
+    "ProfessionalsOnlyError",
+    "ProviderAccountError",
+    "RightsNotAttestedError",
+    "ScenarioFormatError",
     "SchemaTooNewError",
     "SkilltrocError",
+    "StartInPastError",
     "StateConflictError",
     "StoreError",
     "TimeWentBackwardsError",
     "UnknownAccountError",
     "UnknownHoldError",
+    "VisualNotRightsFreeError",
+    "WrongPasswordError",
 ]
 
 
@@ -203,3 +222,142 @@ class InvariantViolationError(SkilltrocError):
 
     code = "invariant_violated"
     default_rule = "STAR-6"
+
+
+# Accounts and profiles (ACC, PROF) -----------------------------------------------------
+
+
+class InvalidEmailError(InvalidInputError):
+    """Not an email address (syntax only: no network check)."""
+
+    code = "invalid_email"
+    default_rule = "ACC-6"
+
+
+class IncompleteProfileError(NotAllowedError):
+    """A professional must complete their profile first (PROF-6)."""
+
+    code = "profile_incomplete"
+    default_rule = "PROF-6"
+
+
+class AccountNotConfirmedError(NotAllowedError):
+    code = "account_not_confirmed"
+    default_rule = "ACC-1"
+
+
+class AccountDeactivatedError(NotAllowedError):
+    code = "account_deactivated"
+    default_rule = "ACC-7"
+
+
+class AccountPurgedError(NotAllowedError):
+    code = "account_purged"
+    default_rule = "ACC-7"
+
+
+# Passwords and links (ACC-1, ACC-4, ACC-5) ---------------------------------------------
+
+
+class InvalidTokenError(NotAllowedError):
+    """A confirmation or reset link that is wrong, used, or expired."""
+
+    code = "invalid_token"
+
+
+class ProviderAccountError(NotAllowedError):
+    """The account signs in through Google or Facebook and has no password (ACC-4)."""
+
+    code = "provider_account"
+    default_rule = "ACC-4"
+
+
+class WrongPasswordError(NotAllowedError):
+    code = "wrong_password"
+    default_rule = "ACC-5"
+
+
+# Tutorials (TUTO) ----------------------------------------------------------------------
+
+
+class InvalidVideoError(InvalidInputError):
+    """Not a YouTube video link (or an empty upload reference) (TUTO-1)."""
+
+    code = "invalid_video"
+    default_rule = "TUTO-1"
+
+
+class RightsNotAttestedError(NotAllowedError):
+    """Publishing needs the publisher's attestation that they hold the rights (TUTO-5)."""
+
+    code = "rights_not_attested"
+    default_rule = "TUTO-5"
+
+
+# Ad campaigns (AD) ---------------------------------------------------------------------
+
+
+class ProfessionalsOnlyError(NotAllowedError):
+    """Only professionals launch ad campaigns (AD-1)."""
+
+    code = "professionals_only"
+    default_rule = "AD-1"
+
+
+class CampaignBudgetError(InvalidAmountError):
+    """A campaign budget is a whole number of stars, at least the minimum (AD-2)."""
+
+    code = "invalid_campaign_budget"
+    default_rule = "AD-2"
+
+
+class VisualNotRightsFreeError(NotAllowedError):
+    """The owner must attest the visual is rights-free (AD-3)."""
+
+    code = "visual_not_rights_free"
+    default_rule = "AD-3"
+
+
+class InvalidLinkError(InvalidInputError):
+    """A campaign's link is an http or https address (AD-3)."""
+
+    code = "invalid_link"
+    default_rule = "AD-3"
+
+
+class StartInPastError(InvalidInputError):
+    """A campaign cannot start in the past (AD-3)."""
+
+    code = "start_in_past"
+    default_rule = "AD-3"
+
+
+class NoTargetDomainError(InvalidInputError):
+    """A campaign targets one or more skill domains (AD-3)."""
+
+    code = "no_target_domain"
+    default_rule = "AD-3"
+
+
+class CampaignLockedError(StateConflictError):
+    """From its start a campaign's budget, start and domains cannot change (AD-5)."""
+
+    code = "campaign_field_locked"
+    default_rule = "AD-5"
+
+
+class CampaignNotDeletableError(NotAllowedError):
+    """A campaign can never be deleted (AD-6)."""
+
+    code = "campaign_not_deletable"
+    default_rule = "AD-6"
+
+
+# Tools -----------------------------------------------------------------------------------
+
+
+class ScenarioFormatError(SkilltrocError):
+    """A scenario file is itself wrong (see docs/scenario-format.md): it does not run at
+    all."""
+
+    code = "scenario_malformed"

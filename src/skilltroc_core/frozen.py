@@ -11,6 +11,8 @@ constructor for values built on every command.
 
 from __future__ import annotations
 
+import itertools
+import linecache
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -44,12 +46,21 @@ def _slot_setters(cls: type) -> dict[str, Callable[[Any, Any], None]] | None:
     return setters
 
 
+#: Numbers the generated functions' file names (each is one cache entry in linecache).
+_COMPILED = itertools.count(1)
+
+
 def _compile(lines: list[str], cls: type, setters: dict[str, Callable[[Any, Any], None]]
              ) -> Any:
     namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_setters": setters}
     namespace.update({f"_set_{i}": setter for i, setter in enumerate(setters.values())})
-    exec("\n".join(lines), namespace)  # the code is built from attrs field names only
-    return namespace[lines[0][4:lines[0].index("(")]]
+    name = lines[0][4:lines[0].index("(")]
+    source = "\n".join(lines) + "\n"
+    # a file name of its own, its text in linecache: a traceback through it shows the code
+    filename = f"<skilltroc_core.frozen {name} of {cls.__qualname__} #{next(_COMPILED)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)  # built from attrs field names only
+    return namespace[name]
 
 
 def builder(cls: type[T]) -> Callable[..., T]:

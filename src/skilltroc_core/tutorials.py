@@ -28,7 +28,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import attrs
 
-from .errors import InvalidInputError, NotAllowedError, StateConflictError
+from .errors import (
+    InvalidInputError,
+    InvalidVideoError,
+    RightsNotAttestedError,
+    StateConflictError,
+)
 from .rules import Policy
 from .statemachine import Move, TransitionTable, transition
 
@@ -61,20 +66,6 @@ _EMBED_HOSTS: Final = _WATCH_HOSTS | {"youtube-nocookie.com", "www.youtube-nocoo
 _MAX_URL: Final = 2048
 _MAX_UPLOAD_REF: Final = 500
 _MAX_VIEWER: Final = 200
-
-
-class InvalidVideoError(InvalidInputError):
-    """Not a YouTube video link (or an empty upload reference) (TUTO-1)."""
-
-    code = "invalid_video"
-    default_rule = "TUTO-1"
-
-
-class RightsNotAttestedError(NotAllowedError):
-    """Publishing needs the publisher's attestation that they hold the rights (TUTO-5)."""
-
-    code = "rights_not_attested"
-    default_rule = "TUTO-5"
 
 
 class VideoKind(StrEnum):
@@ -344,4 +335,3 @@ def record_view(
                              stars_paid=max(history.stars_paid, due)),
         thresholds=thresholds,
     )
-

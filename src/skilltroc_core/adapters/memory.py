@@ -28,17 +28,39 @@ Undo = Callable[[], object]
 # A journal entry is a function and its arguments: cheaper to record than a closure, and
 # most writes share the one function that puts a dict entry back.
 Entry = tuple[Any, ...]
-# An index as a write needs it: its uniqueness, postings and name (its keys come from
-# the kind's keys_of, all indexes at once).
-_IndexMeta = tuple[bool, dict[str, dict[str, int]], str]
-# A kind as the store keeps it: the kind, its table, its indexes, its postings by index
-# name, each stored entity's (index position, key) pairs (so an update compares against
-# the keys it was posted under instead of computing them again), and the function giving
-# an entity's pairs.
-_KindMeta = tuple[
-    EntityKind[Any], dict[str, Any], tuple[_IndexMeta, ...], dict[str, dict[str, dict[str, int]]],
-    dict[str, tuple[IndexKey, ...]], Callable[[Any], tuple[IndexKey, ...]],
-]
+Postings = dict[str, dict[str, int]]  # index key -> {entity id: posting number}
+
+
+class _IndexTable:
+    """One index as a write needs it (its keys come from the kind's ``keys_of``, all
+    indexes at once)."""
+
+    __slots__ = ("name", "postings", "unique")
+
+    def __init__(self, name: str, unique: bool, postings: Postings) -> None:
+        self.name = name
+        self.unique = unique
+        self.postings = postings
+
+
+class _KindTables:
+    """A kind as the store keeps it, looked up once per kind, not per write."""
+
+    __slots__ = ("by_name", "entities", "indexes", "keys_of", "kind", "stored_keys")
+
+    def __init__(self, kind: EntityKind[Any], entities: dict[str, Any],
+                 indexes: tuple[_IndexTable, ...],
+                 stored_keys: dict[str, tuple[IndexKey, ...]]) -> None:
+        self.kind = kind
+        self.entities = entities
+        self.indexes = indexes
+        #: the postings of each index, by index name (what a lookup needs)
+        self.by_name = {index.name: index.postings for index in indexes}
+        #: each stored entity's (index position, key) pairs: an update compares against
+        #: the keys it was posted under instead of computing them again
+        self.stored_keys = stored_keys
+        #: an entity's (index position, key) pairs, all indexes at once
+        self.keys_of: Callable[[Any], tuple[IndexKey, ...]] = kind.all_keys or kind.keys_of
 
 
 def _put_back(table: dict[Any, Any], key: Any, old: Any) -> None:
@@ -201,7 +223,7 @@ class MemoryStore:
         self.book = _JournaledBook(self._entries)
         self._entities: dict[str, dict[str, Any]] = {}
         # kind name -> (the kind, its table, (keys, unique, postings, index name) per index)
-        self._kinds: dict[str, _KindMeta] = {}
+        self._kinds: dict[str, _KindTables] = {}
         # (kind, index) -> key -> {entity id: posting number}, in posting order
         self._indexes: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
         self._postings = itertools.count(1)
@@ -285,10 +307,10 @@ class MemoryStore:
     def _restore_into(self, table: dict[Any, Any], key: Any) -> Entry:
         return (_put_back, table, key, table.get(key, _MISSING))
 
-    def _kind(self, kind: EntityKind[Any]) -> _KindMeta:
+    def _kind(self, kind: EntityKind[Any]) -> _KindTables:
         """The kind's table and index postings, looked up once per kind (not per write)."""
         found = self._kinds.get(kind.name)
-        if found is None or found[0] is not kind:
+        if found is None or found.kind is not kind:
             created: list[tuple[dict[Any, Any], Any]] = (
                 [(self._entities, kind.name)] if kind.name not in self._entities else []
             )
@@ -299,15 +321,13 @@ class MemoryStore:
                 self._journal.append((self._forget_kind, kind.name, created))
             table = self._entities.setdefault(kind.name, {})
             indexes = tuple(
-                (index.unique,
-                 self._indexes.setdefault((kind.name, index.name), {}), index.name)
+                _IndexTable(index.name, index.unique,
+                            self._indexes.setdefault((kind.name, index.name), {}))
                 for index in kind.indexes
             )
-            by_name = {name: postings for _, postings, name in indexes}
             stored_keys = {entity_id: kind.keys_of(entity) for entity_id, entity in table.items()
                            } if indexes else {}
-            found = self._kinds[kind.name] = (kind, table, indexes, by_name, stored_keys,
-                                              kind.all_keys or kind.keys_of)
+            found = self._kinds[kind.name] = _KindTables(kind, table, indexes, stored_keys)
         return found
 
 
@@ -333,26 +353,26 @@ class _MemoryUnitOfWork:
         journal = store._journal
         if journal is None:
             raise _no_writes(store._read_only)
-        meta = store._kinds.get(kind.name)
-        if meta is None or meta[0] is not kind:
-            meta = store._kind(kind)
-        table = meta[1]
+        tables = store._kinds.get(kind.name)
+        if tables is None or tables.kind is not kind:
+            tables = store._kind(kind)
+        table = tables.entities
         old = table.get(entity_id, _MISSING)
-        indexes = meta[2]
+        indexes = tables.indexes
         if not indexes:
             journal.append((_put_back, table, entity_id, old))
             table[entity_id] = entity
             return
-        stored_keys = meta[4]
+        stored_keys = tables.stored_keys
         old_keys = stored_keys.get(entity_id, ()) if old is not _MISSING else ()
-        new_keys = meta[5](entity)
+        new_keys = tables.keys_of(entity)
         if new_keys != old_keys:
             self._repost(kind, indexes, entity_id, old_keys, new_keys, journal)
         journal.append((_put_back_keyed, table, stored_keys, entity_id, old, old_keys))
         table[entity_id] = entity
         stored_keys[entity_id] = new_keys
 
-    def _repost(self, kind: EntityKind[Any], indexes: tuple[_IndexMeta, ...], entity_id: str,
+    def _repost(self, kind: EntityKind[Any], indexes: tuple[_IndexTable, ...], entity_id: str,
                 old_keys: tuple[IndexKey, ...], new_keys: tuple[IndexKey, ...],
                 journal: list[Entry]) -> None:
         """Move ``entity_id`` from its ``old_keys`` to ``new_keys``; refused, with nothing
@@ -363,15 +383,15 @@ class _MemoryUnitOfWork:
         else:
             added, removed = new_keys, old_keys
         for position, key in added:
-            unique, postings, index_name = indexes[position]
-            if unique:
-                ids = postings.get(key)
+            index = indexes[position]
+            if index.unique:
+                ids = index.postings.get(key)
                 if ids and entity_id not in ids:
                     raise AlreadyExistsError(
-                        f"another {kind.name} already has {index_name} {key!r}"
+                        f"another {kind.name} already has {index.name} {key!r}"
                     )
         for position, key in removed:  # all checked: now write
-            postings = indexes[position][1]
+            postings = indexes[position].postings
             ids = postings.get(key)
             if ids is not None and entity_id in ids:
                 number = ids.pop(entity_id)
@@ -382,7 +402,7 @@ class _MemoryUnitOfWork:
                 journal.append((_repost_undo, postings, key, ids, entity_id, number))
         numbers = self._store._postings
         for position, key in added:
-            postings = indexes[position][1]
+            postings = indexes[position].postings
             ids = postings.get(key)
             if ids is None:
                 ids = postings[key] = {}
@@ -395,31 +415,31 @@ class _MemoryUnitOfWork:
         old = table.get(entity_id)
         if old is None:
             return
-        meta = store._kind(kind)
+        tables = store._kind(kind)
         journal = store._entries()
-        stored_keys = meta[4]
+        stored_keys = tables.stored_keys
         old_keys = stored_keys.get(entity_id, ())
-        self._repost(kind, meta[2], entity_id, old_keys, (), journal)
+        self._repost(kind, tables.indexes, entity_id, old_keys, (), journal)
         journal.append((_put_back_keyed, table, stored_keys, entity_id, old, old_keys))
         del table[entity_id]
         stored_keys.pop(entity_id, None)
 
     def find(self, kind: EntityKind[E], index: str, key: str) -> list[E]:
         store = self._store
-        meta = store._kinds.get(kind.name)
-        if meta is None or meta[0] is not kind:  # a kind never written yet: read as is
+        tables = store._kinds.get(kind.name)
+        if tables is None or tables.kind is not kind:  # a kind never written yet: read as is
             kind.index(index)  # refuses an unknown index name
             posted = store._indexes.get((kind.name, index), {}).get(key, {})
             table = store._entities.get(kind.name, {})
             return [table[entity_id] for entity_id in posted]
-        postings = meta[3].get(index)
+        postings = tables.by_name.get(index)
         if postings is None:
             kind.index(index)  # refuses an unknown index name
             return []
         ids = postings.get(key)
         if not ids:
             return []
-        table = meta[1]
+        table = tables.entities
         return [table[entity_id] for entity_id in ids]
 
     # ------------------------------------------------------------------ outbox

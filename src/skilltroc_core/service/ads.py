@@ -26,11 +26,8 @@ import attrs
 from ..accounts import AccountStatus, Member
 from ..ads import (
     Campaign,
-    CampaignNotDeletableError,
     CampaignProgress,
     CampaignState,
-    ProfessionalsOnlyError,
-    VisualNotRightsFreeError,
     check_budget,
     check_link,
     check_start,
@@ -40,7 +37,14 @@ from ..ads import (
     skill_domain,
     target_domains,
 )
-from ..errors import InvalidInputError, InvariantViolationError, NotAllowedError
+from ..errors import (
+    CampaignNotDeletableError,
+    InvalidInputError,
+    InvariantViolationError,
+    NotAllowedError,
+    ProfessionalsOnlyError,
+    VisualNotRightsFreeError,
+)
 from ..instants import instant_text, require_aware
 from ..ledger import AD_SPEND, TransferKind
 from ..ports import EntityKind, Index, IndexKey, Timer, UnitOfWork

@@ -12,7 +12,6 @@ from typing import Final
 import attrs
 
 from ..accounts import (
-    AccountNotConfirmedError,
     AccountStatus,
     Member,
     MemberKind,
@@ -23,14 +22,18 @@ from ..accounts import (
     normalize_email,
 )
 from ..errors import (
+    AccountNotConfirmedError,
     AlreadyExistsError,
     ConcurrencyError,
     DeadlinePassedError,
     IdempotencyConflictError,
     InvalidAmountError,
     InvalidInputError,
+    InvalidTokenError,
     NotAllowedError,
     NotFoundError,
+    ProviderAccountError,
+    WrongPasswordError,
 )
 from ..events import Notification
 from ..gifts import Gift, GiftState
@@ -48,24 +51,6 @@ __all__ = ["MemberCommands", "ProfileView", "SignupResult"]
 PURGE_TIMER: Final = "purge_account"
 _UNSET: Final = object()
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
-
-
-class InvalidTokenError(NotAllowedError):
-    """A confirmation or reset link that is wrong, used, or expired."""
-
-    code = "invalid_token"
-
-
-class ProviderAccountError(NotAllowedError):
-    """The account signs in through Google or Facebook and has no password (ACC-4)."""
-
-    code = "provider_account"
-    default_rule = "ACC-4"
-
-
-class WrongPasswordError(NotAllowedError):
-    code = "wrong_password"
-    default_rule = "ACC-5"
 
 
 @attrs.frozen(kw_only=True)

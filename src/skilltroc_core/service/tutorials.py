@@ -15,12 +15,17 @@ from typing import Final
 import attrs
 
 from ..accounts import AccountStatus, Member
-from ..errors import AlreadyExistsError, InvalidInputError, NotAllowedError, NotFoundError
+from ..errors import (
+    AlreadyExistsError,
+    InvalidInputError,
+    InvalidVideoError,
+    NotAllowedError,
+    NotFoundError,
+    RightsNotAttestedError,
+)
 from ..ledger import TransferKind
 from ..ports import EntityKind, Index
 from ..tutorials import (
-    InvalidVideoError,
-    RightsNotAttestedError,
     Tutorial,
     TutorialState,
     VideoHistory,

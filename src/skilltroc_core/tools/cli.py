@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from ..adapters.memory import MemoryStore
 from ..adapters.sqlite import SQLiteStore
 from ..catalogue import rule_ids
+from ..errors import ScenarioFormatError
 from ..keys import MIN_SECRET_BYTES
 from ..ports import Store
 from ..service import take_out_stored_key
@@ -23,7 +24,7 @@ from ..simulation.command import add_parser as add_simulate_parser
 from . import bench, bench_scale
 from .demo import ledger_demo
 from .docsgen import write_or_check
-from .scenarios import Runner, ScenarioFormatError, load_scenario
+from .scenarios import Runner, load_scenario
 
 __all__ = ["main", "run_scenarios"]
 

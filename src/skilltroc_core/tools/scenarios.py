@@ -21,7 +21,7 @@ from typing import Any, TextIO
 import attrs
 
 from ..adapters.clocks import ManualClock
-from ..errors import InvariantViolationError, SkilltrocError
+from ..errors import InvariantViolationError, ScenarioFormatError, SkilltrocError
 from ..events import Notification
 from ..instants import require_aware, to_local
 from ..keys import MIN_SECRET_BYTES
@@ -247,12 +247,6 @@ _summarized("expectations", EXPECTATIONS, EXPECTATION_SUMMARIES)
 _ATTACHABLE = (WORKSHOP, TUTORIAL, CAMPAIGN)
 _STEP_KINDS = ("do", "expect", "advance", "at")
 _TOP_KEYS = {"title", "rules", "start", "timezone", "step"}
-
-
-class ScenarioFormatError(SkilltrocError):
-    """The scenario file itself is wrong (SCENARIOS.md): it does not run at all."""
-
-    code = "scenario_malformed"
 
 
 @attrs.frozen(kw_only=True)

@@ -103,10 +103,10 @@ def _bench(args: argparse.Namespace) -> int:
         results = bench.bench_booking(n=min(args.n, 20_000), big=args.members)
         print(f"booking benchmark ({results['lifecycles']} lifecycles, memory store)")
         print(f"  lifecycles/s (request, accept, end, held, payout) "
-              f"{results['lifecycles_per_s']:>8,}  (target >= 25,000)")
+              f"{results['lifecycles_per_s']:>8,}")
         print(f"  raw writes of the same lifecycles/s (dicts, heap) "
               f"{results['raw_lifecycles_per_s']:>8,}  ratio "
-              f"{results['ratio_lifecycles_vs_raw']}")
+              f"{results['ratio_lifecycles_vs_raw']}  (guard <= 6)")
         for key, value in results.items():
             if key.startswith("run_due"):
                 print(f"  {key:<40} {value:>10}s")
@@ -128,8 +128,8 @@ def _bench(args: argparse.Namespace) -> int:
         print(f"ledger benchmark ({results['cycles']} hold+post cycles, GC paused, best of 3)")
         print(f"  hold+post cycles/s   {results['hold_post_cycles_per_s']:>12,}")
         print(f"  bare-dict baseline/s {results['baseline_cycles_per_s']:>12,}")
-        print(f"  ratio (ours/base)    {results['ratio_hold_post_vs_baseline']:>12}  (target <= 6)")
-        print(f"  transfers/s          {results['transfers_per_s']:>12,}  (target >= 200,000)")
+        print(f"  ratio (ours/base)    {results['ratio_hold_post_vs_baseline']:>12}  (guard <= 6)")
+        print(f"  transfers/s          {results['transfers_per_s']:>12,}")
         for key, value in results.items():
             if key.startswith(("balance_reads", "ratio_balance_read_vs")):
                 print(f"  {key:<36} {value:>12,}")

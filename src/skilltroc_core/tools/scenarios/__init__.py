@@ -1,0 +1,44 @@
+"""Scenario files: the rules as executable examples (the format of SCENARIOS.md).
+
+A scenario is a TOML file of steps (``do`` a command, ``expect`` values, ``advance`` or
+``at`` the clock). :func:`load_scenario` checks the whole file before anything runs: an
+unknown key, command or alias, or a value of the wrong TOML type, is a
+:class:`ScenarioFormatError` naming the file, the step and the key. :class:`Runner`
+then plays it against a fresh service on any store, narrating each step, checking the
+ledger invariants after every one, and stopping at the first step that does not hold.
+"""
+
+from __future__ import annotations
+
+from ...errors import ScenarioFormatError
+from .commands import HANDLERS
+from .format import (
+    COMMAND_SUMMARIES,
+    COMMANDS,
+    EXPECTATION_SUMMARIES,
+    EXPECTATIONS,
+    CommandSpec,
+    Scenario,
+    ScenarioResult,
+    Step,
+    StepFailedError,
+)
+from .loading import load_scenario
+from .running import EXPECTERS, Runner
+
+__all__ = [
+    "COMMANDS",
+    "COMMAND_SUMMARIES",
+    "EXPECTATIONS",
+    "EXPECTATION_SUMMARIES",
+    "EXPECTERS",
+    "HANDLERS",
+    "CommandSpec",
+    "Runner",
+    "Scenario",
+    "ScenarioFormatError",
+    "ScenarioResult",
+    "Step",
+    "StepFailedError",
+    "load_scenario",
+]

@@ -397,22 +397,18 @@ class StoreContract:
         self, store: Store
     ) -> None:
         assert store.recent_instant() is None  # nothing recorded yet
-        uow = store.begin()
-        ledger = Ledger(uow.book)
-        ledger.open_wallet("ann")
-        ledger.issue(TransferKind.SIGNUP_BONUS, "ann", 10, reference="s", at=T0)
-        ledger.issue(TransferKind.PURCHASE, "ann", 5, reference="p",
-                     at=T0 + timedelta(hours=2))
-        uow.rollback()
-        assert store.recent_instant() is None  # rolled back: nothing
-        uow = store.begin()
-        ledger = Ledger(uow.book)
-        ledger.open_wallet("ann")
-        ledger.issue(TransferKind.SIGNUP_BONUS, "ann", 10, reference="s", at=T0)
-        ledger.issue(TransferKind.PURCHASE, "ann", 5, reference="p",
-                     at=T0 + timedelta(hours=2))
-        uow.commit()
-        assert store.recent_instant() == T0 + timedelta(hours=2)
+        for keep in (False, True):  # rolled back: still nothing; committed: the newest
+            uow = store.begin()
+            ledger = Ledger(uow.book)
+            ledger.open_wallet("ann")
+            ledger.issue(TransferKind.SIGNUP_BONUS, "ann", 10, reference="s", at=T0)
+            ledger.issue(TransferKind.PURCHASE, "ann", 5, reference="p",
+                         at=T0 + timedelta(hours=2))
+            if keep:
+                uow.commit()
+            else:
+                uow.rollback()
+            assert store.recent_instant() == (T0 + timedelta(hours=2) if keep else None)
 
     # ------------------------------------------------------------------ ledger
     @pytest.mark.rule("STAR-4", "STAR-5", "REFUND-5")

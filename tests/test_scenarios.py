@@ -1,4 +1,5 @@
-"""The scenario runner honours SCENARIOS.md: format errors, fails, expectations, output."""
+"""The scenario runner honours its format (docs/scenario-format.md): format errors,
+fails, expectations, output."""
 
 from __future__ import annotations
 

@@ -240,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="a short ledger demo printing a statement")
     demo.set_defaults(handler=lambda args: ledger_demo(sys.stdout))
 
-    run = commands.add_parser("run", help="run scenario files (SCENARIOS.md)")
+    run = commands.add_parser("run", help="run scenario files (docs/scenario-format.md)")
     run.add_argument("files", nargs="+", metavar="FILE")
     run.add_argument("--store", default="sqlite",
                      help="memory | sqlite:PATH | postgresql://... (default: a fresh SQLite file)")

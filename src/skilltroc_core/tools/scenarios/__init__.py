@@ -1,4 +1,4 @@
-"""Scenario files: the rules as executable examples (the format of SCENARIOS.md).
+"""Scenario files: the rules as executable examples (docs/scenario-format.md).
 
 A scenario is a TOML file of steps (``do`` a command, ``expect`` values, ``advance`` or
 ``at`` the clock). :func:`load_scenario` checks the whole file before anything runs: an

@@ -80,7 +80,7 @@ from skilltroc_core.errors import (
 )
 from skilltroc_core.ports import Clock, IdGenerator, Store, Timer
 from skilltroc_core.service import AgendaItem, Skilltroc, Tx, kinds
-from skilltroc_core.service._base import _FORGET_BATCH, forget_due
+from skilltroc_core.service.units import _FORGET_BATCH, forget_due
 
 from .pg_fixtures import POLICY as CHEAP_POLICY
 from .pg_fixtures import T0
@@ -335,7 +335,7 @@ class Actor:
         self.clock = FastClock(T0)
         self.store = LoggedPostgresStore(dsn, self.recorder)
         self.app = new_service(self.store, self.clock, self.recorder.ids)
-        handlers = self.app._timer_handlers
+        handlers = self.app.context.timer_handlers
         for kind, handler in list(handlers.items()):
             handlers[kind] = _recording(handler, self.recorder)
         #: ``(commit_order number, op)`` of each refused command that reached its unit
@@ -871,11 +871,11 @@ class Replay:
         if pending is None or pending[0].due != timer.due:
             raise Divergence(f"PostgreSQL applied this timer; in the replay it is "
                              f"{pending[0] if pending else 'not pending'}")
-        handler = self.app._timer_handlers[timer.kind]
+        handler = self.app.context.timer_handlers[timer.kind]
 
         def apply(uow: Any) -> None:
             uow.cancel_timer(timer.kind, timer.ref)
-            handler(Tx(self.app, uow, timer.due), timer)
+            handler(Tx(self.app.context, uow, timer.due), timer)
 
         self._in_unit(apply)
 

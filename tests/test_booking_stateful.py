@@ -71,7 +71,7 @@ from skilltroc_core.ledger import HoldState, Ledger, TransferKind, VoidReason
 from skilltroc_core.ports import EntityKind, Store, UnitOfWork
 from skilltroc_core.rules import DEFAULT_POLICY
 from skilltroc_core.service import Skilltroc, kinds
-from skilltroc_core.service.booking import DEADLINE_OF, REQUEST_DUE, WAITLIST_WINDOW
+from skilltroc_core.service.booking_steps import DEADLINE_OF, REQUEST_DUE, WAITLIST_WINDOW
 from skilltroc_core.testing import TEST_SECRET_KEY
 
 T = TypeVar("T")

@@ -27,7 +27,7 @@ from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.events import Notification
 from skilltroc_core.gifts import GiftState
 from skilltroc_core.service import AgendaItem, Skilltroc
-from skilltroc_core.service.booking import DELETED_BY_ORGANIZER, ORGANIZER_PURGED
+from skilltroc_core.service.booking_steps import DELETED_BY_ORGANIZER, ORGANIZER_PURGED
 from skilltroc_core.testing import TEST_SECRET_KEY
 
 from .members_support import CHEAP_POLICY, PASSWORD, email_of, notices, snapshot

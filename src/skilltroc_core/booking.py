@@ -2,7 +2,8 @@
 
 Pure domain: frozen values, the three lifecycles as transition tables, and the refund
 matrix as data (:data:`HOLD_OUTCOMES`): which trigger ends a registration's hold how.
-The service layer applies them (:mod:`skilltroc_core.service.booking`).
+The service layer applies them (:mod:`skilltroc_core.service.workshops`,
+:mod:`~skilltroc_core.service.requests`, :mod:`~skilltroc_core.service.aftermath`).
 
 A *registration* is the life of one request: pending (stars held), then registered in a
 session or waitlisted for a future one, then ended exactly once: refunded for a reason,

@@ -1,28 +1,28 @@
-"""The application layer: one method per user command, each one unit of work.
+"""The application layer: every command and query a host calls, each one unit of work.
 
-``Skilltroc(store, clock)`` is the entry point a host uses. Commands take ids and plain
-values, raise :class:`~skilltroc_core.errors.SkilltrocError` subclasses, and leave
-notifications in the store's outbox.
+``Skilltroc(store, clock, secret_key=...)`` is the one entry point a host uses. It is a
+facade over the service's areas (:mod:`.accounts`, :mod:`.members`, :mod:`.gifts`,
+:mod:`.social`, :mod:`.workshops`, :mod:`.requests`, :mod:`.aftermath`, :mod:`.agendas`,
+:mod:`.tutorials`, :mod:`.ads`, :mod:`.platform`), which share one
+:class:`~.context.ServiceContext`. Each operation is declared once, on its
+implementation (:mod:`.registry`); the facade shows every declared one. Commands take
+ids and plain values, raise :class:`~skilltroc_core.errors.SkilltrocError` subclasses,
+and leave notifications in the store's outbox.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Final
-
-from ..errors import InvalidInputError
-from ..ledger import SupplyReport
-from ..ports import OutboxItem
-from ._base import ServiceBase, Tx, retry_public_methods, take_out_stored_key
-from ._text import guard_public_methods
-from .ads import AdCommands
-from .booking import AgendaItem, BookingCommands, ProfileStats
-from .gifts import GiftCommands
-from .members import MemberCommands, ProfileView, SignupResult
-from .social import ContactMatch, SocialCommands
-from .tutorials import TutorialCommands, TutorialStats
+from .accounts import SignupResult
+from .agendas import AgendaItem, ProfileStats
+from .facade import Skilltroc
+from .members import ProfileView
+from .platform import MAX_DRAIN
+from .social import ContactMatch
+from .tutorials import TutorialStats
+from .units import Tx, take_out_stored_key
 
 __all__ = [
+    "MAX_DRAIN",
     "AgendaItem",
     "ContactMatch",
     "ProfileStats",
@@ -33,50 +33,3 @@ __all__ = [
     "Tx",
     "take_out_stored_key",
 ]
-
-#: The most notifications one drain returns (DECISION: SQL stores bind it as a 64-bit
-#: integer; a host pages through a larger outbox).
-MAX_DRAIN: Final = 1_000_000
-
-
-@retry_public_methods
-@guard_public_methods
-class Skilltroc(BookingCommands, MemberCommands, GiftCommands, SocialCommands, TutorialCommands,
-                AdCommands, ServiceBase):
-    """Every Skilltroc command and query over one store and one clock.
-
-    Every public method refuses text with a NUL character or a lone surrogate in its
-    arguments (:class:`~skilltroc_core.errors.InvalidInputError`, nothing changed), so
-    that such text behaves the same on every store.
-    """
-
-    def supply(self) -> SupplyReport:
-        """Stars by source and by place (STAR-6)."""
-        with self.query() as tx:
-            return tx.ledger.supply()
-
-    def check_invariants(self, *, deep: bool = False) -> None:
-        """Raise unless every ledger invariant holds (STAR-4, STAR-6, REFUND-5)."""
-        if type(deep) is not bool:
-            raise InvalidInputError(f"deep is True or False, not {deep!r}", rule="STAR-6")
-        with self.query(apply_due=False) as tx:  # one consistent state, as it is
-            tx.ledger.check_invariants(deep=deep)
-
-    def drain_notifications(self, limit: int = 100) -> list[OutboxItem]:
-        """The oldest unacknowledged notifications, in order; ack them once delivered.
-
-        ``limit`` is a whole number from 1 to :data:`MAX_DRAIN`.
-        """
-        if type(limit) is not int or not 1 <= limit <= MAX_DRAIN:
-            raise InvalidInputError(
-                f"a drain limit is a whole number from 1 to {MAX_DRAIN}, got {limit!r}")
-        return self.store.drain_notifications(limit)
-
-    def ack(self, seqs: Iterable[int]) -> None:
-        """Acknowledge delivered notifications by their ``seq``; unknown ones are ignored."""
-        if isinstance(seqs, str | bytes) or not isinstance(seqs, Iterable):
-            raise InvalidInputError(f"ack takes a list of notification seqs, got {seqs!r}")
-        given = list(seqs)
-        if not all(type(seq) is int and 0 < seq < 2**63 for seq in given):
-            raise InvalidInputError(f"notification seqs are whole numbers > 0, got {given!r}")
-        self.store.ack(given)

@@ -18,12 +18,11 @@ import functools
 import inspect
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from ..errors import InvalidInputError, SkilltrocError
 from ..instants import require_aware
 
-C = TypeVar("C", bound=type)
 _LOOKED_INTO = (str, list, tuple, set, frozenset, dict, datetime)
 #: How deep nested containers are looked into; deeper (or cyclic) values are left to the
 #: command's own checks, which refuse them as the wrong shape anyway.
@@ -70,15 +69,15 @@ def _no_offset(value: datetime) -> bool:
     return False
 
 
-def _refusal(method: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+def _refusal(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
              ) -> SkilltrocError | None:
     """The refusal naming the first bad argument; None when the only bad ones are
-    instants the command takes (it refuses them itself, with its rule)."""
-    instants = _instant_parameters(method)
+    instants the operation takes (it refuses them itself, with its rule)."""
+    instants = _instant_parameters(function)
     try:
-        bound = inspect.signature(method).bind(*args, **kwargs).arguments
+        bound = inspect.signature(function).bind(None, *args, **kwargs).arguments
     except TypeError:  # the call is wrong anyway: name the position
-        bound = {f"argument {i + 1}": a for i, a in enumerate(args[1:])} | kwargs
+        bound = {f"argument {i + 1}": a for i, a in enumerate(args)} | kwargs
     for name, value in bound.items():
         if name == "self" or (name in instants and isinstance(value, datetime)):
             continue
@@ -95,42 +94,24 @@ def _refusal(method: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str
 
 
 @functools.cache
-def _instant_parameters(method: Callable[..., Any]) -> frozenset[str]:
-    """The parameters of ``method`` that take an instant (annotated ``datetime``)."""
-    return frozenset(name for name, parameter in inspect.signature(method).parameters.items()
+def _instant_parameters(function: Callable[..., Any]) -> frozenset[str]:
+    """The parameters of ``function`` that take an instant (annotated ``datetime``)."""
+    return frozenset(name for name, parameter in inspect.signature(function).parameters.items()
                      if "datetime" in str(parameter.annotation))
 
 
-def guarded(method: Callable[..., Any]) -> Callable[..., Any]:
-    """``method``, refusing text that no store can hold the same way (see the module)."""
-
-    @functools.wraps(method)
-    def checked(*args: Any, **kwargs: Any) -> Any:
-        # The common case is this one loop, inline (it runs on every serve): ASCII text
-        # without NUL and values of other types need nothing more; the rest is read.
-        for value in (*args, *kwargs.values()) if kwargs else args:
-            kind = type(value)
-            if kind is str:
-                if value.isascii() and "\x00" not in value:
-                    continue
-            elif not isinstance(value, _LOOKED_INTO):
+def check_text(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+               ) -> None:
+    """Refuse the call ``function(self, *args, **kwargs)`` if an argument holds text no
+    store can hold the same way (see the module); return if none does."""
+    # The common case is this one loop, inline (it runs on every serve): ASCII text
+    # without NUL and values of other types need nothing more; the rest is read.
+    for value in (*args, *kwargs.values()) if kwargs else args:
+        kind = type(value)
+        if kind is str:
+            if value.isascii() and "\x00" not in value:
                 continue
-            if _bad_text(value) and (refusal := _refusal(method, args, kwargs)):
-                raise refusal
-        return method(*args, **kwargs)
-
-    checked.__text_guarded__ = True  # type: ignore[attr-defined]
-    return checked
-
-
-def guard_public_methods(cls: C) -> C:
-    """Wrap every public method of ``cls`` (and of its bases) that takes arguments with
-    :func:`guarded` (one without any, like ``now()``, has no text to check)."""
-    for name in dir(cls):
-        if name.startswith("_"):
+        elif not isinstance(value, _LOOKED_INTO):
             continue
-        method = inspect.getattr_static(cls, name)
-        if (inspect.isfunction(method) and not getattr(method, "__text_guarded__", False)
-                and len(inspect.signature(method).parameters) > 1):
-            setattr(cls, name, guarded(method))
-    return cls
+        if _bad_text(value) and (refusal := _refusal(function, args, kwargs)):
+            raise refusal

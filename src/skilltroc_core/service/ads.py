@@ -48,14 +48,11 @@ from ..errors import (
 from ..instants import instant_text, require_aware
 from ..ledger import AD_SPEND, TransferKind
 from ..ports import EntityKind, Index, IndexKey, Timer, UnitOfWork
-from ._base import ServiceBase, Tx, host_key
+from .context import Area, ServiceContext
+from .registry import ANYONE, HOST, MEMBER, OWNER, command, query
+from .units import Tx, host_key
 
-__all__ = [
-    "CAMPAIGNS",
-    "CAMPAIGN_START",
-    "AdCommands",
-    "ad_queue",
-]
+__all__ = ["CAMPAIGNS", "CAMPAIGN_START", "AdService", "ad_queue", "attached_campaigns"]
 
 CAMPAIGN_START: Final = "campaign_start"
 _UNSET: Final = object()
@@ -105,16 +102,21 @@ def _owner_shown(tx: Tx, campaign: Campaign) -> bool:
     return tx.shown(campaign.owner)
 
 
-class AdCommands(ServiceBase):
+def attached_campaigns(tx: Tx, member_id: str) -> tuple[str, ...]:
+    """PROF-2 (DECISION): every campaign a member launched, scheduled, running or
+    completed, oldest first; only a purge withdraws them from the profile."""
+    return tuple(c.id for c in tx.find(CAMPAIGNS, "owner", member_id)
+                 if c.state is not CampaignState.WITHDRAWN)
+
+
+class AdService(Area):
     """Professionals' ad campaigns: budget, creative, start, domains; fair delivery."""
 
-    def _register_timers(self) -> None:
-        super()._register_timers()
-        self._timer_handlers[CAMPAIGN_START] = self._campaign_start_due
-        self._purge_hooks.append(self._purge_campaigns)
-        self._visibility_hooks.append(self._show_or_hide_campaigns)
+    def register(self, context: ServiceContext) -> None:
+        context.timer_handlers[CAMPAIGN_START] = self._campaign_start_due
+        context.purge_hooks.append(self._purge_campaigns)
+        context.visibility_hooks.append(self._show_or_hide_campaigns)
 
-    # ------------------------------------------------------------------ helpers
     def _owner(self, tx: Tx, member_id: object, rule: str) -> Member:
         """AD-1 / PROF-6: an active professional with a complete profile."""
         member = tx.actor(member_id, rule)
@@ -158,7 +160,7 @@ class AdCommands(ServiceBase):
             return
         self._start(tx, campaign)
 
-    # ------------------------------------------------------------------ commands
+    @command(actor=MEMBER, rules=("AD-1", "AD-2", "AD-3", "AD-4"))
     def create_campaign(
         self,
         member_id: str,
@@ -212,6 +214,7 @@ class AdCommands(ServiceBase):
             tx.remember(stored_key, "create_campaign", fingerprint, campaign_id)
             return campaign_id
 
+    @command(actor=OWNER, rules=("AD-5",))
     def edit_campaign(
         self,
         member_id: str,
@@ -274,6 +277,7 @@ class AdCommands(ServiceBase):
             tx.put(CAMPAIGNS, edited.id, edited)
             return edited
 
+    @command(actor=OWNER, rules=("AD-6",))
     def delete_campaign(self, member_id: str, campaign_id: str) -> NoReturn:
         """AD-6: a campaign can never be deleted; this always refuses and changes nothing."""
         raise CampaignNotDeletableError(
@@ -281,6 +285,7 @@ class AdCommands(ServiceBase):
             "they stop by themselves at their goal", campaign=str(campaign_id),
         )
 
+    @command(actor=HOST, rules=("AD-7",))
     def serve(self, domain: str, page_view_id: str) -> Campaign | None:
         """AD-7: the campaign to show on a page of ``domain``, its impression counted.
 
@@ -327,30 +332,27 @@ class AdCommands(ServiceBase):
             tx.remember(key, "serve", where, shown.id, keep_for=self.policy.replay_window)
             return shown
 
-    # ------------------------------------------------------------------ queries
+    @query(actor=ANYONE, rules=("AD-3",))
     def campaign(self, campaign_id: str) -> Campaign:
         """A campaign as it stands (for the host's pages)."""
         with self.query() as tx:
             return tx.require(CAMPAIGNS, campaign_id, "AD-3")
 
+    @query(actor=OWNER, rules=("AD-8", "AD-9"))
     def campaign_progress(self, member_id: str, campaign_id: str) -> CampaignProgress:
         """AD-8/9: impressions, % of goal, duration so far and state, for the owner."""
         with self.query() as tx:
             owner = tx.member(member_id, "AD-8")
             return self._own_campaign(tx, owner, campaign_id, "AD-8").progress(tx.now)
 
+    @query(actor=ANYONE, rules=("AD-8",))
     def my_campaigns(self, member_id: str) -> list[CampaignProgress]:
         """AD-8: the owner's campaigns, oldest first, each with its progress."""
         with self.query() as tx:
             owner = tx.member(member_id, "AD-8")
             return [c.progress(tx.now) for c in tx.find(CAMPAIGNS, "owner", owner.id)]
 
-    def _attached_campaigns(self, tx: Tx, member_id: str) -> tuple[str, ...]:
-        """PROF-2 (DECISION): every campaign a member launched, scheduled, running or
-        completed, oldest first; only a purge withdraws them from the profile."""
-        return tuple(c.id for c in tx.find(CAMPAIGNS, "owner", member_id)
-                     if c.state is not CampaignState.WITHDRAWN)
-
+    @query(actor=HOST, rules=("AD-7",))
     def check_ad_queues(self) -> None:
         """Raise :class:`InvariantViolationError` unless, in every domain a campaign
         targets, the queue holds the running campaigns at their current ranks (but
@@ -358,7 +360,7 @@ class AdCommands(ServiceBase):
         when none runs, and serves first the one :func:`~skilltroc_core.ads.goes_before`
         puts first. A diagnostic: O(campaigns x domains)."""
         problems: list[str] = []
-        with self._unit(self.now()) as tx:
+        with self.context.unit(self.context.now()) as tx:
             uow = tx.uow
             running: dict[str, list[Campaign]] = {}
             for campaign in tx.find(CAMPAIGNS, "state", CampaignState.RUNNING.value):
@@ -396,6 +398,7 @@ class AdCommands(ServiceBase):
             raise InvariantViolationError("ad queues broken: " + "; ".join(problems),
                                           rule="AD-7", problems=problems)
 
+    @command(actor=HOST, rules=("AD-7",))
     def rebuild_ad_queues(self) -> int:
         """Put every running campaign of an active owner in its domains' queues at its
         current rank, and take those of deactivated owners out (ACC-7); returns how many
@@ -420,7 +423,6 @@ class AdCommands(ServiceBase):
             if campaign.state is CampaignState.RUNNING:
                 (_enqueue if shown else _dequeue)(tx.uow, campaign)
 
-    # ------------------------------------------------------------------ purge
     def _purge_campaigns(self, tx: Tx, member: Member) -> None:
         """ACC-7 (DECISION): a purged owner's campaigns stop (withdrawn: no longer shown,
         no refund: the budget was spent at set-up, AD-4) and their creative is erased;

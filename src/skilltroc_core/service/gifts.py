@@ -10,20 +10,22 @@ from ..gifts import Gift
 from ..ledger import GIFT_ESCROW, ISSUANCE, TransferKind
 from ..ports import Timer
 from . import kinds
-from ._base import ServiceBase, Tx, host_key
+from .context import Area, ServiceContext
+from .registry import ANYONE, MEMBER, OWNER, command, query
+from .units import Tx, host_key
 
-__all__ = ["GiftCommands"]
+__all__ = ["GIFT_EXPIRY_TIMER", "GiftService"]
 
 GIFT_EXPIRY_TIMER: Final = "gift_expiry"
 
 
-class GiftCommands(ServiceBase):
+class GiftService(Area):
     """Send and accept star gifts."""
 
-    def _register_timers(self) -> None:
-        super()._register_timers()
-        self._timer_handlers[GIFT_EXPIRY_TIMER] = self._gift_expiry_due
+    def register(self, context: ServiceContext) -> None:
+        context.timer_handlers[GIFT_EXPIRY_TIMER] = self._gift_expiry_due
 
+    @command(actor=MEMBER, rules=("GIFT-1", "GIFT-2", "GIFT-4"))
     def gift(self, member_id: str, to_email: str, stars: int, *, key: str | None = None) -> str:
         """Send ``stars`` to the person with ``to_email``, member or not (GIFT-1, GIFT-2).
 
@@ -84,6 +86,7 @@ class GiftCommands(ServiceBase):
             tx.remember(stored_key, "gift", fingerprint, gift_id)
             return gift_id
 
+    @command(actor=OWNER, rules=("GIFT-3",))
     def accept_gift(self, member_id: str, gift_id: str) -> None:
         """GIFT-3: the recipient accepts; the stars leave escrow for their wallet, once."""
         with self.command() as tx:
@@ -102,6 +105,7 @@ class GiftCommands(ServiceBase):
                 tx.notify("GiftAccepted", recipients=(sender.id,), gift=gift.id,
                           recipient=member.id, stars=gift.stars)
 
+    @query(actor=ANYONE, rules=("GIFT-3",))
     def gift_state(self, gift_id: str) -> Gift:
         """A gift as it stands (sender, recipient, stars, state)."""
         with self.query() as tx:

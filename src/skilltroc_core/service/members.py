@@ -1,12 +1,11 @@
-"""Member commands: signup, confirmation, passwords, lifecycle, profiles, purchases, referrals.
+"""Members: profiles, balances, statements, purchases, referral rewards.
 
-Rules: ACC-1..7, STAR-1, STAR-2, PROF-1/2/6/7, SPONSOR-2..4.
+Rules: PROF-1/6/7, STAR-2, STAR-5, SPONSOR-3.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Final
 
 import attrs
@@ -18,49 +17,26 @@ from ..accounts import (
     MemberView,
     ProCategory,
     Profile,
-    Provider,
-    normalize_email,
 )
 from ..errors import (
-    AccountNotConfirmedError,
-    AlreadyExistsError,
-    ConcurrencyError,
-    DeadlinePassedError,
     IdempotencyConflictError,
     InvalidAmountError,
     InvalidInputError,
-    InvalidTokenError,
-    NotAllowedError,
-    NotFoundError,
-    ProviderAccountError,
-    WrongPasswordError,
 )
-from ..events import Notification
-from ..gifts import Gift, GiftState
-from ..instants import later
-from ..keys import LinkPurpose
+from ..frozen import evolve
+from ..gifts import GiftState
 from ..ledger import MAX_STARS, Balance, StatementPage, Transfer, TransferKind
-from ..passwords import hash_token
-from ..ports import Timer
 from . import kinds
-from ._base import ServiceBase, Tx, evolve
+from .accounts import checked_text, enum_value
+from .context import Area
+from .registry import ANYONE, MEMBER, command, query
 from .social import shown_members
+from .units import Tx
 
-__all__ = ["MemberCommands", "ProfileView", "SignupResult"]
+__all__ = ["MemberService", "ProfileView", "reward_sponsor"]
 
-PURGE_TIMER: Final = "purge_account"
 _UNSET: Final = object()
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
-
-
-@attrs.frozen(kw_only=True)
-class SignupResult:
-    """The new member's id; for a password signup, the token of the confirmation link
-    (stored nowhere; :meth:`~MemberCommands.link_token` derives it again from the
-    EmailConfirmationRequested notice)."""
-
-    member_id: str
-    confirmation_token: str | None = attrs.field(repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -77,379 +53,24 @@ class ProfileView:
     followers: int
 
 
-def _text(value: object, what: str, limit: int, rule: str, *, required: bool = True) -> str:
-    if not isinstance(value, str):
-        raise InvalidInputError(f"{what} must be text, got {type(value).__name__}", rule=rule)
-    text = value.strip()
-    if required and not text:
-        raise InvalidInputError(f"{what} cannot be empty", rule=rule)
-    if len(text) > limit:
-        raise InvalidInputError(
-            f"{what} is {len(text)} characters long; at most {limit} are allowed", rule=rule
-        )
-    return text
+def reward_sponsor(tx: Tx, referee: Member) -> None:
+    """SPONSOR-3: 5 stars to the sponsor at the referee's first workshop or purchase."""
+    if referee.sponsor is None or referee.sponsor_rewarded:
+        return
+    tx.put(kinds.MEMBERS, referee.id, evolve(referee, sponsor_rewarded=True))
+    sponsor = tx.get(kinds.MEMBERS, referee.sponsor)
+    if sponsor is None or sponsor.status is AccountStatus.PURGED:
+        return  # the reward is final either way; a purged sponsor cannot receive it
+    tx.ledger.issue(TransferKind.REFERRAL_REWARD, sponsor.id, tx.policy.referral_reward,
+                    reference=f"referral:{referee.id}", at=tx.now)
+    tx.notify("ReferralRewardPaid", recipients=(sponsor.id,), referee=referee.id,
+              stars=tx.policy.referral_reward)
 
 
-def _enum(enum: type[ProCategory] | type[MemberKind] | type[Provider], value: object,
-          rule: str) -> str:
-    try:
-        return enum(str(value) if isinstance(value, str) else "").value
-    except ValueError as exc:
-        choices = ", ".join(e.value for e in enum)
-        raise InvalidInputError(f"{value!r} is not one of: {choices}", rule=rule) from exc
+class MemberService(Area):
+    """Profiles (PROF), balances and statements (STAR-5), purchases (STAR-2)."""
 
-
-#: The notices that carry a link, and what the link's token is for (ACC-1, ACC-4).
-_LINK_PURPOSES: Final = {
-    "EmailConfirmationRequested": LinkPurpose.CONFIRM_EMAIL,
-    "PasswordResetRequested": LinkPurpose.RESET_PASSWORD,
-}
-
-
-class MemberCommands(ServiceBase):
-    """Accounts (ACC), signup bonus (STAR-1), purchases (STAR-2), profiles, referrals."""
-
-    _decoy: str | None = None  # see _decoy_hash
-
-    def _register_timers(self) -> None:
-        super()._register_timers()
-        self._timer_handlers[PURGE_TIMER] = self._purge_due
-
-    # ------------------------------------------------------------------ signup
-    def signup(
-        self,
-        email: str,
-        *,
-        password: str | None = None,
-        provider: str | None = None,
-        kind: str = "individual",
-        category: str | None = None,
-        display_name: str | None = None,
-        sponsor: str | None = None,
-    ) -> SignupResult:
-        """Create an account (ACC-1, ACC-2, ACC-3, ACC-6), with an optional sponsor (SPONSOR-2).
-
-        A password signup waits for email confirmation: its link's token is returned,
-        and the EmailConfirmationRequested notice carries what derives it again
-        (:meth:`link_token`), never the token itself; a provider signup is complete at once.
-        """
-        policy = self.policy
-        address = normalize_email(email, policy)
-        member_kind = MemberKind(_enum(MemberKind, kind, "ACC-3"))
-        pro_category: ProCategory | None = None
-        if member_kind is MemberKind.PROFESSIONAL:
-            if category is None:
-                raise InvalidInputError("a professional account needs a category", rule="ACC-3")
-            pro_category = ProCategory(_enum(ProCategory, category, "ACC-3"))
-        elif category is not None:
-            raise InvalidInputError("only professional accounts have a category", rule="ACC-3")
-        if (password is None) == (provider is None):
-            raise InvalidInputError(
-                "sign up either with a password or through an identity provider", rule="ACC-2"
-            )
-        via: Provider | None = None
-        if provider is not None:
-            via = Provider(_enum(Provider, provider, "ACC-2"))
-        else:
-            self._check_password(password)
-        name = None
-        if display_name is not None:
-            name = _text(display_name, "display name", policy.max_name_length, "PROF-1")
-        # slow on purpose: before the unit of work, which holds locks others may wait for
-        password_hash = self.hasher.hash(password) if password is not None else None
-
-        with self.command() as tx:
-            if tx.member_by_email(address) is not None:
-                raise AlreadyExistsError(
-                    f"an account already uses {address}", rule="ACC-6", email=address
-                )
-            sponsor_id = self._resolve_sponsor(tx, sponsor, address)
-            member_id = tx.new_id("mem")
-            nonce = None if via else self.keys.new_nonce()
-            token = None if nonce is None else self.keys.link_token(
-                LinkPurpose.CONFIRM_EMAIL, member_id, nonce)
-            member = Member(
-                id=member_id, email=address, kind=member_kind, status=AccountStatus.PENDING,
-                created_at=tx.now, category=pro_category, provider=via,
-                password_hash=password_hash,
-                confirmation_token_hash=hash_token(token) if token else None,
-                profile=Profile(display_name=name), sponsor=sponsor_id,
-            )
-            tx.ledger.open_wallet(member_id)
-            for gift in tx.find(kinds.GIFTS, "pending_email", address):
-                tx.put(kinds.GIFTS, gift.id, gift.claimed_by(member_id))
-            if via is not None:
-                member = self._complete_signup(tx, member.confirmed(tx.now), "provider_signup")
-            else:
-                tx.notify("EmailConfirmationRequested", recipients=(member_id,),
-                          email=address, nonce=nonce, key=self.keys.current_id)
-            tx.put(kinds.MEMBERS, member_id, member)
-            return SignupResult(member_id=member_id, confirmation_token=token)
-
-    def _check_password(self, password: object) -> str:
-        if not isinstance(password, str):
-            raise InvalidInputError("a password is text", rule="ACC-4")
-        if len(password) < self.policy.password_min_length:
-            raise InvalidInputError(
-                f"a password needs at least {self.policy.password_min_length} characters, "
-                f"this one has {len(password)}",
-                rule="ACC-4",
-            )
-        if len(password) > 1024:
-            raise InvalidInputError("a password has at most 1024 characters", rule="ACC-4")
-        if not password.isascii():
-            try:
-                password.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise InvalidInputError("a password is text without lone surrogates",
-                                        rule="ACC-4") from exc
-        return password
-
-    def _resolve_sponsor(self, tx: Tx, sponsor: str | None, own_email: str) -> str | None:
-        """SPONSOR-2/4: one sponsor, named by email or member id, a member, not oneself."""
-        if sponsor is None:
-            return None
-        found: Member | None
-        if isinstance(sponsor, str) and "@" in sponsor:
-            address = normalize_email(sponsor, self.policy)
-            if address == own_email:
-                raise NotAllowedError("nobody can sponsor themselves", rule="SPONSOR-4")
-            found = tx.member_by_email(address)
-        else:
-            found = tx.get(kinds.MEMBERS, sponsor) if isinstance(sponsor, str) else None
-        if found is None or found.status is not AccountStatus.ACTIVE:  # deactivated: hidden
-            raise NotFoundError(f"the sponsor {sponsor!r} is not a member", rule="SPONSOR-4")
-        return found.id
-
-    def _complete_signup(self, tx: Tx, member: Member, how: str) -> Member:
-        """STAR-1: the signup bonus, once per email address ever."""
-        assert member.email is not None
-        fingerprints = tx.email_fingerprints(member.email)
-        if all(tx.get(kinds.BONUS_EMAILS, known) is None for known in fingerprints):
-            tx.ledger.issue(TransferKind.SIGNUP_BONUS, member.id, self.policy.signup_bonus,
-                            reference=f"signup:{member.id}", at=tx.now)
-            tx.put(kinds.BONUS_EMAILS, fingerprints[0], kinds.BonusEmail(id=fingerprints[0]))
-        return member
-
-    def confirm_email(self, member_id: str, token: str) -> None:
-        """ACC-1: the link's token completes the signup; the bonus is credited (STAR-1)."""
-        with self.command() as tx:
-            member = tx.member(member_id, "ACC-1")
-            if member.status is not AccountStatus.PENDING:
-                raise InvalidTokenError(f"{member.display}'s email is already confirmed",
-                                        rule="ACC-1")
-            if not isinstance(token, str) or member.confirmation_token_hash != hash_token(token):
-                raise InvalidTokenError("this confirmation link is not valid", rule="ACC-1")
-            confirmed = self._complete_signup(tx, member.confirmed(tx.now), "confirm_email")
-            tx.put(kinds.MEMBERS, member.id, confirmed)
-
-    # ------------------------------------------------------------------ passwords
-    def sign_in(self, email: str, password: str) -> str:
-        """The member id for these credentials; refused until the email is confirmed
-        (ACC-1: usable only after confirmation).
-
-        An unknown address, a provider account and a wrong password get the same
-        :class:`WrongPasswordError` after the same work (one password check), so the
-        answer tells nothing about which addresses have accounts (ACC-4). A hash of an
-        older scheme or cost is replaced by a new one once the password is right.
-        """
-        address = normalize_email(email, self.policy)
-        with self.query() as tx:
-            member = tx.member_by_email(address)
-        # the hash is checked after the unit of work: slow on purpose, it holds no lock
-        stored = member.password_hash if member is not None else None
-        candidate = password if isinstance(password, str) else ""
-        if stored is None or member is None:
-            self.hasher.verify(candidate, self._decoy_hash())  # as long as a real check
-            raise WrongPasswordError("wrong email or password", rule="ACC-4")
-        if not self.hasher.verify(candidate, stored) or not isinstance(password, str):
-            raise WrongPasswordError("wrong email or password", rule="ACC-4")
-        if member.status is AccountStatus.PENDING:  # only once the password is right
-            raise AccountNotConfirmedError(
-                f"{member.display} must confirm their email address first: the link is "
-                "in the confirmation mail", rule="ACC-1")
-        needs_rehash = getattr(self.hasher, "needs_rehash", None)  # a hasher of the former port
-        if needs_rehash is not None and needs_rehash(stored):
-            self._rehash(member.id, stored, self.hasher.hash(password))
-        return member.id  # a deactivated member signs in to reactivate (ACC-7)
-
-    def _decoy_hash(self) -> str:
-        """A hash of nothing anyone knows, made like real ones: what a sign-in for an
-        unknown address checks, so that it takes as long as for a known one."""
-        decoy = self._decoy
-        if decoy is None:
-            decoy = self._decoy = self.hasher.hash(self.keys.new_nonce())
-        return decoy
-
-    def _rehash(self, member_id: str, old_hash: str, new_hash: str) -> None:
-        """Replace ``old_hash`` by ``new_hash`` (same password, current scheme), unless
-        the password changed meanwhile."""
-        with self.command() as tx:
-            member = tx.get(kinds.MEMBERS, member_id)
-            if member is not None and member.password_hash == old_hash:
-                tx.put(kinds.MEMBERS, member.id, evolve(member, password_hash=new_hash))
-
-    def request_password_reset(self, email: str) -> None:
-        """ACC-4: mail a single-use reset link, usable for the policy's lifetime.
-
-        It answers the same way whatever the address (no account enumeration): nothing
-        is returned and nothing is refused. A password account gets a
-        PasswordResetRequested notice whose link token the host derives with
-        :meth:`link_token` (only its hash is stored); a provider account gets the same
-        notice naming its provider instead of a link; an unknown address gets nothing.
-        """
-        address = normalize_email(email, self.policy)
-        with self.command() as tx:
-            member = tx.member_by_email(address)
-            if member is None:
-                return
-            if member.provider is not None:
-                tx.notify("PasswordResetRequested", recipients=(member.id,), email=address,
-                          provider=member.provider.value)
-                return
-            nonce = self.keys.new_nonce()
-            token = self.keys.link_token(LinkPurpose.RESET_PASSWORD, member.id, nonce)
-            expires = later(tx.now, self.policy.reset_token_lifetime, "reset request",
-                            "ACC-4")
-            tx.put(kinds.MEMBERS, member.id, evolve(
-                member, reset_token_hash=hash_token(token), reset_expires_at=expires))
-            tx.notify("PasswordResetRequested", recipients=(member.id,), email=address,
-                      nonce=nonce, key=self.keys.current_id, expires_at=expires)
-
-    def link_token(self, notice: Notification) -> str:
-        """The secret of the link an EmailConfirmationRequested or PasswordResetRequested
-        notice is about, for the host to put in its mail (ACC-1, ACC-4).
-
-        The store keeps only the token's hash and the notice a nonce: the token is
-        derived again here from the host's secret key, so whoever reads the database or
-        the outbox cannot use a link.
-        """
-        found: tuple[object, ...] = ()
-        try:  # a notice the host built itself may hold anything
-            (member_id,) = notice.recipients
-            found = (_LINK_PURPOSES[notice.event], member_id, notice.fact("nonce"),
-                     notice.fact("key"))
-        except (AttributeError, KeyError, TypeError, ValueError):
-            pass
-        if len(found) != 4 or not all(isinstance(part, str) for part in found):
-            raise InvalidInputError(
-                "only an EmailConfirmationRequested notice or a PasswordResetRequested "
-                "notice of a password account carries a link", rule="ACC-4")
-        return self.keys.link_token(*(str(part) for part in found))
-
-    def reset_password(self, email: str, token: str, new_password: str) -> None:
-        """ACC-4: set a new password with a valid, unexpired, unused reset token."""
-        address = normalize_email(email, self.policy)
-        self._check_password(new_password)
-        password_hash = self.hasher.hash(new_password)  # slow: outside the unit of work
-        with self.command() as tx:
-            member = tx.member_by_email(address)
-            if member is None or member.reset_token_hash is None or not isinstance(
-                token, str
-            ) or member.reset_token_hash != hash_token(token):
-                raise InvalidTokenError("this reset link is not valid or was used", rule="ACC-4")
-            assert member.reset_expires_at is not None
-            if tx.now >= member.reset_expires_at:
-                raise DeadlinePassedError("this reset link has expired", rule="ACC-4")
-            tx.put(kinds.MEMBERS, member.id, evolve(
-                member, password_hash=password_hash, reset_token_hash=None,
-                reset_expires_at=None))
-
-    def change_password(self, member_id: str, current: str, new_password: str) -> None:
-        """ACC-5: a password account changes its password, giving the current one."""
-        self._check_password(new_password)
-        with self.query() as tx:
-            member = tx.actor(member_id, "ACC-5")
-        # hashing is slow on purpose: between two short units of work, holding no lock
-        checked = member.password_hash
-        if member.provider is not None or checked is None:
-            raise ProviderAccountError("this account has no password", rule="ACC-5")
-        if not isinstance(current, str) or not self.hasher.verify(current, checked):
-            raise WrongPasswordError("the current password is wrong")
-        password_hash = self.hasher.hash(new_password)
-        with self.command() as tx:
-            member = tx.actor(member_id, "ACC-5")
-            if member.password_hash != checked:  # changed meanwhile: check it again
-                raise ConcurrencyError(
-                    f"{member.display}'s password changed during the change; nothing was "
-                    "written: retry", rule="ACC-5")
-            # the new password revokes every outstanding reset link (ACC-4, ACC-5)
-            tx.put(kinds.MEMBERS, member.id, evolve(
-                member, password_hash=password_hash, reset_token_hash=None,
-                reset_expires_at=None))
-
-    # ------------------------------------------------------------------ lifecycle
-    def deactivate(self, member_id: str) -> datetime:
-        """ACC-7: unsubscribe. Data is kept until the returned purge instant."""
-        with self.command() as tx:
-            member = tx.actor(member_id, "ACC-7")
-            gone = member.deactivated(tx.now, self.policy)
-            assert gone.purge_at is not None
-            tx.put(kinds.MEMBERS, member.id, gone)
-            for hook in self._visibility_hooks:
-                hook(tx, gone)
-            tx.schedule(PURGE_TIMER, member.id, gone.purge_at)
-            tx.notify("AccountDeactivated", recipients=(member.id,), purge_at=gone.purge_at)
-            return gone.purge_at
-
-    def reactivate(self, member_id: str) -> None:
-        """ACC-7: within the retention period, everything is restored as it was."""
-        with self.command() as tx:
-            member = tx.member(member_id, "ACC-7")
-            back = member.reactivated()
-            tx.put(kinds.MEMBERS, member.id, back)
-            for hook in self._visibility_hooks:
-                hook(tx, back)
-            tx.cancel_timer(PURGE_TIMER, member.id)
-            # gifts sent to its address while it was hidden: now its to accept (GIFT-3)
-            for gift in self._gifts_to_address(tx, back):
-                tx.put(kinds.GIFTS, gift.id, gift.claimed_by(back.id))
-
-    @staticmethod
-    def _gifts_to_address(tx: Tx, member: Member) -> list[Gift]:
-        """The unaccepted gifts sent to the member's address while the account was
-        deactivated: kept by address, as for someone who is not a member (ACC-7)."""
-        return tx.find(kinds.GIFTS, "pending_email", member.email) if member.email else []
-
-    def _purge_due(self, tx: Tx, timer: Timer) -> None:
-        member = tx.get(kinds.MEMBERS, timer.ref)
-        if member is None or member.status is not AccountStatus.DEACTIVATED:
-            return
-        self._purge(tx, member)
-
-    def _purge(self, tx: Tx, member: Member) -> None:
-        """ACC-7 at the end of retention: cancel and refund, sweep the balance, erase."""
-        tx.uow.erasing()  # and the store keeps no former version of what it erases
-        for hook in self._purge_hooks:
-            hook(tx, member)
-        for gift in [*tx.find(kinds.GIFTS, "pending_recipient", member.id),
-                     *self._gifts_to_address(tx, member)]:
-            # Nobody can ever accept these now; they never go back to the sender (GIFT-4).
-            # Those sent to its address while hidden lose the address: it is erased.
-            tx.ledger.transfer(TransferKind.GIFT_EXPIRED, "platform:gift_escrow",
-                               "platform:issuance", gift.stars, reference=f"gift:{gift.id}",
-                               at=tx.now)
-            tx.put(kinds.GIFTS, gift.id, evolve(gift.expired(tx.now), recipient_email=None))
-        remaining = tx.ledger.available(member.id)
-        if remaining:
-            tx.ledger.transfer(TransferKind.ACCOUNT_PURGED, member.id, "platform:issuance",
-                               remaining, reference=f"purge:{member.id}", at=tx.now)
-        for follow in [*tx.find(kinds.FOLLOWS, "follower", member.id),
-                       *tx.find(kinds.FOLLOWS, "followee", member.id)]:
-            tx.uow.delete(kinds.FOLLOWS, follow.id)
-        for message in tx.find(kinds.FEED, "author", member.id):
-            tx.uow.delete(kinds.FEED, message.id)
-        tx.uow.delete(kinds.RECENT_MESSAGES, member.id)
-        invitations = tx.find(kinds.INVITATIONS, "sponsor", member.id)
-        if member.email:
-            invitations += tx.find(kinds.INVITATIONS, "email", member.email)
-        for invitation in invitations:
-            tx.uow.delete(kinds.INVITATIONS, invitation.id)
-        tx.uow.forget_notifications(member.id, member.email)
-        tx.notify("AccountPurged", recipients=(member.id,), swept=remaining)  # the last notice
-        tx.put(kinds.MEMBERS, member.id, member.purged())
-
-    # ------------------------------------------------------------------ profiles
+    @command(actor=MEMBER, rules=("PROF-1", "PROF-6", "ACC-3"))
     def update_profile(
         self,
         member_id: str,
@@ -478,7 +99,7 @@ class MemberCommands(ServiceBase):
             if value is None:
                 changes[name] = None
                 continue
-            text = _text(value, name.replace("_", " "), limits[name], "PROF-1")
+            text = checked_text(value, name.replace("_", " "), limits[name], "PROF-1")
             if name == "website" and not _URL.match(text):
                 raise InvalidInputError(f"{text!r} is not an http(s) address", rule="PROF-6")
             changes[name] = text or None
@@ -488,12 +109,13 @@ class MemberCommands(ServiceBase):
             if category is not _UNSET:
                 if not member.is_professional:
                     raise InvalidInputError("only professionals have a category", rule="ACC-3")
-                new_category = ProCategory(_enum(ProCategory, category, "ACC-3"))
+                new_category = ProCategory(enum_value(ProCategory, category, "ACC-3"))
             updated = evolve(member, category=new_category,
                              profile=attrs.evolve(member.profile, **changes))
             tx.put(kinds.MEMBERS, member.id, updated)
             return self._profile_view(tx, updated)
 
+    @query(actor=ANYONE, rules=("PROF-1", "PROF-7"))
     def profile(self, member_id: str) -> ProfileView:
         """A member's profile as others see it."""
         with self.query() as tx:
@@ -509,19 +131,21 @@ class MemberCommands(ServiceBase):
                 tx, [f.follower for f in tx.find(kinds.FOLLOWS, "followee", member.id)])),
         )
 
+    @query(actor=ANYONE, rules=("ACC-7",))
     def member(self, member_id: str) -> MemberView:
         """The member as the host's pages may show it (any status but purged), without
         the password and token hashes (ACC-4)."""
         with self.query() as tx:
             return MemberView.of(tx.member(member_id))
 
-    # ------------------------------------------------------------------ stars
+    @query(actor=ANYONE, rules=("STAR-5",))
     def balance(self, member_id: str) -> Balance:
         """Stars available and held (STAR-5); zero after a purge."""
         with self.query() as tx:
             tx.require(kinds.MEMBERS, member_id, "STAR-5")
             return tx.ledger.balance(member_id)
 
+    @query(actor=ANYONE, rules=("STAR-5",))
     def statement(self, member_id: str, *, offset: int = 0, limit: int | None = None
                   ) -> StatementPage:
         """A page of the member's statement, oldest first, with running balances (STAR-5)."""
@@ -535,6 +159,7 @@ class MemberCommands(ServiceBase):
             tx.member(member_id, "STAR-5")
             return tx.ledger.statement(member_id, offset=offset, limit=limit)
 
+    @command(actor=MEMBER, rules=("STAR-2", "SPONSOR-3"))
     def buy_stars(self, member_id: str, stars: int, payment_reference: str) -> Transfer:
         """STAR-2: credit a purchase the host's payment port confirmed.
 
@@ -546,7 +171,7 @@ class MemberCommands(ServiceBase):
             raise InvalidAmountError(
                 f"a purchase is a whole number of stars from 1 to {MAX_STARS}, got {stars!r}",
                 rule="STAR-2")
-        reference = _text(payment_reference, "payment reference", 200, "STAR-2")
+        reference = checked_text(payment_reference, "payment reference", 200, "STAR-2")
         with self.command() as tx:
             key = f"purchase:{reference}"
             fingerprint = f"{member_id},{stars}"
@@ -562,23 +187,11 @@ class MemberCommands(ServiceBase):
             member = tx.actor(member_id, "STAR-2")
             transfer = tx.ledger.issue(TransferKind.PURCHASE, member.id, stars,
                                        reference=f"payment:{reference}", at=tx.now)
-            self._reward_sponsor(tx, member)
+            reward_sponsor(tx, member)
             tx.remember(key, "buy_stars", fingerprint, str(transfer.seq))
             return transfer
 
-    def _reward_sponsor(self, tx: Tx, referee: Member) -> None:
-        """SPONSOR-3: 5 stars to the sponsor at the referee's first workshop or purchase."""
-        if referee.sponsor is None or referee.sponsor_rewarded:
-            return
-        tx.put(kinds.MEMBERS, referee.id, evolve(referee, sponsor_rewarded=True))
-        sponsor = tx.get(kinds.MEMBERS, referee.sponsor)
-        if sponsor is None or sponsor.status is AccountStatus.PURGED:
-            return  # the reward is final either way; a purged sponsor cannot receive it
-        tx.ledger.issue(TransferKind.REFERRAL_REWARD, sponsor.id, self.policy.referral_reward,
-                        reference=f"referral:{referee.id}", at=tx.now)
-        tx.notify("ReferralRewardPaid", recipients=(sponsor.id,), referee=referee.id,
-                  stars=self.policy.referral_reward)
-
+    @query(actor=ANYONE, rules=("GIFT-3",))
     def gifts_waiting(self, member_id: str) -> list[str]:
         """Ids of the gifts waiting for this member to accept them (GIFT-3)."""
         with self.query() as tx:

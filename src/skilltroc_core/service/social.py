@@ -12,10 +12,11 @@ from ..errors import AlreadyExistsError, InvalidInputError, NotAllowedError, Not
 from ..events import FactValue
 from ..social import FeedMessage, Follow, Invitation, RecentMessages, follow_id
 from . import kinds
-from ._base import ServiceBase, Tx
+from .context import Area
+from .registry import ANYONE, MEMBER, command, query
+from .units import Tx
 
-__all__ = ["ContactMatch", "SocialCommands", "shown_members"]
-
+__all__ = ["ContactMatch", "SocialService", "notify_followers", "shown_members"]
 
 @attrs.frozen(kw_only=True)
 class ContactMatch:
@@ -62,7 +63,19 @@ def _recent(tx: Tx, author: str, limit: int) -> list[FeedMessage]:
     return [tx.require(kinds.FEED, message_id) for message_id in _recent_ids(tx, author, limit)]
 
 
-class SocialCommands(ServiceBase):
+def notify_followers(tx: Tx, member_id: str, event: str, facts: dict[str, FactValue]
+) -> None:
+    """Tell every active follower of ``member_id`` (SOCIAL-3, BOOK-42).
+
+    Deactivated followers are not told: they unsubscribed (ACC-7); their follows come
+    back with them if they reactivate.
+    """
+    followers = shown_members(
+        tx, [f.follower for f in tx.find(kinds.FOLLOWS, "followee", member_id)])
+    tx.notify_with(event, facts, recipients=tuple(followers))
+
+
+class SocialService(Area):
     """Follow members, post on one's feed, import contacts, invite people."""
 
     def _addresses(self, emails: object, rule: str) -> list[str]:
@@ -72,6 +85,7 @@ class SocialCommands(ServiceBase):
                                     rule=rule)
         return list(dict.fromkeys(normalize_email(e, self.policy) for e in emails))
 
+    @query(actor=MEMBER, rules=("SOCIAL-1",))
     def import_contacts(self, member_id: str, emails: Iterable[str]) -> list[ContactMatch]:
         """SOCIAL-1: which of these addresses belong to members (self and hidden excluded)."""
         addresses = self._addresses(emails, "SOCIAL-1")
@@ -89,6 +103,7 @@ class SocialCommands(ServiceBase):
                                             display_name=found.display, followed=followed))
             return matches
 
+    @query(actor=MEMBER, rules=("SPONSOR-1",))
     def invitable_contacts(self, member_id: str, emails: Iterable[str]) -> list[str]:
         """SPONSOR-1: the addresses of an imported address book that no account uses (a
         deactivated one is hidden, ACC-7: its address is listed as if none did): the
@@ -98,6 +113,7 @@ class SocialCommands(ServiceBase):
             tx.actor(member_id, "SPONSOR-1")
             return [address for address in addresses if tx.addressee(address) is None]
 
+    @command(actor=MEMBER, rules=("SOCIAL-1",))
     def follow(self, member_id: str, whom: str) -> None:
         """SOCIAL-1: follow any other member; following twice changes nothing."""
         with self.command() as tx:
@@ -110,6 +126,7 @@ class SocialCommands(ServiceBase):
                 tx.put(kinds.FOLLOWS, key,
                        Follow(follower=member.id, followee=other.id, since=tx.now))
 
+    @command(actor=MEMBER, rules=("SOCIAL-1",))
     def unfollow(self, member_id: str, whom: str) -> None:
         """Stop following; not following already changes nothing."""
         if not isinstance(whom, str) or not whom:
@@ -118,6 +135,7 @@ class SocialCommands(ServiceBase):
             member = tx.actor(member_id, "SOCIAL-1")
             tx.uow.delete(kinds.FOLLOWS, follow_id(member.id, whom))
 
+    @query(actor=ANYONE, rules=("SOCIAL-2",))
     def followers(self, member_id: str) -> list[str]:
         """SOCIAL-2: who follows this member ("they follow me"), oldest first.
 
@@ -128,6 +146,7 @@ class SocialCommands(ServiceBase):
             return shown_members(
                 tx, [f.follower for f in tx.find(kinds.FOLLOWS, "followee", member_id)])
 
+    @query(actor=ANYONE, rules=("SOCIAL-1",))
     def following(self, member_id: str) -> list[str]:
         """Whom this member follows, oldest first (deactivated members hidden, ACC-7)."""
         with self.query() as tx:
@@ -135,6 +154,7 @@ class SocialCommands(ServiceBase):
             return shown_members(
                 tx, [f.followee for f in tx.find(kinds.FOLLOWS, "follower", member_id)])
 
+    @command(actor=MEMBER, rules=("SOCIAL-3",))
     def post_message(self, member_id: str, text: str) -> str:
         """SOCIAL-3: a message on the member's feed; their followers are told."""
         if not isinstance(text, str) or not text.strip():
@@ -154,10 +174,11 @@ class SocialCommands(ServiceBase):
                 id=member.id, message_ids=(message_id, *earlier)))
             # the text stays out of the notice: a purge erases the message (ACC-7), and a
             # notice already sent to followers would keep it; hosts read it by its id
-            self._notify_followers(tx, member.id, "MessagePosted",
+            notify_followers(tx, member.id, "MessagePosted",
                                   {"message": message_id, "author": member.id})
             return message_id
 
+    @query(actor=ANYONE, rules=("SOCIAL-3",))
     def messages(self, member_id: str, *, limit: int | None = None) -> list[FeedMessage]:
         """SOCIAL-3: the newest messages on a member's feed, newest first (``limit`` of
         them, at most and by default ``Policy.feed_page_size``); a deactivated member's
@@ -167,6 +188,7 @@ class SocialCommands(ServiceBase):
             author = tx.visible_member(member_id, "SOCIAL-3")
             return _recent(tx, author.id, limit)
 
+    @query(actor=ANYONE, rules=("SOCIAL-3",))
     def feed(self, member_id: str, *, limit: int | None = None) -> list[FeedMessage]:
         """SOCIAL-3: what the member reads: the newest messages of the members they
         follow, newest first (``limit`` of them, at most and by default
@@ -180,18 +202,7 @@ class SocialCommands(ServiceBase):
             return _newest([m for author in authors for m in _recent(tx, author, limit)],
                            limit)
 
-    def _notify_followers(
-        self, tx: Tx, member_id: str, event: str, facts: dict[str, FactValue]
-    ) -> None:
-        """Tell every active follower of ``member_id`` (SOCIAL-3, BOOK-42).
-
-        Deactivated followers are not told: they unsubscribed (ACC-7); their follows come
-        back with them if they reactivate.
-        """
-        followers = shown_members(
-            tx, [f.follower for f in tx.find(kinds.FOLLOWS, "followee", member_id)])
-        tx.notify_with(event, facts, recipients=tuple(followers))
-
+    @command(actor=MEMBER, rules=("SPONSOR-1",))
     def invite(self, member_id: str, email: str) -> str:
         """SPONSOR-1: invite someone who is not a member yet; they get an invitation mail.
 

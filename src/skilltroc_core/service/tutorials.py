@@ -23,6 +23,7 @@ from ..errors import (
     NotFoundError,
     RightsNotAttestedError,
 )
+from ..frozen import evolve
 from ..ledger import TransferKind
 from ..ports import EntityKind, Index
 from ..tutorials import (
@@ -40,15 +41,13 @@ from ..tutorials import (
 )
 from ..tutorials import record_view as decide_view
 from . import kinds
-from ._base import ServiceBase, Tx, evolve
+from .context import Area, ServiceContext
+from .registry import ANYONE, HOST, MEMBER, OWNER, command, query
+from .units import Tx
 
 __all__ = [
-    "TUTORIALS",
-    "VIDEO_HISTORIES",
-    "VIEWER_MARKS",
-    "TutorialCommands",
-    "TutorialStats",
-    "ViewerMark",
+    "TUTORIALS", "VIDEO_HISTORIES", "VIEWER_MARKS", "TutorialService", "TutorialStats",
+    "ViewerMark", "attached_tutorials",
 ]
 
 _UNSET: Final = object()
@@ -122,14 +121,17 @@ def _source(youtube_url: object, upload: object) -> VideoSource:
     return upload_source(upload)
 
 
-class TutorialCommands(ServiceBase):
+def attached_tutorials(tx: Tx, member_id: str) -> tuple[str, ...]:
+    """PROF-2: the tutorials a member published and has not deleted, oldest first."""
+    return tuple(t.id for t in tx.find(TUTORIALS, "publisher", member_id) if t.is_live)
+
+
+class TutorialService(Area):
     """Publish tutorials and count their views; publishers earn a star per 100 views."""
 
-    def _register_timers(self) -> None:
-        super()._register_timers()
-        self._purge_hooks.append(self._purge_tutorials)
+    def register(self, context: ServiceContext) -> None:
+        context.purge_hooks.append(self._purge_tutorials)
 
-    # ------------------------------------------------------------------ helpers
     def _own_tutorial(self, tx: Tx, member: Member, tutorial_id: object) -> Tutorial:
         tutorial = tx.require(TUTORIALS, tutorial_id, "TUTO-1")
         if tutorial.publisher != member.id:
@@ -159,7 +161,7 @@ class TutorialCommands(ServiceBase):
                 )
         return evolve(tutorial, history=history)
 
-    # ------------------------------------------------------------------ commands
+    @command(actor=MEMBER, rules=("TUTO-1", "TUTO-5"))
     def publish_tutorial(
         self,
         member_id: str,
@@ -195,6 +197,7 @@ class TutorialCommands(ServiceBase):
             tx.put(TUTORIALS, tutorial_id, tutorial)
             return tutorial_id
 
+    @command(actor=OWNER, rules=("TUTO-1",))
     def edit_tutorial(
         self,
         member_id: str,
@@ -236,6 +239,7 @@ class TutorialCommands(ServiceBase):
             tx.put(TUTORIALS, edited.id, edited)
             return edited
 
+    @command(actor=OWNER, rules=("TUTO-1",))
     def delete_tutorial(self, member_id: str, tutorial_id: str) -> None:
         """TUTO-1: the publisher deletes a tutorial; its counts and payouts are kept."""
         with self.command() as tx:
@@ -243,6 +247,7 @@ class TutorialCommands(ServiceBase):
             tutorial = self._own_tutorial(tx, member, tutorial_id)
             tx.put(TUTORIALS, tutorial.id, tutorial.deleted(tx.now))
 
+    @command(actor=HOST, rules=("TUTO-2", "TUTO-4"))
     def record_view(self, tutorial_id: str, viewer: str, view_id: str) -> ViewVerdict:
         """TUTO-2/4: a viewer (member id or anonymous visitor id) watched a tutorial.
 
@@ -291,7 +296,6 @@ class TutorialCommands(ServiceBase):
                         keep_for=self.policy.replay_window)
             return outcome.verdict
 
-    # ------------------------------------------------------------------ queries
     def _shown_tutorial(self, tx: Tx, tutorial_id: object) -> Tutorial:
         """The tutorial as others see it: hidden, as if unknown, while its publisher's
         account is deactivated (ACC-7); the publisher still sees it in "my tutorials"."""
@@ -301,12 +305,14 @@ class TutorialCommands(ServiceBase):
             raise NotFoundError(f"no tutorial {tutorial.id!r}", rule="ACC-7")
         return tutorial
 
+    @query(actor=ANYONE, rules=("TUTO-1",))
     def tutorial(self, tutorial_id: str) -> Tutorial:
         """A tutorial, live or deleted (TUTO-1); hidden while its publisher's account is
         deactivated (ACC-7)."""
         with self.query() as tx:
             return self._shown_tutorial(tx, tutorial_id)
 
+    @query(actor=ANYONE, rules=("TUTO-3",))
     def my_tutorials(self, member_id: str, *, include_deleted: bool = False
                      ) -> list[TutorialStats]:
         """TUTO-3: the member's tutorials with their views and the stars they earned."""
@@ -328,11 +334,6 @@ class TutorialCommands(ServiceBase):
                 ))
             return lines
 
-    def _attached_tutorials(self, tx: Tx, member_id: str) -> tuple[str, ...]:
-        """PROF-2: the tutorials a member published and has not deleted, oldest first."""
-        return tuple(t.id for t in tx.find(TUTORIALS, "publisher", member_id) if t.is_live)
-
-    # ------------------------------------------------------------------ purge
     def _purge_tutorials(self, tx: Tx, member: Member) -> None:
         """ACC-7 (DECISION): a purged member's tutorials are deleted and their titles and
         video references erased; the numbers stay under the member's anonymous id."""

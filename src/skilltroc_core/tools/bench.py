@@ -34,7 +34,7 @@ from ..ledger import GIFT_ESCROW, Ledger, TransferKind
 from ..ports import Store, Timer
 from ..rules import DEFAULT_POLICY
 from ..service import Skilltroc, kinds
-from ..service.booking import REQUEST_DUE
+from ..service.booking_steps import REQUEST_DUE
 
 __all__ = ["bench_ads", "bench_booking", "bench_ledger", "bench_store"]
 

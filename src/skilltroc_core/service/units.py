@@ -1,59 +1,49 @@
-"""The machinery every command shares: units of work, the transaction context, timers.
+"""Units of work as the service runs them: :class:`Tx`, what one unit gives a command
+(the store, ``now``, the ledger, helpers), and the context managers that open, commit or
+roll back a command's unit (:class:`CommandUnit`) or a query's (:class:`QueryUnit`).
 
-A command runs as: apply every deadline due up to now (each in its own unit of work, at
-its own instant), then open a unit of work, load, call the domain, save, append
-notifications and timers, commit. Any exception rolls everything back, so a refused
-command changes nothing.
+A command runs as: apply every deadline due up to now (each at its own instant), in the
+same unit of work, then load, call the domain, save, append notifications and timers,
+commit. Any exception rolls everything back, so a refused command changes nothing. A
+query reads in a read-only unit: it can write nothing.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
-import random
-import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from ..accounts import AccountStatus, Member
 from ..errors import (
     ConcurrencyError,
-    ConfigurationError,
     IdempotencyConflictError,
     InvalidInputError,
     NotFoundError,
     SkilltrocError,
-    TimeWentBackwardsError,
 )
 from ..events import FactValue, sorted_notification, stored_notification
-from ..frozen import builder, evolve
-from ..instants import UTC, microseconds_since_year_one, require_aware
-from ..keys import HostKeys
+from ..frozen import builder
+from ..instants import microseconds_since_year_one, require_aware
 from ..ledger import Ledger, refuse_debit
-from ..passwords import Argon2Hasher
-from ..ports import Clock, EntityKind, IdGenerator, PasswordHasher, Store, Timer, UnitOfWork
-from ..rules import DEFAULT_POLICY, Policy
+from ..ports import EntityKind, Store, Timer, UnitOfWork
 from . import kinds
 
-__all__ = [
-    "DEFAULT_ATTEMPTS", "ServiceBase", "Tx", "evolve", "retry_public_methods",
-    "take_out_stored_key",
-]
+if TYPE_CHECKING:
+    from .context import ServiceContext
+
+__all__ = ["CommandUnit", "QueryUnit", "Tx", "commit", "host_key", "take_out_stored_key"]
 
 E = TypeVar("E")
 R = TypeVar("R")
-C = TypeVar("C", bound=type)
 TimerHandler = Callable[["Tx", Timer], None]
 
 
 class Tx:
     """One unit of work as the service sees it: the store, ``now``, the ledger, helpers."""
 
-    def __init__(self, service: ServiceBase, uow: UnitOfWork, now: datetime) -> None:
+    def __init__(self, service: ServiceContext, uow: UnitOfWork, now: datetime) -> None:
         self.service = service
         self.uow = uow
         self.now = now
@@ -231,7 +221,7 @@ class Tx:
         earlier call said.
 
         For records only needed for a while, whose number grows with traffic (page-view
-        and view ids when a replay window is set): :meth:`ServiceBase.run_due`, which a
+        and view ids when a replay window is set): :meth:`~.context.ServiceContext.run_due`, which a
         host's scheduler calls, deletes them when their time came, so storage stays
         bounded. Until then they are only kept: whoever reads them checks their time
         (see :meth:`replay`).
@@ -323,269 +313,14 @@ def host_key(key: object, rule: str) -> str | None:
     return HOST_KEY_PREFIX + key
 
 
-#: Whether a public method is running in this thread (or task): calls it makes are not
-#: retried on their own, the outermost one is retried whole.
-_IN_COMMAND: ContextVar[bool] = ContextVar("skilltroc_in_command", default=False)
-#: Attempts of one command when units of work keep meeting conflicts (DECISION: enough
-#: for 8 processes on the same session's last seats; then the host sees the error).
-DEFAULT_ATTEMPTS: Final = 12
-
-
-def retried(method: Callable[..., R]) -> Callable[..., R]:
-    """``method`` run again, whole, when its unit of work met another one and nothing of
-    it was written (a :class:`ConcurrencyError` with ``nothing_written``), after a short
-    random pause, up to the service's ``attempts``; a command is thus applied once."""
-
-    @functools.wraps(method)
-    def run(self: ServiceBase, *args: Any, **kwargs: Any) -> R:
-        if _IN_COMMAND.get():
-            return method(self, *args, **kwargs)
-        token = _IN_COMMAND.set(True)
-        try:
-            attempt = 1
-            while True:
-                try:
-                    return method(self, *args, **kwargs)
-                except ConcurrencyError as exc:
-                    if not exc.nothing_written or attempt >= self.attempts:
-                        raise
-                    self.retries += 1
-                    # full jitter: units that met once rarely meet again at the same moment
-                    time.sleep(random.uniform(0, min(0.05, 0.001 * 2 ** attempt)))
-                    attempt += 1
-        finally:
-            _IN_COMMAND.reset(token)
-
-    run.__retried__ = True  # type: ignore[attr-defined]
-    return run
-
-
-def retry_public_methods(cls: C) -> C:
-    """Wrap every public method of ``cls`` (and of its bases) with :func:`retried`."""
-    for name in dir(cls):
-        method = inspect.getattr_static(cls, name)
-        if (not name.startswith("_") and inspect.isfunction(method)
-                and not getattr(method, "__retried__", False)):
-            setattr(cls, name, retried(method))
-    return cls
-
-
-class ServiceBase:
-    """Holds the ports and runs units of work; the command mixins build on it."""
-
-    def __init__(
-        self,
-        store: Store,
-        clock: Clock,
-        *,
-        policy: Policy = DEFAULT_POLICY,
-        ids: IdGenerator | None = None,
-        hasher: PasswordHasher | None = None,
-        secret_key: bytes | str | None = None,
-        previous_secret_keys: Sequence[bytes | str] = (),
-        attempts: int = DEFAULT_ATTEMPTS,
-    ) -> None:
-        if type(attempts) is not int or not 1 <= attempts <= 1000:
-            raise InvalidInputError(
-                f"a command is tried 1 to 1000 times, not {attempts!r}")
-        #: How many times a command is run when its units of work keep meeting others.
-        self.attempts = attempts
-        #: Commands run again so far because of a conflict (for hosts' metrics).
-        self.retries = 0
-        self.store = store
-        self.clock = clock
-        self.policy = policy
-        self.ids = ids
-        self.hasher: PasswordHasher = hasher or Argon2Hasher(policy)
-        if secret_key is None:
-            if getattr(store, "keeps_data", True):  # a store of the former port: it may
-                raise ConfigurationError(
-                    "a store that keeps its data needs the host's secret key: "
-                    "Skilltroc(store, clock, secret_key=...) with at least 32 random bytes "
-                    "kept outside the store (see the hosting guide)", rule="ACC-4")
-            if previous_secret_keys:
-                raise ConfigurationError("previous secret keys need a current one")
-            self.keys = HostKeys.ephemeral()
-        else:
-            self.keys = HostKeys(secret_key, previous_secret_keys)
-        self._store_checked = False  # see _check_store
-        self._timer_handlers: dict[str, TimerHandler] = {}
-        self._purge_hooks: list[Callable[[Tx, Member], None]] = []
-        # run with the member as it now is, when an account is deactivated or reactivated
-        # (ACC-7: a deactivated account is hidden, and so is what it shows to others)
-        self._visibility_hooks: list[Callable[[Tx, Member], None]] = []
-        #: The latest instant this service used (see :meth:`now`), None before any; it
-        #: starts from the store's recent instant, read here (``_store_read``) or, if the
-        #: store could not answer now, at the first command or query.
-        self._last_instant: datetime | None = None
-        self._store_read = policy.clock_tolerance is None
-        self._instant_lock = threading.Lock()
-        if not self._store_read:
-            try:  # here rather than in a command: never inside a unit of work of a host's
-                self._last_instant = store.recent_instant()
-                self._store_read = True
-            except SkilltrocError:  # unreachable for now: read at the first command
-                pass
-        self._register_timers()
-
-    def _check_store(self, uow: UnitOfWork) -> None:
-        """What the first unit of work of this service checks of its store, once: that
-        it holds no key of email fingerprints, as earlier versions kept (STAR-1)."""
-        if uow.get(kinds.SETTINGS, kinds.LEGACY_KEY_SETTING) is not None:
-            raise ConfigurationError(
-                "this store still holds the key of its email fingerprints, as earlier "
-                "versions kept it: run `skilltroc secret take-out` on it and add the key it "
-                "prints to previous_secret_keys", rule="STAR-1")
-        self._store_checked = True
-
-    def _register_timers(self) -> None:
-        """Mixins add their handlers here (``self._timer_handlers[kind] = handler``)."""
-
-    def _attached_tutorials(self, tx: Tx, member_id: str) -> tuple[str, ...]:
-        """The member's live tutorials, for their profile (PROF-2); the tutorials mixin
-        answers."""
-        return ()
-
-    def _attached_campaigns(self, tx: Tx, member_id: str) -> tuple[str, ...]:
-        """The member's ad campaigns, for their profile (PROF-2); the ads mixin answers."""
-        return ()
-
-    def add_purge_hook(self, hook: Callable[[Tx, Member], None]) -> None:
-        """Run ``hook`` inside the purge of an account, before its balance is swept (ACC-7)."""
-        self._purge_hooks.append(hook)
-
-    def now(self) -> datetime:
-        """The instant the next command or query runs at: the clock's, never earlier than
-        the last instant this service used (STAR-5, ``Policy.clock_tolerance``).
-
-        The service keeps the latest instant it used, in this process; it starts from the
-        newest instant the store's star ledger recorded
-        (:meth:`~skilltroc_core.ports.Store.recent_instant`: one cheap read, once, when the
-        service is made, or at its first call if the store could not answer then). A
-        clock behind that instant by at most the tolerance gives that instant instead (the
-        instants recorded never go backwards); further behind, :class:`TimeWentBackwardsError`
-        and nothing is done, until the clock catches up. Nothing is written for it: each
-        process keeps its own instant, so processes whose clocks differ by less than the
-        tolerance all keep working (see docs/concurrency.md). A clock giving anything but
-        a valid aware instant is an :class:`InvalidInputError` ("clock time").
-        """
-        now = self.clock.now()
-        if type(now) is not datetime or now.tzinfo is not UTC:  # what every clock gives
-            now = require_aware(now, "clock time")
-        tolerance = self.policy.clock_tolerance
-        if tolerance is None:
-            return now
-        with self._instant_lock:
-            last = self._last_instant
-            if not self._store_read:
-                last = self.store.recent_instant()
-                self._store_read = True
-            if last is None:
-                last = now
-            if now < last:
-                self._last_instant = last
-                if last - now > tolerance:
-                    raise TimeWentBackwardsError(
-                        f"the clock says {now.isoformat()}, {last - now} before "
-                        f"{last.isoformat()}, the last instant this service used or found "
-                        f"recorded: more than the {tolerance} tolerated (clock_tolerance). "
-                        "Recorded instants never go backwards: nothing was done; set the "
-                        "clock right, or wait until it passes that instant",
-                        now=now, last=last, tolerance=tolerance)
-                return last
-            self._last_instant = now
-        return now
-
-    def _unit(self, now: datetime, *, apply_due: bool = False) -> _Unit:
-        return _Unit(self, now, apply_due)
-
-    def command(self) -> _Unit:
-        """One command as one unit of work at ``now``.
-
-        Deadlines due by ``now`` are applied first, each at its own instant, in the same
-        unit of work: if the command is refused they roll back with it and apply again
-        on the next command or :meth:`run_due`, so a refusal changes nothing at all.
-        """
-        return _Unit(self, self.now(), True)
-
-    def query(self, *, apply_due: bool = True) -> _Query:
-        """One query as a read-only unit of work at ``now``: one consistent state, no lock
-        taken, no write possible.
-
-        Deadlines due by ``now`` are applied first, in a unit of work of their own (so a
-        query never shows stale state); ``apply_due=False`` reads the state as it is
-        (invariant checks).
-        """
-        return _Query(self, self.now(), apply_due)
-
-    def _apply_due(self, uow: UnitOfWork, until: datetime, limit: int | None, *,
-                   wait: bool = True) -> int:
-        count = 0
-        while limit is None or count < limit:
-            timer = uow.next_due(until, wait=wait)
-            if timer is None:
-                break
-            uow.cancel_timer(timer.kind, timer.ref)
-            handler = self._timer_handlers.get(timer.kind)
-            if handler is not None:
-                handler(Tx(self, uow, timer.due), timer)
-            count += 1
-        return count
-
-    def _applied_all_due(self, uow: UnitOfWork, until: datetime) -> int:
-        """Every deadline due by ``until``, in due order, none left behind: like a
-        command, the unit cannot commit once another one committed a deadline due by then
-        that it did not see (it runs again)."""
-        count = self._apply_due(uow, until, None)
-        uow.guard_due(until)
-        return count
-
-    def run_due(self, until: datetime | None = None) -> int:
-        """Apply every deadline due at or before ``until`` (default: now; a later instant
-        is refused: a deadline is never applied before its time), in due order.
-
-        Each runs in its own unit of work with ``now`` = its due instant. Costs
-        O(due · log n): the store pops timers from an index ordered by due instant.
-        Several processes may call it at once: they share the due timers (a timer
-        another one is applying is left to it). Returns how many this call applied.
-        """
-        now = self.now()
-        limit = now if until is None else require_aware(until)
-        if limit > now:  # deadlines apply at their instant, never before it
-            raise InvalidInputError(
-                f"run_due applies what is due by now ({now.isoformat()}), not by a later "
-                f"instant ({limit.isoformat()})", until=limit.isoformat())
-        count = 0
-        # several schedulers share the due timers: each takes one no other is applying
-        while self._in_own_unit(lambda uow: self._apply_due(uow, limit, limit=1, wait=False)):
-            count += 1
-        # and the ids a replay window let go whose time came
-        forget = functools.partial(forget_due, kind=kinds.COMMAND_KEYS, now=limit,
-                                   limit=_FORGET_BATCH)
-        while self._in_own_unit(forget):
-            pass
-        return count
-
-    def _in_own_unit(self, work: Callable[[UnitOfWork], int]) -> int:
-        """Run ``work`` in a unit of work of its own, committed unless it raises."""
-        uow = self.store.begin()
-        try:
-            done = work(uow)
-        except BaseException:
-            uow.rollback()
-            raise
-        _commit(uow)
-        return done
-
-
-class _Unit:
-    """``with service.command() as tx``: open a unit of work, commit it if the block ends
+class CommandUnit:
+    """``with context.command() as tx``: open a unit of work, commit it if the block ends
     normally, roll it back on any exception (a class, not a generator: every command
     goes through it)."""
 
     __slots__ = ("_apply_due", "_now", "_service", "_uow")
 
-    def __init__(self, service: ServiceBase, now: datetime, apply_due: bool) -> None:
+    def __init__(self, service: ServiceContext, now: datetime, apply_due: bool) -> None:
         self._service = service
         self._now = now
         self._apply_due = apply_due
@@ -594,11 +329,11 @@ class _Unit:
         service = self._service
         uow = self._uow = service.store.begin()
         try:
-            if not service._store_checked:
-                service._check_store(uow)
+            if not service.store_checked:
+                service.check_store(uow)
             if self._apply_due:
                 if uow.next_due(self._now) is not None:  # rarely: most commands find none
-                    service._apply_due(uow, self._now, limit=None)
+                    service.apply_due(uow, self._now, limit=None)
                 uow.guard_due(self._now)  # and none may come due unseen before the commit
         except BaseException:
             uow.rollback()
@@ -625,8 +360,8 @@ class _Unit:
         return False
 
 
-class _Query(_Unit):
-    """``with service.query() as tx``: a read-only unit of work, rolled back at the end
+class QueryUnit(CommandUnit):
+    """``with context.query() as tx``: a read-only unit of work, rolled back at the end
     (deadlines due applied before it, in a unit of their own)."""
 
     __slots__ = ()
@@ -634,9 +369,9 @@ class _Query(_Unit):
     def __enter__(self) -> Tx:
         service, now = self._service, self._now
         uow = self._uow = service.store.begin(read_only=True)
-        if not service._store_checked:
+        if not service.store_checked:
             try:
-                service._check_store(uow)
+                service.check_store(uow)
             except BaseException:
                 uow.rollback()
                 raise
@@ -651,7 +386,7 @@ class _Query(_Unit):
             if not due:
                 break
             uow.rollback()
-            service._in_own_unit(lambda unit: service._applied_all_due(unit, now))
+            service.in_own_unit(lambda unit: service.applied_all_due(unit, now))
             uow = self._uow = service.store.begin(read_only=True)
         return Tx(service, uow, now)
 
@@ -661,7 +396,7 @@ class _Query(_Unit):
         return False
 
 
-def _commit(uow: UnitOfWork) -> None:
+def commit(uow: UnitOfWork) -> None:
     """Commit; if the commit itself fails, roll back, so that the store is not left
     inside an open unit of work (every later command would find it busy)."""
     try:

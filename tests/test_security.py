@@ -29,6 +29,7 @@ from skilltroc_core.adapters.postgres import PostgresStore
 from skilltroc_core.adapters.sqlite import SQLiteStore
 from skilltroc_core.errors import NotAllowedError, SkilltrocError, TimeWentBackwardsError
 from skilltroc_core.service import Skilltroc, kinds
+from skilltroc_core.service.registry import ANYONE, HOST, REGISTRY
 from skilltroc_core.testing import TEST_SECRET_KEY
 
 from .booking_support import professional, store_state
@@ -201,6 +202,8 @@ def test_every_member_command_is_classified() -> None:
     }
     assert set(ACTING) | set(NOT_ACTING) == taking_member
     assert not set(ACTING) & set(NOT_ACTING)
+    for name in NOT_ACTING:  # and the registry declares no member acting in them
+        assert set(REGISTRY[name].actors) <= {ANYONE, HOST}, name
 
 
 def _refused_unchanged(name: str, actor: str) -> SkilltrocError:

@@ -4,7 +4,7 @@
   only when the command itself raised, so after a failed commit the memory store stayed
   locked (every later command waited, then failed as "busy") and a SQL transaction
   could stay open. Found with ``skilltroc simulate --faults`` (a store failure injected
-  at the commit call); fixed in ``service/_base.py`` (``_commit``).
+  at the commit call); fixed in ``service/units.py`` (``commit``).
 """
 
 from __future__ import annotations

@@ -93,6 +93,7 @@ class BookingReads(Area):
 
     @query(actor=ANYONE, rules=("BOOK-1",))
     def workshop(self, workshop_id: str) -> Workshop:
+        """A workshop as it stands, deleted ones included (BOOK-1, BOOK-5)."""
         with self.query() as tx:
             return tx.require(kinds.WORKSHOPS, workshop_id, "BOOK-1")
 
@@ -104,11 +105,13 @@ class BookingReads(Area):
 
     @query(actor=ANYONE, rules=("BOOK-11",))
     def registration(self, registration_id: str) -> Registration:
+        """A request as it stands: its state, seats, stars and deadlines (BOOK-11)."""
         with self.query() as tx:
             return tx.require(kinds.REGISTRATIONS, registration_id, "BOOK-11")
 
     @query(actor=ANYONE, rules=("BOOK-2",))
     def sessions_of(self, workshop_id: str) -> list[Session]:
+        """The sessions of a workshop, oldest first (BOOK-2)."""
         with self.query() as tx:
             tx.require(kinds.WORKSHOPS, workshop_id, "BOOK-2")
             return tx.find(kinds.SESSIONS, "workshop", workshop_id)

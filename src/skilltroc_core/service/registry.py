@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import inspect
 import random
+import re
 import time
 import typing
 from collections.abc import Callable, Mapping
@@ -82,9 +83,7 @@ class Parameter:
         """The annotation as a reader sees it (``str | None``, ``datetime``...)."""
         text = self.annotation if isinstance(self.annotation, str) else inspect.formatannotation(
             self.annotation)
-        return text.replace("datetime.datetime", "datetime").replace(
-            "datetime.timedelta", "timedelta").replace("typing.", "").replace(
-            "collections.abc.", "")
+        return re.sub(r"\b(?:[a-z_]+\.)+(?=[A-Za-z])", "", text)  # no module paths
 
 
 @attrs.frozen
@@ -103,8 +102,8 @@ class Declaration:
 
     @property
     def summary(self) -> str:
-        """The first line of the implementation's docstring."""
-        return (inspect.getdoc(self.function) or "").split("\n", 1)[0]
+        """The first paragraph of the implementation's docstring, on one line."""
+        return " ".join((inspect.getdoc(self.function) or "").split("\n\n", 1)[0].split())
 
     @functools.cached_property
     def parameters(self) -> tuple[Parameter, ...]:

@@ -1,0 +1,183 @@
+"""The command registry: every operation declared once, and every harness checked against it.
+
+Each public command and query is declared on its implementation
+(:mod:`skilltroc_core.service.registry`). These tests fail, naming the operation and the
+harness, when a harness lacks a declared operation: the facade, the fuzz table, the
+authorization table, the scenario runner, the testing kit and the simulator. A harness
+may leave an operation out only with a reason written in :data:`NOT_IN`, here.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import pytest
+
+from skilltroc_core.catalogue import rule_ids
+from skilltroc_core.service import Skilltroc
+from skilltroc_core.service.facade import AREAS
+from skilltroc_core.service.registry import (
+    ANYONE,
+    HOST,
+    REGISTRY,
+    Declaration,
+    command,
+    declaration_of,
+)
+
+from . import test_fuzz, test_security
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "skilltroc_core"
+#: What the facade shows besides the declared operations: wiring a host does itself.
+WIRING = {"command", "query", "add_purge_hook"}
+#: The harnesses that drive commands, each by the code that calls them.
+HARNESSES: dict[str, tuple[Path, ...]] = {
+    "scenario runner": (SRC / "tools" / "scenarios",),
+    "testing kit": (SRC / "testing" / "steps.py", SRC / "testing" / "strategies.py",
+                    SRC / "testing" / "machine.py"),
+    "simulator": (SRC / "simulation",),
+}
+_SOCIAL = "following, posting and inviting move no star, seat or hold: tests/test_social.py"
+_PASSWORDS = ("passwords and reset links need the mail a host delivers; tests/test_accounts.py "
+              "and tests/test_security.py drive them")
+#: Commands a harness leaves out on purpose, and why (every other one it must drive).
+NOT_IN: dict[str, dict[str, str]] = {
+    "scenario runner": {
+        "unfollow": _SOCIAL,
+        "edit_tutorial": "a scenario publishes and views tutorials; edits: tests/test_tutorials.py",
+        "delete_campaign": "always refused (AD-6): tests/test_security.py and tests/test_ads.py",
+        "rebuild_ad_queues": "a host's repair tool, not a user's step: tests/test_ad_queues.py",
+    },
+    "testing kit": {
+        "follow": _SOCIAL, "unfollow": _SOCIAL, "post_message": _SOCIAL, "invite": _SOCIAL,
+        "sign_in": _PASSWORDS, "request_password_reset": _PASSWORDS,
+        "reset_password": _PASSWORDS, "change_password": _PASSWORDS,
+        "delete_campaign": "always refused (AD-6): tests/test_security.py and tests/test_ads.py",
+        "rebuild_ad_queues": "a host's repair tool, not a user's step: tests/test_ad_queues.py",
+    },
+    "simulator": {
+        "follow": _SOCIAL, "unfollow": _SOCIAL, "post_message": _SOCIAL, "invite": _SOCIAL,
+        "sign_in": _PASSWORDS, "request_password_reset": _PASSWORDS,
+        "reset_password": _PASSWORDS, "change_password": _PASSWORDS,
+        "edit_tutorial": "the reference model counts views and payouts, which an edit keeps: "
+                         "tests/test_tutorials.py",
+        "rebuild_ad_queues": "a host's repair tool, not a user's step: tests/test_ad_queues.py",
+    },
+}
+
+
+def _named_in(paths: tuple[Path, ...]) -> set[str]:
+    """Every method called (``x.name(...)``) and every text constant in ``paths``: what
+    the harness can call, directly or by name (``Call("refuse", ...)``)."""
+    found: set[str] = set()
+    for path in paths:
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                    found.add(node.func.attr)
+                elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    found.add(node.value)
+    return found
+
+
+def _missing(harness: str, names: set[str], wanted: set[str]) -> list[str]:
+    return [f"{name} is declared ({REGISTRY[name].function.__qualname__}) but the {harness} "
+            "lacks it: drive it there, or say why not in tests/test_registry.py NOT_IN"
+            for name in sorted(wanted - names)]
+
+
+def test_the_facade_shows_every_declared_operation_and_nothing_undeclared() -> None:
+    public = {name for name, _ in inspect.getmembers(Skilltroc)
+              if not name.startswith("_") and callable(getattr(Skilltroc, name))}
+    assert public - WIRING == set(REGISTRY), (
+        f"declared but not on the facade: {sorted(set(REGISTRY) - public)}; "
+        f"on the facade but not declared: {sorted(public - WIRING - set(REGISTRY))}")
+    for name, declared in REGISTRY.items():
+        assert declaration_of(getattr(Skilltroc, name)) is declared, name
+        assert any(declared.function.__qualname__.startswith(f"{area.__name__}.")
+                   for area in AREAS), f"{name}: its area is not one the facade composes"
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_a_declaration_names_known_rules_and_matches_its_unit_of_work(name: str) -> None:
+    declared = REGISTRY[name]
+    assert declared.rules or declared.actors == (HOST,), f"{name} names no rule"
+    assert set(declared.rules) <= rule_ids(), f"{name}: {set(declared.rules) - rule_ids()}"
+    assert declared.summary, f"{name} has no docstring"
+    source = inspect.getsource(declared.function)
+    if declared.kind == "query":  # a query reads in a read-only unit: it can write nothing
+        assert "self.command()" not in source, f"{name} is a query but opens a command"
+    else:
+        assert "self.query(" not in source or "self.command()" in source or (
+            "context" in source), f"{name} is a command but only reads"
+    for parameter in declared.parameters:
+        assert parameter.annotation is not inspect.Parameter.empty, (name, parameter.name)
+
+
+def test_a_second_declaration_of_a_name_is_refused_and_so_is_an_unknown_actor() -> None:
+    def refuse(self: object) -> None:
+        """A command of the same name as the organizer's refusal."""
+
+    with pytest.raises(TypeError, match="declared twice"):
+        command(actor=ANYONE, rules=("BOOK-14",))(refuse)
+    with pytest.raises(TypeError, match="unknown actor"):
+        command(actor="visitor", rules=("BOOK-14",))  # type: ignore[arg-type]
+    assert REGISTRY["refuse"].function.__qualname__ == "RequestService.refuse"
+
+
+def test_the_fuzz_table_has_every_declared_operation() -> None:
+    names = set(test_fuzz.TABLE)
+    assert not _missing("fuzz table", names, set(REGISTRY))
+    assert names <= set(REGISTRY), sorted(names - set(REGISTRY))
+
+
+#: The roles of a member acting (each needs the member's id and refuses one who may not).
+ACTING_ROLES = {"member", "organizer", "requester", "owner"}
+
+
+def _acting(declared: Declaration) -> bool:
+    return bool(ACTING_ROLES & set(declared.actors))
+
+
+def test_the_authorization_table_has_exactly_the_operations_a_member_performs() -> None:
+    acting = {name for name, declared in REGISTRY.items() if _acting(declared)}
+    table = set(test_security.ACTING)
+    assert not _missing("authorization table", table, acting)
+    assert table <= acting, f"in the authorization table, declared for no member: {table - acting}"
+
+
+@pytest.mark.parametrize("name", sorted(n for n, d in REGISTRY.items() if _acting(d)))
+def test_a_party_role_has_strangers_to_refuse_in_the_authorization_table(name: str) -> None:
+    """An organizer, requester or owner is one member: the table names others who must
+    be refused; any active member may act as ``member``."""
+    declared = REGISTRY[name]
+    acting = test_security.ACTING[name]
+    strangers = acting.strangers(_Names())  # type: ignore[arg-type]
+    if set(declared.actors) - {"member"}:
+        assert strangers or acting.always_refused, f"{name}: no stranger is refused"
+
+
+class _Names:
+    """A stand-in cast: each member or thing it is asked for is its name."""
+
+    def __getattr__(self, name: str) -> str:
+        return name
+
+
+@pytest.mark.parametrize("harness", sorted(HARNESSES))
+def test_every_harness_drives_every_declared_command(harness: str) -> None:
+    names = _named_in(HARNESSES[harness])
+    exempt = NOT_IN[harness]
+    commands = {name for name, declared in REGISTRY.items() if declared.kind == "command"}
+    assert set(exempt) <= commands, f"{harness}: NOT_IN names no command {set(exempt) - commands}"
+    assert not set(exempt) & names, (
+        f"the {harness} drives {sorted(set(exempt) & names)}: remove them from NOT_IN")
+    assert not (missing := _missing(harness, names | set(exempt), commands)), "\n".join(missing)
+
+
+def test_the_check_names_the_command_and_the_harness_it_lacks() -> None:
+    assert _missing("simulator", {"accept"}, {"accept", "refuse"}) == [
+        "refuse is declared (RequestService.refuse) but the simulator lacks it: drive it "
+        "there, or say why not in tests/test_registry.py NOT_IN"]

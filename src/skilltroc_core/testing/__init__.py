@@ -1,7 +1,10 @@
 """Testing kit for hosts: check your own store adapter, or your own code over the service.
 
 - :class:`StoreContract` (:mod:`.contract`, needs pytest): the abstract test suite every
-  store must pass; subclass it with ``create_store`` returning a fresh, empty store.
+  store must pass; subclass it with ``create_store`` returning a fresh, empty store. It
+  joins the port contract (:mod:`.contract.port`: the store port checked directly) and
+  the service parity checks (:mod:`.contract.service_parity`,
+  :mod:`.contract.booking_parity`: service flows giving the reference's results).
 - :class:`SkilltrocMachine` (:mod:`.machine`, needs hypothesis): a stateful machine
   running random command sequences over the whole service on ``create_store()``,
   checking after every step that refusals change nothing, that accepted commands did

@@ -16,6 +16,9 @@
   :func:`instants`, :func:`star_amounts`, and :func:`commands`, which draws
   :class:`Command` descriptions to run with :func:`apply` (:mod:`.steps`,
   no dependency), recording the ids they create in a :class:`KnownIds`.
+- :mod:`.races` (no dependency): multi-process races and crashes to run on a store
+  shared by several processes, each taking a picklable store factory
+  (``races.RACES``, ``races.wallet_race(functools.partial(MyStore, dsn))``).
 - :data:`TEST_SECRET_KEY`: a secret key for services over test stores that keep data.
 
 A host checks its adapter in about ten lines (``docs/hosting.md``)::

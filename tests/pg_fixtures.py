@@ -2,14 +2,11 @@
 
 Import the fixtures into a test module (``from .pg_fixtures import pg_dsn, pg_server``).
 There is no skip: without the PostgreSQL server binaries these tests fail, with the
-install instructions in the error. Run as a module, this file is also the worker process
-of the multi-process race and crash tests (``python -m tests.pg_fixtures <mode> <dsn>
-...``, the modes of :func:`tests.store_races.worker_main`).
+install instructions in the error.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -25,8 +22,6 @@ from skilltroc_core.rules import DEFAULT_POLICY
 from skilltroc_core.service import Skilltroc
 from skilltroc_core.testing import TEST_SECRET_KEY
 from skilltroc_core.testing.pgserver import PgServer
-
-from . import store_races
 
 __all__ = ["dump_tables", "pg_dsn", "pg_server", "service"]
 
@@ -69,6 +64,3 @@ def dump_tables(dsn: str, schema: str = "public") -> dict[str, list[str]]:
             for table in tables
         }
 
-
-if __name__ == "__main__":
-    store_races.worker_main(sys.argv[1:], service)

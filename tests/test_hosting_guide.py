@@ -13,8 +13,8 @@ GUIDE = Path(__file__).parent.parent / "docs" / "hosting.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
 
 
-def test_the_guide_has_its_two_examples() -> None:
-    assert len(BLOCKS) == 2
+def test_the_guide_has_its_three_examples() -> None:
+    assert len(BLOCKS) == 3
 
 
 @pytest.mark.rule("STAR-2", "BOOK-11", "BOOK-4", "BOOK-16")
@@ -38,11 +38,9 @@ class _Passed:
             self.passed.append(report.nodeid)
 
 
-def test_the_adapter_check_example_passes_the_contract_suite_and_the_machine(
-    tmp_path: Path,
-) -> None:
-    module = tmp_path / "test_my_store.py"
-    module.write_text(BLOCKS[1], encoding="utf-8")
+def _passed_tests(block: str, module: Path) -> list[str]:
+    """Run ``block`` as the pytest module ``module`` (it must pass): its passed tests."""
+    module.write_text(block, encoding="utf-8")
     passed = _Passed()
     settings.load_profile("hosting-guide")  # the machine's TestCase takes it when built
     try:
@@ -50,6 +48,20 @@ def test_the_adapter_check_example_passes_the_contract_suite_and_the_machine(
     finally:
         settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
     assert status == 0
-    ran = {nodeid.split("::")[1] for nodeid in passed.passed}
+    return passed.passed
+
+
+def test_the_adapter_check_example_passes_the_contract_suite_and_the_machine(
+    tmp_path: Path,
+) -> None:
+    passed = _passed_tests(BLOCKS[1], tmp_path / "test_my_store.py")
+    ran = {nodeid.split("::")[1] for nodeid in passed}
     assert ran == {"TestMyStore", "TestMyStoreMachine"}
-    assert sum("TestMyStore::" in nodeid for nodeid in passed.passed) >= 10
+    assert sum("TestMyStore::" in nodeid for nodeid in passed) >= 10
+
+
+@pytest.mark.rule("GIFT-1", "STAR-2", "AD-7", "BOOK-14")
+def test_the_race_example_runs_every_race_on_the_store(tmp_path: Path) -> None:
+    passed = _passed_tests(BLOCKS[2], tmp_path / "test_my_races.py")
+    assert sorted(nodeid.split("[")[1].rstrip("]") for nodeid in passed) == [
+        "ad_goal_race", "killed_process_race", "seat_race", "wallet_race"]

@@ -8,6 +8,7 @@
 - **The kits** (``testing/``, ``simulation/``) may use the service and the stores.
 - **The tools** (``tools/``: the command, scenarios, docs, benchmarks) may use anything;
   nothing uses them.
+- Nothing in the package imports the test suite (``tests``): the kits ship without it.
 
 The package's ``__init__`` is the facade hosts import: it re-exports the clocks and id
 generators of the adapters, and is left out of the check.
@@ -83,6 +84,8 @@ def check_file(path: Path, module: str) -> list[str]:
                 wrong.append(f"{where}: {layer} imports {target} ({layer_of(target)})")
         elif layer == RULES and target.split(".")[0] in IO_MODULES:
             wrong.append(f"{where}: the rules import {target}, which does I/O")
+        elif target.split(".")[0] == "tests":
+            wrong.append(f"{where}: the package imports {target}, a test module")
     return wrong
 
 
@@ -113,3 +116,12 @@ def test_the_check_catches_a_rule_module_reaching_down(tmp_path: Path) -> None:
     ]
     # the same lines are fine for a tool
     assert check_file(sample, "skilltroc_core.tools.sample") == []
+
+
+def test_the_check_catches_a_kit_leaning_on_the_test_suite(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("from tests import store_races\nimport tests.pg_fixtures\n")
+    assert check_file(sample, "skilltroc_core.testing.sample") == [
+        "skilltroc_core.testing.sample:1: the package imports tests, a test module",
+        "skilltroc_core.testing.sample:2: the package imports tests.pg_fixtures, a test module",
+    ]

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +34,10 @@ from skilltroc_core.instants import time_zone
 from skilltroc_core.ledger import TransferKind
 from skilltroc_core.ports import EntityKind, Store, Timer
 from skilltroc_core.service import Skilltroc, kinds
-from skilltroc_core.testing import TEST_SECRET_KEY, pgserver
+from skilltroc_core.testing import TEST_SECRET_KEY, pgserver, races
 from skilltroc_core.testing.contract import StoreContract
 from skilltroc_core.testing.pgserver import PgServer, PgServerError
 
-from . import booking_race, store_races
 from .ads_support import launch, professional
 from .members_support import check_two_stores_see_each_others_commits
 from .pg_fixtures import POLICY, T0, dump_tables, pg_dsn, pg_server, service
@@ -45,8 +45,6 @@ from .schema_history import back_to_version_3
 
 __all__ = ["pg_dsn", "pg_server"]  # the fixtures, imported for pytest to find
 
-ROOT = Path(__file__).resolve().parent.parent
-WORKERS = "tests.pg_fixtures"
 PARIS = time_zone("Europe/Paris")
 
 
@@ -406,7 +404,7 @@ def test_a_unit_of_work_held_open_on_one_member_delays_no_other_members_command(
     app.store.close()
     other = service(pg_dsn)
     other.balance(b)  # connected and warm, as a host's worker is
-    holder = store_races.spawn_holder(WORKERS, pg_dsn, a, 2.0, root=ROOT)
+    holder = races.spawn_holder(partial(PostgresStore, pg_dsn), a, 2.0)
     started = time.monotonic()
     other.buy_stars(b, 5, "PAY-B")
     took = time.monotonic() - started
@@ -613,10 +611,7 @@ def test_begin_attempts_out_of_range_are_refused_before_connecting(attempts: Any
 def test_eight_processes_gifting_and_buying_on_one_wallet_keep_every_invariant(
     pg_dsn: str,
 ) -> None:
-    store_races.run_wallet_race(service(pg_dsn), WORKERS, pg_dsn, root=ROOT)
-    app = service(pg_dsn)
-    store_races.check_wallet_race(app)
-    app.store.close()
+    races.wallet_race(partial(PostgresStore, pg_dsn))
 
 
 @pytest.mark.rule("STAR-2", "STAR-6")
@@ -624,35 +619,21 @@ def test_a_process_killed_mid_command_leaves_a_consistent_store_and_retries_appl
     pg_dsn: str,
 ) -> None:
     """The server rolls back the killed client's open transaction and frees its lock."""
-    store_races.kill_mid_purchases(service(pg_dsn), WORKERS, pg_dsn, root=ROOT)
-    app = service(pg_dsn)
-    store_races.check_retries_apply_once(app)
-    app.store.close()
+    races.killed_process_race(partial(PostgresStore, pg_dsn))
 
 
 @pytest.mark.rule("AD-7", "AD-8")
 def test_eight_processes_serving_one_campaign_deliver_exactly_its_goal(pg_dsn: str) -> None:
-    outcome = store_races.run_serve_race(service(pg_dsn), WORKERS, pg_dsn, root=ROOT)
-    app = service(pg_dsn)
-    store_races.check_serve_race(app, *outcome)
-    app.store.close()
+    races.ad_goal_race(partial(PostgresStore, pg_dsn))
 
 
 @pytest.mark.rule("BOOK-12", "BOOK-14", "BOOK-18", "REFUND-5")
 def test_eight_processes_requesting_one_five_seat_session_never_oversell_it(
-    pg_dsn: str, tmp_path: Path,
+    pg_dsn: str,
 ) -> None:
     """The SQLite 5-seat race on PostgreSQL: 8 processes of members asking for a seat
     each (some cancelling at once), one organizer process accepting all it sees."""
-    app = service(pg_dsn)
-    session = booking_race.set_up(app)
-    app.store.close()
-    stop = tmp_path / "stop"
-    counts = booking_race.run_processes(WORKERS, pg_dsn, session, stop, root=ROOT)
-
-    app = service(pg_dsn)
-    booking_race.check_outcome(app, session, workers=8, members=12, counts=counts)
-    app.store.close()
+    races.seat_race(partial(PostgresStore, pg_dsn))
 
 
 def test_missing_server_binaries_are_a_clear_error_not_a_skip(

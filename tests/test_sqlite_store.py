@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +22,17 @@ from skilltroc_core.errors import (
 )
 from skilltroc_core.ports import EntityKind, Index
 from skilltroc_core.service import Skilltroc
-from skilltroc_core.testing import TEST_SECRET_KEY
+from skilltroc_core.testing import TEST_SECRET_KEY, races
 
-from . import booking_race, store_races
 from .members_support import check_two_stores_see_each_others_commits
 from .schema_history import back_to_version_3
-from .sqlite_workers import POLICY, T0, service
 
-ROOT = Path(__file__).resolve().parent.parent
-WORKERS = "tests.sqlite_workers"
+T0 = races.RACE_START
+POLICY = races.RACE_POLICY
+
+
+def service(path: str) -> Skilltroc:
+    return Skilltroc(SQLiteStore(path), ManualClock(T0), policy=POLICY, secret_key=TEST_SECRET_KEY)
 
 
 def test_opening_a_store_twice_applies_the_schema_once(tmp_path: Path) -> None:
@@ -186,27 +189,21 @@ def test_after_a_purge_the_members_personal_data_is_nowhere_in_the_file(
 def test_eight_processes_gifting_and_buying_on_one_wallet_keep_every_invariant(
     tmp_path: Path,
 ) -> None:
-    path = str(tmp_path / "race.db")
-    store_races.run_wallet_race(service(path), WORKERS, path, root=ROOT)
-    store_races.check_wallet_race(service(path))
+    races.wallet_race(partial(SQLiteStore, tmp_path / "race.db"))
 
 
 @pytest.mark.rule("STAR-2", "STAR-6")
 def test_a_process_killed_mid_command_leaves_a_consistent_store_and_retries_apply_once(
     tmp_path: Path,
 ) -> None:
-    path = str(tmp_path / "crash.db")
-    store_races.kill_mid_purchases(service(path), WORKERS, path, root=ROOT)
-    store_races.check_retries_apply_once(service(path))
+    races.killed_process_race(partial(SQLiteStore, tmp_path / "crash.db"))
 
 
 @pytest.mark.rule("AD-7", "AD-8")
 def test_eight_processes_serving_one_campaign_deliver_exactly_its_goal(
     tmp_path: Path,
 ) -> None:
-    path = str(tmp_path / "ads.db")
-    outcome = store_races.run_serve_race(service(path), WORKERS, path, root=ROOT)
-    store_races.check_serve_race(service(path), *outcome)
+    races.ad_goal_race(partial(SQLiteStore, tmp_path / "ads.db"))
 
 
 @pytest.mark.rule("BOOK-12", "BOOK-14", "BOOK-18", "REFUND-5")
@@ -217,15 +214,7 @@ def test_eight_processes_requesting_one_five_seat_session_never_oversell_it(
     the organizer's process accepts every pending request it sees: exactly 5 seats end
     up taken, every accept that could not be done was refused with a state conflict (the
     worker fails otherwise), and everyone else got their star back."""
-    path = tmp_path / "seats.db"
-    app = service(str(path))
-    session = booking_race.set_up(app)
-    app.store.close()
-    stop = tmp_path / "stop"
-    counts = booking_race.run_processes(WORKERS, str(path), session, stop, root=ROOT)
-
-    app = service(str(path))
-    booking_race.check_outcome(app, session, workers=8, members=12, counts=counts)
+    races.seat_race(partial(SQLiteStore, tmp_path / "seats.db"))
 
 
 class _CommitFails:

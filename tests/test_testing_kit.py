@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,6 +37,7 @@ from skilltroc_core.testing import (
     instants,
     member_signups,
     passwords,
+    races,
     session_starts,
     star_amounts,
     workshops,
@@ -310,12 +312,15 @@ def test_apply_records_the_ids_it_creates_and_a_replay_adds_none() -> None:
 
 # ---------------------------------------------------------------------- importing
 def test_the_kit_imports_without_hypothesis_or_pytest() -> None:
-    """Importing the package, and the commands as data, loads neither dev dependency."""
+    """Importing the package, the commands as data and the races loads neither dev
+    dependency."""
     code = (
         "import sys\n"
         "import skilltroc_core.testing as kit\n"
         "assert 'hypothesis' not in sys.modules and 'pytest' not in sys.modules\n"
         "assert kit.Command and kit.apply and kit.KnownIds\n"
+        "from skilltroc_core.testing import races\n"
+        "assert races.RACES\n"
         "assert 'hypothesis' not in sys.modules and 'pytest' not in sys.modules\n"
         "print(' '.join(kit.__all__))\n"
     )
@@ -325,6 +330,16 @@ def test_the_kit_imports_without_hypothesis_or_pytest() -> None:
     exported = done.stdout.split()
     assert {"StoreContract", "SkilltrocMachine", "commands", "apply", "emails",
             "member_signups", "workshops", "session_starts", "star_amounts"} <= set(exported)
+
+
+def test_a_race_refuses_a_store_factory_its_workers_could_not_unpickle(
+    tmp_path: Path,
+) -> None:
+    def local_factory() -> Store:
+        return SQLiteStore(tmp_path / "race.db")
+
+    with pytest.raises(TypeError, match="store factory must be picklable"):
+        races.wallet_race(local_factory)
 
 
 def test_every_exported_name_resolves() -> None:

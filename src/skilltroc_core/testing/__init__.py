@@ -1,7 +1,10 @@
 """Testing kit for hosts: check your own store adapter, or your own code over the service.
 
 - :class:`StoreContract` (:mod:`.contract`, needs pytest): the abstract test suite every
-  store must pass; subclass it with ``create_store`` returning a fresh, empty store.
+  store must pass; subclass it with ``create_store`` returning a fresh, empty store. It
+  joins the port contract (:mod:`.contract.port`: the store port checked directly) and
+  the service parity checks (:mod:`.contract.service_parity`,
+  :mod:`.contract.booking_parity`: service flows giving the reference's results).
 - :class:`SkilltrocMachine` (:mod:`.machine`, needs hypothesis): a stateful machine
   running random command sequences over the whole service on ``create_store()``,
   checking after every step that refusals change nothing, that accepted commands did
@@ -13,6 +16,9 @@
   :func:`instants`, :func:`star_amounts`, and :func:`commands`, which draws
   :class:`Command` descriptions to run with :func:`apply` (:mod:`.steps`,
   no dependency), recording the ids they create in a :class:`KnownIds`.
+- :mod:`.races` (no dependency): multi-process races and crashes to run on a store
+  shared by several processes, each taking a picklable store factory
+  (``races.RACES``, ``races.wallet_race(functools.partial(MyStore, dsn))``).
 - :data:`TEST_SECRET_KEY`: a secret key for services over test stores that keep data.
 
 A host checks its adapter in about ten lines (``docs/hosting.md``)::

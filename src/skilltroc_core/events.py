@@ -191,8 +191,7 @@ def stored_notification(
     """A notice from values exactly as they are stored: facts in name order, instants
     already text (:func:`iso_text`); the rule still comes from the NOTIFY table."""
     rule = _rule_of(event)
-    if type(at) is not datetime or at.tzinfo is not UTC:
-        at = require_aware(at)
+    at = require_aware(at)
     return _build_notification(event, rule, at, recipients, emails, facts)
 
 

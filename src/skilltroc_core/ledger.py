@@ -26,7 +26,7 @@ refused operation leaves the book exactly as it was.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import NamedTuple, NoReturn, Protocol
 
@@ -407,13 +407,6 @@ _POSTED_STATE = HoldState.POSTED
 _VOIDED_STATE = HoldState.VOIDED
 
 
-def _utc(at: object) -> datetime:
-    # The common case (already UTC) skips the general check: this is the hot path.
-    if type(at) is datetime and at.tzinfo is UTC:
-        return at
-    return require_aware(at)
-
-
 def _line(
     member: str, transfer: Transfer, amount: int, held_change: int, after: Balance,
     counterpart: str,
@@ -572,7 +565,7 @@ class Ledger:
             raise InvalidInputError(f"{kind!r} transfers go through hold/post/void")
         if type(amount) is not int or amount <= 0:
             _stars(amount)
-        at = _utc(at)
+        at = require_aware(at)
         if type(reference) is not str or not reference:
             _text(reference, "reference")
         if type(keep_at_least) is not int or keep_at_least < 0:
@@ -653,7 +646,7 @@ class Ledger:
             _stars(amount)
         if type(reference) is not str or not reference:
             _text(reference, "reference")
-        at = _utc(at)
+        at = require_aware(at)
         book = self.book
         fingerprint = ""
         if key is not None:
@@ -698,7 +691,7 @@ class Ledger:
         self, hold_id: str, payee: str, *, at: datetime, key: str | None = None
     ) -> Transfer:
         """End an open hold by paying all of it to ``payee``'s wallet."""
-        at = _utc(at)
+        at = require_aware(at)
         fingerprint = ""
         if key is not None:
             fingerprint = repr((hold_id, payee))
@@ -743,7 +736,7 @@ class Ledger:
         self, hold_id: str, reason: VoidReason, *, at: datetime, key: str | None = None
     ) -> Transfer:
         """End an open hold by giving all of it back to its member, for ``reason``."""
-        at = _utc(at)
+        at = require_aware(at)
         if not isinstance(reason, VoidReason):
             raise InvalidInputError(f"{reason!r} is not a void reason")
         fingerprint = ""

@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from ..errors import (
-    AlreadyExistsError,
     ConcurrencyError,
     InvalidInputError,
     SkilltrocError,
@@ -37,8 +36,9 @@ from ..ledger import (
     VoidReason,
     refuse_platform_balance,
 )
-from ..ports import RECENT_TRANSFERS, EntityKind, OutboxItem, Timer
+from ..ports import RECENT_TRANSFERS, EntityKind, IndexKey, OutboxItem, Timer
 from .codec import dumps, instant_text, loads, parse_instant
+from .indexing import check_unique, posted_pairs, reposting
 
 __all__ = ["SCHEMA", "SqlBook", "SqlCache", "SqlUnitOfWork"]
 
@@ -362,7 +362,6 @@ def _transfer(row: Any) -> Transfer:
 #: A journal entry: a cache table, a key and what it held before (``_MISSING``: nothing).
 _Undo = tuple[dict[Any, Any], Any, Any]
 _MISSING: Any = object()
-_NO_KEYS: frozenset[str] = frozenset()
 #: Index postings longer than this are not kept in the cache (each change copies them).
 _POSTINGS_KEPT = 256
 
@@ -508,7 +507,7 @@ class SqlCache:
         #: The database's change marker for the state described here (None: unknown).
         self.token: object = None
         self.entities: dict[tuple[str, str], Any] = {}
-        self.posted: dict[tuple[str, str], dict[str, frozenset[str]]] = {}
+        self.posted: dict[tuple[str, str], tuple[IndexKey, ...]] = {}
         self.postings: dict[tuple[str, str, str], tuple[str, ...]] = {}
         self.balances: dict[str, Balance | None] = {}
         self.holds: dict[str, Hold | None] = {}
@@ -927,31 +926,25 @@ class SqlUnitOfWork:
             self._load(self._entities, cached, found)
         return found  # type: ignore[no-any-return]
 
-    def _posted_keys(self, kind: EntityKind[E], entity_id: str) -> dict[str, frozenset[str]]:
-        """The keys ``entity_id`` is posted under, by index."""
+    def _posted_keys(self, kind: EntityKind[E], entity_id: str) -> tuple[IndexKey, ...]:
+        """The ``(index position, key)`` pairs ``entity_id`` is posted under."""
         cached = (kind.name, entity_id)
-        posted = self._posted.get(cached)
+        posted: tuple[IndexKey, ...] | None = self._posted.get(cached)
         if posted is None:
-            posted = {}
+            posted = ()
             stored = self._entities.get(cached, _MISSING)
             if self.locking is not None and stored is not _MISSING:
                 # read (and locked) in this unit: its keys are those its indexes give it,
                 # as they were when it was stored (a version changing an index rebuilds
                 # its postings when it migrates), without reading them again
                 if stored is not None:
-                    grouped: dict[str, set[str]] = {}
-                    for position, key in kind.keys_of(stored):
-                        grouped.setdefault(kind.indexes[position].name, set()).add(key)
-                    posted = {index: frozenset(keys) for index, keys in grouped.items()}
+                    posted = kind.keys_of(stored)
             elif stored is not None and cached not in self._absent:  # not known absent
                 self._flush_for("entity_keys")
-                found: dict[str, set[str]] = {}
-                for index, key in self.db.all(
+                posted = posted_pairs(kind, self.db.all(
                     "SELECT idx, key FROM entity_keys WHERE kind = ? AND id = ?",
                     kind.name, entity_id,
-                ):
-                    found.setdefault(index, set()).add(key)
-                posted = {index: frozenset(keys) for index, keys in found.items()}
+                ))
             self._load(self._posted, cached, posted)
         return posted
 
@@ -1003,35 +996,20 @@ class SqlUnitOfWork:
             if kind.shared_reads:  # read under a shared lock: writing needs it alone
                 self._lock_row(kind, entity_id)
         if kind.indexes:
-            posted = self._posted_keys(kind, entity_id)
-            changes = []
-            grouped: dict[int, set[str]] = {}
-            for position, key in kind.keys_of(entity):
-                grouped.setdefault(position, set()).add(key)
-            for position, index in enumerate(kind.indexes):
-                new_keys = frozenset(grouped.get(position, ()))
-                old_keys = posted.get(index.name, _NO_KEYS)
-                if new_keys == old_keys:
-                    continue
-                if index.unique:
-                    for key in new_keys - old_keys:
-                        if self._taken(kind.name, index.name, key, entity_id):
-                            raise AlreadyExistsError(
-                                f"another {kind.name} already has {index.name} {key!r}"
-                            )
-                changes.append((index.name, old_keys, new_keys))
-            if changes:  # all checked: now write
+            new_keys = kind.keys_of(entity)
+            added, removed = reposting(self._posted_keys(kind, entity_id), new_keys)
+            if added or removed:
+                check_unique(kind, added, lambda index, key: self._taken(
+                    kind.name, index.name, key, entity_id))
+                # all checked: now write
                 if self.locking is not None:
-                    self._lock(*(_key_lock(kind.name, name, key) for name, old_keys, new_keys
-                                 in changes for key in sorted(old_keys ^ new_keys)))
-                posted = dict(posted)
-                for index_name, old_keys, new_keys in changes:
-                    for key in old_keys - new_keys:
-                        self._unpost(kind.name, index_name, key, entity_id)
-                    for key in sorted(new_keys - old_keys):
-                        self._post(kind.name, index_name, key, entity_id)
-                    posted[index_name] = new_keys
-                self._remember(self._posted, cached, posted)
+                    self._lock(*(_key_lock(kind.name, kind.indexes[position].name, key)
+                                 for position, key in (*removed, *added)))
+                for position, key in removed:
+                    self._unpost(kind.name, kind.indexes[position].name, key, entity_id)
+                for position, key in added:
+                    self._post(kind.name, kind.indexes[position].name, key, entity_id)
+                self._remember(self._posted, cached, new_keys)
         if cached in self._absent:  # found absent: if another unit stored it since, fail
             self._absent.discard(cached)
             self._write("entities", _ADD_ENTITY, (kind.name, entity_id, dumps(entity)))
@@ -1045,17 +1023,16 @@ class SqlUnitOfWork:
                 return  # nothing stored: nothing to delete
             if kind.shared_reads:
                 self._lock_row(kind, entity_id)
-            self._lock(*(_key_lock(kind.name, name, key) for name, keys
-                         in self._posted_keys(kind, entity_id).items() for key in keys))
-        for index_name, keys in self._posted_keys(kind, entity_id).items():
-            for key in keys:
-                self._unpost(kind.name, index_name, key, entity_id, write=False)
+            self._lock(*(_key_lock(kind.name, kind.indexes[position].name, key)
+                         for position, key in self._posted_keys(kind, entity_id)))
+        for position, key in self._posted_keys(kind, entity_id):
+            self._unpost(kind.name, kind.indexes[position].name, key, entity_id, write=False)
         self._write("entity_keys", "DELETE FROM entity_keys WHERE kind = ? AND id = ?",
                     (kind.name, entity_id))
         self._write("entities", "DELETE FROM entities WHERE kind = ? AND id = ?",
                     (kind.name, entity_id))
         self._remember(self._entities, (kind.name, entity_id), None)
-        self._remember(self._posted, (kind.name, entity_id), {})
+        self._remember(self._posted, (kind.name, entity_id), ())
         self._deleted.append((kind.name, entity_id))  # forgotten at commit
 
     def find(self, kind: EntityKind[E], index: str, key: str) -> list[E]:

@@ -13,12 +13,21 @@ import itertools
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-from ..errors import AlreadyExistsError, InvalidInputError, StateConflictError
+from ..errors import InvalidInputError, StateConflictError
 from ..events import Notification
-from ..ledger import Balance, Hold, IdempotencyRecord, MemoryBook, StatementLine, Transfer
-from ..ports import RECENT_TRANSFERS, EntityKind, IndexKey, OutboxItem, Timer
+from ..ledger import (
+    PLATFORM,
+    Balance,
+    Hold,
+    IdempotencyRecord,
+    MemoryBook,
+    StatementLine,
+    Transfer,
+)
+from ..ports import RECENT_TRANSFERS, EntityKind, Index, IndexKey, OutboxItem, Timer
+from .indexing import check_unique, reposting
 
 __all__ = ["MemoryStore"]
 
@@ -31,36 +40,24 @@ Entry = tuple[Any, ...]
 Postings = dict[str, dict[str, int]]  # index key -> {entity id: posting number}
 
 
-class _IndexTable:
-    """One index as a write needs it (its keys come from the kind's ``keys_of``, all
-    indexes at once)."""
-
-    __slots__ = ("name", "postings", "unique")
-
-    def __init__(self, name: str, unique: bool, postings: Postings) -> None:
-        self.name = name
-        self.unique = unique
-        self.postings = postings
-
-
 class _KindTables:
     """A kind as the store keeps it, looked up once per kind, not per write."""
 
-    __slots__ = ("by_name", "entities", "indexes", "keys_of", "kind", "stored_keys")
+    __slots__ = ("by_name", "entities", "kind", "postings", "stored_keys")
 
     def __init__(self, kind: EntityKind[Any], entities: dict[str, Any],
-                 indexes: tuple[_IndexTable, ...],
+                 postings: tuple[Postings, ...],
                  stored_keys: dict[str, tuple[IndexKey, ...]]) -> None:
         self.kind = kind
         self.entities = entities
-        self.indexes = indexes
-        #: the postings of each index, by index name (what a lookup needs)
-        self.by_name = {index.name: index.postings for index in indexes}
+        #: the postings of each index, in the kind's index order (what a write needs)...
+        self.postings = postings
+        #: ... and by index name (what a lookup needs)
+        self.by_name = {index.name: table for index, table in zip(kind.indexes, postings,
+                                                                  strict=True)}
         #: each stored entity's (index position, key) pairs: an update compares against
         #: the keys it was posted under instead of computing them again
         self.stored_keys = stored_keys
-        #: an entity's (index position, key) pairs, all indexes at once
-        self.keys_of: Callable[[Any], tuple[IndexKey, ...]] = kind.all_keys or kind.keys_of
 
 
 def _put_back(table: dict[Any, Any], key: Any, old: Any) -> None:
@@ -103,6 +100,13 @@ def _repost_undo(postings: dict[str, dict[str, int]], key: str, ids: dict[str, i
         ordered = sorted(ids.items(), key=lambda item: item[1])
         ids.clear()
         ids.update(ordered)
+
+
+class _Scheduled(NamedTuple):
+    """A timer as the store keeps it: its heap entry is current while its version is."""
+
+    timer: Timer
+    version: int
 
 
 class _Queue:
@@ -186,8 +190,8 @@ class _JournaledBook(MemoryBook):
     ) -> None:
         accounts, statement = self.balances, self.statement
         moved = [account for account, _ in balances]
-        moved += [account for account in (transfer[1], transfer[2])
-                  if account.startswith("platform:")]
+        moved += [account for account in (transfer.debit, transfer.credit)
+                  if account.startswith(PLATFORM)]
         self._journal().append((  # one undo entry for the five things a movement writes
             _unrecord, self,
             [(account, accounts.get(account)) for account in moved],
@@ -222,14 +226,15 @@ class MemoryStore:
         self._read_only = False
         self.book = _JournaledBook(self._entries)
         self._entities: dict[str, dict[str, Any]] = {}
-        # kind name -> (the kind, its table, (keys, unique, postings, index name) per index)
+        # kind name -> its tables, looked up once per kind (see _KindTables)
         self._kinds: dict[str, _KindTables] = {}
         # (kind, index) -> key -> {entity id: posting number}, in posting order
         self._indexes: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
         self._postings = itertools.count(1)
         self._outbox: dict[int, Notification] = {}
         self._outbox_seq = 0
-        self._timers: dict[str, tuple[Timer, int]] = {}
+        self._timers: dict[str, _Scheduled] = {}
+        # (due, version, timer id): the earliest first; stale once its version is not current
         self._heap: list[tuple[datetime, int, str]] = []
         self._timer_versions = itertools.count(1)
         self._sequences: dict[str, int] = {}
@@ -296,13 +301,13 @@ class MemoryStore:
         self._outbox.pop(seq, None)
         self._outbox_seq = seq - 1
 
-    def _unschedule(self, timer_id: str, old: tuple[Timer, int] | None) -> None:
+    def _unschedule(self, timer_id: str, old: _Scheduled | None) -> None:
         """Undo a schedule or a cancel: put back the timer that was there, or none."""
         if old is None:
             self._timers.pop(timer_id, None)
         else:  # its heap entry may have been dropped as stale meanwhile
             self._timers[timer_id] = old
-            heapq.heappush(self._heap, (old[0].due, old[1], timer_id))
+            heapq.heappush(self._heap, (old.timer.due, old.version, timer_id))
 
     def _restore_into(self, table: dict[Any, Any], key: Any) -> Entry:
         return (_put_back, table, key, table.get(key, _MISSING))
@@ -320,14 +325,11 @@ class MemoryStore:
                 # a rollback leaves no empty table or index behind (nor this entry)
                 self._journal.append((self._forget_kind, kind.name, created))
             table = self._entities.setdefault(kind.name, {})
-            indexes = tuple(
-                _IndexTable(index.name, index.unique,
-                            self._indexes.setdefault((kind.name, index.name), {}))
-                for index in kind.indexes
-            )
+            postings = tuple(self._indexes.setdefault((kind.name, index.name), {})
+                             for index in kind.indexes)
             stored_keys = {entity_id: kind.keys_of(entity) for entity_id, entity in table.items()
-                           } if indexes else {}
-            found = self._kinds[kind.name] = _KindTables(kind, table, indexes, stored_keys)
+                           } if postings else {}
+            found = self._kinds[kind.name] = _KindTables(kind, table, postings, stored_keys)
         return found
 
 
@@ -358,40 +360,32 @@ class _MemoryUnitOfWork:
             tables = store._kind(kind)
         table = tables.entities
         old = table.get(entity_id, _MISSING)
-        indexes = tables.indexes
-        if not indexes:
+        if not tables.postings:
             journal.append((_put_back, table, entity_id, old))
             table[entity_id] = entity
             return
         stored_keys = tables.stored_keys
         old_keys = stored_keys.get(entity_id, ()) if old is not _MISSING else ()
-        new_keys = tables.keys_of(entity)
+        new_keys = kind.keys_of(entity)
         if new_keys != old_keys:
-            self._repost(kind, indexes, entity_id, old_keys, new_keys, journal)
+            self._repost(tables, entity_id, old_keys, new_keys, journal)
         journal.append((_put_back_keyed, table, stored_keys, entity_id, old, old_keys))
         table[entity_id] = entity
         stored_keys[entity_id] = new_keys
 
-    def _repost(self, kind: EntityKind[Any], indexes: tuple[_IndexTable, ...], entity_id: str,
-                old_keys: tuple[IndexKey, ...], new_keys: tuple[IndexKey, ...],
-                journal: list[Entry]) -> None:
+    def _repost(self, tables: _KindTables, entity_id: str, old_keys: tuple[IndexKey, ...],
+                new_keys: tuple[IndexKey, ...], journal: list[Entry]) -> None:
         """Move ``entity_id`` from its ``old_keys`` to ``new_keys``; refused, with nothing
         changed, when a unique key is another entity's."""
-        if old_keys and new_keys:
-            added = tuple(itertools.filterfalse(set(old_keys).__contains__, new_keys))
-            removed = tuple(itertools.filterfalse(set(new_keys).__contains__, old_keys))
-        else:
-            added, removed = new_keys, old_keys
-        for position, key in added:
-            index = indexes[position]
-            if index.unique:
-                ids = index.postings.get(key)
-                if ids and entity_id not in ids:
-                    raise AlreadyExistsError(
-                        f"another {kind.name} already has {index.name} {key!r}"
-                    )
+        added, removed = reposting(old_keys, new_keys)
+
+        def taken(index: Index[Any], key: str) -> bool:
+            ids = tables.by_name[index.name].get(key)
+            return bool(ids and entity_id not in ids)
+
+        check_unique(tables.kind, added, taken)
         for position, key in removed:  # all checked: now write
-            postings = indexes[position].postings
+            postings = tables.postings[position]
             ids = postings.get(key)
             if ids is not None and entity_id in ids:
                 number = ids.pop(entity_id)
@@ -402,7 +396,7 @@ class _MemoryUnitOfWork:
                 journal.append((_repost_undo, postings, key, ids, entity_id, number))
         numbers = self._store._postings
         for position, key in added:
-            postings = indexes[position].postings
+            postings = tables.postings[position]
             ids = postings.get(key)
             if ids is None:
                 ids = postings[key] = {}
@@ -419,7 +413,7 @@ class _MemoryUnitOfWork:
         journal = store._entries()
         stored_keys = tables.stored_keys
         old_keys = stored_keys.get(entity_id, ())
-        self._repost(kind, tables.indexes, entity_id, old_keys, (), journal)
+        self._repost(tables, entity_id, old_keys, (), journal)
         journal.append((_put_back_keyed, table, stored_keys, entity_id, old, old_keys))
         del table[entity_id]
         stored_keys.pop(entity_id, None)
@@ -480,7 +474,7 @@ class _MemoryUnitOfWork:
         timers = store._timers
         store._log((store._unschedule, timer_id, timers.get(timer_id)))
         version = next(store._timer_versions)
-        timers[timer_id] = (timer, version)
+        timers[timer_id] = _Scheduled(timer, version)
         heapq.heappush(store._heap, (timer.due, version, timer_id))
 
     def cancel_timer(self, kind: str, ref: str) -> None:
@@ -499,10 +493,10 @@ class _MemoryUnitOfWork:
         while heap:
             due, version, timer_id = heap[0]
             current = store._timers.get(timer_id)
-            if current is None or current[1] != version:
+            if current is None or current.version != version:
                 heapq.heappop(heap)  # stale entry of a cancelled or rescheduled timer
                 continue
-            return current[0] if due <= until else None
+            return current.timer if due <= until else None
         return None
 
     def guard_due(self, until: datetime) -> None:

@@ -23,8 +23,8 @@ import attrs
 
 from ..rules import Policy
 
-__all__ = ["MCampaign", "MGift", "MMember", "MReg", "MSession", "MTutorial", "MWorkshop",
-           "Model", "Note"]
+__all__ = ["ENDS", "Ending", "MCampaign", "MGift", "MMember", "MReg", "MSession", "MTutorial",
+           "MWorkshop", "Model", "Note"]
 
 #: (event, sorted member recipients, sorted emails) of one expected notice.
 Note = tuple[str, tuple[str, ...], tuple[str, ...]]
@@ -35,22 +35,55 @@ DEACTIVATED: Final = "deactivated"
 PURGED: Final = "purged"
 LIVE: Final = frozenset({"pending", "registered", "waitlisted"})
 
-#: trigger -> (final registration state, hold outcome: a void reason or "posted").
-ENDS: Final = {
-    "refuse": ("refused", "refused"),
-    "cancel": ("cancelled", "cancelled_by_member"),
-    "expire": ("expired", "expired"),
-    "session_moved": ("voided_by_move", "session_moved"),
-    "session_cancelled": ("session_cancelled", "session_cancelled"),
-    "workshop_deleted": ("workshop_deleted", "workshop_deleted"),
-    "unregister": ("unregistered", "unregistered"),
-    "cancel_transaction": ("transaction_cancelled", "transaction_cancelled"),
-    "not_held": ("refunded_not_held", "not_held"),
-    "organizer_silent": ("refunded_organizer_silent", "organizer_silent"),
-    "leave": ("left_waitlist", "left_waitlist"),
-    "waitlist_expire": ("waitlist_expired", "waitlist_expired"),
-    "account_purged": ("account_purged", "account_purged"),
-    "held": ("paid", "posted"),
+
+
+@attrs.frozen
+class Ending:
+    """How one trigger ends a request: the refund matrix (REFUND-1..5) and the notice
+    that tells of it (BOOK-21, the NOTIFY table)."""
+
+    #: the registration's final state
+    state: str
+    #: how its hold ends: ``"posted"`` to the organizer, or voided for this reason
+    outcome: str
+    #: the notice that tells of it (None: none; a purged member is told nothing, ACC-7)
+    notice: str | None = None
+    #: whom it tells: the ``"member"`` or the ``"organizer"`` alone, or each member it
+    #: ends for, in one notice about the ``"session"`` or the ``"workshop"``
+    told: str | None = None
+    #: who ends it by a command (the ``"member"`` or the ``"organizer"``), and the live
+    #: states that command ends; None: a deadline or a change of the session ends it
+    by: str | None = None
+    ends: frozenset[str] = frozenset()
+
+
+#: Every way a request ends, by its trigger.
+ENDS: Final[dict[str, Ending]] = {
+    "refuse": Ending("refused", "refused", "RequestRefused", "member",
+                     "organizer", frozenset({"pending"})),
+    "cancel": Ending("cancelled", "cancelled_by_member", "RequestCancelled", "organizer",
+                     "member", frozenset({"pending"})),
+    "expire": Ending("expired", "expired", "RequestExpired", "member"),
+    "session_moved": Ending("voided_by_move", "session_moved", "RequestVoidedBySessionMove",
+                            "member"),
+    "session_cancelled": Ending("session_cancelled", "session_cancelled", "SessionCancelled",
+                                "session"),
+    "workshop_deleted": Ending("workshop_deleted", "workshop_deleted", "WorkshopDeleted",
+                               "workshop"),
+    "unregister": Ending("unregistered", "unregistered", "MemberUnregistered", "organizer",
+                         "member", frozenset({"registered"})),
+    "cancel_transaction": Ending("transaction_cancelled", "transaction_cancelled",
+                                 "TransactionCancelled", "member",
+                                 "organizer", frozenset({"registered", "waitlisted"})),
+    "not_held": Ending("refunded_not_held", "not_held", "SessionNotHeld", "session"),
+    "organizer_silent": Ending("refunded_organizer_silent", "organizer_silent",
+                               "SessionLapsed", "session"),
+    "leave": Ending("left_waitlist", "left_waitlist", "WaitlistLeft", "organizer",
+                    "member", frozenset({"waitlisted"})),
+    "waitlist_expire": Ending("waitlist_expired", "waitlist_expired", "WaitlistExpired",
+                              "member"),
+    "account_purged": Ending("account_purged", "account_purged"),
+    "held": Ending("paid", "posted", "SessionHeld", "session"),
 }
 
 
@@ -259,14 +292,12 @@ class Model:
     def _due_request(self, ref: str) -> None:
         reg = self.regs[ref]
         if reg.state == "pending":
-            self._end(reg, "expire")
-            self.note("RequestExpired", [reg.member])
+            self._end_and_tell(reg, "expire")
 
     def _due_waitlist(self, ref: str) -> None:
         reg = self.regs[ref]
         if reg.state == "waitlisted":
-            self._end(reg, "waitlist_expire")
-            self.note("WaitlistExpired", [reg.member])
+            self._end_and_tell(reg, "waitlist_expire")
 
     def _due_session_end(self, ref: str) -> None:
         session = self.sessions[ref]
@@ -285,7 +316,7 @@ class Model:
             return
         self._session_state(session, "lapsed")
         told = [self._end(r, "organizer_silent").member for r in self.registered_in(session)]
-        self.note("SessionLapsed", [*told, session.organizer])
+        self._tell_all("organizer_silent", [*told, session.organizer])
 
     def _due_purge(self, ref: str) -> None:
         member = self.members[ref]
@@ -313,7 +344,7 @@ class Model:
                 if r.session == session.id and r.state == "registered"]
 
     def _end(self, reg: MReg, trigger: str) -> MReg:
-        state, outcome = ENDS[trigger]
+        state, outcome = ENDS[trigger].state, ENDS[trigger].outcome
         member = self.members[reg.member]
         if reg.amount:
             member.held -= reg.amount
@@ -333,6 +364,19 @@ class Model:
             self.paid[reg.id] = reg
         self.ended.append(reg)
         return reg
+
+    def _end_and_tell(self, reg: MReg, trigger: str) -> None:
+        """End ``reg``; its notice tells the one party :data:`ENDS` names."""
+        self._end(reg, trigger)
+        ending = ENDS[trigger]
+        assert ending.notice is not None
+        self.note(ending.notice, [reg.member if ending.told == "member" else reg.organizer])
+
+    def _tell_all(self, trigger: str, recipients: Iterable[str]) -> None:
+        """The one notice of ``trigger``, about a session or a workshop, to ``recipients``."""
+        notice = ENDS[trigger].notice
+        assert notice is not None
+        self.note(notice, recipients)
 
     def _free_seats(self, reg: MReg) -> None:
         if reg.state == "registered" and reg.session:
@@ -485,7 +529,7 @@ class Model:
             ):
                 continue  # started: told, but the session lives on
             self._end(reg, "workshop_deleted")
-        self.note("WorkshopDeleted", told)
+        self._tell_all("workshop_deleted", told)
 
     def plan_session(self, session_id: str, workshop_id: str, start: datetime,
                      capacity: int | None) -> None:
@@ -513,8 +557,7 @@ class Model:
                 reg.deadline = until
                 registered.append(reg.member)
             else:
-                self._end(reg, "session_moved")
-                self.note("RequestVoidedBySessionMove", [reg.member])
+                self._end_and_tell(reg, "session_moved")
         self.note("SessionMoved", registered)
 
     def set_capacity(self, session_id: str, capacity: int) -> None:
@@ -527,7 +570,7 @@ class Model:
         self._cancel("session_end", session_id)
         told = [self._end(r, "session_cancelled").member
                 for r in [r for r in self.live.values() if r.session == session_id]]
-        self.note("SessionCancelled", told)
+        self._tell_all("session_cancelled", told)
 
     # ------------------------------------------------------------------ requests
     def request(self, reg_id: str, member_id: str, seats: int, *, session_id: str | None,
@@ -551,12 +594,11 @@ class Model:
         self._schedule("request", reg_id, due)
         self.note("RequestReceived", [workshop.organizer])
 
-    def end(self, reg_id: str, trigger: str, event: str, to_organizer: bool) -> None:
+    def end(self, reg_id: str, trigger: str) -> None:
         """A command that ends a request (refuse, cancel, unregister, leave, ...)."""
         reg = self.regs[reg_id]
         self._free_seats(reg)
-        self._end(reg, trigger)
-        self.note(event, [reg.organizer if to_organizer else reg.member])
+        self._end_and_tell(reg, trigger)
 
     def accept(self, reg_id: str) -> None:
         reg = self.regs[reg_id]
@@ -599,14 +641,14 @@ class Model:
             self._end(reg, "held")
         for person in dict.fromkeys([session.organizer, *(r.member for r in registered)]):
             self._reward_sponsor(self.members[person])
-        self.note("SessionHeld", [r.member for r in registered])
+        self._tell_all("held", [r.member for r in registered])
 
     def confirm_not_held(self, session_id: str) -> None:
         session = self.sessions[session_id]
         self._session_state(session, "not_held")
         self._cancel("confirmation", session_id)
         told = [self._end(r, "not_held").member for r in self.registered_in(session)]
-        self.note("SessionNotHeld", told)
+        self._tell_all("not_held", told)
 
     # ------------------------------------------------------------------ gifts
     def gift(self, gift_id: str, sender: str, email: str, stars: int) -> None:

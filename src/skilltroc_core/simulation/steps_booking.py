@@ -203,12 +203,12 @@ class BookingSteps(AreaSteps):
 
     def do_refuse(self, step: Step) -> None:
         reg = self._answer(step, "refuse", self._live("pending"), self.app.refuse)
-        self.model.end(reg.id, "refuse", "RequestRefused", to_organizer=False)
+        self.model.end(reg.id, "refuse")
 
     def do_cancel_request(self, step: Step) -> None:
         reg = self._answer(step, "cancel_request", self._live("pending"),
                            self.app.cancel_request, by_organizer=False)
-        self.model.end(reg.id, "cancel", "RequestCancelled", to_organizer=True)
+        self.model.end(reg.id, "cancel")
 
     def _registered_open(self) -> list[MReg]:
         now = self.clock.now()
@@ -220,18 +220,17 @@ class BookingSteps(AreaSteps):
     def do_unregister(self, step: Step) -> None:
         reg = self._answer(step, "unregister", self._registered_open(), self.app.unregister,
                            by_organizer=False)
-        self.model.end(reg.id, "unregister", "MemberUnregistered", to_organizer=True)
+        self.model.end(reg.id, "unregister")
 
     def do_cancel_transaction(self, step: Step) -> None:
         regs = self._registered_open() + self._live("waitlisted")
         reg = self._answer(step, "cancel_transaction", regs, self.app.cancel_transaction)
-        self.model.end(reg.id, "cancel_transaction", "TransactionCancelled",
-                           to_organizer=False)
+        self.model.end(reg.id, "cancel_transaction")
 
     def do_leave_waitlist(self, step: Step) -> None:
         reg = self._answer(step, "leave_waitlist", self._live("waitlisted"),
                            self.app.leave_waitlist, by_organizer=False)
-        self.model.end(reg.id, "leave", "WaitlistLeft", to_organizer=True)
+        self.model.end(reg.id, "leave")
 
     def do_join(self, step: Step) -> None:
         model = self.model

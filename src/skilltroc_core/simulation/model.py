@@ -34,6 +34,8 @@ ACTIVE: Final = "active"
 DEACTIVATED: Final = "deactivated"
 PURGED: Final = "purged"
 LIVE: Final = frozenset({"pending", "registered", "waitlisted"})
+#: A session that ended, waiting for its organizer to say whether it was held.
+AWAITING: Final = "awaiting_confirmation"
 
 
 
@@ -303,7 +305,7 @@ class Model:
         session = self.sessions[ref]
         if session.state != "planned":
             return
-        self._session_state(session, "awaiting")
+        self._session_state(session, AWAITING)
         until = self.policy.add_days(session.end, self.policy.confirmation_window_days)
         for reg in self.registered_in(session):
             reg.deadline = until
@@ -312,7 +314,7 @@ class Model:
 
     def _due_confirmation(self, ref: str) -> None:
         session = self.sessions[ref]
-        if session.state != "awaiting":
+        if session.state != AWAITING:
             return
         self._session_state(session, "lapsed")
         told = [self._end(r, "organizer_silent").member for r in self.registered_in(session)]
@@ -334,7 +336,7 @@ class Model:
         session.state = state
         if state == "planned":
             self.planned[session.id] = session
-        elif state == "awaiting":
+        elif state == AWAITING:
             self.awaiting[session.id] = session
         self.touched_sessions.add(session.id)
 
@@ -649,6 +651,144 @@ class Model:
         self._cancel("confirmation", session_id)
         told = [self._end(r, "not_held").member for r in self.registered_in(session)]
         self._tell_all("not_held", told)
+
+    def attend(self, reg_id: str, mark: str) -> None:
+        """The member says they ``"attended"`` or were ``"absent"`` (BOOK-33: no refund)."""
+        reg = self.regs[reg_id]
+        reg.attendance = mark
+        if mark == "absent":
+            del self.paid[reg_id]
+
+    def evaluate(self, reg_id: str) -> None:
+        self.regs[reg_id].evaluated = True
+        del self.paid[reg_id]
+
+    # ------------------------------------------------------------------ what booking allows
+    # Whether the rules accept a booking command now (at ``self.at``, every deadline due
+    # applied, as the service applies them first).
+    def acting(self, member_id: str) -> bool:
+        """Only an active member acts (ACC-1, ACC-7); a deactivated one is hidden, so
+        nobody starts anything new with them either."""
+        return self.members[member_id].status == ACTIVE
+
+    def _party(self, actor: str, reg: MReg, party: str | None) -> bool:
+        """Whether ``actor`` is the request's active ``"member"`` or ``"organizer"``."""
+        return actor == (reg.organizer if party == "organizer" else reg.member) and (
+            self.acting(actor))
+
+    def open_for_changes(self, session: MSession) -> bool:
+        """Planned and not started: it still takes requests, joins, changes, withdrawals."""
+        return session.state == "planned" and self.at < session.start
+
+    @staticmethod
+    def seats_left(session: MSession) -> int:
+        return session.capacity - session.seats_taken
+
+    def has_live(self, member_id: str, *, session_id: str | None = None,
+                 workshop_id: str = "") -> bool:
+        """BOOK-4: whether the member has a live request or registration for the session,
+        or (no session given) for a future session of the workshop."""
+        slot = session_id or f"future|{workshop_id}"
+        return any(r.member == member_id and (r.session or f"future|{r.workshop}") == slot
+                   for r in self.live.values())
+
+    def may_delete_workshop(self, actor: str, workshop_id: str) -> bool:
+        """BOOK-5: its organizer, once."""
+        workshop = self.workshops[workshop_id]
+        return actor == workshop.organizer and self.acting(actor) and not workshop.deleted
+
+    def may_plan_session(self, actor: str, workshop_id: str, start: datetime) -> bool:
+        """BOOK-6: the organizer, for a workshop not deleted, later than now."""
+        workshop = self.workshops[workshop_id]
+        return (actor == workshop.organizer and self.acting(actor) and not workshop.deleted
+                and start > self.at)
+
+    def may_change_session(self, actor: str, session_id: str, *,
+                           start: datetime | None = None, capacity: int | None = None) -> bool:
+        """BOOK-7/8/9: the organizer, before the start, moves a session (to a later instant
+        than now), changes its capacity (never below the seats taken) or cancels it."""
+        session = self.sessions[session_id]
+        return (actor == session.organizer and self.acting(actor)
+                and self.open_for_changes(session) and (start is None or start > self.at)
+                and (capacity is None
+                     or capacity >= max(self.policy.min_capacity, session.seats_taken)))
+
+    def may_request(self, member_id: str, seats: int, *, session_id: str | None = None,
+                    workshop_id: str | None = None) -> bool:
+        """BOOK-3, BOOK-4, BOOK-11..13, BOOK-16: seats in a session not started, or in a
+        future session of a workshop not deleted, paid for now; ACC-7: not from a hidden
+        organizer."""
+        if session_id is not None:
+            session = self.sessions[session_id]
+            if not self.open_for_changes(session):
+                return False  # requests close at the start (BOOK-16)
+            workshop, limit = self.workshops[session.workshop], session.capacity
+        else:
+            assert workshop_id is not None
+            workshop = self.workshops[workshop_id]
+            limit = self.policy.max_future_seats
+        return (self.acting(member_id) and not workshop.deleted
+                and member_id != workshop.organizer and self.acting(workshop.organizer)
+                and self.policy.min_seats <= seats <= limit
+                and not self.has_live(member_id, session_id=session_id,
+                                      workshop_id=workshop.id)
+                and self.members[member_id].available >= workshop.cost * seats)
+
+    def may_accept(self, actor: str, reg_id: str) -> bool:
+        """BOOK-14, BOOK-18: the organizer, a request for a session that has the seats."""
+        reg = self.regs[reg_id]
+        return (self._party(actor, reg, "organizer") and reg.state == "pending"
+                and reg.session is not None
+                and self.seats_left(self.sessions[reg.session]) >= reg.seats)
+
+    def may_accept_future(self, actor: str, reg_id: str) -> bool:
+        """BOOK-14, BOOK-22: the organizer, a request for a future session, or one for a
+        session that lacks the seats (at most ``max_future_seats``, BOOK-12; one wait per
+        workshop, BOOK-4)."""
+        reg = self.regs[reg_id]
+        if not (self._party(actor, reg, "organizer") and reg.state == "pending"):
+            return False
+        return reg.session is None or (
+            self.seats_left(self.sessions[reg.session]) < reg.seats
+            and reg.seats <= self.policy.max_future_seats
+            and not self.has_live(reg.member, workshop_id=reg.workshop))
+
+    def may_end(self, actor: str, reg_id: str, trigger: str) -> bool:
+        """A command ending a request (BOOK-14/17/19/20/25): by the party, from the states
+        :data:`ENDS` gives; a registration only before its session starts."""
+        reg = self.regs[reg_id]
+        ending = ENDS[trigger]
+        if not (self._party(actor, reg, ending.by) and reg.state in ending.ends):
+            return False
+        return reg.state != "registered" or (
+            reg.session is not None and self.open_for_changes(self.sessions[reg.session]))
+
+    def may_join(self, actor: str, reg_id: str, session_id: str) -> bool:
+        """BOOK-23: the waitlisted member, into a session of the workshop not started, all
+        their seats; BOOK-4; ACC-7: not into a hidden organizer's session."""
+        reg = self.regs[reg_id]
+        session = self.sessions[session_id]
+        return (self._party(actor, reg, "member") and reg.state == "waitlisted"
+                and session.workshop == reg.workshop and self.acting(reg.organizer)
+                and self.open_for_changes(session) and self.seats_left(session) >= reg.seats
+                and not self.has_live(reg.member, session_id=session_id))
+
+    def may_confirm(self, actor: str, session_id: str) -> bool:
+        """BOOK-30/31: the organizer says whether a session that ended was held."""
+        session = self.sessions[session_id]
+        return actor == session.organizer and self.acting(actor) and session.state == AWAITING
+
+    def may_attend(self, actor: str, reg_id: str) -> bool:
+        """BOOK-33: the member of a paid registration, once."""
+        reg = self.regs[reg_id]
+        return (self._party(actor, reg, "member") and reg.state == "paid"
+                and reg.attendance is None)
+
+    def may_evaluate(self, actor: str, reg_id: str) -> bool:
+        """BOOK-40: the member who attended, once."""
+        reg = self.regs[reg_id]
+        return (self._party(actor, reg, "member") and reg.state == "paid"
+                and reg.attendance == "attended" and not reg.evaluated)
 
     # ------------------------------------------------------------------ gifts
     def gift(self, gift_id: str, sender: str, email: str, stars: int) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from ..ports import EntityKind
 from ..service import kinds
 from .context import DOMAINS, AreaSteps, pick, recent
-from .model import ACTIVE, MReg, MSession
+from .model import ENDS, MReg, MSession
 from .workload import Step
 
 __all__ = ["BookingSteps"]
@@ -24,9 +24,7 @@ class BookingSteps(AreaSteps):
             with_session is None or (r.session is not None) == with_session)]
 
     def _open_sessions(self) -> list[MSession]:
-        now = self.clock.now()
-        return [s for s in self.model.planned.values()
-                if now < s.start and not self.model.workshops[s.workshop].deleted]
+        return [s for s in self.model.planned.values() if self.model.open_for_changes(s)]
 
     # ------------------------------------------------------------------ workshops
     def do_create_workshop(self, step: Step) -> None:
@@ -54,7 +52,7 @@ class BookingSteps(AreaSteps):
         organizer = self.model.workshops[workshop_id].organizer
         actor = self._actor(organizer, step)
         self.ctx.command("delete_workshop", lambda: self.app.delete_workshop(actor, workshop_id),
-                         expect=actor == organizer and self._is_active(actor),
+                         expect=self.model.may_delete_workshop(actor, workshop_id),
                          entities=[(kinds.WORKSHOPS, workshop_id)])
         self.model.delete_workshop(workshop_id)
 
@@ -69,7 +67,7 @@ class BookingSteps(AreaSteps):
         capacity = 1 + a2 % 5 if a3 % 3 == 0 else None
         session_id = self.ctx.command(
             "plan_session", lambda: self.app.plan_session(actor, workshop_id, start, capacity),
-            expect=actor == organizer and self._is_active(actor),
+            expect=self.model.may_plan_session(actor, workshop_id, start),
             entities=[(kinds.WORKSHOPS, workshop_id)])
         self.model.plan_session(session_id, workshop_id, start, capacity)
 
@@ -86,7 +84,7 @@ class BookingSteps(AreaSteps):
         session, actor = found
         start = self.clock.now() + self._offset(step.args[1])
         self.ctx.command("move_session", lambda: self.app.move_session(actor, session.id, start),
-                         expect=actor == session.organizer and self._is_active(actor),
+                         expect=self.model.may_change_session(actor, session.id, start=start),
                          entities=[(kinds.SESSIONS, session.id)])
         self.model.move_session(session.id, start)
 
@@ -97,8 +95,8 @@ class BookingSteps(AreaSteps):
         session, actor = found
         capacity = max(1, session.seats_taken + step.args[1] % 4 - 1)
         self.ctx.command("set_capacity", lambda: self.app.set_capacity(actor, session.id, capacity),
-                         expect=actor == session.organizer and self._is_active(actor)
-                         and capacity >= session.seats_taken,
+                         expect=self.model.may_change_session(actor, session.id,
+                                                              capacity=capacity),
                          entities=[(kinds.SESSIONS, session.id)])
         self.model.set_capacity(session.id, capacity)
 
@@ -108,18 +106,11 @@ class BookingSteps(AreaSteps):
             self.ctx.skip()
         session, actor = found
         self.ctx.command("cancel_session", lambda: self.app.cancel_session(actor, session.id),
-                         expect=actor == session.organizer and self._is_active(actor),
+                         expect=self.model.may_change_session(actor, session.id),
                          entities=[(kinds.SESSIONS, session.id)])
         self.model.cancel_session(session.id)
 
     # ------------------------------------------------------------------ requests
-    def _request_expectation(self, member_id: str, organizer: str, seats: int, limit: int,
-                             amount: int, duplicate: bool) -> bool:
-        model = self.model
-        return (self._is_active(member_id) and member_id != organizer
-                and model.members[organizer].status == ACTIVE and 1 <= seats <= limit
-                and not duplicate and model.members[member_id].available >= amount)
-
     def do_request(self, step: Step) -> None:
         a0, a1, a2, _ = step.args
         model = self.model
@@ -127,16 +118,13 @@ class BookingSteps(AreaSteps):
         member_id = self._member(a1)
         if session is None or member_id is None:
             self.ctx.skip()
-        workshop = model.workshops[session.workshop]
         seats = 1 + a2 % (session.capacity + 1) if a2 % 5 == 0 else 1 + a2 % 2
-        duplicate = any(r.member == member_id and r.session == session.id
-                        and r.state in ("pending", "registered") for r in model.live.values())
-        expect = self._request_expectation(member_id, workshop.organizer, seats,
-                                           session.capacity, workshop.cost * seats, duplicate)
         reg_id = self.ctx.command(
             "request", lambda: self.app.request(member_id, seats=seats, session_id=session.id),
-            expect=expect, members=[member_id], entities=[(kinds.SESSIONS, session.id)])
-        model.request(reg_id, member_id, seats, session_id=session.id, workshop_id=workshop.id)
+            expect=model.may_request(member_id, seats, session_id=session.id),
+            members=[member_id], entities=[(kinds.SESSIONS, session.id)])
+        model.request(reg_id, member_id, seats, session_id=session.id,
+                      workshop_id=session.workshop)
 
     def do_request_future(self, step: Step) -> None:
         a0, a1, a2, _ = step.args
@@ -145,92 +133,69 @@ class BookingSteps(AreaSteps):
         member_id = self._member(a1)
         if workshop_id is None or member_id is None:
             self.ctx.skip()
-        workshop = model.workshops[workshop_id]
         seats = 1 + a2 % 3 if a2 % 7 else 11
-        duplicate = any(r.member == member_id and r.workshop == workshop_id and (
-            r.state == "waitlisted" or (r.state == "pending" and r.session is None))
-            for r in model.live.values())
-        expect = self._request_expectation(member_id, workshop.organizer, seats,
-                                           self.policy.max_future_seats,
-                                           workshop.cost * seats, duplicate)
         reg_id = self.ctx.command(
             "request_future",
             lambda: self.app.request(member_id, seats=seats, workshop_id=workshop_id),
-            expect=expect, members=[member_id])
+            expect=model.may_request(member_id, seats, workshop_id=workshop_id),
+            members=[member_id])
         model.request(reg_id, member_id, seats, session_id=None, workshop_id=workshop_id)
 
     def _answer(self, step: Step, kind: str, regs: list[MReg], call: Callable[[str, str], None],
-                extra: Callable[[MReg], bool] = lambda r: True, *, by_organizer: bool = True
-                ) -> MReg:
+                allowed: Callable[[str, str], bool], by: str | None = "organizer") -> MReg:
+        """A command about a request, given mostly by its ``by`` party."""
         reg = pick(regs, step.args[0])
         if reg is None:
             self.ctx.skip()
-        right = reg.organizer if by_organizer else reg.member
-        actor = self._actor(right, step)
+        actor = self._actor(reg.organizer if by == "organizer" else reg.member, step)
         entities: list[tuple[EntityKind[Any], str]] = [(kinds.REGISTRATIONS, reg.id)]
         if reg.session:
             entities.append((kinds.SESSIONS, reg.session))
-        self.ctx.command(kind, lambda: call(actor, reg.id),
-                         expect=actor == right and self._is_active(actor) and extra(reg),
+        self.ctx.command(kind, lambda: call(actor, reg.id), expect=allowed(actor, reg.id),
                          members=[reg.member, reg.organizer], entities=entities)
         return reg
 
-    def _seats_left(self, session_id: str | None) -> int:
-        assert session_id is not None
-        session = self.model.sessions[session_id]
-        return session.capacity - session.seats_taken
+    def _end(self, step: Step, kind: str, regs: list[MReg], call: Callable[[str, str], None],
+             trigger: str) -> None:
+        """A command that ends a request, given mostly by the party :data:`.model.ENDS` says."""
+        reg = self._answer(step, kind, regs, call,
+                           lambda actor, reg_id: self.model.may_end(actor, reg_id, trigger),
+                           ENDS[trigger].by)
+        self.model.end(reg.id, trigger)
 
     def do_accept(self, step: Step) -> None:
         reg = self._answer(step, "accept", self._live("pending", True), self.app.accept,
-                           lambda r: self._seats_left(r.session) >= r.seats)
+                           self.model.may_accept)
         self.model.accept(reg.id)
 
     def do_accept_future(self, step: Step) -> None:
-        model = self.model
-
-        def allowed(reg: MReg) -> bool:
-            if reg.session is None:
-                return True
-            return self._seats_left(reg.session) < reg.seats and (
-                reg.seats <= model.policy.max_future_seats) and not any(
-                r.member == reg.member and r.workshop == reg.workshop and (
-                    r.state == "waitlisted" or (r.state == "pending" and r.session is None))
-                for r in model.live.values())
-
         reg = self._answer(step, "accept_future", self._live("pending"), self.app.accept_future,
-                           allowed)
-        model.accept_future(reg.id)
+                           self.model.may_accept_future)
+        self.model.accept_future(reg.id)
 
     def do_refuse(self, step: Step) -> None:
-        reg = self._answer(step, "refuse", self._live("pending"), self.app.refuse)
-        self.model.end(reg.id, "refuse")
+        self._end(step, "refuse", self._live("pending"), self.app.refuse, "refuse")
 
     def do_cancel_request(self, step: Step) -> None:
-        reg = self._answer(step, "cancel_request", self._live("pending"),
-                           self.app.cancel_request, by_organizer=False)
-        self.model.end(reg.id, "cancel")
+        self._end(step, "cancel_request", self._live("pending"), self.app.cancel_request,
+                  "cancel")
 
     def _registered_open(self) -> list[MReg]:
-        now = self.clock.now()
         model = self.model
         return [r for r in self._live("registered") if r.session is not None
-                and model.sessions[r.session].state == "planned"
-                and now < model.sessions[r.session].start]
+                and model.open_for_changes(model.sessions[r.session])]
 
     def do_unregister(self, step: Step) -> None:
-        reg = self._answer(step, "unregister", self._registered_open(), self.app.unregister,
-                           by_organizer=False)
-        self.model.end(reg.id, "unregister")
+        self._end(step, "unregister", self._registered_open(), self.app.unregister,
+                  "unregister")
 
     def do_cancel_transaction(self, step: Step) -> None:
-        regs = self._registered_open() + self._live("waitlisted")
-        reg = self._answer(step, "cancel_transaction", regs, self.app.cancel_transaction)
-        self.model.end(reg.id, "cancel_transaction")
+        self._end(step, "cancel_transaction", self._registered_open() + self._live("waitlisted"),
+                  self.app.cancel_transaction, "cancel_transaction")
 
     def do_leave_waitlist(self, step: Step) -> None:
-        reg = self._answer(step, "leave_waitlist", self._live("waitlisted"),
-                           self.app.leave_waitlist, by_organizer=False)
-        self.model.end(reg.id, "leave")
+        self._end(step, "leave_waitlist", self._live("waitlisted"), self.app.leave_waitlist,
+                  "leave")
 
     def do_join(self, step: Step) -> None:
         model = self.model
@@ -247,14 +212,8 @@ class BookingSteps(AreaSteps):
         if session is None:
             self.ctx.skip()
         actor = self._actor(reg.member, step)
-        duplicate = any(r.member == reg.member and r.session == session.id
-                        and r.state in ("pending", "registered") for r in model.live.values())
-        expect = (actor == reg.member and self._is_active(actor)
-                  and session.workshop == reg.workshop and not duplicate
-                  and model.members[reg.organizer].status == ACTIVE  # else hidden (ACC-7)
-                  and session.capacity - session.seats_taken >= reg.seats)
-        self.ctx.command("join", lambda: self.app.join(actor, reg.id, session.id), expect=expect,
-                         members=[reg.member],
+        self.ctx.command("join", lambda: self.app.join(actor, reg.id, session.id),
+                         expect=model.may_join(actor, reg.id, session.id), members=[reg.member],
                          entities=[(kinds.REGISTRATIONS, reg.id), (kinds.SESSIONS, session.id)])
         model.join(reg.id, session.id)
 
@@ -277,9 +236,8 @@ class BookingSteps(AreaSteps):
         members = [session.organizer, *(r.member for r in self.model.registered_in(session))]
         call = self.app.confirm_held if held else self.app.confirm_not_held
         self.ctx.command(kind, lambda: call(actor, session.id),
-                         expect=actor == session.organizer and self._is_active(actor)
-                         and session.state == "awaiting",
-                         members=members, entities=[(kinds.SESSIONS, session.id)])
+                         expect=self.model.may_confirm(actor, session.id), members=members,
+                         entities=[(kinds.SESSIONS, session.id)])
         if held:
             self.model.confirm_held(session.id)
         else:
@@ -300,11 +258,9 @@ class BookingSteps(AreaSteps):
             self.ctx.skip()
         actor = self._actor(reg.member, step)
         self.ctx.command(kind, lambda: call(actor, reg.id),
-                         expect=actor == reg.member and self._is_active(actor),
+                         expect=self.model.may_attend(actor, reg.id),
                          entities=[(kinds.REGISTRATIONS, reg.id)])
-        reg.attendance = mark
-        if mark == "absent":
-            del self.model.paid[reg.id]
+        self.model.attend(reg.id, mark)
 
     def do_confirm_attendance(self, step: Step) -> None:
         self._attendance(step, "confirm_attendance", self.app.confirm_attendance, "attended")
@@ -324,7 +280,7 @@ class BookingSteps(AreaSteps):
         self.ctx.command("evaluate", lambda: self.app.evaluate(
             actor, reg.id, satisfaction=scores[0], conformity=scores[1], teaching=scores[2],
             duration=scores[3], recommend=bool(a2 % 2)),
-            expect=actor == reg.member and self._is_active(actor),
+            expect=self.model.may_evaluate(actor, reg.id),
             entities=[(kinds.REGISTRATIONS, reg.id)])
-        del self.model.paid[reg.id]
+        self.model.evaluate(reg.id)
 

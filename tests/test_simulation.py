@@ -39,10 +39,10 @@ _NOT_COMMANDS = {"advance", "run_due"}
 class RefusalKeepsTheStars(Model):
     """A mutant model: it forgets that a refused request is refunded (BOOK-14)."""
 
-    def end(self, reg_id: str, trigger: str, event: str, to_organizer: bool) -> None:
+    def end(self, reg_id: str, trigger: str) -> None:
         if trigger == "refuse":
             self.regs[reg_id].amount = 0  # so no stars move back in the model
-        super().end(reg_id, trigger, event, to_organizer)
+        super().end(reg_id, trigger)
 
 
 def _run(seed: int, steps: int, **options: object) -> Simulator:

@@ -23,8 +23,8 @@ import attrs
 
 from ..rules import Policy
 
-__all__ = ["MCampaign", "MGift", "MMember", "MReg", "MSession", "MTutorial", "MWorkshop",
-           "Model", "Note"]
+__all__ = ["ENDS", "Ending", "MCampaign", "MGift", "MMember", "MReg", "MSession", "MTutorial",
+           "MWorkshop", "Model", "Note"]
 
 #: (event, sorted member recipients, sorted emails) of one expected notice.
 Note = tuple[str, tuple[str, ...], tuple[str, ...]]
@@ -34,23 +34,58 @@ ACTIVE: Final = "active"
 DEACTIVATED: Final = "deactivated"
 PURGED: Final = "purged"
 LIVE: Final = frozenset({"pending", "registered", "waitlisted"})
+#: A session that ended, waiting for its organizer to say whether it was held.
+AWAITING: Final = "awaiting_confirmation"
 
-#: trigger -> (final registration state, hold outcome: a void reason or "posted").
-ENDS: Final = {
-    "refuse": ("refused", "refused"),
-    "cancel": ("cancelled", "cancelled_by_member"),
-    "expire": ("expired", "expired"),
-    "session_moved": ("voided_by_move", "session_moved"),
-    "session_cancelled": ("session_cancelled", "session_cancelled"),
-    "workshop_deleted": ("workshop_deleted", "workshop_deleted"),
-    "unregister": ("unregistered", "unregistered"),
-    "cancel_transaction": ("transaction_cancelled", "transaction_cancelled"),
-    "not_held": ("refunded_not_held", "not_held"),
-    "organizer_silent": ("refunded_organizer_silent", "organizer_silent"),
-    "leave": ("left_waitlist", "left_waitlist"),
-    "waitlist_expire": ("waitlist_expired", "waitlist_expired"),
-    "account_purged": ("account_purged", "account_purged"),
-    "held": ("paid", "posted"),
+
+
+@attrs.frozen
+class Ending:
+    """How one trigger ends a request: the refund matrix (REFUND-1..5) and the notice
+    that tells of it (BOOK-21, the NOTIFY table)."""
+
+    #: the registration's final state
+    state: str
+    #: how its hold ends: ``"posted"`` to the organizer, or voided for this reason
+    outcome: str
+    #: the notice that tells of it (None: none; a purged member is told nothing, ACC-7)
+    notice: str | None = None
+    #: whom it tells: the ``"member"`` or the ``"organizer"`` alone, or each member it
+    #: ends for, in one notice about the ``"session"`` or the ``"workshop"``
+    told: str | None = None
+    #: who ends it by a command (the ``"member"`` or the ``"organizer"``), and the live
+    #: states that command ends; None: a deadline or a change of the session ends it
+    by: str | None = None
+    ends: frozenset[str] = frozenset()
+
+
+#: Every way a request ends, by its trigger.
+ENDS: Final[dict[str, Ending]] = {
+    "refuse": Ending("refused", "refused", "RequestRefused", "member",
+                     "organizer", frozenset({"pending"})),
+    "cancel": Ending("cancelled", "cancelled_by_member", "RequestCancelled", "organizer",
+                     "member", frozenset({"pending"})),
+    "expire": Ending("expired", "expired", "RequestExpired", "member"),
+    "session_moved": Ending("voided_by_move", "session_moved", "RequestVoidedBySessionMove",
+                            "member"),
+    "session_cancelled": Ending("session_cancelled", "session_cancelled", "SessionCancelled",
+                                "session"),
+    "workshop_deleted": Ending("workshop_deleted", "workshop_deleted", "WorkshopDeleted",
+                               "workshop"),
+    "unregister": Ending("unregistered", "unregistered", "MemberUnregistered", "organizer",
+                         "member", frozenset({"registered"})),
+    "cancel_transaction": Ending("transaction_cancelled", "transaction_cancelled",
+                                 "TransactionCancelled", "member",
+                                 "organizer", frozenset({"registered", "waitlisted"})),
+    "not_held": Ending("refunded_not_held", "not_held", "SessionNotHeld", "session"),
+    "organizer_silent": Ending("refunded_organizer_silent", "organizer_silent",
+                               "SessionLapsed", "session"),
+    "leave": Ending("left_waitlist", "left_waitlist", "WaitlistLeft", "organizer",
+                    "member", frozenset({"waitlisted"})),
+    "waitlist_expire": Ending("waitlist_expired", "waitlist_expired", "WaitlistExpired",
+                              "member"),
+    "account_purged": Ending("account_purged", "account_purged"),
+    "held": Ending("paid", "posted", "SessionHeld", "session"),
 }
 
 
@@ -259,20 +294,18 @@ class Model:
     def _due_request(self, ref: str) -> None:
         reg = self.regs[ref]
         if reg.state == "pending":
-            self._end(reg, "expire")
-            self.note("RequestExpired", [reg.member])
+            self._end_and_tell(reg, "expire")
 
     def _due_waitlist(self, ref: str) -> None:
         reg = self.regs[ref]
         if reg.state == "waitlisted":
-            self._end(reg, "waitlist_expire")
-            self.note("WaitlistExpired", [reg.member])
+            self._end_and_tell(reg, "waitlist_expire")
 
     def _due_session_end(self, ref: str) -> None:
         session = self.sessions[ref]
         if session.state != "planned":
             return
-        self._session_state(session, "awaiting")
+        self._session_state(session, AWAITING)
         until = self.policy.add_days(session.end, self.policy.confirmation_window_days)
         for reg in self.registered_in(session):
             reg.deadline = until
@@ -281,11 +314,11 @@ class Model:
 
     def _due_confirmation(self, ref: str) -> None:
         session = self.sessions[ref]
-        if session.state != "awaiting":
+        if session.state != AWAITING:
             return
         self._session_state(session, "lapsed")
         told = [self._end(r, "organizer_silent").member for r in self.registered_in(session)]
-        self.note("SessionLapsed", [*told, session.organizer])
+        self._tell_all("organizer_silent", [*told, session.organizer])
 
     def _due_purge(self, ref: str) -> None:
         member = self.members[ref]
@@ -303,7 +336,7 @@ class Model:
         session.state = state
         if state == "planned":
             self.planned[session.id] = session
-        elif state == "awaiting":
+        elif state == AWAITING:
             self.awaiting[session.id] = session
         self.touched_sessions.add(session.id)
 
@@ -313,7 +346,7 @@ class Model:
                 if r.session == session.id and r.state == "registered"]
 
     def _end(self, reg: MReg, trigger: str) -> MReg:
-        state, outcome = ENDS[trigger]
+        state, outcome = ENDS[trigger].state, ENDS[trigger].outcome
         member = self.members[reg.member]
         if reg.amount:
             member.held -= reg.amount
@@ -333,6 +366,19 @@ class Model:
             self.paid[reg.id] = reg
         self.ended.append(reg)
         return reg
+
+    def _end_and_tell(self, reg: MReg, trigger: str) -> None:
+        """End ``reg``; its notice tells the one party :data:`ENDS` names."""
+        self._end(reg, trigger)
+        ending = ENDS[trigger]
+        assert ending.notice is not None
+        self.note(ending.notice, [reg.member if ending.told == "member" else reg.organizer])
+
+    def _tell_all(self, trigger: str, recipients: Iterable[str]) -> None:
+        """The one notice of ``trigger``, about a session or a workshop, to ``recipients``."""
+        notice = ENDS[trigger].notice
+        assert notice is not None
+        self.note(notice, recipients)
 
     def _free_seats(self, reg: MReg) -> None:
         if reg.state == "registered" and reg.session:
@@ -485,7 +531,7 @@ class Model:
             ):
                 continue  # started: told, but the session lives on
             self._end(reg, "workshop_deleted")
-        self.note("WorkshopDeleted", told)
+        self._tell_all("workshop_deleted", told)
 
     def plan_session(self, session_id: str, workshop_id: str, start: datetime,
                      capacity: int | None) -> None:
@@ -513,8 +559,7 @@ class Model:
                 reg.deadline = until
                 registered.append(reg.member)
             else:
-                self._end(reg, "session_moved")
-                self.note("RequestVoidedBySessionMove", [reg.member])
+                self._end_and_tell(reg, "session_moved")
         self.note("SessionMoved", registered)
 
     def set_capacity(self, session_id: str, capacity: int) -> None:
@@ -527,7 +572,7 @@ class Model:
         self._cancel("session_end", session_id)
         told = [self._end(r, "session_cancelled").member
                 for r in [r for r in self.live.values() if r.session == session_id]]
-        self.note("SessionCancelled", told)
+        self._tell_all("session_cancelled", told)
 
     # ------------------------------------------------------------------ requests
     def request(self, reg_id: str, member_id: str, seats: int, *, session_id: str | None,
@@ -551,12 +596,11 @@ class Model:
         self._schedule("request", reg_id, due)
         self.note("RequestReceived", [workshop.organizer])
 
-    def end(self, reg_id: str, trigger: str, event: str, to_organizer: bool) -> None:
+    def end(self, reg_id: str, trigger: str) -> None:
         """A command that ends a request (refuse, cancel, unregister, leave, ...)."""
         reg = self.regs[reg_id]
         self._free_seats(reg)
-        self._end(reg, trigger)
-        self.note(event, [reg.organizer if to_organizer else reg.member])
+        self._end_and_tell(reg, trigger)
 
     def accept(self, reg_id: str) -> None:
         reg = self.regs[reg_id]
@@ -599,14 +643,152 @@ class Model:
             self._end(reg, "held")
         for person in dict.fromkeys([session.organizer, *(r.member for r in registered)]):
             self._reward_sponsor(self.members[person])
-        self.note("SessionHeld", [r.member for r in registered])
+        self._tell_all("held", [r.member for r in registered])
 
     def confirm_not_held(self, session_id: str) -> None:
         session = self.sessions[session_id]
         self._session_state(session, "not_held")
         self._cancel("confirmation", session_id)
         told = [self._end(r, "not_held").member for r in self.registered_in(session)]
-        self.note("SessionNotHeld", told)
+        self._tell_all("not_held", told)
+
+    def attend(self, reg_id: str, mark: str) -> None:
+        """The member says they ``"attended"`` or were ``"absent"`` (BOOK-33: no refund)."""
+        reg = self.regs[reg_id]
+        reg.attendance = mark
+        if mark == "absent":
+            del self.paid[reg_id]
+
+    def evaluate(self, reg_id: str) -> None:
+        self.regs[reg_id].evaluated = True
+        del self.paid[reg_id]
+
+    # ------------------------------------------------------------------ what booking allows
+    # Whether the rules accept a booking command now (at ``self.at``, every deadline due
+    # applied, as the service applies them first).
+    def acting(self, member_id: str) -> bool:
+        """Only an active member acts (ACC-1, ACC-7); a deactivated one is hidden, so
+        nobody starts anything new with them either."""
+        return self.members[member_id].status == ACTIVE
+
+    def _party(self, actor: str, reg: MReg, party: str | None) -> bool:
+        """Whether ``actor`` is the request's active ``"member"`` or ``"organizer"``."""
+        return actor == (reg.organizer if party == "organizer" else reg.member) and (
+            self.acting(actor))
+
+    def open_for_changes(self, session: MSession) -> bool:
+        """Planned and not started: it still takes requests, joins, changes, withdrawals."""
+        return session.state == "planned" and self.at < session.start
+
+    @staticmethod
+    def seats_left(session: MSession) -> int:
+        return session.capacity - session.seats_taken
+
+    def has_live(self, member_id: str, *, session_id: str | None = None,
+                 workshop_id: str = "") -> bool:
+        """BOOK-4: whether the member has a live request or registration for the session,
+        or (no session given) for a future session of the workshop."""
+        slot = session_id or f"future|{workshop_id}"
+        return any(r.member == member_id and (r.session or f"future|{r.workshop}") == slot
+                   for r in self.live.values())
+
+    def may_delete_workshop(self, actor: str, workshop_id: str) -> bool:
+        """BOOK-5: its organizer, once."""
+        workshop = self.workshops[workshop_id]
+        return actor == workshop.organizer and self.acting(actor) and not workshop.deleted
+
+    def may_plan_session(self, actor: str, workshop_id: str, start: datetime) -> bool:
+        """BOOK-6: the organizer, for a workshop not deleted, later than now."""
+        workshop = self.workshops[workshop_id]
+        return (actor == workshop.organizer and self.acting(actor) and not workshop.deleted
+                and start > self.at)
+
+    def may_change_session(self, actor: str, session_id: str, *,
+                           start: datetime | None = None, capacity: int | None = None) -> bool:
+        """BOOK-7/8/9: the organizer, before the start, moves a session (to a later instant
+        than now), changes its capacity (never below the seats taken) or cancels it."""
+        session = self.sessions[session_id]
+        return (actor == session.organizer and self.acting(actor)
+                and self.open_for_changes(session) and (start is None or start > self.at)
+                and (capacity is None
+                     or capacity >= max(self.policy.min_capacity, session.seats_taken)))
+
+    def may_request(self, member_id: str, seats: int, *, session_id: str | None = None,
+                    workshop_id: str | None = None) -> bool:
+        """BOOK-3, BOOK-4, BOOK-11..13, BOOK-16: seats in a session not started, or in a
+        future session of a workshop not deleted, paid for now; ACC-7: not from a hidden
+        organizer."""
+        if session_id is not None:
+            session = self.sessions[session_id]
+            if not self.open_for_changes(session):
+                return False  # requests close at the start (BOOK-16)
+            workshop, limit = self.workshops[session.workshop], session.capacity
+        else:
+            assert workshop_id is not None
+            workshop = self.workshops[workshop_id]
+            limit = self.policy.max_future_seats
+        return (self.acting(member_id) and not workshop.deleted
+                and member_id != workshop.organizer and self.acting(workshop.organizer)
+                and self.policy.min_seats <= seats <= limit
+                and not self.has_live(member_id, session_id=session_id,
+                                      workshop_id=workshop.id)
+                and self.members[member_id].available >= workshop.cost * seats)
+
+    def may_accept(self, actor: str, reg_id: str) -> bool:
+        """BOOK-14, BOOK-18: the organizer, a request for a session that has the seats."""
+        reg = self.regs[reg_id]
+        return (self._party(actor, reg, "organizer") and reg.state == "pending"
+                and reg.session is not None
+                and self.seats_left(self.sessions[reg.session]) >= reg.seats)
+
+    def may_accept_future(self, actor: str, reg_id: str) -> bool:
+        """BOOK-14, BOOK-22: the organizer, a request for a future session, or one for a
+        session that lacks the seats (at most ``max_future_seats``, BOOK-12; one wait per
+        workshop, BOOK-4)."""
+        reg = self.regs[reg_id]
+        if not (self._party(actor, reg, "organizer") and reg.state == "pending"):
+            return False
+        return reg.session is None or (
+            self.seats_left(self.sessions[reg.session]) < reg.seats
+            and reg.seats <= self.policy.max_future_seats
+            and not self.has_live(reg.member, workshop_id=reg.workshop))
+
+    def may_end(self, actor: str, reg_id: str, trigger: str) -> bool:
+        """A command ending a request (BOOK-14/17/19/20/25): by the party, from the states
+        :data:`ENDS` gives; a registration only before its session starts."""
+        reg = self.regs[reg_id]
+        ending = ENDS[trigger]
+        if not (self._party(actor, reg, ending.by) and reg.state in ending.ends):
+            return False
+        return reg.state != "registered" or (
+            reg.session is not None and self.open_for_changes(self.sessions[reg.session]))
+
+    def may_join(self, actor: str, reg_id: str, session_id: str) -> bool:
+        """BOOK-23: the waitlisted member, into a session of the workshop not started, all
+        their seats; BOOK-4; ACC-7: not into a hidden organizer's session."""
+        reg = self.regs[reg_id]
+        session = self.sessions[session_id]
+        return (self._party(actor, reg, "member") and reg.state == "waitlisted"
+                and session.workshop == reg.workshop and self.acting(reg.organizer)
+                and self.open_for_changes(session) and self.seats_left(session) >= reg.seats
+                and not self.has_live(reg.member, session_id=session_id))
+
+    def may_confirm(self, actor: str, session_id: str) -> bool:
+        """BOOK-30/31: the organizer says whether a session that ended was held."""
+        session = self.sessions[session_id]
+        return actor == session.organizer and self.acting(actor) and session.state == AWAITING
+
+    def may_attend(self, actor: str, reg_id: str) -> bool:
+        """BOOK-33: the member of a paid registration, once."""
+        reg = self.regs[reg_id]
+        return (self._party(actor, reg, "member") and reg.state == "paid"
+                and reg.attendance is None)
+
+    def may_evaluate(self, actor: str, reg_id: str) -> bool:
+        """BOOK-40: the member who attended, once."""
+        reg = self.regs[reg_id]
+        return (self._party(actor, reg, "member") and reg.state == "paid"
+                and reg.attendance == "attended" and not reg.evaluated)
 
     # ------------------------------------------------------------------ gifts
     def gift(self, gift_id: str, sender: str, email: str, stars: int) -> None:

@@ -39,7 +39,7 @@ machine runs on the memory store and, with a quarter of the examples, on SQLite.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -77,7 +77,17 @@ from skilltroc_core.ports import EntityKind, Store, UnitOfWork
 from skilltroc_core.rules import DEFAULT_POLICY
 from skilltroc_core.service import Skilltroc, kinds
 from skilltroc_core.service.booking import DEADLINE_OF, REQUEST_DUE, WAITLIST_WINDOW
-from skilltroc_core.simulation.model import DEACTIVATED, ENDS, Ending, Model
+from skilltroc_core.simulation.model import (
+    ACTIVE,
+    AWAITING,
+    DEACTIVATED,
+    ENDS,
+    Ending,
+    Model,
+    MReg,
+    MSession,
+    MWorkshop,
+)
 from skilltroc_core.testing import TEST_SECRET_KEY
 
 E = TypeVar("E")
@@ -188,36 +198,32 @@ class BookingMachine(RuleBasedStateMachine):
         finally:
             uow.rollback()
 
-    def _get(self, kind: EntityKind[E], entity_id: str) -> E:
-        with self._raw() as uow:
-            found = uow.get(kind, entity_id)
-        assert found is not None, f"no {kind.name} {entity_id}"
-        return found
-
     def _all(self, kind: EntityKind[E], ids: list[str]) -> list[E]:
         with self._raw() as uow:
             found = [uow.get(kind, i) for i in ids]
         assert all(f is not None for f in found)
         return [f for f in found if f is not None]
 
-    def _pick(self, ids: list[str], kind: EntityKind[E], index: int,
+    # ------------------------------------------------------------------ picking
+    # What a command may act on, as the model has it: at the start of a step it applied
+    # every deadline due, as the command will first.
+    def _pick(self, ids: list[str], table: Mapping[str, E], index: int,
               prefer: Callable[[E], bool] | None) -> E:
         """One of ``ids``; one that ``prefer`` likes if there is one."""
-        entities = self._all(kind, ids)
+        entities = [table[i] for i in ids]
         if prefer is not None:
             entities = [e for e in entities if prefer(e)] or entities
         return entities[index % len(entities)]
 
-    def _registration(self, index: int, prefer: Callable[[Registration], bool] | None
-                      ) -> Registration:
-        return self._pick(self.registrations, kinds.REGISTRATIONS, index, prefer)
+    def _registration(self, index: int, prefer: Callable[[MReg], bool] | None) -> MReg:
+        return self._pick(self.registrations, self.model.regs, index, prefer)
 
-    def _session(self, index: int, prefer: Callable[[Session], bool] | None) -> Session:
-        return self._pick(self.sessions, kinds.SESSIONS, index, prefer)
+    def _session(self, index: int, prefer: Callable[[MSession], bool] | None) -> MSession:
+        return self._pick(self.sessions, self.model.sessions, index, prefer)
 
-    def _workshop(self, index: int, active: bool) -> Workshop:
-        return self._pick(self.workshops, kinds.WORKSHOPS, index,
-                          (lambda w: w.state is WorkshopState.ACTIVE) if active else None)
+    def _workshop(self, index: int, active: bool) -> MWorkshop:
+        return self._pick(self.workshops, self.model.workshops, index,
+                          (lambda w: not w.deleted) if active else None)
 
     def _member(self, who: int) -> str:
         """Usually a participant; now and then the organizer (who may not register)."""
@@ -227,49 +233,45 @@ class BookingMachine(RuleBasedStateMachine):
         others = [m for m in (self.org, *self.participants) if m != member]
         return others[who % len(others)]
 
-    def _open_for_changes(self, session: Session) -> bool:
-        return session.state is S.PLANNED and self.clock.now() < session.start
+    def _open_for_changes(self, session: MSession) -> bool:
+        return self.model.open_for_changes(session)
 
-    # What a command can most likely act on now (stored state, deadlines still to apply).
-    def _pending(self, r: Registration) -> bool:
-        return r.state is R.PENDING and r.due is not None and self.clock.now() < r.due
+    def _pending(self, r: MReg) -> bool:
+        return r.state == "pending"
 
-    def _pending_for_session(self, r: Registration) -> bool:
+    def _pending_for_session(self, r: MReg) -> bool:
         return self._pending(r) and r.session is not None
 
-    def _registered_open(self, r: Registration) -> bool:
-        return r.state is R.REGISTERED and r.session is not None and self._open_for_changes(
-            self._get(kinds.SESSIONS, r.session))
+    def _registered_open(self, r: MReg) -> bool:
+        return r.state == "registered" and r.session is not None and self._open_for_changes(
+            self.model.sessions[r.session])
 
-    def _waitlisted(self, r: Registration) -> bool:
-        return (r.state is R.WAITLISTED and r.waitlist_until is not None
-                and self.clock.now() < r.waitlist_until)
+    def _waitlisted(self, r: MReg) -> bool:
+        return r.state == "waitlisted"
 
-    def _confirmable(self, s: Session) -> bool:
-        return s.state is S.AWAITING_CONFIRMATION or (
-            s.state is S.PLANNED and s.end <= self.clock.now()
-            < POLICY.add_days(s.end, POLICY.confirmation_window_days))
+    def _confirmable(self, s: MSession) -> bool:
+        return s.state == AWAITING
 
-    def _unanswered_paid(self, r: Registration) -> bool:
-        return r.state is R.PAID and r.attendance is None
+    def _unanswered_paid(self, r: MReg) -> bool:
+        return r.state == "paid" and r.attendance is None
 
-    def _evaluable(self, r: Registration) -> bool:
-        return r.state is R.PAID and r.attendance is Attendance.ATTENDED and not r.evaluated
+    def _evaluable(self, r: MReg) -> bool:
+        return r.state == "paid" and r.attendance == "attended" and not r.evaluated
 
-    def _withdrawable(self, r: Registration) -> bool:
+    def _withdrawable(self, r: MReg) -> bool:
         return self._pending(r) or self._registered_open(r) or self._waitlisted(r)
 
-    def _cancellable(self, r: Registration) -> bool:
+    def _cancellable(self, r: MReg) -> bool:
         return self._registered_open(r) or self._waitlisted(r)
 
-    def _after_held(self, r: Registration) -> bool:
+    def _after_held(self, r: MReg) -> bool:
         return self._unanswered_paid(r) or self._evaluable(r)
 
-    def _any_registration(self, test: Callable[[Registration], bool]) -> bool:
-        return any(test(r) for r in self._all(kinds.REGISTRATIONS, self.registrations))
+    def _any_registration(self, test: Callable[[MReg], bool]) -> bool:
+        return any(test(self.model.regs[i]) for i in self.registrations)
 
-    def _any_session(self, test: Callable[[Session], bool]) -> bool:
-        return any(test(s) for s in self._all(kinds.SESSIONS, self.sessions))
+    def _any_session(self, test: Callable[[MSession], bool]) -> bool:
+        return any(test(self.model.sessions[i]) for i in self.sessions)
 
     # ------------------------------------------------------------------ running
     def _fingerprint(self) -> Any:
@@ -301,14 +303,11 @@ class BookingMachine(RuleBasedStateMachine):
         return True, result
 
     def _expect(self, allowed: Callable[[], bool]) -> bool:
-        """What the rules say of a command now: the reference model first applies every
-        deadline due, as the command will; ``allowed`` asks it (the member acting must be
+        """What the rules say of a command now: ``allowed`` asks the model, which has
+        applied every deadline due, as the command will first (the member acting must be
         active, ACC-1, ACC-7, whatever the command)."""
         self.model.run_due(self.clock.now())
         return allowed()
-
-    def _status(self, member: str) -> AccountStatus:
-        return self._get(kinds.MEMBERS, member).status
 
     # ------------------------------------------------------------------ setup
     @initialize(costs=st.tuples(st.sampled_from([2, 3, 0, 5]), st.sampled_from([1, 4, 2])),
@@ -358,6 +357,7 @@ class BookingMachine(RuleBasedStateMachine):
         need most of them together (request, answer, time, confirmation, evaluation).
         """
         self.model.begin_step()  # the model's record of what one step did
+        self.model.run_due(self.clock.now())  # what the commands may act on
         enabled = [c for c in COMMANDS if c.when is None or c.when(self)]
         # Hypothesis favours the ends of a list it samples from: heaviest first, and the
         # harmless run_due last.
@@ -470,10 +470,10 @@ class BookingMachine(RuleBasedStateMachine):
                                workshop_id=workshop.id)
 
     # ------------------------------------------------------------------ answers
-    def _seats_left(self, registration: Registration) -> int:
+    def _seats_left(self, registration: MReg) -> int:
         if registration.session is None:
             return 0
-        return self._get(kinds.SESSIONS, registration.session).seats_left
+        return self.model.seats_left(self.model.sessions[registration.session])
 
     @command(6, when=lambda self: self._any_registration(self._pending),
              how=st.sampled_from(["accept", "accept", "accept", "accept_future", "refuse"]),
@@ -502,7 +502,7 @@ class BookingMachine(RuleBasedStateMachine):
         else:  # REFUND-1
             self._end(actor, registration, "refuse", "refuse")
 
-    def _end(self, actor: str, registration: Registration, trigger: str, name: str) -> None:
+    def _end(self, actor: str, registration: MReg, trigger: str, name: str) -> None:
         """The command ``name``, ending a request: its refund and notice are the model's."""
         expect = self._expect(lambda: self.model.may_end(actor, registration.id, trigger))
         if self._run(expect, name, actor, registration.id)[0]:
@@ -517,7 +517,7 @@ class BookingMachine(RuleBasedStateMachine):
         (BOOK-18: an unregistered member's seats are free at once)."""
         registration = self._registration(index, self._withdrawable)
         if fitting:
-            how = {R.PENDING: "cancel", R.REGISTERED: "unregister"}.get(
+            how = {"pending": "cancel", "registered": "unregister"}.get(
                 registration.state, "leave")
         actor = registration.member if right else self._other_than(registration.member, who)
         name = {"cancel": "cancel_request", "leave": "leave_waitlist"}.get(how, how)
@@ -594,20 +594,21 @@ class BookingMachine(RuleBasedStateMachine):
     @command(1, who=PICK, active=MOSTLY)
     def deactivate(self, who: int, active: bool) -> None:
         """ACC-7: a participant leaves; 15 days later the account is purged (refunds)."""
-        member = self._participant(who, AccountStatus.ACTIVE if active else None)
+        member = self._participant(who, ACTIVE if active else None)
         expect = self._expect(lambda: self.model.acting(member))
         if self._run(expect, "deactivate", member)[0]:
             self.model.deactivate(member)
 
     @command(1, who=PICK, deactivated=MOSTLY)
     def reactivate(self, who: int, deactivated: bool) -> None:
-        member = self._participant(who, AccountStatus.DEACTIVATED if deactivated else None)
+        member = self._participant(who, DEACTIVATED if deactivated else None)
         expect = self._expect(lambda: self.model.members[member].status == DEACTIVATED)
         if self._run(expect, "reactivate", member)[0]:
             self.model.reactivate(member)
 
-    def _participant(self, who: int, status: AccountStatus | None) -> str:
-        chosen = [m for m in self.participants if status is None or self._status(m) is status]
+    def _participant(self, who: int, status: str | None) -> str:
+        members = self.model.members
+        chosen = [m for m in self.participants if status in (None, members[m].status)]
         pool = chosen or self.participants
         return pool[who % len(pool)]
 
@@ -626,14 +627,14 @@ class BookingMachine(RuleBasedStateMachine):
         """Jump to (or a minute or an hour around) a coming start, end or deadline."""
         now = self.clock.now()
         instants: set[datetime] = set()
-        for session in self._all(kinds.SESSIONS, self.sessions):
-            if session.state is S.PLANNED:
+        for session in (self.model.sessions[i] for i in self.sessions):
+            if session.state == "planned":
                 instants |= {session.start, session.end}
-            if session.state in (S.PLANNED, S.AWAITING_CONFIRMATION):
+            if session.state in ("planned", AWAITING):
                 instants.add(POLICY.add_days(session.end, POLICY.confirmation_window_days))
-        for registration in self._all(kinds.REGISTRATIONS, self.registrations):
-            if registration.is_live:
-                instants |= {i for i in (registration.due, registration.waitlist_until) if i}
+        for registration in (self.model.regs[i] for i in self.registrations):
+            if registration.state in ("pending", "waitlisted"):  # BOOK-16, BOOK-24
+                instants.add(registration.deadline)
         targets = sorted(i + timedelta(minutes=offset) for i in instants
                          if i + timedelta(minutes=offset) > now)
         if targets:

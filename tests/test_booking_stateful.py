@@ -14,9 +14,10 @@ every command and query, first). Commands are sometimes given by the wrong membe
 Each command's outcome is predicted by the reference model of the rules, the
 simulator's (:class:`skilltroc_core.simulation.Model`), which the machine tells every
 command the service accepts and which, like the service, applies every deadline due
-before a command: the service must accept exactly the commands the rules allow. A
-refused command must raise a :class:`SkilltrocError` with an ordinary refusal code and
-change nothing at all in the store (balances, seats, holds, timers, outbox, everything).
+before a command: the service must accept exactly the commands the rules allow (the
+machine also picks from the model what a command acts on). A refused command must raise
+a :class:`SkilltrocError` with an ordinary refusal code and change nothing at all in the
+store (balances, seats, holds, timers, outbox, everything).
 
 After every step (``booking_is_consistent``): the ledger invariants (deep); no session over
 capacity, and a planned session's seats taken are its registered seats; every hold ends

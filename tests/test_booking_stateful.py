@@ -11,10 +11,12 @@ deactivate and reactivate (15 days later: purge); the clock moves by minutes to 
 days or jumps to a coming start, end or deadline; ``run_due`` applies deadlines (so does
 every command and query, first). Commands are sometimes given by the wrong member.
 
-Each command's outcome is predicted from the rules and the stored state whenever no
-deadline is waiting to be applied (the command would apply it first): the service must
-accept exactly the commands the rules allow. A refused command must raise a
-:class:`SkilltrocError` with an ordinary refusal code and change nothing at all in the
+Each command's outcome is predicted by the reference model of the rules, the
+simulator's (:class:`skilltroc_core.simulation.Model`), which the machine tells every
+command the service accepts and which, like the service, applies every deadline due
+before a command: the service must accept exactly the commands the rules allow (the
+machine also picks from the model what a command acts on). A refused command must raise
+a :class:`SkilltrocError` with an ordinary refusal code and change nothing at all in the
 store (balances, seats, holds, timers, outbox, everything).
 
 After every step (``booking_is_consistent``): the ledger invariants (deep); no session over
@@ -26,7 +28,10 @@ per member and session, or per member and workshop's future sessions (BOOK-4); e
 member's held stars are their live registrations and their total stars only moved by
 sessions confirmed held (or went to the platform at a purge); each request's life was
 notified once per change to the right member (BOOK-21, the NOTIFY table); the profile
-counters follow the registrations.
+counters follow the registrations; and, whenever no deadline waits to be applied, the
+store holds what the model says: every member's stars and status, every session,
+workshop and registration as the model has them (seats, instants, states, deadlines,
+ends: REFUND-1..4), and the platform's totals.
 
 The state is read straight from the store (a unit of work rolled back), never through a
 query, which would apply deadlines and hide the lazy paths the machine exercises. The
@@ -35,7 +40,7 @@ machine runs on the memory store and, with a quarter of the examples, on SQLite.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -56,6 +61,7 @@ from skilltroc_core.adapters.clocks import ManualClock
 from skilltroc_core.adapters.memory import MemoryStore
 from skilltroc_core.adapters.sqlite import SQLiteStore
 from skilltroc_core.booking import (
+    REGISTRATION_LIFECYCLE,
     Attendance,
     MemberStats,
     Registration,
@@ -67,14 +73,24 @@ from skilltroc_core.booking import (
 )
 from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.events import Notification
-from skilltroc_core.ledger import HoldState, Ledger, TransferKind, VoidReason
+from skilltroc_core.ledger import Balance, HoldState, Ledger, TransferKind, VoidReason
 from skilltroc_core.ports import EntityKind, Store, UnitOfWork
 from skilltroc_core.rules import DEFAULT_POLICY
 from skilltroc_core.service import Skilltroc, kinds
 from skilltroc_core.service.booking_steps import DEADLINE_OF, REQUEST_DUE, WAITLIST_WINDOW
+from skilltroc_core.simulation.model import (
+    ACTIVE,
+    AWAITING,
+    DEACTIVATED,
+    ENDS,
+    Ending,
+    Model,
+    MReg,
+    MSession,
+    MWorkshop,
+)
 from skilltroc_core.testing import TEST_SECRET_KEY
 
-T = TypeVar("T")
 E = TypeVar("E")
 F = TypeVar("F", bound=Callable[..., None])
 R, S = RegistrationState, SessionState
@@ -98,41 +114,20 @@ REFUSAL_CODES = frozenset({
     "invalid_input", "invalid_amount", "not_found", "not_allowed", "state_conflict",
     "insufficient_stars", "account_deactivated", "account_purged",
 })
+#: How each final state is reached, by the reference model's table (the simulator checks
+#: the model's refunds and notices against the service's).
+ENDING_OF: dict[RegistrationState, Ending] = {R(e.state): e for e in ENDS.values()}
 #: REFUND-1..3: the reason a hold was voided, for each final state that is a refund.
 VOID_REASON_OF: dict[RegistrationState, VoidReason] = {
-    R.REFUSED: VoidReason.REFUSED,
-    R.CANCELLED: VoidReason.CANCELLED_BY_MEMBER,
-    R.EXPIRED: VoidReason.EXPIRED,
-    R.VOIDED_BY_MOVE: VoidReason.SESSION_MOVED,
-    R.SESSION_CANCELLED: VoidReason.SESSION_CANCELLED,
-    R.UNREGISTERED: VoidReason.UNREGISTERED,
-    R.LEFT_WAITLIST: VoidReason.LEFT_WAITLIST,
-    R.WAITLIST_EXPIRED: VoidReason.WAITLIST_EXPIRED,
-    R.TRANSACTION_CANCELLED: VoidReason.TRANSACTION_CANCELLED,
-    R.WORKSHOP_DELETED: VoidReason.WORKSHOP_DELETED,
-    R.ACCOUNT_PURGED: VoidReason.ACCOUNT_PURGED,
-    R.REFUNDED_NOT_HELD: VoidReason.NOT_HELD,
-    R.REFUNDED_ORGANIZER_SILENT: VoidReason.ORGANIZER_SILENT,
-}
+    state: VoidReason(e.outcome) for state, e in ENDING_OF.items() if e.outcome != "posted"}
 #: BOOK-21 and the NOTIFY table: the notice that ends a request, and who receives it ...
 REQUEST_ENDINGS: dict[RegistrationState, tuple[str, str]] = {
-    R.REFUSED: ("RequestRefused", "member"),
-    R.CANCELLED: ("RequestCancelled", "organizer"),
-    R.EXPIRED: ("RequestExpired", "member"),
-    R.VOIDED_BY_MOVE: ("RequestVoidedBySessionMove", "member"),
-    R.UNREGISTERED: ("MemberUnregistered", "organizer"),
-    R.LEFT_WAITLIST: ("WaitlistLeft", "organizer"),
-    R.WAITLIST_EXPIRED: ("WaitlistExpired", "member"),
-    R.TRANSACTION_CANCELLED: ("TransactionCancelled", "member"),
-}
+    state: (e.notice, e.told) for state, e in ENDING_OF.items()
+    if e.notice is not None and e.told in ("member", "organizer")}
 #: ... or the session's or workshop's notice that tells the member among others.
 SHARED_ENDINGS: dict[RegistrationState, tuple[str, str]] = {
-    R.SESSION_CANCELLED: ("SessionCancelled", "session"),
-    R.PAID: ("SessionHeld", "session"),
-    R.REFUNDED_NOT_HELD: ("SessionNotHeld", "session"),
-    R.REFUNDED_ORGANIZER_SILENT: ("SessionLapsed", "session"),
-    R.WORKSHOP_DELETED: ("WorkshopDeleted", "workshop"),
-}
+    state: (e.notice, e.told) for state, e in ENDING_OF.items()
+    if e.notice is not None and e.told in ("session", "workshop")}
 ENDED_SESSION = frozenset({S.AWAITING_CONFIRMATION, S.HELD, S.NOT_HELD, S.LAPSED})
 LIVE = frozenset({R.PENDING, R.REGISTERED, R.WAITLISTED})
 HOLD_ENDS = frozenset({TransferKind.HOLD_POSTED, TransferKind.HOLD_VOIDED})
@@ -190,6 +185,9 @@ class BookingMachine(RuleBasedStateMachine):
         self.sessions: list[str] = []
         self.registrations: list[str] = []
         self.settled_at = START  # every deadline due by then has been applied
+        #: the simulator's reference model of the rules, told every command done: it says
+        #: which commands the rules allow and what the state must then be
+        self.model = Model(POLICY, START)
 
     # ------------------------------------------------------------------ reading
     @contextmanager
@@ -201,45 +199,32 @@ class BookingMachine(RuleBasedStateMachine):
         finally:
             uow.rollback()
 
-    def _get(self, kind: EntityKind[E], entity_id: str) -> E:
-        with self._raw() as uow:
-            found = uow.get(kind, entity_id)
-        assert found is not None, f"no {kind.name} {entity_id}"
-        return found
-
     def _all(self, kind: EntityKind[E], ids: list[str]) -> list[E]:
         with self._raw() as uow:
             found = [uow.get(kind, i) for i in ids]
         assert all(f is not None for f in found)
         return [f for f in found if f is not None]
 
-    def _settled(self) -> bool:
-        """No deadline waits to be applied: a command sees the state as stored."""
-        with self._raw() as uow:
-            return uow.next_due(self.clock.now()) is None
-
-    def _available(self, member: str) -> int:
-        with self._raw() as uow:
-            return Ledger(uow.book).available(member)
-
-    def _pick(self, ids: list[str], kind: EntityKind[E], index: int,
+    # ------------------------------------------------------------------ picking
+    # What a command may act on, as the model has it: at the start of a step it applied
+    # every deadline due, as the command will first.
+    def _pick(self, ids: list[str], table: Mapping[str, E], index: int,
               prefer: Callable[[E], bool] | None) -> E:
         """One of ``ids``; one that ``prefer`` likes if there is one."""
-        entities = self._all(kind, ids)
+        entities = [table[i] for i in ids]
         if prefer is not None:
             entities = [e for e in entities if prefer(e)] or entities
         return entities[index % len(entities)]
 
-    def _registration(self, index: int, prefer: Callable[[Registration], bool] | None
-                      ) -> Registration:
-        return self._pick(self.registrations, kinds.REGISTRATIONS, index, prefer)
+    def _registration(self, index: int, prefer: Callable[[MReg], bool] | None) -> MReg:
+        return self._pick(self.registrations, self.model.regs, index, prefer)
 
-    def _session(self, index: int, prefer: Callable[[Session], bool] | None) -> Session:
-        return self._pick(self.sessions, kinds.SESSIONS, index, prefer)
+    def _session(self, index: int, prefer: Callable[[MSession], bool] | None) -> MSession:
+        return self._pick(self.sessions, self.model.sessions, index, prefer)
 
-    def _workshop(self, index: int, active: bool) -> Workshop:
-        return self._pick(self.workshops, kinds.WORKSHOPS, index,
-                          (lambda w: w.state is WorkshopState.ACTIVE) if active else None)
+    def _workshop(self, index: int, active: bool) -> MWorkshop:
+        return self._pick(self.workshops, self.model.workshops, index,
+                          (lambda w: not w.deleted) if active else None)
 
     def _member(self, who: int) -> str:
         """Usually a participant; now and then the organizer (who may not register)."""
@@ -249,49 +234,45 @@ class BookingMachine(RuleBasedStateMachine):
         others = [m for m in (self.org, *self.participants) if m != member]
         return others[who % len(others)]
 
-    def _open_for_changes(self, session: Session) -> bool:
-        return session.state is S.PLANNED and self.clock.now() < session.start
+    def _open_for_changes(self, session: MSession) -> bool:
+        return self.model.open_for_changes(session)
 
-    # What a command can most likely act on now (stored state, deadlines still to apply).
-    def _pending(self, r: Registration) -> bool:
-        return r.state is R.PENDING and r.due is not None and self.clock.now() < r.due
+    def _pending(self, r: MReg) -> bool:
+        return r.state == "pending"
 
-    def _pending_for_session(self, r: Registration) -> bool:
+    def _pending_for_session(self, r: MReg) -> bool:
         return self._pending(r) and r.session is not None
 
-    def _registered_open(self, r: Registration) -> bool:
-        return r.state is R.REGISTERED and r.session is not None and self._open_for_changes(
-            self._get(kinds.SESSIONS, r.session))
+    def _registered_open(self, r: MReg) -> bool:
+        return r.state == "registered" and r.session is not None and self._open_for_changes(
+            self.model.sessions[r.session])
 
-    def _waitlisted(self, r: Registration) -> bool:
-        return (r.state is R.WAITLISTED and r.waitlist_until is not None
-                and self.clock.now() < r.waitlist_until)
+    def _waitlisted(self, r: MReg) -> bool:
+        return r.state == "waitlisted"
 
-    def _confirmable(self, s: Session) -> bool:
-        return s.state is S.AWAITING_CONFIRMATION or (
-            s.state is S.PLANNED and s.end <= self.clock.now()
-            < POLICY.add_days(s.end, POLICY.confirmation_window_days))
+    def _confirmable(self, s: MSession) -> bool:
+        return s.state == AWAITING
 
-    def _unanswered_paid(self, r: Registration) -> bool:
-        return r.state is R.PAID and r.attendance is None
+    def _unanswered_paid(self, r: MReg) -> bool:
+        return r.state == "paid" and r.attendance is None
 
-    def _evaluable(self, r: Registration) -> bool:
-        return r.state is R.PAID and r.attendance is Attendance.ATTENDED and not r.evaluated
+    def _evaluable(self, r: MReg) -> bool:
+        return r.state == "paid" and r.attendance == "attended" and not r.evaluated
 
-    def _withdrawable(self, r: Registration) -> bool:
+    def _withdrawable(self, r: MReg) -> bool:
         return self._pending(r) or self._registered_open(r) or self._waitlisted(r)
 
-    def _cancellable(self, r: Registration) -> bool:
+    def _cancellable(self, r: MReg) -> bool:
         return self._registered_open(r) or self._waitlisted(r)
 
-    def _after_held(self, r: Registration) -> bool:
+    def _after_held(self, r: MReg) -> bool:
         return self._unanswered_paid(r) or self._evaluable(r)
 
-    def _any_registration(self, test: Callable[[Registration], bool]) -> bool:
-        return any(test(r) for r in self._all(kinds.REGISTRATIONS, self.registrations))
+    def _any_registration(self, test: Callable[[MReg], bool]) -> bool:
+        return any(test(self.model.regs[i]) for i in self.registrations)
 
-    def _any_session(self, test: Callable[[Session], bool]) -> bool:
-        return any(test(s) for s in self._all(kinds.SESSIONS, self.sessions))
+    def _any_session(self, test: Callable[[MSession], bool]) -> bool:
+        return any(test(self.model.sessions[i]) for i in self.sessions)
 
     # ------------------------------------------------------------------ running
     def _fingerprint(self) -> Any:
@@ -305,17 +286,12 @@ class BookingMachine(RuleBasedStateMachine):
                 store._outbox_seq, dict(store._sequences), dict(store._timers),
                 {kind: dict(table) for kind, table in store._entities.items()})
 
-    def _outbox_seq(self) -> int:
-        items = self.store.drain_notifications(limit=1_000_000)  # never acknowledged here
-        return items[-1].seq if items else 0
-
-    def _run(self, expect: bool | None, call: Callable[[], T]) -> tuple[bool, T | None]:
-        """Run a command: refused (changing nothing) or done, as ``expect`` says if given."""
+    def _run(self, expect: bool, name: str, *args: Any, **kwargs: Any) -> tuple[bool, Any]:
+        """Run the service's command ``name``: refused (changing nothing) or done (and its
+        result), as ``expect`` says."""
         before = self._fingerprint()
-        # The command's name: the method the lambda is defined in.
-        name = call.__qualname__.split(".")[1].lstrip("_")
         try:
-            result = call()
+            result = getattr(self.service, name)(*args, **kwargs)
         except SkilltrocError as error:
             event(f"{name}: refused ({error.code})")
             assert error.code in REFUSAL_CODES, f"not an ordinary refusal: {error!r}"
@@ -327,20 +303,12 @@ class BookingMachine(RuleBasedStateMachine):
         self.settled_at = self.clock.now()
         return True, result
 
-    def _expect(self, actor: str, allowed: Callable[[], bool]) -> bool | None:
-        """What the rules say, when the stored state is what the command will see.
-
-        The member acting must be active (ACC-1, ACC-7), whatever the command."""
-        if not self._settled():
-            return None
-        return self._status(actor) is AccountStatus.ACTIVE and allowed()
-
-    def _status(self, member: str) -> AccountStatus:
-        return self._get(kinds.MEMBERS, member).status
-
-    def _new_events(self, since: int) -> list[str]:
-        return [i.notification.event for i in self.store.drain_notifications(limit=1_000_000)
-                if i.seq > since]
+    def _expect(self, allowed: Callable[[], bool]) -> bool:
+        """What the rules say of a command now: ``allowed`` asks the model, which has
+        applied every deadline due, as the command will first (the member acting must be
+        active, ACC-1, ACC-7, whatever the command)."""
+        self.model.run_due(self.clock.now())
+        return allowed()
 
     # ------------------------------------------------------------------ setup
     @initialize(costs=st.tuples(st.sampled_from([2, 3, 0, 5]), st.sampled_from([1, 4, 2])),
@@ -350,25 +318,35 @@ class BookingMachine(RuleBasedStateMachine):
     def members_and_workshops(self, costs: tuple[int, int], capacities: tuple[int, int],
                               purchases: list[int], starts: tuple[int, int]) -> None:
         """The members, two workshops and a first session of each."""
-        service = self.service
-        self.org = service.signup("org@example.org", provider="google").member_id
+        service, model = self.service, self.model
+        self.org = self._signup("org")
         self.initial[self.org] = POLICY.signup_bonus
         for name, stars in zip(NAMES, purchases, strict=False):
-            member = service.signup(f"{name}@example.org", provider="google").member_id
+            member = self._signup(name)
             if stars:
                 service.buy_stars(member, stars, f"pay-{name}")
+                model.buy(member, stars, f"pay-{name}")
             self.participants.append(member)
             self.initial[member] = POLICY.signup_bonus + stars
         for cost, capacity, minutes in zip(costs, capacities, starts, strict=True):
             self._create_workshop(cost, capacity)
-            self.sessions.append(service.plan_session(
-                self.org, self.workshops[-1], START + timedelta(minutes=minutes)))
+            start = START + timedelta(minutes=minutes)
+            self.sessions.append(service.plan_session(self.org, self.workshops[-1], start))
+            model.plan_session(self.sessions[-1], self.workshops[-1], start, None)
         self.settled_at = self.clock.now()
 
+    def _signup(self, name: str) -> str:
+        email = f"{name}@example.org"
+        member = self.service.signup(email, provider="google").member_id
+        self.model.signup(member, email, pro=False, provider=True, sponsor=None, token=None)
+        return member
+
     def _create_workshop(self, cost: int, capacity: int) -> None:
+        duration = timedelta(hours=2)
         self.workshops.append(self.service.create_workshop(
             self.org, title=f"Workshop {len(self.workshops) + 1}", description="Hands on",
-            domain="crafts", cost=cost, capacity=capacity, duration=timedelta(hours=2)))
+            domain="crafts", cost=cost, capacity=capacity, duration=duration))
+        self.model.create_workshop(self.workshops[-1], self.org, cost, capacity, duration)
 
     # ------------------------------------------------------------------ the steps
     @rule(data=st.data())
@@ -379,6 +357,8 @@ class BookingMachine(RuleBasedStateMachine):
         otherwise switch off whole groups of rules per run, and the booking lifecycles
         need most of them together (request, answer, time, confirmation, evaluation).
         """
+        self.model.begin_step()  # the model's record of what one step did
+        self.model.run_due(self.clock.now())  # what the commands may act on
         enabled = [c for c in COMMANDS if c.when is None or c.when(self)]
         # Hypothesis favours the ends of a list it samples from: heaviest first, and the
         # harmless run_due last.
@@ -394,18 +374,17 @@ class BookingMachine(RuleBasedStateMachine):
              future=MOSTLY, active=MOSTLY)
     def plan_session(self, index: int, minutes: int, capacity: int | None, future: bool,
                      active: bool) -> None:
+        """BOOK-6: a session of an active workshop, in the future."""
         workshop = self._workshop(index, active)
         now = self.clock.now()
         start = now + timedelta(minutes=minutes) if future else now - timedelta(minutes=minutes)
-        expect = self._expect(self.org, lambda: future and workshop.state is WorkshopState.ACTIVE)
-        done, session_id = self._run(expect, lambda: self.service.plan_session(
-            self.org, workshop.id, start, capacity))
+        expect = self._expect(lambda: self.model.may_plan_session(self.org, workshop.id, start))
+        done, session_id = self._run(expect, "plan_session", self.org, workshop.id, start,
+                                     capacity)
         if done:
             assert session_id is not None
             self.sessions.append(session_id)
-            session = self._get(kinds.SESSIONS, session_id)
-            assert (session.start, session.seats_taken) == (start, 0)
-            assert session.capacity == (capacity or workshop.capacity)
+            self.model.plan_session(session_id, workshop.id, start, capacity)
 
     @command(3, when=lambda self: self._any_session(self._open_for_changes),
              what=st.sampled_from(["move", "capacity", "move", "capacity", "cancel"]),
@@ -416,53 +395,35 @@ class BookingMachine(RuleBasedStateMachine):
         """BOOK-7/8/9: the organizer moves, re-capacities or cancels a session."""
         session = self._session(index, self._open_for_changes if open_ else None)
         actor = self.org if right else self.participants[index % len(self.participants)]
-        if what == "move":
-            self._move_session(session, actor, right, minutes, future)
-        elif what == "capacity":
-            self._set_capacity(session, actor, right, capacity)
+        model = self.model
+        if what == "move":  # BOOK-8: registered members stay, pending requests are refunded
+            start = self.clock.now() + timedelta(minutes=minutes) if future else self.clock.now()
+            expect = self._expect(lambda: model.may_change_session(actor, session.id,
+                                                                    start=start))
+            done, _ = self._run(expect, "move_session", actor, session.id, start)
+            if done:
+                model.move_session(session.id, start)
+        elif what == "capacity":  # BOOK-7: never below the seats taken
+            expect = self._expect(lambda: model.may_change_session(actor, session.id,
+                                                                    capacity=capacity))
+            done, _ = self._run(expect, "set_capacity", actor, session.id, capacity)
+            if done:
+                model.set_capacity(session.id, capacity)
         else:
-            self._cancel_session(session, actor, right)
-
-    def _move_session(self, session: Session, actor: str, right: bool, minutes: int,
-                      future: bool) -> None:
-        now = self.clock.now()
-        start = now + timedelta(minutes=minutes) if future else now
-        pending = [r.id for r in self._all(kinds.REGISTRATIONS, self.registrations)
-                   if r.session == session.id and r.state is R.PENDING]
-        expect = self._expect(actor, lambda: right and future and self._open_for_changes(session))
-        done, _ = self._run(expect, lambda: self.service.move_session(actor, session.id, start))
-        if done and expect:
-            moved = self._get(kinds.SESSIONS, session.id)
-            assert moved.start == start
-            assert moved.end - moved.start == session.end - session.start
-            assert moved.seats_taken == session.seats_taken  # registered members stay
-            for registration in self._all(kinds.REGISTRATIONS, pending):  # BOOK-8
-                assert registration.state is R.VOIDED_BY_MOVE
-
-    def _set_capacity(self, session: Session, actor: str, right: bool, capacity: int) -> None:
-        expect = self._expect(actor, lambda: right and self._open_for_changes(session)
-                              and capacity >= max(1, session.seats_taken))
-        done, _ = self._run(expect, lambda: self.service.set_capacity(
-            actor, session.id, capacity))
-        if done and expect:
-            assert self._get(kinds.SESSIONS, session.id).capacity == capacity
-
-    def _cancel_session(self, session: Session, actor: str, right: bool) -> None:
-        expect = self._expect(actor, lambda: right and self._open_for_changes(session))
-        done, _ = self._run(expect, lambda: self.service.cancel_session(actor, session.id))
-        if done:
-            assert self._get(kinds.SESSIONS, session.id).state is S.CANCELLED
-            for registration in self._all(kinds.REGISTRATIONS, self.registrations):
-                assert registration.session != session.id or not registration.is_live
+            expect = self._expect(lambda: model.may_change_session(actor, session.id))
+            done, _ = self._run(expect, "cancel_session", actor, session.id)
+            if done:
+                model.cancel_session(session.id)
 
     @command(1, index=PICK, right=RARELY, active=MOSTLY)  # rarely done: it ends so much
     def delete_workshop(self, index: int, right: bool, active: bool) -> None:
         workshop = self._workshop(index, active)
         actor = self.org if right else self.participants[index % len(self.participants)]
-        expect = self._expect(actor, lambda: right and workshop.state is WorkshopState.ACTIVE)
-        done, _ = self._run(expect, lambda: self.service.delete_workshop(actor, workshop.id))
+        expect = self._expect(lambda: self.model.may_delete_workshop(actor, workshop.id))
+        done, _ = self._run(expect, "delete_workshop", actor, workshop.id)
         if not done:
             return
+        self.model.delete_workshop(workshop.id)
         now = self.clock.now()
         sessions = {s.id: s for s in self._all(kinds.SESSIONS, self.sessions)}
         for registration in self._all(kinds.REGISTRATIONS, self.registrations):
@@ -477,79 +438,43 @@ class BookingMachine(RuleBasedStateMachine):
         self._create_workshop(cost=workshop.cost, capacity=workshop.capacity)
 
     # ------------------------------------------------------------------ requests
-    def _live_for_session(self, member: str, session_id: str) -> bool:
-        return any(r.member == member and r.session == session_id
-                   and r.state in (R.PENDING, R.REGISTERED)
-                   for r in self._all(kinds.REGISTRATIONS, self.registrations))
-
-    def _live_future(self, member: str, workshop_id: str) -> bool:
-        return any(r.member == member and r.workshop == workshop_id
-                   and (r.state is R.WAITLISTED or (r.state is R.PENDING and r.session is None))
-                   for r in self._all(kinds.REGISTRATIONS, self.registrations))
-
     @command(5, when=lambda self: self._any_session(self._open_for_changes),
              who=PICK, index=PICK, seats=SEATS, open_=MOSTLY)
     def request_session(self, who: int, index: int, seats: int, open_: bool) -> None:
-        """BOOK-11..13: a request for seats in a planned session."""
+        """BOOK-11..13: a request for seats in a planned session (BOOK-3: not by its
+        organizer; BOOK-4: one at a time; STAR-4: the stars held at once)."""
         member = self._member(who)
         session = self._session(index, self._open_for_changes if open_ else None)
-        workshop = self._get(kinds.WORKSHOPS, session.workshop)
-        available, outbox = self._available(member), self._outbox_seq()
-        expect = self._expect(member, lambda: (
-            workshop.state is WorkshopState.ACTIVE and self._open_for_changes(session)
-            and member != self.org and 1 <= seats <= session.capacity
-            and not self._live_for_session(member, session.id)
-            and available >= workshop.cost * seats))
-        done, registration_id = self._run(expect, lambda: self.service.request(
-            member, session_id=session.id, seats=seats))
+        expect = self._expect(lambda: self.model.may_request(member, seats,
+                                                             session_id=session.id))
+        done, registration_id = self._run(expect, "request", member, session_id=session.id,
+                                          seats=seats)
         if done:
             assert registration_id is not None
-            self._requested(registration_id, member, workshop.cost * seats,
-                            available if expect else None, outbox)
-            assert self._get(kinds.REGISTRATIONS, registration_id).due == session.start
+            self.registrations.append(registration_id)
+            self.model.request(registration_id, member, seats, session_id=session.id,
+                               workshop_id=session.workshop)
 
     @command(2, who=PICK, index=PICK, seats=SEATS, active=MOSTLY)
     def request_future(self, who: int, index: int, seats: int, active: bool) -> None:
         """BOOK-11..13: a request for seats in a future session of a workshop."""
         member = self._member(who)
         workshop = self._workshop(index, active)
-        available, outbox = self._available(member), self._outbox_seq()
-        expect = self._expect(member, lambda: (
-            workshop.state is WorkshopState.ACTIVE and member != self.org
-            and 1 <= seats <= POLICY.max_future_seats
-            and not self._live_future(member, workshop.id)
-            and available >= workshop.cost * seats))
-        done, registration_id = self._run(expect, lambda: self.service.request(
-            member, workshop_id=workshop.id, seats=seats))
+        expect = self._expect(lambda: self.model.may_request(member, seats,
+                                                             workshop_id=workshop.id))
+        done, registration_id = self._run(expect, "request", member, workshop_id=workshop.id,
+                                          seats=seats)
         if done:
             assert registration_id is not None
-            self._requested(registration_id, member, workshop.cost * seats,
-                            available if expect else None, outbox)
-            due = self._get(kinds.REGISTRATIONS, registration_id).due
-            assert due == POLICY.add_days(self.clock.now(), POLICY.future_request_due_days)
-
-    def _requested(self, registration_id: str, member: str, amount: int, before: int | None,
-                   outbox: int) -> None:
-        registration = self._get(kinds.REGISTRATIONS, registration_id)
-        assert (registration.state, registration.member, registration.amount) == (
-            R.PENDING, member, amount)
-        if before is not None:  # no deadline moved stars first
-            assert self._available(member) == before - amount  # BOOK-11: held at once
-        assert "RequestReceived" in self._new_events(outbox)
-        self.registrations.append(registration_id)
+            self.registrations.append(registration_id)
+            self.model.request(registration_id, member, seats, session_id=None,
+                               workshop_id=workshop.id)
 
     # ------------------------------------------------------------------ answers
-    def _refunded(self, registration: Registration, state: RegistrationState,
-                  available: int) -> None:
-        """The registration ended in ``state`` and its member got every held star back."""
-        ended = self._get(kinds.REGISTRATIONS, registration.id)
-        assert ended.state is state
-        assert self._available(registration.member) == available + registration.amount
-
-    def _seats_left(self, registration: Registration) -> int:
+    def _seats_left(self, registration: MReg) -> int:
         if registration.session is None:
             return 0
-        return self._get(kinds.SESSIONS, registration.session).seats_left
+        return self.model.seats_left(self.model.sessions[registration.session])
 
     @command(6, when=lambda self: self._any_registration(self._pending),
              how=st.sampled_from(["accept", "accept", "accept", "accept_future", "refuse"]),
@@ -567,85 +492,37 @@ class BookingMachine(RuleBasedStateMachine):
         else:
             registration = self._registration(index, self._pending)
         actor = registration.organizer if right else registration.member
-        {"accept": self._accept, "accept_future": self._accept_future,
-         "refuse": self._refuse}[how](registration, actor, right)
+        model, reg = self.model, registration.id
+        if how == "accept":  # BOOK-18: seats taken at once
+            if self._run(self._expect(lambda: model.may_accept(actor, reg)), how, actor, reg)[0]:
+                model.accept(reg)
+        elif how == "accept_future":  # BOOK-24: the waitlist's window starts
+            expect = self._expect(lambda: model.may_accept_future(actor, reg))
+            if self._run(expect, how, actor, reg)[0]:
+                model.accept_future(reg)
+        else:  # REFUND-1
+            self._end(actor, registration, "refuse", "refuse")
 
-    def _accept(self, registration: Registration, actor: str, right: bool) -> None:
-        session = (self._get(kinds.SESSIONS, registration.session)
-                   if registration.session else None)
-        expect = self._expect(actor, lambda: (
-            right and registration.state is R.PENDING and session is not None
-            and session.seats_left >= registration.seats))
-        done, _ = self._run(expect, lambda: self.service.accept(actor, registration.id))
-        if done and expect:
-            assert session is not None
-            assert self._get(kinds.REGISTRATIONS, registration.id).state is R.REGISTERED
-            after = self._get(kinds.SESSIONS, session.id)
-            assert after.seats_taken == session.seats_taken + registration.seats
-
-    def _accept_future(self, registration: Registration, actor: str, right: bool) -> None:
-        session = (self._get(kinds.SESSIONS, registration.session)
-                   if registration.session else None)
-        expect = self._expect(actor, lambda: (
-            right and registration.state is R.PENDING
-            and (session is None or (
-                session.seats_left < registration.seats
-                and not self._live_future(registration.member, registration.workshop)))))
-        done, _ = self._run(expect, lambda: self.service.accept_future(actor, registration.id))
-        if done and expect:
-            waiting = self._get(kinds.REGISTRATIONS, registration.id)
-            assert (waiting.state, waiting.session) == (R.WAITLISTED, None)
-            assert waiting.waitlist_until == POLICY.add_days(
-                self.clock.now(), POLICY.waitlist_window_days)
-
-    def _refuse(self, registration: Registration, actor: str, right: bool) -> None:
-        available = self._available(registration.member)
-        expect = self._expect(actor, lambda: right and registration.state is R.PENDING)
-        done, _ = self._run(expect, lambda: self.service.refuse(actor, registration.id))
-        if done and expect:
-            self._refunded(registration, R.REFUSED, available)
+    def _end(self, actor: str, registration: MReg, trigger: str, name: str) -> None:
+        """The command ``name``, ending a request: its refund and notice are the model's."""
+        expect = self._expect(lambda: self.model.may_end(actor, registration.id, trigger))
+        if self._run(expect, name, actor, registration.id)[0]:
+            self.model.end(registration.id, trigger)
 
     @command(3, when=lambda self: self._any_registration(self._withdrawable),
              index=PICK, fitting=MOSTLY, how=st.sampled_from(["cancel", "unregister", "leave"]),
              right=MOSTLY, who=PICK)
     def member_withdraws(self, index: int, fitting: bool, how: str, right: bool,
                          who: int) -> None:
-        """BOOK-17/19/25: the member cancels a request, unregisters or leaves the waitlist."""
+        """BOOK-17/19/25: the member cancels a request, unregisters or leaves the waitlist
+        (BOOK-18: an unregistered member's seats are free at once)."""
         registration = self._registration(index, self._withdrawable)
         if fitting:
-            how = {R.PENDING: "cancel", R.REGISTERED: "unregister"}.get(
+            how = {"pending": "cancel", "registered": "unregister"}.get(
                 registration.state, "leave")
         actor = registration.member if right else self._other_than(registration.member, who)
-        {"cancel": self._cancel_request, "unregister": self._unregister,
-         "leave": self._leave_waitlist}[how](registration, actor, right)
-
-    def _cancel_request(self, registration: Registration, actor: str, right: bool) -> None:
-        available = self._available(registration.member)
-        expect = self._expect(actor, lambda: right and registration.state is R.PENDING)
-        done, _ = self._run(expect, lambda: self.service.cancel_request(actor, registration.id))
-        if done and expect:
-            self._refunded(registration, R.CANCELLED, available)
-
-    def _unregister(self, registration: Registration, actor: str, right: bool) -> None:
-        session = (self._get(kinds.SESSIONS, registration.session)
-                   if registration.session else None)
-        available = self._available(registration.member)
-        expect = self._expect(actor, lambda: (
-            right and registration.state is R.REGISTERED and session is not None
-            and self._open_for_changes(session)))
-        done, _ = self._run(expect, lambda: self.service.unregister(actor, registration.id))
-        if done and expect:
-            assert session is not None
-            self._refunded(registration, R.UNREGISTERED, available)
-            after = self._get(kinds.SESSIONS, session.id)
-            assert after.seats_taken == session.seats_taken - registration.seats  # BOOK-18
-
-    def _leave_waitlist(self, registration: Registration, actor: str, right: bool) -> None:
-        available = self._available(registration.member)
-        expect = self._expect(actor, lambda: right and registration.state is R.WAITLISTED)
-        done, _ = self._run(expect, lambda: self.service.leave_waitlist(actor, registration.id))
-        if done and expect:
-            self._refunded(registration, R.LEFT_WAITLIST, available)
+        name = {"cancel": "cancel_request", "leave": "leave_waitlist"}.get(how, how)
+        self._end(actor, registration, how, name)
 
     @command(2, when=lambda self: self._any_registration(self._cancellable),
              index=PICK, right=MOSTLY)
@@ -653,20 +530,7 @@ class BookingMachine(RuleBasedStateMachine):
         """BOOK-20: the organizer cancels with a registered or waitlisted member."""
         registration = self._registration(index, self._cancellable)
         actor = registration.organizer if right else registration.member
-        session = (self._get(kinds.SESSIONS, registration.session)
-                   if registration.session else None)
-        available = self._available(registration.member)
-        expect = self._expect(actor, lambda: right and (
-            registration.state is R.WAITLISTED
-            or (registration.state is R.REGISTERED and session is not None
-                and self._open_for_changes(session))))
-        done, _ = self._run(expect, lambda: self.service.cancel_transaction(
-            actor, registration.id))
-        if done and expect:
-            self._refunded(registration, R.TRANSACTION_CANCELLED, available)
-            if session is not None:
-                after = self._get(kinds.SESSIONS, session.id)
-                assert after.seats_taken == session.seats_taken - registration.seats
+        self._end(actor, registration, "cancel_transaction", "cancel_transaction")
 
     @command(4, when=lambda self: self._any_registration(self._waitlisted)
              and self._any_session(self._open_for_changes),
@@ -678,48 +542,27 @@ class BookingMachine(RuleBasedStateMachine):
         session = self._session(session_index, (lambda s: (
             s.workshop == registration.workshop and self._open_for_changes(s)
         )) if same else None)
-        expect = self._expect(actor, lambda: (
-            right and registration.state is R.WAITLISTED
-            and session.workshop == registration.workshop and self._open_for_changes(session)
-            and session.seats_left >= registration.seats
-            and not self._live_for_session(registration.member, session.id)))
-        done, _ = self._run(expect, lambda: self.service.join(
-            actor, registration.id, session.id))
-        if done and expect:
-            joined = self._get(kinds.REGISTRATIONS, registration.id)
-            assert (joined.state, joined.session) == (R.REGISTERED, session.id)
-            after = self._get(kinds.SESSIONS, session.id)
-            assert after.seats_taken == session.seats_taken + registration.seats
+        expect = self._expect(lambda: self.model.may_join(actor, registration.id, session.id))
+        done, _ = self._run(expect, "join", actor, registration.id, session.id)
+        if done:
+            self.model.join(registration.id, session.id)
 
     # ------------------------------------------------------------------ aftermath
     @command(6, when=lambda self: self._any_session(self._confirmable),
              index=PICK, right=MOSTLY, held=MOSTLY, awaiting=MOSTLY)
     def confirm(self, index: int, right: bool, held: bool, awaiting: bool) -> None:
-        """BOOK-30/31: the organizer says whether a session that ended was held."""
+        """BOOK-30/31: the organizer says whether a session that ended was held
+        (REFUND-4: the organizer earns every registered seat; BOOK-31: or they are
+        refunded at once)."""
         session = self._session(index, self._confirmable if awaiting else None)
         actor = self.org if right else self.participants[index % len(self.participants)]
-        registered = [r for r in self._all(kinds.REGISTRATIONS, self.registrations)
-                      if r.session == session.id and r.state is R.REGISTERED]
-        before = {m: self._available(m) for m in (self.org, *self.participants)}
-        outbox = self._outbox_seq()
-        expect = self._expect(actor, lambda: right and session.state is S.AWAITING_CONFIRMATION)
-        command = self.service.confirm_held if held else self.service.confirm_not_held
-        done, _ = self._run(expect, lambda: command(actor, session.id))
-        if not (done and expect):
-            return
-        after = self._get(kinds.SESSIONS, session.id)
-        assert after.state is (S.HELD if held else S.NOT_HELD)
-        expected = dict(before)
-        for registration in registered:
-            ended = self._get(kinds.REGISTRATIONS, registration.id)
-            assert ended.state is (R.PAID if held else R.REFUNDED_NOT_HELD)
-            if held:  # BOOK-30, REFUND-4: the organizer earns every registered seat
-                expected[self.org] += registration.amount
-            else:  # BOOK-31: refunded at once
-                expected[registration.member] += registration.amount
-        assert {m: self._available(m) for m in expected} == expected
-        if registered:
-            assert ("SessionHeld" if held else "SessionNotHeld") in self._new_events(outbox)
+        expect = self._expect(lambda: self.model.may_confirm(actor, session.id))
+        done, _ = self._run(expect, "confirm_held" if held else "confirm_not_held", actor,
+                            session.id)
+        if done and held:
+            self.model.confirm_held(session.id)
+        elif done:
+            self.model.confirm_not_held(session.id)
 
     @command(6, when=lambda self: self._any_registration(self._after_held),
              index=PICK, how=st.sampled_from(["attended", "attended", "absent", "evaluate"]),
@@ -727,58 +570,46 @@ class BookingMachine(RuleBasedStateMachine):
              who=PICK)
     def after_the_session(self, index: int, how: str, right: bool, fitting: bool, score: int,
                           recommend: bool, who: int) -> None:
-        """BOOK-33/40/41: confirm attendance or declare absence, then evaluate."""
+        """BOOK-33/40/41: confirm attendance or declare absence (BOOK-33: an absence
+        refunds nothing), then evaluate."""
         registration = self._registration(index, self._after_held)
         if fitting:
             how = "evaluate" if self._evaluable(registration) else how.replace(
                 "evaluate", "attended")
         actor = registration.member if right else self._other_than(registration.member, who)
+        model, reg = self.model, registration.id
         if how == "evaluate":
-            self._evaluate(registration, actor, right, score, recommend)
+            expect = self._expect(lambda: model.may_evaluate(actor, reg))
+            done, _ = self._run(expect, "evaluate", actor, reg, satisfaction=score,
+                                conformity=10 - score, teaching=score, duration=5,
+                                recommend=recommend)
+            if done:
+                model.evaluate(reg)
         else:
-            self._attendance(registration, actor, right, absent=how == "absent")
-
-    def _attendance(self, registration: Registration, actor: str, right: bool,
-                    absent: bool) -> None:
-        available = {m: self._available(m) for m in (self.org, *self.participants)}
-        expect = self._expect(actor, lambda: (
-            right and registration.state is R.PAID and registration.attendance is None))
-        command = self.service.declare_absent if absent else self.service.confirm_attendance
-        done, _ = self._run(expect, lambda: command(actor, registration.id))
-        if done and expect:
-            after = self._get(kinds.REGISTRATIONS, registration.id)
-            assert after.attendance is (Attendance.ABSENT if absent else Attendance.ATTENDED)
-            # BOOK-33: an absence refunds nothing.
-            assert {m: self._available(m) for m in available} == available
-
-    def _evaluate(self, registration: Registration, actor: str, right: bool, score: int,
-                  recommend: bool) -> None:
-        expect = self._expect(actor, lambda: (
-            right and registration.state is R.PAID
-            and registration.attendance is Attendance.ATTENDED and not registration.evaluated))
-        done, _ = self._run(expect, lambda: self.service.evaluate(
-            actor, registration.id, satisfaction=score, conformity=10 - score, teaching=score,
-            duration=5, recommend=recommend))
-        if done and expect:
-            assert self._get(kinds.REGISTRATIONS, registration.id).evaluated
+            expect = self._expect(lambda: model.may_attend(actor, reg))
+            name = "declare_absent" if how == "absent" else "confirm_attendance"
+            if self._run(expect, name, actor, reg)[0]:
+                model.attend(reg, how)
 
     # ------------------------------------------------------------------ accounts
     @command(1, who=PICK, active=MOSTLY)
     def deactivate(self, who: int, active: bool) -> None:
         """ACC-7: a participant leaves; 15 days later the account is purged (refunds)."""
-        member = self._participant(who, AccountStatus.ACTIVE if active else None)
-        expect = self._expect(member, lambda: True)
-        self._run(expect, lambda: self.service.deactivate(member))
+        member = self._participant(who, ACTIVE if active else None)
+        expect = self._expect(lambda: self.model.acting(member))
+        if self._run(expect, "deactivate", member)[0]:
+            self.model.deactivate(member)
 
     @command(1, who=PICK, deactivated=MOSTLY)
     def reactivate(self, who: int, deactivated: bool) -> None:
-        member = self._participant(who, AccountStatus.DEACTIVATED if deactivated else None)
-        expect = None if not self._settled() else (
-            self._status(member) is AccountStatus.DEACTIVATED)
-        self._run(expect, lambda: self.service.reactivate(member))
+        member = self._participant(who, DEACTIVATED if deactivated else None)
+        expect = self._expect(lambda: self.model.members[member].status == DEACTIVATED)
+        if self._run(expect, "reactivate", member)[0]:
+            self.model.reactivate(member)
 
-    def _participant(self, who: int, status: AccountStatus | None) -> str:
-        chosen = [m for m in self.participants if status is None or self._status(m) is status]
+    def _participant(self, who: int, status: str | None) -> str:
+        members = self.model.members
+        chosen = [m for m in self.participants if status in (None, members[m].status)]
         pool = chosen or self.participants
         return pool[who % len(pool)]
 
@@ -797,14 +628,14 @@ class BookingMachine(RuleBasedStateMachine):
         """Jump to (or a minute or an hour around) a coming start, end or deadline."""
         now = self.clock.now()
         instants: set[datetime] = set()
-        for session in self._all(kinds.SESSIONS, self.sessions):
-            if session.state is S.PLANNED:
+        for session in (self.model.sessions[i] for i in self.sessions):
+            if session.state == "planned":
                 instants |= {session.start, session.end}
-            if session.state in (S.PLANNED, S.AWAITING_CONFIRMATION):
+            if session.state in ("planned", AWAITING):
                 instants.add(POLICY.add_days(session.end, POLICY.confirmation_window_days))
-        for registration in self._all(kinds.REGISTRATIONS, self.registrations):
-            if registration.is_live:
-                instants |= {i for i in (registration.due, registration.waitlist_until) if i}
+        for registration in (self.model.regs[i] for i in self.registrations):
+            if registration.state in ("pending", "waitlisted"):  # BOOK-16, BOOK-24
+                instants.add(registration.deadline)
         targets = sorted(i + timedelta(minutes=offset) for i in instants
                          if i + timedelta(minutes=offset) > now)
         if targets:
@@ -814,12 +645,14 @@ class BookingMachine(RuleBasedStateMachine):
     def run_due(self) -> None:
         self.service.run_due()
         self.settled_at = self.clock.now()
+        self.model.run_due(self.settled_at)
 
     @command(1)
     def agendas(self) -> None:
         """The organizer's agenda shows exactly the stored pending and live registrations."""
         agenda = self.service.organizer_agenda(self.org)  # a query: applies deadlines too
         self.settled_at = self.clock.now()
+        self.model.run_due(self.settled_at)
         registrations = self._all(kinds.REGISTRATIONS, self.registrations)
 
         def ids(section: str) -> set[str]:
@@ -874,6 +707,34 @@ class BookingMachine(RuleBasedStateMachine):
         for session in sessions.values():  # BOOK-30: asked once, when it ended
             assert asked[session.id] == (1 if session.state in ENDED_SESSION else 0), session
 
+    def _matches_the_model(self, balances: dict[str, Balance],
+                           statuses: dict[str, AccountStatus], sessions: dict[str, Session],
+                           workshops: dict[str, Workshop], regs: list[Registration]) -> None:
+        """The stored state is what the reference model says the rules make of the
+        commands done: every member's stars and status, every session's seats, capacity,
+        instants and state, every workshop's deletion, and every registration's state,
+        session, price, deadline, end, attendance and evaluation."""
+        model = self.model
+        for member, balance in balances.items():
+            expected = model.members[member]
+            assert (balance.available, balance.held, statuses[member]) == (
+                expected.available, expected.held, expected.status), member
+        for session in sessions.values():
+            m = model.sessions[session.id]
+            assert (session.state, session.start, session.end, session.capacity,
+                    session.seats_taken) == (m.state, m.start, m.end, m.capacity,
+                                             m.seats_taken), session
+        for workshop in workshops.values():
+            assert (workshop.state is WorkshopState.DELETED) == model.workshops[workshop.id].deleted
+        for r in regs:
+            reg = model.regs[r.id]
+            assert (r.state, r.session, r.amount, r.ended_at, r.attendance, r.evaluated) == (
+                reg.state, reg.session, reg.amount, reg.ended_at, reg.attendance,
+                reg.evaluated), (r, reg)
+            if r.state in (R.PENDING, R.WAITLISTED):  # BOOK-16, BOOK-24
+                deadline = r.due if r.state is R.PENDING else r.waitlist_until
+                assert deadline == reg.deadline, (r, reg)
+
     @invariant()
     def booking_is_consistent(self) -> None:
         if not self.org:
@@ -900,6 +761,8 @@ class BookingMachine(RuleBasedStateMachine):
             statuses = {m: found.status for m in members
                         if (found := uow.get(kinds.MEMBERS, m)) is not None}
             supply = ledger.supply()
+            # Nothing waits to be applied up to the model's instant: the store is there too.
+            synced = uow.next_due(self.model.at) is None
 
         # BOOK-12, BOOK-18: seats.
         for session in sessions.values():
@@ -991,6 +854,12 @@ class BookingMachine(RuleBasedStateMachine):
         assert set(supply.returned_by_kind) <= {"account_purged"}
         assert supply.held == sum(r.amount for r in regs if r.is_live)
 
+        if synced:
+            self._matches_the_model(balances, statuses, sessions, workshops, regs)
+            model = self.model
+            assert (supply.in_wallets, supply.held, supply.issued, supply.returned) == (
+                model.wallets, model.held, model.issued, model.returned)
+
         # PROF-3/5: the profile counters follow the registrations and sessions.
         assert stats[self.org].organized_held == sum(
             1 for s in sessions.values() if s.state is S.HELD)
@@ -1019,6 +888,18 @@ TestSQLiteBookingMachine = RULES(SQLiteBookingMachine.TestCase)
 _PROFILE = settings()  # the loaded profile (dev or ci)
 TestSQLiteBookingMachine.settings = settings(
     _PROFILE, max_examples=max(_PROFILE.max_examples // 4, 5))
+
+
+@pytest.mark.rule("REFUND-5", "BOOK-21")
+def test_the_reference_model_says_how_every_registration_ends() -> None:
+    """The tables the machine checks holds and notices against cover every final state of
+    the lifecycle: each refund has its void reason, the one payment has none, and every
+    end is told but a purge's (ACC-7: a purged member is told nothing more)."""
+    finals = set(REGISTRATION_LIFECYCLE.final)
+    assert set(ENDING_OF) == finals
+    assert set(VOID_REASON_OF) == finals - {R.PAID}
+    assert set(REQUEST_ENDINGS) | set(SHARED_ENDINGS) == finals - {R.ACCOUNT_PURGED}
+    assert not set(REQUEST_ENDINGS) & set(SHARED_ENDINGS)
 
 
 # ---------------------------------------------------------------------- regressions

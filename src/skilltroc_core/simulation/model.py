@@ -4,8 +4,11 @@ It keeps, by plain arithmetic on dicts and small records, what the rules say eac
 accepted command and each deadline does: every member's available and held stars, the
 platform totals, seats taken per session, each request's state and deadline, gifts,
 tutorial view counts, campaign impressions, and the notices each transition implies.
+It also says which booking commands the rules accept in the state it keeps (the
+``may_*`` methods) and how each way a request ends refunds and is told (:data:`ENDS`).
 It shares no code with the service: only :meth:`Policy.add_days` (calendar arithmetic)
-and the policy numbers.
+and the policy numbers. The simulator runs it beside the library; so does the stateful
+booking test (``tests/test_booking_stateful.py``): one reference model of booking.
 
 Deadlines are kept in a heap ordered like the stores order timers (due instant, then
 scheduling order), so expiries apply at their own instants and in the same order.
@@ -38,7 +41,6 @@ LIVE: Final = frozenset({"pending", "registered", "waitlisted"})
 AWAITING: Final = "awaiting_confirmation"
 
 
-
 @attrs.frozen
 class Ending:
     """How one trigger ends a request: the refund matrix (REFUND-1..5) and the notice
@@ -61,31 +63,31 @@ class Ending:
 
 #: Every way a request ends, by its trigger.
 ENDS: Final[dict[str, Ending]] = {
-    "refuse": Ending("refused", "refused", "RequestRefused", "member",
-                     "organizer", frozenset({"pending"})),
-    "cancel": Ending("cancelled", "cancelled_by_member", "RequestCancelled", "organizer",
-                     "member", frozenset({"pending"})),
-    "expire": Ending("expired", "expired", "RequestExpired", "member"),
+    "refuse": Ending("refused", "refused", "RequestRefused", told="member",
+                     by="organizer", ends=frozenset({"pending"})),
+    "cancel": Ending("cancelled", "cancelled_by_member", "RequestCancelled", told="organizer",
+                     by="member", ends=frozenset({"pending"})),
+    "expire": Ending("expired", "expired", "RequestExpired", told="member"),
     "session_moved": Ending("voided_by_move", "session_moved", "RequestVoidedBySessionMove",
-                            "member"),
+                            told="member"),
     "session_cancelled": Ending("session_cancelled", "session_cancelled", "SessionCancelled",
-                                "session"),
+                                told="session"),
     "workshop_deleted": Ending("workshop_deleted", "workshop_deleted", "WorkshopDeleted",
-                               "workshop"),
-    "unregister": Ending("unregistered", "unregistered", "MemberUnregistered", "organizer",
-                         "member", frozenset({"registered"})),
+                               told="workshop"),
+    "unregister": Ending("unregistered", "unregistered", "MemberUnregistered",
+                         told="organizer", by="member", ends=frozenset({"registered"})),
     "cancel_transaction": Ending("transaction_cancelled", "transaction_cancelled",
-                                 "TransactionCancelled", "member",
-                                 "organizer", frozenset({"registered", "waitlisted"})),
-    "not_held": Ending("refunded_not_held", "not_held", "SessionNotHeld", "session"),
+                                 "TransactionCancelled", told="member", by="organizer",
+                                 ends=frozenset({"registered", "waitlisted"})),
+    "not_held": Ending("refunded_not_held", "not_held", "SessionNotHeld", told="session"),
     "organizer_silent": Ending("refunded_organizer_silent", "organizer_silent",
-                               "SessionLapsed", "session"),
-    "leave": Ending("left_waitlist", "left_waitlist", "WaitlistLeft", "organizer",
-                    "member", frozenset({"waitlisted"})),
+                               "SessionLapsed", told="session"),
+    "leave": Ending("left_waitlist", "left_waitlist", "WaitlistLeft", told="organizer",
+                    by="member", ends=frozenset({"waitlisted"})),
     "waitlist_expire": Ending("waitlist_expired", "waitlist_expired", "WaitlistExpired",
-                              "member"),
+                              told="member"),
     "account_purged": Ending("account_purged", "account_purged"),
-    "held": Ending("paid", "posted", "SessionHeld", "session"),
+    "held": Ending("paid", "posted", "SessionHeld", told="session"),
 }
 
 

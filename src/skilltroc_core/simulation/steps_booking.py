@@ -71,17 +71,15 @@ class BookingSteps(AreaSteps):
             entities=[(kinds.WORKSHOPS, workshop_id)])
         self.model.plan_session(session_id, workshop_id, start, capacity)
 
-    def _session_step(self, step: Step) -> tuple[MSession, str] | None:
+    def _session_step(self, step: Step) -> tuple[MSession, str]:
+        """A session not started, and who acts on it (mostly its organizer)."""
         session = pick(self._open_sessions(), step.args[0])
         if session is None:
-            return None
+            self.ctx.skip()
         return session, self._actor(session.organizer, step)
 
     def do_move_session(self, step: Step) -> None:
-        found = self._session_step(step)
-        if found is None:
-            self.ctx.skip()
-        session, actor = found
+        session, actor = self._session_step(step)
         start = self.clock.now() + self._offset(step.args[1])
         self.ctx.command("move_session", lambda: self.app.move_session(actor, session.id, start),
                          expect=self.model.may_change_session(actor, session.id, start=start),
@@ -89,10 +87,7 @@ class BookingSteps(AreaSteps):
         self.model.move_session(session.id, start)
 
     def do_set_capacity(self, step: Step) -> None:
-        found = self._session_step(step)
-        if found is None:
-            self.ctx.skip()
-        session, actor = found
+        session, actor = self._session_step(step)
         capacity = max(1, session.seats_taken + step.args[1] % 4 - 1)
         self.ctx.command("set_capacity", lambda: self.app.set_capacity(actor, session.id, capacity),
                          expect=self.model.may_change_session(actor, session.id,
@@ -101,10 +96,7 @@ class BookingSteps(AreaSteps):
         self.model.set_capacity(session.id, capacity)
 
     def do_cancel_session(self, step: Step) -> None:
-        found = self._session_step(step)
-        if found is None:
-            self.ctx.skip()
-        session, actor = found
+        session, actor = self._session_step(step)
         self.ctx.command("cancel_session", lambda: self.app.cancel_session(actor, session.id),
                          expect=self.model.may_change_session(actor, session.id),
                          entities=[(kinds.SESSIONS, session.id)])
@@ -218,21 +210,19 @@ class BookingSteps(AreaSteps):
         model.join(reg.id, session.id)
 
     # ------------------------------------------------------------------ after the session
-    def _awaiting(self, step: Step) -> tuple[MSession, str] | None:
+    def _awaiting(self, step: Step) -> tuple[MSession, str]:
+        """A session awaiting confirmation (sometimes one not ended), and who answers."""
         model = self.model
         sessions = list(model.awaiting.values())
         if step.args[1] % 12 == 0:  # too early: refused
             sessions = recent(model.planned)
         session = pick(sessions, step.args[0])
         if session is None:
-            return None
+            self.ctx.skip()
         return session, self._actor(session.organizer, step)
 
     def _confirm(self, step: Step, kind: str, held: bool) -> None:
-        found = self._awaiting(step)
-        if found is None:
-            self.ctx.skip()
-        session, actor = found
+        session, actor = self._awaiting(step)
         members = [session.organizer, *(r.member for r in self.model.registered_in(session))]
         call = self.app.confirm_held if held else self.app.confirm_not_held
         self.ctx.command(kind, lambda: call(actor, session.id),

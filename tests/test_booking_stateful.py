@@ -72,7 +72,7 @@ from skilltroc_core.ports import EntityKind, Store, UnitOfWork
 from skilltroc_core.rules import DEFAULT_POLICY
 from skilltroc_core.service import Skilltroc, kinds
 from skilltroc_core.service.booking import DEADLINE_OF, REQUEST_DUE, WAITLIST_WINDOW
-from skilltroc_core.testing import TEST_SECRET_KEY
+from skilltroc_core.testing import TEST_SECRET_KEY, state_of
 
 T = TypeVar("T")
 E = TypeVar("E")
@@ -161,15 +161,6 @@ def command(weight: int, *, when: Callable[[Any], bool] | None = None,
         return method
 
     return register
-
-
-def sqlite_dump(store: SQLiteStore) -> list[tuple[Any, ...]]:
-    """Every row of every table of a SQLite store, in a stable order."""
-    conn = store._conn
-    tables = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-    return sorted(((table, *row) for table in tables
-                   for row in conn.execute(f"SELECT * FROM {table}")), key=repr)
 
 
 class BookingMachine(RuleBasedStateMachine):
@@ -294,24 +285,13 @@ class BookingMachine(RuleBasedStateMachine):
         return any(test(s) for s in self._all(kinds.SESSIONS, self.sessions))
 
     # ------------------------------------------------------------------ running
-    def _fingerprint(self) -> Any:
-        """Everything the store keeps (what a refused command must leave as it was)."""
-        store = self.store
-        if isinstance(store, SQLiteStore):
-            return sqlite_dump(store)
-        assert isinstance(store, MemoryStore)
-        book = store.book
-        return (len(book.transfers), dict(book.balances), dict(book.holds), dict(book.totals),
-                store._outbox_seq, dict(store._sequences), dict(store._timers),
-                {kind: dict(table) for kind, table in store._entities.items()})
-
     def _outbox_seq(self) -> int:
         items = self.store.drain_notifications(limit=1_000_000)  # never acknowledged here
         return items[-1].seq if items else 0
 
     def _run(self, expect: bool | None, call: Callable[[], T]) -> tuple[bool, T | None]:
         """Run a command: refused (changing nothing) or done, as ``expect`` says if given."""
-        before = self._fingerprint()
+        before = state_of(self.store)  # everything the store keeps
         # The command's name: the method the lambda is defined in.
         name = call.__qualname__.split(".")[1].lstrip("_")
         try:
@@ -320,7 +300,8 @@ class BookingMachine(RuleBasedStateMachine):
             event(f"{name}: refused ({error.code})")
             assert error.code in REFUSAL_CODES, f"not an ordinary refusal: {error!r}"
             assert expect is not True, f"refused although the rules allow it: {error}"
-            assert self._fingerprint() == before, f"a refusal changed the store: {error}"
+            changed = before.changes(state_of(self.store))
+            assert not changed, f"a refusal changed the store: {error}: {changed}"
             return False, None
         event(f"{name}: done")
         assert expect is not False, "done although the rules refuse it"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -17,8 +16,9 @@ from skilltroc_core.booking import Session
 from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.ledger import Hold, StatementLine, TransferKind
 from skilltroc_core.service import AgendaItem, Skilltroc
+from skilltroc_core.testing import changes_nothing
 
-from .members_support import PARIS, World, notices, signup_provider, snapshot
+from .members_support import PARIS, World, notices, signup_provider
 
 __all__ = [
     "END_KINDS",
@@ -35,7 +35,6 @@ __all__ = [
     "member_with",
     "professional",
     "refused",
-    "store_state",
     "waitlist",
     "workshop",
 ]
@@ -135,28 +134,10 @@ def hold_end_lines(service: Skilltroc, member: str, registration: str) -> list[S
 def refused(world: World, call: Callable[[], object], code: str, rule: str | None
             ) -> SkilltrocError:
     """``call`` raises a SkilltrocError with ``code`` and ``rule``, and changes nothing."""
-    before = store_state(world)
-    with pytest.raises(SkilltrocError) as info:
+    with changes_nothing(world.store), pytest.raises(SkilltrocError) as info:
         call()
     assert (info.value.code, info.value.rule) == (code, rule), str(info.value)
-    assert store_state(world) == before
     return info.value
-
-
-def store_state(world: World) -> dict[str, Any]:
-    """:func:`snapshot` of the store, timers and outbox included, as the Store API shows it.
-
-    One normalisation: empty index buckets (a key with no postings, an index with no
-    keys) are dropped. A rolled-back unit of work can leave such empty buckets behind in
-    the memory store, and ``find`` returns ``[]`` for them exactly as for missing ones, so
-    they are not a change a command made; everything else must be equal, posting order
-    included.
-    """
-    state = snapshot(world.store)
-    indexes = {name: {key: ids for key, ids in postings.items() if ids}
-               for name, postings in state["indexes"].items()}
-    state["indexes"] = {name: postings for name, postings in indexes.items() if postings}
-    return state
 
 
 def ledger_hold(world: World, registration: str) -> Hold | None:

@@ -1,4 +1,5 @@
-"""Shared test configuration: hypothesis profiles and the rule marker.
+"""Shared test configuration: hypothesis profiles, the rule marker, and what a failed
+``assert state_of(store) == before`` says (the changes, one a line).
 
 Profiles: ``dev`` (default, quick), ``ci`` (thorough and repeatable: at least 200
 examples of 50 steps for the stateful machines, the same examples every run) and
@@ -11,6 +12,8 @@ from __future__ import annotations
 import os
 
 from hypothesis import HealthCheck, settings
+
+from skilltroc_core.testing.snapshot import StoreState
 
 settings.register_profile(
     "dev", max_examples=30, stateful_step_count=30, deadline=None,
@@ -25,3 +28,11 @@ settings.register_profile(
     suppress_health_check=list(HealthCheck),
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str] | None:
+    """Two store states compared: what changed from the right one (the state before, as
+    the tests write it) to the left one, instead of two long reprs."""
+    if op in ("==", "!=") and isinstance(left, StoreState) and isinstance(right, StoreState):
+        return ["the store states differ:", *right.changes(left)]
+    return None

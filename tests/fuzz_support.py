@@ -14,8 +14,9 @@ from typing import Any
 import attrs
 
 from skilltroc_core.service import Skilltroc
+from skilltroc_core.testing import StoreState, state_of
 
-from .booking_support import at, book, store_state, waitlist
+from .booking_support import at, book, waitlist
 from .members_support import (
     START,
     World,
@@ -257,10 +258,10 @@ def broken(offset: object, when: datetime = START + timedelta(days=3)) -> dateti
 #: where most deadlines a command would set fall past the end of the calendar.
 FAR = datetime(9999, 12, 31, 12, tzinfo=UTC)
 
-_CACHE: dict[bool, tuple[Cast, dict[str, Any]]] = {}
+_CACHE: dict[bool, tuple[Cast, StoreState]] = {}
 
 
-def pristine_cast(*, far: bool = False) -> tuple[Cast, dict[str, Any]]:
+def pristine_cast(*, far: bool = False) -> tuple[Cast, StoreState]:
     """The cast and the state of its store, built once and handed out again while unchanged.
 
     ``far``: the cast with its clock moved to :data:`FAR` and every deadline due by then
@@ -273,7 +274,7 @@ def pristine_cast(*, far: bool = False) -> tuple[Cast, dict[str, Any]]:
             cast.world.clock.set(FAR)
             cast.service.run_due()
             notices(cast.service)
-        _CACHE[far] = (cast, store_state(cast.world))
+        _CACHE[far] = (cast, state_of(cast.world.store))
     return _CACHE[far]
 
 

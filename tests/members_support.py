@@ -1,14 +1,13 @@
 """Helpers for the members-layer tests: a service over a memory store, a manual clock,
-signups that complete, notification filters and a full snapshot of the store.
+signups that complete and notification filters. (What a store holds, to check that a
+refusal changed nothing, is :func:`skilltroc_core.testing.state_of`.)
 
 Not a test module (no ``test_`` prefix); the test files import from it.
 """
 
 from __future__ import annotations
 
-import copy
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import attrs
 from dateutil import tz
@@ -33,7 +32,6 @@ __all__ = [
     "signup_confirmed",
     "signup_pending",
     "signup_provider",
-    "snapshot",
     "stored_member",
 ]
 
@@ -125,31 +123,6 @@ def stored_member(store: MemoryStore, member_id: str) -> Member:
     found = store._entities[kinds.MEMBERS.name][member_id]
     assert isinstance(found, Member)
     return found
-
-
-def snapshot(store: MemoryStore) -> dict[str, Any]:
-    """A deep copy of everything a memory store keeps that a command could change."""
-    book = store.book
-    return copy.deepcopy({
-        "entities": store._entities,
-        # Order matters where the store promises one: index postings (``find`` returns
-        # entities in the order they were first stored) and the outbox (drained in order).
-        "indexes": {name: {key: list(ids) for key, ids in postings.items()}
-                    for name, postings in store._indexes.items()},
-        "balances": book.balances,
-        "transfers": book.transfers,
-        "statement": book.statement,
-        "holds": book.holds,
-        "keys": book.keys,
-        "totals": book.totals,
-        "outbox": list(store._outbox.items()),
-        "outbox_seq": store._outbox_seq,
-        "timers": store._timers,
-        "sequences": store._sequences,
-        # a queue's members and their keys (its heap's stale entries are not state)
-        "queues": {name: dict(queue.entries) for name, queue in store._queues.items()
-                   if queue.entries},
-    })
 
 
 def check_two_stores_see_each_others_commits(first: Skilltroc, second: Skilltroc) -> None:

@@ -28,6 +28,7 @@ from skilltroc_core.errors import (
 )
 from skilltroc_core.ledger import TransferKind
 from skilltroc_core.service import ContactMatch, Skilltroc
+from skilltroc_core.testing import state_of
 
 from .members_support import (
     CHEAP_POLICY,
@@ -41,7 +42,6 @@ from .members_support import (
     signup_confirmed,
     signup_pending,
     signup_provider,
-    snapshot,
     stored_member,
 )
 
@@ -132,9 +132,9 @@ def test_every_command_of_an_unconfirmed_account_is_refused(
     bob = signup_confirmed(service, "bob")
     assert bob == "mem_000001"
     alice, _ = signup_pending(service, "alice")
-    before = snapshot(world.store)
+    before = state_of(world.store)
     _refused(lambda: command(service, alice), "account_not_confirmed", "ACC-1")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     assert service.balance(alice) == (0, 0)
 
 
@@ -145,13 +145,13 @@ def test_signing_in_waits_for_the_confirmation_and_a_wrong_password_says_nothing
     service = world.service
     alice, token = signup_pending(service, "alice")
     notices(service)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     _refused(lambda: service.sign_in(email_of("alice"), "not her password"), "wrong_password",
              "ACC-4")
     error = _refused(lambda: service.sign_in(email_of("alice"), PASSWORD),
                      "account_not_confirmed", "ACC-1")
     assert "confirmation mail" in error.message
-    assert snapshot(world.store) == before and notices(service) == []
+    assert state_of(world.store) == before and notices(service) == []
     service.confirm_email(alice, token)
     assert service.sign_in(email_of("alice"), PASSWORD) == alice
     service.deactivate(alice)  # a deactivated member signs in to reactivate
@@ -274,7 +274,7 @@ def test_an_email_already_used_is_refused_whatever_its_case_and_account_state(
         alice = signup_confirmed(service, "alice")
         if state == "deactivated":
             service.deactivate(alice)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     for address in ("alice@example.org", "ALICE@Example.ORG", "  Alice@example.org "):
         with pytest.raises(SkilltrocError) as info:
             if how == "password":
@@ -282,7 +282,7 @@ def test_an_email_already_used_is_refused_whatever_its_case_and_account_state(
             else:
                 service.signup(address, provider="google")
         assert (info.value.code, info.value.rule) == ("already_exists", "ACC-6")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 @pytest.mark.rule("ACC-6")
@@ -342,10 +342,10 @@ def test_a_reset_token_expires_after_one_hour_at_exactly_that_instant(world: Wor
     world.advance(timedelta(minutes=59, seconds=59))
     service.reset_password(email_of("bob"), bob_token, "bob's new secret")  # still valid
     world.advance(timedelta(seconds=1))  # exactly one hour
-    before = snapshot(world.store)
+    before = state_of(world.store)
     _refused(lambda: service.reset_password(email_of("alice"), alice_token, "too late now"),
              "deadline_passed", "ACC-4")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     assert service.sign_in(email_of("alice"), PASSWORD)
     assert service.sign_in(email_of("bob"), "bob's new secret")
 
@@ -370,11 +370,11 @@ def test_a_provider_account_is_sent_to_its_provider_by_mail_and_has_no_reset(
     service = world.service
     alice = signup_provider(service, "alice", provider="facebook")
     notices(service)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     service.request_password_reset(email_of("alice"))  # answers nothing, as for anyone
     [notice] = notices(service)  # the mail tells her where to sign in; nothing else changed
-    assert {**snapshot(world.store), "outbox_seq": 0} == {**before, "outbox_seq": 0}
-    before = snapshot(world.store)
+    assert state_of(world.store).without("outbox seq") == before.without("outbox seq")
+    before = state_of(world.store)
     assert (notice.event, notice.rule, notice.recipients) == (
         "PasswordResetRequested", "ACC-4", (alice,))
     assert notice.facts_map == {"email": email_of("alice"), "provider": "facebook"}
@@ -383,7 +383,7 @@ def test_a_provider_account_is_sent_to_its_provider_by_mail_and_has_no_reset(
     _refused(lambda: service.sign_in(email_of("alice"), PASSWORD), "wrong_password", "ACC-4")
     _refused(lambda: service.change_password(alice, PASSWORD, "some new secret"),
              "provider_account")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 @pytest.mark.rule("ACC-4")
@@ -394,9 +394,9 @@ def test_reset_for_an_unknown_email_answers_as_for_a_member_and_short_passwords_
     signup_confirmed(service, "alice")
     token = reset_link(service, email_of("alice"))
     notices(service)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     service.request_password_reset(email_of("nobody"))  # answers nothing, as for a member
-    assert notices(service) == [] and snapshot(world.store) == before
+    assert notices(service) == [] and state_of(world.store) == before
     short = "x" * (CHEAP_POLICY.password_min_length - 1)
     _refused(lambda: service.signup(email_of("bob"), password=short), "invalid_input", "ACC-4")
     _refused(lambda: service.reset_password(email_of("alice"), token, short),
@@ -412,11 +412,11 @@ def test_reset_for_an_unknown_email_answers_as_for_a_member_and_short_passwords_
 def test_changing_a_password_needs_the_current_one(world: World) -> None:
     service = world.service
     alice = signup_confirmed(service, "alice")
-    before = snapshot(world.store)
+    before = state_of(world.store)
     _refused(lambda: service.change_password(alice, "not my password", "another secret"),
              "wrong_password", "ACC-5")
     _refused(lambda: service.change_password(alice, PASSWORD, "short"), "invalid_input")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     service.change_password(alice, PASSWORD, "another secret")
     assert service.sign_in(email_of("alice"), "another secret") == alice
     _refused(lambda: service.sign_in(email_of("alice"), PASSWORD), "wrong_password")
@@ -462,7 +462,7 @@ def test_a_deactivated_account_cannot_act_and_is_hidden_until_reactivated(
     assert notice.facts_map["purge_at"] == purge_at.isoformat()
     assert service.member(alice).status is AccountStatus.DEACTIVATED
 
-    before = snapshot(world.store)
+    before = state_of(world.store)
     for call in (lambda: service.buy_stars(alice, 5, "pay-2"),
                  lambda: service.gift(alice, email_of("bob"), 1),
                  lambda: service.post_message(alice, "still here"),
@@ -480,7 +480,7 @@ def test_a_deactivated_account_cannot_act_and_is_hidden_until_reactivated(
     assert service.import_contacts(carol, [email_of("alice"), email_of("bob")]) == [
         ContactMatch(email=email_of("bob"), member_id=bob, display_name="bob", followed=False)
     ]
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     assert service.balance(alice) == (30, 0)  # her data is kept
     service.check_invariants(deep=True)
 
@@ -655,12 +655,12 @@ def test_a_purchase_is_credited_once_per_payment_reference(world: World) -> None
         (TransferKind.SIGNUP_BONUS, 10, 10, f"signup:{alice}"),
         (TransferKind.PURCHASE, 25, 35, "payment:pay-1"),
     ]
-    before = snapshot(world.store)
+    before = state_of(world.store)
     error = _refused(lambda: service.buy_stars(alice, 30, "pay-1"), "idempotency_conflict",
                      "STAR-2")
     assert isinstance(error, IdempotencyConflictError)
     _refused(lambda: service.buy_stars(bob, 25, "pay-1"), "idempotency_conflict", "STAR-2")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     service.buy_stars(alice, 25, "pay-2")  # another reference is another purchase
     assert service.balance(alice) == (60, 0)
     service.check_invariants(deep=True)
@@ -675,9 +675,9 @@ def test_a_purchase_retried_after_the_account_was_deactivated_gets_its_first_ans
     first = service.buy_stars(alice, 25, "pay-1")
     service.deactivate(alice)
     notices(service)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     assert service.buy_stars(alice, 25, "pay-1") == first  # the payment port's retry
-    assert snapshot(world.store) == before and notices(service) == []
+    assert state_of(world.store) == before and notices(service) == []
     _refused(lambda: service.buy_stars(alice, 25, "pay-2"), "account_deactivated", "ACC-7")
     assert service.balance(alice) == (35, 0)
 
@@ -687,10 +687,10 @@ def test_a_purchase_retried_after_the_account_was_deactivated_gets_its_first_ans
 def test_a_purchase_of_a_bad_amount_is_refused(world: World, amount: Any) -> None:
     service = world.service
     alice = signup_confirmed(service, "alice")
-    before = snapshot(world.store)
+    before = state_of(world.store)
     _refused(lambda: service.buy_stars(alice, amount, "pay-1"), "invalid_amount", "STAR-2")
     _refused(lambda: service.buy_stars(alice, 5, ""), "invalid_input", "STAR-2")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 # --- PROF-1, PROF-6, PROF-7: profiles -----------------------------------------------------
@@ -712,7 +712,7 @@ def test_a_profile_exists_from_signup_and_takes_a_photo_and_a_short_bio(world: W
     assert view.profile.bio is None and view.profile.photo is not None
     limit = CHEAP_POLICY.max_bio_length
     service.update_profile(alice, bio="b" * limit)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     _refused(lambda: service.update_profile(alice, bio="b" * (limit + 1)), "invalid_input",
              "PROF-1")
     _refused(lambda: service.update_profile(
@@ -720,7 +720,7 @@ def test_a_profile_exists_from_signup_and_takes_a_photo_and_a_short_bio(world: W
     _refused(lambda: service.update_profile(alice, display_name="   "), "invalid_input",
              "PROF-1")
     _refused(lambda: service.update_profile(alice, bio=42), "invalid_input", "PROF-1")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 @pytest.mark.rule("PROF-6")
@@ -761,11 +761,11 @@ def test_a_platform_may_require_more_of_a_professional_profile() -> None:
                            photo="shop.png", locality="Lyon")
     assert service.profile(pro).missing == ("website",)
     notices(service)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     _refused(lambda: service.create_workshop(pro, title="Bikes", description="Fixing",
                                              domain="repair", cost=1, capacity=3),
              "profile_incomplete", "PROF-6")
-    assert snapshot(world.store) == before and notices(service) == []
+    assert state_of(world.store) == before and notices(service) == []
     service.update_profile(pro, website="https://shop.example.org")
     assert service.profile(pro).complete
     service.create_workshop(pro, title="Bikes", description="Fixing", domain="repair",
@@ -982,10 +982,10 @@ def test_a_refused_command_raises_its_code_and_rule_and_changes_nothing(
     cast_world: tuple[World, Cast], call: Refusal, code: str, rule: str
 ) -> None:
     world, cast = cast_world
-    before = snapshot(world.store)
+    before = state_of(world.store)
     error = _refused(lambda: call(world.service, cast), code, rule)
     assert str(error)  # a message a person can read
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     world.service.check_invariants(deep=True)
 
 
@@ -1022,9 +1022,9 @@ def test_regression_a_refused_command_after_a_due_purge_keeps_the_outbox_order()
     order = [item.seq for item in service.drain_notifications()]
     assert order == sorted(order) and len(order) == 4
     world.advance(days=15)  # alice's purge is due, not yet applied
-    before = snapshot(world.store)
+    before = state_of(world.store)
     _refused(lambda: service.gift(bob, email_of("zoe"), 100), "floor_breach", "GIFT-1")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     assert [item.seq for item in service.drain_notifications()] == order
     assert service.run_due() == 1  # the purge still happens, and forgets alice's notices
     assert [n.event for n in notices(service)] == [

@@ -35,11 +35,11 @@ from skilltroc_core.ports import Store
 from skilltroc_core.service import Skilltroc
 from skilltroc_core.service.ads import ad_queue
 from skilltroc_core.simulation.faults import FaultyStore
-from skilltroc_core.testing import TEST_SECRET_KEY
+from skilltroc_core.testing import TEST_SECRET_KEY, state_of
 from skilltroc_core.testing.pgserver import PgServer
 
 from .ads_support import launch, professional
-from .members_support import CHEAP_POLICY, make_world, snapshot
+from .members_support import CHEAP_POLICY, make_world
 from .pg_fixtures import pg_dsn, pg_server
 from .schema_history import back_to_version_3
 
@@ -149,13 +149,13 @@ def test_a_store_failure_at_any_call_of_a_serve_leaves_the_queues_as_they_were()
     assert app.campaign(ending).impressions == 9
     failures = 0
     for fail_at in range(1, 100):
-        before = snapshot(memory)
+        before = state_of(memory)
         faulty.arm(fail_at)
         try:
             shown = app.serve("cooking", "the-page")
         except SkilltrocError:
             failures += 1
-            assert snapshot(memory) == before
+            assert state_of(memory) == before
             app.check_ad_queues()
             continue
         assert faulty.disarm() is False  # every call of the serve was tried

@@ -13,9 +13,10 @@ from skilltroc_core.ads import CampaignState
 from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.ledger import TransferKind
 from skilltroc_core.service import kinds
+from skilltroc_core.testing import state_of
 
 from .ads_support import code, launch, member_with, professional, statement_kinds
-from .members_support import CHEAP_POLICY, World, make_world, notices, snapshot
+from .members_support import CHEAP_POLICY, World, make_world, notices
 
 #: 1 star buys 1 impression in most tests here, so goals are reached in a few serves.
 SMALL = attrs.evolve(CHEAP_POLICY, impressions_per_ad_star=1)
@@ -55,22 +56,22 @@ def _serve_all(world: World, domain: str, count: int, tag: str = "pv") -> list[s
 @pytest.mark.rule("AD-1")
 def test_individuals_cannot_launch_campaigns(world: World) -> None:
     ann = member_with(world.service, "ann", 50)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as refused:
         launch(world.service, ann, start=_later(world))
     assert code(refused) == ("professionals_only", "AD-1")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 @pytest.mark.rule("AD-1", "PROF-6")
 def test_a_professional_needs_a_complete_profile(world: World) -> None:
     shop = professional(world.service, "shop", 50, complete=False)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as refused:
         launch(world.service, shop, start=_later(world))
     assert code(refused) == ("profile_incomplete", "PROF-6")
     assert "photo" in str(refused.value)
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 # --- AD-2: at least 10 whole stars, 100 impressions each -----------------------------------------
@@ -80,13 +81,13 @@ def test_a_professional_needs_a_complete_profile(world: World) -> None:
 @pytest.mark.parametrize("budget", [9, 0, -10, 10.0, 12.5, "10", True, None])
 def test_a_budget_is_a_whole_number_of_at_least_ten_stars(world: World, budget: Any) -> None:
     shop = professional(world.service, "shop", 50)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as refused:
         world.service.create_campaign(shop, budget=budget, visual="ad.png",
                                       visual_rights_free=True, text="Hi",
                                       start=_later(world), domains=["cooking"])
     assert code(refused) == ("invalid_campaign_budget", "AD-2")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 @pytest.mark.rule("AD-2")
@@ -104,14 +105,14 @@ def test_the_goal_is_one_hundred_impressions_per_star(world: World) -> None:
 @pytest.mark.rule("AD-3")
 def test_the_visual_must_be_attested_rights_free(world: World) -> None:
     shop = professional(world.service, "shop", 50)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     for attested in (False, None, "yes"):
         with pytest.raises(SkilltrocError) as refused:
             world.service.create_campaign(shop, budget=10, visual="ad.png",
                                           visual_rights_free=attested,  # type: ignore[arg-type]
                                           text="Hi", start=_later(world), domains=["cooking"])
         assert code(refused) == ("visual_not_rights_free", "AD-3")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 @pytest.mark.rule("AD-3")
@@ -122,11 +123,11 @@ def test_the_visual_must_be_attested_rights_free(world: World) -> None:
 ])
 def test_a_link_must_be_an_http_or_https_address(world: World, link: Any) -> None:
     shop = professional(world.service, "shop", 50)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as refused:
         launch(world.service, shop, start=_later(world), link=link)
     assert code(refused) == ("invalid_link", "AD-3")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 @pytest.mark.rule("AD-3")
@@ -144,14 +145,14 @@ def test_the_link_is_optional_and_may_point_anywhere_on_the_web(
 @pytest.mark.rule("AD-3")
 def test_a_campaign_cannot_start_in_the_past(world: World) -> None:
     shop = professional(world.service, "shop", 50)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as refused:
         launch(world.service, shop, start=world.clock.now() - timedelta(microseconds=1))
     assert code(refused) == ("start_in_past", "AD-3")
     with pytest.raises(SkilltrocError) as refused:
         launch(world.service, shop, start=datetime(2030, 1, 1))  # noqa: DTZ001 - naive on purpose
     assert code(refused) == ("naive_datetime", None)
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 @pytest.mark.rule("AD-3")
@@ -163,13 +164,13 @@ def test_a_campaign_targets_one_or_more_domains(
     world: World, domains: Any, expected: str
 ) -> None:
     shop = professional(world.service, "shop", 50)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as refused:
         world.service.create_campaign(shop, budget=10, visual="ad.png",
                                       visual_rights_free=True, text="Hi",
                                       start=_later(world), domains=domains)
     assert code(refused) == (expected, "AD-3")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 @pytest.mark.rule("AD-3")
@@ -187,12 +188,12 @@ def test_domains_are_matched_whatever_their_case_and_spacing(small: World) -> No
 def test_a_campaign_needs_a_visual_and_a_text(world: World, field: str) -> None:
     shop = professional(world.service, "shop", 50)
     arguments: dict[str, Any] = {"visual": "ad.png", "text": "Hi", field: "  "}
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as refused:
         world.service.create_campaign(shop, budget=10, visual_rights_free=True,
                                       start=_later(world), domains=["cooking"], **arguments)
     assert code(refused) == ("invalid_input", "AD-3")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 # --- AD-4: the budget is spent at set-up -----------------------------------------------------
@@ -214,12 +215,12 @@ def test_the_budget_leaves_the_wallet_as_ad_spend_when_the_campaign_is_set_up(
 @pytest.mark.rule("AD-4")
 def test_a_campaign_needs_the_stars_of_its_budget(world: World) -> None:
     shop = professional(world.service, "shop", 14)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as refused:
         launch(world.service, shop, start=_later(world), budget=15)
     assert code(refused) == ("insufficient_stars", "AD-4")
     assert refused.value.facts == {"available": 14, "amount": 15}
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 @pytest.mark.rule("AD-4")
@@ -229,11 +230,11 @@ def test_a_retried_set_up_with_the_same_key_spends_once(world: World) -> None:
     start = _later(world)
     first = service.create_campaign(shop, budget=10, visual="ad.png", visual_rights_free=True,
                                     text="Hi", start=start, domains=["cooking"], key="k1")
-    before = snapshot(world.store)
+    before = state_of(world.store)
     again = service.create_campaign(shop, budget=10, visual="ad.png", visual_rights_free=True,
                                     text="Hi", start=start, domains=["cooking"], key="k1")
     assert again == first
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     with pytest.raises(SkilltrocError) as refused:
         service.create_campaign(shop, budget=11, visual="ad.png", visual_rights_free=True,
                                 text="Hi", start=start, domains=["cooking"], key="k1")
@@ -259,14 +260,14 @@ def test_before_the_start_a_budget_change_debits_or_refunds_the_difference(
         (TransferKind.AD_BUDGET, -20), (TransferKind.AD_BUDGET, -5),
         (TransferKind.AD_BUDGET_REFUND, 15)]
     assert service.supply().ad_spent == 10
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as refused:
         service.edit_campaign(shop, campaign, budget=9)
     assert code(refused) == ("invalid_campaign_budget", "AD-2")
     with pytest.raises(SkilltrocError) as refused:
         service.edit_campaign(shop, campaign, budget=41)
     assert code(refused) == ("insufficient_stars", "AD-5")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 @pytest.mark.rule("AD-5")
@@ -296,11 +297,11 @@ def test_a_start_moved_into_the_past_is_refused_and_moved_to_now_starts_at_once(
     service = world.service
     shop = professional(service, "shop", 40)
     campaign = launch(service, shop, start=_later(world, 5))
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as refused:
         service.edit_campaign(shop, campaign, start=world.clock.now() - timedelta(seconds=1))
     assert code(refused) == ("start_in_past", "AD-3")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     started = service.edit_campaign(shop, campaign, start=world.clock.now())
     assert started.state is CampaignState.RUNNING
     assert [n.event for n in notices(service)][-1] == "CampaignStarted"
@@ -317,13 +318,13 @@ def test_after_the_start_only_the_visual_the_text_and_the_link_can_change(
     shop = professional(service, "shop", 40)
     campaign = launch(service, shop, start=world.clock.now(), budget=10,
                       domains=["cooking", "baking"], link="https://a.example.org")
-    before = snapshot(world.store)
+    before = state_of(world.store)
     for locked in ({"budget": 20}, {"budget": 10, "start": _later(world)},
                    {"domains": ["cooking"]}, {"text": "ok", "domains": ["sewing"]}):
         with pytest.raises(SkilltrocError) as refused:
             service.edit_campaign(shop, campaign, **locked)
         assert code(refused) == ("campaign_field_locked", "AD-5")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     edited = service.edit_campaign(
         shop, campaign, visual="v2.png", visual_rights_free=True, text="Now 20% off",
         link=None, budget=10, domains=["Baking", "cooking"])  # unchanged values are no change
@@ -338,11 +339,11 @@ def test_a_new_visual_needs_the_rights_free_attestation_again(world: World) -> N
     service = world.service
     shop = professional(service, "shop", 40)
     campaign = launch(service, shop, start=world.clock.now())
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as refused:
         service.edit_campaign(shop, campaign, visual="other.png")
     assert code(refused) == ("visual_not_rights_free", "AD-3")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     assert service.edit_campaign(shop, campaign, text="Same visual").visual == "ad.png"
 
 
@@ -352,11 +353,11 @@ def test_a_completed_campaign_no_longer_changes(small: World) -> None:
     shop = professional(service, "shop", 40)
     campaign = launch(service, shop, start=small.clock.now(), budget=10)
     _serve_all(small, "cooking", 10)
-    before = snapshot(small.store)
+    before = state_of(small.store)
     with pytest.raises(SkilltrocError) as refused:
         service.edit_campaign(shop, campaign, text="Again")
     assert code(refused) == ("state_conflict", "AD-5")
-    assert snapshot(small.store) == before
+    assert state_of(small.store) == before
 
 
 @pytest.mark.rule("AD-5")
@@ -365,14 +366,14 @@ def test_only_the_owner_edits_a_campaign(world: World) -> None:
     shop = professional(service, "shop", 40)
     rival = professional(service, "rival", 40)
     campaign = launch(service, shop, start=_later(world))
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as refused:
         service.edit_campaign(rival, campaign, text="Mine")
     assert code(refused) == ("not_allowed", "AD-5")
     with pytest.raises(SkilltrocError) as refused:
         service.campaign_progress(rival, campaign)
     assert code(refused) == ("not_allowed", "AD-8")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 # --- AD-6: never deleted -------------------------------------------------------------------------
@@ -384,13 +385,13 @@ def test_a_campaign_can_never_be_deleted(small: World) -> None:
     shop = professional(service, "shop", 40)
     scheduled = launch(service, shop, start=_later(small))
     running = launch(service, shop, start=small.clock.now())
-    before = snapshot(small.store)
+    before = state_of(small.store)
     for campaign in (scheduled, running, "ad_unknown"):
         with pytest.raises(SkilltrocError) as refused:
             service.delete_campaign(shop, campaign)
         assert code(refused) == ("campaign_not_deletable", "AD-6")
         assert "never deleted" in str(refused.value)
-    assert snapshot(small.store) == before
+    assert state_of(small.store) == before
 
 
 # --- AD-7: shown from the start, furthest behind first --------------------------------------------
@@ -461,14 +462,14 @@ def test_a_repeated_page_view_counts_nothing_twice(small: World) -> None:
     second = launch(service, shop, start=small.clock.now())
     shown = service.serve("cooking", "page-1")
     assert shown is not None and shown.id == first
-    before = snapshot(small.store)
+    before = state_of(small.store)
     again = service.serve("Cooking", "page-1")
     assert again is not None and again.id == first
-    assert snapshot(small.store) == before
+    assert state_of(small.store) == before
     with pytest.raises(SkilltrocError) as refused:
         service.serve("baking", "page-1")
     assert code(refused) == ("idempotency_conflict", "AD-7")
-    assert snapshot(small.store) == before
+    assert state_of(small.store) == before
     other = service.serve("cooking", "page-2")
     assert other is not None and other.id == second
 
@@ -477,11 +478,11 @@ def test_a_repeated_page_view_counts_nothing_twice(small: World) -> None:
 @pytest.mark.parametrize(("domain", "page_view"), [("", "p"), ("cooking", ""),
                                                    ("cooking", "p" * 201), (None, "p")])
 def test_a_page_view_needs_a_domain_and_an_id(small: World, domain: Any, page_view: Any) -> None:
-    before = snapshot(small.store)
+    before = state_of(small.store)
     with pytest.raises(SkilltrocError) as refused:
         small.service.serve(domain, page_view)
     assert code(refused) == ("invalid_input", ("AD-3" if not domain else "AD-7"))
-    assert snapshot(small.store) == before
+    assert state_of(small.store) == before
 
 
 # --- AD-8: progress, and the end exactly at the goal ----------------------------------------------
@@ -586,7 +587,7 @@ def test_a_professionals_tutorials_and_campaigns_are_attached_to_their_profile(
     _serve_all(small, "cooking", 10)  # 1 impression a star: the running one completes
     assert service.campaign(completed).state is CampaignState.COMPLETED
     notices(service)
-    before = snapshot(small.store)
+    before = state_of(small.store)
 
     seen = service.profile_stats(shop)
 
@@ -594,7 +595,7 @@ def test_a_professionals_tutorials_and_campaigns_are_attached_to_their_profile(
     assert seen.campaigns == (completed, scheduled)  # completed ones stay, oldest first
     assert service.profile_stats(viewer).campaigns == service.profile_stats(viewer).tutorials == ()
     assert service.balance(shop) == (20, 0)  # 40 - 2 budgets of 10; reading moves nothing
-    assert snapshot(small.store) == before and notices(service) == []
+    assert state_of(small.store) == before and notices(service) == []
 
 
 # --- ACC-7: a deactivated owner's campaigns are hidden ------------------------------------

@@ -24,6 +24,7 @@ from skilltroc_core.booking import (
 )
 from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.ledger import HoldState, TransferKind, VoidReason
+from skilltroc_core.testing import state_of
 
 from .booking_support import (
     Digest,
@@ -38,7 +39,6 @@ from .booking_support import (
     member_with,
     professional,
     refused,
-    store_state,
     waitlist,
     workshop,
 )
@@ -648,11 +648,11 @@ def test_the_refund_matrix_cell_by_cell(stage: str, event: str, cell: str) -> No
     act = _event(scene, event)
     purged = event == "purge"
     if cell == "no":
-        before = store_state(world)
+        before = state_of(world.store)
         with pytest.raises(SkilltrocError) as info:
             act()
         assert info.value.code == "state_conflict" and info.value.rule, str(info.value)
-        assert store_state(world) == before
+        assert state_of(world.store) == before
         assert digest(s) == []
     else:
         act()

@@ -89,7 +89,7 @@ from skilltroc_core.simulation.model import (
     MSession,
     MWorkshop,
 )
-from skilltroc_core.testing import TEST_SECRET_KEY
+from skilltroc_core.testing import TEST_SECRET_KEY, state_of
 
 E = TypeVar("E")
 F = TypeVar("F", bound=Callable[..., None])
@@ -156,15 +156,6 @@ def command(weight: int, *, when: Callable[[Any], bool] | None = None,
         return method
 
     return register
-
-
-def sqlite_dump(store: SQLiteStore) -> list[tuple[Any, ...]]:
-    """Every row of every table of a SQLite store, in a stable order."""
-    conn = store._conn
-    tables = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-    return sorted(((table, *row) for table in tables
-                   for row in conn.execute(f"SELECT * FROM {table}")), key=repr)
 
 
 class BookingMachine(RuleBasedStateMachine):
@@ -275,28 +266,18 @@ class BookingMachine(RuleBasedStateMachine):
         return any(test(self.model.sessions[i]) for i in self.sessions)
 
     # ------------------------------------------------------------------ running
-    def _fingerprint(self) -> Any:
-        """Everything the store keeps (what a refused command must leave as it was)."""
-        store = self.store
-        if isinstance(store, SQLiteStore):
-            return sqlite_dump(store)
-        assert isinstance(store, MemoryStore)
-        book = store.book
-        return (len(book.transfers), dict(book.balances), dict(book.holds), dict(book.totals),
-                store._outbox_seq, dict(store._sequences), dict(store._timers),
-                {kind: dict(table) for kind, table in store._entities.items()})
-
     def _run(self, expect: bool, name: str, *args: Any, **kwargs: Any) -> tuple[bool, Any]:
         """Run the service's command ``name``: refused (changing nothing) or done (and its
         result), as ``expect`` says."""
-        before = self._fingerprint()
+        before = state_of(self.store)  # everything the store keeps
         try:
             result = getattr(self.service, name)(*args, **kwargs)
         except SkilltrocError as error:
             event(f"{name}: refused ({error.code})")
             assert error.code in REFUSAL_CODES, f"not an ordinary refusal: {error!r}"
             assert expect is not True, f"refused although the rules allow it: {error}"
-            assert self._fingerprint() == before, f"a refusal changed the store: {error}"
+            changed = before.changes(state_of(self.store))
+            assert not changed, f"a refusal changed the store: {error}: {changed}"
             return False, None
         event(f"{name}: done")
         assert expect is not False, "done although the rules refuse it"

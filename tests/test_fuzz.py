@@ -36,9 +36,8 @@ from hypothesis import strategies as st
 from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.events import NOTIFICATION_RULES, Notification
 from skilltroc_core.service import Skilltroc
-from skilltroc_core.testing import TEST_SECRET_KEY
+from skilltroc_core.testing import TEST_SECRET_KEY, StoreState, state_of
 
-from .booking_support import store_state
 from .fuzz_support import (
     BROKEN_OFFSETS,
     FAR,
@@ -324,22 +323,22 @@ def test_a_fuzzed_call_succeeds_or_is_refused_with_nothing_changed(
     _call_and_check(cast, before, getattr(cast.service, name), name, args, kwargs)
 
 
-def _call_and_check(cast: Cast, before: dict[str, Any], method: Callable[..., object],
+def _call_and_check(cast: Cast, before: StoreState, method: Callable[..., object],
                     name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     """``method(*args, **kwargs)`` succeeds, or is refused and changes nothing."""
     try:
         method(*args, **kwargs)
     except SkilltrocError as refusal:
         assert refusal.code and refusal.message and str(refusal)
-        changed = store_state(cast.world) != before
+        changed = before.changes(state_of(cast.world.store))
         if changed:
             release_cast()
-        assert not changed, f"{name} was refused but changed the store"
+        assert not changed, f"{name} was refused but changed the store: {changed}"
     except BaseException:
         release_cast()  # a bug: whatever it did, the next example gets a new world
         raise
     else:
-        if store_state(cast.world) != before:
+        if state_of(cast.world.store) != before:
             release_cast()  # the next example needs a pristine world
             cast.service.check_invariants(deep=True)
 

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.gifts import GiftState
 from skilltroc_core.ledger import TransferKind
+from skilltroc_core.testing import state_of
 
 from .members_support import (
     CHEAP_POLICY,
@@ -28,7 +29,6 @@ from .members_support import (
     signup_confirmed,
     signup_pending,
     signup_provider,
-    snapshot,
     stored_member,
 )
 
@@ -61,13 +61,13 @@ def test_fifteen_stars_allow_a_gift_of_at_most_five(world: World) -> None:
     service = world.service
     alice = _rich(world, "alice", 15)
     bob = signup_confirmed(service, "bob")
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as info:
         service.gift(alice, email_of("bob"), 6)
     assert _code(info) == ("floor_breach", "GIFT-1")
     assert info.value.facts == {"available": 15, "amount": 6, "floor": 10}
     assert "at most 5" in str(info.value)
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     service.gift(alice, email_of("bob"), 5)
     assert service.balance(alice) == (10, 0)
     assert service.balance(bob) == (10, 0)  # not credited before acceptance (GIFT-3)
@@ -78,11 +78,11 @@ def test_fifteen_stars_allow_a_gift_of_at_most_five(world: World) -> None:
 def test_ten_stars_cannot_gift_even_one(world: World) -> None:
     service = world.service
     alice = _rich(world, "alice", 10)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as info:
         service.gift(alice, email_of("bob"), 1)
     assert _code(info) == ("floor_breach", "GIFT-1")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 @pytest.mark.rule("GIFT-1", "STAR-4")
@@ -90,11 +90,11 @@ def test_ten_stars_cannot_gift_even_one(world: World) -> None:
 def test_a_gift_is_a_whole_number_of_at_least_one_star(world: World, stars: object) -> None:
     service = world.service
     alice = _rich(world, "alice", 30)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as info:
         service.gift(alice, email_of("bob"), stars)  # type: ignore[arg-type]
     assert _code(info) == ("invalid_amount", "GIFT-1")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     service.gift(alice, email_of("bob"), 1)  # one star is the smallest gift
     assert service.balance(alice) == (29, 0)
 
@@ -196,18 +196,18 @@ def test_a_gift_is_accepted_once_and_only_by_its_recipient(world: World) -> None
     bob = signup_confirmed(service, "bob")
     carol = signup_provider(service, "carol")
     gift_id = service.gift(alice, email_of("bob"), 5)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     for who in (carol, alice):
         with pytest.raises(SkilltrocError) as info:
             service.accept_gift(who, gift_id)
         assert _code(info) == ("not_allowed", "GIFT-3")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     service.accept_gift(bob, gift_id)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as info:
         service.accept_gift(bob, gift_id)
     assert _code(info) == ("state_conflict", "GIFT-3")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     assert service.balance(bob) == (15, 0)
 
 
@@ -215,11 +215,11 @@ def test_a_gift_is_accepted_once_and_only_by_its_recipient(world: World) -> None
 def test_nobody_gifts_stars_to_themselves(world: World) -> None:
     service = world.service
     alice = _rich(world, "alice", 30)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as info:
         service.gift(alice, "ALICE@example.org", 5)
     assert _code(info) == ("not_allowed", "GIFT-2")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 @pytest.mark.rule("GIFT-1")
@@ -306,11 +306,11 @@ def test_with_a_policy_expiry_an_unaccepted_gift_goes_to_issuance_at_its_instant
     assert service.gift_state(kept).state is GiftState.ACCEPTED
     assert service.balance(alice) == (25, 0)  # never back to the sender
     assert service.balance(bob) == (15, 0)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as info:
         service.accept_gift(bob, lapsing)
     assert _code(info) == ("state_conflict", "GIFT-3")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     zoe = signup_provider(service, "zoe")  # signing up later claims nothing
     assert service.gifts_waiting(zoe) == []
     assert service.balance(zoe) == (10, 0)
@@ -357,11 +357,11 @@ def test_a_member_cannot_be_invited(world: World, state: str) -> None:
         signup_pending(service, "bob")
     else:
         signup_confirmed(service, "bob")
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as info:
         service.invite(alice, "BOB@example.org")
     assert _code(info) == ("already_exists", "SPONSOR-1")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 @pytest.mark.rule("SPONSOR-1", "SOCIAL-1")
@@ -372,14 +372,14 @@ def test_an_imported_address_book_lists_the_contacts_to_invite(world: World) -> 
     carol = signup_confirmed(service, "carol")
     service.deactivate(carol)
     notices(service)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     book = ["Zoe@Example.org", "bob@example.org", "yann@example.org", "zoe@example.org",
             "carol@example.org", "alice@example.org"]
     # carol's account is deactivated, so hidden: her address reads as no account's (ACC-7)
     invitable = ["zoe@example.org", "yann@example.org", "carol@example.org"]
     assert service.invitable_contacts(alice, book) == invitable
     assert service.import_contacts(alice, book) == []  # no active member among them
-    assert snapshot(world.store) == before and notices(service) == []
+    assert state_of(world.store) == before and notices(service) == []
     for address in service.invitable_contacts(alice, book):
         service.invite(alice, address)
     assert [n.emails for n in notices(service)] == [(address,) for address in invitable]
@@ -480,13 +480,13 @@ def test_an_unknown_or_pending_sponsor_and_sponsoring_oneself_are_refused(
     service = world.service
     signup_confirmed(service, "alice")
     signup_pending(service, "dave")
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as info:
         service.signup("new@example.org", password=PASSWORD, sponsor=sponsor)
     assert info.value.code == code
     if code != "invalid_email":
         assert info.value.rule == "SPONSOR-4"
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 @pytest.mark.rule("SPONSOR-4", "ACC-7")
@@ -507,12 +507,12 @@ def test_a_deactivated_member_is_hidden_and_cannot_be_named_as_sponsor(world: Wo
     alice = signup_confirmed(service, "alice")
     service.deactivate(alice)
     notices(service)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     for sponsor in (alice, email_of("alice")):
         with pytest.raises(SkilltrocError) as info:
             service.signup(email_of("bob"), provider="google", sponsor=sponsor)
         assert _code(info) == ("not_found", "SPONSOR-4")
-    assert snapshot(world.store) == before and notices(service) == []
+    assert state_of(world.store) == before and notices(service) == []
     service.reactivate(alice)  # back within 15 days: she can sponsor again
     bob = service.signup(email_of("bob"), provider="google", sponsor=alice).member_id
     assert service.member(bob).sponsor == alice

@@ -37,7 +37,7 @@ from skilltroc_core.errors import (
 from skilltroc_core.ledger import Ledger, TransferKind
 from skilltroc_core.ports import Store
 from skilltroc_core.service import Skilltroc, kinds
-from skilltroc_core.testing import TEST_SECRET_KEY
+from skilltroc_core.testing import TEST_SECRET_KEY, state_of
 
 from .members_support import (
     PASSWORD,
@@ -46,7 +46,6 @@ from .members_support import (
     reset_link,
     signup_confirmed,
     signup_provider,
-    snapshot,
 )
 from .pg_fixtures import POLICY, T0, pg_dsn, pg_server, service
 
@@ -60,11 +59,11 @@ def test_changing_the_password_revokes_an_outstanding_reset_link() -> None:
     ann = signup_confirmed(app, "ann")
     token = reset_link(app, email_of("ann"))
     app.change_password(ann, PASSWORD, "another long passphrase")
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(InvalidTokenError) as refused:
         app.reset_password(email_of("ann"), token, "a third long passphrase")
     assert refused.value.code == "invalid_token"
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     assert app.sign_in(email_of("ann"), "another long passphrase") == ann
 
 
@@ -75,12 +74,12 @@ def test_a_reused_payment_reference_names_only_the_callers_own_purchase() -> Non
     ann = signup_provider(app, "ann")
     bob = signup_provider(app, "bob")
     app.buy_stars(ann, 20, "PAY-1")
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(IdempotencyConflictError) as refused:
         app.buy_stars(bob, 5, "PAY-1")
     assert ann not in refused.value.message and "20" not in refused.value.message
     assert bob in refused.value.message  # what the caller sent, so they can find it
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 @pytest.mark.rule("STAR-6")
@@ -101,11 +100,11 @@ def test_run_due_refuses_an_instant_later_than_now_and_applies_nothing_early() -
     app = world.service
     ann = signup_confirmed(app, "ann")
     purge_at = app.deactivate(ann)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(InvalidInputError) as refused:
         app.run_due(purge_at)  # 15 days ahead: the purge must wait for its day
     assert refused.value.facts["until"] == purge_at.isoformat()
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     assert app.run_due(world.clock.now()) == 0  # now, or before it, is fine
     world.advance(timedelta(days=15))
     assert app.run_due() == 1

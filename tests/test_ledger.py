@@ -7,7 +7,6 @@ ends exactly once). Every refusal is checked to leave the book exactly as it was
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -47,6 +46,7 @@ from skilltroc_core.ledger import (
     VoidReason,
     check_invariants,
 )
+from skilltroc_core.testing import state_of
 
 AT = datetime(2027, 3, 1, 9, tzinfo=UTC)
 LATER = datetime(2027, 3, 2, 9, tzinfo=UTC)
@@ -66,21 +66,6 @@ def _any(value: object) -> Any:
 def _book(ledger: Ledger) -> MemoryBook:
     assert isinstance(ledger.book, MemoryBook)
     return ledger.book
-
-
-def _snapshot(ledger: Ledger) -> dict[str, object]:
-    """Everything a MemoryBook holds, deep-copied, for before/after comparisons."""
-    book = _book(ledger)
-    return copy.deepcopy(
-        {
-            "balances": book.balances,
-            "transfers": book.transfers,
-            "statement": book.statement,
-            "holds": book.holds,
-            "keys": book.keys,
-            "totals": book.totals,
-        }
-    )
 
 
 @pytest.fixture
@@ -209,11 +194,11 @@ def test_a_wallet_opens_empty_and_only_once(ledger: Ledger) -> None:
 def test_a_member_wallet_cannot_take_a_platform_or_empty_id(
     ledger: Ledger, member: object
 ) -> None:
-    before = _snapshot(ledger)
+    before = state_of(_book(ledger))
     with pytest.raises(InvalidInputError) as info:
         ledger.open_wallet(_any(member))
     assert type(info.value) is InvalidInputError
-    assert _snapshot(ledger) == before
+    assert state_of(_book(ledger)) == before
 
 
 # --- holds ----------------------------------------------------------------------------
@@ -291,13 +276,13 @@ def test_a_hold_ends_exactly_once(ledger: Ledger, first: str, second: str) -> No
         return ledger.void("h1", VoidReason.CANCELLED_BY_MEMBER, at=LATER)
 
     end(first)
-    before = _snapshot(ledger)
+    before = state_of(_book(ledger))
     with pytest.raises(HoldAlreadyEndedError) as info:
         end(second)
     assert type(info.value) is HoldAlreadyEndedError
     assert (info.value.code, info.value.rule) == ("hold_already_ended", "REFUND-5")
     assert info.value.facts["hold_id"] == "h1"
-    assert _snapshot(ledger) == before
+    assert state_of(_book(ledger)) == before
     ledger.check_invariants(deep=True)
 
 
@@ -306,11 +291,11 @@ def test_a_hold_id_names_one_hold_only(ledger: Ledger) -> None:
     ledger.issue(K.PURCHASE, "ana", 10, reference="pay:1", at=AT)
     ledger.hold("h1", "ana", 2, reference="booking:1", at=AT)
     ledger.void("h1", VoidReason.EXPIRED, at=AT)
-    before = _snapshot(ledger)
+    before = state_of(_book(ledger))
     with pytest.raises(AlreadyExistsError) as info:
         ledger.hold("h1", "ana", 2, reference="booking:1", at=LATER)
     assert (info.value.code, info.value.rule) == ("already_exists", "REFUND-5")
-    assert _snapshot(ledger) == before
+    assert state_of(_book(ledger)) == before
 
 
 @pytest.mark.rule("REFUND-5")
@@ -482,7 +467,7 @@ def test_every_transfer_can_be_read_back_by_its_sequence_number(busy: Ledger) ->
 @pytest.mark.rule("GIFT-1")
 def test_a_member_with_15_stars_can_gift_at_most_5_and_keep_10(ledger: Ledger) -> None:
     ledger.issue(K.PURCHASE, "ana", 15, reference="pay:1", at=AT)
-    before = _snapshot(ledger)
+    before = state_of(_book(ledger))
     with pytest.raises(FloorBreachError) as info:
         ledger.transfer(K.GIFT_SENT, "ana", GIFT_ESCROW, 6, reference="gift:1", at=AT,
                         keep_at_least=10)
@@ -490,7 +475,7 @@ def test_a_member_with_15_stars_can_gift_at_most_5_and_keep_10(ledger: Ledger) -
     assert (info.value.code, info.value.rule) == ("floor_breach", "GIFT-1")
     assert info.value.facts == {"account": "ana", "available": 15, "amount": 6, "floor": 10}
     assert "at most 5" in info.value.message
-    assert _snapshot(ledger) == before
+    assert state_of(_book(ledger)) == before
 
     ledger.transfer(K.GIFT_SENT, "ana", GIFT_ESCROW, 5, reference="gift:1", at=AT,
                     keep_at_least=10)
@@ -520,12 +505,12 @@ def test_the_floor_counts_only_available_stars_not_held_ones(ledger: Ledger) -> 
 def test_a_floor_is_a_whole_number_of_stars_at_least_zero(
     busy: Ledger, floor: object
 ) -> None:
-    before = _snapshot(busy)
+    before = state_of(_book(busy))
     with pytest.raises(InvalidAmountError) as info:
         busy.transfer(K.GIFT_SENT, "ana", GIFT_ESCROW, 1, reference="gift:1", at=AT,
                       keep_at_least=_any(floor))
     assert (info.value.code, info.value.rule) == ("invalid_amount", "STAR-4")
-    assert _snapshot(busy) == before
+    assert state_of(_book(busy)) == before
 
 
 # --- idempotency ----------------------------------------------------------------------
@@ -595,30 +580,30 @@ def test_a_key_replays_its_first_result_and_refuses_other_arguments(
     busy: Ledger, case: KeyedCase
 ) -> None:
     first = case.first(busy, LATER)
-    after_first = _snapshot(busy)
+    after_first = state_of(_book(busy))
     assert busy.book.idempotency("k") is not None
 
     again = case.first(busy, LATER + timedelta(hours=1))
     assert again == first
-    assert _snapshot(busy) == after_first
+    assert state_of(_book(busy)) == after_first
 
     with pytest.raises(IdempotencyConflictError) as info:
         case.other(busy, LATER)
     assert type(info.value) is IdempotencyConflictError
     assert (info.value.code, info.value.rule) == ("idempotency_conflict", "STAR-2")
     assert info.value.facts == {"key": "k"}
-    assert _snapshot(busy) == after_first
+    assert state_of(_book(busy)) == after_first
     busy.check_invariants(deep=True)
 
 
 @pytest.mark.rule("STAR-2")
 def test_issue_and_transfer_share_keys_for_the_same_movement(busy: Ledger) -> None:
     first = busy.issue(K.PURCHASE, "bob", 4, reference="pay:7", at=AT, key="pay:7")
-    before = _snapshot(busy)
+    before = state_of(_book(busy))
     again = busy.transfer(K.PURCHASE, ISSUANCE, "bob", 4, reference="pay:7", at=LATER,
                           key="pay:7")
     assert again == first
-    assert _snapshot(busy) == before
+    assert state_of(_book(busy)) == before
 
 
 @pytest.mark.rule("STAR-2", "GIFT-1")
@@ -628,11 +613,11 @@ def test_a_retried_transfer_returns_its_first_result_even_when_it_could_no_longe
     first = busy.transfer(K.GIFT_SENT, "ana", GIFT_ESCROW, 5, reference="gift:9", at=AT,
                           keep_at_least=10, key="gift:9")
     assert busy.available("ana") == 10
-    before = _snapshot(busy)
+    before = state_of(_book(busy))
     again = busy.transfer(K.GIFT_SENT, "ana", GIFT_ESCROW, 5, reference="gift:9", at=LATER,
                           keep_at_least=10, key="gift:9")
     assert again == first
-    assert _snapshot(busy) == before
+    assert state_of(_book(busy)) == before
 
 
 @pytest.mark.rule("STAR-2", "REFUND-5")
@@ -640,28 +625,28 @@ def test_a_retried_post_or_void_after_the_hold_ended_returns_the_first_end(
     busy: Ledger,
 ) -> None:
     posted = busy.post("h-open", "bob", at=AT, key="end")
-    before = _snapshot(busy)
+    before = state_of(_book(busy))
     assert busy.post("h-open", "bob", at=LATER, key="end") == posted
-    assert _snapshot(busy) == before
+    assert state_of(_book(busy)) == before
     with pytest.raises(HoldAlreadyEndedError):
         busy.post("h-open", "bob", at=LATER, key="another")
     busy.hold("h9", "ana", 1, reference="booking:9", at=AT)
     voided = busy.void("h9", VoidReason.SESSION_MOVED, at=AT, key="end-9")
-    before = _snapshot(busy)
+    before = state_of(_book(busy))
     assert busy.void("h9", VoidReason.SESSION_MOVED, at=LATER, key="end-9") == voided
-    assert _snapshot(busy) == before
+    assert state_of(_book(busy)) == before
 
 
 @pytest.mark.rule("STAR-2", "REFUND-5")
 def test_a_retried_hold_names_the_same_hold_and_moves_nothing(busy: Ledger) -> None:
     opened = busy.hold("h9", "ana", 3, reference="booking:9", at=AT, key="hold-9")
     busy.post("h9", "cam", at=AT)
-    before = _snapshot(busy)
+    before = state_of(_book(busy))
     again = busy.hold("h9", "ana", 3, reference="booking:9", at=LATER, key="hold-9")
     assert (again.id, again.member, again.amount, again.reference, again.opened_at) == (
         opened.id, opened.member, opened.amount, opened.reference, opened.opened_at,
     )
-    assert _snapshot(busy) == before
+    assert state_of(_book(busy)) == before
 
 
 @pytest.mark.rule("STAR-2", "GIFT-1")
@@ -708,12 +693,12 @@ def test_a_refused_keyed_call_leaves_its_key_unused(ledger: Ledger) -> None:
 def test_each_kind_moves_stars_along_its_one_route_only(
     busy: Ledger, kind: TransferKind, debit: str, credit: str
 ) -> None:
-    before = _snapshot(busy)
+    before = state_of(_book(busy))
     with pytest.raises(InvalidInputError) as info:
         busy.transfer(kind, debit, credit, 1, reference="route", at=AT)
     assert type(info.value) is InvalidInputError
     assert info.value.code == "invalid_input"
-    assert _snapshot(busy) == before
+    assert state_of(_book(busy)) == before
 
 
 @pytest.mark.rule("STAR-6", "REFUND-5")
@@ -724,20 +709,20 @@ def test_hold_kinds_go_through_hold_post_and_void_never_through_transfer(
     routes = {K.HOLD: ("ana", HOLDS), K.HOLD_POSTED: (HOLDS, "bob"),
               K.HOLD_VOIDED: (HOLDS, "ana")}
     debit, credit = routes[kind]
-    before = _snapshot(busy)
+    before = state_of(_book(busy))
     with pytest.raises(InvalidInputError) as info:
         busy.transfer(kind, debit, credit, 1, reference="booking:3", at=AT)
     assert type(info.value) is InvalidInputError
-    assert _snapshot(busy) == before
+    assert state_of(_book(busy)) == before
 
 
 @pytest.mark.rule("STAR-6")
 @pytest.mark.parametrize("kind", sorted(set(TransferKind) - ISSUING_KINDS))
 def test_only_issuing_kinds_can_issue(busy: Ledger, kind: TransferKind) -> None:
-    before = _snapshot(busy)
+    before = state_of(_book(busy))
     with pytest.raises(InvalidInputError):
         busy.issue(kind, "ana", 1, reference="nope", at=AT)
-    assert _snapshot(busy) == before
+    assert state_of(_book(busy)) == before
 
 
 @pytest.mark.rule("STAR-6")
@@ -1034,13 +1019,13 @@ REFUSALS = [
 def test_a_refused_operation_raises_its_own_error_and_leaves_the_book_exactly_as_it_was(
     busy: Ledger, call: Refusal, error: type[SkilltrocError], code: str, rule: str | None
 ) -> None:
-    before = _snapshot(busy)
+    before = state_of(_book(busy))
     with pytest.raises(SkilltrocError) as info:
         call(busy)
     assert type(info.value) is error, info.value
     assert (info.value.code, info.value.rule) == (code, rule)
     assert str(info.value).startswith(info.value.message)
-    assert _snapshot(busy) == before
+    assert state_of(_book(busy)) == before
     busy.check_invariants(deep=True)
 
 
@@ -1089,7 +1074,7 @@ def test_regression_a_key_is_not_fooled_by_commas_inside_ids(
     ledger.issue(K.PURCHASE, "m,x", 5, reference="pay:mx", at=AT)
     ledger.hold("h,m", "x", 1, reference="b0", at=AT)
     first(ledger)
-    before = _snapshot(ledger)
+    before = state_of(_book(ledger))
     with pytest.raises(IdempotencyConflictError):
         other(ledger)
-    assert _snapshot(ledger) == before
+    assert state_of(_book(ledger)) == before

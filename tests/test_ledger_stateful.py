@@ -51,6 +51,7 @@ from skilltroc_core.ledger import (
     TransferKind,
     VoidReason,
 )
+from skilltroc_core.testing import state_of
 
 K = TransferKind
 MEMBERS = ("ana", "bob", "cam", "dee")
@@ -71,15 +72,6 @@ zones = st.sampled_from(ZONES)
 #: None: any amount; 0 / 1 / -1: exactly what is spendable, one more, one less.
 edges = st.sampled_from((None, None, 0, 1, -1))
 bad_amounts = st.sampled_from((0, -1, -40, 1.0, 2.5, True, False, "3", None))
-
-
-def _snapshot(book: MemoryBook) -> tuple[object, ...]:
-    """A copy of everything in the book (its records are immutable, so shallow is enough)."""
-    return (
-        dict(book.balances), list(book.transfers),
-        {member: list(lines) for member, lines in book.statement.items()},
-        dict(book.holds), dict(book.keys), dict(book.totals),
-    )
 
 
 def _hold_identity(hold: Hold) -> tuple[object, ...]:
@@ -127,13 +119,13 @@ class LedgerMachine(RuleBasedStateMachine):
         return f"{prefix}{self.serial}"
 
     def _refused(self, error: type[SkilltrocError], call: Callable[[], object]) -> None:
-        before = _snapshot(self.book)
+        before = state_of(self.book)
         with pytest.raises(SkilltrocError) as info:
             call()
         assert type(info.value) is error, info.value
         assert info.value.code == error.code
         assert info.value.rule == error.default_rule
-        assert _snapshot(self.book) == before
+        assert state_of(self.book) == before
 
     def _wallet_error(self, account: str) -> type[SkilltrocError] | None:
         if account.startswith("platform:"):
@@ -294,11 +286,11 @@ class LedgerMachine(RuleBasedStateMachine):
         if error is None and self.available[member] < amount:
             error = InsufficientStarsError
         if error is AlreadyExistsError:
-            before = _snapshot(self.book)
+            before = state_of(self.book)
             with pytest.raises(AlreadyExistsError) as info:
                 call(at)
             assert (info.value.code, info.value.rule) == ("already_exists", "REFUND-5")
-            assert _snapshot(self.book) == before
+            assert state_of(self.book) == before
             return
         if error is not None:
             self._refused(error, lambda: call(at))
@@ -417,9 +409,9 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(data=st.data(), zone=zones)
     def retry_with_the_same_key_and_arguments(self, data: st.DataObject, zone: tzinfo) -> None:
         keyed = data.draw(st.sampled_from(self.keyed))
-        before = _snapshot(self.book)
+        before = state_of(self.book)
         again = keyed.again(self._now(zone))
-        assert _snapshot(self.book) == before
+        assert state_of(self.book) == before
         if isinstance(keyed.result, Hold):
             assert isinstance(again, Hold)
             assert _hold_identity(again) == _hold_identity(keyed.result)

@@ -29,6 +29,7 @@ from hypothesis.stateful import (
 
 from skilltroc_core.accounts import AccountStatus
 from skilltroc_core.errors import SkilltrocError
+from skilltroc_core.testing import state_of
 
 from .members_support import CHEAP_POLICY, PASSWORD, make_world, stored_member
 
@@ -86,22 +87,15 @@ class MembersMachine(RuleBasedStateMachine):
             ids = [i for i in ids if self.members[i].status == prefer] or ids
         return self.members[ids[index % len(ids)]]
 
-    def _fingerprint(self) -> tuple[Any, ...]:
-        store = self.world.store
-        return (len(store.book.transfers), dict(store.book.balances), store._outbox_seq,
-                list(store._outbox), dict(store._sequences),
-                {kind: dict(table) for kind, table in store._entities.items()},
-                dict(store._timers))
-
     def _run(self, expected: str | None, call: Any) -> Any:
         """Call; it must be refused with code ``expected`` (changing nothing) or succeed."""
-        before = self._fingerprint()
+        before = state_of(self.world.store)
         try:
             result = call()
         except SkilltrocError as error:
             assert expected is not None, f"refused unexpectedly: {error}"
             assert error.code == expected, f"expected {expected}, got {error}"
-            assert self._fingerprint() == before
+            assert before.changes(state_of(self.world.store)) == []
             return None
         assert expected is None, f"expected a refusal ({expected}), it succeeded"
         return result

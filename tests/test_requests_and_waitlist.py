@@ -18,6 +18,7 @@ import pytest
 from skilltroc_core.booking import RegistrationState, SessionState
 from skilltroc_core.ledger import HoldState, TransferKind, VoidReason
 from skilltroc_core.service import AgendaItem
+from skilltroc_core.testing import state_of
 
 from .booking_support import (
     Digest,
@@ -31,7 +32,6 @@ from .booking_support import (
     ledger_hold,
     member_with,
     refused,
-    store_state,
     waitlist,
     workshop,
 )
@@ -528,9 +528,9 @@ def test_a_waitlisted_member_joins_a_planned_session_with_all_seats_or_none() ->
     refused(world, lambda: s.join(ann, entry, small), "state_conflict", "BOOK-23")
     refused(world, lambda: s.join(ann, entry, foreign), "invalid_input", "BOOK-23")
     roomy = s.plan_session(org, ws, at(6))
-    assert f"waitlist_window:{entry}" in store_state(world)["timers"]
+    assert f"waitlist_window:{entry}" in state_of(world.store)["timers"]
     s.join(ann, entry, roomy)  # no new approval needed
-    assert f"waitlist_window:{entry}" not in store_state(world)["timers"]  # BOOK-24 is over
+    assert f"waitlist_window:{entry}" not in state_of(world.store)["timers"]  # BOOK-24 is over
     joined = s.registration(entry)
     assert (joined.state, joined.session, joined.seats) == (R.REGISTERED, roomy, 3)
     assert (s.seats_left(roomy), s.seats_left(small)) == (1, 2)

@@ -4,7 +4,9 @@ fails, expectations, output."""
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from psycopg.conninfo import conninfo_to_dict
@@ -12,6 +14,7 @@ from psycopg.conninfo import conninfo_to_dict
 from skilltroc_core.adapters.memory import MemoryStore
 from skilltroc_core.catalogue import rule_ids
 from skilltroc_core.errors import ScenarioFormatError
+from skilltroc_core.ports import Store, Timer, UnitOfWork
 from skilltroc_core.tools.cli import main, run_scenarios
 from skilltroc_core.tools.scenarios import Runner, load_scenario
 
@@ -30,9 +33,9 @@ def _file(tmp_path: Path, body: str, header: str = HEADER) -> Path:
     return path
 
 
-def _run(path: Path) -> tuple[bool, str]:
+def _run(path: Path, store: Store | None = None) -> tuple[bool, str]:
     out = io.StringIO()
-    result = Runner(load_scenario(path), MemoryStore(), out).run()
+    result = Runner(load_scenario(path), store or MemoryStore(), out).run()
     return result.passed, out.getvalue()
 
 
@@ -119,6 +122,38 @@ def test_a_refusal_with_another_code_than_named_fails_the_scenario(tmp_path: Pat
     passed, text = _run(path)
     assert not passed
     assert "floor_breach, expected insufficient_stars" in text
+
+
+class _LeavesATimer:
+    """A unit of work whose rollback leaves a timer behind (and commits it)."""
+
+    def __init__(self, unit: UnitOfWork) -> None:
+        self._unit = unit
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._unit, name)
+
+    def rollback(self) -> None:
+        self._unit.schedule(Timer(kind="stray", ref="timer", due=datetime(2030, 1, 1,
+                                                                           tzinfo=UTC)))
+        self._unit.commit()
+
+
+class _RollsBackBadly(MemoryStore):
+    """Broken: a command that is refused leaves something in the store."""
+
+    def begin(self, *, read_only: bool = False) -> Any:
+        unit = super().begin(read_only=read_only)
+        return unit if read_only else _LeavesATimer(unit)
+
+
+def test_a_refused_step_that_changed_the_store_fails_the_scenario(tmp_path: Path) -> None:
+    path = _file(tmp_path, '\n[[step]]\ndo = "gift"\nmember = "alice"\nto = "b@example.org"\n'
+                 'stars = 1\nfails = true\n')
+    assert _run(path)[0]
+    passed, text = _run(path, _RollsBackBadly())
+    assert not passed
+    assert "gift was refused but changed the store: timers stray:timer: added" in text
 
 
 @pytest.mark.rule("PROF-2")

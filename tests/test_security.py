@@ -30,9 +30,9 @@ from skilltroc_core.adapters.sqlite import SQLiteStore
 from skilltroc_core.errors import NotAllowedError, SkilltrocError, TimeWentBackwardsError
 from skilltroc_core.service import Skilltroc, kinds
 from skilltroc_core.service.registry import ANYONE, HOST, REGISTRY
-from skilltroc_core.testing import TEST_SECRET_KEY
+from skilltroc_core.testing import TEST_SECRET_KEY, state_of
 
-from .booking_support import professional, store_state
+from .booking_support import professional
 from .fuzz_support import Cast, FreeClock, pristine_cast, release_cast
 from .members_support import (
     CHEAP_POLICY,
@@ -42,7 +42,6 @@ from .members_support import (
     email_of,
     notices,
     reset_link,
-    snapshot,
 )
 from .pg_fixtures import dump_tables, pg_dsn, pg_server
 
@@ -211,10 +210,10 @@ def _refused_unchanged(name: str, actor: str) -> SkilltrocError:
     try:
         ACTING[name].call(cast.service, cast, actor)
     except SkilltrocError as refusal:
-        changed = store_state(cast.world) != before
+        changed = before.changes(state_of(cast.world.store))
         if changed:
             release_cast()
-        assert not changed, f"{name} by {actor} was refused but changed the store"
+        assert not changed, f"{name} by {actor} was refused but changed the store: {changed}"
         return refusal
     release_cast()
     raise AssertionError(f"{name} by {actor} was allowed")
@@ -301,7 +300,7 @@ def host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Host]:
     if request.param == "memory":
         memory = MemoryStore()
         app = Skilltroc(memory, clock, policy=CHEAP_POLICY, secret_key=TEST_SECRET_KEY)
-        everything = lambda: _every_value(snapshot(memory)).encode()  # noqa: E731
+        everything = lambda: _every_value(state_of(memory)).encode()  # noqa: E731
         yield Host(app, clock, everything, everything)
         return
     if request.param == "sqlite":

@@ -12,6 +12,7 @@ import pytest
 
 from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.service import ContactMatch, kinds
+from skilltroc_core.testing import state_of
 
 from .members_support import (
     World,
@@ -21,7 +22,6 @@ from .members_support import (
     signup_confirmed,
     signup_pending,
     signup_provider,
-    snapshot,
 )
 
 
@@ -34,12 +34,12 @@ def world() -> Iterator[World]:
 
 def _refused(world: World, call: object, code: str, rule: str | None) -> None:
     assert callable(call)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as info:
         call()
     assert info.value.code == code
     assert info.value.rule == rule
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 # --- SOCIAL-1: contacts and follows -------------------------------------------------------
@@ -56,7 +56,7 @@ def test_importing_contacts_finds_only_the_active_members_among_them(world: Worl
     eve = signup_confirmed(service, "eve")
     service.deactivate(eve)
     service.follow(alice, carol)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     found = service.import_contacts(alice, [
         "CAROL@example.org", email_of("zoe"), email_of("bob"), email_of("dave"),
         email_of("eve"), email_of("alice"), " carol@example.org ",
@@ -66,7 +66,7 @@ def test_importing_contacts_finds_only_the_active_members_among_them(world: Worl
                      followed=True),
         ContactMatch(email=email_of("bob"), member_id=bob, display_name="bob", followed=False),
     ]
-    assert snapshot(world.store) == before  # importing finds; it stores nothing
+    assert state_of(world.store) == before  # importing finds; it stores nothing
     assert service.import_contacts(alice, []) == []
 
 
@@ -168,13 +168,13 @@ def test_followers_read_the_messages_of_those_they_follow_newest_first(world: Wo
     third = service.post_message(alice, "Bring needles")
     service.post_message(bob, "Not in my own feed")
     notices(service)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     assert [m.id for m in service.feed(bob)] == [third, second, first]
     assert [m.id for m in service.feed(bob, limit=2)] == [third, second]
     assert [(m.id, m.text) for m in service.messages(alice)] == [
         (third, "Bring needles"), (first, "Knitting tonight")]
     assert service.feed(alice) == []  # she follows nobody
-    assert snapshot(world.store) == before and notices(service) == []
+    assert state_of(world.store) == before and notices(service) == []
     service.deactivate(carol)  # hidden while deactivated, back on reactivation
     assert [m.id for m in service.feed(bob)] == [third, first]
     _refused(world, lambda: service.messages(carol), "not_found", "SOCIAL-3")

@@ -1,14 +1,14 @@
 """The testing kit hosts use (``skilltroc_core.testing``): its strategies give inputs the
 service accepts, its commands only ever end in a SkilltrocError, its machine passes on
-the shipped stores and fails on broken ones, and importing it needs neither hypothesis
-nor pytest.
+the shipped stores and fails on broken ones, its snapshot catches any change on every
+store (and no empty index key), and importing it needs neither hypothesis nor pytest.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,29 +20,39 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from skilltroc_core.adapters.clocks import ManualClock
 from skilltroc_core.adapters.memory import MemoryStore
+from skilltroc_core.adapters.postgres import PostgresStore
 from skilltroc_core.adapters.sqlite import SQLiteStore
 from skilltroc_core.errors import InvalidInputError, SkilltrocError
-from skilltroc_core.events import Notification
-from skilltroc_core.ledger import HoldState
-from skilltroc_core.ports import EntityKind, Store, UnitOfWork
+from skilltroc_core.events import Notification, notification
+from skilltroc_core.ledger import Balance, HoldState, Ledger, MemoryBook, TransferKind
+from skilltroc_core.ports import EntityKind, Store, Timer, UnitOfWork
 from skilltroc_core.service import Skilltroc, kinds
 from skilltroc_core.testing import (
     TEST_SECRET_KEY,
     Command,
     KnownIds,
+    Scope,
     SkilltrocMachine,
     apply,
+    changes_nothing,
     commands,
     emails,
     instants,
     member_signups,
     passwords,
     races,
+    scoped_state,
     session_starts,
     star_amounts,
+    state_of,
     workshops,
 )
+from skilltroc_core.testing.contract import THINGS, Thing
 from skilltroc_core.testing.machine import MACHINE_POLICY, STARTING_CAST
+
+from .pg_fixtures import pg_dsn, pg_server
+
+__all__ = ["pg_dsn", "pg_server"]  # the fixtures, imported for pytest to find
 
 POLICY = MACHINE_POLICY
 T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
@@ -310,6 +320,159 @@ def test_apply_records_the_ids_it_creates_and_a_replay_adds_none() -> None:
     assert hold_record is not None and hold_record.state is HoldState.OPEN
 
 
+# ---------------------------------------------------------------------- the snapshot
+def _stores() -> list[Callable[[], Store]]:
+    return [MemoryStore, lambda: SQLiteStore(":memory:")]
+
+
+def _committed(store: Store, write: Callable[[UnitOfWork], object]) -> None:
+    uow = store.begin()
+    write(uow)
+    uow.commit()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def held(request: pytest.FixtureRequest) -> Iterator[Store]:
+    """A store holding a wallet, two things posted under one owner key, a notice and a
+    timer: something of each kind a change can touch."""
+    store: Store
+    if request.param == "memory":
+        store = MemoryStore()
+    elif request.param == "sqlite":
+        store = SQLiteStore(":memory:")
+    else:
+        store = PostgresStore(request.getfixturevalue("pg_dsn"))
+
+    def fill(uow: UnitOfWork) -> None:
+        uow.book.set_balance("bob", Balance(10, 0))
+        uow.put(THINGS, "a", Thing(id="a", owner="bob"))
+        uow.put(THINGS, "b", Thing(id="b", owner="bob"))
+        uow.append_notification(notification("GiftReceived", T0, recipients=("bob",),
+                                             gift="g1"))
+        uow.schedule(Timer(kind="gift_expiry", ref="g1", due=T0))
+
+    _committed(store, fill)
+    yield store
+    store.close()
+
+
+def _changed(store: Store, write: Callable[[UnitOfWork], object]) -> list[str]:
+    """What ``write``, committed, changes in ``store``, as the snapshot names it."""
+    before = state_of(store)
+    _committed(store, write)
+    return before.changes(state_of(store))
+
+
+def test_the_snapshot_catches_a_changed_balance(held: Store) -> None:
+    changed = _changed(held, lambda uow: uow.book.set_balance("bob", Balance(9, 1)))
+    assert changed and all("bob" in line for line in changed), changed
+
+
+def test_the_snapshot_catches_a_changed_posting_order(held: Store) -> None:
+    """``a`` leaves the owner key and comes back: the same entities, ``b`` first now."""
+
+    def repost(uow: UnitOfWork) -> None:
+        uow.put(THINGS, "a", Thing(id="a", owner="ann"))
+        uow.put(THINGS, "a", Thing(id="a", owner="bob"))
+
+    changed = _changed(held, repost)
+    if isinstance(held, MemoryStore):
+        assert changed == ["index/contract_thing/owner bob: ('a', 'b') -> ('b', 'a')"]
+    else:  # the order is the postings' numbers (SQLite counts them in a table)
+        assert changed == [
+            "entity_keys contract_thing/owner/bob/a: {'seq': 1} -> {'seq': 4}",
+            *(["sequences entity_key: {'value': 2} -> {'value': 4}"]
+              if isinstance(held, SQLiteStore) else [])]
+
+
+def test_the_snapshot_catches_a_new_notice(held: Store) -> None:
+    changed = _changed(held, lambda uow: uow.append_notification(
+        notification("GiftReceived", T0, recipients=("bob",), gift="g2")))
+    assert any(line.startswith("outbox 2: added") for line in changed), changed
+
+
+def test_the_snapshot_catches_a_new_timer(held: Store) -> None:
+    changed = _changed(held, lambda uow: uow.schedule(
+        Timer(kind="gift_expiry", ref="g2", due=T0 + timedelta(days=1))))
+    assert any(line.startswith("timers gift_expiry:g2: added") for line in changed), changed
+
+
+def test_the_snapshot_ignores_an_empty_index_key_and_a_rolled_back_unit() -> None:
+    """A rolled-back unit of work may leave an index key with no postings in the memory
+    store: ``find`` reads it as a missing one, so it is no change."""
+    store = MemoryStore()
+    before = state_of(store)
+    uow = store.begin()
+    uow.put(THINGS, "a", Thing(id="a", owner="bob", tag="t"))
+    uow.schedule(Timer(kind="gift_expiry", ref="g1", due=T0))
+    uow.rollback()
+    store._indexes.setdefault((THINGS.name, "owner"), {})["ann"] = {}
+    assert state_of(store) == before
+    _committed(store, lambda uow: uow.put(THINGS, "b", Thing(id="b", owner="cy")))
+    assert [line.split(":")[0] for line in before.changes(state_of(store))] == [
+        "entities/contract_thing b", "index/contract_thing/owner cy"]
+
+
+@pytest.mark.parametrize("make", _stores())
+def test_changes_nothing_passes_a_refusal_on_and_names_a_change(
+    make: Callable[[], Store],
+) -> None:
+    store = make()
+    app = fresh_service(store)
+    bob = app.signup("bob@example.org", provider="google").member_id
+    with pytest.raises(SkilltrocError) as refused, changes_nothing(store):
+        app.gift(bob, "carol@example.org", 1)  # bob keeps his 10 (GIFT-1)
+    assert refused.value.code == "floor_breach"
+    with (pytest.raises(AssertionError, match=r"the purchase changed the store: .*PAY-1"),
+          changes_nothing(store, what="the purchase")):
+        app.buy_stars(bob, 5, "PAY-1")
+    store.close()
+
+
+class _PortOnly:
+    """A store that shows nothing but the Store port (as a host's own may)."""
+
+    def __init__(self, inner: MemoryStore) -> None:
+        self.inner = inner
+        self.keeps_data = False
+        self.begin = inner.begin
+        self.drain_notifications = inner.drain_notifications
+        self.ack = inner.ack
+        self.recent_instant = inner.recent_instant
+        self.close = inner.close
+
+
+def test_a_store_without_contents_is_read_through_the_port_in_a_scope() -> None:
+    memory = MemoryStore()
+    store = _PortOnly(memory)
+    app = fresh_service(store)
+    bob = app.signup("bob@example.org", provider="google").member_id
+    with pytest.raises(TypeError, match="Scope"):
+        state_of(store)
+    scope = Scope(entities=[(kinds.MEMBERS, bob)], accounts=[bob])
+    before = state_of(store, scope)
+    assert before == scoped_state(memory, scope)
+    app.buy_stars(bob, 5, "PAY-1")
+    app.gift(bob, "carol@example.org", 1)
+    _committed(store, lambda uow: uow.schedule(Timer(kind="gift_expiry", ref="g", due=T0)))
+    changed = [line.split(": ")[0] for line in before.changes(state_of(store, scope))]
+    assert changed == ["balances mem_000001", "balances platform:issuance",
+                       "balances platform:gift_escrow", "ledger next transfer",
+                       "ledger totals issued:purchase", "outbox 1", "timers next due"]
+
+
+def test_the_snapshot_of_a_ledger_book_is_its_sections() -> None:
+    book = MemoryBook()
+    ledger = Ledger(book)
+    ledger.open_wallet("ann")
+    before = state_of(book)
+    assert set(before.sections) == {"balances"}
+    ledger.issue(TransferKind.PURCHASE, "ann", 5, reference="pay:ann", at=T0)
+    assert [line.split(":")[0] for line in before.changes(state_of(book))] == [
+        "balances ann", "balances platform", "ledger totals issued", "statement ann/0",
+        "transfers 1"]
+
+
 # ---------------------------------------------------------------------- importing
 def test_the_kit_imports_without_hypothesis_or_pytest() -> None:
     """Importing the package, the commands as data and the races loads neither dev
@@ -321,6 +484,7 @@ def test_the_kit_imports_without_hypothesis_or_pytest() -> None:
         "assert kit.Command and kit.apply and kit.KnownIds\n"
         "from skilltroc_core.testing import races\n"
         "assert races.RACES\n"
+        "assert kit.state_of and kit.changes_nothing and kit.StoreState\n"
         "assert 'hypothesis' not in sys.modules and 'pytest' not in sys.modules\n"
         "print(' '.join(kit.__all__))\n"
     )
@@ -329,7 +493,8 @@ def test_the_kit_imports_without_hypothesis_or_pytest() -> None:
     assert done.returncode == 0, done.stderr
     exported = done.stdout.split()
     assert {"StoreContract", "SkilltrocMachine", "commands", "apply", "emails",
-            "member_signups", "workshops", "session_starts", "star_amounts"} <= set(exported)
+            "member_signups", "workshops", "session_starts", "star_amounts",
+            "state_of", "changes_nothing"} <= set(exported)
 
 
 def test_a_race_refuses_a_store_factory_its_workers_could_not_unpickle(

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,12 +30,12 @@ from skilltroc_core.errors import SkilltrocError, TimeWentBackwardsError
 from skilltroc_core.ports import RECENT_TRANSFERS, Store
 from skilltroc_core.rules import Policy
 from skilltroc_core.service import Skilltroc
-from skilltroc_core.testing import TEST_SECRET_KEY
+from skilltroc_core.testing import TEST_SECRET_KEY, changes_nothing
 
 from .booking_support import book, professional, workshop
 from .fuzz_support import BROKEN_OFFSETS, BrokenZone, FreeClock, broken
-from .members_support import CHEAP_POLICY, START, World, email_of, signup_provider, snapshot
-from .pg_fixtures import dump_tables, pg_dsn, pg_server
+from .members_support import CHEAP_POLICY, START, World, email_of, signup_provider
+from .pg_fixtures import pg_dsn, pg_server
 
 __all__ = ["pg_dsn", "pg_server"]  # the fixtures, imported for pytest to find
 
@@ -51,7 +50,6 @@ class Site:
 
     kind: str
     open_store: Callable[[], Store]
-    dump: Callable[[], Any]
     opened: list[Store] = attrs.Factory(list)
 
     def service(self, clock: Any, policy: Policy = CHEAP_POLICY) -> Skilltroc:
@@ -64,18 +62,13 @@ class Site:
 def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
     if request.param == "memory":
         memory = MemoryStore()
-        found = Site("memory", lambda: memory, lambda: snapshot(memory))
+        found = Site("memory", lambda: memory)
     elif request.param == "sqlite":
         path = tmp_path / "time.db"
-
-        def rows() -> list[str]:
-            with sqlite3.connect(path) as conn:
-                return list(conn.iterdump())
-
-        found = Site("sqlite", lambda: SQLiteStore(path), rows)
+        found = Site("sqlite", lambda: SQLiteStore(path))
     else:
         dsn = request.getfixturevalue("pg_dsn")
-        found = Site("postgres", lambda: PostgresStore(dsn), lambda: dump_tables(dsn))
+        found = Site("postgres", lambda: PostgresStore(dsn))
     yield found
     for store in found.opened:
         store.close()
@@ -84,12 +77,10 @@ def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
 def refused_unchanged(site: Site, call: Callable[[], object], code: str, rule: str | None
                       ) -> SkilltrocError:
     """``call`` raises ``code`` with ``rule`` and the store holds exactly what it held."""
-    before = site.dump()
-    with pytest.raises(SkilltrocError) as info:
+    with changes_nothing(site.opened[0]), pytest.raises(SkilltrocError) as info:
         call()
     assert (info.value.code, info.value.rule) == (code, rule), str(info.value)
     assert info.value.message and str(info.value)
-    assert site.dump() == before
     return info.value
 
 

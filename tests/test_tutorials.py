@@ -18,7 +18,7 @@ from skilltroc_core.ledger import TransferKind
 from skilltroc_core.ports import EntityKind
 from skilltroc_core.service import Skilltroc, kinds
 from skilltroc_core.service.tutorials import TUTORIALS, VIDEO_HISTORIES, VIEWER_MARKS
-from skilltroc_core.testing import TEST_SECRET_KEY
+from skilltroc_core.testing import TEST_SECRET_KEY, state_of
 from skilltroc_core.tutorials import (
     TutorialState,
     VideoKind,
@@ -37,7 +37,6 @@ from .members_support import (
     make_world,
     notices,
     signup_confirmed,
-    snapshot,
 )
 
 
@@ -119,11 +118,11 @@ def test_anything_but_a_youtube_video_link_is_refused_and_changes_nothing(
     world: World, url: str
 ) -> None:
     publisher = signup_confirmed(world.service, "ann")
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as refused:
         _publish(world, publisher, url)
     assert code(refused) == ("invalid_video", "TUTO-1")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 @pytest.mark.rule("TUTO-1")
@@ -151,12 +150,12 @@ def test_an_uploaded_video_is_published_by_its_reference(world: World) -> None:
 @pytest.mark.parametrize("sources", [{}, {"youtube_url": WATCH, "upload": "up/1.mp4"}])
 def test_a_tutorial_is_exactly_one_video(world: World, sources: dict[str, str]) -> None:
     publisher = signup_confirmed(world.service, "ann")
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as refused:
         world.service.publish_tutorial(publisher, title="T", domain="D", rights_attested=True,
                                        **sources)
     assert code(refused) == ("invalid_video", "TUTO-1")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 @pytest.mark.rule("TUTO-1")
@@ -164,12 +163,12 @@ def test_a_tutorial_is_exactly_one_video(world: World, sources: dict[str, str]) 
                                                ("x" * 161, "Cooking")])
 def test_a_tutorial_needs_a_title_and_a_domain(world: World, title: str, domain: str) -> None:
     publisher = signup_confirmed(world.service, "ann")
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as refused:
         world.service.publish_tutorial(publisher, title=title, domain=domain,
                                        rights_attested=True, youtube_url=WATCH)
     assert code(refused) == ("invalid_input", "TUTO-1")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 @pytest.mark.rule("TUTO-1", "PROF-6")
@@ -178,11 +177,11 @@ def test_individuals_publish_and_professionals_need_a_complete_profile(world: Wo
     individual = signup_confirmed(service, "ann")
     assert service.tutorial(_publish(world, individual)).is_live
     pro = professional(service, "shop", complete=False)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as refused:
         _publish(world, pro)
     assert code(refused) == ("profile_incomplete", "PROF-6")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     service.update_profile(pro, display_name="Shop", description="We sell", photo="s.jpg",
                            locality="Lyon")
     assert service.tutorial(_publish(world, pro)).publisher == pro
@@ -194,14 +193,14 @@ def test_only_the_publisher_edits_or_deletes_a_tutorial(world: World) -> None:
     ann = signup_confirmed(service, "ann")
     bob = signup_confirmed(service, "bob")
     tutorial = _publish(world, ann)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as refused:
         service.edit_tutorial(bob, tutorial, title="Mine now")
     assert code(refused) == ("not_allowed", "TUTO-1")
     with pytest.raises(SkilltrocError) as refused:
         service.delete_tutorial(bob, tutorial)
     assert code(refused) == ("not_allowed", "TUTO-1")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     world.advance(timedelta(days=30))  # "at any time"
     edited = service.edit_tutorial(ann, tutorial, title="Better bread", domain="Baking")
     assert (edited.title, edited.domain, edited.edited_at) == (
@@ -225,23 +224,23 @@ def test_deletion_is_soft_and_a_deleted_tutorial_can_no_longer_change_or_be_view
     assert service.my_tutorials(ann) == []
     assert [s.tutorial.id for s in service.my_tutorials(ann, include_deleted=True)] == [
         tutorial]
-    before = snapshot(world.store)
+    before = state_of(world.store)
     for attempt in (lambda: service.edit_tutorial(ann, tutorial, title="Back"),
                     lambda: service.delete_tutorial(ann, tutorial),
                     lambda: service.record_view(tutorial, "visitor-x", "late-view")):
         with pytest.raises(SkilltrocError) as refused:
             attempt()
         assert code(refused) == ("state_conflict", "TUTO-1")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 @pytest.mark.rule("TUTO-1")
 def test_viewing_an_unknown_tutorial_is_refused(world: World) -> None:
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as refused:
         world.service.record_view("tuto_missing", "visitor", "v1")
     assert code(refused) == ("not_found", "TUTO-1")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 # --- TUTO-2: one star per 100 counted views, each threshold once -----------------------------
@@ -319,14 +318,14 @@ def test_a_publisher_has_one_live_tutorial_per_video(world: World) -> None:
     ann = signup_confirmed(service, "ann")
     _publish(world, ann)
     other = _publish(world, ann, "https://youtu.be/abcdefghijk")
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as refused:
         _publish(world, ann, f"https://youtu.be/{VIDEO}")
     assert code(refused) == ("already_exists", "TUTO-2")
     with pytest.raises(SkilltrocError) as refused:
         service.edit_tutorial(ann, other, youtube_url=WATCH, rights_attested=True)
     assert code(refused) == ("already_exists", "TUTO-2")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     bob = signup_confirmed(service, "bob")  # another publisher has their own count
     assert service.tutorial(_publish(world, bob)).views == 0
 
@@ -338,10 +337,10 @@ def test_a_retried_view_report_never_pays_again(world: World) -> None:
     tutorial = _publish(world, ann)
     _views(world, tutorial, 99)
     assert service.record_view(tutorial, "v-100", "report-100") is ViewVerdict.COUNTED
-    before = snapshot(world.store)
+    before = state_of(world.store)
     for _ in range(3):
         assert service.record_view(tutorial, "v-100", "report-100") is ViewVerdict.COUNTED
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     assert _payouts(world, ann) == 1
 
 
@@ -411,12 +410,12 @@ def test_a_deactivated_publishers_tutorials_are_hidden_until_reactivation(
     assert service.record_view(tutorial, "visitor", "v1") is ViewVerdict.COUNTED
     service.deactivate(ann)
     notices(service)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as refused:
         service.record_view(tutorial, "other-visitor", "v2")
     assert code(refused) == ("not_found", "ACC-7")
     assert service.record_view(tutorial, "visitor", "v1") is ViewVerdict.COUNTED  # a replay
-    assert snapshot(world.store) == before and notices(service) == []
+    assert state_of(world.store) == before and notices(service) == []
     service.reactivate(ann)
     assert service.record_view(tutorial, "other-visitor", "v2") is ViewVerdict.COUNTED
     assert service.tutorial(tutorial).views == 2
@@ -442,13 +441,13 @@ def test_a_repeated_view_id_is_ignored_and_cannot_be_reused_elsewhere(world: Wor
     other = _publish(world, ann, "https://youtu.be/abcdefghijk")
     assert service.record_view(tutorial, "visitor", "v1") is ViewVerdict.COUNTED
     world.advance(days=2)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     assert service.record_view(tutorial, "visitor", "v1") is ViewVerdict.COUNTED
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     with pytest.raises(SkilltrocError) as refused:
         service.record_view(other, "visitor", "v1")
     assert code(refused) == ("idempotency_conflict", "TUTO-4")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     assert service.tutorial(tutorial).views == 1
 
 
@@ -471,11 +470,11 @@ def test_the_24_hours_span_a_delete_and_republish_of_the_same_video(world: World
 def test_a_view_needs_a_viewer_and_a_view_id(world: World, viewer: str, view_id: str) -> None:
     ann = signup_confirmed(world.service, "ann")
     tutorial = _publish(world, ann)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as refused:
         world.service.record_view(tutorial, viewer, view_id)
     assert code(refused) == ("invalid_input", "TUTO-4")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
 
 
 # --- TUTO-5: the publisher attests the rights -------------------------------------------------
@@ -485,14 +484,14 @@ def test_a_view_needs_a_viewer_and_a_view_id(world: World, viewer: str, view_id:
 def test_publishing_needs_the_rights_attestation(world: World) -> None:
     service = world.service
     ann = signup_confirmed(service, "ann")
-    before = snapshot(world.store)
+    before = state_of(world.store)
     for attested in (False, None, "yes"):
         with pytest.raises(SkilltrocError) as refused:
             service.publish_tutorial(ann, title="T", domain="D",
                                      rights_attested=attested,  # type: ignore[arg-type]
                                      youtube_url=WATCH)
         assert code(refused) == ("rights_not_attested", "TUTO-5")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     assert service.tutorial(_publish(world, ann)).rights_attested is True
 
 
@@ -501,11 +500,11 @@ def test_changing_the_video_needs_the_attestation_again(world: World) -> None:
     service = world.service
     ann = signup_confirmed(service, "ann")
     tutorial = _publish(world, ann)
-    before = snapshot(world.store)
+    before = state_of(world.store)
     with pytest.raises(SkilltrocError) as refused:
         service.edit_tutorial(ann, tutorial, upload="up/other.mp4")
     assert code(refused) == ("rights_not_attested", "TUTO-5")
-    assert snapshot(world.store) == before
+    assert state_of(world.store) == before
     edited = service.edit_tutorial(ann, tutorial, upload="up/other.mp4", rights_attested=True)
     assert edited.source.key == "upload:up/other.mp4"
 

@@ -394,6 +394,27 @@ class MemoryBook:
     def all_transfers(self) -> Iterable[Transfer]:
         return iter(self.transfers)
 
+    def contents(self) -> dict[str, tuple[tuple[str, object], ...]]:
+        """Everything the book holds (see :class:`~skilltroc_core.ports.Inspectable`):
+        transfers in order, each member's statement lines in order (``member/index``),
+        the rest by key.
+        The records are immutable: nothing needs a deep copy."""
+        return {
+            "balances": entries_by_key(self.balances),
+            "transfers": tuple((str(transfer.seq), transfer) for transfer in self.transfers),
+            "statement": tuple((f"{member}/{index}", line)
+                               for member, lines in sorted(self.statement.items())
+                               for index, line in enumerate(lines)),
+            "holds": entries_by_key(self.holds),
+            "ledger keys": entries_by_key(self.keys),
+            "ledger totals": entries_by_key(self.totals),
+        }
+
+
+def entries_by_key(table: Mapping[str, object]) -> tuple[tuple[str, object], ...]:
+    """The entries of ``table`` sorted by key (a section of :meth:`MemoryBook.contents`)."""
+    return tuple(sorted(table.items(), key=lambda entry: entry[0]))
+
 
 _ZERO = Balance(0, 0)
 # ``tuple.__new__(NamedTupleClass, values)`` is what a named tuple's own constructor does,

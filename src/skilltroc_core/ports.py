@@ -18,11 +18,14 @@ PostgreSQL) implements it once for every entity the library has or will have:
 
 Everything one command writes goes through one :class:`UnitOfWork` and commits together
 or not at all.
+
+Apart from the port, a store may show everything it keeps (:class:`Inspectable`, as the
+shipped stores do): for checks and tests, never for commands.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Final, Generic, Protocol, TypeAlias, TypeVar, runtime_checkable
 
@@ -34,10 +37,12 @@ from .ledger import LedgerBook
 __all__ = [
     "RECENT_TRANSFERS",
     "Clock",
+    "Contents",
     "EntityKind",
     "IdGenerator",
     "Index",
     "IndexKey",
+    "Inspectable",
     "OutboxItem",
     "PasswordHasher",
     "Store",
@@ -278,3 +283,26 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+#: Everything something keeps, as :meth:`Inspectable.contents` shows it: by section (a
+#: name: ``"balances"``, ``"entities/member"``, a table...), each entry's key and value.
+Contents: TypeAlias = Mapping[str, Sequence[tuple[str, object]]]
+
+
+@runtime_checkable
+class Inspectable(Protocol):
+    """Shows everything it keeps: the shipped stores and the memory ledger book do. Not
+    part of the :class:`Store` port (a host's store need not): for checks and tests (see
+    :mod:`skilltroc_core.testing.snapshot`), never for commands."""
+
+    def contents(self) -> Contents:
+        """Everything kept now, committed, read outside any unit of work.
+
+        Within a section keys are unique; entries come in a stable order: the order kept
+        where it means something (transfers, the outbox, the postings of an index key),
+        sorted by key elsewhere, so that two reads of the same state are equal. What reads
+        the same through the port is the same here: nothing empty is listed (an index key
+        with no postings, a queue with no members). Values are comparable with ``==``.
+        """
+        ...

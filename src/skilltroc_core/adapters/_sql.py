@@ -459,6 +459,36 @@ def stored_notices(rows: Sequence[Any]) -> list[OutboxItem]:
         "acknowledge it or restore it from a backup")) for seq, data in rows]
 
 
+def stored_contents(unit: SqlUnitOfWork, layout: str) -> dict[str, tuple[tuple[str, object],
+                                                                        ...]]:
+    """Every row of every table (see :class:`~skilltroc_core.ports.Inspectable`), read in
+    ``unit`` (a query's: one consistent state, the tables themselves, not the cache).
+
+    ``layout``: the dialect's catalog query, one row per column of each table, in order:
+    ``(table, column, its position in the primary key or 0)``. A table is one section; a
+    row's key is its primary key (``/`` between columns), its value the other columns
+    by name; rows come in primary key order. An order the store keeps is in a column
+    (``seq`` of the outbox, of the index postings, of the timers)."""
+    db = unit.db
+    tables: dict[str, list[tuple[int, str]]] = {}
+    for table, column, position in db.all(layout):
+        tables.setdefault(table, []).append((int(position), column))
+    found: dict[str, tuple[tuple[str, object], ...]] = {}
+    for table, columns in tables.items():
+        key = [column for position, column in sorted(columns) if position] or [
+            column for _, column in columns]  # no primary key: the whole row is its key
+        rest = [column for _, column in columns if column not in key]
+        listed = ", ".join(f'"{column}"' for column in key + rest)
+        order = ", ".join(f'"{column}"' for column in key)
+        rows = db.all(f'SELECT {listed} FROM "{table}" ORDER BY {order}')
+        found[table] = tuple(
+            ("/".join(str(value) for value in row[:len(key)]),
+             {column: bytes(value) if isinstance(value, memoryview) else value
+              for column, value in zip(rest, row[len(key):], strict=True)})
+            for row in rows)
+    return {table: rows for table, rows in found.items() if rows}
+
+
 @functools.cache
 def _server_numbered(numbers: tuple[str, ...]) -> tuple[str, str, str]:
     """The index posting, notice and timer statements numbered by the server: ``numbers``

@@ -25,6 +25,7 @@ from ..ledger import (
     MemoryBook,
     StatementLine,
     Transfer,
+    entries_by_key,
 )
 from ..ports import RECENT_TRANSFERS, EntityKind, Index, IndexKey, OutboxItem, Timer
 from .indexing import check_unique, reposting
@@ -267,6 +268,32 @@ class MemoryStore:
 
     def close(self) -> None:
         """Nothing to release."""
+
+    def contents(self) -> dict[str, tuple[tuple[str, object], ...]]:
+        """Everything the store keeps (see :class:`~skilltroc_core.ports.Inspectable`):
+        the ledger book's sections, then ``entities/<kind>`` (by id),
+        ``index/<kind>/<index>`` (each key's ids in posting order), ``outbox`` (in order)
+        and ``outbox seq``, ``timers`` (each with its version: it orders equal due
+        instants), ``sequences`` and ``queue/<name>`` (each member's sort key).
+
+        Nothing empty is listed: a rolled-back unit of work may leave an empty table, index
+        or index key behind, which reads exactly as a missing one."""
+        with self._lock:
+            found = self.book.contents()
+            for kind, table in sorted(self._entities.items()):
+                found[f"entities/{kind}"] = entries_by_key(table)
+            for (kind, index), postings in sorted(self._indexes.items()):
+                found[f"index/{kind}/{index}"] = tuple(
+                    (key, tuple(ids)) for key, ids in sorted(postings.items()) if ids)
+            found["outbox"] = tuple((str(seq), item) for seq, item in self._outbox.items())
+            found["outbox seq"] = (("last", self._outbox_seq),)
+            found["timers"] = entries_by_key(self._timers)
+            found["sequences"] = entries_by_key(self._sequences)
+            for name, queue in sorted(self._queues.items()):
+                found[f"queue/{name}"] = tuple(
+                    (member, entry[:entry.index("\x00")])
+                    for member, entry in sorted(queue.entries.items()))
+            return {section: entries for section, entries in found.items() if entries}
 
     # ------------------------------------------------------------------ journal
     def _entries(self) -> list[Entry]:

@@ -76,6 +76,7 @@ from ._sql import (
     SqlUnitOfWork,
     check_attempts,
     retrying,
+    stored_contents,
     stored_instant,
     stored_notices,
 )
@@ -102,6 +103,17 @@ _SEQUENCE_PREFIX = "skilltroc_seq_"
 #: Transfer numbers a store takes at once (only unique and increasing in one process
 #: matter for them; a process that stops leaves the rest of its block unused).
 _TRANSFER_BLOCK = 32
+#: Each column of each table of the current schema, with its position in the primary key
+#: (0: not in it).
+_LAYOUT = (
+    "SELECT c.relname, a.attname, COALESCE((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY "
+    "AS k(attnum, n) WHERE k.attnum = a.attnum), 0) "
+    "FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace "
+    "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+    "LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary "
+    "WHERE s.nspname = current_schema() AND c.relkind IN ('r', 'p') "
+    "ORDER BY c.relname, a.attnum"
+)
 _PLAIN_NAME = re.compile(r"[a-z][a-z0-9_]{0,40}")
 
 #: SQLSTATEs that mean "another unit or the server got in the way: nothing of this unit
@@ -606,6 +618,17 @@ class PostgresStore:
         if done:  # row locks: an erasure rewriting one of these rows waits, or this does
             self._outside_unit("acknowledging notifications", lambda cur: cur.execute(
                 "DELETE FROM outbox WHERE seq = ANY(%s)", (done,)))
+
+    def contents(self) -> dict[str, tuple[tuple[str, object], ...]]:
+        """Every row of every table of the store's schema, by primary key (see
+        :class:`~skilltroc_core.ports.Inspectable`): for checks, never for commands. The
+        server sequences (row numbers, ids) are not listed: a unit rolled back may have
+        drawn from them, which changes no row."""
+        unit = self.begin(read_only=True)
+        try:
+            return stored_contents(unit, _LAYOUT)
+        finally:
+            unit.rollback()
 
     def close(self) -> None:
         with self._lock:

@@ -41,6 +41,7 @@ from ._sql import (
     SqlUnitOfWork,
     check_attempts,
     retrying,
+    stored_contents,
     stored_instant,
     stored_notices,
 )
@@ -60,6 +61,9 @@ APPLICATION_ID = 0x536B5472
 #: The table each schema version added that the next ones keep, newest first (version 2
 #: only changed an index).
 _VERSION_TABLES = ((4, "platform_balances"), (3, "queue_entries"), (1, "accounts"))
+#: Each column of each table, with its position in the primary key (0: not in it).
+_LAYOUT = ("SELECT m.name, c.name, c.pk FROM sqlite_master m, pragma_table_info(m.name) c "
+           "WHERE m.type = 'table' ORDER BY m.name, c.cid")
 
 
 T = TypeVar("T")
@@ -255,6 +259,15 @@ class SQLiteStore:
                 raise
 
         self._outside_unit(delete)
+
+    def contents(self) -> dict[str, tuple[tuple[str, object], ...]]:
+        """Every row of every table, by primary key (see
+        :class:`~skilltroc_core.ports.Inspectable`): for checks, never for commands."""
+        unit = self.begin(read_only=True)
+        try:
+            return stored_contents(unit, _LAYOUT)
+        finally:
+            unit.rollback()
 
     def checkpoint(self) -> None:
         """Fold the WAL into the main file and truncate it (used after erasures).

@@ -25,6 +25,7 @@ from ..adapters.clocks import ManualClock
 from ..errors import SkilltrocError
 from ..ports import EntityKind, Store
 from ..service import Skilltroc
+from ..testing.snapshot import Scope, StoreState, scoped_state
 from .faults import FaultyStore, StoreFault
 from .model import ACTIVE, Model
 from .summary import SimulationFailure, Summary
@@ -137,29 +138,18 @@ class StepContext:
                 raise self.fail("idempotency", f"{kind} again gave {again!r}, first {result!r}")
         return result
 
-    def _fingerprint(self) -> tuple[Any, ...]:
-        """The touched entities, their balances and the global ledger totals, read raw."""
-        uow = self.inner.begin()
-        try:
-            book = uow.book
-            members = tuple(book.balance(m) for m in self.scope_members)
-            entities = tuple(uow.get(kind, ref) for kind, ref in self.scope_entities)
-            counters = tuple(sorted(book.counters().items()))
-            platform = tuple(book.balance(a) for a in
-                             ("platform:issuance", "platform:ad_spend",
-                              "platform:gift_escrow", "platform:holds"))
-            seq = book.next_seq()
-            due = uow.next_due(START + timedelta(days=365 * 200))
-        finally:
-            uow.rollback()
-        outbox = len(self.inner.drain_notifications(10_000))
-        return members, entities, counters, platform, seq, due, outbox
+    def _fingerprint(self) -> StoreState:
+        """The touched entities and balances, and what the port shows of the whole store
+        (platform accounts, supply counters, next transfer, next timer, outbox), read
+        raw: O(what the step touched), not O(store), on every store."""
+        return scoped_state(self.inner, Scope(entities=self.scope_entities,
+                                              accounts=self.scope_members))
 
-    def _same(self, what: str, before: tuple[Any, ...]) -> None:
+    def _same(self, what: str, before: StoreState) -> None:
         self.summary.checks += 1
-        after = self._fingerprint()
-        if after != before:
-            raise self.fail("changed nothing", f"{what} changed state: {before!r} -> {after!r}")
+        changed = before.changes(self._fingerprint())
+        if changed:
+            raise self.fail("changed nothing", f"{what} changed state: " + "; ".join(changed))
 
 
 class AreaSteps:

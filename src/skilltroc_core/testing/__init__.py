@@ -19,6 +19,9 @@
 - :mod:`.races` (no dependency): multi-process races and crashes to run on a store
   shared by several processes, each taking a picklable store factory
   (``races.RACES``, ``races.wallet_race(functools.partial(MyStore, dsn))``).
+- :func:`state_of` (:mod:`.snapshot`, no dependency): everything a store holds, as a
+  :class:`StoreState` to compare before and after (``changes()`` names what differs),
+  and :func:`changes_nothing`, a block that must leave the store as it found it.
 - :data:`TEST_SECRET_KEY`: a secret key for services over test stores that keep data.
 
 A host checks its adapter in about ten lines (``docs/hosting.md``)::
@@ -45,6 +48,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .contract import StoreContract
     from .machine import SkilltrocMachine, StarModel
+    from .snapshot import Scope, StoreState, changes_nothing, scoped_state, state_of
     from .steps import Applied, Call, Command, KnownIds, apply, resolve
     from .strategies import (
         commands,
@@ -63,18 +67,23 @@ __all__ = [
     "Call",
     "Command",
     "KnownIds",
+    "Scope",
     "SkilltrocMachine",
     "StarModel",
     "StoreContract",
+    "StoreState",
     "apply",
+    "changes_nothing",
     "commands",
     "emails",
     "instants",
     "member_signups",
     "passwords",
     "resolve",
+    "scoped_state",
     "session_starts",
     "star_amounts",
+    "state_of",
     "workshops",
 ]
 
@@ -89,6 +98,8 @@ _HOMES = {
     "KnownIds": "steps", "apply": "steps", "resolve": "steps",
     "StoreContract": "contract",
     "SkilltrocMachine": "machine", "StarModel": "machine",
+    "Scope": "snapshot", "StoreState": "snapshot", "changes_nothing": "snapshot",
+    "scoped_state": "snapshot", "state_of": "snapshot",
     "commands": "strategies", "emails": "strategies", "instants": "strategies",
     "member_signups": "strategies", "passwords": "strategies",
     "session_starts": "strategies", "star_amounts": "strategies", "workshops": "strategies",

@@ -15,7 +15,9 @@ store its ``create_store`` hook returns (a :class:`MemoryStore` by default) and 
 After every step it checks:
 
 - a refused command raised a :class:`~skilltroc_core.errors.SkilltrocError` and changed
-  nothing the store shows (entities, balances, supply, timers, outbox);
+  nothing the store keeps (:func:`~skilltroc_core.testing.state_of`: everything, on a
+  store that shows its contents; else what the port shows of the entities and members
+  the commands made, the supply, the next timer and the outbox);
 - an accepted command did what it says, read back from the store (a request is
   pending, an accepted one registered, a session held, a gift sent, ...), and left the
   notice it owes in the outbox (drained and acknowledged each step, as a host does);
@@ -38,7 +40,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
 import attrs
@@ -57,6 +59,7 @@ from ..service import SignupResult, Skilltroc, kinds
 from ..service.ads import CAMPAIGNS
 from ..service.tutorials import TUTORIALS
 from . import TEST_SECRET_KEY
+from .snapshot import Scope, StoreState, state_of
 from .steps import Applied, Call, Command, KnownIds, record, resolve
 from .strategies import commands
 
@@ -66,7 +69,6 @@ __all__ = ["MACHINE_POLICY", "STARTING_CAST", "SkilltrocMachine", "StarModel"]
 #: so that payouts happen in short runs.
 MACHINE_POLICY: Final = attrs.evolve(
     DEFAULT_POLICY, argon2_time_cost=1, argon2_memory_kib=8, views_per_tutorial_star=2)
-_FAR: Final = timedelta(days=3650)
 R, S = RegistrationState, SessionState
 
 #: Every run starts with these (each must succeed): a professional organizer with a
@@ -382,14 +384,15 @@ class SkilltrocMachine(RuleBasedStateMachine):
     def step(self, command: Command) -> Applied | None:
         """Run one command and check what it did; None if it was refused."""
         call = resolve(self.app, command, self.ids)
-        before = self._fingerprint()
+        before = self._state()
         paid = self._registered(call.kwargs["session_id"]) if call.method == "confirm_held" \
             else []
         try:
             result = call.run(self.app)
         except SkilltrocError as error:
             _event(f"{command.name}: refused ({error.code})")
-            assert self._fingerprint() == before, f"a refusal changed the store: {error!r}"
+            changed = before.changes(self._state())
+            assert not changed, f"a refusal changed the store: {error!r}: {changed}"
             return None
         _event(f"{command.name}: done")
         record(self.ids, call, result)
@@ -422,15 +425,11 @@ class SkilltrocMachine(RuleBasedStateMachine):
                 (kinds.GIFTS, ids.gifts), (TUTORIALS, ids.tutorials),
                 (CAMPAIGNS, ids.campaigns)]
 
-    def _fingerprint(self) -> tuple[Any, ...]:
-        """Everything the Store API shows about what the commands made."""
-        with self._raw() as uow:
-            entities = [uow.get(kind, i) for kind, known in self._known() for i in known]
-            ledger = Ledger(uow.book)
-            balances = [ledger.balance(m) for m in self.ids.members]
-            state = (entities, balances, ledger.supply(),
-                     uow.next_due(self.clock.now() + _FAR))
-        return (*state, self.store.drain_notifications(limit=1_000_000))
+    def _state(self) -> StoreState:
+        """Everything the store keeps; on a store that does not show it, what the Store
+        port shows of what the commands made (see :func:`.snapshot.state_of`)."""
+        known = [(kind, i) for kind, ids in self._known() for i in ids]
+        return state_of(self.store, Scope(entities=known, accounts=self.ids.members))
 
     def _registered(self, session_id: str) -> list[tuple[str, int]]:
         """(member, amount) of the known registrations registered in a session."""

@@ -47,7 +47,7 @@ from skilltroc_core.testing import (
     state_of,
     workshops,
 )
-from skilltroc_core.testing.contract import THINGS, Thing
+from skilltroc_core.testing.contract.port import THINGS, Thing
 from skilltroc_core.testing.machine import MACHINE_POLICY, STARTING_CAST
 
 from .pg_fixtures import pg_dsn, pg_server

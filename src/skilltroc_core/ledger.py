@@ -36,7 +36,6 @@ from .errors import (
     AlreadyExistsError,
     FloorBreachError,
     HoldAlreadyEndedError,
-    IdempotencyConflictError,
     InsufficientStarsError,
     InvalidAmountError,
     InvalidInputError,
@@ -44,6 +43,7 @@ from .errors import (
     UnknownAccountError,
     UnknownHoldError,
 )
+from .idempotency import IdempotencyRecord, first_result
 from .instants import require_aware
 
 __all__ = [
@@ -220,16 +220,6 @@ class StatementPage:
     lines: tuple[StatementLine, ...]
     total: int
     next_offset: int | None
-
-
-@attrs.frozen(kw_only=True)
-class IdempotencyRecord:
-    """What a key did the first time: the operation, its arguments, its result's id."""
-
-    key: str
-    operation: str
-    fingerprint: str
-    result: str
 
 
 @attrs.frozen(kw_only=True)
@@ -529,18 +519,10 @@ class Ledger:
 
     # ------------------------------------------------------------------ idempotency
     def _replay(self, key: str | None, operation: str, fingerprint: str) -> str | None:
+        """The first result of ``key`` for this call (see :mod:`skilltroc_core.idempotency`)."""
         if key is None:
             return None
-        record = self.book.idempotency(key)
-        if record is None:
-            return None
-        if record.operation != operation or record.fingerprint != fingerprint:
-            raise IdempotencyConflictError(  # what it did first is not shown: not theirs
-                f"idempotency key {key!r} was already used for another call; it cannot "
-                f"be reused for {operation}({fingerprint})",
-                key=key,
-            )
-        return record.result
+        return first_result(self.book.idempotency(key), key, operation, fingerprint)
 
     def _remember(self, key: str | None, operation: str, fingerprint: str, result: str) -> None:
         if key is not None:

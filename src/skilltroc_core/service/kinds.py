@@ -46,13 +46,19 @@ __all__ = [
 
 @attrs.frozen(kw_only=True)
 class CommandKey:
-    """What a command's idempotency key did the first time (its arguments and result)."""
+    """What a command's idempotency key did the first time (its arguments and result):
+    a :class:`~skilltroc_core.idempotency.Remembered` the service keeps as an entity."""
 
     key: str
     command: str
     fingerprint: str
     result: str
     until: datetime | None = None  # forgotten from then on (None: kept for good)
+
+    @property
+    def operation(self) -> str:
+        """The command the key was used for (as :mod:`skilltroc_core.idempotency` reads it)."""
+        return self.command
 
 
 @attrs.frozen(kw_only=True)

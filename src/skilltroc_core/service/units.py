@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 from ..accounts import AccountStatus, Member
 from ..errors import (
     ConcurrencyError,
-    IdempotencyConflictError,
     InvalidInputError,
     NotFoundError,
     SkilltrocError,
 )
 from ..events import FactValue, sorted_notification, stored_notification
 from ..frozen import builder
+from ..idempotency import first_result
 from ..instants import microseconds_since_year_one, require_aware
 from ..ledger import Ledger, refuse_debit
 from ..ports import EntityKind, Store, Timer, UnitOfWork
@@ -185,18 +185,10 @@ class Tx:
         if key is None:
             return None
         record = self.uow.get(kinds.COMMAND_KEYS, key)
-        if record is None or (record.until is not None and self.now >= record.until):
-            return None  # never used, or forgotten (its deletion may still be pending)
-        if record.command != command or (
-                record.fingerprint != fingerprint and record.fingerprint not in also):
-            shown = key.removeprefix(HOST_KEY_PREFIX)
-            # what the key did first may be another member's: only this call is named
-            raise IdempotencyConflictError(
-                f"key {shown!r} was already used for another call; it cannot be reused "
-                f"for {command}({fingerprint if call is None else call})",
-                rule=rule, key=shown,
-            )
-        return record.result
+        if record is not None and record.until is not None and self.now >= record.until:
+            record = None  # forgotten (its deletion may still be pending)
+        return first_result(record, key.removeprefix(HOST_KEY_PREFIX), command, fingerprint,
+                            also=also, call=call, rule=rule)
 
     def remember(self, key: str | None, command: str, fingerprint: str, result: str, *,
                  keep_for: timedelta | None = None) -> None:

@@ -16,7 +16,8 @@ from skilltroc_core.catalogue import rule_ids
 from skilltroc_core.errors import ScenarioFormatError
 from skilltroc_core.ports import Store, Timer, UnitOfWork
 from skilltroc_core.tools.cli import main, run_scenarios
-from skilltroc_core.tools.scenarios import Runner, load_scenario
+from skilltroc_core.tools.scenarios import COMMAND_SUMMARIES, COMMANDS, Runner, load_scenario
+from skilltroc_core.tools.scenarios.derived import DERIVED
 
 from .pg_fixtures import pg_dsn, pg_server
 
@@ -268,3 +269,30 @@ def test_a_sqlite_path_store_keeps_the_database_file(tmp_path: Path) -> None:
     out = io.StringIO()
     assert run_scenarios([str(HERE / "good.toml")], store=f"sqlite:{target}", out=out) == 0
     assert target.exists()
+
+
+@pytest.mark.rule("SOCIAL-1", "TUTO-1", "AD-6")
+def test_a_declared_command_no_written_one_plays_is_a_scenario_command_read_from_it(
+    tmp_path: Path,
+) -> None:
+    """unfollow, edit_tutorial and delete_campaign are derived from their declarations:
+    their keys from their parameters (aliases for ids), their line in the docs from
+    their docstrings."""
+    assert {"unfollow", "edit_tutorial", "delete_campaign"} <= set(DERIVED)
+    assert dict(COMMANDS["unfollow"].refs) == {"member": "member", "whom": "member"}
+    assert COMMAND_SUMMARIES["unfollow"].startswith("Stop following")
+    steps = ('\n[[step]]\ndo = "signup"\nmember = "bob"\n'
+             '\n[[step]]\ndo = "follow"\nmember = "alice"\nwhom = "bob"\n'
+             '\n[[step]]\ndo = "unfollow"\nmember = "alice"\nwhom = "bob"\n'
+             '\n[[step]]\ndo = "publish_tutorial"\nmember = "alice"\ntutorial = "t1"\n'
+             'domain = "Cooking"\nurl = "https://youtu.be/aaaaaaaaaaa"\n'
+             '\n[[step]]\ndo = "edit_tutorial"\nmember = "bob"\ntutorial = "t1"\n'
+             'fails = true\nerror = "not_allowed"\n'
+             '\n[[step]]\ndo = "edit_tutorial"\nmember = "alice"\ntutorial = "t1"\n'
+             'rights_attested = true\n')
+    passed, text = _run(_file(tmp_path, steps))
+    assert passed, text
+    assert "unfollow member alice, whom bob" in text
+    malformed = _file(tmp_path, '\n[[step]]\ndo = "unfollow"\nmember = "alice"\n')
+    with pytest.raises(ScenarioFormatError, match="unfollow needs 'whom'"):
+        load_scenario(malformed)

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from ...errors import ScenarioFormatError
 from .commands import HANDLERS
+from .derived import COMMAND_SUMMARIES, COMMANDS
 from .format import (
-    COMMAND_SUMMARIES,
-    COMMANDS,
     EXPECTATION_SUMMARIES,
     EXPECTATIONS,
     CommandSpec,

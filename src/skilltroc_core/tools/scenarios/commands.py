@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ...errors import ScenarioFormatError
+from .derived import DERIVED, DerivedCommand
 from .format import CAMPAIGN, GIFT, MEMBER, REQUEST, SESSION, TUTORIAL, WORKSHOP, StepFailedError
 
 if TYPE_CHECKING:
@@ -369,3 +370,22 @@ def _browse(runner: Runner, data: Mapping[str, Any]) -> str:
         if runner.app.serve(data["domain"], f"page-{runner.page_views}") is not None:
             shown += 1
     return f"{data['times']} page views in {data['domain']} ({shown} with an ad)"
+
+
+def _derived(name: str, command: DerivedCommand) -> None:
+    """The handler of a command read from the registry: each key's value (an alias made
+    into its id) passed as the parameter it comes from."""
+
+    @handler(name)
+    def run(runner: Runner, data: Mapping[str, Any]) -> str:
+        arguments = {}
+        given = {k: v for k, v in data.items() if k not in ("do", "fails", "error")}
+        for key, value in given.items():
+            parameter, kind = command.parameters[key]
+            arguments[parameter] = runner.id_of(kind, value) if kind else value
+        getattr(runner.app, name)(**arguments)
+        return ", ".join(f"{key} {value}" for key, value in given.items())
+
+
+for _name, _command in DERIVED.items():
+    _derived(_name, _command)

@@ -44,7 +44,9 @@ def _on(kind: str, key: str | None = None, **extra: str) -> CommandSpec:
                        refs={"member": MEMBER, name: kind})
 
 
-COMMANDS: Mapping[str, CommandSpec] = {
+#: The commands written here; the others are derived from the command registry
+#: (:mod:`.derived`), see :data:`COMMANDS`.
+WRITTEN_COMMANDS: Mapping[str, CommandSpec] = {
     "signup": CommandSpec(
         required={"member": STR},
         optional={"email": STR, "kind": STR, "category": STR, "provider": STR,
@@ -128,7 +130,7 @@ COMMANDS: Mapping[str, CommandSpec] = {
 }
 
 #: what each command does, for the generated page of the format (docs/scenario-format.md)
-COMMAND_SUMMARIES: Mapping[str, str] = {
+WRITTEN_SUMMARIES: Mapping[str, str] = {
     "signup": "sign up (password by default; `provider` for Google or Facebook; "
               "`confirmed = false` leaves the email unconfirmed)",
     "confirm_email": "click the link of the confirmation mail",
@@ -183,7 +185,7 @@ def _summarized(what: str, table: Mapping[str, object], summaries: Mapping[str, 
                           f"{sorted(set(table) ^ set(summaries))}")
 
 
-_summarized("commands", COMMANDS, COMMAND_SUMMARIES)
+_summarized("commands", WRITTEN_COMMANDS, WRITTEN_SUMMARIES)
 
 #: expectation key -> (kind of alias its table is keyed by, or None for a plain number)
 EXPECTATIONS: Mapping[str, str | None] = {

@@ -15,12 +15,12 @@ import attrs
 from ...errors import ScenarioFormatError, SkilltrocError
 from ...instants import require_aware
 from ...rules import DEFAULT_POLICY
+from .derived import COMMANDS
 from .format import (
     _ATTACHABLE,
     _TOP_KEYS,
     ALIAS_KINDS,
     BOOL,
-    COMMANDS,
     EXPECTATIONS,
     INSTANT,
     INT,

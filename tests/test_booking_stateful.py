@@ -177,7 +177,8 @@ class BookingMachine(RuleBasedStateMachine):
         self.registrations: list[str] = []
         self.settled_at = START  # every deadline due by then has been applied
         #: the simulator's reference model of the rules, told every command done: it says
-        #: which commands the rules allow and what the state must then be
+        #: which commands the rules allow (its schedule and bookings parts) and what the
+        #: state must then be
         self.model = Model(POLICY, START)
 
     # ------------------------------------------------------------------ reading
@@ -306,20 +307,21 @@ class BookingMachine(RuleBasedStateMachine):
             member = self._signup(name)
             if stars:
                 service.buy_stars(member, stars, f"pay-{name}")
-                model.buy(member, stars, f"pay-{name}")
+                model.accounts.buy(member, stars, f"pay-{name}")
             self.participants.append(member)
             self.initial[member] = POLICY.signup_bonus + stars
         for cost, capacity, minutes in zip(costs, capacities, starts, strict=True):
             self._create_workshop(cost, capacity)
             start = START + timedelta(minutes=minutes)
             self.sessions.append(service.plan_session(self.org, self.workshops[-1], start))
-            model.plan_session(self.sessions[-1], self.workshops[-1], start, None)
+            model.schedule.plan_session(self.sessions[-1], self.workshops[-1], start, None)
         self.settled_at = self.clock.now()
 
     def _signup(self, name: str) -> str:
         email = f"{name}@example.org"
         member = self.service.signup(email, provider="google").member_id
-        self.model.signup(member, email, pro=False, provider=True, sponsor=None, token=None)
+        self.model.accounts.signup(member, email, pro=False, provider=True, sponsor=None,
+                                   token=None)
         return member
 
     def _create_workshop(self, cost: int, capacity: int) -> None:
@@ -327,7 +329,7 @@ class BookingMachine(RuleBasedStateMachine):
         self.workshops.append(self.service.create_workshop(
             self.org, title=f"Workshop {len(self.workshops) + 1}", description="Hands on",
             domain="crafts", cost=cost, capacity=capacity, duration=duration))
-        self.model.create_workshop(self.workshops[-1], self.org, cost, capacity, duration)
+        self.model.schedule.create_workshop(self.workshops[-1], self.org, cost, capacity, duration)
 
     # ------------------------------------------------------------------ the steps
     @rule(data=st.data())
@@ -359,13 +361,14 @@ class BookingMachine(RuleBasedStateMachine):
         workshop = self._workshop(index, active)
         now = self.clock.now()
         start = now + timedelta(minutes=minutes) if future else now - timedelta(minutes=minutes)
-        expect = self._expect(lambda: self.model.may_plan_session(self.org, workshop.id, start))
+        expect = self._expect(
+            lambda: self.model.schedule.may_plan_session(self.org, workshop.id, start))
         done, session_id = self._run(expect, "plan_session", self.org, workshop.id, start,
                                      capacity)
         if done:
             assert session_id is not None
             self.sessions.append(session_id)
-            self.model.plan_session(session_id, workshop.id, start, capacity)
+            self.model.schedule.plan_session(session_id, workshop.id, start, capacity)
 
     @command(3, when=lambda self: self._any_session(self._open_for_changes),
              what=st.sampled_from(["move", "capacity", "move", "capacity", "cancel"]),
@@ -379,32 +382,32 @@ class BookingMachine(RuleBasedStateMachine):
         model = self.model
         if what == "move":  # BOOK-8: registered members stay, pending requests are refunded
             start = self.clock.now() + timedelta(minutes=minutes) if future else self.clock.now()
-            expect = self._expect(lambda: model.may_change_session(actor, session.id,
+            expect = self._expect(lambda: model.schedule.may_change_session(actor, session.id,
                                                                     start=start))
             done, _ = self._run(expect, "move_session", actor, session.id, start)
             if done:
-                model.move_session(session.id, start)
+                model.schedule.move_session(session.id, start)
         elif what == "capacity":  # BOOK-7: never below the seats taken
-            expect = self._expect(lambda: model.may_change_session(actor, session.id,
+            expect = self._expect(lambda: model.schedule.may_change_session(actor, session.id,
                                                                     capacity=capacity))
             done, _ = self._run(expect, "set_capacity", actor, session.id, capacity)
             if done:
-                model.set_capacity(session.id, capacity)
+                model.schedule.set_capacity(session.id, capacity)
         else:
-            expect = self._expect(lambda: model.may_change_session(actor, session.id))
+            expect = self._expect(lambda: model.schedule.may_change_session(actor, session.id))
             done, _ = self._run(expect, "cancel_session", actor, session.id)
             if done:
-                model.cancel_session(session.id)
+                model.schedule.cancel_session(session.id)
 
     @command(1, index=PICK, right=RARELY, active=MOSTLY)  # rarely done: it ends so much
     def delete_workshop(self, index: int, right: bool, active: bool) -> None:
         workshop = self._workshop(index, active)
         actor = self.org if right else self.participants[index % len(self.participants)]
-        expect = self._expect(lambda: self.model.may_delete_workshop(actor, workshop.id))
+        expect = self._expect(lambda: self.model.schedule.may_delete_workshop(actor, workshop.id))
         done, _ = self._run(expect, "delete_workshop", actor, workshop.id)
         if not done:
             return
-        self.model.delete_workshop(workshop.id)
+        self.model.schedule.delete_workshop(workshop.id)
         now = self.clock.now()
         sessions = {s.id: s for s in self._all(kinds.SESSIONS, self.sessions)}
         for registration in self._all(kinds.REGISTRATIONS, self.registrations):
@@ -426,14 +429,14 @@ class BookingMachine(RuleBasedStateMachine):
         organizer; BOOK-4: one at a time; STAR-4: the stars held at once)."""
         member = self._member(who)
         session = self._session(index, self._open_for_changes if open_ else None)
-        expect = self._expect(lambda: self.model.may_request(member, seats,
+        expect = self._expect(lambda: self.model.bookings.may_request(member, seats,
                                                              session_id=session.id))
         done, registration_id = self._run(expect, "request", member, session_id=session.id,
                                           seats=seats)
         if done:
             assert registration_id is not None
             self.registrations.append(registration_id)
-            self.model.request(registration_id, member, seats, session_id=session.id,
+            self.model.bookings.request(registration_id, member, seats, session_id=session.id,
                                workshop_id=session.workshop)
 
     @command(2, who=PICK, index=PICK, seats=SEATS, active=MOSTLY)
@@ -441,14 +444,14 @@ class BookingMachine(RuleBasedStateMachine):
         """BOOK-11..13: a request for seats in a future session of a workshop."""
         member = self._member(who)
         workshop = self._workshop(index, active)
-        expect = self._expect(lambda: self.model.may_request(member, seats,
+        expect = self._expect(lambda: self.model.bookings.may_request(member, seats,
                                                              workshop_id=workshop.id))
         done, registration_id = self._run(expect, "request", member, workshop_id=workshop.id,
                                           seats=seats)
         if done:
             assert registration_id is not None
             self.registrations.append(registration_id)
-            self.model.request(registration_id, member, seats, session_id=None,
+            self.model.bookings.request(registration_id, member, seats, session_id=None,
                                workshop_id=workshop.id)
 
     # ------------------------------------------------------------------ answers
@@ -475,20 +478,21 @@ class BookingMachine(RuleBasedStateMachine):
         actor = registration.organizer if right else registration.member
         model, reg = self.model, registration.id
         if how == "accept":  # BOOK-18: seats taken at once
-            if self._run(self._expect(lambda: model.may_accept(actor, reg)), how, actor, reg)[0]:
-                model.accept(reg)
-        elif how == "accept_future":  # BOOK-24: the waitlist's window starts
-            expect = self._expect(lambda: model.may_accept_future(actor, reg))
+            expect = self._expect(lambda: model.bookings.may_accept(actor, reg))
             if self._run(expect, how, actor, reg)[0]:
-                model.accept_future(reg)
+                model.bookings.accept(reg)
+        elif how == "accept_future":  # BOOK-24: the waitlist's window starts
+            expect = self._expect(lambda: model.bookings.may_accept_future(actor, reg))
+            if self._run(expect, how, actor, reg)[0]:
+                model.bookings.accept_future(reg)
         else:  # REFUND-1
             self._end(actor, registration, "refuse", "refuse")
 
     def _end(self, actor: str, registration: MReg, trigger: str, name: str) -> None:
         """The command ``name``, ending a request: its refund and notice are the model's."""
-        expect = self._expect(lambda: self.model.may_end(actor, registration.id, trigger))
+        expect = self._expect(lambda: self.model.bookings.may_end(actor, registration.id, trigger))
         if self._run(expect, name, actor, registration.id)[0]:
-            self.model.end(registration.id, trigger)
+            self.model.bookings.end(registration.id, trigger)
 
     @command(3, when=lambda self: self._any_registration(self._withdrawable),
              index=PICK, fitting=MOSTLY, how=st.sampled_from(["cancel", "unregister", "leave"]),
@@ -523,10 +527,11 @@ class BookingMachine(RuleBasedStateMachine):
         session = self._session(session_index, (lambda s: (
             s.workshop == registration.workshop and self._open_for_changes(s)
         )) if same else None)
-        expect = self._expect(lambda: self.model.may_join(actor, registration.id, session.id))
+        expect = self._expect(
+            lambda: self.model.bookings.may_join(actor, registration.id, session.id))
         done, _ = self._run(expect, "join", actor, registration.id, session.id)
         if done:
-            self.model.join(registration.id, session.id)
+            self.model.bookings.join(registration.id, session.id)
 
     # ------------------------------------------------------------------ aftermath
     @command(6, when=lambda self: self._any_session(self._confirmable),
@@ -537,13 +542,13 @@ class BookingMachine(RuleBasedStateMachine):
         refunded at once)."""
         session = self._session(index, self._confirmable if awaiting else None)
         actor = self.org if right else self.participants[index % len(self.participants)]
-        expect = self._expect(lambda: self.model.may_confirm(actor, session.id))
+        expect = self._expect(lambda: self.model.schedule.may_confirm(actor, session.id))
         done, _ = self._run(expect, "confirm_held" if held else "confirm_not_held", actor,
                             session.id)
         if done and held:
-            self.model.confirm_held(session.id)
+            self.model.schedule.confirm_held(session.id)
         elif done:
-            self.model.confirm_not_held(session.id)
+            self.model.schedule.confirm_not_held(session.id)
 
     @command(6, when=lambda self: self._any_registration(self._after_held),
              index=PICK, how=st.sampled_from(["attended", "attended", "absent", "evaluate"]),
@@ -560,17 +565,17 @@ class BookingMachine(RuleBasedStateMachine):
         actor = registration.member if right else self._other_than(registration.member, who)
         model, reg = self.model, registration.id
         if how == "evaluate":
-            expect = self._expect(lambda: model.may_evaluate(actor, reg))
+            expect = self._expect(lambda: model.bookings.may_evaluate(actor, reg))
             done, _ = self._run(expect, "evaluate", actor, reg, satisfaction=score,
                                 conformity=10 - score, teaching=score, duration=5,
                                 recommend=recommend)
             if done:
-                model.evaluate(reg)
+                model.bookings.evaluate(reg)
         else:
-            expect = self._expect(lambda: model.may_attend(actor, reg))
+            expect = self._expect(lambda: model.bookings.may_attend(actor, reg))
             name = "declare_absent" if how == "absent" else "confirm_attendance"
             if self._run(expect, name, actor, reg)[0]:
-                model.attend(reg, how)
+                model.bookings.attend(reg, how)
 
     # ------------------------------------------------------------------ accounts
     @command(1, who=PICK, active=MOSTLY)
@@ -579,14 +584,14 @@ class BookingMachine(RuleBasedStateMachine):
         member = self._participant(who, ACTIVE if active else None)
         expect = self._expect(lambda: self.model.acting(member))
         if self._run(expect, "deactivate", member)[0]:
-            self.model.deactivate(member)
+            self.model.accounts.deactivate(member)
 
     @command(1, who=PICK, deactivated=MOSTLY)
     def reactivate(self, who: int, deactivated: bool) -> None:
         member = self._participant(who, DEACTIVATED if deactivated else None)
         expect = self._expect(lambda: self.model.members[member].status == DEACTIVATED)
         if self._run(expect, "reactivate", member)[0]:
-            self.model.reactivate(member)
+            self.model.accounts.reactivate(member)
 
     def _participant(self, who: int, status: str | None) -> str:
         members = self.model.members

@@ -132,7 +132,6 @@ MAX_CLASS_LINES = 400
 #: Classes still over it, and why they are not split yet.
 LARGE_CLASSES = {
     "SqlUnitOfWork": "the SQL unit of work (entities, book, outbox, timers, queues): to split",
-    "Model": "the simulator's reference model, growing as the stateful tests reuse it: to split",
 }
 
 

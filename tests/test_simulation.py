@@ -7,7 +7,7 @@ import functools
 import itertools
 import json
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import attrs
@@ -15,9 +15,11 @@ import pytest
 
 from skilltroc_core.adapters.postgres import PostgresStore
 from skilltroc_core.adapters.sqlite import SQLiteStore
+from skilltroc_core.rules import Policy
 from skilltroc_core.service import kinds
 from skilltroc_core.simulation import KINDS, Model, SimulationFailure, Simulator, Step, generate
 from skilltroc_core.simulation import command as simulate_command
+from skilltroc_core.simulation.model import Bookings
 from skilltroc_core.simulation.runner import SIM_POLICY
 from skilltroc_core.simulation.shrink import (
     Replay,
@@ -36,13 +38,21 @@ __all__ = ["pg_dsn", "pg_server"]  # the fixtures, imported for pytest to find
 _NOT_COMMANDS = {"advance", "run_due"}
 
 
-class RefusalKeepsTheStars(Model):
-    """A mutant model: it forgets that a refused request is refunded (BOOK-14)."""
+class _RefusedWithoutRefund(Bookings):
+    """Mutant bookings: they forget that a refused request is refunded (BOOK-14)."""
 
     def end(self, reg_id: str, trigger: str) -> None:
         if trigger == "refuse":
-            self.regs[reg_id].amount = 0  # so no stars move back in the model
+            self.model.regs[reg_id].amount = 0  # so no stars move back in the model
         super().end(reg_id, trigger)
+
+
+class RefusalKeepsTheStars(Model):
+    """A mutant model: its bookings part is :class:`_RefusedWithoutRefund`."""
+
+    def __init__(self, policy: Policy, now: datetime) -> None:
+        super().__init__(policy, now)
+        self.bookings = _RefusedWithoutRefund(self)
 
 
 def _run(seed: int, steps: int, **options: object) -> Simulator:
@@ -219,6 +229,6 @@ def test_steps_with_a_replay_window_agree_with_the_model_and_forget_old_ids() ->
                 if uow.get(kinds.COMMAND_KEYS, key) is not None]
     finally:
         uow.rollback()
-    remembered = ([p for p in model.page_views if model.remembers_page_view(p)]
-                  + [v for v in model.view_ids if model.remembers_view(v)])
+    remembered = ([p for p in model.page_views if model.advertising.remembers_page_view(p)]
+                  + [v for v in model.view_ids if model.publishing.remembers_view(v)])
     assert len(kept) == len(remembered) < len(model.page_views) + len(model.view_ids)

@@ -40,7 +40,7 @@ class BookingSteps(AreaSteps):
             organizer, title=f"Workshop {self.ctx.counter}", description="Learn by doing",
             domain=DOMAINS[a1 % len(DOMAINS)], cost=cost, capacity=capacity,
             duration=duration), expect=not member.pro or member.complete, members=[organizer])
-        self.model.create_workshop(workshop_id, organizer, cost, capacity, duration)
+        self.model.schedule.create_workshop(workshop_id, organizer, cost, capacity, duration)
 
     def _workshop(self, n: int) -> str | None:
         return pick([w.id for w in recent(self.model.workshops, lambda w: not w.deleted)], n)
@@ -52,9 +52,9 @@ class BookingSteps(AreaSteps):
         organizer = self.model.workshops[workshop_id].organizer
         actor = self._actor(organizer, step)
         self.ctx.command("delete_workshop", lambda: self.app.delete_workshop(actor, workshop_id),
-                         expect=self.model.may_delete_workshop(actor, workshop_id),
+                         expect=self.model.schedule.may_delete_workshop(actor, workshop_id),
                          entities=[(kinds.WORKSHOPS, workshop_id)])
-        self.model.delete_workshop(workshop_id)
+        self.model.schedule.delete_workshop(workshop_id)
 
     def do_plan_session(self, step: Step) -> None:
         a0, a1, a2, a3 = step.args
@@ -67,9 +67,9 @@ class BookingSteps(AreaSteps):
         capacity = 1 + a2 % 5 if a3 % 3 == 0 else None
         session_id = self.ctx.command(
             "plan_session", lambda: self.app.plan_session(actor, workshop_id, start, capacity),
-            expect=self.model.may_plan_session(actor, workshop_id, start),
+            expect=self.model.schedule.may_plan_session(actor, workshop_id, start),
             entities=[(kinds.WORKSHOPS, workshop_id)])
-        self.model.plan_session(session_id, workshop_id, start, capacity)
+        self.model.schedule.plan_session(session_id, workshop_id, start, capacity)
 
     def _session_step(self, step: Step) -> tuple[MSession, str]:
         """A session not started, and who acts on it (mostly its organizer)."""
@@ -82,25 +82,26 @@ class BookingSteps(AreaSteps):
         session, actor = self._session_step(step)
         start = self.clock.now() + self._offset(step.args[1])
         self.ctx.command("move_session", lambda: self.app.move_session(actor, session.id, start),
-                         expect=self.model.may_change_session(actor, session.id, start=start),
+                         expect=self.model.schedule.may_change_session(actor, session.id,
+                                                                       start=start),
                          entities=[(kinds.SESSIONS, session.id)])
-        self.model.move_session(session.id, start)
+        self.model.schedule.move_session(session.id, start)
 
     def do_set_capacity(self, step: Step) -> None:
         session, actor = self._session_step(step)
         capacity = max(1, session.seats_taken + step.args[1] % 4 - 1)
         self.ctx.command("set_capacity", lambda: self.app.set_capacity(actor, session.id, capacity),
-                         expect=self.model.may_change_session(actor, session.id,
+                         expect=self.model.schedule.may_change_session(actor, session.id,
                                                               capacity=capacity),
                          entities=[(kinds.SESSIONS, session.id)])
-        self.model.set_capacity(session.id, capacity)
+        self.model.schedule.set_capacity(session.id, capacity)
 
     def do_cancel_session(self, step: Step) -> None:
         session, actor = self._session_step(step)
         self.ctx.command("cancel_session", lambda: self.app.cancel_session(actor, session.id),
-                         expect=self.model.may_change_session(actor, session.id),
+                         expect=self.model.schedule.may_change_session(actor, session.id),
                          entities=[(kinds.SESSIONS, session.id)])
-        self.model.cancel_session(session.id)
+        self.model.schedule.cancel_session(session.id)
 
     # ------------------------------------------------------------------ requests
     def do_request(self, step: Step) -> None:
@@ -113,9 +114,9 @@ class BookingSteps(AreaSteps):
         seats = 1 + a2 % (session.capacity + 1) if a2 % 5 == 0 else 1 + a2 % 2
         reg_id = self.ctx.command(
             "request", lambda: self.app.request(member_id, seats=seats, session_id=session.id),
-            expect=model.may_request(member_id, seats, session_id=session.id),
+            expect=model.bookings.may_request(member_id, seats, session_id=session.id),
             members=[member_id], entities=[(kinds.SESSIONS, session.id)])
-        model.request(reg_id, member_id, seats, session_id=session.id,
+        model.bookings.request(reg_id, member_id, seats, session_id=session.id,
                       workshop_id=session.workshop)
 
     def do_request_future(self, step: Step) -> None:
@@ -129,9 +130,9 @@ class BookingSteps(AreaSteps):
         reg_id = self.ctx.command(
             "request_future",
             lambda: self.app.request(member_id, seats=seats, workshop_id=workshop_id),
-            expect=model.may_request(member_id, seats, workshop_id=workshop_id),
+            expect=model.bookings.may_request(member_id, seats, workshop_id=workshop_id),
             members=[member_id])
-        model.request(reg_id, member_id, seats, session_id=None, workshop_id=workshop_id)
+        model.bookings.request(reg_id, member_id, seats, session_id=None, workshop_id=workshop_id)
 
     def _answer(self, step: Step, kind: str, regs: list[MReg], call: Callable[[str, str], None],
                 allowed: Callable[[str, str], bool], by: str | None = "organizer") -> MReg:
@@ -151,19 +152,20 @@ class BookingSteps(AreaSteps):
              trigger: str) -> None:
         """A command that ends a request, given mostly by the party :data:`.model.ENDS` says."""
         reg = self._answer(step, kind, regs, call,
-                           lambda actor, reg_id: self.model.may_end(actor, reg_id, trigger),
+                           lambda actor, reg_id: self.model.bookings.may_end(actor, reg_id,
+                                                                             trigger),
                            ENDS[trigger].by)
-        self.model.end(reg.id, trigger)
+        self.model.bookings.end(reg.id, trigger)
 
     def do_accept(self, step: Step) -> None:
         reg = self._answer(step, "accept", self._live("pending", True), self.app.accept,
-                           self.model.may_accept)
-        self.model.accept(reg.id)
+                           self.model.bookings.may_accept)
+        self.model.bookings.accept(reg.id)
 
     def do_accept_future(self, step: Step) -> None:
         reg = self._answer(step, "accept_future", self._live("pending"), self.app.accept_future,
-                           self.model.may_accept_future)
-        self.model.accept_future(reg.id)
+                           self.model.bookings.may_accept_future)
+        self.model.bookings.accept_future(reg.id)
 
     def do_refuse(self, step: Step) -> None:
         self._end(step, "refuse", self._live("pending"), self.app.refuse, "refuse")
@@ -205,9 +207,10 @@ class BookingSteps(AreaSteps):
             self.ctx.skip()
         actor = self._actor(reg.member, step)
         self.ctx.command("join", lambda: self.app.join(actor, reg.id, session.id),
-                         expect=model.may_join(actor, reg.id, session.id), members=[reg.member],
+                         expect=model.bookings.may_join(actor, reg.id, session.id),
+                         members=[reg.member],
                          entities=[(kinds.REGISTRATIONS, reg.id), (kinds.SESSIONS, session.id)])
-        model.join(reg.id, session.id)
+        model.bookings.join(reg.id, session.id)
 
     # ------------------------------------------------------------------ after the session
     def _awaiting(self, step: Step) -> tuple[MSession, str]:
@@ -226,12 +229,12 @@ class BookingSteps(AreaSteps):
         members = [session.organizer, *(r.member for r in self.model.registered_in(session))]
         call = self.app.confirm_held if held else self.app.confirm_not_held
         self.ctx.command(kind, lambda: call(actor, session.id),
-                         expect=self.model.may_confirm(actor, session.id), members=members,
+                         expect=self.model.schedule.may_confirm(actor, session.id), members=members,
                          entities=[(kinds.SESSIONS, session.id)])
         if held:
-            self.model.confirm_held(session.id)
+            self.model.schedule.confirm_held(session.id)
         else:
-            self.model.confirm_not_held(session.id)
+            self.model.schedule.confirm_not_held(session.id)
 
     def do_confirm_held(self, step: Step) -> None:
         self._confirm(step, "confirm_held", held=True)
@@ -248,9 +251,9 @@ class BookingSteps(AreaSteps):
             self.ctx.skip()
         actor = self._actor(reg.member, step)
         self.ctx.command(kind, lambda: call(actor, reg.id),
-                         expect=self.model.may_attend(actor, reg.id),
+                         expect=self.model.bookings.may_attend(actor, reg.id),
                          entities=[(kinds.REGISTRATIONS, reg.id)])
-        self.model.attend(reg.id, mark)
+        self.model.bookings.attend(reg.id, mark)
 
     def do_confirm_attendance(self, step: Step) -> None:
         self._attendance(step, "confirm_attendance", self.app.confirm_attendance, "attended")
@@ -270,7 +273,7 @@ class BookingSteps(AreaSteps):
         self.ctx.command("evaluate", lambda: self.app.evaluate(
             actor, reg.id, satisfaction=scores[0], conformity=scores[1], teaching=scores[2],
             duration=scores[3], recommend=bool(a2 % 2)),
-            expect=self.model.may_evaluate(actor, reg.id),
+            expect=self.model.bookings.may_evaluate(actor, reg.id),
             entities=[(kinds.REGISTRATIONS, reg.id)])
-        self.model.evaluate(reg.id)
+        self.model.bookings.evaluate(reg.id)
 

@@ -36,7 +36,7 @@ class MemberSteps(AreaSteps):
             if taken is not None and taken.email is not None:
                 email = taken.email
         sponsor = pick([m.id for m in recent(model.members)], a1) if a0 % 4 == 0 else None
-        expect = email not in model.by_email and model.sponsor_ok(sponsor)
+        expect = email not in model.by_email and model.accounts.sponsor_ok(sponsor)
         result = self.ctx.command(
             "signup", lambda: self.app.signup(
                 email, password="correct horse battery" if password else None,
@@ -44,8 +44,8 @@ class MemberSteps(AreaSteps):
                 kind="professional" if pro else "individual",
                 category="craftsperson" if pro else None, sponsor=sponsor),
             expect=expect, members=[sponsor] if sponsor else [])
-        model.signup(result.member_id, email, pro=pro, provider=not password, sponsor=sponsor,
-                     token=result.confirmation_token)
+        model.accounts.signup(result.member_id, email, pro=pro, provider=not password,
+                              sponsor=sponsor, token=result.confirmation_token)
         self.ctx.scope_members.append(result.member_id)
 
     def do_signup_pro(self, step: Step) -> None:
@@ -63,7 +63,7 @@ class MemberSteps(AreaSteps):
         token = member.token if right else "not-the-token"
         self.ctx.command("confirm_email", lambda: self.app.confirm_email(member.id, token),
                          expect=right, members=[member.id])
-        self.model.confirm_email(member.id)
+        self.model.accounts.confirm_email(member.id)
 
     def do_complete_profile(self, step: Step) -> None:
         model = self.model
@@ -76,7 +76,7 @@ class MemberSteps(AreaSteps):
             member_id, display_name=f"Member {member_id}", description="Teaches things",
             photo="https://example.org/p.jpg", locality="Lyon"),
             expect=True, entities=[(kinds.MEMBERS, member_id)])
-        model.complete_profile(member_id)
+        model.accounts.complete_profile(member_id)
 
     def do_buy(self, step: Step) -> None:
         a0, a1, a2, _ = step.args
@@ -97,7 +97,7 @@ class MemberSteps(AreaSteps):
         buyer = member_id
         self.ctx.command("buy", lambda: self.app.buy_stars(buyer, stars, reference).seq,
                          expect=expect, members=[buyer], keyed=True)
-        model.buy(buyer, stars, reference)
+        model.accounts.buy(buyer, stars, reference)
 
     def do_deactivate(self, step: Step) -> None:
         member_id = self._member(step.args[0])
@@ -105,7 +105,7 @@ class MemberSteps(AreaSteps):
             self.ctx.skip()
         self.ctx.command("deactivate", lambda: self.app.deactivate(member_id), expect=True,
                          entities=[(kinds.MEMBERS, member_id)])
-        self.model.deactivate(member_id)
+        self.model.accounts.deactivate(member_id)
 
     def do_reactivate(self, step: Step) -> None:
         gone = [m.id for m in recent(self.model.members, lambda m: m.status == DEACTIVATED)]
@@ -114,7 +114,7 @@ class MemberSteps(AreaSteps):
             self.ctx.skip()
         self.ctx.command("reactivate", lambda: self.app.reactivate(member_id), expect=True,
                          entities=[(kinds.MEMBERS, member_id)])
-        self.model.reactivate(member_id)
+        self.model.accounts.reactivate(member_id)
 
     # ------------------------------------------------------------------ gifts
     def do_gift(self, step: Step, *, outsider: bool = False) -> None:
@@ -141,7 +141,7 @@ class MemberSteps(AreaSteps):
         gift_id = self.ctx.command(
             "gift", lambda: self.app.gift(sender, email, stars, key=key), expect=expect,
             members=[sender, *([recipient] if recipient else [])], keyed=True)
-        model.gift(gift_id, sender, email, stars)
+        model.gifting.send(gift_id, sender, email, stars)
 
     def do_gift_outsider(self, step: Step) -> None:
         self.do_gift(step, outsider=True)
@@ -156,5 +156,5 @@ class MemberSteps(AreaSteps):
         self.ctx.command("accept_gift", lambda: self.app.accept_gift(actor, gift.id),
                          expect=actor == gift.recipient and self._is_active(actor),
                          members=[gift.recipient, gift.sender], entities=[(kinds.GIFTS, gift.id)])
-        model.accept_gift(gift.id)
+        model.gifting.accept(gift.id)
 

@@ -33,7 +33,7 @@ class TutorialAdSteps(AreaSteps):
             publisher, title="How to", domain=DOMAINS[step.args[2] % len(DOMAINS)],
             rights_attested=True, youtube_url=f"https://youtu.be/{video[:11]:0<11}"),
             expect=(not member.pro or member.complete) and not taken, members=[publisher])
-        model.publish(tutorial_id, publisher, f"{video[:11]:0<11}")
+        model.publishing.publish(tutorial_id, publisher, f"{video[:11]:0<11}")
 
     def do_delete_tutorial(self, step: Step) -> None:
         tutorial = pick(recent(self.model.tutorials, lambda t: t.live), step.args[0])
@@ -43,7 +43,7 @@ class TutorialAdSteps(AreaSteps):
         self.ctx.command("delete_tutorial", lambda: self.app.delete_tutorial(actor, tutorial.id),
                          expect=actor == tutorial.publisher and self._is_active(actor),
                          entities=[(TUTORIALS, tutorial.id)])
-        self.model.unpublish(tutorial.id)
+        self.model.publishing.unpublish(tutorial.id)
 
     def do_view(self, step: Step) -> None:
         a0, a1, a2, a3 = step.args
@@ -60,12 +60,13 @@ class TutorialAdSteps(AreaSteps):
             tutorial = picked
             viewer = (self._member(a1) or "visitor-0") if a2 % 3 else f"visitor-{a1 % 60}"
             view_id = self.ctx.next_id("view-")
-        expect = model.remembers_view(view_id) or (  # ACC-7 hides a deactivated publisher's
+        # ACC-7 hides a deactivated publisher's tutorials
+        expect = model.publishing.remembers_view(view_id) or (
             tutorial.live and model.members[tutorial.publisher].status != DEACTIVATED)
         verdict = self.ctx.command("view", lambda: self.app.record_view(
             tutorial.id, viewer, view_id).value, expect=expect, members=[tutorial.publisher],
             entities=[(TUTORIALS, tutorial.id)], keyed=True)
-        expected = model.view(tutorial.id, viewer, view_id)
+        expected = model.publishing.view(tutorial.id, viewer, view_id)
         if verdict != expected:
             raise self.ctx.fail("model", f"view {view_id} of {tutorial.id} by {viewer}: "
                                 f"{verdict}, the rules say {expected}")
@@ -90,7 +91,7 @@ class TutorialAdSteps(AreaSteps):
             owner, budget=budget, visual="img-1", visual_rights_free=True, text="Come along",
             start=start, domains=domains, key=f"campaign-{a1}-{a2}-{self.ctx.counter}"),
             expect=expect, members=[owner], keyed=True)
-        model.create_campaign(campaign_id, owner, budget, start, domains)
+        model.advertising.create_campaign(campaign_id, owner, budget, start, domains)
 
     def do_edit_campaign(self, step: Step) -> None:
         a0, a1, a2, _ = step.args
@@ -112,13 +113,13 @@ class TutorialAdSteps(AreaSteps):
             self.ctx.command("edit_campaign", lambda: self.app.edit_campaign(
                 actor, campaign.id, budget=budget), expect=expect,
                 members=[campaign.owner], entities=entities)
-            model.edit_budget(campaign.id, budget)
+            model.advertising.edit_budget(campaign.id, budget)
         else:
             self.ctx.command("edit_campaign", lambda: self.app.edit_campaign(
                 actor, campaign.id, text=f"New text {a2 % 7}"),
                 expect=right if campaign.state in ("scheduled", "running") else None,
                 members=[campaign.owner], entities=entities)
-            model.edit_text(campaign.id)
+            model.advertising.edit_text(campaign.id)
 
     def do_serve(self, step: Step) -> None:
         a0, _, _, a3 = step.args
@@ -132,7 +133,7 @@ class TutorialAdSteps(AreaSteps):
             page_view = self.ctx.next_id("page-")
         shown = self.ctx.command("serve", lambda: self.app.serve(domain, page_view),
                                  expect=True, keyed=True)
-        expected = model.serve(domain, page_view)
+        expected = model.advertising.serve(domain, page_view)
         got = shown.id if shown is not None else None
         if got != expected:
             raise self.ctx.fail("model", f"page view {page_view} in {domain!r} showed {got}, "

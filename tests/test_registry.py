@@ -3,19 +3,30 @@
 Each public command and query is declared on its implementation
 (:mod:`skilltroc_core.service.registry`). These tests fail, naming the operation and the
 harness, when a harness lacks a declared operation: the facade, the fuzz table, the
-authorization table, the scenario runner, the testing kit and the simulator. A harness
-may leave an operation out only with a reason written in :data:`NOT_IN`, here.
+authorization table, and the scenario runner, the testing kit and the simulator, which
+are run while every call they make is recorded (a command counts only if the harness
+really calls it). A harness may leave a command out only with a reason written in
+:data:`NOT_IN`, here.
 """
 
 from __future__ import annotations
 
-import ast
+import contextlib
+import functools
 import inspect
+import io
+from collections.abc import Iterator, Set
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis.stateful import run_state_machine_as_test
 
+from skilltroc_core.adapters.clocks import ManualClock
+from skilltroc_core.adapters.memory import MemoryStore
 from skilltroc_core.catalogue import rule_ids
+from skilltroc_core.ledger import SupplyReport
 from skilltroc_core.service import Skilltroc
 from skilltroc_core.service.facade import AREAS
 from skilltroc_core.service.registry import (
@@ -26,20 +37,19 @@ from skilltroc_core.service.registry import (
     command,
     declaration_of,
 )
-from skilltroc_core.tools.scenarios.derived import DERIVED
+from skilltroc_core.simulation import Simulator, generate
+from skilltroc_core.testing import SkilltrocMachine
+from skilltroc_core.tools.scenarios import Runner, load_scenario
 
 from . import test_fuzz, test_security
+from .members_support import START
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "skilltroc_core"
+EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "docs" / "examples").glob("*.toml"))
+SCENARIO_FILES = Path(__file__).resolve().parent / "scenario_files"
 #: What the facade shows besides the declared operations: wiring a host does itself.
 WIRING = {"command", "query", "add_purge_hook"}
-#: The harnesses that drive commands, each by the code that calls them.
-HARNESSES: dict[str, tuple[Path, ...]] = {
-    "scenario runner": (SRC / "tools" / "scenarios",),
-    "testing kit": (SRC / "testing" / "steps.py", SRC / "testing" / "strategies.py",
-                    SRC / "testing" / "machine.py"),
-    "simulator": (SRC / "simulation",),
-}
+#: The harnesses that drive commands; each is run, and what it calls is recorded.
+HARNESSES = ("scenario runner", "testing kit", "simulator")
 _SOCIAL = "following, posting and inviting move no star, seat or hold: tests/test_social.py"
 _PASSWORDS = ("passwords and reset links need the mail a host delivers; tests/test_accounts.py "
               "and tests/test_security.py drive them")
@@ -62,25 +72,57 @@ NOT_IN: dict[str, dict[str, str]] = {
         "edit_tutorial": "the reference model counts views and payouts, which an edit keeps: "
                          "tests/test_tutorials.py",
         "rebuild_ad_queues": "a host's repair tool, not a user's step: tests/test_ad_queues.py",
+        "ack": "it reads and acknowledges the outbox on the store beneath the injected "
+               "faults, to compare every notice with the model (the kit acks through the "
+               "service)",
     },
 }
 
 
-def _named_in(paths: tuple[Path, ...]) -> set[str]:
-    """Every method called (``x.name(...)``) and every text constant in ``paths``: what
-    the harness can call, directly or by name (``Call("refuse", ...)``)."""
-    found: set[str] = set()
-    for path in paths:
-        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
-            for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-                    found.add(node.func.attr)
-                elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-                    found.add(node.value)
-    return found
+@contextlib.contextmanager
+def _recording() -> Iterator[set[str]]:
+    """Every declared operation called while the block runs, on any service built in it."""
+    called: set[str] = set()
+    originals = []
+    for name, declared in REGISTRY.items():
+        area = next(a for a in AREAS if declared.function.__qualname__.startswith(
+            f"{a.__name__}."))
+        original = inspect.getattr_static(area, name)
+
+        def recorded(self: object, *args: Any, _name: str = name, _original: Any = original,
+                     **kwargs: Any) -> Any:
+            called.add(_name)
+            return _original(self, *args, **kwargs)
+
+        originals.append((area, name, original))
+        setattr(area, name, recorded)
+    try:
+        yield called
+    finally:
+        for area, name, original in originals:
+            setattr(area, name, original)
 
 
-def _missing(harness: str, names: set[str], wanted: set[str]) -> list[str]:
+@functools.cache
+def driven_by(harness: str) -> frozenset[str]:
+    """What ``harness`` calls when it runs: every example scenario and test scenario
+    file; two seeds of the simulator; the testing kit's machine on a fixed seed."""
+    with _recording() as called:
+        if harness == "scenario runner":
+            for path in (*EXAMPLES, *sorted(SCENARIO_FILES.glob("*.toml"))):
+                Runner(load_scenario(path), MemoryStore(), io.StringIO()).run()
+        elif harness == "simulator":
+            for seed in (1, 2):
+                Simulator(seed).run(generate(seed), limit=3000)
+        else:
+            run_state_machine_as_test(SkilltrocMachine, settings=settings(
+                max_examples=40, stateful_step_count=60, database=None, derandomize=True,
+                deadline=None, suppress_health_check=list(HealthCheck), print_blob=False,
+                phases=[Phase.generate]))
+    return frozenset(called)
+
+
+def _missing(harness: str, names: Set[str], wanted: Set[str]) -> list[str]:
     return [f"{name} is declared ({REGISTRY[name].function.__qualname__}) but the {harness} "
             "lacks it: drive it there, or say why not in tests/test_registry.py NOT_IN"
             for name in sorted(wanted - names)]
@@ -164,18 +206,9 @@ class _Names:
         return name
 
 
-def _driven_by(harness: str) -> set[str]:
-    """What a harness drives: what its code names, and for the scenario runner the
-    commands it reads from the registry (:mod:`skilltroc_core.tools.scenarios.derived`)."""
-    names = _named_in(HARNESSES[harness])
-    if harness == "scenario runner":
-        names |= set(DERIVED)
-    return names
-
-
 @pytest.mark.parametrize("harness", sorted(HARNESSES))
 def test_every_harness_drives_every_declared_command(harness: str) -> None:
-    names = _driven_by(harness)
+    names = driven_by(harness)
     exempt = NOT_IN[harness]
     commands = {name for name, declared in REGISTRY.items() if declared.kind == "command"}
     assert set(exempt) <= commands, f"{harness}: NOT_IN names no command {set(exempt) - commands}"
@@ -184,7 +217,36 @@ def test_every_harness_drives_every_declared_command(harness: str) -> None:
     assert not (missing := _missing(harness, names | set(exempt), commands)), "\n".join(missing)
 
 
+def test_the_recording_sees_only_what_a_harness_calls() -> None:
+    with _recording() as called:
+        Runner(load_scenario(SCENARIO_FILES / "good.toml"), MemoryStore(), io.StringIO()).run()
+    assert "signup" in called and "unfollow" not in called  # good.toml never unfollows
+    assert REGISTRY["signup"].function is inspect.unwrap(Skilltroc.signup)  # put back
+
+
 def test_the_check_names_the_command_and_the_harness_it_lacks() -> None:
     assert _missing("simulator", {"accept"}, {"accept", "refuse"}) == [
         "refuse is declared (RequestService.refuse) but the simulator lacks it: drive it "
         "there, or say why not in tests/test_registry.py NOT_IN"]
+
+
+@pytest.mark.rule("STAR-6", "ACC-1")
+def test_the_facade_honours_a_subclass_and_calls_through_the_class() -> None:
+    """A host's subclass may override an operation; ``Skilltroc.op(app, ...)`` calls the
+    area's; the facade's attributes are the context's, never stale copies."""
+
+    class Audited(Skilltroc):
+        calls: list[str]
+
+        def supply(self) -> SupplyReport:
+            self.calls.append("supply")
+            return super().supply()
+
+    app = Audited(MemoryStore(), ManualClock(START))
+    app.calls = []
+    bob = app.signup("bob@example.org", provider="google").member_id
+    assert app.supply().in_wallets == 10 and app.calls == ["supply"]
+    assert Skilltroc.balance(app, bob).available == 10
+    assert Skilltroc.sign_in.__name__ == "sign_in"
+    assert (app.store, app.policy, app.keys, app.attempts) == (
+        app.context.store, app.context.policy, app.context.keys, app.context.attempts)

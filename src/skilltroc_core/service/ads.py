@@ -360,7 +360,7 @@ class AdService(Area):
         when none runs, and serves first the one :func:`~skilltroc_core.ads.goes_before`
         puts first. A diagnostic: O(campaigns x domains)."""
         problems: list[str] = []
-        with self.context.unit(self.context.now()) as tx:
+        with self.query(apply_due=False) as tx:  # the queues as they are
             uow = tx.uow
             running: dict[str, list[Campaign]] = {}
             for campaign in tx.find(CAMPAIGNS, "state", CampaignState.RUNNING.value):

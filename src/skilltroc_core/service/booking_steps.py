@@ -64,7 +64,7 @@ def whole(value: object, what: str, low: int, rule: str) -> int:
     return value
 
 
-def checked_text(value: object, what: str, limit: int, rule: str) -> str:
+def stripped_text(value: object, what: str, limit: int, rule: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError(f"{what} cannot be empty", rule=rule)
     if len(value.strip()) > limit:

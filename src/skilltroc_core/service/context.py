@@ -88,9 +88,6 @@ class ServiceContext:
         # run with the member as it now is, when an account is deactivated or reactivated
         # (ACC-7: a deactivated account is hidden, and so is what it shows to others)
         self.visibility_hooks: list[Callable[[Tx, Member], None]] = []
-        #: What else a member's profile shows, by kind (PROF-2): the ids of their live
-        #: tutorials, of their campaigns (the areas owning them answer).
-        self.profile_parts: dict[str, Callable[[Tx, str], tuple[str, ...]]] = {}
         #: The latest instant this service used (see :meth:`now`), None before any; it
         #: starts from the store's recent instant, read here (``_store_read``) or, if the
         #: store could not answer now, at the first command or query.

@@ -7,11 +7,14 @@ operation (:mod:`.registry`) as its own method, typed as the area declares it.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from ..accounts import Member
+from ..keys import HostKeys
 from ..ports import Clock, IdGenerator, PasswordHasher, Store
 from ..rules import DEFAULT_POLICY, Policy
 from .accounts import AccountService
@@ -49,24 +52,33 @@ class via(Generic[P, R]):
         declared = declaration_of(function)
         if declared is None:
             raise TypeError(f"{function.__qualname__} is not a declared command or query")
-        self.function = function
-        self.name = declared.name
+        self.name = name = declared.name
         owner = function.__qualname__.split(".")[0]
-        self.area: type[Area] = getattr(sys.modules[function.__module__], owner)
+        area: type[Area] = getattr(sys.modules[function.__module__], owner)
+        self.area = area
+
+        @functools.wraps(function)
+        def on_facade(service: Skilltroc, *args: P.args, **kwargs: P.kwargs) -> R:
+            operation: Callable[P, R] = getattr(service.areas[area], name)
+            return operation(*args, **kwargs)
+
+        #: What ``Skilltroc.<name>`` is: the operation called with the facade first.
+        self.unbound = on_facade
 
     def __set_name__(self, owner: type, name: str) -> None:
         if name != self.name:
-            raise TypeError(f"the facade shows {self.name} as {self.name}, not as {name}")
+            raise TypeError(f"the facade shows {self.name} under its own name, not as {name}")
 
     @overload
-    def __get__(self, service: None, owner: type) -> Callable[Concatenate[Any, P], R]: ...
+    def __get__(self, service: None, owner: type) -> Callable[Concatenate[Skilltroc, P], R]:
+        ...
 
     @overload
     def __get__(self, service: Skilltroc, owner: type) -> Callable[P, R]: ...
 
     def __get__(self, service: Skilltroc | None, owner: type) -> Callable[..., R]:
         if service is None:
-            return self.function
+            return self.unbound
         bound: Callable[P, R] = getattr(service.areas[self.area], self.name)
         return bound
 
@@ -198,17 +210,47 @@ class Skilltroc:
         self.context = context = ServiceContext(
             store, clock, policy=policy, ids=ids, hasher=hasher, secret_key=secret_key,
             previous_secret_keys=previous_secret_keys, attempts=attempts)
-        self.store = store
-        self.clock = clock
-        self.policy = policy
-        self.ids = ids
-        self.hasher = context.hasher
-        self.keys = context.keys
-        self.attempts = attempts
         #: The areas by class, each over the one context.
         self.areas: dict[type[Area], Area] = {area: area(context) for area in AREAS}
+        cls = type(self)
         for name, shown in _OPERATIONS.items():  # bound once: a call costs one lookup
-            self.__dict__[name] = getattr(self.areas[shown.area], name)
+            if inspect.getattr_static(cls, name) is shown:  # not overridden by a subclass
+                self.__dict__[name] = getattr(self.areas[shown.area], name)
+
+    @property
+    def store(self) -> Store:
+        """The store every unit of work runs on."""
+        return self.context.store
+
+    @property
+    def clock(self) -> Clock:
+        """The clock the instants come from (see :meth:`now`)."""
+        return self.context.clock
+
+    @property
+    def policy(self) -> Policy:
+        """The rules' numbers and decisions this service applies."""
+        return self.context.policy
+
+    @property
+    def ids(self) -> IdGenerator | None:
+        """The id generator given (None: the store's sequences)."""
+        return self.context.ids
+
+    @property
+    def hasher(self) -> PasswordHasher:
+        """The password hasher (argon2id unless another was given)."""
+        return self.context.hasher
+
+    @property
+    def keys(self) -> HostKeys:
+        """The host's secret keys (current and previous)."""
+        return self.context.keys
+
+    @property
+    def attempts(self) -> int:
+        """How many times a command is run when its units of work keep meeting others."""
+        return self.context.attempts
 
     @property
     def retries(self) -> int:

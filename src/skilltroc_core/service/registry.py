@@ -105,9 +105,10 @@ class Declaration:
         """The first paragraph of the implementation's docstring, on one line."""
         return " ".join((inspect.getdoc(self.function) or "").split("\n\n", 1)[0].split())
 
-    @functools.cached_property
+    @property
     def parameters(self) -> tuple[Parameter, ...]:
-        """The parameters after ``self``, with their annotations resolved."""
+        """The parameters after ``self``, with their annotations resolved (read when
+        asked: docs, harnesses and tests ask, commands never do)."""
         try:
             hints = typing.get_type_hints(self.function)
         except Exception:  # an annotation only a type checker resolves: keep its text
@@ -167,8 +168,7 @@ def declaration_of(function: Callable[..., Any]) -> Declaration | None:
     declared = REGISTRY.get(getattr(function, "__name__", ""))
     if declared is None:
         return None
-    inner = getattr(function, "__wrapped__", function)
-    return declared if inner is declared.function else None
+    return declared if inspect.unwrap(function) is declared.function else None
 
 
 #: Whether a public operation is running in this thread (or task): calls it makes are

@@ -26,7 +26,6 @@ from .booking_steps import (
     ORGANIZER_PURGED,
     SESSION_END,
     R,
-    checked_text,
     delete_workshop_now,
     end_registration,
     free_seats,
@@ -34,6 +33,7 @@ from .booking_steps import (
     own_session,
     own_workshop,
     session_end_of,
+    stripped_text,
     tell_about,
     whole,
 )
@@ -70,10 +70,10 @@ class WorkshopService(Area):
     ) -> str:
         """BOOK-1/2: propose a workshop (no session yet); followers are told (SOCIAL-3)."""
         policy = self.policy
-        title = checked_text(title, "a workshop title", policy.max_name_length * 2, "BOOK-1")
-        description = checked_text(description, "a workshop description", policy.max_bio_length * 5,
-                            "BOOK-1")
-        domain = checked_text(domain, "a skill domain", policy.max_name_length, "BOOK-1")
+        title = stripped_text(title, "a workshop title", policy.max_name_length * 2, "BOOK-1")
+        description = stripped_text(description, "a workshop description",
+                                    policy.max_bio_length * 5, "BOOK-1")
+        domain = stripped_text(domain, "a skill domain", policy.max_name_length, "BOOK-1")
         whole(cost, "the star cost per seat", policy.min_workshop_cost, "BOOK-1")
         whole(capacity, "the maximum number of participants", policy.min_capacity, "BOOK-1")
         if not isinstance(duration, timedelta) or duration <= timedelta(0) or (
@@ -88,9 +88,9 @@ class WorkshopService(Area):
                                     rule="BOOK-1") from exc
         place = None
         if how is Mode.FACE_TO_FACE:
-            place = checked_text(locality, "a face-to-face workshop's locality", 200, "BOOK-1")
+            place = stripped_text(locality, "a face-to-face workshop's locality", 200, "BOOK-1")
         elif locality is not None:
-            place = checked_text(locality, "locality", 200, "BOOK-1")
+            place = stripped_text(locality, "locality", 200, "BOOK-1")
         if not isinstance(media, tuple) or not all(isinstance(m, str) and m for m in media):
             raise InvalidInputError("media are references (non-empty text)", rule="BOOK-1")
         with self.command() as tx:

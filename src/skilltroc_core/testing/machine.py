@@ -467,9 +467,9 @@ class SkilltrocMachine(RuleBasedStateMachine):
 
     def _check_notices(self, call: Call) -> None:
         """The notice the command owes is in the outbox; deliver (ack) everything."""
-        items = self.store.drain_notifications(limit=1_000_000)
-        self.store.ack([item.seq for item in items])
-        assert not self.store.drain_notifications(), "acknowledged notices came back"
+        items = self.app.drain_notifications(limit=1_000_000)
+        self.app.ack([item.seq for item in items])
+        assert not self.app.drain_notifications(), "acknowledged notices came back"
         owed = NOTICE_OF.get(call.method)
         if call.method == "signup" and call.kwargs.get("password") is not None:
             owed = "EmailConfirmationRequested"

@@ -16,7 +16,6 @@ from typing import TypeAlias
 import attrs
 
 from .errors import InvalidInputError
-from .frozen import builder
 from .instants import UTC, require_aware
 
 __all__ = [
@@ -132,7 +131,6 @@ class Notification:
         return None
 
 
-_build_notification = builder(Notification)
 # ISO text of recent datetime facts: many notices carry the same instants (a session's start).
 _ISO_TEXT: dict[datetime, str] = {}
 _ISO_TEXT_SIZE = 4_096
@@ -192,7 +190,8 @@ def stored_notification(
     already text (:func:`iso_text`); the rule still comes from the NOTIFY table."""
     rule = _rule_of(event)
     at = require_aware(at)
-    return _build_notification(event, rule, at, recipients, emails, facts)
+    return Notification(event=event, rule=rule, at=at, recipients=recipients, emails=emails,
+                        facts=facts)
 
 
 def _rule_of(event: str) -> str:

@@ -5,8 +5,13 @@ campaign's impressions). :func:`attrs.evolve` looks the class's fields up and go
 ``__init__`` keyword arguments on every call. For a slotted class whose ``__init__`` only
 assigns (no validator, converter or post-init hook), :func:`evolve` fills the copy's slots
 directly, through a copier compiled once per class and set of changed fields; any other
-class goes through :func:`attrs.evolve`. :func:`builder` makes the same kind of
-constructor for values built on every command.
+class goes through :func:`attrs.evolve`. Kept: with :func:`attrs.evolve` a booking
+lifecycle takes 12% more instructions, an ad serve 21% (bench booking, bench ads, 2026-12).
+
+:func:`builder` makes the same kind of constructor for values built on every command. It
+does not pay for itself (2.6% of the instructions of a booking lifecycle, 3.8% of a serve):
+notices no longer use it, and it goes once the service builds its timers and command
+keys with their constructors too.
 """
 
 from __future__ import annotations

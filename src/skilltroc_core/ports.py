@@ -111,7 +111,9 @@ class EntityKind(Generic[E]):
     indexes: tuple[Index[E], ...] = ()
     #: Every ``(index position, key)`` pair at once (see :meth:`keys_of`): one call per
     #: write instead of one per index, for kinds written on every command. It must agree
-    #: with the indexes' own ``keys``.
+    #: with the indexes' own ``keys``. Kept: without it a booking lifecycle takes 9% more
+    #: instructions (registrations, bench booking), a serve 4.6% (campaigns, about 9% of
+    #: its CPU time: bench ads), 2026-12.
     all_keys: Callable[[E], tuple[IndexKey, ...]] | None = None
     #: Stored once and never changed nor deleted (a setting): a store with many writers
     #: at once reads it without locking it, since nothing can change under the reader.

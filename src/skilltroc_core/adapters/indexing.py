@@ -11,31 +11,24 @@ pairs :func:`reposting` says it leaves to those it says it joins.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
 from ..errors import AlreadyExistsError
 from ..ports import EntityKind, Index, IndexKey
 
-__all__ = ["Reposting", "check_unique", "posted_pairs", "reposting"]
+__all__ = ["check_unique", "posted_pairs", "reposting"]
 
 
-class Reposting(NamedTuple):
-    """What one write changes in its kind's indexes."""
-
-    #: the pairs the entity is posted under from now on and was not, in the new order
-    added: tuple[IndexKey, ...]
-    #: the pairs it was posted under and no longer is, in the old order
-    removed: tuple[IndexKey, ...]
-
-
-def reposting(old: tuple[IndexKey, ...], new: tuple[IndexKey, ...]) -> Reposting:
-    """The postings a write of an entity posted under ``old`` as one posted under ``new``
-    adds and removes (``()`` for a new entity, or for a deleted one)."""
+def reposting(old: tuple[IndexKey, ...], new: tuple[IndexKey, ...]
+              ) -> tuple[tuple[IndexKey, ...], tuple[IndexKey, ...]]:
+    """``(added, removed)``: the pairs a write of an entity posted under ``old`` as one
+    posted under ``new`` adds (in ``new``'s order) and removes (in ``old``'s); ``old`` is
+    ``()`` for a new entity, ``new`` for a deleted one."""
     if not old or not new:
-        return Reposting(added=new, removed=old)
+        return new, old
     kept_old, kept_new = set(old), set(new)
-    return Reposting(added=tuple(pair for pair in new if pair not in kept_old),
-                     removed=tuple(pair for pair in old if pair not in kept_new))
+    return (tuple(pair for pair in new if pair not in kept_old),
+            tuple(pair for pair in old if pair not in kept_new))
 
 
 def check_unique(kind: EntityKind[Any], added: Iterable[IndexKey],

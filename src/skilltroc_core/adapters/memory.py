@@ -82,14 +82,14 @@ def _put_back_keyed(table: dict[str, Any], stored_keys: dict[str, Any], entity_i
         stored_keys[entity_id] = old_keys
 
 
-def _unpost_undo(postings: dict[str, dict[str, int]], key: str, ids: dict[str, int],
+def _unpost_undo(postings: Postings, key: str, ids: dict[str, int],
                  entity_id: str) -> None:
     ids.pop(entity_id, None)
     if not ids and postings.get(key) is ids:
         del postings[key]  # leave no empty entry behind a rollback
 
 
-def _repost_undo(postings: dict[str, dict[str, int]], key: str, ids: dict[str, int],
+def _repost_undo(postings: Postings, key: str, ids: dict[str, int],
                  entity_id: str, number: int) -> None:
     # Put the posting back in its place: O(1) when it was the last one, a re-sort of this
     # key's postings otherwise (only ever on a rollback).
@@ -230,7 +230,7 @@ class MemoryStore:
         # kind name -> its tables, looked up once per kind (see _KindTables)
         self._kinds: dict[str, _KindTables] = {}
         # (kind, index) -> key -> {entity id: posting number}, in posting order
-        self._indexes: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
+        self._indexes: dict[tuple[str, str], Postings] = {}
         self._postings = itertools.count(1)
         self._outbox: dict[int, Notification] = {}
         self._outbox_seq = 0

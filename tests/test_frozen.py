@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from skilltroc_core.ads import Campaign
-from skilltroc_core.frozen import _copier, builder, evolve
+from skilltroc_core.frozen import _copier, evolve
 
 
 @attrs.frozen
@@ -101,26 +101,8 @@ def test_the_same_fields_changed_in_another_order_give_the_same_copy() -> None:
     assert evolve(original) == original and evolve(original) is not original
 
 
-def test_a_builder_makes_what_the_class_makes_from_the_same_values() -> None:
-    assert builder(_Plain)("x", 3, ("t",)) == _Plain("x", 3, ("t",))
-    assert builder(_Private)(4) == _Private(4)
-    with pytest.raises(TypeError):
-        builder(_Plain)("x", 3)  # every field is given, in field order
-
-
-def test_a_builder_of_a_class_with_a_validator_goes_through_its_init() -> None:
-    assert builder(_Checked)(2) == _Checked(2)
-    with pytest.raises(ValueError, match="count"):
-        builder(_Checked)(-1)
-
-
-def test_a_builder_of_a_class_that_needs_its_init_refuses_a_wrong_count_as_the_fast_one() -> None:
-    with pytest.raises(TypeError):
-        builder(_Checked)(1, 2)
-
-
 def test_a_traceback_through_generated_code_shows_its_lines() -> None:
-    """The copiers and builders are compiled at run time: their text is in linecache, so
+    """The copiers are compiled at run time: their text is in linecache, so
     a traceback (and inspect) shows the line that failed, not a blank."""
     copier = _copier(_Plain, ("count",))
     assert copier is not None
@@ -129,4 +111,3 @@ def test_a_traceback_through_generated_code_shows_its_lines() -> None:
         copier(object(), 1)  # no .name to copy
     shown = "".join(traceback.format_exception(failed.value))
     assert "_set_0(new, entity.name)" in shown and "skilltroc_core.frozen copy of" in shown
-    assert "def build(v0, v1, v2):" in inspect.getsource(builder(_Plain))

@@ -7,11 +7,6 @@ assigns (no validator, converter or post-init hook), :func:`evolve` fills the co
 directly, through a copier compiled once per class and set of changed fields; any other
 class goes through :func:`attrs.evolve`. Kept: with :func:`attrs.evolve` a booking
 lifecycle takes 12% more instructions, an ad serve 21% (bench booking, bench ads, 2026-12).
-
-:func:`builder` makes the same kind of constructor for values built on every command. It
-does not pay for itself (2.6% of the instructions of a booking lifecycle, 3.8% of a serve):
-notices no longer use it, and it goes once the service builds its timers and command
-keys with their constructors too.
 """
 
 from __future__ import annotations
@@ -23,7 +18,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-__all__ = ["builder", "evolve"]
+__all__ = ["evolve"]
 
 T = TypeVar("T")
 Copier = Callable[..., Any]
@@ -66,32 +61,6 @@ def _compile(lines: list[str], cls: type, setters: dict[str, Callable[[Any, Any]
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)  # built from attrs field names only
     return namespace[name]
-
-
-def builder(cls: type[T]) -> Callable[..., T]:
-    """A constructor of ``cls`` taking every field positionally, in field order.
-
-    For the few values built on every command (notices): it fills the slots directly
-    instead of going through the keyword ``__init__`` of a frozen class. A class that
-    needs its ``__init__`` gets a plain positional wrapper around it.
-    """
-    setters = _slot_setters(cls)
-    if setters is None:
-        keywords = [field.alias or field.name for field in attrs.fields(cls)]  # type: ignore[arg-type]
-
-        def build(*values: Any) -> T:
-            if len(values) != len(keywords):
-                raise TypeError(f"{cls.__name__} takes {len(keywords)} values, "
-                                f"{len(values)} given")
-            return cls(**dict(zip(keywords, values, strict=True)))
-
-        return build
-    arguments = [f"v{i}" for i in range(len(setters))]
-    lines = [f"def build({', '.join(arguments)}):", "    new = _new(_cls)"]
-    lines += [f"    _set_{i}(new, {argument})" for i, argument in enumerate(arguments)]
-    lines += ["    return new"]
-    built: Callable[..., T] = _compile(lines, cls, setters)
-    return built
 
 
 def _copier(cls: type, changed: tuple[str, ...]) -> Copier | None:

@@ -73,7 +73,9 @@ CAMPAIGNS: EntityKind[Campaign] = EntityKind(
         Index(name="owner", keys=lambda c: (c.owner,)),
         Index(name="state", keys=lambda c: (_STATE_KEYS[c.state],)),
     ),
-    all_keys=_campaign_keys,  # a campaign is written on every serve
+    # written on every serve; kept: without it a serve takes 4.6% more instructions and
+    # about 9% more CPU time (bench ads, 2026-12)
+    all_keys=_campaign_keys,
 )
 
 

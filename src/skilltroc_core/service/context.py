@@ -23,7 +23,7 @@ from ..errors import (
     SkilltrocError,
     TimeWentBackwardsError,
 )
-from ..instants import UTC, require_aware
+from ..instants import require_aware
 from ..keys import HostKeys
 from ..passwords import Argon2Hasher
 from ..ports import Clock, IdGenerator, PasswordHasher, Store, UnitOfWork
@@ -130,9 +130,7 @@ class ServiceContext:
         tolerance all keep working (see docs/concurrency.md). A clock giving anything but
         a valid aware instant is an :class:`InvalidInputError` ("clock time").
         """
-        now = self.clock.now()
-        if type(now) is not datetime or now.tzinfo is not UTC:  # what every clock gives
-            now = require_aware(now, "clock time")
+        now = require_aware(self.clock.now(), "clock time")
         tolerance = self.policy.clock_tolerance
         if tolerance is None:
             return now

@@ -23,7 +23,6 @@ from ..errors import (
     SkilltrocError,
 )
 from ..events import FactValue, sorted_notification, stored_notification
-from ..frozen import builder
 from ..idempotency import first_result
 from ..instants import microseconds_since_year_one, require_aware
 from ..ledger import Ledger, refuse_debit
@@ -161,7 +160,7 @@ class Tx:
                      if (m := get(kinds.MEMBERS, r)) is None or m.status is not purged)
 
     def schedule(self, kind: str, ref: str, due: datetime) -> None:
-        self.uow.schedule(_new_timer(kind, ref, due))
+        self.uow.schedule(Timer(kind=kind, ref=ref, due=due))
 
     def cancel_timer(self, kind: str, ref: str) -> None:
         self.uow.cancel_timer(kind, ref)
@@ -195,8 +194,8 @@ class Tx:
         """Keep what ``key`` did, for good, or for ``keep_for`` (see :meth:`forget_at`)."""
         if key is not None:
             until = self.later(keep_for) if keep_for is not None else None
-            self.uow.put(kinds.COMMAND_KEYS, key,
-                         _new_command_key(key, command, fingerprint, result, until))
+            self.uow.put(kinds.COMMAND_KEYS, key, kinds.CommandKey(
+                key=key, command=command, fingerprint=fingerprint, result=result, until=until))
             if keep_for is not None:
                 self.forget_at(kinds.COMMAND_KEYS, key, until)
 
@@ -282,9 +281,6 @@ def forget_due(uow: UnitOfWork, kind: EntityKind[Any], now: datetime, limit: int
     return count
 
 
-# built on every request, serve and view: without the keyword __init__
-_new_timer = builder(Timer)
-_new_command_key = builder(kinds.CommandKey)
 HOST_KEY_PREFIX: Final = "host:"
 # expired records deleted per unit of work by run_due: short units, since each holds the
 # store's lock (about 1 ms per record on PostgreSQL)

@@ -790,7 +790,9 @@ class SqlBook:
 
 
 class SqlUnitOfWork:
-    """Entities, outbox, timers and sequences in SQL, inside the adapter's transaction.
+    """Entities, outbox, timers and sequences in SQL, inside the adapter's transaction
+    (the ledger book, the outbox, the timers and the ordered queues are its parts:
+    :class:`SqlBook`, :class:`SqlOutbox`, :class:`SqlTimers`, :class:`SqlQueues`).
 
     Reads go through the store's :class:`SqlCache` (the SQL only on a miss); writes wait
     in order in the unit of work and go to the database at commit, each run of one
@@ -848,6 +850,9 @@ class SqlUnitOfWork:
             _server_numbered(tuple(locking.row_sequence(name) for name in ROW_SEQUENCES))
             if locking is not None else (_POST_KEY, _ADD_NOTICE, _SET_TIMER))
         self._book = SqlBook(self)
+        self._outbox = SqlOutbox(self)
+        self._timers = SqlTimers(self)
+        self._queues = SqlQueues(self)
 
     @property
     def book(self) -> SqlBook:
@@ -1099,79 +1104,20 @@ class SqlUnitOfWork:
 
     # ------------------------------------------------------------------ outbox
     def append_notification(self, notification: Notification) -> None:
-        row = (dumps(notification), json.dumps([*notification.recipients, *notification.emails]))
-        if self.locking is not None:  # numbered by the server when written
-            self._write("outbox", self._add_notice, row)
-        else:
-            self._write("outbox", _ADD_NOTICE, (self.next_in_sequence("outbox"), *row))
+        self._outbox.append(notification)
 
     def forget_notifications(self, member_id: str, email: str | None) -> None:
-        """Drop the notices only ``member_id`` (or ``email``) was to get, or that were
-        about them (``forget_where`` finds both, with the recipient as each of its
-        parameters); take them off the notices shared with others, who must still be
-        told."""
-        for recipient in (member_id, email) if email else (member_id,):
-            self._flush_for("outbox")
-            rows = self.db.all(
-                f"SELECT seq, data FROM outbox WHERE {self._forget_where} ORDER BY seq"
-                + self.for_update, *[recipient] * self._forget_where.count("?"))
-            for seq, data in rows:
-                kept = loads(Notification, data).without(member_id, email)
-                if kept is None:
-                    self._write("outbox", "DELETE FROM outbox WHERE seq = ?", (seq,))
-                else:
-                    self._write(
-                        "outbox", "UPDATE outbox SET data = ?, recipients = ? WHERE seq = ?",
-                        (dumps(kept), json.dumps([*kept.recipients, *kept.emails]), seq))
+        self._outbox.forget(member_id, email)
 
     # ------------------------------------------------------------------ timers
     def schedule(self, timer: Timer) -> None:
-        due = instant_text(timer.due)
-        if self.locking is not None:  # numbered by the server; no first timer kept
-            self._write("timers", self._set_timer, (timer.id, timer.kind, timer.ref, due))
-            self._scheduled.add(timer.id)
-            return
-        seq = self.next_in_sequence("timer")
-        self._write("timers", _SET_TIMER, (timer.id, timer.kind, timer.ref, due, seq))
-        first = self._facts.get("first_timer", _MISSING)
-        if first is _MISSING:
-            return
-        if first is None or (due, seq) < first[:2]:
-            self._remember(self._facts, "first_timer", (due, seq, timer.kind, timer.ref))
-        elif first[2:] == (timer.kind, timer.ref):  # the first one moved later
-            self._forget(self._facts, "first_timer")
+        self._timers.schedule(timer)
 
     def cancel_timer(self, kind: str, ref: str) -> None:
-        self._write("timers", "DELETE FROM timers WHERE id = ?", (f"{kind}:{ref}",))
-        first = self._facts.get("first_timer")
-        if first is not None and first[2:] == (kind, ref):
-            self._forget(self._facts, "first_timer")
+        self._timers.cancel(kind, ref)
 
     def next_due(self, until: datetime, *, wait: bool = True) -> Timer | None:
-        locking = self.locking
-        if locking is not None:
-            self._flush_for("timers")  # a timer this unit cancelled is not due any more
-            claimed = locking.claim_due(self.db, instant_text(until), wait)
-            if claimed is None:
-                return None
-            timer = Timer(kind=claimed[2], ref=claimed[3], due=parse_instant(claimed[0]))
-            if wait and claimed[0] < self._applied_up_to and timer.id not in self._scheduled:
-                # another unit committed a timer due before one this unit applied: applied
-                # now it would come after a later one, so the command runs again
-                raise ConcurrencyError(
-                    "a deadline due earlier than one this command applied came in "
-                    "meanwhile; nothing was written: retry")
-            self._applied_up_to = max(self._applied_up_to, claimed[0])
-            return timer
-        first = self._facts.get("first_timer", _MISSING)
-        if first is _MISSING:
-            self._flush_for("timers")
-            row = self.db.one("SELECT due, seq, kind, ref FROM timers ORDER BY due, seq LIMIT 1")
-            first = (row[0], row[1], row[2], row[3]) if row else None
-            self._load(self._facts, "first_timer", first)
-        if first is None or first[0] > instant_text(until):
-            return None
-        return Timer(kind=first[2], ref=first[3], due=parse_instant(first[0]))
+        return self._timers.next_due(until, wait=wait)
 
     def guard_due(self, until: datetime) -> None:
         if self.locking is not None:
@@ -1181,10 +1127,7 @@ class SqlUnitOfWork:
         self.erases = True
 
     def confirm_due(self) -> None:
-        if self.locking is not None and self._due_guard is not None and not self.read_only:
-            self._flush_for("timers")
-            sql, params = self.locking.guard_due(self._due_guard, sorted(self._scheduled))
-            self.db.one(sql, *params)
+        self._timers.confirm_due()
 
     # ------------------------------------------------------------------ sequences
     def next_in_sequence(self, name: str) -> int:
@@ -1206,64 +1149,19 @@ class SqlUnitOfWork:
         self._counted[name] = value
         return value
 
-    # Ordered queues: one row per member, ``sort_key`` = key, NUL, member (schema 3).
+    # Ordered queues (see :class:`SqlQueues`).
     def queue_put(self, queue: str, member: str, sort_key: str, *,
                   later: bool = False) -> None:
-        if "\x00" in sort_key:
-            raise InvalidInputError("a queue key cannot contain the NUL character")
-        try:
-            position = f"{sort_key}\x00{member}".encode()
-        except UnicodeEncodeError as exc:
-            raise _unstorable(exc) from exc
-        if self.read_only:
-            raise _query_writes()
-        self._lock_member(queue, member, first_may_change=not later)
-        self.db.run(
-            "INSERT INTO queue_entries (queue, member, sort_key) VALUES (?, ?, ?) "
-            "ON CONFLICT (queue, member) DO UPDATE SET sort_key = excluded.sort_key",
-            queue, member, position,
-        )
+        self._queues.put(queue, member, sort_key, later=later)
 
     def queue_remove(self, queue: str, member: str) -> None:
-        if self.read_only:
-            raise _query_writes()
-        self._lock_member(queue, member)
-        self.db.run("DELETE FROM queue_entries WHERE queue = ? AND member = ?", queue, member)
+        self._queues.remove(queue, member)
 
-    def _lock_member(self, queue: str, member: str, *, first_may_change: bool = False
-                     ) -> None:
-        """Lock one member of a queue: units changing different members go on together.
-        One that may make a member first (a new one, a smaller key) also holds the queue
-        shared, so that a unit reading the first member (which holds the queue alone)
-        sees it or not, never in between. Moving a member back or taking it out makes
-        nobody first who was not: a reader then only locks what its first member stands
-        for and reads the first again (see ``serve``)."""
-        if first_may_change:
-            self._lock_shared(_queue_lock(queue))
-        self._lock(f"{_queue_lock(queue)}\x1f{member}")
-
-    def _lock_shared(self, name: str) -> None:
-        """Lock ``name`` with others who lock it shared too, until the unit ends."""
-        if self.locking is not None and name not in self._locked | self._shared:
-            self.locking.lock_names(self.db, (name,), shared=True)
-            self._shared.add(name)
-
-    def queue_first(self, queue: str) -> str | None:  # one reader of the first at a time
-        self._lock(_queue_lock(queue))
-        row = self.db.one(
-            "SELECT member FROM queue_entries WHERE queue = ? ORDER BY sort_key LIMIT 1", queue
-        )
-        return str(row[0]) if row else None
+    def queue_first(self, queue: str) -> str | None:
+        return self._queues.first(queue)
 
     def queue_key(self, queue: str, member: str) -> str | None:
-        self._lock_member(queue, member)
-        row = self.db.one(
-            "SELECT sort_key FROM queue_entries WHERE queue = ? AND member = ?", queue, member
-        )
-        if row is None:
-            return None
-        position = bytes(row[0])
-        return position[:position.index(b"\x00")].decode()
+        return self._queues.key(queue, member)
 
     def commit(self) -> None:
         if self._open:
@@ -1290,3 +1188,173 @@ class SqlUnitOfWork:
                 else:
                     table[key] = old
             self._finish(False)
+
+
+class SqlOutbox:
+    """The notices one :class:`SqlUnitOfWork` appends (with its other writes) or makes
+    forget a purged member."""
+
+    def __init__(self, unit: SqlUnitOfWork) -> None:
+        self.unit = unit
+
+    def append(self, notification: Notification) -> None:
+        unit = self.unit
+        row = (dumps(notification), json.dumps([*notification.recipients, *notification.emails]))
+        if unit.locking is not None:  # numbered by the server when written
+            unit._write("outbox", unit._add_notice, row)
+        else:
+            unit._write("outbox", _ADD_NOTICE, (unit.next_in_sequence("outbox"), *row))
+
+    def forget(self, member_id: str, email: str | None) -> None:
+        """Drop the notices only ``member_id`` (or ``email``) was to get, or that were
+        about them (``forget_where`` finds both, with the recipient as each of its
+        parameters); take them off the notices shared with others, who must still be
+        told."""
+        unit = self.unit
+        for recipient in (member_id, email) if email else (member_id,):
+            unit._flush_for("outbox")
+            rows = unit.db.all(
+                f"SELECT seq, data FROM outbox WHERE {unit._forget_where} ORDER BY seq"
+                + unit.for_update, *[recipient] * unit._forget_where.count("?"))
+            for seq, data in rows:
+                kept = loads(Notification, data).without(member_id, email)
+                if kept is None:
+                    unit._write("outbox", "DELETE FROM outbox WHERE seq = ?", (seq,))
+                else:
+                    unit._write(
+                        "outbox", "UPDATE outbox SET data = ?, recipients = ? WHERE seq = ?",
+                        (dumps(kept), json.dumps([*kept.recipients, *kept.emails]), seq))
+
+
+class SqlTimers:
+    """The timers of one :class:`SqlUnitOfWork`: scheduled and cancelled with its writes,
+    the first one due kept in its cache (one writer) or claimed under a lock (many)."""
+
+    def __init__(self, unit: SqlUnitOfWork) -> None:
+        self.unit = unit
+
+    def schedule(self, timer: Timer) -> None:
+        unit = self.unit
+        due = instant_text(timer.due)
+        if unit.locking is not None:  # numbered by the server; no first timer kept
+            unit._write("timers", unit._set_timer, (timer.id, timer.kind, timer.ref, due))
+            unit._scheduled.add(timer.id)
+            return
+        seq = unit.next_in_sequence("timer")
+        unit._write("timers", _SET_TIMER, (timer.id, timer.kind, timer.ref, due, seq))
+        first = unit._facts.get("first_timer", _MISSING)
+        if first is _MISSING:
+            return
+        if first is None or (due, seq) < first[:2]:
+            unit._remember(unit._facts, "first_timer", (due, seq, timer.kind, timer.ref))
+        elif first[2:] == (timer.kind, timer.ref):  # the first one moved later
+            unit._forget(unit._facts, "first_timer")
+
+    def cancel(self, kind: str, ref: str) -> None:
+        unit = self.unit
+        unit._write("timers", "DELETE FROM timers WHERE id = ?", (f"{kind}:{ref}",))
+        first = unit._facts.get("first_timer")
+        if first is not None and first[2:] == (kind, ref):
+            unit._forget(unit._facts, "first_timer")
+
+    def next_due(self, until: datetime, *, wait: bool = True) -> Timer | None:
+        unit = self.unit
+        locking = unit.locking
+        if locking is not None:
+            unit._flush_for("timers")  # a timer this unit cancelled is not due any more
+            claimed = locking.claim_due(unit.db, instant_text(until), wait)
+            if claimed is None:
+                return None
+            timer = Timer(kind=claimed[2], ref=claimed[3], due=parse_instant(claimed[0]))
+            if wait and claimed[0] < unit._applied_up_to and timer.id not in unit._scheduled:
+                # another unit committed a timer due before one this unit applied: applied
+                # now it would come after a later one, so the command runs again
+                raise ConcurrencyError(
+                    "a deadline due earlier than one this command applied came in "
+                    "meanwhile; nothing was written: retry")
+            unit._applied_up_to = max(unit._applied_up_to, claimed[0])
+            return timer
+        first = unit._facts.get("first_timer", _MISSING)
+        if first is _MISSING:
+            unit._flush_for("timers")
+            row = unit.db.one("SELECT due, seq, kind, ref FROM timers ORDER BY due, seq LIMIT 1")
+            first = (row[0], row[1], row[2], row[3]) if row else None
+            unit._load(unit._facts, "first_timer", first)
+        if first is None or first[0] > instant_text(until):
+            return None
+        return Timer(kind=first[2], ref=first[3], due=parse_instant(first[0]))
+
+    def confirm_due(self) -> None:
+        unit = self.unit
+        if unit.locking is not None and unit._due_guard is not None and not unit.read_only:
+            unit._flush_for("timers")
+            sql, params = unit.locking.guard_due(unit._due_guard, sorted(unit._scheduled))
+            unit.db.one(sql, *params)
+
+
+class SqlQueues:
+    """The ordered queues of one :class:`SqlUnitOfWork`: one row per member, ``sort_key``
+    = key, NUL, member (schema 3), written at once (not with the unit's other writes)."""
+
+    def __init__(self, unit: SqlUnitOfWork) -> None:
+        self.unit = unit
+
+    def put(self, queue: str, member: str, sort_key: str, *, later: bool = False) -> None:
+        if "\x00" in sort_key:
+            raise InvalidInputError("a queue key cannot contain the NUL character")
+        try:
+            position = f"{sort_key}\x00{member}".encode()
+        except UnicodeEncodeError as exc:
+            raise _unstorable(exc) from exc
+        if self.unit.read_only:
+            raise _query_writes()
+        self.lock_member(queue, member, first_may_change=not later)
+        self.unit.db.run(
+            "INSERT INTO queue_entries (queue, member, sort_key) VALUES (?, ?, ?) "
+            "ON CONFLICT (queue, member) DO UPDATE SET sort_key = excluded.sort_key",
+            queue, member, position,
+        )
+
+    def remove(self, queue: str, member: str) -> None:
+        if self.unit.read_only:
+            raise _query_writes()
+        self.lock_member(queue, member)
+        self.unit.db.run("DELETE FROM queue_entries WHERE queue = ? AND member = ?",
+                         queue, member)
+
+    def lock_member(self, queue: str, member: str, *, first_may_change: bool = False
+                    ) -> None:
+        """Lock one member of a queue: units changing different members go on together.
+        One that may make a member first (a new one, a smaller key) also holds the queue
+        shared, so that a unit reading the first member (which holds the queue alone)
+        sees it or not, never in between. Moving a member back or taking it out makes
+        nobody first who was not: a reader then only locks what its first member stands
+        for and reads the first again (see ``serve``)."""
+        if first_may_change:
+            self.lock_shared(_queue_lock(queue))
+        self.unit._lock(f"{_queue_lock(queue)}\x1f{member}")
+
+    def lock_shared(self, name: str) -> None:
+        """Lock ``name`` with others who lock it shared too, until the unit ends."""
+        if self.unit.locking is not None and name not in self.unit._locked | self.unit._shared:
+            self.unit.locking.lock_names(self.unit.db, (name,), shared=True)
+            self.unit._shared.add(name)
+
+    def first(self, queue: str) -> str | None:  # one reader of the first at a time
+        self.unit._lock(_queue_lock(queue))
+        row = self.unit.db.one(
+            "SELECT member FROM queue_entries WHERE queue = ? ORDER BY sort_key LIMIT 1", queue
+        )
+        return str(row[0]) if row else None
+
+    def key(self, queue: str, member: str) -> str | None:
+        self.lock_member(queue, member)
+        row = self.unit.db.one(
+            "SELECT sort_key FROM queue_entries WHERE queue = ? AND member = ?", queue, member
+        )
+        if row is None:
+            return None
+        position = bytes(row[0])
+        return position[:position.index(b"\x00")].decode()
+
+

@@ -48,6 +48,7 @@ __all__ = ["AccountService", "SignupResult"]
 
 PURGE_TIMER: Final = "purge_account"
 
+
 #: The notices that carry a link, and what the link's token is for (ACC-1, ACC-4).
 _LINK_PURPOSES: Final = {
     "EmailConfirmationRequested": LinkPurpose.CONFIRM_EMAIL,

@@ -33,6 +33,7 @@ from .units import Tx
 
 __all__ = ["AgendaItem", "BookingReads", "ProfileStats"]
 
+
 @attrs.frozen(kw_only=True)
 class AgendaItem:
     """One line of an agenda: a registration with what a page needs to show it."""

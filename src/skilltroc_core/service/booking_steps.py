@@ -78,6 +78,7 @@ def live_workshop(tx: Tx, workshop_id: object, rule: str) -> Workshop:
         raise StateConflictError(f"workshop {workshop.id} was deleted", rule=rule)
     return workshop
 
+
 def own_workshop(tx: Tx, member: Member, workshop_id: object, rule: str) -> Workshop:
     workshop = live_workshop(tx, workshop_id, rule)
     if workshop.organizer != member.id:
@@ -86,11 +87,13 @@ def own_workshop(tx: Tx, member: Member, workshop_id: object, rule: str) -> Work
         )
     return workshop
 
+
 def open_organizer(tx: Tx, organizer: str) -> None:
     """ACC-7: nobody starts anything new with a deactivated (hidden) organizer: no
     request for their workshops, no join into their sessions; refused as for an
     unknown member. What already exists with them stays untouched."""
     tx.visible_member(organizer, "ACC-7")
+
 
 def own_session(tx: Tx, member: Member, session_id: object, rule: str) -> Session:
     session = tx.require(kinds.SESSIONS, session_id, rule)
@@ -99,8 +102,10 @@ def own_session(tx: Tx, member: Member, session_id: object, rule: str) -> Sessio
                               rule=rule)
     return session
 
+
 def registration_of(tx: Tx, registration_id: object, rule: str) -> Registration:
     return tx.require(kinds.REGISTRATIONS, registration_id, rule)
+
 
 def as_requester(tx: Tx, member: Member, registration_id: object,
                   rule: str) -> Registration:
@@ -109,6 +114,7 @@ def as_requester(tx: Tx, member: Member, registration_id: object,
         raise NotAllowedError(f"request {registration.id} is not {member.display}'s",
                               rule=rule)
     return registration
+
 
 def as_organizer(tx: Tx, member: Member, registration_id: object,
                   rule: str) -> Registration:
@@ -119,6 +125,7 @@ def as_organizer(tx: Tx, member: Member, registration_id: object,
         )
     return registration
 
+
 def future_start(tx: Tx, start: object, rule: str) -> datetime:
     instant = require_aware(start, "session start", rule)
     if instant <= tx.now:
@@ -128,6 +135,7 @@ def future_start(tx: Tx, start: object, rule: str) -> datetime:
         )
     return instant
 
+
 def session_end_of(policy: Policy, begins: datetime, length: timedelta, rule: str) -> datetime:
     """When a session starting at ``begins`` ends; refused when that end, or the
     organizer's answer deadline after it (BOOK-32), would fall past year 9999."""
@@ -135,6 +143,7 @@ def session_end_of(policy: Policy, begins: datetime, length: timedelta, rule: st
     later(end, timedelta(days=policy.confirmation_window_days + 1), "session start",
           rule)
     return end
+
 
 def end_registration(tx: Tx, registration: Registration, trigger: str,
          **changes: object) -> Registration:
@@ -154,6 +163,7 @@ def end_registration(tx: Tx, registration: Registration, trigger: str,
         tx.cancel_timer(deadline, ended.id)
     return ended
 
+
 def sweep_if_purged(tx: Tx, registration: Registration) -> None:
     """ACC-7: a refund reaching an account purged meanwhile (its registration was in a
     session already started at the purge) goes where the rest of its balance went:
@@ -163,12 +173,25 @@ def sweep_if_purged(tx: Tx, registration: Registration) -> None:
         tx.ledger.transfer(TransferKind.ACCOUNT_PURGED, member.id, ISSUANCE,
                            registration.amount, reference=f"purge:{member.id}", at=tx.now)
 
+
 def free_seats(tx: Tx, registration: Registration) -> None:
     """A registered member's seats go back to the session (BOOK-18: seats left at once)."""
     if registration.state is R.REGISTERED and registration.session:
         session = tx.require(kinds.SESSIONS, registration.session)
         tx.put(kinds.SESSIONS, session.id,
                evolve(session, seats_taken=session.seats_taken - registration.seats))
+
+
+def end_before_start(tx: Tx, registration: Registration, trigger: str, rule: str
+                     ) -> Registration:
+    """End a registration whose session has not started (BOOK-19, BOOK-20): its seats go
+    back to the session, its hold ends as ``trigger`` says."""
+    if registration.state is R.REGISTERED and registration.session:
+        session = tx.require(kinds.SESSIONS, registration.session)
+        session.require_not_started(tx.now, rule)
+    free_seats(tx, registration)
+    return end_registration(tx, registration, trigger)
+
 
 def tell_about(tx: Tx, event: str, to: str, registration: Registration,
           **extra: FactValue | datetime) -> None:
@@ -181,6 +204,7 @@ def tell_about(tx: Tx, event: str, to: str, registration: Registration,
     for name, value in extra.items():
         insort(facts, (name, iso_text(value, name) if isinstance(value, datetime) else value))
     tx.tell(event, to, tuple(facts))
+
 
 def delete_workshop_now(tx: Tx, workshop: Workshop, cause: str) -> None:
     """BOOK-5, by its organizer or at their purge (ACC-7): the notice's ``cause`` fact
@@ -202,9 +226,11 @@ def delete_workshop_now(tx: Tx, workshop: Workshop, cause: str) -> None:
     tx.notify("WorkshopDeleted", recipients=tuple(dict.fromkeys(told)),
               workshop=workshop.id, title=workshop.title, cause=cause)
 
+
 def registered_in(tx: Tx, session: Session) -> list[Registration]:
     return [r for r in tx.find(kinds.REGISTRATIONS, "session_live", session.id)
             if r.state is R.REGISTERED]
+
 
 def bump_stats(tx: Tx, member_id: str, *, organized_held: int = 0,
                 attended_held: int = 0) -> None:
@@ -214,6 +240,7 @@ def bump_stats(tx: Tx, member_id: str, *, organized_held: int = 0,
     ) if stats is None else evolve(
         stats, organized_held=stats.organized_held + organized_held,
         attended_held=stats.attended_held + attended_held))
+
 
 def paid(tx: Tx, member: Member, registration_id: str, rule: str) -> Registration:
     registration = as_requester(tx, member, registration_id, rule)
@@ -227,6 +254,7 @@ def paid(tx: Tx, member: Member, registration_id: str, rule: str) -> Registratio
             f"attendance was already given ({registration.attendance})", rule=rule
         )
     return registration
+
 
 def answerable(tx: Tx, member: Member, session_id: str, rule: str) -> Session:
     session = own_session(tx, member, session_id, rule)

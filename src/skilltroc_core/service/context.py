@@ -33,6 +33,7 @@ from .units import _FORGET_BATCH, CommandUnit, QueryUnit, TimerHandler, Tx, comm
 
 __all__ = ["DEFAULT_ATTEMPTS", "Area", "ServiceContext"]
 
+
 #: Attempts of one command when units of work keep meeting conflicts (DECISION: enough
 #: for 8 processes on the same session's last seats; then the host sees the error).
 DEFAULT_ATTEMPTS: Final = 12
@@ -155,10 +156,6 @@ class ServiceContext:
             self._last_instant = now
         return now
 
-    def unit(self, now: datetime, *, apply_due: bool = False) -> CommandUnit:
-        """A unit of work at ``now`` (deadlines due applied first if ``apply_due``)."""
-        return CommandUnit(self, now, apply_due)
-
     def command(self) -> CommandUnit:
         """One command as one unit of work at ``now``.
 
@@ -238,18 +235,17 @@ class Area:
     commands and queries (:mod:`.registry`), and what it registers in the context
     (:meth:`register`)."""
 
+    #: One command's unit of work (:meth:`ServiceContext.command`), one query's
+    #: read-only unit (:meth:`ServiceContext.query`): the context's, bound once.
+    command: Callable[[], CommandUnit]
+    query: Callable[..., QueryUnit]
+
     def __init__(self, context: ServiceContext) -> None:
         self.context = context
         self.policy = context.policy
+        self.command = context.command
+        self.query = context.query
         self.register(context)
 
     def register(self, context: ServiceContext) -> None:
         """Add this area's timer handlers and hooks to ``context`` (none by default)."""
-
-    def command(self) -> CommandUnit:
-        """One command's unit of work (see :meth:`ServiceContext.command`)."""
-        return self.context.command()
-
-    def query(self, *, apply_due: bool = True) -> QueryUnit:
-        """One query's read-only unit of work (see :meth:`ServiceContext.query`)."""
-        return self.context.query(apply_due=apply_due)

@@ -37,6 +37,7 @@ __all__ = ["AREAS", "Skilltroc", "via"]
 P = ParamSpec("P")
 R = TypeVar("R")
 
+
 #: The areas a service is made of, in the order they register their hooks (a purge
 #: ends campaigns, then tutorials, then bookings, before the balance is swept).
 AREAS: tuple[type[Area], ...] = (

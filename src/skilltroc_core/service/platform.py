@@ -19,6 +19,7 @@ from .registry import HOST, command, query
 
 __all__ = ["MAX_DRAIN", "PlatformService"]
 
+
 #: The most notifications one drain returns (DECISION: SQL stores bind it as a 64-bit
 #: integer; a host pages through a larger outbox).
 MAX_DRAIN: Final = 1_000_000

@@ -44,6 +44,7 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
 #: A command changes state (one writing unit of work); a query only reads (a read-only
 #: unit of work: it can write nothing, see ``Store.begin(read_only=True)``).
 Kind = Literal["command", "query"]
@@ -76,7 +77,6 @@ class Parameter:
     annotation: Any
     required: bool
     keyword_only: bool
-    default: Any = None
 
     @property
     def type_text(self) -> str:
@@ -118,13 +118,8 @@ class Declaration:
             required = parameter.default is inspect.Parameter.empty
             found.append(Parameter(
                 name=name, annotation=hints.get(name, parameter.annotation), required=required,
-                keyword_only=parameter.kind is inspect.Parameter.KEYWORD_ONLY,
-                default=None if required else parameter.default))
+                keyword_only=parameter.kind is inspect.Parameter.KEYWORD_ONLY))
         return tuple(found)
-
-    @property
-    def writes(self) -> bool:
-        return self.kind == "command"
 
 
 #: Every declared operation by name, in declaration order (filled as the service's

@@ -24,8 +24,8 @@ from .booking_steps import (
     R,
     as_organizer,
     as_requester,
+    end_before_start,
     end_registration,
-    free_seats,
     live_workshop,
     open_organizer,
     tell_about,
@@ -208,11 +208,7 @@ class RequestService(Area):
         with self.command() as tx:
             member = tx.actor(member_id, "BOOK-19")
             registration = as_requester(tx, member, registration_id, "BOOK-19")
-            if registration.state is R.REGISTERED and registration.session:
-                session = tx.require(kinds.SESSIONS, registration.session)
-                session.require_not_started(tx.now, "BOOK-19")
-            free_seats(tx, registration)
-            ended = end_registration(tx, registration, "unregister")
+            ended = end_before_start(tx, registration, "unregister", "BOOK-19")
             tell_about(tx, "MemberUnregistered", ended.organizer, ended)
 
     @command(actor=ORGANIZER, rules=("BOOK-20",))
@@ -221,11 +217,7 @@ class RequestService(Area):
         with self.command() as tx:
             member = tx.actor(member_id, "BOOK-20")
             registration = as_organizer(tx, member, registration_id, "BOOK-20")
-            if registration.state is R.REGISTERED and registration.session:
-                session = tx.require(kinds.SESSIONS, registration.session)
-                session.require_not_started(tx.now, "BOOK-20")
-            free_seats(tx, registration)
-            ended = end_registration(tx, registration, "cancel_transaction")
+            ended = end_before_start(tx, registration, "cancel_transaction", "BOOK-20")
             tell_about(tx, "TransactionCancelled", ended.member, ended)
 
     @command(actor=REQUESTER, rules=("BOOK-23",))

@@ -18,6 +18,7 @@ from .units import Tx
 
 __all__ = ["ContactMatch", "SocialService", "notify_followers", "shown_members"]
 
+
 @attrs.frozen(kw_only=True)
 class ContactMatch:
     """An imported address that belongs to a member, who can be followed (SOCIAL-1)."""

@@ -6,7 +6,7 @@ harness, when a harness lacks a declared operation: the facade, the fuzz table, 
 authorization table, and the scenario runner, the testing kit and the simulator, which
 are run while every call they make is recorded (a command counts only if the harness
 really calls it). A harness may leave a command out only with a reason written in
-:data:`NOT_IN`, here.
+:data:`~tests.operations.NOT_IN`.
 """
 
 from __future__ import annotations
@@ -39,46 +39,18 @@ from skilltroc_core.service.registry import (
 )
 from skilltroc_core.simulation import Simulator, generate
 from skilltroc_core.testing import SkilltrocMachine
+from skilltroc_core.tools.facadegen import END, FACADE, refresh_facade
 from skilltroc_core.tools.scenarios import Runner, load_scenario
 
-from . import test_fuzz, test_security
+from . import test_fuzz
 from .members_support import START
+from .operations import ACTING, HARNESSES, NOT_IN
 
-EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "docs" / "examples").glob("*.toml"))
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "docs" / "examples").glob("*.toml"))
 SCENARIO_FILES = Path(__file__).resolve().parent / "scenario_files"
 #: What the facade shows besides the declared operations: wiring a host does itself.
 WIRING = {"command", "query", "add_purge_hook"}
-#: The harnesses that drive commands; each is run, and what it calls is recorded.
-HARNESSES = ("scenario runner", "testing kit", "simulator")
-_SOCIAL = "following, posting and inviting move no star, seat or hold: tests/test_social.py"
-_PASSWORDS = ("passwords and reset links need the mail a host delivers; tests/test_accounts.py "
-              "and tests/test_security.py drive them")
-#: Commands a harness leaves out on purpose, and why (every other one it must drive).
-NOT_IN: dict[str, dict[str, str]] = {
-    "scenario runner": {
-        "rebuild_ad_queues": "a host's repair tool, not a user's step: tests/test_ad_queues.py",
-    },
-    "testing kit": {
-        "follow": _SOCIAL, "unfollow": _SOCIAL, "post_message": _SOCIAL, "invite": _SOCIAL,
-        "sign_in": _PASSWORDS, "request_password_reset": _PASSWORDS,
-        "reset_password": _PASSWORDS, "change_password": _PASSWORDS,
-        "delete_campaign": "always refused (AD-6): tests/test_security.py and tests/test_ads.py",
-        "rebuild_ad_queues": "a host's repair tool, not a user's step: tests/test_ad_queues.py",
-    },
-    "simulator": {
-        "follow": _SOCIAL, "unfollow": _SOCIAL, "post_message": _SOCIAL, "invite": _SOCIAL,
-        "sign_in": _PASSWORDS, "request_password_reset": _PASSWORDS,
-        "reset_password": _PASSWORDS, "change_password": _PASSWORDS,
-        "edit_tutorial": "the reference model counts views and payouts, which an edit keeps: "
-                         "tests/test_tutorials.py",
-        "rebuild_ad_queues": "a host's repair tool, not a user's step: tests/test_ad_queues.py",
-        "ack": "it reads and acknowledges the outbox on the store beneath the injected "
-               "faults, to compare every notice with the model (the kit acks through the "
-               "service)",
-    },
-}
-
-
 @contextlib.contextmanager
 def _recording() -> Iterator[set[str]]:
     """Every declared operation called while the block runs, on any service built in it."""
@@ -122,18 +94,22 @@ def driven_by(harness: str) -> frozenset[str]:
     return frozenset(called)
 
 
-def _missing(harness: str, names: Set[str], wanted: Set[str]) -> list[str]:
+_DRIVE_IT = "drive it there, or say why not in tests/operations.py NOT_IN"
+_ACT_IT = "say who may call it in tests/operations.py ACTING"
+
+
+def _missing(harness: str, names: Set[str], wanted: Set[str],
+             remedy: str = _DRIVE_IT) -> list[str]:
     return [f"{name} is declared ({REGISTRY[name].function.__qualname__}) but the {harness} "
-            "lacks it: drive it there, or say why not in tests/test_registry.py NOT_IN"
-            for name in sorted(wanted - names)]
+            f"lacks it: {remedy}" for name in sorted(wanted - names)]
 
 
 def test_the_facade_shows_every_declared_operation_and_nothing_undeclared() -> None:
     public = {name for name, _ in inspect.getmembers(Skilltroc)
               if not name.startswith("_") and callable(getattr(Skilltroc, name))}
     assert public - WIRING == set(REGISTRY), (
-        f"declared but not on the facade: {sorted(set(REGISTRY) - public)}; "
-        f"on the facade but not declared: {sorted(public - WIRING - set(REGISTRY))}")
+        f"declared but not on the facade: {sorted(set(REGISTRY) - public)} (run `skilltroc "
+        f"docs`); on the facade but not declared: {sorted(public - WIRING - set(REGISTRY))}")
     for name, declared in REGISTRY.items():
         assert declaration_of(getattr(Skilltroc, name)) is declared, name
         assert any(declared.function.__qualname__.startswith(f"{area.__name__}.")
@@ -183,8 +159,8 @@ def _acting(declared: Declaration) -> bool:
 
 def test_the_authorization_table_has_exactly_the_operations_a_member_performs() -> None:
     acting = {name for name, declared in REGISTRY.items() if _acting(declared)}
-    table = set(test_security.ACTING)
-    assert not _missing("authorization table", table, acting)
+    table = set(ACTING)
+    assert not _missing("authorization table", table, acting, _ACT_IT)
     assert table <= acting, f"in the authorization table, declared for no member: {table - acting}"
 
 
@@ -193,7 +169,8 @@ def test_a_party_role_has_strangers_to_refuse_in_the_authorization_table(name: s
     """An organizer, requester or owner is one member: the table names others who must
     be refused; any active member may act as ``member``."""
     declared = REGISTRY[name]
-    acting = test_security.ACTING[name]
+    assert name in ACTING, _missing("authorization table", set(ACTING), {name}, _ACT_IT)
+    acting = ACTING[name]
     strangers = acting.strangers(_Names())  # type: ignore[arg-type]
     if set(declared.actors) - {"member"}:
         assert strangers or acting.always_refused, f"{name}: no stranger is refused"
@@ -227,7 +204,7 @@ def test_the_recording_sees_only_what_a_harness_calls() -> None:
 def test_the_check_names_the_command_and_the_harness_it_lacks() -> None:
     assert _missing("simulator", {"accept"}, {"accept", "refuse"}) == [
         "refuse is declared (RequestService.refuse) but the simulator lacks it: drive it "
-        "there, or say why not in tests/test_registry.py NOT_IN"]
+        "there, or say why not in tests/operations.py NOT_IN"]
 
 
 @pytest.mark.rule("STAR-6", "ACC-1")
@@ -250,3 +227,23 @@ def test_the_facade_honours_a_subclass_and_calls_through_the_class() -> None:
     assert Skilltroc.sign_in.__name__ == "sign_in"
     assert (app.store, app.policy, app.keys, app.attempts) == (
         app.context.store, app.context.policy, app.context.keys, app.context.attempts)
+
+
+def test_the_facade_lines_are_written_from_the_declarations(tmp_path: Path) -> None:
+    """`skilltroc docs` writes the facade's operation lines; `--check` sees a stale one."""
+    assert not refresh_facade(ROOT, check=True), "run `skilltroc docs` and commit"
+    written = (ROOT / FACADE).read_text(encoding="utf-8")
+    copy = tmp_path / FACADE
+    copy.parent.mkdir(parents=True)
+    stale = written.replace("    unregister = via(RequestService.unregister)\n", "")
+    assert stale != written
+    copy.write_text(stale, encoding="utf-8")
+    assert refresh_facade(tmp_path, check=True)
+    assert copy.read_text(encoding="utf-8") == stale  # a check writes nothing
+    assert refresh_facade(tmp_path, check=False)
+    assert copy.read_text(encoding="utf-8") == written
+    assert not refresh_facade(tmp_path, check=True)
+    copy.write_text(written.replace(END, ""), encoding="utf-8")
+    with pytest.raises(SystemExit, match="lost its marker lines"):
+        refresh_facade(tmp_path, check=True)
+    assert not refresh_facade(tmp_path / "elsewhere", check=True)  # not a source checkout

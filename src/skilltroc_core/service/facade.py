@@ -2,7 +2,9 @@
 
 Each area (:class:`~.context.Area`) holds the operations of one part of the rules over
 the one :class:`~.context.ServiceContext` they share; the facade shows each declared
-operation (:mod:`.registry`) as its own method, typed as the area declares it.
+operation (:mod:`.registry`) as its own method, typed as the area declares it. Those
+lines are written from the declarations by ``skilltroc docs``
+(:mod:`skilltroc_core.tools.facadegen`), not by hand.
 """
 
 from __future__ import annotations
@@ -93,6 +95,43 @@ class Skilltroc:
     of work met another one and nothing of it was written (up to ``attempts`` times).
     """
 
+    # BEGIN operations: written by `skilltroc docs` from the declarations, not by hand
+    # ads
+    create_campaign = via(AdService.create_campaign)
+    edit_campaign = via(AdService.edit_campaign)
+    delete_campaign = via(AdService.delete_campaign)
+    serve = via(AdService.serve)
+    campaign = via(AdService.campaign)
+    campaign_progress = via(AdService.campaign_progress)
+    my_campaigns = via(AdService.my_campaigns)
+    check_ad_queues = via(AdService.check_ad_queues)
+    rebuild_ad_queues = via(AdService.rebuild_ad_queues)
+
+    # tutorials
+    publish_tutorial = via(TutorialService.publish_tutorial)
+    edit_tutorial = via(TutorialService.edit_tutorial)
+    delete_tutorial = via(TutorialService.delete_tutorial)
+    record_view = via(TutorialService.record_view)
+    tutorial = via(TutorialService.tutorial)
+    my_tutorials = via(TutorialService.my_tutorials)
+
+    # social
+    import_contacts = via(SocialService.import_contacts)
+    invitable_contacts = via(SocialService.invitable_contacts)
+    follow = via(SocialService.follow)
+    unfollow = via(SocialService.unfollow)
+    followers = via(SocialService.followers)
+    following = via(SocialService.following)
+    post_message = via(SocialService.post_message)
+    messages = via(SocialService.messages)
+    feed = via(SocialService.feed)
+    invite = via(SocialService.invite)
+
+    # gifts
+    gift = via(GiftService.gift)
+    accept_gift = via(GiftService.accept_gift)
+    gift_state = via(GiftService.gift_state)
+
     # accounts
     signup = via(AccountService.signup)
     confirm_email = via(AccountService.confirm_email)
@@ -112,23 +151,6 @@ class Skilltroc:
     statement = via(MemberService.statement)
     buy_stars = via(MemberService.buy_stars)
     gifts_waiting = via(MemberService.gifts_waiting)
-
-    # gifts
-    gift = via(GiftService.gift)
-    accept_gift = via(GiftService.accept_gift)
-    gift_state = via(GiftService.gift_state)
-
-    # social
-    import_contacts = via(SocialService.import_contacts)
-    invitable_contacts = via(SocialService.invitable_contacts)
-    follow = via(SocialService.follow)
-    unfollow = via(SocialService.unfollow)
-    followers = via(SocialService.followers)
-    following = via(SocialService.following)
-    post_message = via(SocialService.post_message)
-    messages = via(SocialService.messages)
-    feed = via(SocialService.feed)
-    invite = via(SocialService.invite)
 
     # workshops
     create_workshop = via(WorkshopService.create_workshop)
@@ -168,25 +190,6 @@ class Skilltroc:
     organizer_agenda = via(BookingReads.organizer_agenda)
     seats_left = via(BookingReads.seats_left)
 
-    # tutorials
-    publish_tutorial = via(TutorialService.publish_tutorial)
-    edit_tutorial = via(TutorialService.edit_tutorial)
-    delete_tutorial = via(TutorialService.delete_tutorial)
-    record_view = via(TutorialService.record_view)
-    tutorial = via(TutorialService.tutorial)
-    my_tutorials = via(TutorialService.my_tutorials)
-
-    # ads
-    create_campaign = via(AdService.create_campaign)
-    edit_campaign = via(AdService.edit_campaign)
-    delete_campaign = via(AdService.delete_campaign)
-    serve = via(AdService.serve)
-    campaign = via(AdService.campaign)
-    campaign_progress = via(AdService.campaign_progress)
-    my_campaigns = via(AdService.my_campaigns)
-    check_ad_queues = via(AdService.check_ad_queues)
-    rebuild_ad_queues = via(AdService.rebuild_ad_queues)
-
     # platform
     now = via(PlatformService.now)
     run_due = via(PlatformService.run_due)
@@ -194,6 +197,7 @@ class Skilltroc:
     check_invariants = via(PlatformService.check_invariants)
     drain_notifications = via(PlatformService.drain_notifications)
     ack = via(PlatformService.ack)
+    # END operations
 
     def __init__(
         self,

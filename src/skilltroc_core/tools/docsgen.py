@@ -6,7 +6,8 @@ policy values from :func:`~skilltroc_core.rules.policy_fields`, the refund matri
 running every (stage, event) pair through the service, diagrams from the transition
 tables, and the tests and examples naming each rule by scanning ``tests/`` and
 ``docs/examples/`` under the project root. ``--check`` fails when the committed pages
-differ from what the code generates now.
+differ from what the code generates now. In a source checkout it also writes (or
+checks) the facade's operation lines, :mod:`.facadegen`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..rules import DEFAULT_POLICY, policy_fields
 from ..service.registry import REGISTRY, by_area
 from ..statemachine import TransitionTable
 from ..tutorials import TUTORIAL_LIFECYCLE
+from .facadegen import FACADE, refresh_facade
 from .refund_matrix import EVENTS, STAGES, refund_matrix
 from .scenarios import (
     COMMAND_SUMMARIES,
@@ -315,8 +317,9 @@ def generate(root: Path) -> dict[str, str]:
 
 
 def write_or_check(root: Path, out: Path, check: bool) -> list[str]:
-    """Write the pages into ``out``, or with ``check`` list those that differ."""
-    stale = []
+    """Write the pages into ``out`` and, in a source checkout, the facade's operation
+    lines (:mod:`.facadegen`); or with ``check`` list those that differ."""
+    stale = [str(FACADE)] if refresh_facade(root, check) else []
     for name, text in generate(root).items():
         path = out / name
         current = path.read_text(encoding="utf-8") if path.exists() else None

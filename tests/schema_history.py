@@ -1,7 +1,7 @@
 """Older schema versions, rebuilt from a current store for the migration tests.
 
-Not a test module. :func:`back_to_version_3` turns the tables of a version 4 store into
-what version 3 wrote: platform accounts as rows of ``accounts``, one row per supply
+Not a test module. :func:`back_to_version_3` turns the tables of a current store into
+what version 3 wrote: no ordered index postings (version 5), platform accounts as rows of ``accounts``, one row per supply
 counter, every number in the ``sequences`` table (on PostgreSQL, the server sequences
 are read back into it and dropped; transfers were numbered after the last one).
 """
@@ -14,6 +14,7 @@ from typing import Any
 __all__ = ["back_to_version_3"]
 
 _TABLES = (
+    "DROP TABLE ordered_keys",
     "CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
     "INSERT INTO counters SELECT name, SUM(value) FROM counter_shards GROUP BY name",
     "DROP TABLE counter_shards",
@@ -24,7 +25,7 @@ _TABLES = (
 
 
 def back_to_version_3(execute: Callable[[str], Any], *, postgres: bool = False) -> None:
-    """Rewrite a version 4 store as version 3 (``execute`` runs one statement and
+    """Rewrite a current store as version 3 (``execute`` runs one statement and
     returns its cursor); the caller sets the recorded version."""
     for statement in _TABLES:
         execute(statement)

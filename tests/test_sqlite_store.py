@@ -41,7 +41,7 @@ def test_opening_a_store_twice_applies_the_schema_once(tmp_path: Path) -> None:
     store = SQLiteStore(path)
     store.close()
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -112,7 +112,7 @@ def test_a_recorded_version_that_does_not_match_the_tables_is_refused_untouched(
     with pytest.raises(StoreError) as refused:
         SQLiteStore(path)
     assert f"records schema version {recorded}" in refused.value.message
-    assert "version 4" in refused.value.message
+    assert f"version {SCHEMA_VERSION}" in refused.value.message
     assert path.read_bytes() == before
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")  # put back: usable again

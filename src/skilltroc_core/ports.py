@@ -8,7 +8,9 @@ The store port is deliberately small and generic so that each adapter (memory, S
 PostgreSQL) implements it once for every entity the library has or will have:
 
 - **entities**: frozen values stored by ``(kind, id)``; each :class:`EntityKind` names
-  the indexes the store maintains (unique or not) from the entity's own fields;
+  the indexes the store maintains (unique or not) from the entity's own fields; an
+  ordered index keeps each key's entities sorted and is read by pages after a position
+  (keyset pagination), in O(log n + page);
 - **ledger book**: the :class:`~skilltroc_core.ledger.LedgerBook` of the star ledger;
 - **outbox**: notifications appended in order, drained at least once, acknowledged;
 - **timers**: deadlines by due instant, popped in order;
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Final, Generic, Protocol, TypeAlias, TypeVar, runtime_checkable
+from typing import Final, Generic, NamedTuple, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 import attrs
 
@@ -35,6 +37,7 @@ from .events import Notification
 from .ledger import LedgerBook
 
 __all__ = [
+    "ORDER_SEPARATOR",
     "RECENT_TRANSFERS",
     "Clock",
     "Contents",
@@ -43,11 +46,14 @@ __all__ = [
     "Index",
     "IndexKey",
     "Inspectable",
+    "Ordered",
     "OutboxItem",
     "PasswordHasher",
     "Store",
     "Timer",
     "UnitOfWork",
+    "ordered_key",
+    "position_of",
 ]
 
 E = TypeVar("E")
@@ -89,13 +95,32 @@ class PasswordHasher(Protocol):
         ...
 
 
+#: What separates a key of an ordered index from the entity's sort text in the pairs
+#: :meth:`EntityKind.keys_of` gives, and a sort text from the entity's id in a position
+#: (:meth:`UnitOfWork.page`): no key, sort text or id contains it.
+ORDER_SEPARATOR: Final = "\x00"
+
+
 @attrs.frozen(kw_only=True)
 class Index(Generic[E]):
-    """A lookup a store keeps for an entity kind: ``keys(entity)`` gives its keys."""
+    """A lookup a store keeps for an entity kind: ``keys(entity)`` gives its keys.
+
+    An *ordered* index (``order`` given) keeps each key's entities sorted by
+    ``order(entity)``, then by id, and is read a page at a time
+    (:meth:`UnitOfWork.page`), never with :meth:`UnitOfWork.find`. Sort texts compare
+    as Python strings do (by code point; bytewise in UTF-8), so a number or an instant
+    sorts as it should when written fixed-width (see
+    :func:`~skilltroc_core.ordering.sortable_instant`). An ordered index is not unique.
+    """
 
     name: str
     keys: Callable[[E], Iterable[str]]
     unique: bool = False
+    order: Callable[[E], str] | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.unique and self.order is not None:  # programming error
+            raise TypeError(f"index {self.name}: an ordered index cannot be unique")
 
 
 #: A key an entity is posted under: the position of the index in its kind, and the key.
@@ -125,20 +150,56 @@ class EntityKind(Generic[E]):
 
     def keys_of(self, entity: E) -> tuple[IndexKey, ...]:
         """Each ``(position in indexes, key)`` pair ``entity`` is posted under, in index
-        order, without repeats: what a store compares to move an entity between keys."""
+        order, without repeats: what a store compares to move an entity between keys.
+
+        In an ordered index the pair's text is the key, :data:`ORDER_SEPARATOR` and the
+        entity's sort text (:func:`ordered_key` reads them apart), so that an entity whose
+        sort text changes moves, as one whose key changes does."""
         if self.all_keys is not None:
             return self.all_keys(entity)
         pairs: dict[IndexKey, None] = {}  # a dict keeps the order and drops repeats
         for position, index in enumerate(self.indexes):
-            for key in index.keys(entity):
-                pairs[position, key] = None
+            order = index.order
+            if order is None:
+                for key in index.keys(entity):
+                    pairs[position, key] = None
+            else:
+                sort = order(entity)
+                for key in index.keys(entity):
+                    pairs[position, f"{key}{ORDER_SEPARATOR}{sort}"] = None
         return tuple(pairs)
+
+    @property
+    def ordered(self) -> frozenset[int]:
+        """The positions of the ordered indexes."""
+        return frozenset(position for position, index in enumerate(self.indexes)
+                         if index.order is not None)
 
     def index(self, name: str) -> Index[E]:
         for index in self.indexes:
             if index.name == name:
                 return index
         raise LookupError(f"{self.name} has no index {name!r}")  # programming error
+
+
+def ordered_key(posted: str) -> tuple[str, str]:
+    """``(key, sort text)`` of a pair's text in an ordered index (see
+    :meth:`EntityKind.keys_of`)."""
+    key, _, sort = posted.partition(ORDER_SEPARATOR)
+    return key, sort
+
+
+def position_of(sort: str, entity_id: str) -> str:
+    """Where an entity stands in an ordered index key: its sort text, then its id."""
+    return f"{sort}{ORDER_SEPARATOR}{entity_id}"
+
+
+class Ordered(NamedTuple, Generic[E]):
+    """An entity read from an ordered index, with its position there (what
+    :meth:`UnitOfWork.page` takes as ``after`` to read on)."""
+
+    position: str
+    entity: E
 
 
 @attrs.frozen(kw_only=True)
@@ -173,6 +234,16 @@ class UnitOfWork(Protocol):
     def delete(self, kind: EntityKind[E], entity_id: str) -> None: ...
     def find(self, kind: EntityKind[E], index: str, key: str) -> list[E]:
         """Entities whose ``index`` has ``key``, in the order they were first stored."""
+        ...
+
+    def page(self, kind: EntityKind[E], index: str, key: str, *, after: str | None = None,
+             limit: int) -> list[Ordered[E]]:
+        """Up to ``limit`` entities of ``key`` in an ordered ``index``, in order of their
+        positions (:func:`position_of`: sort text, then id), each one after ``after``:
+        a position this method gave (keyset pagination: entities added or removed
+        meanwhile shift nothing), or any text (a prefix reads on from where it would
+        stand). In O(log n + limit) whatever the number of entities. It locks nothing:
+        for queries, never to decide a command on."""
         ...
 
     def append_notification(self, notification: Notification) -> None: ...

@@ -36,7 +36,17 @@ from ..ledger import (
     VoidReason,
     refuse_platform_balance,
 )
-from ..ports import RECENT_TRANSFERS, EntityKind, IndexKey, OutboxItem, Timer
+from ..ports import (
+    ORDER_SEPARATOR,
+    RECENT_TRANSFERS,
+    EntityKind,
+    IndexKey,
+    Ordered,
+    OutboxItem,
+    Timer,
+    ordered_key,
+    position_of,
+)
 from .codec import dumps, instant_text, loads, parse_instant
 from .indexing import check_unique, posted_pairs, reposting
 
@@ -168,6 +178,18 @@ SCHEMA: Mapping[int, tuple[str, ...]] = {
         )""",
         "INSERT INTO counter_shards (name, shard, value) SELECT name, 0, value FROM counters",
         "DROP TABLE counters",
+    ),
+    # 5: ordered indexes (read by pages, :meth:`UnitOfWork.page`). ``position`` is bytes,
+    # the entity's sort text, a NUL and its id in UTF-8, so that one column orders by
+    # both, bytewise, whatever the database's collation (as ``queue_entries``). Kinds
+    # that gain an ordered index post their stored entities when the service rebuilds
+    # its read side (``Skilltroc.rebuild_read_side()``).
+    5: (
+        """CREATE TABLE IF NOT EXISTS ordered_keys (
+            kind TEXT NOT NULL, idx TEXT NOT NULL, key TEXT NOT NULL,
+            position BYTEA NOT NULL, id TEXT NOT NULL, PRIMARY KEY (kind, idx, key, position)
+        )""",
+        "CREATE INDEX IF NOT EXISTS ordered_keys_by_id ON ordered_keys (kind, id)",
     ),
 }
 SCHEMA_VERSION = max(SCHEMA)
@@ -401,6 +423,12 @@ _SET_TIMER = (
     "ON CONFLICT (id) DO UPDATE SET due = excluded.due, seq = excluded.seq"
 )
 _UNPOST_KEY = "DELETE FROM entity_keys WHERE kind = ? AND idx = ? AND key = ? AND id = ?"
+_ORDER_KEY = "INSERT INTO ordered_keys (kind, idx, key, position, id) VALUES (?, ?, ?, ?, ?)"
+_UNORDER_KEY = ("DELETE FROM ordered_keys WHERE kind = ? AND idx = ? AND key = ? "
+                "AND position = ?")
+_PAGE = ("SELECT k.position, e.data FROM ordered_keys k JOIN entities e ON e.kind = k.kind "
+         "AND e.id = k.id WHERE k.kind = ? AND k.idx = ? AND k.key = ? AND k.position > ? "
+         "ORDER BY k.position LIMIT ?")
 _ADD_TO_PLATFORM = (
     "INSERT INTO platform_balances (account, shard, balance) VALUES (?, ?, ?) "
     "ON CONFLICT (account, shard) DO UPDATE SET balance = "
@@ -502,6 +530,16 @@ def _server_numbered(numbers: tuple[str, ...]) -> tuple[str, str, str]:
 
 def _query_writes() -> StateConflictError:
     return StateConflictError("a query reads the store and never writes it")
+
+
+def _position(sort: str, entity_id: str) -> bytes:
+    """An entity's position in an ordered index key, as stored: bytes compare bytewise."""
+    return position_of(sort, entity_id).encode("utf-8")
+
+
+def sort_of(position: bytes | memoryview) -> str:
+    """The sort text of a stored position (the text before the id)."""
+    return bytes(position).decode("utf-8").rpartition(ORDER_SEPARATOR)[0]
 
 
 def _key_lock(kind: str, index: str, key: str) -> str:
@@ -975,11 +1013,15 @@ class SqlUnitOfWork:
                 if stored is not None:
                     posted = kind.keys_of(stored)
             elif stored is not None and cached not in self._absent:  # not known absent
-                self._flush_for("entity_keys")
-                posted = posted_pairs(kind, self.db.all(
-                    "SELECT idx, key FROM entity_keys WHERE kind = ? AND id = ?",
-                    kind.name, entity_id,
-                ))
+                self._flush_for("entity_keys", "ordered_keys")
+                rows = self.db.all("SELECT idx, key FROM entity_keys WHERE kind = ? AND id = ?",
+                                   kind.name, entity_id)
+                if kind.ordered:
+                    rows += [(index, f"{key}{ORDER_SEPARATOR}{sort_of(position)}")
+                             for index, key, position in self.db.all(
+                                 "SELECT idx, key, position FROM ordered_keys "
+                                 "WHERE kind = ? AND id = ?", kind.name, entity_id)]
+                posted = posted_pairs(kind, rows)
             self._load(self._posted, cached, posted)
         return posted
 
@@ -1020,6 +1062,15 @@ class SqlUnitOfWork:
             else:  # an erased member's key (an email) must not linger in the cache
                 self._forget(self._postings, posting)
 
+    def _order(self, kind: str, index: str, posted: str, entity_id: str) -> None:
+        key, sort = ordered_key(posted)
+        self._write("ordered_keys", _ORDER_KEY,
+                    (kind, index, key, _position(sort, entity_id), entity_id))
+
+    def _unorder(self, kind: str, index: str, posted: str, entity_id: str) -> None:
+        key, sort = ordered_key(posted)
+        self._write("ordered_keys", _UNORDER_KEY, (kind, index, key, _position(sort, entity_id)))
+
     def put(self, kind: EntityKind[E], entity_id: str, entity: E) -> None:
         cached = (kind.name, entity_id)
         old = self._entities.get(cached)
@@ -1037,13 +1088,21 @@ class SqlUnitOfWork:
                 check_unique(kind, added, lambda index, key: self._taken(
                     kind.name, index.name, key, entity_id))
                 # all checked: now write
+                ordered = kind.ordered
                 if self.locking is not None:
                     self._lock(*(_key_lock(kind.name, kind.indexes[position].name, key)
-                                 for position, key in (*removed, *added)))
+                                 for position, key in (*removed, *added)
+                                 if position not in ordered))
                 for position, key in removed:
-                    self._unpost(kind.name, kind.indexes[position].name, key, entity_id)
+                    if position in ordered:
+                        self._unorder(kind.name, kind.indexes[position].name, key, entity_id)
+                    else:
+                        self._unpost(kind.name, kind.indexes[position].name, key, entity_id)
                 for position, key in added:
-                    self._post(kind.name, kind.indexes[position].name, key, entity_id)
+                    if position in ordered:
+                        self._order(kind.name, kind.indexes[position].name, key, entity_id)
+                    else:
+                        self._post(kind.name, kind.indexes[position].name, key, entity_id)
                 self._remember(self._posted, cached, new_keys)
         if cached in self._absent:  # found absent: if another unit stored it since, fail
             self._absent.discard(cached)
@@ -1059,19 +1118,46 @@ class SqlUnitOfWork:
             if kind.shared_reads:
                 self._lock_row(kind, entity_id)
             self._lock(*(_key_lock(kind.name, kind.indexes[position].name, key)
-                         for position, key in self._posted_keys(kind, entity_id)))
+                         for position, key in self._posted_keys(kind, entity_id)
+                         if position not in kind.ordered))
         for position, key in self._posted_keys(kind, entity_id):
-            self._unpost(kind.name, kind.indexes[position].name, key, entity_id, write=False)
+            if position not in kind.ordered:
+                self._unpost(kind.name, kind.indexes[position].name, key, entity_id,
+                             write=False)
         self._write("entity_keys", "DELETE FROM entity_keys WHERE kind = ? AND id = ?",
                     (kind.name, entity_id))
+        if kind.ordered:
+            self._write("ordered_keys", "DELETE FROM ordered_keys WHERE kind = ? AND id = ?",
+                        (kind.name, entity_id))
         self._write("entities", "DELETE FROM entities WHERE kind = ? AND id = ?",
                     (kind.name, entity_id))
         self._remember(self._entities, (kind.name, entity_id), None)
         self._remember(self._posted, (kind.name, entity_id), ())
         self._deleted.append((kind.name, entity_id))  # forgotten at commit
 
+    def page(self, kind: EntityKind[E], index: str, key: str, *, after: str | None = None,
+             limit: int) -> list[Ordered[E]]:
+        if kind.index(index).order is None:  # programming error
+            raise LookupError(f"{kind.name} index {index!r} is not ordered: use find")
+        if limit <= 0:
+            return []
+        self._flush_for("ordered_keys", "entities")
+        name = kind.name
+        entities = self._entities
+        found: list[Ordered[E]] = []
+        start = b"" if after is None else after.encode("utf-8")
+        for position, data in self.db.all(_PAGE, name, index, key, start, limit):
+            text = bytes(position).decode("utf-8")
+            entity_id = text.rpartition(ORDER_SEPARATOR)[2]
+            entity = entities.get((name, entity_id))
+            if entity is None:
+                entity = _decoded(kind, entity_id, data)
+            found.append(Ordered(text, entity))
+        return found
+
     def find(self, kind: EntityKind[E], index: str, key: str) -> list[E]:
-        kind.index(index)
+        if kind.index(index).order is not None:  # programming error
+            raise LookupError(f"{kind.name} index {index!r} is ordered: read it with page")
         name = kind.name
         self._lock(_key_lock(name, index, key))
         entities = self._entities

@@ -27,8 +27,19 @@ from ..ledger import (
     Transfer,
     entries_by_key,
 )
-from ..ports import RECENT_TRANSFERS, EntityKind, Index, IndexKey, OutboxItem, Timer
-from .indexing import check_unique, reposting
+from ..ports import (
+    ORDER_SEPARATOR,
+    RECENT_TRANSFERS,
+    EntityKind,
+    Index,
+    IndexKey,
+    Ordered,
+    OutboxItem,
+    Timer,
+    ordered_key,
+    position_of,
+)
+from .indexing import SortedTexts, check_unique, reposting
 
 __all__ = ["MemoryStore"]
 
@@ -39,16 +50,18 @@ Undo = Callable[[], object]
 # most writes share the one function that puts a dict entry back.
 Entry = tuple[Any, ...]
 Postings = dict[str, dict[str, int]]  # index key -> {entity id: posting number}
+Orders = dict[str, SortedTexts]  # ordered index key -> its entities' positions
 
 
 class _KindTables:
     """A kind as the store keeps it, looked up once per kind, not per write."""
 
-    __slots__ = ("by_name", "entities", "kind", "postings", "stored_keys")
+    __slots__ = ("by_name", "entities", "kind", "orders", "postings", "stored_keys")
 
     def __init__(self, kind: EntityKind[Any], entities: dict[str, Any],
                  postings: tuple[Postings, ...],
-                 stored_keys: dict[str, tuple[IndexKey, ...]]) -> None:
+                 stored_keys: dict[str, tuple[IndexKey, ...]],
+                 orders: dict[int, Orders]) -> None:
         self.kind = kind
         self.entities = entities
         #: the postings of each index, in the kind's index order (what a write needs)...
@@ -59,6 +72,8 @@ class _KindTables:
         #: each stored entity's (index position, key) pairs: an update compares against
         #: the keys it was posted under instead of computing them again
         self.stored_keys = stored_keys
+        #: each ordered index's keys, by index position, with their entities' positions
+        self.orders = orders
 
 
 def _put_back(table: dict[Any, Any], key: Any, old: Any) -> None:
@@ -101,6 +116,38 @@ def _repost_undo(postings: Postings, key: str, ids: dict[str, int],
         ordered = sorted(ids.items(), key=lambda item: item[1])
         ids.clear()
         ids.update(ordered)
+
+
+def _unorder(orders: Orders, key: str, position: str) -> None:
+    """Take ``position`` out of an ordered index key, and the key once it is empty."""
+    texts = orders.get(key)
+    if texts is not None:
+        texts.discard(position)
+        if not texts:  # its key may be personal data (a name, ACC-7)
+            del orders[key]
+
+
+def _order(orders: Orders, key: str, position: str) -> None:
+    texts = orders.get(key)
+    if texts is None:
+        texts = orders[key] = SortedTexts()
+    texts.add(position)
+
+
+def _reorder(orders: Orders, posted: str, entity_id: str, journal: list[Entry],
+             change: Callable[[Orders, str, str], None],
+             undo: Callable[[Orders, str, str], None]) -> None:
+    """``change`` (:func:`_order` or :func:`_unorder`) the entity posted at ``posted`` in
+    an ordered index; a rollback does ``undo``."""
+    key, sort = ordered_key(posted)
+    position = position_of(sort, entity_id)
+    change(orders, key, position)
+    journal.append((undo, orders, key, position))
+
+
+def _not_found_by_key(kind: EntityKind[Any], index: str) -> LookupError:
+    """An ordered index is read by pages (a programming error otherwise)."""
+    return LookupError(f"{kind.name} index {index!r} is ordered: read it with page")
 
 
 class _Scheduled(NamedTuple):
@@ -232,6 +279,8 @@ class MemoryStore:
         # (kind, index) -> key -> {entity id: posting number}, in posting order
         self._indexes: dict[tuple[str, str], Postings] = {}
         self._postings = itertools.count(1)
+        # (kind, ordered index) -> key -> its entities' positions, sorted
+        self._orders: dict[tuple[str, str], Orders] = {}
         self._outbox: dict[int, Notification] = {}
         self._outbox_seq = 0
         self._timers: dict[str, _Scheduled] = {}
@@ -356,7 +405,10 @@ class MemoryStore:
                              for index in kind.indexes)
             stored_keys = {entity_id: kind.keys_of(entity) for entity_id, entity in table.items()
                            } if postings else {}
-            found = self._kinds[kind.name] = _KindTables(kind, table, postings, stored_keys)
+            orders = {position: self._orders.setdefault((kind.name, index.name), {})
+                      for position, index in enumerate(kind.indexes) if index.order}
+            found = self._kinds[kind.name] = _KindTables(kind, table, postings, stored_keys,
+                                                         orders)
         return found
 
 
@@ -421,6 +473,8 @@ class _MemoryUnitOfWork:
                     # email, ACC-7).
                     del postings[key]
                 journal.append((_repost_undo, postings, key, ids, entity_id, number))
+            if position in tables.orders:
+                _reorder(tables.orders[position], key, entity_id, journal, _unorder, _order)
         numbers = self._store._postings
         for position, key in added:
             postings = tables.postings[position]
@@ -429,6 +483,8 @@ class _MemoryUnitOfWork:
                 ids = postings[key] = {}
             ids[entity_id] = next(numbers)
             journal.append((_unpost_undo, postings, key, ids, entity_id))
+            if position in tables.orders:
+                _reorder(tables.orders[position], key, entity_id, journal, _order, _unorder)
 
     def delete(self, kind: EntityKind[E], entity_id: str) -> None:
         store = self._store
@@ -445,11 +501,24 @@ class _MemoryUnitOfWork:
         del table[entity_id]
         stored_keys.pop(entity_id, None)
 
+    def page(self, kind: EntityKind[E], index: str, key: str, *, after: str | None = None,
+             limit: int) -> list[Ordered[E]]:
+        if kind.index(index).order is None:  # programming error
+            raise LookupError(f"{kind.name} index {index!r} is not ordered: use find")
+        store = self._store
+        texts = store._orders.get((kind.name, index), {}).get(key)
+        if not texts:
+            return []
+        table = store._entities[kind.name]
+        return [Ordered(position, table[position.rpartition(ORDER_SEPARATOR)[2]])
+                for position in texts.after(after, limit)]
+
     def find(self, kind: EntityKind[E], index: str, key: str) -> list[E]:
         store = self._store
         tables = store._kinds.get(kind.name)
         if tables is None or tables.kind is not kind:  # a kind never written yet: read as is
-            kind.index(index)  # refuses an unknown index name
+            if kind.index(index).order is not None:
+                raise _not_found_by_key(kind, index)
             posted = store._indexes.get((kind.name, index), {}).get(key, {})
             table = store._entities.get(kind.name, {})
             return [table[entity_id] for entity_id in posted]
@@ -457,6 +526,8 @@ class _MemoryUnitOfWork:
         if postings is None:
             kind.index(index)  # refuses an unknown index name
             return []
+        if tables.orders and kind.index(index).order is not None:
+            raise _not_found_by_key(kind, index)
         ids = postings.get(key)
         if not ids:
             return []

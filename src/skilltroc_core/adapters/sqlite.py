@@ -60,7 +60,8 @@ FORGET_WHERE = (
 APPLICATION_ID = 0x536B5472
 #: The table each schema version added that the next ones keep, newest first (version 2
 #: only changed an index).
-_VERSION_TABLES = ((4, "platform_balances"), (3, "queue_entries"), (1, "accounts"))
+_VERSION_TABLES = ((5, "ordered_keys"), (4, "platform_balances"), (3, "queue_entries"),
+                   (1, "accounts"))
 #: Each column of each table, with its position in the primary key (0: not in it).
 _LAYOUT = ("SELECT m.name, c.name, c.pk FROM sqlite_master m, pragma_table_info(m.name) c "
            "WHERE m.type = 'table' ORDER BY m.name, c.cid")

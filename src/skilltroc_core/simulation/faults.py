@@ -15,7 +15,7 @@ from typing import Any, TypeVar, cast
 from ..errors import StoreError
 from ..events import Notification
 from ..ledger import LedgerBook
-from ..ports import EntityKind, OutboxItem, Store, Timer, UnitOfWork
+from ..ports import EntityKind, Ordered, OutboxItem, Store, Timer, UnitOfWork
 
 __all__ = ["FaultyStore", "StoreFault"]
 
@@ -91,6 +91,11 @@ class _FaultyUnitOfWork:
     def find(self, kind: EntityKind[E], index: str, key: str) -> list[E]:
         self._counter.tick("find")
         return self._inner.find(kind, index, key)
+
+    def page(self, kind: EntityKind[E], index: str, key: str, *, after: str | None = None,
+             limit: int) -> list[Ordered[E]]:
+        self._counter.tick("page")
+        return self._inner.page(kind, index, key, after=after, limit=limit)
 
     def append_notification(self, notification: Notification) -> None:
         self._counter.tick("append_notification")

@@ -13,6 +13,8 @@ Every test opens its own fresh store. :class:`StoreContract` runs every part:
 - :class:`PortContract` (:mod:`.port`): the ``Store`` and ``UnitOfWork`` port checked
   directly: entities and their indexes, atomic rollback, read-only units, timers, the
   outbox, sequences, ordered queues, the ledger book and the recent instant;
+- :class:`OrderedIndexContract` (:mod:`.ordered`): ordered indexes read by pages after
+  a position, compared with a plain sort after any writes and rollbacks;
 - :class:`ServiceParityContract` (:mod:`.service_parity`): service flows whose results
   must be identical on every store: members and gifts, ads served to their goal,
   tutorials, refused input, and every other command against the memory reference;
@@ -28,11 +30,13 @@ from __future__ import annotations
 
 from .base import StoreUnderTest
 from .booking_parity import BookingParityContract
+from .ordered import OrderedIndexContract
 from .port import PortContract
 from .service_parity import ServiceParityContract
 
 __all__ = [
     "BookingParityContract",
+    "OrderedIndexContract",
     "PortContract",
     "ServiceParityContract",
     "StoreContract",
@@ -40,6 +44,7 @@ __all__ = [
 ]
 
 
-class StoreContract(PortContract, ServiceParityContract, BookingParityContract):
+class StoreContract(PortContract, OrderedIndexContract, ServiceParityContract,
+                    BookingParityContract):
     """Abstract: every part of the contract; subclass it with ``create_store`` returning
     a fresh, empty store."""

@@ -180,6 +180,16 @@ class Policy:
     statement_page_size: int = _rule(
         50, "STAR-5", "L54", "Statement lines per page when the caller names no limit."
     )
+    catalogue_page_size: int = _rule(
+        20, "AD-7", "L716",
+        "Items in one page of the catalogue, a search or a member search when the caller "
+        "names no limit (DECISION).",
+    )
+    catalogue_page_limit: int = _rule(
+        100, "AD-7", "L716",
+        "Most items one page of the catalogue, a search or a member search may hold "
+        "(DECISION: a page costs its size, so hosts cannot ask for the whole catalogue).",
+    )
     feed_page_size: int = _rule(
         100, "SOCIAL-3", "L356",
         "Most messages one feed read returns; each author keeps the ids of this many of "
@@ -208,6 +218,9 @@ class Policy:
             raise InvalidInputError("policy level thresholds are out of order")
         if self.feed_page_size < 1:
             raise InvalidInputError("policy feed_page_size must be at least 1")
+        if not 1 <= self.catalogue_page_size <= self.catalogue_page_limit:
+            raise InvalidInputError(
+                "policy catalogue_page_size must be from 1 to catalogue_page_limit")
         if self.argon2_time_cost < 1 or self.argon2_parallelism < 1 or (
                 self.argon2_memory_kib < 8 * self.argon2_parallelism):
             raise InvalidInputError(

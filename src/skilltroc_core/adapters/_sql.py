@@ -50,7 +50,7 @@ from ..ports import (
 from .codec import dumps, instant_text, loads, parse_instant
 from .indexing import check_unique, posted_pairs, reposting
 
-__all__ = ["SCHEMA", "SqlBook", "SqlCache", "SqlUnitOfWork"]
+__all__ = ["SCHEMA", "SqlBook", "SqlCache", "SqlIndexes", "SqlUnitOfWork"]
 
 E = TypeVar("E")
 T = TypeVar("T")
@@ -888,6 +888,7 @@ class SqlUnitOfWork:
             _server_numbered(tuple(locking.row_sequence(name) for name in ROW_SEQUENCES))
             if locking is not None else (_POST_KEY, _ADD_NOTICE, _SET_TIMER))
         self._book = SqlBook(self)
+        self._indexes = SqlIndexes(self)
         self._outbox = SqlOutbox(self)
         self._timers = SqlTimers(self)
         self._queues = SqlQueues(self)
@@ -999,78 +1000,6 @@ class SqlUnitOfWork:
             self._load(self._entities, cached, found)
         return found  # type: ignore[no-any-return]
 
-    def _posted_keys(self, kind: EntityKind[E], entity_id: str) -> tuple[IndexKey, ...]:
-        """The ``(index position, key)`` pairs ``entity_id`` is posted under."""
-        cached = (kind.name, entity_id)
-        posted: tuple[IndexKey, ...] | None = self._posted.get(cached)
-        if posted is None:
-            posted = ()
-            stored = self._entities.get(cached, _MISSING)
-            if self.locking is not None and stored is not _MISSING:
-                # read (and locked) in this unit: its keys are those its indexes give it,
-                # as they were when it was stored (a version changing an index rebuilds
-                # its postings when it migrates), without reading them again
-                if stored is not None:
-                    posted = kind.keys_of(stored)
-            elif stored is not None and cached not in self._absent:  # not known absent
-                self._flush_for("entity_keys", "ordered_keys")
-                rows = self.db.all("SELECT idx, key FROM entity_keys WHERE kind = ? AND id = ?",
-                                   kind.name, entity_id)
-                if kind.ordered:
-                    rows += [(index, f"{key}{ORDER_SEPARATOR}{sort_of(position)}")
-                             for index, key, position in self.db.all(
-                                 "SELECT idx, key, position FROM ordered_keys "
-                                 "WHERE kind = ? AND id = ?", kind.name, entity_id)]
-                posted = posted_pairs(kind, rows)
-            self._load(self._posted, cached, posted)
-        return posted
-
-    def _taken(self, kind: str, index: str, key: str, entity_id: str) -> bool:
-        """Whether an entity other than ``entity_id`` has ``key`` in a unique index."""
-        self._lock(_key_lock(kind, index, key))
-        postings = self._postings.get((kind, index, key))
-        if postings is not None:
-            return any(other != entity_id for other in postings)
-        self._flush_for("entity_keys")
-        return self.db.one("SELECT id FROM entity_keys WHERE kind = ? AND idx = ? AND key = ? "
-                           "AND id <> ?", kind, index, key, entity_id) is not None
-
-    def _post(self, kind: str, index: str, key: str, entity_id: str) -> None:
-        if self.locking is not None:  # numbered by the server when written
-            self._write("entity_keys", self._post_key, (kind, index, key, entity_id))
-        else:
-            self._write("entity_keys", _POST_KEY,
-                        (kind, index, key, entity_id, self.next_in_sequence("entity_key")))
-        posting = (kind, index, key)
-        postings = self._postings.get(posting)
-        if postings is not None:  # the newest key comes last (``find`` order)
-            if len(postings) < _POSTINGS_KEPT:
-                self._remember(self._postings, posting, (*postings, entity_id))
-            else:
-                self._forget(self._postings, posting)
-
-    def _unpost(self, kind: str, index: str, key: str, entity_id: str, *,
-                write: bool = True) -> None:
-        if write:
-            self._write("entity_keys", _UNPOST_KEY, (kind, index, key, entity_id))
-        posting = (kind, index, key)
-        postings = self._postings.get(posting)
-        if postings is not None:
-            kept = tuple(other for other in postings if other != entity_id)
-            if kept:
-                self._remember(self._postings, posting, kept)
-            else:  # an erased member's key (an email) must not linger in the cache
-                self._forget(self._postings, posting)
-
-    def _order(self, kind: str, index: str, posted: str, entity_id: str) -> None:
-        key, sort = ordered_key(posted)
-        self._write("ordered_keys", _ORDER_KEY,
-                    (kind, index, key, _position(sort, entity_id), entity_id))
-
-    def _unorder(self, kind: str, index: str, posted: str, entity_id: str) -> None:
-        key, sort = ordered_key(posted)
-        self._write("ordered_keys", _UNORDER_KEY, (kind, index, key, _position(sort, entity_id)))
-
     def put(self, kind: EntityKind[E], entity_id: str, entity: E) -> None:
         cached = (kind.name, entity_id)
         old = self._entities.get(cached)
@@ -1083,26 +1012,11 @@ class SqlUnitOfWork:
                 self._lock_row(kind, entity_id)
         if kind.indexes:
             new_keys = kind.keys_of(entity)
-            added, removed = reposting(self._posted_keys(kind, entity_id), new_keys)
+            added, removed = reposting(self._indexes.posted_keys(kind, entity_id), new_keys)
             if added or removed:
-                check_unique(kind, added, lambda index, key: self._taken(
+                check_unique(kind, added, lambda index, key: self._indexes.taken(
                     kind.name, index.name, key, entity_id))
-                # all checked: now write
-                ordered = kind.ordered
-                if self.locking is not None:
-                    self._lock(*(_key_lock(kind.name, kind.indexes[position].name, key)
-                                 for position, key in (*removed, *added)
-                                 if position not in ordered))
-                for position, key in removed:
-                    if position in ordered:
-                        self._unorder(kind.name, kind.indexes[position].name, key, entity_id)
-                    else:
-                        self._unpost(kind.name, kind.indexes[position].name, key, entity_id)
-                for position, key in added:
-                    if position in ordered:
-                        self._order(kind.name, kind.indexes[position].name, key, entity_id)
-                    else:
-                        self._post(kind.name, kind.indexes[position].name, key, entity_id)
+                self._indexes.move(kind, entity_id, removed, added)  # all checked: write
                 self._remember(self._posted, cached, new_keys)
         if cached in self._absent:  # found absent: if another unit stored it since, fail
             self._absent.discard(cached)
@@ -1118,11 +1032,11 @@ class SqlUnitOfWork:
             if kind.shared_reads:
                 self._lock_row(kind, entity_id)
             self._lock(*(_key_lock(kind.name, kind.indexes[position].name, key)
-                         for position, key in self._posted_keys(kind, entity_id)
+                         for position, key in self._indexes.posted_keys(kind, entity_id)
                          if position not in kind.ordered))
-        for position, key in self._posted_keys(kind, entity_id):
+        for position, key in self._indexes.posted_keys(kind, entity_id):
             if position not in kind.ordered:
-                self._unpost(kind.name, kind.indexes[position].name, key, entity_id,
+                self._indexes.unpost(kind.name, kind.indexes[position].name, key, entity_id,
                              write=False)
         self._write("entity_keys", "DELETE FROM entity_keys WHERE kind = ? AND id = ?",
                     (kind.name, entity_id))
@@ -1137,56 +1051,10 @@ class SqlUnitOfWork:
 
     def page(self, kind: EntityKind[E], index: str, key: str, *, after: str | None = None,
              limit: int) -> list[Ordered[E]]:
-        if kind.index(index).order is None:  # programming error
-            raise LookupError(f"{kind.name} index {index!r} is not ordered: use find")
-        if limit <= 0:
-            return []
-        self._flush_for("ordered_keys", "entities")
-        name = kind.name
-        entities = self._entities
-        found: list[Ordered[E]] = []
-        start = b"" if after is None else after.encode("utf-8")
-        for position, data in self.db.all(_PAGE, name, index, key, start, limit):
-            text = bytes(position).decode("utf-8")
-            entity_id = text.rpartition(ORDER_SEPARATOR)[2]
-            entity = entities.get((name, entity_id))
-            if entity is None:
-                entity = _decoded(kind, entity_id, data)
-            found.append(Ordered(text, entity))
-        return found
+        return self._indexes.page(kind, index, key, after=after, limit=limit)
 
     def find(self, kind: EntityKind[E], index: str, key: str) -> list[E]:
-        if kind.index(index).order is not None:  # programming error
-            raise LookupError(f"{kind.name} index {index!r} is ordered: read it with page")
-        name = kind.name
-        self._lock(_key_lock(name, index, key))
-        entities = self._entities
-        posting = (name, index, key)
-        postings = self._postings.get(posting)
-        if postings is not None:
-            known: list[Any] = [entities.get((name, entity_id)) for entity_id in postings]
-            if None not in known:
-                return known
-        self._flush_for("entity_keys", "entities")
-        lock = ""
-        if self.locking is not None:
-            lock = " FOR SHARE OF e" if kind.shared_reads else " FOR UPDATE OF e"
-        rows = self.db.all(
-            "SELECT e.id, e.data FROM entity_keys k JOIN entities e ON e.kind = k.kind "
-            "AND e.id = k.id WHERE k.kind = ? AND k.idx = ? AND k.key = ? ORDER BY k.seq"
-            + lock, name, index, key,
-        )
-        found: list[E] = []
-        for entity_id, data in rows:
-            cached = (name, entity_id)
-            entity = entities.get(cached)
-            if entity is None:
-                entity = _decoded(kind, entity_id, data)
-                self._load(entities, cached, entity)
-            found.append(entity)
-        if 0 < len(rows) <= _POSTINGS_KEPT:  # no empty ones: a key can be an email
-            self._load(self._postings, posting, tuple(row[0] for row in rows))
-        return found
+        return self._indexes.find(kind, index, key)
 
     # ------------------------------------------------------------------ outbox
     def append_notification(self, notification: Notification) -> None:
@@ -1274,6 +1142,171 @@ class SqlUnitOfWork:
                 else:
                     table[key] = old
             self._finish(False)
+
+
+class SqlIndexes:
+    """The index postings of one :class:`SqlUnitOfWork`: plain ones in ``entity_keys``
+    (read by :meth:`find`, cached), ordered ones in ``ordered_keys`` (read by
+    :meth:`page`, schema 5); what the unit's ``put`` and ``delete`` move."""
+
+    def __init__(self, unit: SqlUnitOfWork) -> None:
+        self.unit = unit
+
+    def move(self, kind: EntityKind[Any], entity_id: str, removed: tuple[IndexKey, ...],
+             added: tuple[IndexKey, ...]) -> None:
+        """Take ``entity_id`` out of the ``removed`` pairs and post it under ``added``
+        (plain keys are locked first with several writers at once; ordered ones are read
+        by queries only, which lock nothing)."""
+        unit = self.unit
+        ordered = kind.ordered
+        if unit.locking is not None:
+            unit._lock(*(_key_lock(kind.name, kind.indexes[position].name, key)
+                         for position, key in (*removed, *added) if position not in ordered))
+        for position, key in removed:
+            index = kind.indexes[position].name
+            if position in ordered:
+                self.unorder(kind.name, index, key, entity_id)
+            else:
+                self.unpost(kind.name, index, key, entity_id)
+        for position, key in added:
+            index = kind.indexes[position].name
+            if position in ordered:
+                self.order(kind.name, index, key, entity_id)
+            else:
+                self.post(kind.name, index, key, entity_id)
+
+    def posted_keys(self, kind: EntityKind[E], entity_id: str) -> tuple[IndexKey, ...]:
+        """The ``(index position, key)`` pairs ``entity_id`` is posted under."""
+        unit = self.unit
+        cached = (kind.name, entity_id)
+        posted: tuple[IndexKey, ...] | None = unit._posted.get(cached)
+        if posted is None:
+            posted = ()
+            stored = unit._entities.get(cached, _MISSING)
+            if unit.locking is not None and stored is not _MISSING:
+                # read (and locked) in this unit: its keys are those its indexes give it,
+                # as they were when it was stored (a version changing an index rebuilds
+                # its postings when it migrates), without reading them again
+                if stored is not None:
+                    posted = kind.keys_of(stored)
+            elif stored is not None and cached not in unit._absent:  # not known absent
+                unit._flush_for("entity_keys", "ordered_keys")
+                rows = unit.db.all("SELECT idx, key FROM entity_keys WHERE kind = ? AND id = ?",
+                                   kind.name, entity_id)
+                if kind.ordered:
+                    rows += [(index, f"{key}{ORDER_SEPARATOR}{sort_of(position)}")
+                             for index, key, position in unit.db.all(
+                                 "SELECT idx, key, position FROM ordered_keys "
+                                 "WHERE kind = ? AND id = ?", kind.name, entity_id)]
+                posted = posted_pairs(kind, rows)
+            unit._load(unit._posted, cached, posted)
+        return posted
+
+    def taken(self, kind: str, index: str, key: str, entity_id: str) -> bool:
+        """Whether an entity other than ``entity_id`` has ``key`` in a unique index."""
+        unit = self.unit
+        unit._lock(_key_lock(kind, index, key))
+        postings = unit._postings.get((kind, index, key))
+        if postings is not None:
+            return any(other != entity_id for other in postings)
+        unit._flush_for("entity_keys")
+        return unit.db.one("SELECT id FROM entity_keys WHERE kind = ? AND idx = ? AND key = ? "
+                           "AND id <> ?", kind, index, key, entity_id) is not None
+
+    def post(self, kind: str, index: str, key: str, entity_id: str) -> None:
+        unit = self.unit
+        if unit.locking is not None:  # numbered by the server when written
+            unit._write("entity_keys", unit._post_key, (kind, index, key, entity_id))
+        else:
+            unit._write("entity_keys", _POST_KEY,
+                        (kind, index, key, entity_id, unit.next_in_sequence("entity_key")))
+        posting = (kind, index, key)
+        postings = unit._postings.get(posting)
+        if postings is not None:  # the newest key comes last (``find`` order)
+            if len(postings) < _POSTINGS_KEPT:
+                unit._remember(unit._postings, posting, (*postings, entity_id))
+            else:
+                unit._forget(unit._postings, posting)
+
+    def unpost(self, kind: str, index: str, key: str, entity_id: str, *,
+                write: bool = True) -> None:
+        unit = self.unit
+        if write:
+            unit._write("entity_keys", _UNPOST_KEY, (kind, index, key, entity_id))
+        posting = (kind, index, key)
+        postings = unit._postings.get(posting)
+        if postings is not None:
+            kept = tuple(other for other in postings if other != entity_id)
+            if kept:
+                unit._remember(unit._postings, posting, kept)
+            else:  # an erased member's key (an email) must not linger in the cache
+                unit._forget(unit._postings, posting)
+
+    def order(self, kind: str, index: str, posted: str, entity_id: str) -> None:
+        unit = self.unit
+        key, sort = ordered_key(posted)
+        unit._write("ordered_keys", _ORDER_KEY,
+                    (kind, index, key, _position(sort, entity_id), entity_id))
+
+    def unorder(self, kind: str, index: str, posted: str, entity_id: str) -> None:
+        unit = self.unit
+        key, sort = ordered_key(posted)
+        unit._write("ordered_keys", _UNORDER_KEY, (kind, index, key, _position(sort, entity_id)))
+
+    def page(self, kind: EntityKind[E], index: str, key: str, *, after: str | None = None,
+             limit: int) -> list[Ordered[E]]:
+        unit = self.unit
+        if kind.index(index).order is None:  # programming error
+            raise LookupError(f"{kind.name} index {index!r} is not ordered: use find")
+        if limit <= 0:
+            return []
+        unit._flush_for("ordered_keys", "entities")
+        name = kind.name
+        entities = unit._entities
+        found: list[Ordered[E]] = []
+        start = b"" if after is None else after.encode("utf-8")
+        for position, data in unit.db.all(_PAGE, name, index, key, start, limit):
+            text = bytes(position).decode("utf-8")
+            entity_id = text.rpartition(ORDER_SEPARATOR)[2]
+            entity = entities.get((name, entity_id))
+            if entity is None:
+                entity = _decoded(kind, entity_id, data)
+            found.append(Ordered(text, entity))
+        return found
+
+    def find(self, kind: EntityKind[E], index: str, key: str) -> list[E]:
+        unit = self.unit
+        if kind.index(index).order is not None:  # programming error
+            raise LookupError(f"{kind.name} index {index!r} is ordered: read it with page")
+        name = kind.name
+        unit._lock(_key_lock(name, index, key))
+        entities = unit._entities
+        posting = (name, index, key)
+        postings = unit._postings.get(posting)
+        if postings is not None:
+            known: list[Any] = [entities.get((name, entity_id)) for entity_id in postings]
+            if None not in known:
+                return known
+        unit._flush_for("entity_keys", "entities")
+        lock = ""
+        if unit.locking is not None:
+            lock = " FOR SHARE OF e" if kind.shared_reads else " FOR UPDATE OF e"
+        rows = unit.db.all(
+            "SELECT e.id, e.data FROM entity_keys k JOIN entities e ON e.kind = k.kind "
+            "AND e.id = k.id WHERE k.kind = ? AND k.idx = ? AND k.key = ? ORDER BY k.seq"
+            + lock, name, index, key,
+        )
+        found: list[E] = []
+        for entity_id, data in rows:
+            cached = (name, entity_id)
+            entity = entities.get(cached)
+            if entity is None:
+                entity = _decoded(kind, entity_id, data)
+                unit._load(entities, cached, entity)
+            found.append(entity)
+        if 0 < len(rows) <= _POSTINGS_KEPT:  # no empty ones: a key can be an email
+            unit._load(unit._postings, posting, tuple(row[0] for row in rows))
+        return found
 
 
 class SqlOutbox:

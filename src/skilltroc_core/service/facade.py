@@ -23,6 +23,7 @@ from .accounts import AccountService
 from .ads import AdService
 from .aftermath import AftermathService
 from .agendas import BookingReads
+from .catalogue import CatalogueReads
 from .context import DEFAULT_ATTEMPTS, Area, ServiceContext
 from .gifts import GiftService
 from .members import MemberService
@@ -44,7 +45,8 @@ R = TypeVar("R")
 #: ends campaigns, then tutorials, then bookings, before the balance is swept).
 AREAS: tuple[type[Area], ...] = (
     AdService, TutorialService, SocialService, GiftService, AccountService, MemberService,
-    WorkshopService, RequestService, AftermathService, BookingReads, PlatformService,
+    WorkshopService, RequestService, AftermathService, BookingReads, CatalogueReads,
+    PlatformService,
 )
 
 
@@ -189,6 +191,13 @@ class Skilltroc:
     participant_agenda = via(BookingReads.participant_agenda)
     organizer_agenda = via(BookingReads.organizer_agenda)
     seats_left = via(BookingReads.seats_left)
+
+    # catalogue
+    upcoming_sessions = via(CatalogueReads.upcoming_sessions)
+    workshops = via(CatalogueReads.workshops)
+    tutorials = via(CatalogueReads.tutorials)
+    search = via(CatalogueReads.search)
+    find_members = via(CatalogueReads.find_members)
 
     # platform
     now = via(PlatformService.now)

@@ -7,7 +7,7 @@ from typing import Final
 
 import attrs
 
-from ..accounts import Member
+from ..accounts import AccountStatus, Member
 from ..booking import (
     Attendance,
     Evaluation,
@@ -17,8 +17,10 @@ from ..booking import (
     Session,
     SessionState,
     Workshop,
+    WorkshopState,
 )
 from ..gifts import Gift, GiftState
+from ..listings import catalogue_keys, folded, newest_first, word_keys
 from ..ports import EntityKind, Index, IndexKey
 from ..social import FeedMessage, Follow, Invitation, RecentMessages
 
@@ -80,9 +82,21 @@ def _email(member: Member) -> tuple[str, ...]:
     return (member.email,) if member.email else ()
 
 
+def _named(member: Member) -> tuple[str, ...]:
+    """Members found by name: active ones with a display name (SOCIAL-1, ACC-7)."""
+    shown = member.status is AccountStatus.ACTIVE and member.profile.display_name
+    return ("all",) if shown else ()
+
+
+#: by_name: active members by folded display name (a purge or a deactivation takes
+#: them out, name and all).
 MEMBERS: EntityKind[Member] = EntityKind(
     name="member", type=Member, shared_reads=True,
-    indexes=(Index(name="email", keys=_email, unique=True),),
+    indexes=(
+        Index(name="email", keys=_email, unique=True),
+        Index(name="by_name", keys=_named,
+              order=lambda m: folded(m.profile.display_name or "")),
+    ),
 )
 GIFTS: EntityKind[Gift] = EntityKind(
     name="gift", type=Gift,
@@ -102,9 +116,14 @@ FOLLOWS: EntityKind[Follow] = EntityKind(
         Index(name="followee", keys=lambda f: (f.followee,)),
     ),
 )
+#: newest: an author's messages, newest first (every page of SOCIAL-3's feeds).
 FEED: EntityKind[FeedMessage] = EntityKind(
     name="feed_message", type=FeedMessage,
-    indexes=(Index(name="author", keys=lambda m: (m.author,)),),
+    indexes=(
+        Index(name="author", keys=lambda m: (m.author,)),
+        Index(name="newest", keys=lambda m: (m.author,),
+              order=lambda m: newest_first(m.posted_at)),
+    ),
 )
 RECENT_MESSAGES: EntityKind[RecentMessages] = EntityKind(
     name="recent_messages", type=RecentMessages)
@@ -159,9 +178,22 @@ def _registration_index(position: int, name: str, unique: bool) -> Index[Registr
                  keys=lambda r: tuple(key for at, key in _registration_keys(r) if at == position))
 
 
+def _listed_workshop(w: Workshop) -> tuple[str, ...]:
+    if w.state is not WorkshopState.ACTIVE:
+        return ()
+    return (*catalogue_keys(w.domain, w.mode, w.locality), f"organizer:{w.organizer}",
+            *word_keys(w.title, w.description, w.domain, w.locality))
+
+
+#: catalogue: active workshops newest first, by catalogue key (domain, mode, locality,
+#: organizer) and by word of their title, description, domain and locality.
 WORKSHOPS: EntityKind[Workshop] = EntityKind(
     name="workshop", type=Workshop,
-    indexes=(Index(name="organizer", keys=lambda w: (w.organizer,)),),
+    indexes=(
+        Index(name="organizer", keys=lambda w: (w.organizer,)),
+        Index(name="catalogue", keys=_listed_workshop,
+              order=lambda w: newest_first(w.created_at)),
+    ),
 )
 SESSIONS: EntityKind[Session] = EntityKind(
     name="session", type=Session,

@@ -25,6 +25,7 @@ from ..errors import (
 )
 from ..frozen import evolve
 from ..ledger import TransferKind
+from ..listings import catalogue_keys, descending, newest_first, word_keys
 from ..ports import EntityKind, Index
 from ..tutorials import (
     Tutorial,
@@ -83,6 +84,15 @@ TUTORIALS: EntityKind[Tutorial] = EntityKind(
         # One live tutorial per publisher and video (the payout history's key, TUTO-2).
         Index(name="live_video", keys=lambda t: (t.history,) if t.is_live else (),
               unique=True),
+        # The catalogue: published tutorials by domain and word, newest first...
+        Index(name="catalogue", keys=lambda t: (
+            (*catalogue_keys(t.domain), *word_keys(t.title, t.domain))
+            if t.state is TutorialState.PUBLISHED else ()),
+              order=lambda t: newest_first(t.published_at)),
+        # ... and by domain, most viewed first.
+        Index(name="most_viewed", keys=lambda t: (
+            catalogue_keys(t.domain) if t.state is TutorialState.PUBLISHED else ()),
+              order=lambda t: descending(t.views)),
     ),
 )
 def video_key(publisher: str, video: str) -> str:

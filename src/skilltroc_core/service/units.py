@@ -28,6 +28,7 @@ from ..instants import microseconds_since_year_one, require_aware
 from ..ledger import Ledger, refuse_debit
 from ..ports import EntityKind, Store, Timer, UnitOfWork
 from . import kinds
+from .read_side import project
 
 if TYPE_CHECKING:
     from .context import ServiceContext
@@ -63,7 +64,9 @@ class Tx:
         return found
 
     def put(self, kind: EntityKind[E], entity_id: str, entity: E) -> None:
+        """Store ``entity``, and bring the read side in step with it (:mod:`.read_side`)."""
         self.uow.put(kind, entity_id, entity)
+        project(self, kind, entity_id, entity)
 
     def find(self, kind: EntityKind[E], index: str, key: str) -> list[E]:
         return self.uow.find(kind, index, key)

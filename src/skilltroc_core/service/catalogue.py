@@ -1,0 +1,333 @@
+"""The catalogue members browse: upcoming sessions, workshops, tutorials, search, members.
+
+Every list is read a page at a time through an ordered index (keyset pagination: a page
+costs its size and a binary search, however large the catalogue), with an opaque cursor
+(:mod:`.cursors`) and a ``limit`` bounded by ``Policy.catalogue_page_limit``. What ACC-7
+hides is left out at read time: the workshops, sessions and tutorials of a deactivated
+member, and deactivated or purged members themselves. A filter that is not the index's
+key is applied to the entries read, so a page with a rare filter reads more entries.
+
+Rules: AD-7 (L716: members search or browse workshops and tutorials by skill domain),
+BOOK-1, BOOK-2, BOOK-18, TUTO-1, SOCIAL-1, ACC-7.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Final, TypeVar
+
+import attrs
+
+from ..booking import Mode, Workshop
+from ..errors import InvalidInputError
+from ..instants import require_aware
+from ..listings import (
+    MemberCard,
+    Page,
+    SessionCard,
+    TutorialCard,
+    WorkshopCard,
+    folded,
+    sortable_instant,
+    words,
+)
+from ..ports import EntityKind, Ordered
+from ..tutorials import Tutorial
+from . import kinds
+from .context import Area
+from .cursors import make_cursor, page_limit, read_cursor
+from .read_side import SESSION_CARDS, WORKSHOP_RATINGS, WorkshopRating
+from .registry import ANYONE, query
+from .tutorials import TUTORIALS
+from .units import Tx
+
+__all__ = ["TUTORIAL_ORDERS", "CatalogueReads", "tutorial_card", "workshop_card"]
+
+E = TypeVar("E")
+T = TypeVar("T")
+
+#: How ``tutorials()`` may order: newest first, or most viewed first.
+TUTORIAL_ORDERS: Final = {"newest": "catalogue", "most_viewed": "most_viewed"}
+#: Entries read from an index at a time while filling a page.
+_CHUNK: Final = 64
+#: After the positions of every entry that starts at this sort text (a session starting
+#: exactly now has started).
+_PAST: Final = "\x01"
+
+Found = list[tuple[str, T]]
+
+
+def _walk(tx: Tx, kind: EntityKind[E], index: str, key: str, after: str | None, want: int,
+          shown: Callable[[E], T | None], *, stop: Callable[[Ordered[E]], bool] | None = None,
+          ) -> Found[T]:
+    """Up to ``want`` items, in index order after ``after``: each entry ``shown`` turns
+    into an item (None: left out), until ``stop`` says an entry is beyond the list."""
+    found: Found[T] = []
+    while True:
+        read = tx.uow.page(kind, index, key, after=after, limit=_CHUNK)
+        for entry in read:
+            if stop is not None and stop(entry):
+                return found
+            item = shown(entry.entity)
+            if item is not None:
+                found.append((entry.position, item))
+                if len(found) == want:
+                    return found
+        if len(read) < _CHUNK:
+            return found
+        after = read[-1].position
+
+
+def _page(listing: str, filters: object, found: Found[T], limit: int) -> Page[T]:
+    """The page of the first ``limit`` items found (``limit + 1`` were asked for: one
+    more says there is a next page)."""
+    items = tuple(item for _, item in found[:limit])
+    if len(found) <= limit:
+        return Page(items=items)
+    return Page(items=items, next=make_cursor(listing, filters, found[limit - 1][0]))
+
+
+def _later(*bounds: str | None) -> str | None:
+    """The furthest of several ``after`` bounds (None: no bound)."""
+    given = [bound for bound in bounds if bound is not None]
+    return max(given) if given else None
+
+
+def _text_filter(value: object, what: str, rule: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+        raise InvalidInputError(f"{what} is a text of 1 to 200 characters, not {value!r}",
+                                rule=rule)
+    return folded(value.strip())
+
+
+def _mode_filter(mode: object, rule: str) -> Mode | None:
+    if mode is None:
+        return None
+    try:
+        return Mode(mode) if isinstance(mode, str) else Mode("")
+    except ValueError:
+        raise InvalidInputError(f"mode is 'online' or 'face_to_face', not {mode!r}",
+                                rule=rule) from None
+
+
+def _count_filter(value: object, what: str, rule: str) -> int | None:
+    if value is None:
+        return None
+    if type(value) is not int or value < 0:
+        raise InvalidInputError(f"{what} is a whole number from 0, not {value!r}", rule=rule)
+    return value
+
+
+@attrs.frozen
+class _Filters:
+    """The catalogue filters a list was asked for, checked and folded."""
+
+    domain: str | None = None
+    mode: Mode | None = None
+    locality: str | None = None
+    max_cost: int | None = None
+
+    @classmethod
+    def of(cls, domain: object = None, mode: object = None, locality: object = None,
+           max_cost: object = None) -> _Filters:
+        return cls(_text_filter(domain, "domain", "AD-7"), _mode_filter(mode, "AD-7"),
+                   _text_filter(locality, "locality", "AD-7"),
+                   _count_filter(max_cost, "max_cost", "AD-7"))
+
+    def allow(self, domain: str, mode: Mode | None = None, locality: str | None = None,
+              cost: int | None = None) -> bool:
+        """Whether an entry with these facts passes (a tutorial has no mode, locality or
+        cost: a filter on them leaves it out)."""
+        return ((self.domain is None or folded(domain) == self.domain)
+                and (self.mode is None or mode is self.mode)
+                and (self.locality is None or folded(locality or "") == self.locality)
+                and (self.max_cost is None or (cost is not None and cost <= self.max_cost)))
+
+    @property
+    def key(self) -> str:
+        """The catalogue key to read: the most selective filter given (see
+        :func:`~skilltroc_core.listings.catalogue_keys`)."""
+        if self.domain is not None:
+            return f"domain:{self.domain}"
+        if self.locality is not None:
+            return f"locality:{self.locality}"
+        if self.mode is not None:
+            return f"mode:{self.mode.value}"
+        return "all"
+
+    def json(self) -> list[object]:
+        """The filters as a cursor records them."""
+        return [self.domain, self.mode and self.mode.value, self.locality, self.max_cost]
+
+
+class CatalogueReads(Area):
+    """The catalogue (AD-7, L716), the member search (SOCIAL-1) and the read side's upkeep."""
+
+    def _limit(self, limit: object) -> int:
+        policy = self.policy
+        return page_limit(limit, policy.catalogue_page_size, policy.catalogue_page_limit,
+                          "AD-7")
+
+    @query(actor=ANYONE, rules=("AD-7", "BOOK-2", "BOOK-18", "ACC-7"))
+    def upcoming_sessions(
+        self, *, domain: str | None = None, mode: str | None = None,
+        locality: str | None = None, starts_from: datetime | None = None,
+        starts_before: datetime | None = None, min_seats_left: int | None = None,
+        max_cost: int | None = None, after: str | None = None, limit: int | None = None,
+    ) -> Page[SessionCard]:
+        """Planned sessions not started yet, soonest first: by skill domain, mode,
+        locality (case and accents aside), a range of start instants (from inclusive,
+        before exclusive), seats left and cost per seat. ``after``: the ``next`` of the
+        page before."""
+        want = self._limit(limit)
+        where = _Filters.of(domain, mode, locality, max_cost)
+        first = None if starts_from is None else require_aware(starts_from, "from", "AD-7")
+        until = None if starts_before is None else require_aware(
+            starts_before, "before", "AD-7")
+        if first is not None and until is not None and until <= first:
+            raise InvalidInputError("the range of start instants is empty (before <= from)",
+                                    rule="AD-7")
+        seats = _count_filter(min_seats_left, "min_seats_left", "BOOK-18")
+        first_text = None if first is None else sortable_instant(first)
+        filters = [*where.json(), first_text, until and sortable_instant(until), seats]
+        cursor = read_cursor("upcoming_sessions", filters, after, "AD-7")
+        with self.query() as tx:
+            def shown(card: SessionCard) -> SessionCard | None:
+                if (where.allow(card.domain, card.mode, card.locality, card.cost)
+                        and (seats is None or card.seats_left >= seats)
+                        and tx.shown(card.organizer)):
+                    return card
+                return None
+
+            stop = None if until is None else (
+                lambda entry: entry.entity.start >= until)
+            found = _walk(
+                tx, SESSION_CARDS, "catalogue", where.key,
+                _later(cursor, sortable_instant(tx.now) + _PAST, first_text),
+                want + 1, shown, stop=stop)
+        return _page("upcoming_sessions", filters, found, want)
+
+    @query(actor=ANYONE, rules=("AD-7", "BOOK-1", "BOOK-40", "ACC-7"))
+    def workshops(self, *, domain: str | None = None, organizer: str | None = None,
+                  after: str | None = None, limit: int | None = None) -> Page[WorkshopCard]:
+        """Active workshops, newest first, by skill domain and/or organizer, each with its
+        next session, its rating and its seats."""
+        want = self._limit(limit)
+        where = _Filters.of(domain)
+        if organizer is not None and not isinstance(organizer, str):
+            raise InvalidInputError(f"organizer is a member id, not {organizer!r}",
+                                    rule="BOOK-1")
+        filters = [*where.json(), organizer]
+        cursor = read_cursor("workshops", filters, after, "AD-7")
+        key = where.key if organizer is None else f"organizer:{organizer}"
+        with self.query() as tx:
+            found = _walk(tx, kinds.WORKSHOPS, "catalogue", key, cursor, want + 1,
+                          lambda w: workshop_card(tx, w) if where.allow(w.domain) else None)
+        return _page("workshops", filters, found, want)
+
+    @query(actor=ANYONE, rules=("AD-7", "TUTO-1", "TUTO-3", "ACC-7"))
+    def tutorials(self, *, domain: str | None = None, order: str = "newest",
+                  after: str | None = None, limit: int | None = None) -> Page[TutorialCard]:
+        """Published tutorials by skill domain, ``newest`` first or ``most_viewed`` first."""
+        want = self._limit(limit)
+        where = _Filters.of(domain)
+        index = TUTORIAL_ORDERS.get(order) if isinstance(order, str) else None
+        if index is None:
+            raise InvalidInputError(f"order is one of {', '.join(TUTORIAL_ORDERS)}, not "
+                                    f"{order!r}", rule="AD-7")
+        filters = [*where.json(), order]
+        cursor = read_cursor("tutorials", filters, after, "AD-7")
+        with self.query() as tx:
+            found = _walk(tx, TUTORIALS, index, where.key, cursor, want + 1,
+                          lambda t: tutorial_card(tx, t))
+        return _page("tutorials", filters, found, want)
+
+    @query(actor=ANYONE, rules=("AD-7", "BOOK-1", "TUTO-1", "ACC-7"))
+    def search(self, text: str, *, domain: str | None = None, mode: str | None = None,
+               locality: str | None = None, max_cost: int | None = None,
+               after: str | None = None, limit: int | None = None,
+               ) -> Page[WorkshopCard | TutorialCard]:
+        """Workshops and tutorials whose title, description, domain or locality hold every
+        word of ``text`` (case and accents aside: "creme" finds "Crème brûlée"), newest
+        first. A tutorial has no mode, locality or cost: those filters leave tutorials
+        out."""
+        want = self._limit(limit)
+        if not isinstance(text, str) or len(text) > 200:
+            raise InvalidInputError("a search is a text of at most 200 characters",
+                                    rule="AD-7")
+        wanted = words(text)
+        if not wanted:
+            raise InvalidInputError("a search needs at least one word", rule="AD-7")
+        where = _Filters.of(domain, mode, locality, max_cost)
+        filters = [list(wanted), *where.json()]
+        cursor = read_cursor("search", filters, after, "AD-7")
+        key = f"word:{max(wanted, key=len)}"  # the longest word: likely the rarest
+        every = set(wanted)
+        with self.query() as tx:
+            def shown_workshop(w: Workshop) -> WorkshopCard | None:
+                if (where.allow(w.domain, w.mode, w.locality, w.cost)
+                        and every.issubset(words(w.title, w.description, w.domain, w.locality))):
+                    return workshop_card(tx, w)
+                return None
+
+            def shown_tutorial(t: Tutorial) -> TutorialCard | None:
+                if where.allow(t.domain) and every.issubset(words(t.title, t.domain)):
+                    return tutorial_card(tx, t)
+                return None
+
+            found: Found[WorkshopCard | TutorialCard] = [
+                *_walk(tx, kinds.WORKSHOPS, "catalogue", key, cursor, want + 1,
+                       shown_workshop),
+                *_walk(tx, TUTORIALS, "catalogue", key, cursor, want + 1, shown_tutorial)]
+        found.sort(key=lambda pair: pair[0])  # both newest first: one order of positions
+        return _page("search", filters, found[:want + 1], want)
+
+    @query(actor=ANYONE, rules=("SOCIAL-1", "ACC-7"))
+    def find_members(self, prefix: str, *, after: str | None = None,
+                     limit: int | None = None) -> Page[MemberCard]:
+        """Active members whose display name starts with ``prefix`` (case and accents
+        aside), in name order: to find friends and follow them. Unconfirmed, deactivated
+        and purged accounts, and members with no display name, are never found."""
+        want = self._limit(limit)
+        if not isinstance(prefix, str) or not prefix.strip() or len(prefix) > 100:
+            raise InvalidInputError("a name prefix is a text of 1 to 100 characters",
+                                    rule="SOCIAL-1")
+        start = folded(prefix.strip())
+        filters = [start]
+        cursor = read_cursor("find_members", filters, after, "SOCIAL-1")
+        with self.query() as tx:
+            found = _walk(
+                tx, kinds.MEMBERS, "by_name", "all", _later(cursor, start), want + 1,
+                lambda m: MemberCard(member_id=m.id, display_name=m.profile.display_name or ""),
+                stop=lambda entry: not entry.position.startswith(start))
+        return _page("find_members", filters, found, want)
+
+
+def tutorial_card(tx: Tx, tutorial: Tutorial) -> TutorialCard | None:
+    """What the catalogue shows of a published tutorial: None while its publisher is
+    hidden (ACC-7)."""
+    if not tx.shown(tutorial.publisher):
+        return None
+    return TutorialCard(tutorial_id=tutorial.id, publisher=tutorial.publisher,
+                        title=tutorial.title, domain=tutorial.domain,
+                        published_at=tutorial.published_at, views=tutorial.views)
+
+
+def workshop_card(tx: Tx, workshop: Workshop) -> WorkshopCard | None:
+    """What the catalogue shows of a workshop: None while its organizer is hidden (ACC-7).
+    Its next session is read from the session cards, in O(log n)."""
+    if not tx.shown(workshop.organizer):
+        return None
+    soon = tx.uow.page(SESSION_CARDS, "catalogue", f"workshop:{workshop.id}",
+                       after=sortable_instant(tx.now) + _PAST, limit=1)
+    rating = tx.get(WORKSHOP_RATINGS, workshop.id) or WorkshopRating(id=workshop.id)
+    return WorkshopCard(
+        workshop_id=workshop.id, organizer=workshop.organizer, title=workshop.title,
+        description=workshop.description, domain=workshop.domain, mode=workshop.mode,
+        locality=workshop.locality, cost=workshop.cost, capacity=workshop.capacity,
+        created_at=workshop.created_at, next_session=soon[0].entity if soon else None,
+        rating=rating.rating, evaluations=rating.evaluations)
+

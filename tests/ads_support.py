@@ -72,4 +72,4 @@ def code(error: pytest.ExceptionInfo[SkilltrocError]) -> tuple[str, str | None]:
 
 
 def statement_kinds(service: Skilltroc, member: str) -> list[tuple[TransferKind, int]]:
-    return [(line.kind, line.amount) for line in service.statement(member, limit=500).lines]
+    return [(line.kind, line.amount) for line in service.statement(member, limit=500).items]

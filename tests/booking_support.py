@@ -122,7 +122,7 @@ def digest(service: Skilltroc, event: str | None = None) -> list[Digest]:
 def hold_lines(service: Skilltroc, member: str, registration: str) -> list[StatementLine]:
     """Every line of ``member``'s statement about the hold of ``registration``."""
     page = service.statement(member, limit=10_000)
-    return [line for line in page.lines if line.reference == f"request:{registration}"]
+    return [line for line in page.items if line.reference == f"request:{registration}"]
 
 
 def hold_end_lines(service: Skilltroc, member: str, registration: str) -> list[StatementLine]:

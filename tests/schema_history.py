@@ -1,9 +1,10 @@
 """Older schema versions, rebuilt from a current store for the migration tests.
 
 Not a test module. :func:`back_to_version_3` turns the tables of a current store into
-what version 3 wrote: no ordered index postings (version 5), platform accounts as rows of ``accounts``, one row per supply
-counter, every number in the ``sequences`` table (on PostgreSQL, the server sequences
-are read back into it and dropped; transfers were numbered after the last one).
+what version 3 wrote: no ordered index postings (version 5), platform accounts as rows of
+``accounts``, one row per supply counter, every number in the ``sequences`` table (on
+PostgreSQL, the server sequences are read back into it and dropped; transfers were
+numbered after the last one).
 """
 
 from __future__ import annotations

@@ -98,7 +98,7 @@ def test_a_password_signup_is_pending_with_no_stars_until_its_email_is_confirmed
     assert service.member(result.member_id).status is AccountStatus.ACTIVE
     assert stored_member(world.store, result.member_id).confirmation_token_hash is None
     assert service.balance(result.member_id) == (10, 0)
-    [line] = service.statement(result.member_id).lines
+    [line] = service.statement(result.member_id).items
     assert (line.kind, line.amount, line.balance) == (TransferKind.SIGNUP_BONUS, 10, 10)
     assert service.supply().issued_by_kind == {"signup_bonus": 10}
     assert notices(service) == []  # confirming notifies nobody
@@ -554,7 +554,7 @@ def test_the_purge_at_exactly_fifteen_days_sweeps_the_balance_and_erases_everyth
     gift_to_alice = service.gift(bob, email_of("alice"), 4)  # never accepted
     service.gift(alice, email_of("carol"), 6)  # sent by Alice: stays Carol's
     notices(service)
-    bob_lines = service.statement(bob).lines
+    bob_lines = service.statement(bob).items
     service.deactivate(alice)
     world.clock.set(datetime(2027, 4, 4, 10, 0, tzinfo=PARIS) - timedelta(microseconds=1))
     assert service.run_due() == 0
@@ -587,7 +587,7 @@ def test_the_purge_at_exactly_fifteen_days_sweeps_the_balance_and_erases_everyth
     assert (notice.rule, notice.recipients, notice.facts_map) == (
         "ACC-7", (alice,), {"swept": 24})
     # Others' statements stay whole; Carol can still accept Alice's gift.
-    assert service.statement(bob).lines == bob_lines
+    assert service.statement(bob).items == bob_lines
     [gift_to_carol] = service.gifts_waiting(carol)
     service.accept_gift(carol, gift_to_carol)
     assert service.balance(carol) == (16, 0)
@@ -633,7 +633,7 @@ def test_the_bonus_is_paid_once_per_member_at_signup_completion(world: World) ->
     assert [service.balance(m) for m in ids] == [(10, 0)] * 4
     assert service.supply().issued_by_kind == {"signup_bonus": 40}
     for member_id in ids:
-        lines = service.statement(member_id).lines
+        lines = service.statement(member_id).items
         assert [(line.kind, line.amount) for line in lines] == [(TransferKind.SIGNUP_BONUS, 10)]
 
 
@@ -650,7 +650,7 @@ def test_a_purchase_is_credited_once_per_payment_reference(world: World) -> None
     assert again == first
     assert service.balance(alice) == (35, 0)
     assert service.supply().issued_by_kind["purchase"] == 25
-    lines = service.statement(alice).lines
+    lines = service.statement(alice).items
     assert [(line.kind, line.amount, line.balance, line.reference) for line in lines] == [
         (TransferKind.SIGNUP_BONUS, 10, 10, f"signup:{alice}"),
         (TransferKind.PURCHASE, 25, 35, "payment:pay-1"),

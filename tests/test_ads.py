@@ -208,7 +208,7 @@ def test_the_budget_leaves_the_wallet_as_ad_spend_when_the_campaign_is_set_up(
     campaign = launch(service, shop, start=_later(world, 48), budget=12)
     assert service.balance(shop).available == 18
     assert statement_kinds(service, shop)[-1] == (TransferKind.AD_BUDGET, -12)
-    assert service.statement(shop).lines[-1].reference == f"campaign:{campaign}"
+    assert service.statement(shop).items[-1].reference == f"campaign:{campaign}"
     assert service.supply().ad_spent == 12
 
 

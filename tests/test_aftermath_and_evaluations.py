@@ -110,7 +110,7 @@ def test_held_pays_the_organizer_every_registered_seat_absent_members_included()
     assert (s.balance(org), s.balance(ann), s.balance(bob), s.balance(cat)) == (
         (19, 0), (4, 0), (7, 0), (10, 0))
     earned = [(line.kind, line.amount, line.counterpart)
-              for line in s.statement(org).lines if line.kind is TransferKind.HOLD_POSTED]
+              for line in s.statement(org).items if line.kind is TransferKind.HOLD_POSTED]
     assert earned == [(TransferKind.HOLD_POSTED, 6, ann), (TransferKind.HOLD_POSTED, 3, bob)]
     [end] = hold_end_lines(s, ann, r_ann)
     assert (end.kind, end.amount, end.held_change) == (TransferKind.HOLD_POSTED, 0, -6)

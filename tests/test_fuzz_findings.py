@@ -17,9 +17,10 @@ import pytest
 
 from skilltroc_core.adapters.clocks import ManualClock
 from skilltroc_core.adapters.sqlite import SQLiteStore
-from skilltroc_core.errors import SkilltrocError
+from skilltroc_core.errors import InvalidInputError, SkilltrocError
 from skilltroc_core.ledger import MAX_STARS
 from skilltroc_core.service import Skilltroc
+from skilltroc_core.service.paging import make_cursor
 from skilltroc_core.testing import TEST_SECRET_KEY
 
 from .booking_support import refused
@@ -178,9 +179,13 @@ def test_a_purchase_too_large_for_a_64_bit_store_is_refused(
 @pytest.mark.rule("STAR-5")
 def test_a_statement_page_far_past_the_end_is_empty_on_sqlite(on_sqlite: Skilltroc) -> None:
     member = on_sqlite.signup("ann@example.org", provider="google").member_id
-    page = on_sqlite.statement(member, offset=2**70, limit=2**70)
-    assert (page.lines, page.total, page.next_offset) == ((), 1, None)
-    assert len(on_sqlite.statement(member, limit=2**70).lines) == 1
+    far = make_cursor("statement", [member], 2**70)  # a cursor forged far past the end
+    page = on_sqlite.statement(member, after=far, limit=10)
+    assert (page.items, page.total, page.next) == ((), 1, None)
+    with pytest.raises(InvalidInputError) as refused:
+        on_sqlite.statement(member, limit=2**70)
+    assert refused.value.rule == "STAR-5"
+    assert len(on_sqlite.statement(member, limit=10).items) == 1
 
 
 @pytest.mark.parametrize("call", [

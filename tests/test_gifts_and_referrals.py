@@ -148,10 +148,10 @@ def test_a_gift_to_a_member_waits_for_their_acceptance(world: World) -> None:
     assert (accepted.event, accepted.rule, accepted.recipients) == (
         "GiftAccepted", "GIFT-3", (alice,))
     assert accepted.facts_map == {"gift": gift_id, "recipient": bob, "stars": 7}
-    [*_, sent] = service.statement(alice).lines
+    [*_, sent] = service.statement(alice).items
     assert (sent.kind, sent.amount, sent.counterpart) == (
         TransferKind.GIFT_SENT, -7, "platform:gift_escrow")
-    [*_, got] = service.statement(bob).lines
+    [*_, got] = service.statement(bob).items
     assert (got.kind, got.amount, got.balance) == (TransferKind.GIFT_ACCEPTED, 7, 17)
 
 
@@ -272,7 +272,7 @@ def test_an_unaccepted_gift_stays_in_escrow_and_never_returns_to_its_sender(
     assert supply.returned_by_kind == {}
     assert service.gift_state(to_member).state is GiftState.SENT
     assert service.gift_state(to_stranger).state is GiftState.SENT
-    credits = [line.kind for line in service.statement(alice).lines if line.amount > 0]
+    credits = [line.kind for line in service.statement(alice).items if line.amount > 0]
     assert credits == [TransferKind.SIGNUP_BONUS, TransferKind.PURCHASE]
     # The sender deactivating (and being purged) changes nothing for the gifts.
     service.deactivate(alice)
@@ -411,7 +411,7 @@ def test_the_sponsor_earns_five_stars_once_at_the_first_purchase(
     assert (notice.event, notice.rule, notice.recipients) == (
         "ReferralRewardPaid", "SPONSOR-3", (alice,))
     assert notice.facts_map == {"referee": bob, "stars": 5}
-    [*_, line] = service.statement(alice).lines
+    [*_, line] = service.statement(alice).items
     assert (line.kind, line.amount, line.reference) == (
         TransferKind.REFERRAL_REWARD, 5, f"referral:{bob}")
 

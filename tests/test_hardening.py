@@ -121,7 +121,7 @@ def test_a_statement_page_size_that_is_not_a_whole_number_from_1_is_refused(
     with pytest.raises(InvalidInputError) as refused:
         app.statement(ann, limit=limit)
     assert refused.value.rule == "STAR-5"
-    assert len(app.statement(ann, limit=1).lines) == 1  # the signup bonus
+    assert len(app.statement(ann, limit=1).items) == 1  # the signup bonus
     assert app.statement(ann).total == 1  # None: the policy's page
 
 

@@ -311,12 +311,12 @@ def test_a_deactivated_members_profile_feed_and_tutorials_are_hidden(host: Host)
                        (lambda: app.record_view(tutorial, "visitor", "v1"), "ACC-7"),
                        (lambda: app.follow(bob, ann), "SOCIAL-1")):
         host.refused(call, "not_found", rule)
-    assert (app.followers(bob), app.following(bob), app.feed(bob)) == ([], [], [])
+    assert (app.followers(bob), app.following(bob), app.feed(bob).items) == ([], [], ())
     assert app.profile(bob).followers == 0
     assert [t.tutorial.id for t in app.my_tutorials(ann)] == [tutorial]  # their own page
     app.reactivate(ann)
     assert app.tutorial(tutorial).is_live and app.followers(bob) == [ann]
-    assert [m.text for m in app.feed(bob)] == ["Baking tonight"]
+    assert [m.text for m in app.feed(bob).items] == ["Baking tonight"]
 
 
 # --- PROF-1: no profile shown before the email is confirmed -------------------------------

@@ -96,7 +96,7 @@ def test_a_version_3_store_migrates_to_shards_and_server_sequences(pg_dsn: str) 
     carol = app.signup("carol@example.org", provider="google").member_id
     assert carol == "mem_000003"  # numbering goes on
     transfer = app.buy_stars(carol, 7, "PAY-2")
-    transfers = [line.transfer_seq for line in app.statement(alice).lines]
+    transfers = [line.transfer_seq for line in app.statement(alice).items]
     assert transfer.seq > max(transfers)
     app.check_invariants(deep=True)
     app.store.close()
@@ -207,7 +207,7 @@ def member_flow(store: Store) -> dict[str, Any]:
         "purchases": (first, again),
         "run_due": purged,
         "supply": app.supply(),
-        "statements": {m: _outcome(lambda m: app.statement(m).lines, m) for m in members},
+        "statements": {m: _outcome(lambda m: app.statement(m).items, m) for m in members},
         "balances": {m: _outcome(app.balance, m) for m in members},
         "members": {m: _outcome(lambda m: app.member(m).status, m) for m in members},
         "followers": {m: _outcome(app.followers, m) for m in members},
@@ -452,7 +452,7 @@ def test_a_conflict_on_the_first_attempt_is_run_again_and_applies_once(
     assert app.retries == 1
     assert app.balance(bob).available == 15
     assert app.buy_stars(bob, 5, "PAY-1") == transfer  # the same purchase, once
-    bought = [line for line in app.statement(bob).lines if line.kind is TransferKind.PURCHASE]
+    bought = [line for line in app.statement(bob).items if line.kind is TransferKind.PURCHASE]
     assert [(line.amount, line.transfer_seq) for line in bought] == [(5, transfer.seq)]
     assert app.supply().issued_by_kind["purchase"] == 5
     app.check_invariants(deep=True)

@@ -3,7 +3,7 @@ from them (ACC-7)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from skilltroc_core.errors import SkilltrocError
-from skilltroc_core.service import ContactMatch, kinds
+from skilltroc_core.listings import Page
+from skilltroc_core.service import ContactMatch
+from skilltroc_core.social import FeedMessage
 from skilltroc_core.testing import state_of
 
 from .members_support import (
@@ -141,7 +143,7 @@ def test_posting_a_message_notifies_every_follower(world: World) -> None:
     assert notice.recipients == (bob, carol)
     assert notice.emails == ()
     assert notice.facts_map == {"message": message, "author": alice}
-    assert [m.text for m in service.feed(bob)] == ["Knitting tonight at 8"]
+    assert [m.text for m in service.feed(bob).items] == ["Knitting tonight at 8"]
     stored = world.store._entities["feed_message"][message]
     assert (stored.author, stored.text) == (alice, "Knitting tonight at 8")
 
@@ -169,53 +171,69 @@ def test_followers_read_the_messages_of_those_they_follow_newest_first(world: Wo
     service.post_message(bob, "Not in my own feed")
     notices(service)
     before = state_of(world.store)
-    assert [m.id for m in service.feed(bob)] == [third, second, first]
-    assert [m.id for m in service.feed(bob, limit=2)] == [third, second]
-    assert [(m.id, m.text) for m in service.messages(alice)] == [
+    assert [m.id for m in service.feed(bob).items] == [third, second, first]
+    assert [m.id for m in service.feed(bob, limit=2).items] == [third, second]
+    assert [(m.id, m.text) for m in service.messages(alice).items] == [
         (third, "Bring needles"), (first, "Knitting tonight")]
-    assert service.feed(alice) == []  # she follows nobody
+    assert service.feed(alice).items == ()  # she follows nobody
     assert state_of(world.store) == before and notices(service) == []
     service.deactivate(carol)  # hidden while deactivated, back on reactivation
-    assert [m.id for m in service.feed(bob)] == [third, first]
+    assert [m.id for m in service.feed(bob).items] == [third, first]
     _refused(world, lambda: service.messages(carol), "not_found", "SOCIAL-3")
     service.reactivate(carol)
-    assert [m.id for m in service.feed(bob)] == [third, second, first]
+    assert [m.id for m in service.feed(bob).items] == [third, second, first]
     bad_limits: list[Any] = [0, 101, "10"]
     for bad in bad_limits:
         _refused(world, partial(service.feed, bob, limit=bad), "invalid_input", "SOCIAL-3")
 
 
-@pytest.mark.rule("SOCIAL-3")
-def test_a_feed_reads_an_authors_newest_page_only_whatever_came_before(world: World) -> None:
+@pytest.mark.rule("SOCIAL-3", "ACC-7")
+def test_every_page_of_a_long_feed_is_reached_through_cursors(world: World) -> None:
+    """Messages and feed pages walk the whole history, newest first, whatever its length;
+    a cursor stays valid while messages come and go, and a purge erases them all."""
     service = world.service
     alice = signup_confirmed(service, "alice")
+    carol = signup_confirmed(service, "carol")
     bob = signup_confirmed(service, "bob")
     service.follow(bob, alice)
+    service.follow(bob, carol)
     page = service.policy.feed_page_size
     posted = []
     for i in range(page + 5):
         world.advance(timedelta(minutes=1))
-        posted.append(service.post_message(alice, f"note {i}"))
-    newest = list(reversed(posted))[:page]
-    assert [m.id for m in service.messages(alice)] == newest  # a whole page by default
-    assert [m.id for m in service.feed(bob, limit=3)] == newest[:3]
-    recent = world.store._entities["recent_messages"][alice]
-    assert recent.message_ids == tuple(newest)  # bounded: a page, not the history
-    # A store written before the recent lists: the author's messages are read once,
-    # and the next post starts the list again.
-    uow = world.store.begin()
-    uow.delete(kinds.RECENT_MESSAGES, alice)
-    uow.commit()
-    assert [m.id for m in service.messages(alice, limit=2)] == newest[:2]
+        posted.append(service.post_message(alice if i % 3 else carol, f"note {i}"))
+    newest = list(reversed(posted))
+
+    def walk(read: Callable[..., Page[FeedMessage]], size: int) -> list[str]:
+        seen: list[str] = []
+        cursor = None
+        while True:
+            got = read(after=cursor, limit=size)
+            seen += [m.id for m in got.items]
+            if got.next is None:
+                return seen
+            assert len(got.items) == size
+            cursor = got.next
+
+    assert [m.id for m in service.messages(alice).items] == [
+        m for m in newest if m not in posted[::3]][:page]  # a whole page by default
+    for size in (1, 7, page):
+        assert walk(partial(service.feed, bob), size) == newest
+        assert walk(partial(service.messages, carol), size) == posted[::3][::-1]
+    first = service.feed(bob, limit=4)
     world.advance(timedelta(minutes=1))
-    latest = service.post_message(alice, "back")
-    assert world.store._entities["recent_messages"][alice].message_ids == (
-        latest, *newest[:page - 1])
+    service.post_message(alice, "newer: before the cursor, not in the next pages")
+    rest = service.feed(bob, after=first.next, limit=page).items
+    assert [m.id for m in (*first.items, *rest)] == newest[:4 + page]
+    assert first.next is not None
+    _refused(world, lambda: service.feed(bob, after=first.next[:-2]), "invalid_input",
+             "SOCIAL-3")
+    _refused(world, lambda: service.messages(alice, after=first.next), "invalid_input",
+             "SOCIAL-3")  # a cursor of bob's feed
     service.deactivate(alice)
     world.advance(days=15)
-    service.run_due()  # ACC-7: the purge erases her messages and her list
-    assert world.store._entities["recent_messages"] == {}
-    assert service.feed(bob) == []
+    service.run_due()  # ACC-7: the purge erases her messages
+    assert walk(partial(service.feed, bob), 5) == posted[::3][::-1]
 
 
 @pytest.mark.rule("SOCIAL-3")

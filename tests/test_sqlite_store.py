@@ -80,7 +80,7 @@ def test_a_version_3_store_migrates_to_shards_and_keeps_its_ledger(tmp_path: Pat
     app.buy_stars(alice, 20, "PAY-1")
     app.gift(alice, "bob@example.org", 5)
     before = (app.balance(alice), app.supply())
-    last = max(line.transfer_seq for line in app.statement(alice).lines)
+    last = max(line.transfer_seq for line in app.statement(alice).items)
     app.store.close()
     conn = sqlite3.connect(path, isolation_level=None)
     back_to_version_3(conn.execute)

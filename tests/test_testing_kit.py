@@ -304,7 +304,7 @@ def test_apply_records_the_ids_it_creates_and_a_replay_adds_none() -> None:
     first = apply(app, Command.of("request", member=1, target=0, seats=1), ids)
     assert ids.registrations == [first.result]
     assert app.registration(first.result).state == "pending"
-    hold = app.statement(first.call.kwargs["member_id"]).lines[-1]
+    hold = app.statement(first.call.kwargs["member_id"]).items[-1]
     assert (hold.amount, hold.held_change) == (-3, 3)
     campaign = Command.of("create_campaign", member=0, budget=10, minutes=0,
                           domains=("cooking",), key="k1")

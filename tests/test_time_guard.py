@@ -151,13 +151,13 @@ def test_within_the_tolerance_the_last_instant_is_used_and_statements_stay_in_or
     e.app.buy_stars(e.ann, 7, "pay-2")
     e.app.confirm_held(e.org, e.session)
     assert e.app.now() == last
-    lines = e.app.statement(e.ann, limit=100).lines
+    lines = e.app.statement(e.ann, limit=100).items
     assert [line.at for line in lines] == sorted(line.at for line in lines)
     assert [(line.at, line.amount) for line in lines[-2:]] == [(last, 7), (last, 0)]
     assert e.app.session(e.session).ended_at == last
     e.clock.set(last + timedelta(seconds=1))  # the clock moves on: its own instant again
     e.app.buy_stars(e.ann, 1, "pay-3")
-    assert e.app.statement(e.ann, limit=100).lines[-1].at == last + timedelta(seconds=1)
+    assert e.app.statement(e.ann, limit=100).items[-1].at == last + timedelta(seconds=1)
     e.app.check_invariants(deep=True)
 
 
@@ -175,7 +175,7 @@ def test_a_new_service_starts_from_the_newest_instant_the_ledger_recorded(site: 
     # one a little behind works, at the newest recorded instant
     slightly = site.service(FreeClock(last - TOLERANCE / 2))
     slightly.buy_stars(e.ann, 2, "pay-2")
-    assert slightly.statement(e.ann, limit=100).lines[-1].at == last
+    assert slightly.statement(e.ann, limit=100).items[-1].at == last
 
 
 @pytest.mark.rule("STAR-5")
@@ -188,7 +188,7 @@ def test_processes_with_clocks_within_the_tolerance_keep_working(site: Site) -> 
         for name, app, clock in (("first", first, ahead), ("second", second, behind)):
             clock.set(clock.now() + timedelta(seconds=1))
             app.buy_stars(e.ann, 1, f"pay-{name}-{step}")
-            used[name].append(app.statement(e.ann, limit=100).lines[-1].at)
+            used[name].append(app.statement(e.ann, limit=100).items[-1].at)
     for instants in used.values():
         assert instants == sorted(instants)
     # the second process ran behind the first, within the tolerance: nothing was refused
@@ -214,7 +214,7 @@ def test_with_no_tolerance_set_the_clock_is_taken_as_it_is(site: Site) -> None:
     ann = signup_provider(app, "ann")
     clock.set(START - timedelta(days=13))
     app.buy_stars(ann, 5, "pay-1")
-    assert app.statement(ann).lines[-1].at == START - timedelta(days=13)
+    assert app.statement(ann).items[-1].at == START - timedelta(days=13)
 
 
 def test_the_store_reads_its_recent_instant_among_the_newest_transfers(site: Site) -> None:
@@ -271,7 +271,7 @@ def test_deadlines_past_year_9999_are_refused_with_the_commands_rule(site: Site)
     app.record_view(tutorial, ann, "view-2")  # within 24 hours of the first: not counted
     assert app.tutorial(tutorial).views == 1
     app.buy_stars(ann, 1, "pay-last")
-    assert app.statement(ann, limit=100).lines[-1].at == datetime.max.replace(tzinfo=UTC)
+    assert app.statement(ann, limit=100).items[-1].at == datetime.max.replace(tzinfo=UTC)
     app.check_invariants(deep=True)
 
 

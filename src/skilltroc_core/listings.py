@@ -104,6 +104,9 @@ class Page(Generic[T]):
 
     items: tuple[T, ...]
     next: str | None = None
+    #: How many items the whole list holds, where that is known at no cost (a
+    #: statement's lines); None elsewhere.
+    total: int | None = None
 
 
 @attrs.frozen(kw_only=True)

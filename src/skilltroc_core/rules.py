@@ -180,6 +180,10 @@ class Policy:
     statement_page_size: int = _rule(
         50, "STAR-5", "L54", "Statement lines per page when the caller names no limit."
     )
+    statement_page_limit: int = _rule(
+        10_000, "STAR-5", "L54",
+        "Most statement lines one page may hold (DECISION: a page costs its size).",
+    )
     catalogue_page_size: int = _rule(
         20, "AD-7", "L716",
         "Items in one page of the catalogue, a search or a member search when the caller "
@@ -218,6 +222,9 @@ class Policy:
             raise InvalidInputError("policy level thresholds are out of order")
         if self.feed_page_size < 1:
             raise InvalidInputError("policy feed_page_size must be at least 1")
+        if not 1 <= self.statement_page_size <= self.statement_page_limit:
+            raise InvalidInputError(
+                "policy statement_page_size must be from 1 to statement_page_limit")
         if not 1 <= self.catalogue_page_size <= self.catalogue_page_limit:
             raise InvalidInputError(
                 "policy catalogue_page_size must be from 1 to catalogue_page_limit")

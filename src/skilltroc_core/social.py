@@ -6,7 +6,7 @@ from datetime import datetime
 
 import attrs
 
-__all__ = ["FeedMessage", "Follow", "Invitation", "RecentMessages", "follow_id"]
+__all__ = ["FeedMessage", "Follow", "Invitation", "follow_id"]
 
 
 def follow_id(follower: str, followee: str) -> str:
@@ -34,15 +34,6 @@ class FeedMessage:
     author: str
     text: str
     posted_at: datetime
-
-
-@attrs.frozen(kw_only=True)
-class RecentMessages:
-    """The ids of an author's newest messages, newest first, at most a page of them: what
-    a feed reads, so that reading it never goes through the author's whole history."""
-
-    id: str  # the author
-    message_ids: tuple[str, ...] = ()
 
 
 @attrs.frozen(kw_only=True)

@@ -427,7 +427,6 @@ class AccountService(Area):
             tx.uow.delete(kinds.FOLLOWS, follow.id)
         for message in tx.find(kinds.FEED, "author", member.id):
             tx.uow.delete(kinds.FEED, message.id)
-        tx.uow.delete(kinds.RECENT_MESSAGES, member.id)
         invitations = tx.find(kinds.INVITATIONS, "sponsor", member.id)
         if member.email:
             invitations += tx.find(kinds.INVITATIONS, "email", member.email)

@@ -13,7 +13,6 @@ BOOK-1, BOOK-2, BOOK-18, TUTO-1, SOCIAL-1, ACC-7.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Final, TypeVar
 
@@ -32,11 +31,10 @@ from ..listings import (
     sortable_instant,
     words,
 )
-from ..ports import EntityKind, Ordered
 from ..tutorials import Tutorial
 from . import kinds
 from .context import Area
-from .cursors import make_cursor, page_limit, read_cursor
+from .paging import Found, later, page_limit, paged, read_cursor, walk
 from .read_side import SESSION_CARDS, WORKSHOP_RATINGS, WorkshopRating
 from .registry import ANYONE, query
 from .tutorials import TUTORIALS
@@ -49,49 +47,9 @@ T = TypeVar("T")
 
 #: How ``tutorials()`` may order: newest first, or most viewed first.
 TUTORIAL_ORDERS: Final = {"newest": "catalogue", "most_viewed": "most_viewed"}
-#: Entries read from an index at a time while filling a page.
-_CHUNK: Final = 64
 #: After the positions of every entry that starts at this sort text (a session starting
 #: exactly now has started).
 _PAST: Final = "\x01"
-
-Found = list[tuple[str, T]]
-
-
-def _walk(tx: Tx, kind: EntityKind[E], index: str, key: str, after: str | None, want: int,
-          shown: Callable[[E], T | None], *, stop: Callable[[Ordered[E]], bool] | None = None,
-          ) -> Found[T]:
-    """Up to ``want`` items, in index order after ``after``: each entry ``shown`` turns
-    into an item (None: left out), until ``stop`` says an entry is beyond the list."""
-    found: Found[T] = []
-    while True:
-        read = tx.uow.page(kind, index, key, after=after, limit=_CHUNK)
-        for entry in read:
-            if stop is not None and stop(entry):
-                return found
-            item = shown(entry.entity)
-            if item is not None:
-                found.append((entry.position, item))
-                if len(found) == want:
-                    return found
-        if len(read) < _CHUNK:
-            return found
-        after = read[-1].position
-
-
-def _page(listing: str, filters: object, found: Found[T], limit: int) -> Page[T]:
-    """The page of the first ``limit`` items found (``limit + 1`` were asked for: one
-    more says there is a next page)."""
-    items = tuple(item for _, item in found[:limit])
-    if len(found) <= limit:
-        return Page(items=items)
-    return Page(items=items, next=make_cursor(listing, filters, found[limit - 1][0]))
-
-
-def _later(*bounds: str | None) -> str | None:
-    """The furthest of several ``after`` bounds (None: no bound)."""
-    given = [bound for bound in bounds if bound is not None]
-    return max(given) if given else None
 
 
 def _text_filter(value: object, what: str, rule: str) -> str | None:
@@ -204,11 +162,11 @@ class CatalogueReads(Area):
 
             stop = None if until is None else (
                 lambda entry: entry.entity.start >= until)
-            found = _walk(
+            found = walk(
                 tx, SESSION_CARDS, "catalogue", where.key,
-                _later(cursor, sortable_instant(tx.now) + _PAST, first_text),
+                later(cursor, sortable_instant(tx.now) + _PAST, first_text),
                 want + 1, shown, stop=stop)
-        return _page("upcoming_sessions", filters, found, want)
+        return paged("upcoming_sessions", filters, found, want)
 
     @query(actor=ANYONE, rules=("AD-7", "BOOK-1", "BOOK-40", "ACC-7"))
     def workshops(self, *, domain: str | None = None, organizer: str | None = None,
@@ -224,9 +182,9 @@ class CatalogueReads(Area):
         cursor = read_cursor("workshops", filters, after, "AD-7")
         key = where.key if organizer is None else f"organizer:{organizer}"
         with self.query() as tx:
-            found = _walk(tx, kinds.WORKSHOPS, "catalogue", key, cursor, want + 1,
+            found = walk(tx, kinds.WORKSHOPS, "catalogue", key, cursor, want + 1,
                           lambda w: workshop_card(tx, w) if where.allow(w.domain) else None)
-        return _page("workshops", filters, found, want)
+        return paged("workshops", filters, found, want)
 
     @query(actor=ANYONE, rules=("AD-7", "TUTO-1", "TUTO-3", "ACC-7"))
     def tutorials(self, *, domain: str | None = None, order: str = "newest",
@@ -241,9 +199,9 @@ class CatalogueReads(Area):
         filters = [*where.json(), order]
         cursor = read_cursor("tutorials", filters, after, "AD-7")
         with self.query() as tx:
-            found = _walk(tx, TUTORIALS, index, where.key, cursor, want + 1,
+            found = walk(tx, TUTORIALS, index, where.key, cursor, want + 1,
                           lambda t: tutorial_card(tx, t))
-        return _page("tutorials", filters, found, want)
+        return paged("tutorials", filters, found, want)
 
     @query(actor=ANYONE, rules=("AD-7", "BOOK-1", "TUTO-1", "ACC-7"))
     def search(self, text: str, *, domain: str | None = None, mode: str | None = None,
@@ -279,11 +237,11 @@ class CatalogueReads(Area):
                 return None
 
             found: Found[WorkshopCard | TutorialCard] = [
-                *_walk(tx, kinds.WORKSHOPS, "catalogue", key, cursor, want + 1,
+                *walk(tx, kinds.WORKSHOPS, "catalogue", key, cursor, want + 1,
                        shown_workshop),
-                *_walk(tx, TUTORIALS, "catalogue", key, cursor, want + 1, shown_tutorial)]
-        found.sort(key=lambda pair: pair[0])  # both newest first: one order of positions
-        return _page("search", filters, found[:want + 1], want)
+                *walk(tx, TUTORIALS, "catalogue", key, cursor, want + 1, shown_tutorial)]
+        # workshops and tutorials alike newest first: positions of one order
+        return paged("search", filters, found, want)
 
     @query(actor=ANYONE, rules=("SOCIAL-1", "ACC-7"))
     def find_members(self, prefix: str, *, after: str | None = None,
@@ -299,11 +257,11 @@ class CatalogueReads(Area):
         filters = [start]
         cursor = read_cursor("find_members", filters, after, "SOCIAL-1")
         with self.query() as tx:
-            found = _walk(
-                tx, kinds.MEMBERS, "by_name", "all", _later(cursor, start), want + 1,
+            found = walk(
+                tx, kinds.MEMBERS, "by_name", "all", later(cursor, start), want + 1,
                 lambda m: MemberCard(member_id=m.id, display_name=m.profile.display_name or ""),
                 stop=lambda entry: not entry.position.startswith(start))
-        return _page("find_members", filters, found, want)
+        return paged("find_members", filters, found, want)
 
 
 def tutorial_card(tx: Tx, tutorial: Tutorial) -> TutorialCard | None:

@@ -22,7 +22,7 @@ from ..booking import (
 from ..gifts import Gift, GiftState
 from ..listings import catalogue_keys, folded, newest_first, word_keys
 from ..ports import EntityKind, Index, IndexKey
-from ..social import FeedMessage, Follow, Invitation, RecentMessages
+from ..social import FeedMessage, Follow, Invitation
 
 __all__ = [
     "BONUS_EMAILS",
@@ -35,7 +35,6 @@ __all__ = [
     "LEGACY_KEY_SETTING",
     "MEMBERS",
     "MEMBER_STATS",
-    "RECENT_MESSAGES",
     "REGISTRATIONS",
     "SESSIONS",
     "SETTINGS",
@@ -125,8 +124,6 @@ FEED: EntityKind[FeedMessage] = EntityKind(
               order=lambda m: newest_first(m.posted_at)),
     ),
 )
-RECENT_MESSAGES: EntityKind[RecentMessages] = EntityKind(
-    name="recent_messages", type=RecentMessages)
 INVITATIONS: EntityKind[Invitation] = EntityKind(
     name="invitation", type=Invitation,
     indexes=(

@@ -25,10 +25,12 @@ from ..errors import (
 )
 from ..frozen import evolve
 from ..gifts import GiftState
-from ..ledger import MAX_STARS, Balance, StatementPage, Transfer, TransferKind
+from ..ledger import MAX_STARS, Balance, StatementLine, Transfer, TransferKind
+from ..listings import Page
 from . import kinds
 from .accounts import checked_text, enum_value
 from .context import Area
+from .paging import make_cursor, page_limit, read_cursor
 from .registry import ANYONE, MEMBER, command, query
 from .social import shown_members
 from .units import Tx
@@ -146,18 +148,25 @@ class MemberService(Area):
             return tx.ledger.balance(member_id)
 
     @query(actor=ANYONE, rules=("STAR-5",))
-    def statement(self, member_id: str, *, offset: int = 0, limit: int | None = None
-                  ) -> StatementPage:
-        """A page of the member's statement, oldest first, with running balances (STAR-5)."""
-        if limit is None:
-            limit = self.policy.statement_page_size
-        elif type(limit) is not int or limit < 1:
-            raise InvalidInputError(
-                f"a statement page holds a whole number of lines from 1, not {limit!r}",
-                rule="STAR-5", limit=repr(limit))
+    def statement(self, member_id: str, *, after: str | None = None,
+                  limit: int | None = None) -> Page[StatementLine]:
+        """A page of the member's statement, oldest first, with running balances (STAR-5);
+        ``total`` is the number of lines. ``after``: the ``next`` of the page before.
+        O(limit + log n), however long the statement."""
+        policy = self.policy
+        limit = page_limit(limit, policy.statement_page_size, policy.statement_page_limit,
+                           "STAR-5")
+        start = read_cursor("statement", [member_id], after, "STAR-5")
+        if start is None:
+            start = 0
+        elif type(start) is not int or start < 0:
+            raise InvalidInputError("this is not a cursor of a statement", rule="STAR-5")
         with self.query() as tx:
             tx.member(member_id, "STAR-5")
-            return tx.ledger.statement(member_id, offset=offset, limit=limit)
+            page = tx.ledger.statement(member_id, offset=start, limit=limit)
+        following = page.next_offset
+        return Page(items=page.lines, total=page.total, next=None if following is None
+                    else make_cursor("statement", [member_id], following))
 
     @command(actor=MEMBER, rules=("STAR-2", "SPONSOR-3"))
     def buy_stars(self, member_id: str, stars: int, payment_reference: str) -> Transfer:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable
 
 import attrs
@@ -10,9 +9,11 @@ import attrs
 from ..accounts import AccountStatus, normalize_email
 from ..errors import AlreadyExistsError, InvalidInputError, NotAllowedError, NotFoundError
 from ..events import FactValue
-from ..social import FeedMessage, Follow, Invitation, RecentMessages, follow_id
+from ..listings import Page
+from ..social import FeedMessage, Follow, Invitation, follow_id
 from . import kinds
 from .context import Area
+from .paging import page_limit, paged, read_cursor, walk
 from .registry import ANYONE, MEMBER, command, query
 from .units import Tx
 
@@ -34,34 +35,8 @@ def shown_members(tx: Tx, member_ids: list[str]) -> list[str]:
     return [member_id for member_id in member_ids if tx.shown(member_id)]
 
 
-def _limit(limit: object, page: int) -> int:
-    """``limit`` checked against the policy's page (None: a whole page)."""
-    if limit is None:
-        return page
-    if type(limit) is not int or not 1 <= limit <= page:
-        raise InvalidInputError(f"a page of messages holds 1 to {page}, not {limit!r}",
-                                rule="SOCIAL-3")
-    return limit
-
-
-def _newest(messages: list[FeedMessage], limit: int) -> list[FeedMessage]:
-    """The ``limit`` newest, newest first (the same instant: by id, for a stable order)."""
-    return heapq.nlargest(limit, messages, key=lambda m: (m.posted_at, m.id))
-
-
-def _recent_ids(tx: Tx, author: str, limit: int) -> tuple[str, ...]:
-    """The ids of the author's ``limit`` newest messages, newest first, from the author's
-    recent list (a store written before the lists existed has none until the author
-    posts again: then the author's messages are read once)."""
-    recent = tx.get(kinds.RECENT_MESSAGES, author)
-    if recent is None:
-        return tuple(m.id for m in _newest(tx.find(kinds.FEED, "author", author), limit))
-    return recent.message_ids[:limit]
-
-
-def _recent(tx: Tx, author: str, limit: int) -> list[FeedMessage]:
-    """The author's ``limit`` newest messages, newest first: O(limit) reads."""
-    return [tx.require(kinds.FEED, message_id) for message_id in _recent_ids(tx, author, limit)]
+def _message(message: FeedMessage) -> FeedMessage:
+    return message
 
 
 def notify_followers(tx: Tx, member_id: str, event: str, facts: dict[str, FactValue]
@@ -168,40 +143,48 @@ class SocialService(Area):
         with self.command() as tx:
             member = tx.actor(member_id, "SOCIAL-3")
             message_id = tx.new_id("msg")
-            earlier = _recent_ids(tx, member.id, self.policy.feed_page_size - 1)
             tx.put(kinds.FEED, message_id, FeedMessage(
                 id=message_id, author=member.id, text=text.strip(), posted_at=tx.now))
-            tx.put(kinds.RECENT_MESSAGES, member.id, RecentMessages(
-                id=member.id, message_ids=(message_id, *earlier)))
             # the text stays out of the notice: a purge erases the message (ACC-7), and a
             # notice already sent to followers would keep it; hosts read it by its id
             notify_followers(tx, member.id, "MessagePosted",
                                   {"message": message_id, "author": member.id})
             return message_id
 
-    @query(actor=ANYONE, rules=("SOCIAL-3",))
-    def messages(self, member_id: str, *, limit: int | None = None) -> list[FeedMessage]:
-        """SOCIAL-3: the newest messages on a member's feed, newest first (``limit`` of
-        them, at most and by default ``Policy.feed_page_size``); a deactivated member's
-        feed is hidden (ACC-7). O(limit), whatever the member posted before."""
-        limit = _limit(limit, self.policy.feed_page_size)
-        with self.query() as tx:
-            author = tx.visible_member(member_id, "SOCIAL-3")
-            return _recent(tx, author.id, limit)
+    def _page_limit(self, limit: object) -> int:
+        size = self.policy.feed_page_size
+        return page_limit(limit, size, size, "SOCIAL-3")
 
     @query(actor=ANYONE, rules=("SOCIAL-3",))
-    def feed(self, member_id: str, *, limit: int | None = None) -> list[FeedMessage]:
-        """SOCIAL-3: what the member reads: the newest messages of the members they
-        follow, newest first (``limit`` of them, at most and by default
-        ``Policy.feed_page_size``), deactivated authors hidden (ACC-7).
-        O(followed x limit), whatever they posted before."""
-        limit = _limit(limit, self.policy.feed_page_size)
+    def messages(self, member_id: str, *, after: str | None = None,
+                 limit: int | None = None) -> Page[FeedMessage]:
+        """SOCIAL-3: the messages on a member's feed, newest first (the same instant: by
+        id), ``limit`` a page (at most and by default ``Policy.feed_page_size``); a
+        deactivated member's feed is hidden (ACC-7). ``after``: the ``next`` of the page
+        before. O(limit + log n), however much the member posted."""
+        limit = self._page_limit(limit)
+        cursor = read_cursor("messages", [member_id], after, "SOCIAL-3")
+        with self.query() as tx:
+            author = tx.visible_member(member_id, "SOCIAL-3")
+            found = walk(tx, kinds.FEED, "newest", author.id, cursor, limit + 1, _message)
+        return paged("messages", [member_id], found, limit)
+
+    @query(actor=ANYONE, rules=("SOCIAL-3",))
+    def feed(self, member_id: str, *, after: str | None = None,
+             limit: int | None = None) -> Page[FeedMessage]:
+        """SOCIAL-3: what the member reads: the messages of the members they follow,
+        newest first (the same instant: by id), ``limit`` a page (at most and by default
+        ``Policy.feed_page_size``), deactivated authors hidden (ACC-7). ``after``: the
+        ``next`` of the page before. O(followed x (limit + log n))."""
+        limit = self._page_limit(limit)
+        cursor = read_cursor("feed", [member_id], after, "SOCIAL-3")
         with self.query() as tx:
             reader = tx.member(member_id, "SOCIAL-3")
             authors = shown_members(
                 tx, [f.followee for f in tx.find(kinds.FOLLOWS, "follower", reader.id)])
-            return _newest([m for author in authors for m in _recent(tx, author, limit)],
-                           limit)
+            found = [item for author in authors for item in walk(
+                tx, kinds.FEED, "newest", author, cursor, limit + 1, _message)]
+        return paged("feed", [member_id], found, limit)
 
     @command(actor=MEMBER, rules=("SPONSOR-1",))
     def invite(self, member_id: str, email: str) -> str:

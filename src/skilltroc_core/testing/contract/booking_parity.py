@@ -98,7 +98,7 @@ class BookingParityContract(StoreUnderTest):
             (HoldState.VOIDED, None, VoidReason.LEFT_WAITLIST),
         ]
         assert [(line.kind, line.amount, line.held_change, line.balance)
-                for line in service.statement(al).lines] == [
+                for line in service.statement(al).items] == [
             (TransferKind.SIGNUP_BONUS, 10, 0, 10),
             (TransferKind.PURCHASE, 20, 0, 30),
             (TransferKind.HOLD, -6, 6, 24),

@@ -71,7 +71,7 @@ class ServiceParityContract(StoreUnderTest):
             ("GiftAccepted", "GIFT-3"),
             ("AccountPurged", "ACC-7"),
         ]
-        lines = service.statement(bob).lines
+        lines = service.statement(bob).items
         assert [(line.kind, line.amount, line.balance) for line in lines] == [
             (TransferKind.SIGNUP_BONUS, 10, 10),
             (TransferKind.PURCHASE, 20, 30),

@@ -50,7 +50,7 @@ def wallet_race(factory: StoreFactory, *, workers: int = 8, rounds: int = 40) ->
     run_workers(factory, "gift_and_buy", [(owner, w, rounds) for w in range(workers)])
     with race_service(factory) as app:
         app.check_invariants(deep=True)
-        lines = list(app.statement(owner, limit=10_000).lines)
+        lines = list(app.statement(owner, limit=10_000).items)
         assert all(line.balance >= 0 for line in lines)
         assert all(line.balance >= 10 for line in lines
                    if line.kind is TransferKind.GIFT_SENT)

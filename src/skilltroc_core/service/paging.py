@@ -1,4 +1,8 @@
-"""Opaque cursors: where the next page of a list starts, as text a host passes back.
+"""Pages of a list read through an ordered index, and their opaque cursors.
+
+A page is read with :func:`walk` (keyset pagination: each entry after a position, see
+:meth:`~skilltroc_core.ports.UnitOfWork.page`) and given by :func:`paged` with the
+cursor of the next one: text a host passes back as ``after``.
 
 A cursor names its list and the filters it was read with, so that one list's cursor is
 refused by another (:class:`~skilltroc_core.errors.InvalidInputError`) rather than read
@@ -12,11 +16,25 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any, Final
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 
 from ..errors import InvalidInputError
+from ..listings import Page
+from ..ports import EntityKind, Ordered
 
-__all__ = ["MAX_CURSOR", "make_cursor", "page_limit", "read_cursor"]
+if TYPE_CHECKING:
+    from .units import Tx
+
+__all__ = ["MAX_CURSOR", "Found", "later", "make_cursor", "page_limit", "paged", "read_cursor",
+           "walk"]
+
+E = TypeVar("E")
+T = TypeVar("T")
+#: Items found for a page, each with its position in the index.
+Found: TypeAlias = list[tuple[str, T]]
+#: Entries read from an index at a time while filling a page.
+_CHUNK: Final = 64
 
 _VERSION: Final = 1
 #: Longest cursor text accepted (a position holds a sort text and an id).
@@ -64,3 +82,40 @@ def page_limit(limit: object, default: int, most: int, rule: str) -> int:
 def _not_a_cursor(listing: str, rule: str) -> InvalidInputError:
     return InvalidInputError(f"this is not a cursor of {listing}: pass back the `next` of "
                              "the page before, unchanged", rule=rule)
+
+
+def walk(tx: Tx, kind: EntityKind[E], index: str, key: str, after: str | None, want: int,
+         shown: Callable[[E], T | None], *, stop: Callable[[Ordered[E]], bool] | None = None,
+         ) -> Found[T]:
+    """Up to ``want`` items, in index order after ``after``: each entry ``shown`` turns
+    into an item (None: left out), until ``stop`` says an entry is beyond the list."""
+    found: Found[T] = []
+    while True:
+        read = tx.uow.page(kind, index, key, after=after, limit=_CHUNK)
+        for entry in read:
+            if stop is not None and stop(entry):
+                return found
+            item = shown(entry.entity)
+            if item is not None:
+                found.append((entry.position, item))
+                if len(found) == want:
+                    return found
+        if len(read) < _CHUNK:
+            return found
+        after = read[-1].position
+
+
+def paged(listing: str, filters: object, found: Found[T], limit: int) -> Page[T]:
+    """The page of the first ``limit`` items found, in order of position (``limit + 1``
+    were asked for: one more says there is a next page)."""
+    found = sorted(found, key=lambda pair: pair[0])
+    items = tuple(item for _, item in found[:limit])
+    if len(found) <= limit:
+        return Page(items=items)
+    return Page(items=items, next=make_cursor(listing, filters, found[limit - 1][0]))
+
+
+def later(*bounds: str | None) -> str | None:
+    """The furthest of several ``after`` bounds (None: no bound)."""
+    given = [bound for bound in bounds if bound is not None]
+    return max(given) if given else None

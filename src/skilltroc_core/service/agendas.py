@@ -21,6 +21,7 @@ from ..booking import (
 from ..errors import (
     NotAllowedError,
 )
+from ..listings import RosterEntry, SessionRoster, WaitlistEntry
 from . import kinds
 from .ads import attached_campaigns
 from .booking_steps import R, registration_of
@@ -204,6 +205,36 @@ class BookingReads(Area):
                 "to_plan": to_plan,
                 "to_confirm": tx.find(kinds.SESSIONS, "organizer_awaiting", member.id),
             }
+
+    @query(actor=ORGANIZER, rules=("BOOK-18", "BOOK-22", "ACC-7"))
+    def session_roster(self, member_id: str, session_id: str) -> SessionRoster:
+        """BOOK-18, BOOK-22: for the session's organizer, the members registered for it,
+        with their seats and email ("Inscriptions validées"), and the members waiting
+        for a session of its workshop ("Ateliers à planifier"), oldest request first.
+        A deactivated member shows no name or email (ACC-7). O(capacity + waitlist)."""
+        with self.query() as tx:
+            organizer = tx.actor(member_id, "BOOK-18")
+            session = tx.require(kinds.SESSIONS, session_id, "BOOK-18")
+            if session.organizer != organizer.id:
+                raise NotAllowedError("only its organizer sees who registered for a session",
+                                      rule="BOOK-18", session=session_id)
+            registered = []
+            for r in tx.find(kinds.REGISTRATIONS, "session_live", session.id):
+                if r.state is R.REGISTERED:
+                    member = tx.shown_member(r.member)
+                    registered.append(RosterEntry(
+                        registration_id=r.id, member_id=r.member, seats=r.seats,
+                        display_name=member.display if member else "",
+                        email=member.email if member else None))
+            waiting = []
+            for r in tx.find(kinds.REGISTRATIONS, "workshop_waitlist", session.workshop):
+                member = tx.shown_member(r.member)
+                waiting.append(WaitlistEntry(
+                    registration_id=r.id, member_id=r.member, seats=r.seats,
+                    display_name=member.display if member else "",
+                    requested_at=r.requested_at))
+            return SessionRoster(session_id=session.id, registered=tuple(registered),
+                                 waitlist=tuple(waiting))
 
     @query(actor=ANYONE, rules=("BOOK-18",))
     def seats_left(self, session_id: str) -> int:

@@ -190,6 +190,7 @@ class Skilltroc:
     profile_stats = via(BookingReads.profile_stats)
     participant_agenda = via(BookingReads.participant_agenda)
     organizer_agenda = via(BookingReads.organizer_agenda)
+    session_roster = via(BookingReads.session_roster)
     seats_left = via(BookingReads.seats_left)
 
     # catalogue

@@ -1,0 +1,494 @@
+"""The catalogue members browse (AD-7, L716), the member search (SOCIAL-1) and the
+organizer's roster (BOOK-18, BOOK-22), on every store.
+
+The properties build a random catalogue through the service (workshops in several
+spellings of a few domains, sessions planned, booked, cancelled and started, tutorials
+viewed, members named, an organizer deactivated) and compare every page of every query,
+walked to the end at any page size, with a plain filter-and-sort over the entities the
+service shows one by one.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+import attrs
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from skilltroc_core.adapters.clocks import ManualClock
+from skilltroc_core.adapters.memory import MemoryStore
+from skilltroc_core.adapters.postgres import PostgresStore
+from skilltroc_core.adapters.sqlite import SQLiteStore
+from skilltroc_core.booking import Mode, SessionState, WorkshopState
+from skilltroc_core.errors import InvalidInputError, NotAllowedError, SkilltrocError
+from skilltroc_core.listings import (
+    MemberCard,
+    Page,
+    SessionCard,
+    TutorialCard,
+    WorkshopCard,
+    folded,
+    words,
+)
+from skilltroc_core.ports import Store
+from skilltroc_core.service import Skilltroc
+from skilltroc_core.testing import TEST_SECRET_KEY, state_of
+
+from .members_support import CHEAP_POLICY
+from .pg_fixtures import pg_dsn, pg_server
+
+__all__ = ["pg_dsn", "pg_server"]  # the fixtures, imported for pytest to find
+
+T = TypeVar("T")
+T0 = datetime(2027, 3, 1, 9, tzinfo=UTC)
+DOMAINS = ("Cuisine", "cuisine", "Crème", "Poterie")
+LOCALITIES = (None, "Lyon", "lyon", "Évian")
+WORDS = ("pain", "Crème", "brûlée", "tour", "argile", "levain", "four")
+NAMES = ("Anna", "Annie", "anne", "Élodie", "Bob", "Zoé")
+
+
+# ---------------------------------------------------------------------- a random catalogue
+@attrs.frozen
+class WorkshopSpec:
+    organizer: int
+    domain: str
+    mode: str
+    locality: str | None
+    cost: int
+    capacity: int
+    title: tuple[str, ...]
+    sessions: tuple[tuple[int, str], ...]  # (hours from the start, what becomes of it)
+
+
+@attrs.frozen
+class CatalogueSpec:
+    workshops: tuple[WorkshopSpec, ...]
+    tutorials: tuple[tuple[int, str, tuple[str, ...], int], ...]  # publisher, domain, title, views
+    hidden: bool  # the first organizer is deactivated at the end
+    elapsed: int  # hours the clock moves before the pages are read
+
+
+_WORKSHOP = st.builds(
+    WorkshopSpec, organizer=st.integers(0, 2), domain=st.sampled_from(DOMAINS),
+    mode=st.sampled_from(["online", "face_to_face"]), locality=st.sampled_from(LOCALITIES),
+    cost=st.integers(0, 4), capacity=st.integers(1, 3),
+    title=st.lists(st.sampled_from(WORDS), min_size=1, max_size=3).map(tuple),
+    sessions=st.lists(st.tuples(st.integers(1, 30), st.sampled_from(
+        ["planned", "booked", "full", "cancelled"])), max_size=3).map(tuple))
+CATALOGUES = st.builds(
+    CatalogueSpec, workshops=st.lists(_WORKSHOP, max_size=7).map(tuple),
+    tutorials=st.lists(st.tuples(st.integers(0, 2), st.sampled_from(DOMAINS),
+                                 st.lists(st.sampled_from(WORDS), min_size=1, max_size=2
+                                          ).map(tuple), st.integers(0, 3)),
+                       max_size=4).map(tuple),
+    hidden=st.booleans(), elapsed=st.integers(0, 12))
+
+
+@attrs.define
+class Built:
+    """A catalogue built through the service, and what the test made in it."""
+
+    app: Skilltroc
+    clock: ManualClock
+    organizers: list[str]
+    workshops: list[str] = attrs.Factory(list)
+    tutorials: list[tuple[str, str]] = attrs.Factory(list)  # (tutorial, publisher)
+    members: list[str] = attrs.Factory(list)
+
+
+def build(store: Store, spec: CatalogueSpec) -> Built:
+    clock = ManualClock(T0)
+    app = Skilltroc(store, clock, policy=CHEAP_POLICY, secret_key=TEST_SECRET_KEY)
+    built = Built(app, clock, [_organizer(app, n) for n in range(3)])
+    guests = [app.signup(f"guest{n}@example.org", provider="google").member_id
+              for n in range(2)]
+    for guest in guests:
+        app.buy_stars(guest, 100, f"pay-{guest}")
+    for n, ws in enumerate(spec.workshops):
+        if n % 2:  # some workshops share their creation instant
+            clock.advance(timedelta(minutes=1))
+        workshop = app.create_workshop(
+            built.organizers[ws.organizer], title=" ".join(ws.title),
+            description=f"About {ws.title[-1]}", domain=ws.domain, cost=ws.cost,
+            capacity=ws.capacity, duration=timedelta(hours=1), mode=ws.mode,
+            locality=(ws.locality or "Lyon") if ws.mode == "face_to_face" else None)
+        built.workshops.append(workshop)
+        for hours, fate in ws.sessions:
+            session = app.plan_session(built.organizers[ws.organizer], workshop,
+                                       clock.now() + timedelta(hours=hours))
+            if fate == "cancelled":
+                app.cancel_session(built.organizers[ws.organizer], session)
+            elif fate in ("booked", "full"):
+                seats = ws.capacity if fate == "full" else 1
+                request = app.request(guests[0], session_id=session, seats=seats)
+                app.accept(built.organizers[ws.organizer], request)
+    for publisher, domain, title, views in spec.tutorials:
+        clock.advance(timedelta(minutes=1))
+        tutorial = app.publish_tutorial(
+            built.organizers[publisher], title=" ".join(title), domain=domain,
+            rights_attested=True, upload=f"uploads/{len(built.tutorials)}.mp4")
+        built.tutorials.append((tutorial, built.organizers[publisher]))
+        for view in range(views):
+            app.record_view(tutorial, f"visitor{view}", f"{tutorial}-{view}")
+    for n, name in enumerate(NAMES):
+        member = app.signup(f"named{n}@example.org", provider="google",
+                            display_name=name).member_id
+        built.members.append(member)
+    app.signup("unconfirmed@example.org", password="a long secret", display_name="Annabel")
+    app.deactivate(built.members[1])  # Annie: hidden (ACC-7)
+    if spec.hidden:
+        app.deactivate(built.organizers[0])
+    clock.advance(timedelta(hours=spec.elapsed))
+    return built
+
+
+def _organizer(app: Skilltroc, n: int) -> str:
+    member = app.signup(f"organizer{n}@example.org", provider="google",
+                        kind="professional", category="craftsperson").member_id
+    app.update_profile(member, display_name=f"Org {n}", description="Workshops",
+                       photo="https://example.org/p.jpg", locality="Lyon")
+    return member
+
+
+# ---------------------------------------------------------------------- naive reads
+def shown(app: Skilltroc, member: str) -> bool:
+    try:
+        app.profile(member)
+    except SkilltrocError:
+        return False
+    return True
+
+
+def naive_sessions(built: Built) -> list[SessionCard]:
+    app, now = built.app, built.clock.now()
+    cards = []
+    for workshop_id in built.workshops:
+        w = app.workshop(workshop_id)
+        if w.state is not WorkshopState.ACTIVE or not shown(app, w.organizer):
+            continue
+        for s in app.sessions_of(w.id):
+            if s.state is SessionState.PLANNED and s.start > now:
+                cards.append(SessionCard(
+                    session_id=s.id, workshop_id=w.id, organizer=w.organizer,
+                    title=w.title, domain=w.domain, mode=w.mode, locality=w.locality,
+                    start=s.start, end=s.end, cost=w.cost, capacity=s.capacity,
+                    seats_left=s.seats_left))
+    return sorted(cards, key=lambda c: (c.start, c.session_id))
+
+
+def naive_workshops(built: Built) -> list[WorkshopCard]:
+    app = built.app
+    sessions = naive_sessions(built)
+    cards = []
+    for workshop_id in built.workshops:
+        w = app.workshop(workshop_id)
+        if w.state is not WorkshopState.ACTIVE or not shown(app, w.organizer):
+            continue
+        scores = [sum(e.scores) for e in app.workshop_evaluations(w.id)]
+        cards.append(WorkshopCard(
+            workshop_id=w.id, organizer=w.organizer, title=w.title,
+            description=w.description, domain=w.domain, mode=w.mode, locality=w.locality,
+            cost=w.cost, capacity=w.capacity, created_at=w.created_at,
+            next_session=next((c for c in sessions if c.workshop_id == w.id), None),
+            rating=sum(scores) / (4 * len(scores)) if scores else None,
+            evaluations=len(scores)))
+    return sorted(cards, key=lambda c: (-c.created_at.timestamp(), c.workshop_id))
+
+
+def naive_tutorials(built: Built, order: str = "newest") -> list[TutorialCard]:
+    app = built.app
+    cards = []
+    for tutorial_id, publisher in built.tutorials:
+        if not shown(app, publisher):
+            continue
+        t = app.tutorial(tutorial_id)
+        cards.append(TutorialCard(tutorial_id=t.id, publisher=t.publisher, title=t.title,
+                                  domain=t.domain, published_at=t.published_at,
+                                  views=t.views))
+    if order == "most_viewed":
+        return sorted(cards, key=lambda c: (-c.views, c.tutorial_id))
+    return sorted(cards, key=lambda c: (-c.published_at.timestamp(), c.tutorial_id))
+
+
+def walk(read: Callable[..., Page[T]], size: int, cursor: str | None = None) -> list[T]:
+    """Every item of a list (after ``cursor``), read ``size`` at a time."""
+    items: list[T] = []
+    for _ in range(1000):
+        page = read(after=cursor, limit=size)
+        items += page.items
+        if page.next is None:
+            return items
+        assert len(page.items) == size  # a page with a next is a full page
+        cursor = page.next
+    raise AssertionError("the cursors never end")
+
+
+def _matches(domain: str | None, card_domain: str) -> bool:
+    return domain is None or folded(card_domain) == folded(domain)
+
+
+def check_every_query(built: Built, data: st.DataObject) -> None:
+    app = built.app
+    app.run_due()  # a query applies the deadlines due first: then it writes nothing
+    before = state_of(app.store)
+    size = data.draw(st.integers(1, 4), label="page size")
+    domain = data.draw(st.sampled_from([None, *DOMAINS, "Couture"]), label="domain")
+    mode = data.draw(st.sampled_from([None, "online", "face_to_face"]), label="mode")
+    locality = data.draw(st.sampled_from(LOCALITIES), label="locality")
+    seats = data.draw(st.sampled_from([None, 0, 1, 2]), label="seats")
+    cost = data.draw(st.sampled_from([None, 0, 2]), label="cost")
+    first = data.draw(st.sampled_from([None, 0, 10]), label="from (hours)")
+    until = data.draw(st.sampled_from([None, 20, 40]), label="before (hours)")
+    start = None if first is None else T0 + timedelta(hours=first)
+    end = None if until is None else T0 + timedelta(hours=until)
+    if start is not None and end is not None and end <= start:
+        end = None
+
+    expected = [
+        c for c in naive_sessions(built)
+        if _matches(domain, c.domain) and (mode is None or c.mode is Mode(mode))
+        and (locality is None or folded(c.locality or "") == folded(locality))
+        and (seats is None or c.seats_left >= seats) and (cost is None or c.cost <= cost)
+        and (start is None or c.start >= start) and (end is None or c.start < end)]
+    assert walk(lambda **page: app.upcoming_sessions(
+        domain=domain, mode=mode, locality=locality, min_seats_left=seats, max_cost=cost,
+        starts_from=start, starts_before=end, **page), size) == expected
+
+    organizer = data.draw(st.sampled_from([None, *built.organizers]), label="organizer")
+    assert walk(lambda **page: app.workshops(domain=domain, organizer=organizer, **page),
+                size) == [c for c in naive_workshops(built) if _matches(domain, c.domain)
+                          and organizer in (None, c.organizer)]
+
+    order = data.draw(st.sampled_from(["newest", "most_viewed"]), label="order")
+    assert walk(lambda **page: app.tutorials(domain=domain, order=order, **page), size) == [
+        c for c in naive_tutorials(built, order) if _matches(domain, c.domain)]
+
+    text = " ".join(data.draw(st.lists(st.sampled_from([*WORDS, "CRÈME", "creme", "lyon"]),
+                                       min_size=1, max_size=2), label="search"))
+    wanted = set(words(text))
+    found: list[WorkshopCard | TutorialCard] = [
+        c for c in naive_workshops(built)
+        if wanted <= set(words(c.title, c.description, c.domain, c.locality))
+        and _matches(domain, c.domain) and (mode is None or c.mode is Mode(mode))
+        and (locality is None or folded(c.locality or "") == folded(locality))
+        and (cost is None or c.cost <= cost)]
+    if mode is None and locality is None and cost is None:
+        found += [c for c in naive_tutorials(built)
+                  if wanted <= set(words(c.title, c.domain)) and _matches(domain, c.domain)]
+    found.sort(key=lambda c: (-(c.created_at if isinstance(c, WorkshopCard)
+                                else c.published_at).timestamp(),
+                              c.workshop_id if isinstance(c, WorkshopCard) else c.tutorial_id))
+    assert walk(lambda **page: app.search(text, domain=domain, mode=mode, locality=locality,
+                                          max_cost=cost, **page), size) == found
+
+    prefix = data.draw(st.sampled_from(["an", "ANN", "é", "e", "z", "o"]), label="prefix")
+    named = [MemberCard(member_id=m, display_name=app.member(m).profile.display_name or "")
+             for m in (*built.members, *built.organizers) if shown(app, m)]
+    assert walk(lambda **page: app.find_members(prefix, **page), size) == sorted(
+        (c for c in named if folded(c.display_name).startswith(folded(prefix))),
+        key=lambda c: (folded(c.display_name), c.member_id))
+    assert state_of(app.store) == before  # queries write nothing
+
+
+def _property(examples: int) -> settings:
+    return settings(max_examples=examples, deadline=None, database=None,
+                    suppress_health_check=list(HealthCheck))
+
+
+@pytest.mark.rule("AD-7", "BOOK-1", "BOOK-2", "BOOK-18", "TUTO-1", "SOCIAL-1", "ACC-7")
+@_property(40)
+@given(spec=CATALOGUES, data=st.data())
+def test_every_page_matches_a_plain_filter_and_sort_on_memory(
+    spec: CatalogueSpec, data: st.DataObject
+) -> None:
+    check_every_query(build(MemoryStore(), spec), data)
+
+
+@pytest.mark.rule("AD-7", "BOOK-1", "BOOK-2", "BOOK-18", "TUTO-1", "SOCIAL-1", "ACC-7")
+def test_every_page_matches_a_plain_filter_and_sort_on_sqlite(tmp_path: Path) -> None:
+    files = itertools.count()
+
+    @_property(12)
+    @given(spec=CATALOGUES, data=st.data())
+    def check(spec: CatalogueSpec, data: st.DataObject) -> None:
+        store = SQLiteStore(tmp_path / f"s{next(files)}.db")
+        try:
+            check_every_query(build(store, spec), data)
+        finally:
+            store.close()
+
+    check()
+
+
+@pytest.mark.rule("AD-7", "BOOK-1", "BOOK-2", "BOOK-18", "TUTO-1", "SOCIAL-1", "ACC-7")
+def test_every_page_matches_a_plain_filter_and_sort_on_postgres(pg_dsn: str) -> None:
+    schemas = itertools.count()
+
+    @_property(8)
+    @given(spec=CATALOGUES, data=st.data())
+    def check(spec: CatalogueSpec, data: st.DataObject) -> None:
+        store = PostgresStore(pg_dsn, schema=f"catalogue_{next(schemas)}")
+        try:
+            check_every_query(build(store, spec), data)
+        finally:
+            store.close()
+
+    check()
+
+
+# ---------------------------------------------------------------------- cursors
+@pytest.fixture
+def built() -> Built:
+    spec = CatalogueSpec(
+        workshops=tuple(WorkshopSpec(
+            organizer=n % 2, domain="Cuisine", mode="online", locality=None, cost=1,
+            capacity=2, title=("pain", f"w{n}"), sessions=((10 + n, "planned"),))
+            for n in range(8)),
+        tutorials=(), hidden=False, elapsed=0)
+    return build(MemoryStore(), spec)
+
+
+@pytest.mark.rule("AD-7", "BOOK-2")
+def test_a_cursor_stays_valid_while_sessions_come_and_go(built: Built) -> None:
+    """No session present throughout is skipped or shown twice; one added behind the
+    cursor is not shown, one added ahead of it is."""
+    app = built.app
+    first = app.upcoming_sessions(domain="cuisine", limit=3)
+    seen = [c.session_id for c in first.items]
+    cards = app.upcoming_sessions(limit=20).items
+    everything = [c.session_id for c in cards]
+    assert seen == everything[:3]
+    organizer = first.items[0].organizer
+    app.cancel_session(cards[4].organizer, everything[4])  # not seen yet: gone
+    early = app.plan_session(organizer, first.items[0].workshop_id, T0 + timedelta(hours=1))
+    late = app.plan_session(organizer, first.items[0].workshop_id, T0 + timedelta(days=3))
+    rest = walk(lambda **page: app.upcoming_sessions(domain="cuisine", **page), 2,
+                first.next)
+    assert [c.session_id for c in rest] == [
+        s for s in everything[3:] if s != everything[4]] + [late]
+    assert early not in [c.session_id for c in rest]
+
+
+@pytest.mark.rule("AD-7")
+def test_a_page_with_more_after_it_says_so_and_the_last_page_does_not(built: Built) -> None:
+    app = built.app
+    page = app.workshops(limit=8)
+    assert len(page.items) == 8 and page.next is None
+    page = app.workshops(limit=7)
+    assert len(page.items) == 7 and page.next is not None
+    last = app.workshops(after=page.next, limit=7)
+    assert len(last.items) == 1 and last.next is None
+    assert app.workshops().items == app.workshops(limit=20).items  # the policy's page: 20
+
+
+def _refused(call: Callable[[], object], rule: str | None) -> InvalidInputError:
+    with pytest.raises(InvalidInputError) as refusal:
+        call()
+    assert refusal.value.rule == rule, refusal.value
+    return refusal.value
+
+
+@pytest.mark.rule("AD-7", "SOCIAL-1", "STAR-5", "SOCIAL-3")
+def test_bad_cursors_limits_filters_and_instants_are_refused_and_change_nothing(
+    built: Built
+) -> None:
+    app = built.app
+    before = state_of(app.store)
+    cursor = app.upcoming_sessions(limit=1).next
+    assert cursor is not None
+    naive = datetime(2027, 3, 2, 9)  # noqa: DTZ001 - a naive instant, to be refused
+    calls: list[tuple[Callable[[], object], str | None]] = [
+        (lambda: app.upcoming_sessions(after="not a cursor"), "AD-7"),
+        (lambda: app.upcoming_sessions(after=cursor[:-3]), "AD-7"),
+        (lambda: app.upcoming_sessions(after=cursor, domain="cuisine"), "AD-7"),
+        (lambda: app.workshops(after=cursor), "AD-7"),
+        (lambda: app.upcoming_sessions(after=7), "AD-7"),  # type: ignore[arg-type]
+        (lambda: app.upcoming_sessions(limit=0), "AD-7"),
+        (lambda: app.upcoming_sessions(limit=101), "AD-7"),
+        (lambda: app.workshops(limit="5"), "AD-7"),  # type: ignore[arg-type]
+        (lambda: app.upcoming_sessions(mode="boat"), "AD-7"),
+        (lambda: app.upcoming_sessions(min_seats_left=-1), "BOOK-18"),
+        (lambda: app.upcoming_sessions(max_cost=1.5), "AD-7"),  # type: ignore[arg-type]
+        (lambda: app.upcoming_sessions(domain=""), "AD-7"),
+        (lambda: app.upcoming_sessions(starts_from=naive), None),  # no rule: time zones
+        (lambda: app.upcoming_sessions(starts_from=T0 + timedelta(days=2),
+                                       starts_before=T0 + timedelta(days=1)), "AD-7"),
+        (lambda: app.tutorials(order="best"), "AD-7"),
+        (lambda: app.search(""), "AD-7"),
+        (lambda: app.search("  !? "), "AD-7"),
+        (lambda: app.find_members(""), "SOCIAL-1"),
+        (lambda: app.find_members("an", after=cursor), "SOCIAL-1"),
+        (lambda: app.statement(built.organizers[0], after=cursor), "STAR-5"),
+        (lambda: app.statement(built.organizers[0], limit=10_001), "STAR-5"),
+        (lambda: app.feed(built.organizers[0], after=cursor), "SOCIAL-3"),
+    ]
+    for call, rule in calls:
+        refusal = _refused(call, rule)
+        assert refusal.code in ("invalid_input", "naive_datetime"), refusal
+    assert state_of(app.store) == before
+
+
+# ---------------------------------------------------------------------- the roster
+@pytest.mark.rule("BOOK-18", "BOOK-22", "ACC-7")
+def test_the_organizer_sees_who_registered_with_their_email_and_who_waits() -> None:
+    clock = ManualClock(T0)
+    app = Skilltroc(MemoryStore(), clock, policy=CHEAP_POLICY, secret_key=TEST_SECRET_KEY)
+    org = _organizer(app, 0)
+    ann, bob, cat = (app.signup(f"{name}@example.org", provider="google",
+                                display_name=name.title()).member_id
+                     for name in ("ann", "bob", "cat"))
+    for member in (ann, bob, cat):
+        app.buy_stars(member, 20, f"pay-{member}")
+    workshop = app.create_workshop(org, title="Bread", description="Loaves", domain="cooking",
+                                   cost=2, capacity=4)
+    session = app.plan_session(org, workshop, T0 + timedelta(days=3))
+    registered = app.request(ann, session_id=session, seats=2)
+    app.accept(org, registered)
+    app.request(bob, session_id=session, seats=1)  # pending: not on the roster
+    waiting = app.request(cat, workshop_id=workshop, seats=1)
+    app.accept_future(org, waiting)
+    before = state_of(app.store)
+    roster = app.session_roster(org, session)
+    assert [(e.member_id, e.display_name, e.email, e.seats) for e in roster.registered] == [
+        (ann, "Ann", "ann@example.org", 2)]
+    assert [(e.registration_id, e.display_name, e.seats) for e in roster.waitlist] == [
+        (waiting, "Cat", 1)]
+    assert app.session(session).seats_left == 2  # 4 seats, 2 registered
+    assert state_of(app.store) == before
+    with pytest.raises(NotAllowedError) as refusal:
+        app.session_roster(ann, session)
+    assert refusal.value.rule == "BOOK-18"
+    app.deactivate(ann)  # hidden: no name, no email (ACC-7)
+    [entry] = app.session_roster(org, session).registered
+    assert (entry.member_id, entry.display_name, entry.email) == (ann, "", None)
+
+
+def _stores(tmp_path: Path) -> Iterator[Store]:
+    yield MemoryStore()
+    yield SQLiteStore(tmp_path / "s.db")
+
+
+@pytest.mark.rule("AD-7", "TUTO-1")
+def test_a_tutorial_moves_up_the_most_viewed_list_as_it_is_viewed(tmp_path: Path) -> None:
+    for store in _stores(tmp_path):
+        clock = ManualClock(T0)
+        app = Skilltroc(store, clock, policy=CHEAP_POLICY, secret_key=TEST_SECRET_KEY)
+        org = _organizer(app, 0)
+        old, new = (app.publish_tutorial(org, title=title, domain="Cuisine",
+                                         rights_attested=True, upload=f"uploads/{title}.mp4")
+                    for title in ("old", "new"))
+        assert [c.tutorial_id for c in app.tutorials(order="most_viewed").items] == [old, new]
+        app.record_view(new, "visitor", "v1")
+        assert [(c.tutorial_id, c.views) for c in app.tutorials(order="most_viewed").items
+                ] == [(new, 1), (old, 0)]
+        app.delete_tutorial(org, new)
+        assert [c.tutorial_id for c in app.tutorials(domain="CUISINE").items] == [old]
+        assert app.search("new").items == ()
+        store.close()
+

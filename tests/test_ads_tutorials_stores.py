@@ -171,7 +171,7 @@ def _check_flow(result: dict[str, Any]) -> None:
               for t in result["tutorials"]}
     assert counts == {bread: (4, 2, 6, 3), again: (2, 1, 6, 3)}
     assert result["statements"][shop] == ("refused", "not_found", "STAR-5")
-    assert [line.kind.value for line in result["statements"][ann].lines] == [
+    assert [line.kind.value for line in result["statements"][ann].items] == [
         "signup_bonus", "tutorial_payout", "tutorial_payout", "tutorial_payout"]
     # The shop's own notices went with its purge (ACC-7); the rival's and ann's remain.
     assert [n.event for _, n in result["notifications"]] == [

@@ -13,8 +13,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 import pytest
@@ -492,3 +493,106 @@ def test_a_tutorial_moves_up_the_most_viewed_list_as_it_is_viewed(tmp_path: Path
         assert app.search("new").items == ()
         store.close()
 
+
+
+# ---------------------------------------------------------------------- ratings, rebuild
+def _rated(store: Store) -> tuple[Skilltroc, str, str]:
+    """A workshop with two evaluations and a next session, and a named member."""
+    clock = ManualClock(T0)
+    app = Skilltroc(store, clock, policy=CHEAP_POLICY, secret_key=TEST_SECRET_KEY)
+    org = _organizer(app, 0)
+    workshop = app.create_workshop(org, title="Crème brûlée", description="Custard",
+                                   domain="Cuisine", cost=1, capacity=3)
+    members = [app.signup(f"m{n}@example.org", provider="google",
+                          display_name=f"Anna {n}").member_id for n in range(2)]
+    session = app.plan_session(org, workshop, T0 + timedelta(hours=1))
+    registrations = []
+    for member in members:
+        request = app.request(member, session_id=session, seats=1)
+        app.accept(org, request)
+        registrations.append(request)
+    clock.set(app.session(session).end)
+    app.confirm_held(org, session)
+    for (registration, member), score in zip(zip(registrations, members, strict=True), (8, 6),
+                                             strict=True):
+        app.confirm_attendance(member, registration)
+        app.evaluate(member, registration, satisfaction=score, conformity=score,
+                     teaching=score, duration=score, recommend=True)
+    app.plan_session(org, workshop, clock.now() + timedelta(days=2))
+    app.post_message(members[0], "Baking tonight")
+    app.follow(members[1], members[0])
+    app.publish_tutorial(org, title="Crème tricks", domain="Cuisine", rights_attested=True,
+                         upload="uploads/creme.mp4")
+    return app, workshop, members[1]
+
+
+def _pages(app: Skilltroc, reader: str) -> list[object]:
+    return [walk(app.upcoming_sessions, 1), walk(app.workshops, 1),
+            walk(app.tutorials, 1), walk(lambda **page: app.search("creme", **page), 1),
+            walk(lambda **page: app.find_members("anna", **page), 1),
+            walk(lambda **page: app.feed(reader, **page), 1)]
+
+
+@pytest.mark.rule("BOOK-40", "AD-7")
+def test_a_workshop_card_shows_its_rating_and_next_session(tmp_path: Path) -> None:
+    for store in _stores(tmp_path):
+        app, workshop, _ = _rated(store)
+        [card] = app.workshops().items
+        assert (card.workshop_id, card.rating, card.evaluations) == (workshop, 7.0, 2)
+        assert card.next_session is not None
+        assert card.next_session.seats_left == 3
+        assert card.next_session.start == app.now() + timedelta(days=2)
+        store.close()
+
+
+#: What a store written before the catalogue lacks: its ordered postings and the
+#: session cards and ratings (SQL, as every store of schema 4 or older).
+_BEFORE_THE_CATALOGUE = (
+    "DELETE FROM ordered_keys",
+    "DELETE FROM entities WHERE kind IN ('session_card', 'workshop_rating')",
+)
+
+
+def _forget_the_catalogue(store: Store) -> None:
+    uow = store.begin()
+    for statement in _BEFORE_THE_CATALOGUE:
+        uow.db.run(statement)  # type: ignore[attr-defined]
+    uow.commit()
+
+
+@pytest.mark.rule("AD-7", "BOOK-40")
+def test_rebuilding_the_read_side_of_an_older_store_gives_back_every_page(
+    tmp_path: Path, pg_dsn: str
+) -> None:
+    makers: list[Callable[[], Store]] = [lambda: SQLiteStore(tmp_path / "old.db"),
+                                         lambda: PostgresStore(pg_dsn)]
+    for make in makers:
+        app, _, reader = _rated(make())
+        pages = _pages(app, reader)
+        assert all(pages)
+        _forget_the_catalogue(app.store)
+        app.store.close()
+        older = Skilltroc(make(), app.clock, policy=CHEAP_POLICY, secret_key=TEST_SECRET_KEY)
+        assert not any(_pages(older, reader))
+        visited = older.rebuild_read_side(batch=2)
+        # a workshop, a tutorial, 3 members, a message; the workshop again (its
+        # rating); 2 sessions
+        assert visited == 9
+        assert _pages(older, reader) == pages
+        before = state_of(older.store)
+        assert older.rebuild_read_side() == visited  # again: nothing changes
+        assert state_of(older.store) == before
+        older.check_invariants(deep=True)
+        older.store.close()
+
+
+@pytest.mark.rule("AD-7")
+def test_a_rebuild_on_a_store_in_step_changes_nothing_and_refuses_a_bad_batch() -> None:
+    app, _, _ = _rated(MemoryStore())
+    app.run_due()
+    before = state_of(app.store)
+    assert app.rebuild_read_side(batch=1) > 0
+    assert state_of(app.store) == before
+    bad_batches: list[Any] = [0, 10_001, "5"]
+    for bad in bad_batches:
+        _refused(partial(app.rebuild_read_side, batch=bad), "AD-7")

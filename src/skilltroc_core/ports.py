@@ -246,6 +246,19 @@ class UnitOfWork(Protocol):
         for queries, never to decide a command on."""
         ...
 
+    def scan(self, kind: EntityKind[E], *, after: str | None = None, limit: int
+             ) -> list[tuple[str, E]]:
+        """Up to ``limit`` stored entities of ``kind`` with their ids, in an order of ids
+        the store keeps, each after the id ``after``: a walk over every entity, for
+        maintenance (rebuilding what a new version derives from stored entities), never
+        for a command."""
+        ...
+
+    def repost(self, kind: EntityKind[E], entity_id: str) -> None:
+        """Post a stored entity under the keys its kind gives it now, as stored keys may
+        predate an index a new version added (nothing if it is not stored)."""
+        ...
+
     def append_notification(self, notification: Notification) -> None: ...
     def forget_notifications(self, member_id: str, email: str | None) -> None:
         """Drop undelivered notices to ``member_id`` or ``email`` (erasure, ACC-7)."""

@@ -1056,6 +1056,13 @@ class SqlUnitOfWork:
     def find(self, kind: EntityKind[E], index: str, key: str) -> list[E]:
         return self._indexes.find(kind, index, key)
 
+    def scan(self, kind: EntityKind[E], *, after: str | None = None, limit: int
+             ) -> list[tuple[str, E]]:
+        return self._indexes.scan(kind, after, limit)
+
+    def repost(self, kind: EntityKind[E], entity_id: str) -> None:
+        self._indexes.repost(kind, entity_id)
+
     # ------------------------------------------------------------------ outbox
     def append_notification(self, notification: Notification) -> None:
         self._outbox.append(notification)
@@ -1190,17 +1197,47 @@ class SqlIndexes:
                 if stored is not None:
                     posted = kind.keys_of(stored)
             elif stored is not None and cached not in unit._absent:  # not known absent
-                unit._flush_for("entity_keys", "ordered_keys")
-                rows = unit.db.all("SELECT idx, key FROM entity_keys WHERE kind = ? AND id = ?",
-                                   kind.name, entity_id)
-                if kind.ordered:
-                    rows += [(index, f"{key}{ORDER_SEPARATOR}{sort_of(position)}")
-                             for index, key, position in unit.db.all(
-                                 "SELECT idx, key, position FROM ordered_keys "
-                                 "WHERE kind = ? AND id = ?", kind.name, entity_id)]
-                posted = posted_pairs(kind, rows)
+                posted = self.stored_pairs(kind, entity_id)
             unit._load(unit._posted, cached, posted)
         return posted
+
+    def stored_pairs(self, kind: EntityKind[E], entity_id: str) -> tuple[IndexKey, ...]:
+        """The pairs the tables post ``entity_id`` under, read from them."""
+        unit = self.unit
+        unit._flush_for("entity_keys", "ordered_keys")
+        rows = unit.db.all("SELECT idx, key FROM entity_keys WHERE kind = ? AND id = ?",
+                           kind.name, entity_id)
+        if kind.ordered:
+            rows += [(index, f"{key}{ORDER_SEPARATOR}{sort_of(position)}")
+                     for index, key, position in unit.db.all(
+                         "SELECT idx, key, position FROM ordered_keys WHERE kind = ? AND id = ?",
+                         kind.name, entity_id)]
+        return posted_pairs(kind, rows)
+
+    def repost(self, kind: EntityKind[E], entity_id: str) -> None:
+        """Post a stored entity under the keys its kind gives it now."""
+        unit = self.unit
+        if unit.read_only:
+            raise _query_writes()
+        entity = unit.get(kind, entity_id)
+        if entity is None:
+            return
+        keys = kind.keys_of(entity)
+        added, removed = reposting(self.stored_pairs(kind, entity_id), keys)
+        if added or removed:
+            check_unique(kind, added, lambda index, key: self.taken(
+                kind.name, index.name, key, entity_id))
+            self.move(kind, entity_id, removed, added)
+        unit._remember(unit._posted, (kind.name, entity_id), keys)
+
+    def scan(self, kind: EntityKind[E], after: str | None, limit: int) -> list[tuple[str, E]]:
+        """Stored entities of ``kind`` in id order after ``after`` (a maintenance walk)."""
+        unit = self.unit
+        unit._flush_for("entities")
+        rows = unit.db.all("SELECT id, data FROM entities WHERE kind = ? AND id > ? "
+                           "ORDER BY id LIMIT ?", kind.name, after or "", max(limit, 0))
+        return [(entity_id, unit._entities.get((kind.name, entity_id))
+                 or _decoded(kind, entity_id, data)) for entity_id, data in rows]
 
     def taken(self, kind: str, index: str, key: str, entity_id: str) -> bool:
         """Whether an entity other than ``entity_id`` has ``key`` in a unique index."""

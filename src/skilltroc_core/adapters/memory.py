@@ -513,6 +513,29 @@ class _MemoryUnitOfWork:
         return [Ordered(position, table[position.rpartition(ORDER_SEPARATOR)[2]])
                 for position in texts.after(after, limit)]
 
+    def scan(self, kind: EntityKind[E], *, after: str | None = None, limit: int
+             ) -> list[tuple[str, E]]:
+        table = self._store._entities.get(kind.name, {})
+        ids = sorted(entity_id for entity_id in table if after is None or entity_id > after)
+        return [(entity_id, table[entity_id]) for entity_id in ids[:max(limit, 0)]]
+
+    def repost(self, kind: EntityKind[E], entity_id: str) -> None:
+        store = self._store
+        journal = store._entries()
+        entity = self.get(kind, entity_id)
+        if entity is None:
+            return
+        tables = store._kind(kind)
+        keys = kind.keys_of(entity)
+        missing = tuple((position, key) for position, key in keys
+                        if entity_id not in tables.postings[position].get(key, {}))
+        stale = tuple(pair for pair in tables.stored_keys.get(entity_id, ()) if pair not in keys)
+        if missing or stale:
+            self._repost(tables, entity_id, stale, missing, journal)
+            journal.append((_put_back_keyed, tables.entities, tables.stored_keys, entity_id,
+                            entity, tables.stored_keys.get(entity_id, ())))
+            tables.stored_keys[entity_id] = keys
+
     def find(self, kind: EntityKind[E], index: str, key: str) -> list[E]:
         store = self._store
         tables = store._kinds.get(kind.name)

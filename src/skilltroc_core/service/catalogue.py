@@ -13,8 +13,10 @@ BOOK-1, BOOK-2, BOOK-18, TUTO-1, SOCIAL-1, ACC-7.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Final, TypeVar
+from functools import partial
+from typing import Any, Final, TypeVar
 
 import attrs
 
@@ -31,12 +33,13 @@ from ..listings import (
     sortable_instant,
     words,
 )
+from ..ports import EntityKind
 from ..tutorials import Tutorial
 from . import kinds
 from .context import Area
 from .paging import Found, later, page_limit, paged, read_cursor, walk
-from .read_side import SESSION_CARDS, WORKSHOP_RATINGS, WorkshopRating
-from .registry import ANYONE, query
+from .read_side import SESSION_CARDS, WORKSHOP_RATINGS, WorkshopRating, project, rate_again
+from .registry import ANYONE, HOST, command, query
 from .tutorials import TUTORIALS
 from .units import Tx
 
@@ -262,6 +265,48 @@ class CatalogueReads(Area):
                 lambda m: MemberCard(member_id=m.id, display_name=m.profile.display_name or ""),
                 stop=lambda entry: not entry.position.startswith(start))
         return paged("find_members", filters, found, want)
+
+
+    @command(actor=HOST, rules=("AD-7", "BOOK-40"))
+    def rebuild_read_side(self, *, batch: int = 500) -> int:
+        """Post every stored workshop, tutorial, member and feed message under the
+        catalogue's ordered indexes, and make every session's catalogue card and every
+        workshop's rating again; returns how many entities it went through. For a SQL
+        store written by a version before the catalogue (schema 4 or older), whose
+        entities predate them. Runs in units of ``batch`` entities (one workshop's rating
+        or one session's card is always made in one unit, so commands may run meanwhile);
+        running it again changes nothing."""
+        if type(batch) is not int or not 1 <= batch <= 10_000:
+            raise InvalidInputError(f"a batch is a whole number from 1 to 10000, not {batch!r}",
+                                    rule="AD-7")
+        done = 0
+        indexed: tuple[EntityKind[Any], ...] = (
+            kinds.WORKSHOPS, TUTORIALS, kinds.MEMBERS, kinds.FEED)
+        for kind in indexed:
+            done += self._each(kind, batch, partial(_repost, kind))
+        done += self._each(kinds.WORKSHOPS, batch,
+                           lambda tx, entity_id, _: rate_again(tx, entity_id))
+        done += self._each(kinds.SESSIONS, batch, lambda tx, entity_id, session:
+                           project(tx, kinds.SESSIONS, entity_id, session))
+        return done
+
+    def _each(self, kind: EntityKind[E], batch: int, step: Callable[[Tx, str, E], None]
+              ) -> int:
+        """Do ``step`` on every stored entity of ``kind``, ``batch`` of them a unit."""
+        done, last = 0, None
+        while True:
+            with self.command() as tx:
+                entities = tx.uow.scan(kind, after=last, limit=batch)
+                for entity_id, entity in entities:
+                    step(tx, entity_id, entity)
+            done += len(entities)
+            if len(entities) < batch:
+                return done
+            last = entities[-1][0]
+
+
+def _repost(kind: EntityKind[Any], tx: Tx, entity_id: str, _: object) -> None:
+    tx.uow.repost(kind, entity_id)
 
 
 def tutorial_card(tx: Tx, tutorial: Tutorial) -> TutorialCard | None:

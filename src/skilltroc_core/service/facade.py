@@ -199,6 +199,7 @@ class Skilltroc:
     tutorials = via(CatalogueReads.tutorials)
     search = via(CatalogueReads.search)
     find_members = via(CatalogueReads.find_members)
+    rebuild_read_side = via(CatalogueReads.rebuild_read_side)
 
     # platform
     now = via(PlatformService.now)

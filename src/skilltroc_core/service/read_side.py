@@ -24,7 +24,14 @@ from . import kinds
 if TYPE_CHECKING:
     from .units import Tx
 
-__all__ = ["SESSION_CARDS", "WORKSHOP_RATINGS", "WorkshopRating", "project", "session_card"]
+__all__ = [
+    "SESSION_CARDS",
+    "WORKSHOP_RATINGS",
+    "WorkshopRating",
+    "project",
+    "rate_again",
+    "session_card",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -79,6 +86,16 @@ def _evaluation_written(tx: Tx, evaluation_id: str, evaluation: Evaluation) -> N
     tx.uow.put(WORKSHOP_RATINGS, rating.id, attrs.evolve(
         rating, evaluations=rating.evaluations + 1,
         score_sum=rating.score_sum + sum(evaluation.scores)))
+
+
+def rate_again(tx: Tx, workshop_id: str) -> None:
+    """Count a workshop's rating again from its evaluations (a read side being rebuilt)."""
+    scores = [sum(e.scores) for e in tx.find(kinds.EVALUATIONS, "workshop", workshop_id)]
+    if scores:
+        tx.uow.put(WORKSHOP_RATINGS, workshop_id, WorkshopRating(
+            id=workshop_id, evaluations=len(scores), score_sum=sum(scores)))
+    else:
+        tx.uow.delete(WORKSHOP_RATINGS, workshop_id)
 
 
 #: What writing an entity of each kind (by name) changes on the read side. An evaluation

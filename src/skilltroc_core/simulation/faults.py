@@ -97,6 +97,15 @@ class _FaultyUnitOfWork:
         self._counter.tick("page")
         return self._inner.page(kind, index, key, after=after, limit=limit)
 
+    def scan(self, kind: EntityKind[E], *, after: str | None = None, limit: int
+             ) -> list[tuple[str, E]]:
+        self._counter.tick("scan")
+        return self._inner.scan(kind, after=after, limit=limit)
+
+    def repost(self, kind: EntityKind[E], entity_id: str) -> None:
+        self._counter.tick("repost")
+        self._inner.repost(kind, entity_id)
+
     def append_notification(self, notification: Notification) -> None:
         self._counter.tick("append_notification")
         self._inner.append_notification(notification)

@@ -4,7 +4,8 @@ An ordered index (:class:`~skilltroc_core.ports.Index` with ``order``) keeps eac
 entities sorted by their sort text, then by id, and :meth:`UnitOfWork.page
 <skilltroc_core.ports.UnitOfWork.page>` reads them a page at a time after a position
 (keyset pagination). These tests drive the port by hand, as :mod:`.port` does, and
-compare every page with a plain sort of the entities it should hold.
+compare every page with a plain sort of the entities it should hold; and the walks an
+upgrade needs: :meth:`scan` over a kind, :meth:`repost` under an index added since.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ LISTED: EntityKind[Listed] = EntityKind(
         Index(name="plain", keys=lambda item: item.shelves),
     ),
 )
+
+
+#: The entities :meth:`OrderedIndexContract.test_a_scan_walks_every_entity_of_a_kind_once`
+#: stores, by id.
+LISTED_BY_ID = {f"i{n}": Listed(id=f"i{n}", shelves=(), rank="") for n in (5, 1, 12, 3, 8)}
 
 
 def walk(uow: UnitOfWork, shelf: str, size: int, after: str | None = None) -> list[str]:
@@ -221,3 +227,45 @@ class OrderedIndexContract(StoreUnderTest):
 
         model: dict[str, Listed] = {}
         check()
+
+    @pytest.mark.rule("STAR-6")
+    def test_a_scan_walks_every_entity_of_a_kind_once(self, store: Store) -> None:
+        items = list(LISTED_BY_ID.values())
+        self._put(store, *items)
+        uow = store.begin(read_only=True)
+        for size in (1, 2, 5):
+            seen: list[str] = []
+            after = None
+            while True:
+                batch = uow.scan(LISTED, after=after, limit=size)
+                seen += [entity_id for entity_id, _ in batch]
+                assert all(LISTED_BY_ID[entity_id] == entity for entity_id, entity in batch)
+                if len(batch) < size:
+                    break
+                after = batch[-1][0]
+            assert sorted(seen) == sorted(item.id for item in items), size
+            assert len(seen) == len(items)
+        uow.rollback()
+
+    @pytest.mark.rule("STAR-6")
+    def test_a_repost_posts_a_stored_entity_under_an_index_added_since(
+        self, store: Store
+    ) -> None:
+        """An entity stored by a kind without an ordered index is found by pages once
+        reposted by the kind that has it (an upgrade adding an index)."""
+        before = EntityKind(name=LISTED.name, type=Listed, indexes=(LISTED.indexes[1],))
+        uow = store.begin()
+        uow.put(before, "a", Listed(id="a", shelves=("x",), rank="2"))
+        uow.put(before, "b", Listed(id="b", shelves=("x",), rank="1"))
+        uow.commit()
+        uow = store.begin()
+        assert uow.page(LISTED, "shelf", "x", limit=5) == []
+        uow.repost(LISTED, "a")
+        uow.repost(LISTED, "b")
+        uow.repost(LISTED, "missing")  # nothing stored: nothing to do
+        uow.commit()
+        uow = store.begin()
+        assert walk(uow, "x", 1) == ["b", "a"]
+        uow.repost(LISTED, "a")  # again: nothing changes
+        assert walk(uow, "x", 5) == ["b", "a"]
+        uow.rollback()

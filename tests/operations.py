@@ -127,6 +127,8 @@ ACTING: dict[str, Acting] = {
                                  lambda c: c.eve, strangers=lambda c: (c.gus, c.org)),
     "evaluate": Acting(lambda s, c, m: s.evaluate(m, c.r_attended, **SCORES), lambda c: c.fay,
                        strangers=lambda c: (c.gus, c.org, c.eve)),
+    "workshop_waitlist": Acting(lambda s, c, m: s.workshop_waitlist(m, c.ws), lambda c: c.org,
+                                strangers=lambda c: (c.pia, c.cat)),
     "session_roster": Acting(lambda s, c, m: s.session_roster(m, c.planned), lambda c: c.org,
                              strangers=lambda c: (c.pia, c.ann)),
     "contact_email": Acting(lambda s, c, m: s.contact_email(m, c.r_registered),

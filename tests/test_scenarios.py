@@ -77,6 +77,12 @@ def test_a_good_scenario_narrates_each_step_with_the_stars_that_moved() -> None:
          'capacity = 2\n\n[[step]]\ndo = "publish_tutorial"\nmember = "alice"\n'
          'tutorial = "bread"\nupload = "v.mp4"\ndomain = "cooking"\n\n'
          '[[step]]\nexpect = { attached = { alice = ["bread"] } }\n', "attached"),
+        ('\n[[step]]\nexpect = { catalogue = { cooking = ["s9"] } }\n', "catalogue"),
+        ('\n[[step]]\nexpect = { catalogue = { " " = [] } }\n', "catalogue"),
+        ('\n[[step]]\nexpect = { search = { bread = "alice" } }\n', "search"),
+        ('\n[[step]]\nexpect = { members_found = { al = ["alice", "alice"] } }\n',
+         "members_found"),
+        ('\n[[step]]\nexpect = { roster = { s1 = ["alice"] } }\n', "roster"),
     ],
 )
 def test_a_malformed_file_is_refused_before_running_naming_file_step_and_key(
@@ -170,6 +176,29 @@ def test_attached_names_every_item_on_the_profile_in_any_order(tmp_path: Path) -
                               '{ alice = ["w2", "w1"] } }\n'))
     assert not passed
     assert "expected attached of alice = ['w1', 'w2'], found ['w2']" in text
+
+
+@pytest.mark.rule("AD-7", "BOOK-18")
+def test_a_catalogue_list_is_compared_in_order_and_a_roster_in_any_order(
+    tmp_path: Path,
+) -> None:
+    steps = ('\n[[step]]\ndo = "create_workshop"\nmember = "alice"\nworkshop = "w1"\n'
+             'cost = 0\ncapacity = 3\ndomain = "Cuisine"\n\n[[step]]\ndo = "signup"\n'
+             'member = "bob"\n\n[[step]]\ndo = "signup"\nmember = "carol"\n')
+    for day, session in ((3, "s1"), (2, "s2")):
+        steps += (f'\n[[step]]\ndo = "plan_session"\nmember = "alice"\nworkshop = "w1"\n'
+                  f'session = "{session}"\nat = 2027-03-0{day}T10:00:00+01:00\n')
+    for member in ("carol", "bob"):
+        steps += (f'\n[[step]]\ndo = "request"\nmember = "{member}"\nsession = "s1"\n'
+                  f'seats = 1\nas = "r_{member}"\n\n[[step]]\ndo = "accept"\n'
+                  f'member = "alice"\nrequest = "r_{member}"\n')
+    passed, text = _run(_file(tmp_path, steps + '\n[[step]]\nexpect = { catalogue = '
+                              '{ cuisine = ["s2", "s1"] }, roster = { s1 = ["bob", "carol"] } }\n'))
+    assert passed, text
+    passed, text = _run(_file(tmp_path, steps + '\n[[step]]\nexpect = { catalogue = '
+                              '{ CUISINE = ["s1", "s2"] } }\n'))
+    assert not passed
+    assert "expected catalogue of CUISINE = ['s1', 's2'], found ['s2', 's1']" in text
 
 
 @pytest.mark.rule("PROF-7", "ACC-1")

@@ -71,6 +71,17 @@ class ProfileStats:
     campaigns: tuple[str, ...]
 
 
+def _waitlist(tx: Tx, workshop_id: str) -> tuple[WaitlistEntry, ...]:
+    """The members waiting for a session of a workshop, oldest request first (BOOK-22)."""
+    waiting = []
+    for r in tx.find(kinds.REGISTRATIONS, "workshop_waitlist", workshop_id):
+        member = tx.shown_member(r.member)
+        waiting.append(WaitlistEntry(registration_id=r.id, member_id=r.member, seats=r.seats,
+                                     display_name=member.display if member else "",
+                                     requested_at=r.requested_at))
+    return tuple(waiting)
+
+
 class BookingReads(Area):
     """Reads of workshops, sessions and requests, agendas and profile numbers."""
 
@@ -226,15 +237,21 @@ class BookingReads(Area):
                         registration_id=r.id, member_id=r.member, seats=r.seats,
                         display_name=member.display if member else "",
                         email=member.email if member else None))
-            waiting = []
-            for r in tx.find(kinds.REGISTRATIONS, "workshop_waitlist", session.workshop):
-                member = tx.shown_member(r.member)
-                waiting.append(WaitlistEntry(
-                    registration_id=r.id, member_id=r.member, seats=r.seats,
-                    display_name=member.display if member else "",
-                    requested_at=r.requested_at))
             return SessionRoster(session_id=session.id, registered=tuple(registered),
-                                 waitlist=tuple(waiting))
+                                 waitlist=_waitlist(tx, session.workshop))
+
+    @query(actor=ORGANIZER, rules=("BOOK-22", "ACC-7"))
+    def workshop_waitlist(self, member_id: str, workshop_id: str) -> tuple[WaitlistEntry, ...]:
+        """BOOK-22: for the workshop's organizer, the members waiting for a session of it
+        ("Ateliers à planifier"), oldest request first, with their seats; a deactivated
+        member shows no name (ACC-7). O(waitlist)."""
+        with self.query() as tx:
+            organizer = tx.actor(member_id, "BOOK-22")
+            workshop = tx.require(kinds.WORKSHOPS, workshop_id, "BOOK-22")
+            if workshop.organizer != organizer.id:
+                raise NotAllowedError("only its organizer sees who waits for a workshop",
+                                      rule="BOOK-22", workshop=workshop_id)
+            return _waitlist(tx, workshop.id)
 
     @query(actor=ANYONE, rules=("BOOK-18",))
     def seats_left(self, session_id: str) -> int:

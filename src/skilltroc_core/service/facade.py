@@ -191,6 +191,7 @@ class Skilltroc:
     participant_agenda = via(BookingReads.participant_agenda)
     organizer_agenda = via(BookingReads.organizer_agenda)
     session_roster = via(BookingReads.session_roster)
+    workshop_waitlist = via(BookingReads.workshop_waitlist)
     seats_left = via(BookingReads.seats_left)
 
     # catalogue

@@ -33,6 +33,7 @@ from .scenarios import (
     COMMANDS,
     EXPECTATION_SUMMARIES,
     EXPECTATIONS,
+    TEXT_KEYED,
     CommandSpec,
 )
 
@@ -270,8 +271,9 @@ def scenario_format_page() -> str:
                    f" | {keys(command.optional, command)} |")
     out += ["", "## Expectations (`expect`)", "", "| key | keyed by | checks |", "|---|---|---|"]
     for key, kind in EXPECTATIONS.items():
-        out.append(f"| `{key}` | {f'{kind} alias' if kind else '(a number)'} | "
-                   f"{EXPECTATION_SUMMARIES[key]} |")
+        keyed = "(a number)" if kind is None else kind if kind in TEXT_KEYED else (
+            f"{kind} alias")
+        out.append(f"| `{key}` | {keyed} | {EXPECTATION_SUMMARIES[key]} |")
     return "\n".join(out) + "\n"
 
 

@@ -16,6 +16,7 @@ from .derived import COMMAND_SUMMARIES, COMMANDS
 from .format import (
     EXPECTATION_SUMMARIES,
     EXPECTATIONS,
+    TEXT_KEYED,
     CommandSpec,
     Scenario,
     ScenarioResult,
@@ -32,6 +33,7 @@ __all__ = [
     "EXPECTATION_SUMMARIES",
     "EXPECTERS",
     "HANDLERS",
+    "TEXT_KEYED",
     "CommandSpec",
     "Runner",
     "Scenario",

@@ -187,12 +187,26 @@ def _summarized(what: str, table: Mapping[str, object], summaries: Mapping[str, 
 
 _summarized("commands", WRITTEN_COMMANDS, WRITTEN_SUMMARIES)
 
-#: expectation key -> (kind of alias its table is keyed by, or None for a plain number)
+# What the lists of the catalogue are read with, instead of an alias.
+DOMAIN, WORDS, PREFIX = "skill domain", "search words", "name prefix"
+TEXT_KEYED = (DOMAIN, WORDS, PREFIX)
+#: expectation key -> what its table is keyed by (a kind of alias, or a text of
+#: TEXT_KEYED), or None for a plain number
 EXPECTATIONS: Mapping[str, str | None] = {
     "balance": MEMBER, "held": MEMBER, "seats_left": SESSION, "level": MEMBER,
     "rating": MEMBER, "recommendation_rate": MEMBER, "earned": TUTORIAL, "views": TUTORIAL,
     "impressions": CAMPAIGN, "goal": CAMPAIGN, "notified": MEMBER, "not_notified": MEMBER,
     "total_stars": None, "attached": MEMBER, "public": MEMBER,
+    "catalogue": DOMAIN, "search": WORDS, "members_found": PREFIX, "roster": SESSION,
+    "waitlist": WORKSHOP,
+}
+#: The expectations that are lists of aliases: the kinds of alias they name, and whether
+#: their order counts (a list read in the order the library gives it) or not.
+LISTS: Mapping[str, tuple[tuple[str, ...], bool]] = {
+    "attached": ((WORKSHOP, TUTORIAL, CAMPAIGN), False),
+    "catalogue": ((SESSION,), True), "search": ((WORKSHOP, TUTORIAL), True),
+    "members_found": ((MEMBER,), True), "roster": ((MEMBER,), False),
+    "waitlist": ((MEMBER,), True),
 }
 EXPECTATION_SUMMARIES: Mapping[str, str] = {
     "balance": "stars the member can spend now",
@@ -211,10 +225,17 @@ EXPECTATION_SUMMARIES: Mapping[str, str] = {
     "attached": "the workshops, tutorials and campaigns on the member's profile, in any "
                 "order (PROF-2)",
     "public": "whether the member's profile is public (PROF-7)",
+    "catalogue": "the sessions of a skill domain (case and accents aside; `all`: every "
+                 "domain) planned and not started yet, soonest first (AD-7), every page",
+    "search": "the workshops and tutorials whose title, description, domain or locality "
+              "hold every word (case and accents aside), newest first (AD-7), every page",
+    "members_found": "the active members whose display name starts with the prefix, in "
+                     "name order (SOCIAL-1), every page",
+    "roster": "the members registered for a session, in any order (BOOK-18)",
+    "waitlist": "the members waiting for a session of a workshop, oldest request first "
+                "(BOOK-22)",
 }
 _summarized("expectations", EXPECTATIONS, EXPECTATION_SUMMARIES)
-#: the alias kinds a profile's attachments (PROF-2) are named by
-_ATTACHABLE = (WORKSHOP, TUTORIAL, CAMPAIGN)
 _STEP_KINDS = ("do", "expect", "advance", "at")
 _TOP_KEYS = {"title", "rules", "start", "timezone", "step"}
 

@@ -17,17 +17,18 @@ from ...instants import require_aware
 from ...rules import DEFAULT_POLICY
 from .derived import COMMANDS
 from .format import (
-    _ATTACHABLE,
     _TOP_KEYS,
     ALIAS_KINDS,
     BOOL,
     EXPECTATIONS,
     INSTANT,
     INT,
+    LISTS,
     MEMBER,
     STR,
     STR_LIST,
     TABLE,
+    TEXT_KEYED,
     Scenario,
     Step,
 )
@@ -168,7 +169,11 @@ def _check_expect(raw: Mapping[str, Any], number: int, declared: dict[str, dict[
         if not isinstance(value, dict):
             raise bad(f"'{key}' maps aliases to values", number, key)
         for alias, expected in value.items():
-            if alias not in declared[alias_kind]:
+            if alias_kind in TEXT_KEYED:
+                if not alias.strip():
+                    raise bad(f"'{key}' is keyed by a {alias_kind}, not an empty text",
+                              number, key)
+            elif alias not in declared[alias_kind]:
                 raise bad(f"unknown {alias_kind} alias {alias!r}", number, key)
             if key in ("notified", "not_notified"):
                 if not (isinstance(expected, str) or _type_ok(expected, STR_LIST)):
@@ -179,22 +184,30 @@ def _check_expect(raw: Mapping[str, Any], number: int, declared: dict[str, dict[
             elif key == "public":
                 if not isinstance(expected, bool):
                     raise bad("public is true or false", number, key)
-            elif key == "attached":
-                if not _type_ok(expected, STR_LIST):
-                    raise bad("attached takes a list of workshop, tutorial or campaign "
-                              "aliases", number, key)
-                if len(set(expected)) != len(expected):
-                    raise bad("attached names each alias once", number, key)
-                for name in expected:
-                    named = [kind for kind in _ATTACHABLE if name in declared[kind]]
-                    if not named:
-                        raise bad(f"unknown workshop, tutorial or campaign alias {name!r}",
-                                  number, key)
-                    if len(named) > 1:
-                        raise bad(f"{name!r} names a {' and a '.join(named)}: attached cannot "
-                                  "tell them apart (give them different aliases)", number, key)
+            elif key in LISTS:
+                _check_list(key, expected, number, declared, bad)
             elif type(expected) not in (int, float) or isinstance(expected, bool):
                 raise bad(f"'{key}' values are numbers", number, key)
+
+
+def _check_list(key: str, expected: object, number: int,
+                declared: dict[str, dict[str, bool]],
+                bad: Callable[..., ScenarioFormatError]) -> None:
+    """A list expectation: aliases of the kinds it lists, each once, each unambiguous."""
+    kinds, _ = LISTS[key]
+    what = " or ".join(kinds)
+    if not _type_ok(expected, STR_LIST):
+        raise bad(f"{key} takes a list of {what} aliases", number, key)
+    assert isinstance(expected, list)
+    if len(set(expected)) != len(expected):
+        raise bad(f"{key} names each alias once", number, key)
+    for name in expected:
+        named = [kind for kind in kinds if name in declared[kind]]
+        if not named:
+            raise bad(f"unknown {what} alias {name!r}", number, key)
+        if len(named) > 1:
+            raise bad(f"{name!r} names a {' and a '.join(named)}: {key} cannot tell them "
+                      "apart (give them different aliases)", number, key)
 
 
 def _check_advance(raw: Mapping[str, Any], number: int,

@@ -4,10 +4,11 @@ invariants checked after every one, and the first step that does not hold stops 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, TextIO
+from functools import partial
+from typing import Any, TextIO, TypeVar
 
 import attrs
 
@@ -16,21 +17,25 @@ from ...errors import InvariantViolationError, SkilltrocError
 from ...events import Notification
 from ...instants import require_aware, to_local
 from ...keys import MIN_SECRET_BYTES
+from ...listings import Page, WorkshopCard
 from ...ports import Store
 from ...rules import DEFAULT_POLICY, Policy
 from ...service import Skilltroc
 from ...testing.snapshot import Scope, StoreState, state_of
 from .commands import HANDLERS
 from .format import (
-    _ATTACHABLE,
     ALIAS_KINDS,
     EXPECTATIONS,
+    LISTS,
     MEMBER,
+    TEXT_KEYED,
     Scenario,
     ScenarioResult,
     Step,
     StepFailedError,
 )
+
+T = TypeVar("T")
 
 
 class Runner:
@@ -200,7 +205,7 @@ class Runner:
         for alias, expected in value.items():
             alias_kind = EXPECTATIONS[key]
             assert alias_kind is not None
-            target = self.id_of(alias_kind, alias)
+            target = alias if alias_kind in TEXT_KEYED else self.id_of(alias_kind, alias)
             try:
                 actual = EXPECTERS[key](self, target, expected)
             except StepFailedError as exc:
@@ -212,9 +217,10 @@ class Runner:
             if key in ("notified", "not_notified"):
                 shown.append(f"{key} {alias} {expected}")
                 continue
-            # attached: a set of aliases, in any order
-            self._compare(key, alias, sorted(expected) if isinstance(expected, list)
-                          else expected, actual)
+            if key in LISTS and not LISTS[key][1]:  # a set of aliases, in any order
+                self._compare(key, alias, sorted(expected), sorted(actual))
+            else:
+                self._compare(key, alias, expected, actual)
             shown.append(f"{key} {alias} = {actual}")
         return ", ".join(shown)
 
@@ -291,19 +297,65 @@ EXPECTERS: dict[str, Callable[[Runner, str, Any], Any]] = {
 }
 
 
-def _expect_attached(runner: Runner, member_id: str, expected: Any) -> list[str]:
-    """PROF-2: the aliases of what the member's profile shows, sorted, one per item (an
-    item the scenario has no alias for shows as its id)."""
-    stats = runner.app.profile_stats(member_id)
-    names = {found: alias for kind in _ATTACHABLE
+def _aliases(runner: Runner, key: str, ids: Iterable[str]) -> list[str]:
+    """The aliases of ``ids`` among those ``key`` lists (an id with no alias as itself)."""
+    names = {found: alias for kind in LISTS[key][0]
              for alias, found in runner.aliases[kind].items()}
-    attached = dict.fromkeys((*stats.workshops, *stats.recommended_workshops,
-                              *stats.tutorials, *stats.campaigns))
-    return sorted(names.get(item, item) for item in attached)
+    return [names.get(item, item) for item in ids]
+
+
+def _every(read: Callable[..., Page[T]]) -> list[T]:
+    """Every item of a list, page after page through its cursors."""
+    items: list[T] = []
+    cursor = None
+    while True:
+        page = read(after=cursor)
+        items += page.items
+        if page.next is None:
+            return items
+        cursor = page.next
+
+
+def _expect_attached(runner: Runner, member_id: str, expected: Any) -> list[str]:
+    """PROF-2: the aliases of what the member's profile shows, one per item."""
+    stats = runner.app.profile_stats(member_id)
+    return _aliases(runner, "attached", dict.fromkeys((
+        *stats.workshops, *stats.recommended_workshops, *stats.tutorials, *stats.campaigns)))
+
+
+def _expect_catalogue(runner: Runner, domain: str, expected: Any) -> list[str]:
+    cards = _every(partial(runner.app.upcoming_sessions,
+                           domain=None if domain == "all" else domain))
+    return _aliases(runner, "catalogue", (card.session_id for card in cards))
+
+
+def _expect_search(runner: Runner, text: str, expected: Any) -> list[str]:
+    found = _every(partial(runner.app.search, text))
+    return _aliases(runner, "search", (
+        card.workshop_id if isinstance(card, WorkshopCard) else card.tutorial_id
+        for card in found))
+
+
+def _expect_roster(runner: Runner, session_id: str, expected: Any) -> list[str]:
+    organizer = runner.app.session(session_id).organizer
+    roster = runner.app.session_roster(organizer, session_id)
+    return _aliases(runner, "roster", (entry.member_id for entry in roster.registered))
+
+
+def _expect_waitlist(runner: Runner, workshop_id: str, expected: Any) -> list[str]:
+    organizer = runner.app.workshop(workshop_id).organizer
+    waiting = runner.app.workshop_waitlist(organizer, workshop_id)
+    return _aliases(runner, "waitlist", (entry.member_id for entry in waiting))
 
 
 EXPECTERS.update({
     "attached": _expect_attached,
+    "catalogue": _expect_catalogue,
+    "search": _expect_search,
+    "members_found": lambda r, prefix, e: _aliases(r, "members_found", (
+        card.member_id for card in _every(partial(r.app.find_members, prefix)))),
+    "roster": _expect_roster,
+    "waitlist": _expect_waitlist,
     "public": lambda r, m, e: r.app.profile(m).public,
     "earned": lambda r, t, e: r.app.tutorial(t).stars_earned,
     "views": lambda r, t, e: r.app.tutorial(t).views,

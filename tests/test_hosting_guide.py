@@ -13,8 +13,8 @@ GUIDE = Path(__file__).parent.parent / "docs" / "hosting.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
 
 
-def test_the_guide_has_its_three_examples() -> None:
-    assert len(BLOCKS) == 3
+def test_the_guide_has_its_four_examples() -> None:
+    assert len(BLOCKS) == 4
 
 
 @pytest.mark.rule("STAR-2", "BOOK-11", "BOOK-4", "BOOK-16")
@@ -65,3 +65,8 @@ def test_the_race_example_runs_every_race_on_the_store(tmp_path: Path) -> None:
     passed = _passed_tests(BLOCKS[2], tmp_path / "test_my_races.py")
     assert sorted(nodeid.split("[")[1].rstrip("]") for nodeid in passed) == [
         "ad_goal_race", "killed_process_race", "seat_race", "wallet_race"]
+
+
+@pytest.mark.rule("AD-7", "SOCIAL-1")
+def test_the_pages_example_walks_the_catalogue_through_its_cursors(tmp_path: Path) -> None:
+    exec(compile(BLOCKS[3], str(GUIDE), "exec"), {"workdir": tmp_path})

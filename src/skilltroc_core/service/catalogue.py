@@ -7,6 +7,13 @@ hides is left out at read time: the workshops, sessions and tutorials of a deact
 member, and deactivated or purged members themselves. A filter that is not the index's
 key is applied to the entries read, so a page with a rare filter reads more entries.
 
+Search is an inverted index kept by the stores like any ordered index: a workshop or a
+tutorial is listed under each word of its texts, folded (case and accents dropped), in
+page order. A search reads the list of its longest word and keeps the entries holding
+every other word. SQLite's FTS5 and PostgreSQL's GIN indexes find the matches but not in
+the catalogue's order, so a page would sort every match first; here a page costs its
+size, and the three stores give the same results by construction.
+
 Rules: AD-7 (L716: members search or browse workshops and tutorials by skill domain),
 BOOK-1, BOOK-2, BOOK-18, TUTO-1, SOCIAL-1, ACC-7.
 """

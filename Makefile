@@ -25,7 +25,7 @@ postgres-binaries:
 
 # The main job: every example scenario on a fresh embedded SQLite store, narrated.
 run: $(STAMP)
-	$(VENV)/bin/skilltroc run docs/examples/*.toml
+	$(VENV)/bin/skilltroc run --examples
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests

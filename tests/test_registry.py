@@ -40,14 +40,14 @@ from skilltroc_core.service.registry import (
 from skilltroc_core.simulation import Simulator, generate
 from skilltroc_core.testing import SkilltrocMachine
 from skilltroc_core.tools.facadegen import END, FACADE, refresh_facade
-from skilltroc_core.tools.scenarios import Runner, load_scenario
+from skilltroc_core.tools.scenarios import Runner, example_files, load_scenario
 
 from . import test_fuzz
 from .members_support import START
 from .operations import ACTING, HARNESSES, NOT_IN
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = sorted((ROOT / "docs" / "examples").glob("*.toml"))
+EXAMPLES = example_files()
 SCENARIO_FILES = Path(__file__).resolve().parent / "scenario_files"
 #: What the facade shows besides the declared operations: wiring a host does itself.
 WIRING = {"command", "query", "add_purge_hook"}

@@ -16,7 +16,13 @@ from skilltroc_core.catalogue import rule_ids
 from skilltroc_core.errors import ScenarioFormatError
 from skilltroc_core.ports import Store, Timer, UnitOfWork
 from skilltroc_core.tools.cli import main, run_scenarios
-from skilltroc_core.tools.scenarios import COMMAND_SUMMARIES, COMMANDS, Runner, load_scenario
+from skilltroc_core.tools.scenarios import (
+    COMMAND_SUMMARIES,
+    COMMANDS,
+    Runner,
+    example_files,
+    load_scenario,
+)
 from skilltroc_core.tools.scenarios.derived import DERIVED
 
 from .pg_fixtures import pg_dsn, pg_server
@@ -24,7 +30,7 @@ from .pg_fixtures import pg_dsn, pg_server
 __all__ = ["pg_dsn", "pg_server"]  # the fixtures, imported for pytest to find
 
 HERE = Path(__file__).parent / "scenario_files"
-EXAMPLES = sorted((Path(__file__).parent.parent / "docs" / "examples").glob("*.toml"))
+EXAMPLES = example_files()
 HEADER = 'start = 2027-03-01T09:00:00+01:00\n\n[[step]]\ndo = "signup"\nmember = "alice"\n'
 
 
@@ -276,7 +282,7 @@ def test_the_command_line_prints_the_summary_and_exits_1_on_failure(
 
 @pytest.mark.parametrize("store", ["memory", "sqlite"])
 def test_every_example_passes(store: str) -> None:
-    assert EXAMPLES, "docs/examples holds the product owners' scenarios"
+    assert EXAMPLES, "the package carries the product owners' scenarios"
     out = io.StringIO()
     status = run_scenarios([str(p) for p in EXAMPLES], store=store, quiet=True, out=out)
     assert status == 0, out.getvalue()

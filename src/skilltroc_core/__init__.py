@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 from .adapters.clocks import ManualClock, SystemClock
 from .adapters.ids import RandomIds, SequentialIds
 from .errors import SkilltrocError
@@ -20,4 +22,7 @@ __all__ = [
     "check_invariants",
 ]
 
-__version__ = "0.1.0"
+try:  # one source: the version the package was installed with (pyproject.toml)
+    __version__ = version("skilltroc-core")
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from .. import __version__
 from ..adapters.memory import MemoryStore
 from ..adapters.sqlite import SQLiteStore
 from ..catalogue import rule_ids
@@ -24,7 +25,7 @@ from ..simulation.command import add_parser as add_simulate_parser
 from . import bench, bench_scale
 from .demo import ledger_demo
 from .docsgen import write_or_check
-from .scenarios import Runner, load_scenario
+from .scenarios import Runner, example_files, load_scenario
 
 __all__ = ["main", "run_scenarios"]
 
@@ -189,6 +190,15 @@ def run_scenarios(files: Sequence[str], store: str = "sqlite", quiet: bool = Fal
     return 1 if failed else 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    files = [*args.files, *(str(path) for path in example_files())] if args.examples else (
+        args.files)
+    if not files:
+        print("skilltroc run: name scenario files, or --examples", file=sys.stderr)
+        return 2
+    return run_scenarios(files, args.store, args.quiet)
+
+
 def _docs(args: argparse.Namespace) -> int:
     stale = write_or_check(Path.cwd(), Path(args.out), args.check)
     if args.check:
@@ -235,17 +245,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="skilltroc", description="Skilltroc's rules as an executable domain core."
     )
+    parser.add_argument("--version", action="version", version=f"skilltroc {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="a short ledger demo printing a statement")
     demo.set_defaults(handler=lambda args: ledger_demo(sys.stdout))
 
     run = commands.add_parser("run", help="run scenario files (docs/scenario-format.md)")
-    run.add_argument("files", nargs="+", metavar="FILE")
+    run.add_argument("files", nargs="*", metavar="FILE")
+    run.add_argument("--examples", action="store_true",
+                     help="run the example scenarios the package carries (after any FILE)")
     run.add_argument("--store", default="sqlite",
                      help="memory | sqlite:PATH | postgresql://... (default: a fresh SQLite file)")
     run.add_argument("--quiet", action="store_true", help="print only failures and the summary")
-    run.set_defaults(handler=lambda a: run_scenarios(a.files, a.store, a.quiet))
+    run.set_defaults(handler=_run)
 
     docs = commands.add_parser("docs", help="generate the rule docs from the code")
     docs.add_argument("--out", default="docs", help="folder to write (default: docs)")

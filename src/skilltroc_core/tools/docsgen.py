@@ -4,10 +4,12 @@
 page is derived: rule texts and FAQ passages from the catalogue carried in the package,
 policy values from :func:`~skilltroc_core.rules.policy_fields`, the refund matrix by
 running every (stage, event) pair through the service, diagrams from the transition
-tables, and the tests and examples naming each rule by scanning ``tests/`` and
-``docs/examples/`` under the project root. ``--check`` fails when the committed pages
-differ from what the code generates now. In a source checkout it also writes (or
-checks) the facade's operation lines, :mod:`.facadegen`.
+tables, and the tests and examples naming each rule by scanning ``tests/`` under the
+project root and the example scenarios the package carries (``skilltroc_core/examples``).
+``--check`` fails when the committed pages differ from what the code generates now. In a
+source checkout it also writes (or checks) the facade's operation lines
+(:mod:`.facadegen`); from an installed copy, with no ``tests/`` beside it, the pages
+leave out which tests name each rule rather than say none does.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .refund_matrix import EVENTS, STAGES, refund_matrix
 from .scenarios import (
     COMMAND_SUMMARIES,
     COMMANDS,
+    EXAMPLES,
     EXPECTATION_SUMMARIES,
     EXPECTATIONS,
     TEXT_KEYED,
@@ -102,7 +105,9 @@ def _quote(rule: Rule) -> list[str]:
 
 def rules_page(root: Path) -> str:
     tests = _named_in(root, "tests", {".py"})
-    examples = _named_in(root, "docs/examples", {".toml"})
+    with_tests = (root / "tests").is_dir()
+    examples = _named_in(EXAMPLES.parents[1], EXAMPLES.relative_to(EXAMPLES.parents[1]
+                                                                  ).as_posix(), {".toml"})
     by_rule: dict[str, list[str]] = {}
     for field in policy_fields(DEFAULT_POLICY):
         by_rule.setdefault(field.rule, []).append(f"`{field.name}` = {field.value!r}")
@@ -134,7 +139,8 @@ def rules_page(root: Path) -> str:
             out += ["Notifications: " + ", ".join(notices[rule.id]), ""]
         named_tests = tests.get(rule.id, [])
         named_examples = examples.get(rule.id, [])
-        out += ["Tests: " + (", ".join(f"`{t}`" for t in named_tests) or "none yet"), ""]
+        if with_tests:  # an installed copy has no tests to name
+            out += ["Tests: " + (", ".join(f"`{t}`" for t in named_tests) or "none yet"), ""]
         out += ["Examples: " + (", ".join(f"`{e}`" for e in named_examples) or "none yet"), ""]
     return "\n".join(out)
 

@@ -23,12 +23,13 @@ from .format import (
     Step,
     StepFailedError,
 )
-from .loading import load_scenario
+from .loading import EXAMPLES, example_files, load_scenario
 from .running import EXPECTERS, Runner
 
 __all__ = [
     "COMMANDS",
     "COMMAND_SUMMARIES",
+    "EXAMPLES",
     "EXPECTATIONS",
     "EXPECTATION_SUMMARIES",
     "EXPECTERS",
@@ -41,5 +42,6 @@ __all__ = [
     "ScenarioResult",
     "Step",
     "StepFailedError",
+    "example_files",
     "load_scenario",
 ]

@@ -33,6 +33,14 @@ from .format import (
     Step,
 )
 
+#: The example scenarios the package carries (``skilltroc run --examples``).
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def example_files() -> list[Path]:
+    """The example scenario files, by name."""
+    return sorted(EXAMPLES.glob("*.toml"))
+
 
 def _type_ok(value: object, expected: str) -> bool:
     if expected == STR:

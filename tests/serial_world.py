@@ -27,10 +27,10 @@ Not a test module (:mod:`tests.test_serializability` is). The method:
    at the same instant); it must succeed where it committed and be refused with the same
    code and rule where it was refused. A deadline of ``run_due`` is applied as it was.
 4. **Comparison.** The PostgreSQL tables and the memory store must then hold the same
-   entities, index postings (in order), wallets, holds, platform balances, supply
-   counters, statements, transfers, idempotency records, timers, outbox and queues; only
-   sequence numbers (transfers, outbox rows, timers) are left out, each store drawing them
-   its own way.
+   entities, index postings (in order; ordered indexes by position), wallets, holds,
+   platform balances, supply counters, statements, transfers, idempotency records, timers,
+   outbox and queues; only sequence numbers (transfers, outbox rows, timers) are left
+   out, each store drawing them its own way.
 5. **Deadlines.** Apart from the state, each command must have applied exactly the
    deadlines due by its ``now`` at its place in the commit order, in due order, as a
    serial execution does (:meth:`Replay._check_deadlines`). The replay follows the
@@ -944,6 +944,10 @@ def pg_state(dsn: str) -> State:
         for kind, index, key, entity_id in rows(
                 "SELECT kind, idx, key, id FROM entity_keys ORDER BY seq"):
             postings.setdefault((kind, index, key), []).append(entity_id)
+        for kind, index, key, position in rows(  # ordered: the key, NUL, the sort text
+                "SELECT kind, idx, key, position FROM ordered_keys ORDER BY position"):
+            sort, _, entity_id = bytes(position).decode().rpartition("\x00")
+            postings.setdefault((kind, index, f"{key}\x00{sort}"), []).append(entity_id)
         statements: dict[str, list[tuple[Any, ...]]] = {}
         for line in rows("SELECT member, at, kind, amount, held_change, balance, held, "
                          "reference, counterpart FROM statement_lines ORDER BY member, idx"):
@@ -989,9 +993,9 @@ def memory_state(store: MemoryStore) -> State:
     transfers = {t.seq: _transfer(t.debit, t.credit, t.amount, t.kind.value, t.reference,
                                   instant_text(t.at), t.hold_id, _value(t.reason))
                  for t in book.transfers}
-    postings = {
-        (kind, index, key): [entity_id for entity_id, _ in sorted(ids.items(),
-                                                                  key=lambda item: item[1])]
+    postings = {  # an ordered index key's entities by id, as its positions order them
+        (kind, index, key): sorted(ids) if "\x00" in key else [
+            entity_id for entity_id, _ in sorted(ids.items(), key=lambda item: item[1])]
         for (kind, index), by_key in store._indexes.items()
         for key, ids in by_key.items() if ids
     }

@@ -21,7 +21,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = commands.add_parser(
         "simulate", help="a seeded, deterministic workload checked against a reference model")
     parser.add_argument("--seed", type=int, default=1, help="the workload's seed (default 1)")
-    parser.add_argument("--steps", type=int, default=10_000, help="steps to run (default 10,000)")
+    parser.add_argument("--steps", type=counted, default=10_000,
+                        help="steps to run (default 10,000)")
     parser.add_argument("--store", default=None,
                         help="memory (default) | sqlite:PATH (a new file) | postgresql://...")
     parser.add_argument("--faults", action="store_true",
@@ -30,13 +31,24 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--replay", metavar="FILE", help="run the steps of a replay file")
     parser.add_argument("--replay-out", metavar="FILE",
                         help="where a failure's replay goes (default skilltroc-replay-SEED.json)")
-    parser.add_argument("--check-every", type=int, default=1_000,
+    parser.add_argument("--check-every", type=counted, default=1_000,
                         help="full checks (every member, hold and session; ledger "
                              "invariants) every N steps (default 1,000)")
-    parser.add_argument("--progress", type=int, default=0, metavar="N",
+    parser.add_argument("--progress", type=counted, default=0, metavar="N",
                         help="print a progress line to stderr every N steps")
     parser.add_argument("--no-shrink", action="store_true", help="record a failure unshrunk")
     parser.set_defaults(handler=simulate)
+
+
+def counted(text: str) -> int:
+    """A command-line count: a whole number from 0 (argparse refuses anything else)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a whole number from 0, not {text!r}")
+    return value
 
 
 def _progress(steps: Iterator[Step], every: int, err: TextIO) -> Iterator[Step]:

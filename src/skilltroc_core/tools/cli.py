@@ -1,5 +1,12 @@
 """The ``skilltroc`` command: ``run`` (scenarios), ``demo``, ``docs``, ``bench``,
-``simulate``, ``secret`` (the host's secret key)."""
+``simulate``, ``secret`` (the host's secret key).
+
+Every subcommand exits with :data:`EXIT_OK` (0) when it did what was asked,
+:data:`EXIT_FAILED` (1) when a scenario, a check or a simulation failed, and
+:data:`EXIT_USAGE` (2) for a usage mistake or input it cannot use (an unknown option, a
+malformed scenario file, a file or folder that does not exist, a store it cannot open):
+then it prints one line saying what to change, never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +24,7 @@ from .. import __version__
 from ..adapters.memory import MemoryStore
 from ..adapters.sqlite import SQLiteStore
 from ..catalogue import rule_ids
-from ..errors import ScenarioFormatError
+from ..errors import ScenarioFormatError, StoreError
 from ..keys import MIN_SECRET_BYTES
 from ..ports import Store
 from ..service import take_out_stored_key
@@ -27,7 +34,15 @@ from .demo import ledger_demo
 from .docsgen import write_or_check
 from .scenarios import Runner, example_files, load_scenario
 
-__all__ = ["main", "run_scenarios"]
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "main", "run_scenarios"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+_EPILOG = ("exit status: 0 done, 1 a scenario, check or simulation failed, 2 a usage "
+           "mistake or unusable input (malformed file, missing file, store it cannot open)")
+
+
+class UsageError(Exception):
+    """A mistake of the person running the command: shown as one line, exit status 2."""
 
 
 def _process_counts(text: str) -> list[int]:
@@ -153,29 +168,40 @@ def _open_store(spec: str, index: int, folder: Path) -> Store:
         if index:
             path = path.with_name(f"{path.stem}-{index}{path.suffix}")
         if path.exists():
-            raise SystemExit(f"skilltroc run: {path} exists; name a new database file")
+            raise UsageError(f"{path} exists; name a new database file")
+        if not path.parent.is_dir():
+            raise UsageError(f"the folder {path.parent} does not exist; create it or name "
+                             "a database file in an existing folder")
         return SQLiteStore(path)
     if spec.startswith(("postgresql://", "postgres://")):
-        from ..adapters.postgres import PostgresStore  # noqa: PLC0415 - optional dependency
-
-        return PostgresStore(spec, schema=f"skilltroc_run_{uuid.uuid4().hex[:12]}")
+        return postgres_store(spec, schema=f"skilltroc_run_{uuid.uuid4().hex[:12]}")
     if spec == "sqlite":
         return SQLiteStore(folder / f"scenario-{index}.db")
-    raise SystemExit(f"skilltroc run: unknown store {spec!r} (memory, sqlite:PATH, postgresql://...)")
+    raise UsageError(f"unknown store {spec!r}: memory, sqlite:PATH or postgresql://...")
+
+
+def postgres_store(dsn: str, *, schema: str | None = None) -> Store:
+    """A PostgreSQL store, or a :class:`UsageError` saying which extra to install."""
+    try:
+        from ..adapters.postgres import PostgresStore  # noqa: PLC0415 - optional dependency
+    except ImportError as exc:
+        raise UsageError("PostgreSQL needs psycopg: pip install 'skilltroc-core[postgres]'"
+                         ) from exc
+    return PostgresStore(dsn, schema=schema)
 
 
 def run_scenarios(files: Sequence[str], store: str = "sqlite", quiet: bool = False,
                   out: TextIO | None = None) -> int:
     """Run scenario files; print the timeline (or only failures) and ``N passed, N failed``."""
     out = out or sys.stdout
-    passed = failed = 0
+    passed = failed = malformed = 0
     with tempfile.TemporaryDirectory(prefix="skilltroc-") as folder:
         for index, name in enumerate(files):
             try:
                 scenario = load_scenario(name, known_rules=set(rule_ids()))
             except ScenarioFormatError as exc:
                 out.write(f"MALFORMED {exc.message}\n")
-                failed += 1
+                malformed += 1
                 continue
             opened = _open_store(store, index, Path(folder))
             try:
@@ -186,16 +212,16 @@ def run_scenarios(files: Sequence[str], store: str = "sqlite", quiet: bool = Fal
             failed += not result.passed
             if not quiet:
                 out.write("\n")
-    out.write(f"{passed} passed, {failed} failed\n")
-    return 1 if failed else 0
+    counts = f"{passed} passed, {failed + malformed} failed"
+    out.write(f"{counts} ({malformed} malformed)\n" if malformed else f"{counts}\n")
+    return EXIT_USAGE if malformed else EXIT_FAILED if failed else EXIT_OK
 
 
 def _run(args: argparse.Namespace) -> int:
     files = [*args.files, *(str(path) for path in example_files())] if args.examples else (
         args.files)
     if not files:
-        print("skilltroc run: name scenario files, or --examples", file=sys.stderr)
-        return 2
+        raise UsageError("name scenario files, or --examples")
     return run_scenarios(files, args.store, args.quiet)
 
 
@@ -217,17 +243,14 @@ def _secret(args: argparse.Namespace) -> int:
         print(secrets.token_hex(MIN_SECRET_BYTES))
         return 0
     if (args.sqlite is None) == (args.postgres is None):
-        raise SystemExit("skilltroc secret take-out: name one store, --sqlite PATH or "
-                         "--postgres DSN")
+        raise UsageError("take-out: name one store, --sqlite PATH or --postgres DSN")
     store: Store
     if args.sqlite is not None:
         if not Path(args.sqlite).is_file():
-            raise SystemExit(f"skilltroc secret take-out: no database file {args.sqlite}")
+            raise UsageError(f"take-out: no database file {args.sqlite}")
         store = SQLiteStore(args.sqlite)
     else:
-        from ..adapters.postgres import PostgresStore  # noqa: PLC0415 - optional dependency
-
-        store = PostgresStore(args.postgres, schema=args.schema)
+        store = postgres_store(args.postgres, schema=args.schema)
     try:
         key = take_out_stored_key(store)
     finally:
@@ -243,8 +266,8 @@ def _secret(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="skilltroc", description="Skilltroc's rules as an executable domain core."
-    )
+        prog="skilltroc", description="Skilltroc's rules as an executable domain core.",
+        epilog=_EPILOG)
     parser.add_argument("--version", action="version", version=f"skilltroc {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -311,8 +334,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``skilltroc`` command; its exit status (see the module)."""
     args = build_parser().parse_args(argv)
-    result: int = args.handler(args)
+    try:
+        result: int = args.handler(args)
+    except (UsageError, StoreError) as exc:
+        message = exc.message if isinstance(exc, StoreError) else str(exc)
+        print(f"skilltroc {args.command}: {message}", file=sys.stderr)
+        return EXIT_USAGE
     return result
 
 

@@ -4,8 +4,10 @@ file, the step and the key."""
 
 from __future__ import annotations
 
+import difflib
+import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -59,19 +61,31 @@ def _type_ok(value: object, expected: str) -> bool:
 def load_scenario(path: str | Path, known_rules: set[str] | None = None) -> Scenario:
     """Parse and check a scenario file; :class:`ScenarioFormatError` if it is malformed."""
     name = str(path)
+    lines: list[str] = []
 
     def bad(message: str, step: int | None = None, key: str | None = None) -> ScenarioFormatError:
-        where = name + (f", step {step}" if step else "") + (f", key '{key}'" if key else "")
-        return ScenarioFormatError(f"{where}: {message}", file=name, step=step, key=key)
+        line = _line_of(lines, step, key)
+        where = name + (f":{line}" if line else "") + (f", step {step}" if step else "") + (
+            f", key '{key}'" if key else "")
+        return ScenarioFormatError(f"{where}: {message}", file=name, step=step, key=key,
+                                   line=line)
 
     try:
-        with open(path, "rb") as handle:
-            document = tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise bad(f"cannot be read as TOML ({exc})") from exc
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise bad("no such file") from exc
+    except IsADirectoryError as exc:
+        raise bad("is a folder, not a scenario file") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise bad(f"cannot be read ({exc})") from exc
+    lines = text.splitlines()
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise bad(f"is not valid TOML: {exc}") from exc
     for key in document:
         if key not in _TOP_KEYS:
-            raise bad("unknown top-level key", key=key)
+            raise bad(f"unknown top-level key{_nearest(key, _TOP_KEYS)}", key=key)
     title = document.get("title", Path(name).stem)
     rules = document.get("rules", [])
     if not isinstance(title, str):
@@ -122,20 +136,49 @@ def load_scenario(path: str | Path, known_rules: set[str] | None = None) -> Scen
                     timezone=zone, steps=tuple(steps))
 
 
+def _nearest(wrong: object, valid: Iterable[str]) -> str:
+    """" (did you mean 'x'?)" for the valid name nearest ``wrong``, if one is near."""
+    close = difflib.get_close_matches(str(wrong), list(valid), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _line_of(lines: list[str], step: int | None, key: str | None) -> int | None:
+    """The line (from 1) of ``key`` in step ``step`` (or at the top of the file), as near
+    as the text shows it; None when it cannot be found."""
+    headers = [n for n, line in enumerate(lines) if line.strip().startswith("[[step]]")]
+    if step is not None:
+        if not 0 < step <= len(headers):
+            return None
+        start = headers[step - 1]
+        end = headers[step] if step < len(headers) else len(lines)
+    else:
+        start, end = 0, headers[0] if headers else len(lines)
+    if key is not None:
+        own = re.compile(rf"""\s*["']?{re.escape(key)}["']?\s*=""")
+        for n in range(start, end):
+            if own.match(lines[n]):
+                return n + 1
+        for n in range(start, end):
+            if key in lines[n]:
+                return n + 1
+    return start + 1 if step is not None else None
+
+
 def _check_do(raw: Mapping[str, Any], number: int, declared: dict[str, dict[str, bool]],
               bad: Callable[..., ScenarioFormatError]) -> None:
     command = raw["do"]
     spec = COMMANDS.get(command) if isinstance(command, str) else None
     if spec is None:
-        raise bad(f"unknown command {command!r}", number, "do")
+        raise bad(f"unknown command {command!r}{_nearest(command, COMMANDS)}", number, "do")
     for key, value in raw.items():
         if key in ("do", "fails", "error"):
             continue
         expected = spec.required.get(key) or spec.optional.get(key)
         if expected is None:
-            raise bad(f"{command} has no key '{key}'", number, key)
+            raise bad(f"{command} has no key '{key}'"
+                      f"{_nearest(key, {*spec.keys, 'fails', 'error'})}", number, key)
         if not _type_ok(value, expected):
-            raise bad(f"'{key}' must be {expected}", number, key)
+            raise bad(f"'{key}' must be {expected}, not {value!r}", number, key)
     for key in spec.required:
         if key not in raw:
             raise bad(f"{command} needs '{key}'", number, key)
@@ -149,7 +192,8 @@ def _check_do(raw: Mapping[str, Any], number: int, declared: dict[str, dict[str,
     created_key = spec.creates[0] if spec.creates else None
     for key, alias_kind in spec.refs.items():
         if key in raw and key != created_key and raw[key] not in declared[alias_kind]:
-            raise bad(f"unknown {alias_kind} alias {raw[key]!r}", number, key)
+            raise bad(f"unknown {alias_kind} alias {raw[key]!r}"
+                      f"{_nearest(raw[key], declared[alias_kind])}", number, key)
     for key in spec.member_or_email:
         value = raw.get(key)
         if isinstance(value, str) and "@" not in value and value not in declared[MEMBER]:
@@ -168,7 +212,7 @@ def _check_expect(raw: Mapping[str, Any], number: int, declared: dict[str, dict[
         raise bad("an expect step is one table: expect = { ... }", number, "expect")
     for key, value in raw["expect"].items():
         if key not in EXPECTATIONS:
-            raise bad(f"unknown expectation '{key}'", number, key)
+            raise bad(f"unknown expectation '{key}'{_nearest(key, EXPECTATIONS)}", number, key)
         alias_kind = EXPECTATIONS[key]
         if alias_kind is None:
             if type(value) not in (int, float):
@@ -182,7 +226,8 @@ def _check_expect(raw: Mapping[str, Any], number: int, declared: dict[str, dict[
                     raise bad(f"'{key}' is keyed by a {alias_kind}, not an empty text",
                               number, key)
             elif alias not in declared[alias_kind]:
-                raise bad(f"unknown {alias_kind} alias {alias!r}", number, key)
+                raise bad(f"unknown {alias_kind} alias {alias!r}"
+                          f"{_nearest(alias, declared[alias_kind])}", number, key)
             if key in ("notified", "not_notified"):
                 if not (isinstance(expected, str) or _type_ok(expected, STR_LIST)):
                     raise bad(f"'{key}' takes a rule ID or a list of them", number, key)

@@ -251,7 +251,8 @@ def test_a_professional_needs_a_category_and_an_individual_may_not_have_one(
     _refused(lambda: service.update_profile(individual, category="company"),
              "invalid_input", "ACC-3")
     pro = signup_confirmed(service, "pro", kind="professional", category="brand")
-    _refused(lambda: service.update_profile(pro, category=None), "invalid_input", "ACC-3")
+    _refused(lambda: service.update_profile(pro, category=None),  # type: ignore[arg-type]
+             "invalid_input", "ACC-3")
     view = service.update_profile(pro, category="website")
     assert view.category is ProCategory.WEBSITE
     assert service.member(individual).category is None
@@ -719,7 +720,8 @@ def test_a_profile_exists_from_signup_and_takes_a_photo_and_a_short_bio(world: W
         alice, display_name="n" * (CHEAP_POLICY.max_name_length + 1)), "invalid_input", "PROF-1")
     _refused(lambda: service.update_profile(alice, display_name="   "), "invalid_input",
              "PROF-1")
-    _refused(lambda: service.update_profile(alice, bio=42), "invalid_input", "PROF-1")
+    _refused(lambda: service.update_profile(alice, bio=42),  # type: ignore[arg-type]
+             "invalid_input", "PROF-1")
     assert state_of(world.store) == before
 
 

@@ -75,7 +75,7 @@ def test_the_organizer_is_asked_at_the_end_and_cannot_answer_before() -> None:
     refused(world, lambda: s.confirm_not_held(org, ses), "state_conflict", "BOOK-30")
     world.clock.set(at(5, 12) - timedelta(microseconds=1))
     assert s.run_due() == 0
-    assert s.organizer_agenda(org)["to_confirm"] == []
+    assert s.organizer_agenda(org).to_confirm == ()
     world.clock.set(at(5, 12))
     assert s.run_due() == 1
     assert s.session(ses).state is SessionState.AWAITING_CONFIRMATION
@@ -83,7 +83,7 @@ def test_the_organizer_is_asked_at_the_end_and_cannot_answer_before() -> None:
     assert (asked.event, asked.rule, asked.recipients) == (
         "SessionConfirmationRequested", "BOOK-30", (org,))
     assert asked.fact("answer_by") == at(12, 12).astimezone(UTC).isoformat()
-    assert agenda_ids(s.organizer_agenda(org)["to_confirm"]) == [ses]
+    assert agenda_ids(s.organizer_agenda(org).to_confirm) == [ses]
     assert s.registration(registration).state is R.REGISTERED
     assert (s.balance(ann), s.balance(org)) == ((4, 6), (10, 0))
     finish(world)
@@ -192,7 +192,7 @@ def test_seven_calendar_days_of_silence_count_as_not_held() -> None:
     ]
     refused(world, lambda: s.confirm_held(org, ses), "state_conflict", "BOOK-30")
     refused(world, lambda: s.confirm_not_held(org, ses), "state_conflict", "BOOK-31")
-    assert s.organizer_agenda(org)["to_confirm"] == []
+    assert s.organizer_agenda(org).to_confirm == ()
     finish(world)
 
 

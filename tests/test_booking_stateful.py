@@ -642,7 +642,7 @@ class BookingMachine(RuleBasedStateMachine):
         registrations = self._all(kinds.REGISTRATIONS, self.registrations)
 
         def ids(section: str) -> set[str]:
-            return {item.registration.id for item in agenda[section]
+            return {item.registration.id for item in getattr(agenda, section)
                     if not isinstance(item, Session)}
 
         assert ids("to_answer") == {r.id for r in registrations if r.state is R.PENDING}

@@ -166,8 +166,8 @@ def test_no_contact_email_of_a_deactivated_account_is_given_out(host: Host) -> N
     assert app.contact_email(org, registration) == email_of("ann")
 
     def contacts() -> tuple[list[str | None], list[str | None]]:
-        mine = app.participant_agenda(ann)["planned"]
-        desk = app.organizer_agenda(org)["validated"]
+        mine = app.participant_agenda(ann).planned
+        desk = app.organizer_agenda(org).validated
         return ([i.contact_email for i in mine],
                 [i.contact_email for i in desk if isinstance(i, AgendaItem)])
 

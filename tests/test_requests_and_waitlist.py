@@ -159,7 +159,7 @@ def test_a_request_for_more_than_ten_seats_cannot_wait_for_a_future_session() ->
     assert s.registration(big).state is RegistrationState.PENDING
     assert (s.balance(ann), s.seats_left(ses)) == ((19, 11), 10)
     assert digest(s) == []
-    s.unregister(bob, s.participant_agenda(bob)["planned"][0].registration.id)
+    s.unregister(bob, s.participant_agenda(bob).planned[0].registration.id)
     digest(s)  # 20 seats left now: the answer is to accept it for its session
     refused(world, lambda: s.accept_future(org, big), "state_conflict", "BOOK-14")
     ten = s.request(ann, workshop_id=ws, seats=10)  # as many as a future session takes
@@ -290,7 +290,7 @@ def test_accept_needs_enough_seats_and_accept_future_needs_a_reason() -> None:
     assert s.registration(r_dan).state is R.WAITLISTED
     assert digest(s) == [("RequestAccepted", "BOOK-14", (cat,)),
                          ("RequestWaitlisted", "BOOK-14", (dan,))]
-    validated = s.organizer_agenda(org)["validated"]
+    validated = s.organizer_agenda(org).validated
     assert agenda_ids(validated) == [r_ann, r_cat]
     refused(world, lambda: s.accept(org, r_ann), "state_conflict", "BOOK-14")
     refused(world, lambda: s.accept_future(org, r_ann), "state_conflict", "BOOK-14")
@@ -431,7 +431,7 @@ def test_a_registered_member_may_unregister_before_the_start_only() -> None:
     assert s.seats_left(ses) == 3  # at once (BOOK-18)
     assert s.balance(ann) == (10, 0)
     assert digest(s) == [("MemberUnregistered", "BOOK-19", (org,))]
-    assert agenda_ids(s.organizer_agenda(org)["validated"]) == [r_bob]
+    assert agenda_ids(s.organizer_agenda(org).validated) == [r_bob]
     world.clock.set(at(5))
     refused(world, lambda: s.unregister(bob, r_bob), "state_conflict", "BOOK-19")
     assert s.registration(r_bob).state is R.REGISTERED
@@ -519,8 +519,8 @@ def test_a_waitlisted_member_joins_a_planned_session_with_all_seats_or_none() ->
     elsewhere = workshop(s, org, title="Other")
     entry = waitlist(s, org, ann, ws, seats=3)
     assert s.balance(ann) == (4, 6)  # held while waiting
-    assert agenda_ids(s.participant_agenda(ann)["waiting"]) == [entry]
-    assert agenda_ids(s.organizer_agenda(org)["to_plan"]) == [entry]
+    assert agenda_ids(s.participant_agenda(ann).waiting) == [entry]
+    assert agenda_ids(s.organizer_agenda(org).to_plan) == [entry]
     small = s.plan_session(org, ws, at(3))
     book(s, org, bob, small, seats=2)
     foreign = s.plan_session(org, elsewhere, at(4))
@@ -537,8 +537,8 @@ def test_a_waitlisted_member_joins_a_planned_session_with_all_seats_or_none() ->
     assert s.balance(ann) == (4, 6)
     assert digest(s) == [("SessionPlanned", "BOOK-10", (ann,)),
                          ("SessionJoined", "BOOK-23", (ann, org))]  # both are told
-    assert s.participant_agenda(ann)["waiting"] == []
-    assert agenda_ids(s.participant_agenda(ann)["planned"]) == [entry]
+    assert s.participant_agenda(ann).waiting == ()
+    assert agenda_ids(s.participant_agenda(ann).planned) == [entry]
     world.clock.set(at(6))
     refused(world, lambda: s.join(ann, entry, roomy), "state_conflict", "BOOK-23")
     world.clock.set(at(6, 12))
@@ -634,40 +634,41 @@ def test_the_agendas_show_what_each_side_has_to_do() -> None:
     r_pending = s.request(bob, session_id=later, seats=1)
     world.clock.set(at(1, 12))  # ``soon`` ended: the organizer has a session to confirm
     mine = s.participant_agenda(ann)
-    assert agenda_ids(mine["pending"]) == []
-    assert agenda_ids(mine["planned"]) == [r_done, r_planned]
-    assert agenda_ids(mine["waiting"]) == [r_waiting]
-    assert mine["to_evaluate"] == []
-    planned = mine["planned"][1]
+    assert agenda_ids(mine.pending) == []
+    assert agenda_ids(mine.planned) == [r_done, r_planned]
+    assert agenda_ids(mine.waiting) == [r_waiting]
+    assert mine.to_evaluate == ()
+    planned = mine.planned[1]
     assert (planned.workshop_title, planned.session_start, planned.stars_held, planned.due) == (
         "Bread", at(9), 4, None)
-    waiting = mine["waiting"][0]
+    waiting = mine.waiting[0]
     assert (waiting.session_start, waiting.stars_held, waiting.due) == (None, 6, at(15))
     theirs = s.participant_agenda(bob)
-    assert agenda_ids(theirs["pending"]) == [r_pending]
-    assert theirs["pending"][0].due == at(9)
+    assert agenda_ids(theirs.pending) == [r_pending]
+    assert theirs.pending[0].due == at(9)
     desk = s.organizer_agenda(org)
-    assert agenda_ids(desk["to_answer"]) == [r_pending]
-    assert agenda_ids(desk["validated"]) == [r_done, r_bob, r_planned]
-    assert agenda_ids(desk["to_plan"]) == [r_waiting]
-    assert agenda_ids(desk["to_confirm"]) == [soon]
+    assert agenda_ids(desk.to_answer) == [r_pending]
+    assert agenda_ids(desk.validated) == [r_done, r_bob, r_planned]
+    assert agenda_ids(desk.to_plan) == [r_waiting]
+    assert agenda_ids(desk.to_confirm) == [soon]
     # BOOK-15/18: each side sees the other's email once accepted, not before.
     email = {m: s.member(m).email for m in (org, ann, bob)}
-    contacts = {section: [i.contact_email for i in desk[section] if isinstance(i, AgendaItem)]
+    contacts = {section: [i.contact_email for i in getattr(desk, section)
+                          if isinstance(i, AgendaItem)]
                 for section in ("validated", "to_plan", "to_answer")}
     assert contacts == {"validated": [email[ann], email[bob], email[ann]],
                         "to_plan": [email[ann]], "to_answer": [None]}
-    assert [i.contact_email for i in mine["planned"] + mine["waiting"]] == [email[org]] * 3
-    assert theirs["pending"][0].contact_email is None
+    assert [i.contact_email for i in mine.planned + mine.waiting] == [email[org]] * 3
+    assert theirs.pending[0].contact_email is None
     s.confirm_held(org, soon)
-    assert agenda_ids(s.participant_agenda(ann)["to_evaluate"]) == [r_done]
-    assert s.organizer_agenda(org)["to_confirm"] == []
+    assert agenda_ids(s.participant_agenda(ann).to_evaluate) == [r_done]
+    assert s.organizer_agenda(org).to_confirm == ()
     s.confirm_attendance(ann, r_done)
     s.evaluate(ann, r_done, satisfaction=9, conformity=9, teaching=9, duration=9,
                recommend=False)
     s.declare_absent(bob, r_bob)
-    assert s.participant_agenda(ann)["to_evaluate"] == []
-    assert s.participant_agenda(bob)["to_evaluate"] == []
+    assert s.participant_agenda(ann).to_evaluate == ()
+    assert s.participant_agenda(bob).to_evaluate == ()
     assert (s.balance(ann), s.balance(bob), s.balance(org)) == ((28, 10), (6, 2), (14, 0))
     assert s.session(soon).state is SessionState.HELD
     finish(world)

@@ -3,7 +3,7 @@
 ``Skilltroc(store, clock, secret_key=...)`` is the one entry point a host uses. It is a
 facade over the service's areas (:mod:`.accounts`, :mod:`.members`, :mod:`.gifts`,
 :mod:`.social`, :mod:`.workshops`, :mod:`.requests`, :mod:`.aftermath`, :mod:`.agendas`,
-:mod:`.tutorials`, :mod:`.ads`, :mod:`.platform`), which share one
+:mod:`.tutorials`, :mod:`.ads`, :mod:`.catalogue`, :mod:`.platform`), which share one
 :class:`~.context.ServiceContext`. Each operation is declared once, on its
 implementation (:mod:`.registry`); the facade shows every declared one. Commands take
 ids and plain values, raise :class:`~skilltroc_core.errors.SkilltrocError` subclasses,
@@ -13,7 +13,7 @@ and leave notifications in the store's outbox.
 from __future__ import annotations
 
 from .accounts import SignupResult
-from .agendas import AgendaItem, ProfileStats
+from .agendas import AgendaItem, OrganizerAgenda, ParticipantAgenda, ProfileStats
 from .facade import Skilltroc
 from .members import ProfileView
 from .platform import MAX_DRAIN
@@ -25,6 +25,8 @@ __all__ = [
     "MAX_DRAIN",
     "AgendaItem",
     "ContactMatch",
+    "OrganizerAgenda",
+    "ParticipantAgenda",
     "ProfileStats",
     "ProfileView",
     "SignupResult",

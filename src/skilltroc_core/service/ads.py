@@ -18,8 +18,9 @@ queues, hidden; reactivation puts them back at their rank, a purge withdraws the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Final, NoReturn
+from typing import Final
 
 import attrs
 
@@ -48,6 +49,7 @@ from ..errors import (
 from ..instants import instant_text, require_aware
 from ..ledger import AD_SPEND, TransferKind
 from ..ports import EntityKind, Index, IndexKey, Timer, UnitOfWork
+from ..unset import UNSET, Unset
 from .context import Area, ServiceContext
 from .registry import ANYONE, HOST, MEMBER, OWNER, command, query
 from .units import Tx, host_key
@@ -55,7 +57,6 @@ from .units import Tx, host_key
 __all__ = ["CAMPAIGNS", "CAMPAIGN_START", "AdService", "ad_queue", "attached_campaigns"]
 
 CAMPAIGN_START: Final = "campaign_start"
-_UNSET: Final = object()
 _MAX_VISUAL: Final = 2048
 _MAX_PAGE_VIEW: Final = 200
 
@@ -172,7 +173,7 @@ class AdService(Area):
         visual_rights_free: bool,
         text: str,
         start: datetime,
-        domains: list[str] | tuple[str, ...],
+        domains: Sequence[str],
         link: str | None = None,
         key: str | None = None,
     ) -> str:
@@ -222,13 +223,13 @@ class AdService(Area):
         member_id: str,
         campaign_id: str,
         *,
-        budget: object = _UNSET,
-        visual: object = _UNSET,
+        budget: int | Unset = UNSET,
+        visual: str | Unset = UNSET,
         visual_rights_free: bool = False,
-        text: object = _UNSET,
-        link: object = _UNSET,
-        start: datetime | object = _UNSET,  # an instant: refused with AD-3 here
-        domains: object = _UNSET,
+        text: str | Unset = UNSET,
+        link: str | Unset | None = UNSET,
+        start: datetime | Unset = UNSET,
+        domains: Sequence[str] | Unset = UNSET,
     ) -> Campaign:
         """AD-5: before the start every field; from the start only visual, text and link.
 
@@ -239,17 +240,17 @@ class AdService(Area):
         """
         policy = self.policy
         changes: dict[str, object] = {}
-        if budget is not _UNSET:
+        if budget is not UNSET:
             changes["budget"] = check_budget(budget, policy)
-        if visual is not _UNSET:
+        if visual is not UNSET:
             changes["visual"] = check_text(visual, "a campaign visual", _MAX_VISUAL)
-        if text is not _UNSET:
+        if text is not UNSET:
             changes["text"] = check_text(text, "a campaign text", policy.max_bio_length)
-        if link is not _UNSET:
+        if link is not UNSET:
             changes["link"] = check_link(link)
-        if domains is not _UNSET:
+        if domains is not UNSET:
             changes["domains"] = target_domains(domains)
-        if start is not _UNSET:
+        if start is not UNSET:
             changes["start"] = require_aware(start, "campaign start", "AD-3")
         with self.command() as tx:
             owner = tx.actor(member_id, "AD-5")
@@ -280,7 +281,7 @@ class AdService(Area):
             return edited
 
     @command(actor=OWNER, rules=("AD-6",))
-    def delete_campaign(self, member_id: str, campaign_id: str) -> NoReturn:
+    def delete_campaign(self, member_id: str, campaign_id: str) -> None:
         """AD-6: a campaign can never be deleted; this always refuses and changes nothing."""
         raise CampaignNotDeletableError(
             f"campaign {campaign_id} cannot be deleted: ad campaigns are never deleted, "

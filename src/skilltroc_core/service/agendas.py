@@ -32,7 +32,13 @@ from .registry import ANYONE, ORGANIZER, REQUESTER, query
 from .tutorials import attached_tutorials
 from .units import Tx
 
-__all__ = ["AgendaItem", "BookingReads", "ProfileStats"]
+__all__ = [
+    "AgendaItem",
+    "BookingReads",
+    "OrganizerAgenda",
+    "ParticipantAgenda",
+    "ProfileStats",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -48,6 +54,28 @@ class AgendaItem:
     #: member's on the organizer's agenda, the organizer's on the member's; None before
     #: acceptance, while that account is deactivated (hidden, ACC-7) or once it is purged
     contact_email: str | None
+
+
+@attrs.frozen(kw_only=True)
+class ParticipantAgenda:
+    """A member's agenda (BOOK-22): requests waiting for an answer, sessions they are
+    registered for, waitlist entries, and held sessions they may evaluate."""
+
+    pending: tuple[AgendaItem, ...]
+    planned: tuple[AgendaItem, ...]
+    waiting: tuple[AgendaItem, ...]
+    to_evaluate: tuple[AgendaItem, ...]
+
+
+@attrs.frozen(kw_only=True)
+class OrganizerAgenda:
+    """An organizer's agenda (BOOK-18): requests to answer, validated registrations,
+    waitlisted members to plan a session for, and ended sessions to confirm."""
+
+    to_answer: tuple[AgendaItem, ...]
+    validated: tuple[AgendaItem, ...]
+    to_plan: tuple[AgendaItem, ...]
+    to_confirm: tuple[Session, ...]
 
 
 @attrs.frozen(kw_only=True)
@@ -179,7 +207,7 @@ class BookingReads(Area):
                           contact_email=contact)
 
     @query(actor=ANYONE, rules=("BOOK-22",))
-    def participant_agenda(self, member_id: str) -> dict[str, list[AgendaItem]]:
+    def participant_agenda(self, member_id: str) -> ParticipantAgenda:
         """Pending requests, planned sessions, waiting sessions, sessions to evaluate."""
         with self.query() as tx:
             member = tx.member(member_id, "BOOK-22")
@@ -193,10 +221,10 @@ class BookingReads(Area):
             for registration in tx.find(kinds.REGISTRATIONS, "member_to_evaluate", member.id):
                 agenda["to_evaluate"].append(self._agenda_item(tx, registration,
                                                                for_organizer=False))
-            return agenda
+            return ParticipantAgenda(**{name: tuple(items) for name, items in agenda.items()})
 
     @query(actor=ANYONE, rules=("BOOK-18",))
-    def organizer_agenda(self, member_id: str) -> dict[str, list[AgendaItem] | list[Session]]:
+    def organizer_agenda(self, member_id: str) -> OrganizerAgenda:
         """Requests to answer, validated registrations, workshops to plan, sessions to confirm."""
         with self.query() as tx:
             member = tx.member(member_id, "BOOK-18")
@@ -210,12 +238,9 @@ class BookingReads(Area):
                         validated.append(self._agenda_item(tx, r, for_organizer=True))
                     elif r.state is R.WAITLISTED:
                         to_plan.append(self._agenda_item(tx, r, for_organizer=True))
-            return {
-                "to_answer": to_answer,
-                "validated": validated,
-                "to_plan": to_plan,
-                "to_confirm": tx.find(kinds.SESSIONS, "organizer_awaiting", member.id),
-            }
+            return OrganizerAgenda(
+                to_answer=tuple(to_answer), validated=tuple(validated), to_plan=tuple(to_plan),
+                to_confirm=tuple(tx.find(kinds.SESSIONS, "organizer_awaiting", member.id)))
 
     @query(actor=ORGANIZER, rules=("BOOK-18", "BOOK-22", "ACC-7"))
     def session_roster(self, member_id: str, session_id: str) -> SessionRoster:

@@ -6,7 +6,6 @@ Rules: PROF-1/6/7, STAR-2, STAR-5, SPONSOR-3.
 from __future__ import annotations
 
 import re
-from typing import Final
 
 import attrs
 
@@ -27,6 +26,7 @@ from ..frozen import evolve
 from ..gifts import GiftState
 from ..ledger import MAX_STARS, Balance, StatementLine, Transfer, TransferKind
 from ..listings import Page
+from ..unset import UNSET, Unset
 from . import kinds
 from .accounts import checked_text, enum_value
 from .context import Area
@@ -37,7 +37,6 @@ from .units import Tx
 
 __all__ = ["MemberService", "ProfileView", "reward_sponsor"]
 
-_UNSET: Final = object()
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 
 
@@ -77,13 +76,13 @@ class MemberService(Area):
         self,
         member_id: str,
         *,
-        display_name: object = _UNSET,
-        photo: object = _UNSET,
-        bio: object = _UNSET,
-        description: object = _UNSET,
-        locality: object = _UNSET,
-        website: object = _UNSET,
-        category: object = _UNSET,
+        display_name: str | Unset | None = UNSET,
+        photo: str | Unset | None = UNSET,
+        bio: str | Unset | None = UNSET,
+        description: str | Unset | None = UNSET,
+        locality: str | Unset | None = UNSET,
+        website: str | Unset | None = UNSET,
+        category: str | Unset = UNSET,
     ) -> ProfileView:
         """PROF-1/6: set profile fields (``None`` clears an optional one)."""
         policy = self.policy
@@ -96,7 +95,7 @@ class MemberService(Area):
         given = {"display_name": display_name, "photo": photo, "bio": bio,
                  "description": description, "locality": locality, "website": website}
         for name, value in given.items():
-            if value is _UNSET:
+            if value is UNSET:
                 continue
             if value is None:
                 changes[name] = None
@@ -108,7 +107,7 @@ class MemberService(Area):
         with self.command() as tx:
             member = tx.actor(member_id, "PROF-1")
             new_category = member.category
-            if category is not _UNSET:
+            if category is not UNSET:
                 if not member.is_professional:
                     raise InvalidInputError("only professionals have a category", rule="ACC-3")
                 new_category = ProCategory(enum_value(ProCategory, category, "ACC-3"))

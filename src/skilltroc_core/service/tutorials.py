@@ -10,7 +10,6 @@ ledger would refuse the second payment.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Final
 
 import attrs
 
@@ -41,6 +40,7 @@ from ..tutorials import (
     youtube_source,
 )
 from ..tutorials import record_view as decide_view
+from ..unset import UNSET, Unset
 from . import kinds
 from .context import Area, ServiceContext
 from .registry import ANYONE, HOST, MEMBER, OWNER, command, query
@@ -51,7 +51,6 @@ __all__ = [
     "ViewerMark", "attached_tutorials",
 ]
 
-_UNSET: Final = object()
 
 
 @attrs.frozen(kw_only=True)
@@ -213,10 +212,10 @@ class TutorialService(Area):
         member_id: str,
         tutorial_id: str,
         *,
-        title: object = _UNSET,
-        domain: object = _UNSET,
-        youtube_url: object = _UNSET,
-        upload: object = _UNSET,
+        title: str | Unset = UNSET,
+        domain: str | Unset = UNSET,
+        youtube_url: str | Unset = UNSET,
+        upload: str | Unset = UNSET,
         rights_attested: bool = False,
     ) -> Tutorial:
         """TUTO-1: the publisher changes the title, the domain or the video, any time.
@@ -225,14 +224,14 @@ class TutorialService(Area):
         views counted so far stay with the old video (TUTO-2).
         """
         policy = self.policy
-        new_title = None if title is _UNSET else _text(
+        new_title = None if title is UNSET else _text(
             title, "a tutorial title", policy.max_name_length * 2)
-        new_domain = None if domain is _UNSET else _text(
+        new_domain = None if domain is UNSET else _text(
             domain, "a skill domain", policy.max_name_length)
         new_source: VideoSource | None = None
-        if youtube_url is not _UNSET or upload is not _UNSET:
-            new_source = _source(None if youtube_url is _UNSET else youtube_url,
-                                 None if upload is _UNSET else upload)
+        if youtube_url is not UNSET or upload is not UNSET:
+            new_source = _source(None if youtube_url is UNSET else youtube_url,
+                                 None if upload is UNSET else upload)
         with self.command() as tx:
             member = tx.actor(member_id, "TUTO-1")
             tutorial = self._own_tutorial(tx, member, tutorial_id)

@@ -5,6 +5,7 @@ Rules: BOOK-1..10, SOCIAL-3 (new workshops), ACC-7 (an organizer's purge).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from ..accounts import Member
@@ -66,7 +67,7 @@ class WorkshopService(Area):
         duration: timedelta = timedelta(hours=2),
         mode: str = "online",
         locality: str | None = None,
-        media: tuple[str, ...] = (),
+        media: Sequence[str] = (),
     ) -> str:
         """BOOK-1/2: propose a workshop (no session yet); followers are told (SOCIAL-3)."""
         policy = self.policy
@@ -91,8 +92,11 @@ class WorkshopService(Area):
             place = stripped_text(locality, "a face-to-face workshop's locality", 200, "BOOK-1")
         elif locality is not None:
             place = stripped_text(locality, "locality", 200, "BOOK-1")
-        if not isinstance(media, tuple) or not all(isinstance(m, str) and m for m in media):
-            raise InvalidInputError("media are references (non-empty text)", rule="BOOK-1")
+        if isinstance(media, str) or not isinstance(media, Sequence) or not all(
+                isinstance(m, str) and m for m in media):
+            raise InvalidInputError("media are a list of references (non-empty text)",
+                                    rule="BOOK-1")
+        media = tuple(media)
         with self.command() as tx:
             member = tx.actor(member_id, "BOOK-1")
             member.require_complete_profile(

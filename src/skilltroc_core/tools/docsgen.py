@@ -63,8 +63,8 @@ GLOSSARY = (
     ("inscrit", "registered", "RegistrationState.REGISTERED"),
     ("en attente de session / session future", "waitlisted / future session",
      "RegistrationState.WAITLISTED"),
-    ("inscriptions validées", "validated registrations", "organizer_agenda()['validated']"),
-    ("ateliers à planifier", "workshops to plan", "organizer_agenda()['to_plan']"),
+    ("inscriptions validées", "validated registrations", "organizer_agenda().validated"),
+    ("ateliers à planifier", "workshops to plan", "organizer_agenda().to_plan"),
     ("évaluation", "evaluation", "booking.Evaluation"),
     ("recommandation", "recommendation", "Evaluation.recommend"),
     ("niveau (débutant, intermédiaire, expérimenté)", "level (beginner, intermediate, "

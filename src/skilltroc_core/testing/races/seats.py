@@ -38,7 +38,7 @@ def request_seats(app: Skilltroc, session: str, worker: int, members: int) -> No
 
 
 def _pending(app: Skilltroc, organizer: str) -> list[str]:
-    items = app.organizer_agenda(organizer)["to_answer"]
+    items = app.organizer_agenda(organizer).to_answer
     return [item.registration.id for item in items if isinstance(item, AgendaItem)]
 
 
@@ -114,8 +114,8 @@ def seat_race(factory: StoreFactory, *, workers: int = 8, members: int = 12) -> 
         taken = app.session(session)
         assert (taken.seats_taken, taken.capacity) == (CAPACITY, CAPACITY)
         agenda = app.organizer_agenda(organizer)
-        assert agenda["to_answer"] == []
-        registered = [item.registration for item in agenda["validated"]
+        assert agenda.to_answer == ()
+        registered = [item.registration for item in agenda.validated
                       if isinstance(item, AgendaItem)]
         assert len(registered) == CAPACITY == counts["accepted"]
         assert all(r.session == session and r.state is RegistrationState.REGISTERED

@@ -10,7 +10,9 @@ service shows one by one.
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -39,6 +41,7 @@ from skilltroc_core.listings import (
 )
 from skilltroc_core.ports import Store
 from skilltroc_core.service import Skilltroc
+from skilltroc_core.service.read_side import SESSION_CARDS
 from skilltroc_core.testing import TEST_SECRET_KEY, state_of
 
 from .members_support import CHEAP_POLICY
@@ -596,3 +599,182 @@ def test_a_rebuild_on_a_store_in_step_changes_nothing_and_refuses_a_bad_batch() 
     bad_batches: list[Any] = [0, 10_001, "5"]
     for bad in bad_batches:
         _refused(partial(app.rebuild_read_side, batch=bad), "AD-7")
+
+
+# ---------------------------------------------------------------------- found in review
+def _pro_app(store: Store) -> tuple[Skilltroc, ManualClock, str]:
+    clock = ManualClock(T0)
+    app = Skilltroc(store, clock, policy=CHEAP_POLICY, secret_key=TEST_SECRET_KEY)
+    return app, clock, _organizer(app, 0)
+
+
+@pytest.mark.rule("AD-7", "BOOK-1")
+def test_a_word_longer_than_an_index_key_is_listed_by_its_start_and_found_whole(
+    tmp_path: Path, pg_dsn: str
+) -> None:
+    """A text without spaces (Chinese, say) is one long word: every store lists it by its
+    first 64 characters and a search checks the whole word."""
+    paragraph = "".join(chr(0x4E00 + (n * 7919) % 20000) for n in range(1500))
+    word = paragraph[:150]
+    for store in (MemoryStore(), SQLiteStore(tmp_path / "s.db"), PostgresStore(pg_dsn)):
+        app, _, org = _pro_app(store)
+        workshop = app.create_workshop(org, title="面包", description=f"{paragraph} {word}",
+                                       domain="烹饪" * 40, cost=1, capacity=2)
+        [card] = app.search(word).items
+        assert isinstance(card, WorkshopCard) and card.workshop_id == workshop
+        assert app.search(word[:64] + "x").items == ()  # the same key, another word
+        assert [c.workshop_id for c in app.workshops(domain="烹饪" * 40).items] == [workshop]
+        store.close()
+
+
+class _Reads:
+    """Counts the entries the store's ordered indexes hand out."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.entries = 0
+        original = MemoryStore.begin
+
+        def begin(store: MemoryStore, *, read_only: bool = False) -> Any:
+            unit = original(store, read_only=read_only)
+            page = unit.page
+
+            def counted(*args: Any, **kwargs: Any) -> Any:
+                found = page(*args, **kwargs)
+                self.entries += len(found)
+                return found
+
+            unit.page = counted  # type: ignore[method-assign]
+            return unit
+
+        monkeypatch.setattr(MemoryStore, "begin", begin)
+
+
+@pytest.mark.rule("AD-7")
+def test_a_search_for_several_words_reads_where_their_lists_meet(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """300 workshops hold "cuisine", one holds "tofu" too: the page reads a handful of
+    entries, not the 300 (the lists are joined by leaping, and pages read what they
+    need)."""
+    app, clock, org = _pro_app(MemoryStore())
+    for n in range(300):
+        title = "Tofu soyeux" if n == 150 else f"Plat {n}"
+        app.create_workshop(org, title=title, description="Cuisine", domain="Cuisine",
+                            cost=1, capacity=2)
+        clock.advance(timedelta(seconds=1))
+    reads = _Reads(monkeypatch)
+    [card] = app.search("cuisine tofu", limit=5).items
+    assert isinstance(card, WorkshopCard) and card.title == "Tofu soyeux"
+    assert reads.entries <= 10, reads.entries
+    reads.entries = 0
+    assert app.search("cuisine", mode="online", limit=2).items  # tutorials not walked
+    assert reads.entries <= 4, reads.entries
+    reads.entries = 0
+    assert len(app.workshops(limit=2).items) == 2
+    assert reads.entries <= 4, reads.entries  # a page of 2 reads 3 entries, not 64
+
+
+@pytest.mark.rule("AD-7")
+def test_forged_or_long_cursors_are_refused_or_read_alike_on_every_store(
+    tmp_path: Path
+) -> None:
+    """A cursor is short whatever its filters; a position no store could keep (not a
+    text, a lone surrogate, too long) is refused, the same on every store."""
+    for store in _stores(tmp_path):
+        _forged_cursors_on(store)
+        store.close()
+
+
+def _forged_cursors_on(store: Store) -> None:
+    app, _, org = _pro_app(store)
+    place = "서울특별시 " + "각" * 190
+    workshop = app.create_workshop(org, title="도자기", description="물레", domain="Poterie",
+                                   cost=1, capacity=2, mode="face_to_face", locality=place)
+    for day in (1, 2, 3):
+        app.plan_session(org, workshop, T0 + timedelta(days=day))
+    first = app.upcoming_sessions(locality=place, limit=1)
+    assert first.next is not None and len(first.next) < 200
+    assert len(walk(partial(app.upcoming_sessions, locality=place), 1)) == 3
+    version, digest, _ = json.loads(base64.urlsafe_b64decode(first.next + "=="))
+
+    def forged(position: object) -> str:  # as a visitor would make one, by hand
+        raw = json.dumps([version, digest, position]).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    assert app.upcoming_sessions(locality=place, after=forged("")).items
+    positions: list[object] = [7, {}, [], "\ud800", "x" * 5000]
+    for position in positions:
+        _refused(partial(app.upcoming_sessions, locality=place, after=forged(position)),
+                 "AD-7")
+    _refused(partial(app.find_members, "\u0301"), "SOCIAL-1")  # folds to nothing
+
+
+@pytest.mark.rule("ACC-7", "AD-7")
+def test_a_purge_erases_the_workshop_text_from_its_session_cards(tmp_path: Path) -> None:
+    for store in _stores(tmp_path):
+        app, clock, org = _pro_app(store)
+        workshop = app.create_workshop(
+            org, title="Atelier chez Secretname", description="Du pain", domain="Cuisine",
+            cost=1, capacity=2, duration=timedelta(days=2), mode="face_to_face",
+            locality="12 rue Secrète")
+        session = app.plan_session(org, workshop, T0 + timedelta(days=14, hours=12))
+        purge_at = app.deactivate(org)
+        clock.set(purge_at + timedelta(minutes=1))
+        app.run_due()
+        assert app.workshop(workshop).title == ""
+        uow = store.begin(read_only=True)
+        card = uow.get(SESSION_CARDS, session)
+        uow.rollback()
+        assert card is None or ("Secret" not in card.title and card.locality is None)
+        assert "Secr" not in repr(store.contents())  # type: ignore[attr-defined]
+        store.close()
+
+
+@pytest.mark.rule("BOOK-22")
+def test_the_waitlist_is_in_the_order_of_the_requests() -> None:
+    app, clock, org = _pro_app(MemoryStore())
+    workshop = app.create_workshop(org, title="Bread", description="Loaves", domain="cooking",
+                                   cost=1, capacity=2)
+    members = []
+    for name in ("anna", "bob"):
+        member = app.signup(f"{name}@example.org", provider="google",
+                            display_name=name.title()).member_id
+        members.append((member, app.request(member, workshop_id=workshop, seats=1)))
+        clock.advance(timedelta(hours=1))
+    for _, request in reversed(members):  # bob is accepted first
+        app.accept_future(org, request)
+    assert [e.display_name for e in app.workshop_waitlist(org, workshop)] == ["Anna", "Bob"]
+
+
+@pytest.mark.rule("AD-7", "BOOK-2")
+def test_a_rebuild_beside_commands_makes_each_card_from_the_session_as_it_is_now(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process cancels a session between the rebuild's scan and its card: the
+    card is made from the session as the command reads it (cancelled: none)."""
+    from skilltroc_core.adapters import _sql  # noqa: PLC0415
+    from skilltroc_core.service import kinds  # noqa: PLC0415
+
+    host, _, org = _pro_app(PostgresStore(pg_dsn))
+    other = Skilltroc(PostgresStore(pg_dsn), host.clock, policy=CHEAP_POLICY,
+                      secret_key=TEST_SECRET_KEY)
+    workshop = host.create_workshop(org, title="Pain", description="levain",
+                                    domain="Cuisine", cost=1, capacity=2)
+    session = host.plan_session(org, workshop, T0 + timedelta(days=2))
+    scan = _sql.SqlIndexes.scan
+    fired: list[bool] = []
+
+    def scan_then_cancel(indexes: Any, kind: Any, after: Any, limit: int) -> Any:
+        found = scan(indexes, kind, after, limit)
+        if kind is kinds.SESSIONS and not fired:
+            fired.append(True)
+            other.cancel_session(org, session)
+        return found
+
+    monkeypatch.setattr(_sql.SqlIndexes, "scan", scan_then_cancel)
+    host.rebuild_read_side()
+    assert fired
+    assert host.session(session).state is SessionState.CANCELLED
+    assert host.upcoming_sessions().items == ()
+    host.store.close()
+    other.store.close()

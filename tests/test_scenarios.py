@@ -89,6 +89,9 @@ def test_a_good_scenario_narrates_each_step_with_the_stars_that_moved() -> None:
         ('\n[[step]]\nexpect = { members_found = { al = ["alice", "alice"] } }\n',
          "members_found"),
         ('\n[[step]]\nexpect = { roster = { s1 = ["alice"] } }\n', "roster"),
+        ('\n[[step]]\nexpect = { search = { "!!!" = [] } }\n', "search"),
+        ('\n[[step]]\nexpect = { members_found = { "' + "a" * 101 + '" = [] } }\n',
+         "members_found"),
     ],
 )
 def test_a_malformed_file_is_refused_before_running_naming_file_step_and_key(

@@ -22,6 +22,7 @@ import attrs
 from .booking import Mode
 
 __all__ = [
+    "KEY_LENGTH",
     "MemberCard",
     "Page",
     "RosterEntry",
@@ -32,9 +33,12 @@ __all__ = [
     "WorkshopCard",
     "catalogue_keys",
     "descending",
+    "domain_key",
     "folded",
+    "locality_key",
     "newest_first",
     "sortable_instant",
+    "word_key",
     "word_keys",
     "words",
 ]
@@ -43,6 +47,8 @@ T = TypeVar("T")
 
 _WORD = re.compile(r"\w+")
 _INVERT = str.maketrans("0123456789", "9876543210")
+#: Longest text of an index key, in code points (see :func:`word_keys`).
+KEY_LENGTH: Final = 64
 #: Digits of a count sorted most first (:func:`descending`): more than any count reaches.
 _COUNT_DIGITS: Final = 19
 
@@ -63,21 +69,44 @@ def words(*texts: str | None) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _bounded(text: str) -> str:
+    """An index key's text cut to :data:`KEY_LENGTH` code points: a store's index rows are
+    bounded (PostgreSQL: 2,704 bytes), and a word of text without spaces can be a whole
+    paragraph. What is found under a cut key is checked against the whole text."""
+    return text[:KEY_LENGTH]
+
+
 def catalogue_keys(domain: str, mode: Mode | None = None, locality: str | None = None,
                    ) -> tuple[str, ...]:
     """The keys a catalogue entry is listed under: every entry, its skill domain, its
     mode, its locality (domain and locality folded: "Cuisine" is "cuisine")."""
-    keys = ["all", f"domain:{folded(domain)}"]
+    keys = ["all", domain_key(folded(domain))]
     if mode is not None:
         keys.append(f"mode:{mode.value}")
     if locality:
-        keys.append(f"locality:{folded(locality)}")
+        keys.append(locality_key(folded(locality)))
     return tuple(keys)
 
 
 def word_keys(*texts: str | None) -> tuple[str, ...]:
-    """The keys a searchable entry is listed under, one per word of ``texts``."""
-    return tuple(f"word:{word}" for word in words(*texts))
+    """The keys a searchable entry is listed under, one per word of ``texts`` (a long word
+    by its first :data:`KEY_LENGTH` code points)."""
+    return tuple(dict.fromkeys(word_key(word) for word in words(*texts)))
+
+
+def word_key(word: str) -> str:
+    """The key a folded word is listed under."""
+    return f"word:{_bounded(word)}"
+
+
+def domain_key(domain: str) -> str:
+    """The key of a skill domain (folded)."""
+    return f"domain:{_bounded(domain)}"
+
+
+def locality_key(locality: str) -> str:
+    """The key of a locality (folded)."""
+    return f"locality:{_bounded(locality)}"
 
 
 def sortable_instant(instant: datetime) -> str:
@@ -100,7 +129,9 @@ class Page(Generic[T]):
     """One page of a list: its items, and the cursor of the next page (None: the last).
 
     A cursor is opaque text: pass it back as ``after`` to read on. It stays valid while
-    items come and go: no item present throughout is skipped or shown twice."""
+    items come and go: no item present throughout, whose place in the order does not
+    change meanwhile, is skipped or shown twice (a session moved to another date, or a
+    tutorial viewed in a most-viewed list, takes its new place)."""
 
     items: tuple[T, ...]
     next: str | None = None

@@ -190,6 +190,8 @@ SCHEMA: Mapping[int, tuple[str, ...]] = {
             position BYTEA NOT NULL, id TEXT NOT NULL, PRIMARY KEY (kind, idx, key, position)
         )""",
         "CREATE INDEX IF NOT EXISTS ordered_keys_by_id ON ordered_keys (kind, id)",
+        # the authors' recent-message lists the feed read before it had an ordered index
+        "DELETE FROM entities WHERE kind = 'recent_messages'",
     ),
 }
 SCHEMA_VERSION = max(SCHEMA)

@@ -102,7 +102,8 @@ class ProfileStats:
 def _waitlist(tx: Tx, workshop_id: str) -> tuple[WaitlistEntry, ...]:
     """The members waiting for a session of a workshop, oldest request first (BOOK-22)."""
     waiting = []
-    for r in tx.find(kinds.REGISTRATIONS, "workshop_waitlist", workshop_id):
+    for r in sorted(tx.find(kinds.REGISTRATIONS, "workshop_waitlist", workshop_id),
+                    key=lambda r: (r.requested_at, r.id)):
         member = tx.shown_member(r.member)
         waiting.append(WaitlistEntry(registration_id=r.id, member_id=r.member, seats=r.seats,
                                      display_name=member.display if member else "",

@@ -36,15 +36,18 @@ from ..listings import (
     SessionCard,
     TutorialCard,
     WorkshopCard,
+    domain_key,
     folded,
+    locality_key,
     sortable_instant,
+    word_key,
     words,
 )
 from ..ports import EntityKind
 from ..tutorials import Tutorial
 from . import kinds
 from .context import Area
-from .paging import Found, later, page_limit, paged, read_cursor, walk
+from .paging import Found, later, listed_under_all, page_limit, paged, read_cursor, walk
 from .read_side import SESSION_CARDS, WORKSHOP_RATINGS, WorkshopRating, project, rate_again
 from .registry import ANYONE, HOST, command, query
 from .tutorials import TUTORIALS
@@ -115,13 +118,18 @@ class _Filters:
                 and (self.max_cost is None or (cost is not None and cost <= self.max_cost)))
 
     @property
+    def allow_tutorials(self) -> bool:
+        """Whether a tutorial can pass (no filter on what a tutorial does not have)."""
+        return self.mode is None and self.locality is None and self.max_cost is None
+
+    @property
     def key(self) -> str:
         """The catalogue key to read: the most selective filter given (see
         :func:`~skilltroc_core.listings.catalogue_keys`)."""
         if self.domain is not None:
-            return f"domain:{self.domain}"
+            return domain_key(self.domain)
         if self.locality is not None:
-            return f"locality:{self.locality}"
+            return locality_key(self.locality)
         if self.mode is not None:
             return f"mode:{self.mode.value}"
         return "all"
@@ -232,7 +240,10 @@ class CatalogueReads(Area):
         where = _Filters.of(domain, mode, locality, max_cost)
         filters = [list(wanted), *where.json()]
         cursor = read_cursor("search", filters, after, "AD-7")
-        key = f"word:{max(wanted, key=len)}"  # the longest word: likely the rarest
+        # the longest word first (likely the rarest); a long word's key is cut: the
+        # whole words are checked on what the keys find
+        keys = list(dict.fromkeys(word_key(word) for word in sorted(wanted, key=len,
+                                                                   reverse=True)))
         every = set(wanted)
         with self.query() as tx:
             def shown_workshop(w: Workshop) -> WorkshopCard | None:
@@ -247,9 +258,11 @@ class CatalogueReads(Area):
                 return None
 
             found: Found[WorkshopCard | TutorialCard] = [
-                *walk(tx, kinds.WORKSHOPS, "catalogue", key, cursor, want + 1,
-                       shown_workshop),
-                *walk(tx, TUTORIALS, "catalogue", key, cursor, want + 1, shown_tutorial)]
+                *listed_under_all(tx, kinds.WORKSHOPS, "catalogue", keys, cursor, want + 1,
+                                  shown_workshop)]
+            if where.allow_tutorials:
+                found += listed_under_all(tx, TUTORIALS, "catalogue", keys, cursor, want + 1,
+                                          shown_tutorial)
         # workshops and tutorials alike newest first: positions of one order
         return paged("search", filters, found, want)
 
@@ -264,6 +277,9 @@ class CatalogueReads(Area):
             raise InvalidInputError("a name prefix is a text of 1 to 100 characters",
                                     rule="SOCIAL-1")
         start = folded(prefix.strip())
+        if not start:
+            raise InvalidInputError(f"{prefix!r} has no letter to find a name by",
+                                    rule="SOCIAL-1")
         filters = [start]
         cursor = read_cursor("find_members", filters, after, "SOCIAL-1")
         with self.query() as tx:
@@ -304,8 +320,12 @@ class CatalogueReads(Area):
         while True:
             with self.command() as tx:
                 entities = tx.uow.scan(kind, after=last, limit=batch)
-                for entity_id, entity in entities:
-                    step(tx, entity_id, entity)
+                for entity_id, _ in entities:
+                    # read again as a command reads (locked where others write at once):
+                    # the scan locks nothing, and another command may have changed it
+                    entity = tx.get(kind, entity_id)
+                    if entity is not None:
+                        step(tx, entity_id, entity)
             done += len(entities)
             if len(entities) < batch:
                 return done

@@ -30,7 +30,7 @@ from ..unset import UNSET, Unset
 from . import kinds
 from .accounts import checked_text, enum_value
 from .context import Area
-from .paging import make_cursor, page_limit, read_cursor
+from .paging import make_cursor, page_limit, read_line_cursor
 from .registry import ANYONE, MEMBER, command, query
 from .social import shown_members
 from .units import Tx
@@ -155,11 +155,7 @@ class MemberService(Area):
         policy = self.policy
         limit = page_limit(limit, policy.statement_page_size, policy.statement_page_limit,
                            "STAR-5")
-        start = read_cursor("statement", [member_id], after, "STAR-5")
-        if start is None:
-            start = 0
-        elif type(start) is not int or start < 0:
-            raise InvalidInputError("this is not a cursor of a statement", rule="STAR-5")
+        start = read_line_cursor("statement", [member_id], after, "STAR-5")
         with self.query() as tx:
             tx.member(member_id, "STAR-5")
             page = tx.ledger.statement(member_id, offset=start, limit=limit)

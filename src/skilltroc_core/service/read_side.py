@@ -80,6 +80,14 @@ def _session_written(tx: Tx, session_id: str, session: Session) -> None:
     tx.uow.put(SESSION_CARDS, session_id, session_card(session, workshop))
 
 
+def _workshop_written(tx: Tx, workshop_id: str, workshop: Workshop) -> None:
+    """The cards of its planned sessions show what the workshop says now (a purge erases
+    its title and locality, ACC-7)."""
+    for session in tx.find(kinds.SESSIONS, "workshop", workshop_id):
+        if tx.uow.get(SESSION_CARDS, session.id) is not None:
+            _session_written(tx, session.id, session)
+
+
 def _evaluation_written(tx: Tx, evaluation_id: str, evaluation: Evaluation) -> None:
     rating = tx.uow.get(WORKSHOP_RATINGS, evaluation.workshop) or WorkshopRating(
         id=evaluation.workshop)
@@ -102,6 +110,7 @@ def rate_again(tx: Tx, workshop_id: str) -> None:
 #: is written once (BOOK-40), so its workshop's rating adds it.
 _PROJECTIONS: Final[dict[str, Callable[[Tx, str, Any], None]]] = {
     kinds.SESSIONS.name: _session_written,
+    kinds.WORKSHOPS.name: _workshop_written,
     kinds.EVALUATIONS.name: _evaluation_written,
 }
 

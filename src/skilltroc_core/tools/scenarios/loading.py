@@ -16,6 +16,7 @@ import attrs
 
 from ...errors import ScenarioFormatError, SkilltrocError
 from ...instants import require_aware
+from ...listings import folded, words
 from ...rules import DEFAULT_POLICY
 from .derived import COMMANDS
 from .format import (
@@ -27,10 +28,12 @@ from .format import (
     INT,
     LISTS,
     MEMBER,
+    PREFIX,
     STR,
     STR_LIST,
     TABLE,
     TEXT_KEYED,
+    WORDS,
     Scenario,
     Step,
 )
@@ -222,9 +225,9 @@ def _check_expect(raw: Mapping[str, Any], number: int, declared: dict[str, dict[
             raise bad(f"'{key}' maps aliases to values", number, key)
         for alias, expected in value.items():
             if alias_kind in TEXT_KEYED:
-                if not alias.strip():
-                    raise bad(f"'{key}' is keyed by a {alias_kind}, not an empty text",
-                              number, key)
+                problem = _text_key_problem(alias_kind, alias)
+                if problem:
+                    raise bad(f"'{key}' is keyed by a {alias_kind}: {problem}", number, key)
             elif alias not in declared[alias_kind]:
                 raise bad(f"unknown {alias_kind} alias {alias!r}"
                           f"{_nearest(alias, declared[alias_kind])}", number, key)
@@ -241,6 +244,18 @@ def _check_expect(raw: Mapping[str, Any], number: int, declared: dict[str, dict[
                 _check_list(key, expected, number, declared, bad)
             elif type(expected) not in (int, float) or isinstance(expected, bool):
                 raise bad(f"'{key}' values are numbers", number, key)
+
+
+def _text_key_problem(kind: str, text: str) -> str | None:
+    """Why ``text`` cannot key a list of ``kind`` (the query would refuse it), or None."""
+    longest = 100 if kind == PREFIX else 200
+    if len(text) > longest:
+        return f"{text[:20]!r}... is longer than {longest} characters"
+    if kind == WORDS and not words(text):
+        return f"{text!r} has no word to search for"
+    if not folded(text).strip():
+        return f"{text!r} has no letter to read a list by"
+    return None
 
 
 def _check_list(key: str, expected: object, number: int,

@@ -125,6 +125,16 @@ def test_another_programs_database_is_refused_and_left_untouched(pg_dsn: str) ->
     assert tables(pg_dsn) == ["recipes"]
 
 
+def test_a_server_older_than_postgresql_13_is_refused_untouched(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(psycopg.ConnectionInfo, "server_version",
+                        property(lambda info: 120016))
+    with pytest.raises(StoreError, match="PostgreSQL 12; the store needs PostgreSQL 13"):
+        PostgresStore(pg_dsn)
+    assert tables(pg_dsn) == []
+
+
 def test_a_meta_table_without_the_skilltroc_marker_is_refused(pg_dsn: str) -> None:
     execute(pg_dsn, "CREATE TABLE skilltroc_meta (key TEXT PRIMARY KEY, value TEXT)")
     with pytest.raises(StoreError, match="another program"):

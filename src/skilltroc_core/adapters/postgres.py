@@ -94,7 +94,8 @@ from ._sql import (
     stored_notices,
 )
 
-__all__ = ["ADVISORY_LOCK_KEY", "APPLICATION_MARKER", "SHARDS", "PostgresStore"]
+__all__ = ["ADVISORY_LOCK_KEY", "APPLICATION_MARKER", "MIN_SERVER_VERSION", "SHARDS",
+           "PostgresStore"]
 
 T = TypeVar("T")
 
@@ -105,6 +106,9 @@ FORGET_WHERE = (
     "jsonb_array_elements(data::jsonb -> 'facts') f "
     f"WHERE f ->> 0 IN ({MEMBER_FACT_NAMES}) AND f ->> 1 = ?::text)"
 )
+#: The oldest server the store runs on (``server_version_num``): 13 has the 64-bit
+#: transaction ids the change feed is ordered by (``pg_current_xact_id``).
+MIN_SERVER_VERSION = 130000
 #: The advisory lock migrations take ("SkTroc" 0 1); units of work never take it.
 ADVISORY_LOCK_KEY = 0x536B_5472_6F63_0001
 #: ``skilltroc_meta`` value of the key ``application`` in a Skilltroc database.
@@ -299,7 +303,8 @@ class PgLocking:
 
 
 class PostgresStore:
-    """A :class:`~skilltroc_core.ports.Store` in a PostgreSQL database (psycopg 3).
+    """A :class:`~skilltroc_core.ports.Store` in a PostgreSQL database (psycopg 3), on a
+    server of version 13 or later.
 
     ``dsn`` is a libpq connection string or URI; ``schema`` puts the tables in that
     PostgreSQL schema (created if missing) instead of the connection's current schema.
@@ -412,6 +417,11 @@ class PostgresStore:
     # ------------------------------------------------------------------ schema
     def _migrate(self, conn: psycopg.Connection[Any]) -> None:
         try:
+            if conn.info.server_version < MIN_SERVER_VERSION:
+                raise StoreError(
+                    f"{self._where} runs PostgreSQL {conn.info.server_version // 10000}; "
+                    "the store needs PostgreSQL 13 or later (the change feed reads "
+                    "transaction ids with pg_current_xact_id)")
             with conn.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
                 if self.schema is not None:

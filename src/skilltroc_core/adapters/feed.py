@@ -17,6 +17,7 @@ __all__ = ["feed_position", "read_position"]
 
 #: Digits of each number of a position: every non-negative ``BIGINT``.
 _WIDTH: Final = 19
+_LARGEST: Final = 2**63 - 1
 _POSITION = re.compile(rf"([0-9]{{{_WIDTH}}})\.([0-9]{{{_WIDTH}}})")
 
 
@@ -31,6 +32,6 @@ def read_position(after: str | None) -> tuple[int, int]:
     if after is None:
         return 0, 0
     found = _POSITION.fullmatch(after) if isinstance(after, str) else None
-    if found is None:
+    if found is None or max(int(found[1]), int(found[2])) > _LARGEST:
         raise InvalidInputError(f"not a position of the change feed: {after!r:.60}")
     return int(found[1]), int(found[2])

@@ -134,7 +134,7 @@ class ChangeFeedContract(StoreUnderTest):
         self._commit(store, ("workshop", "w1", "1"))
         position = store.changes()[0].position
         for wrong in ("", "abc", "1", position + "0", position[:-1], " " + position,
-                      position.replace("0", "٠")):
+                      position.replace("0", "٠"), "9" * 19 + "." + "9" * 19):
             with pytest.raises(InvalidInputError):
                 store.changes(after=wrong)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
@@ -36,12 +37,13 @@ from skilltroc_core.ports import EntityKind, Store, Timer
 from skilltroc_core.service import Skilltroc, kinds
 from skilltroc_core.testing import TEST_SECRET_KEY, pgserver, races
 from skilltroc_core.testing.contract import StoreContract
+from skilltroc_core.testing.contract.feed import Recorded, in_order, read_all, recorded
 from skilltroc_core.testing.pgserver import PgServer, PgServerError
 
 from .ads_support import launch, professional
 from .members_support import check_two_stores_see_each_others_commits
 from .pg_fixtures import POLICY, T0, dump_tables, pg_dsn, pg_server, service
-from .schema_history import back_to_version_3
+from .schema_history import back_to_version_3, back_to_version_5
 
 __all__ = ["pg_dsn", "pg_server"]  # the fixtures, imported for pytest to find
 
@@ -121,6 +123,16 @@ def test_another_programs_database_is_refused_and_left_untouched(pg_dsn: str) ->
     with pytest.raises(StoreError, match="another program"):
         PostgresStore(pg_dsn)
     assert tables(pg_dsn) == ["recipes"]
+
+
+def test_a_server_older_than_postgresql_13_is_refused_untouched(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(psycopg.ConnectionInfo, "server_version",
+                        property(lambda info: 120016))
+    with pytest.raises(StoreError, match="PostgreSQL 12; the store needs PostgreSQL 13"):
+        PostgresStore(pg_dsn)
+    assert tables(pg_dsn) == []
 
 
 def test_a_meta_table_without_the_skilltroc_marker_is_refused(pg_dsn: str) -> None:
@@ -647,6 +659,132 @@ def test_missing_server_binaries_are_a_clear_error_not_a_skip(
     monkeypatch.setenv("SKILLTROC_PG_BIN", str(tmp_path))
     with pytest.raises(PgServerError, match="does not hold initdb"):
         PgServer().start()
+
+
+# ---------------------------------------------------------------------- change feed
+@pytest.mark.rule("STAR-6")
+def test_a_version_5_store_gains_the_change_feed(pg_dsn: str) -> None:
+    app = service(pg_dsn)
+    alice = app.signup("alice@example.org", provider="google").member_id
+    app.store.close()
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        back_to_version_5(conn.execute, postgres=True)
+        conn.execute("UPDATE skilltroc_meta SET value = '5' WHERE key = 'schema_version'")
+    store = PostgresStore(pg_dsn)
+    uow = store.begin()
+    uow.record_change("profile", alice, "{}")
+    uow.commit()
+    assert recorded(store.changes()) == [("profile", alice, "{}")]
+    store.close()
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT value FROM skilltroc_meta WHERE key = 'schema_version'"
+                            ).fetchone() == (str(SCHEMA_VERSION),)
+
+
+@pytest.mark.rule("STAR-6")
+def test_a_change_is_read_once_every_older_transaction_ended_and_in_commit_order(
+    pg_dsn: str,
+) -> None:
+    """B's transaction has the smaller id (it locked a row first) but commits its change
+    of the session after A's: the reader sees neither while B is open (B could still
+    write before A's position), then both, A's first, as they were committed."""
+    setup, first, second, reader = (PostgresStore(pg_dsn) for _ in range(4))
+    uow = setup.begin()
+    uow.put(PROBES, "p1", Probe(id="p1", note="held by B"))
+    uow.commit()
+    b = second.begin()
+    assert b.get(PROBES, "p1") is not None  # a row lock: B's transaction id is taken now
+    a = first.begin()
+    a.record_change("session", "s1", "A")
+    a.commit()
+    assert reader.changes() == []
+    b.record_change("session", "s1", "B")
+    b.commit()
+    changes = reader.changes()
+    assert recorded(changes) == [("session", "s1", "A"), ("session", "s1", "B")]
+    assert in_order(changes)
+    for store in (setup, first, second, reader):
+        store.close()
+
+
+_GROUPS = 2  # shared counters the writers take turns on
+
+
+def _feed_writer(dsn: str, worker: int, units: int, committed: list[Recorded],
+                 guard: threading.Lock) -> None:
+    """Units that each lock the worker's own row (taking a transaction id), then one of
+    the shared counters (waiting for the others), add one to it and record the count;
+    every fifth unit rolls back."""
+    store = PostgresStore(dsn)
+    try:
+        for unit in range(units):
+            group = f"c{(worker + unit) % _GROUPS}"
+            while True:
+                uow = store.begin()
+                try:
+                    assert uow.get(PROBES, f"w{worker}") is not None
+                    counter = uow.get(PROBES, group)
+                    assert counter is not None
+                    count = str(int(counter.note) + 1)
+                    uow.put(PROBES, group, Probe(id=group, note=count))
+                    changes = [("counter", group, count), ("writer", f"w{worker}", str(unit))]
+                    for change in changes:
+                        uow.record_change(*change)
+                    if unit % 5 == 4:
+                        uow.rollback()
+                        break
+                    uow.commit()
+                except ConcurrencyError as exc:
+                    uow.rollback()
+                    assert exc.nothing_written
+                    continue
+                with guard:
+                    committed += changes
+                break
+    finally:
+        store.close()
+
+
+@pytest.mark.rule("STAR-6")
+def test_a_reader_polling_while_writers_commit_at_once_sees_each_change_once_in_order(
+    pg_dsn: str,
+) -> None:
+    """Four writers commit at once (some roll back) while a reader polls from its last
+    position: it sees every committed change exactly once, at positions that only
+    increase, and each counter's counts in the order they were committed."""
+    setup = PostgresStore(pg_dsn)
+    uow = setup.begin()
+    for name in [*(f"w{n}" for n in range(4)), *(f"c{n}" for n in range(_GROUPS))]:
+        uow.put(PROBES, name, Probe(id=name, note="0"))
+    uow.commit()
+    setup.close()
+    committed: list[Recorded] = []
+    guard = threading.Lock()
+    writers = [threading.Thread(target=_feed_writer, args=(pg_dsn, n, 40, committed, guard))
+               for n in range(4)]
+    reader = PostgresStore(pg_dsn)
+    seen = []
+    last: str | None = None
+    for writer in writers:
+        writer.start()
+    while any(writer.is_alive() for writer in writers):
+        page = reader.changes(after=last, limit=5)
+        seen += page
+        last = page[-1].position if page else last
+        time.sleep(0 if page else 0.002)
+    for writer in writers:
+        writer.join()
+    read_while_writing = len(seen)
+    seen += read_all(reader, 5, after=last)
+    reader.close()
+    assert read_while_writing > 0
+    assert Counter(recorded(seen)) == Counter(committed)
+    assert len(seen) == len(committed) == 4 * 32 * 2
+    assert in_order(seen)
+    for n in range(_GROUPS):
+        counts = [data for topic, entity_id, data in recorded(seen)
+                  if (topic, entity_id) == ("counter", f"c{n}")]
+        assert counts == [str(count) for count in range(1, len(counts) + 1)]
 
 
 # ---------------------------------------------------------------------- contract

@@ -19,7 +19,7 @@ import pytest
 from skilltroc_core.adapters.clocks import ManualClock
 from skilltroc_core.adapters.memory import MemoryStore
 from skilltroc_core.errors import StoreError
-from skilltroc_core.ports import OutboxItem, UnitOfWork
+from skilltroc_core.ports import Change, OutboxItem, UnitOfWork
 from skilltroc_core.rules import DEFAULT_POLICY
 from skilltroc_core.service import Skilltroc
 from skilltroc_core.testing import TEST_SECRET_KEY
@@ -64,6 +64,9 @@ class CommitFailsOnce:
 
     def recent_instant(self) -> datetime | None:
         return self.inner.recent_instant()
+
+    def changes(self, after: str | None = None, limit: int = 100) -> list[Change]:
+        return self.inner.changes(after, limit)
 
     def close(self) -> None:
         self.inner.close()

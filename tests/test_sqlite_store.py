@@ -23,9 +23,10 @@ from skilltroc_core.errors import (
 from skilltroc_core.ports import EntityKind, Index
 from skilltroc_core.service import Skilltroc
 from skilltroc_core.testing import TEST_SECRET_KEY, races
+from skilltroc_core.testing.contract.feed import recorded
 
 from .members_support import check_two_stores_see_each_others_commits
-from .schema_history import back_to_version_3
+from .schema_history import back_to_version_3, back_to_version_5
 
 T0 = races.RACE_START
 POLICY = races.RACE_POLICY
@@ -41,7 +42,7 @@ def test_opening_a_store_twice_applies_the_schema_once(tmp_path: Path) -> None:
     store = SQLiteStore(path)
     store.close()
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -93,7 +94,28 @@ def test_a_version_3_store_migrates_to_shards_and_keeps_its_ledger(tmp_path: Pat
     app.store.close()
 
 
-@pytest.mark.parametrize("recorded", [0, -1, 1, 3])
+@pytest.mark.rule("STAR-6")
+def test_a_version_5_store_gains_the_change_feed(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    app = service(str(path))
+    alice = app.signup("alice@example.org", provider="google").member_id
+    app.store.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    back_to_version_5(conn.execute)
+    conn.execute("PRAGMA user_version=5")
+    conn.close()
+    store = SQLiteStore(path)
+    uow = store.begin()
+    uow.record_change("profile", alice, "{}")
+    uow.commit()
+    assert recorded(store.changes()) == [("profile", alice, "{}")]
+    store.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
+
+
+@pytest.mark.parametrize("recorded", [0, -1, 1, 3, 5])
 def test_a_recorded_version_that_does_not_match_the_tables_is_refused_untouched(
     tmp_path: Path, recorded: int,
 ) -> None:
@@ -183,6 +205,35 @@ def test_after_a_purge_the_members_personal_data_is_nowhere_in_the_file(
     data = b"".join(p.read_bytes() for p in tmp_path.iterdir())
     for secret in (b"carol.unique", b"Carolina Zed", b"nobody may keep"):
         assert secret not in data
+
+
+@pytest.mark.rule("ACC-7")
+def test_forgotten_changes_leave_no_byte_of_their_data_in_the_files(tmp_path: Path) -> None:
+    """The feed's changes of an erased entity are deleted with the rest of the purge:
+    overwritten in the file, and the WAL folded in and emptied."""
+    store = SQLiteStore(tmp_path / "s.db")
+    uow = store.begin()
+    uow.record_change("profile", "mem_1", '{"display_name": "Carolina Zed"}')
+    uow.record_change("profile", "mem_2", '{"display_name": "Bob"}')
+    uow.commit()
+    uow = store.begin()
+    uow.record_change("profile", "mem_1", '{"bio": "A bio nobody may keep"}')
+    uow.commit()
+
+    def everything() -> bytes:
+        return b"".join(p.read_bytes() for p in tmp_path.iterdir())
+
+    assert b"Carolina Zed" in everything()  # the search does find it
+    uow = store.begin()
+    uow.forget_changes("profile", "mem_1")
+    uow.record_change("profile", "mem_1", None)
+    uow.erasing()
+    uow.commit()
+    data = everything()  # the store still open: nothing left for its closing to fold in
+    store.close()
+    for secret in (b"Carolina Zed", b"nobody may keep"):
+        assert secret not in data
+    assert b"Bob" in data  # the others' changes stay
 
 
 @pytest.mark.rule("GIFT-1", "STAR-6")

@@ -439,6 +439,7 @@ class _PortOnly:
         self.drain_notifications = inner.drain_notifications
         self.ack = inner.ack
         self.recent_instant = inner.recent_instant
+        self.changes = inner.changes
         self.close = inner.close
 
 

@@ -16,7 +16,11 @@ PostgreSQL) implements it once for every entity the library has or will have:
 - **timers**: deadlines by due instant, popped in order;
 - **counters**: named sequences (ids);
 - **ordered queues**: named sets of members, each with a text sort key; the member with
-  the smallest key (ties by member) is read in O(log n) (ad serving, AD-7).
+  the smallest key (ties by member) is read in O(log n) (ad serving, AD-7);
+- **change feed**: every change the service records of a public entity (a
+  :class:`Change`), written with the unit of work and read after it commits, in commit
+  order, a page at a time from a position (:meth:`Store.changes`); an erasure takes an
+  entity's changes out of it (:meth:`UnitOfWork.forget_changes`).
 
 Everything one command writes goes through one :class:`UnitOfWork` and commits together
 or not at all.
@@ -39,6 +43,7 @@ from .ledger import LedgerBook
 __all__ = [
     "ORDER_SEPARATOR",
     "RECENT_TRANSFERS",
+    "Change",
     "Clock",
     "Contents",
     "EntityKind",
@@ -223,6 +228,22 @@ class OutboxItem:
     notification: Notification
 
 
+@attrs.frozen(kw_only=True)
+class Change:
+    """One change to a public entity, as the feed keeps it.
+
+    ``position`` is opaque text that only the store which gave it reads back
+    (:meth:`Store.changes` reads on after it); positions compare as text in feed order.
+    ``data`` is the record the service wrote (JSON text), None for a tombstone: the
+    entity was deleted or erased.
+    """
+
+    position: str
+    topic: str  # e.g. "workshop", "session", "tutorial", "campaign", "profile"
+    entity_id: str
+    data: str | None
+
+
 class UnitOfWork(Protocol):
     """One atomic command: every read and write of it, then commit or rollback."""
 
@@ -330,6 +351,17 @@ class UnitOfWork(Protocol):
         """The key ``member`` has in ``queue``, None when it is not there."""
         ...
 
+    def record_change(self, topic: str, entity_id: str, data: str | None) -> None:
+        """Append a change to the feed (``data`` None: a tombstone), written with this
+        unit: it is read once the unit commits, and never if it rolls back."""
+        ...
+
+    def forget_changes(self, topic: str, entity_id: str) -> None:
+        """Erase every recorded change of this entity, those of this unit included
+        (ACC-7: a purge): later reads of the feed never show them again. The service
+        records a tombstone right after, so that a reader who saw them learns of it."""
+        ...
+
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
 
@@ -366,6 +398,21 @@ class Store(Protocol):
         (PostgreSQL) may answer an instant a little older than the very newest. The
         service compares its clock with it before its first command
         (``Policy.clock_tolerance``)."""
+        ...
+
+    def changes(self, after: str | None = None, limit: int = 100) -> list[Change]:
+        """Up to ``limit`` committed changes after position ``after`` (None: from the
+        start), in feed order; read outside any unit of work. ``after`` is a position
+        this store gave (other text: an :class:`~skilltroc_core.errors.InvalidInputError`).
+
+        Feed order is commit order as far as a reader can tell: once a reader has seen a
+        position, no change at or before it becomes visible later; a unit's changes come
+        in the order it recorded them; and a change recorded after its unit waited for
+        another unit (for a lock it held) or read what that unit wrote comes after that
+        unit's changes, so an entity's changes come in the order of its versions. A
+        reader that goes on from the last position it saw misses no change and sees none
+        twice, even with many writers at once (PostgreSQL). A forgotten change
+        (:meth:`UnitOfWork.forget_changes`) is never read again."""
         ...
 
     def close(self) -> None: ...

@@ -2,7 +2,8 @@
 
 Statements are written with ``?`` placeholders; a dialect rewrites them for its driver.
 Money is ``BIGINT``; instants are fixed-width UTC text (sorting like the instants);
-entities are JSON text keyed by ``(kind, id)`` with their index keys in a side table.
+entities are JSON text keyed by ``(kind, id)`` with their index keys in a side table;
+the change feed is a table ordered by ``(tx, seq)`` (see :data:`SCHEMA`, version 6).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from ..ledger import (
 from ..ports import (
     ORDER_SEPARATOR,
     RECENT_TRANSFERS,
+    Change,
     EntityKind,
     IndexKey,
     Ordered,
@@ -48,6 +50,7 @@ from ..ports import (
     position_of,
 )
 from .codec import dumps, instant_text, loads, parse_instant
+from .feed import feed_position, read_position
 from .indexing import check_unique, posted_pairs, reposting
 
 __all__ = ["SCHEMA", "SqlBook", "SqlCache", "SqlIndexes", "SqlUnitOfWork"]
@@ -193,6 +196,20 @@ SCHEMA: Mapping[int, tuple[str, ...]] = {
         # the authors' recent-message lists the feed read before it had an ordered index
         "DELETE FROM entities WHERE kind = 'recent_messages'",
     ),
+    # 6: the change feed (:meth:`Store.changes`), read in ``(tx, seq)`` order. ``seq``
+    # numbers the changes (PostgreSQL: a server sequence); ``tx`` is 0 in a store with
+    # one writer at a time, and on PostgreSQL the id of the transaction that wrote the
+    # change, or the greater ``tx`` of a change committed before it was written (see
+    # :class:`Locking`): a reader reads only the changes below the ids of the
+    # transactions still running. ``data`` is None for a tombstone. An erasure deletes
+    # an entity's changes, found by ``changes_by_entity``.
+    6: (
+        """CREATE TABLE IF NOT EXISTS changes (
+            tx BIGINT NOT NULL, seq BIGINT NOT NULL, topic TEXT NOT NULL,
+            entity_id TEXT NOT NULL, data TEXT, PRIMARY KEY (tx, seq)
+        )""",
+        "CREATE INDEX IF NOT EXISTS changes_by_entity ON changes (topic, entity_id)",
+    ),
 }
 SCHEMA_VERSION = max(SCHEMA)
 #: The server sequence that numbers transfers (a store with one writer counts on from
@@ -200,8 +217,9 @@ SCHEMA_VERSION = max(SCHEMA)
 TRANSFER_SEQUENCE = "ledger_transfer"
 #: The names of the facts that name a member, as an SQL list (for ``forget_where``).
 MEMBER_FACT_NAMES = ", ".join(f"'{name}'" for name in MEMBER_FACTS)
-#: The sequences a store numbers its own rows with (outbox, timers, index postings).
-ROW_SEQUENCES = ("outbox", "timer", "entity_key")
+#: The sequences a store numbers its own rows with (outbox, timers, index postings, the
+#: change feed).
+ROW_SEQUENCES = ("outbox", "timer", "entity_key", "change")
 
 
 class Locking(Protocol):
@@ -216,6 +234,9 @@ class Locking(Protocol):
 
     #: Appended to a statement reading rows the unit may change.
     for_update: str
+    #: The SQL expression of the ``tx`` of a change written now (schema 6): the writing
+    #: transaction's id, or a greater ``tx`` already committed.
+    change_tx: str
     #: How many shards a platform account or a supply counter is split in.
     shards: int
 
@@ -420,6 +441,9 @@ _PUT_ENTITY = (
 _ADD_ENTITY = "INSERT INTO entities (kind, id, data) VALUES (?, ?, ?)"
 _POST_KEY = "INSERT INTO entity_keys (kind, idx, key, id, seq) VALUES (?, ?, ?, ?, ?)"
 _ADD_NOTICE = "INSERT INTO outbox (seq, data, recipients) VALUES (?, ?, ?)"
+#: A change numbered by a store with one writer at a time (``tx`` 0, see :data:`SCHEMA`).
+_ADD_CHANGE = "INSERT INTO changes (tx, seq, topic, entity_id, data) VALUES (0, ?, ?, ?, ?)"
+_FORGET_CHANGES = "DELETE FROM changes WHERE topic = ? AND entity_id = ?"
 _SET_TIMER = (
     "INSERT INTO timers (id, kind, ref, due, seq) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (id) DO UPDATE SET due = excluded.due, seq = excluded.seq"
@@ -489,6 +513,28 @@ def stored_notices(rows: Sequence[Any]) -> list[OutboxItem]:
         "acknowledge it or restore it from a backup")) for seq, data in rows]
 
 
+def feed_page(placeholder: str, horizon: str = "") -> str:
+    """:meth:`~skilltroc_core.ports.Store.changes` in SQL, with the driver's
+    ``placeholder``: the changes after ``(tx, seq)``, in feed order, up to a limit (its
+    parameters: tx, seq, limit); ``horizon`` is a further condition on them (from
+    ``AND``), or nothing."""
+    mark = placeholder
+    return (f"SELECT tx, seq, topic, entity_id, data FROM changes WHERE (tx, seq) > "
+            f"({mark}, {mark}){horizon} ORDER BY tx, seq LIMIT {mark}")
+
+
+def read_feed(after: str | None, limit: int,
+              read: Callable[[int, int, int], Sequence[Any]]) -> list[Change]:
+    """:meth:`~skilltroc_core.ports.Store.changes` of a SQL store: ``after`` checked, then
+    ``read(tx, seq, limit)`` runs :func:`feed_page` (a limit of 0 or less reads nothing:
+    SQLite would read everything)."""
+    tx, seq = read_position(after)
+    if limit <= 0:
+        return []
+    return [Change(position=feed_position(row_tx, row_seq), topic=topic, entity_id=entity_id,
+                   data=data) for row_tx, row_seq, topic, entity_id, data in read(tx, seq, limit)]
+
+
 def stored_contents(unit: SqlUnitOfWork, layout: str) -> dict[str, tuple[tuple[str, object],
                                                                         ...]]:
     """Every row of every table (see :class:`~skilltroc_core.ports.Inspectable`), read in
@@ -520,14 +566,16 @@ def stored_contents(unit: SqlUnitOfWork, layout: str) -> dict[str, tuple[tuple[s
 
 
 @functools.cache
-def _server_numbered(numbers: tuple[str, ...]) -> tuple[str, str, str]:
-    """The index posting, notice and timer statements numbered by the server: ``numbers``
-    are the SQL expressions of :data:`ROW_SEQUENCES`' next values, in that order (built
-    once per store kind, not per unit of work)."""
-    outbox, timer, entity_key = numbers
+def _server_numbered(numbers: tuple[str, ...], change_tx: str) -> tuple[str, str, str, str]:
+    """The index posting, notice, timer and change statements numbered by the server:
+    ``numbers`` are the SQL expressions of :data:`ROW_SEQUENCES`' next values, in that
+    order, ``change_tx`` that of a change's ``tx`` (built once per store kind, not per
+    unit of work)."""
+    outbox, timer, entity_key, change = numbers
     return (_POST_KEY.replace("?)", entity_key + ")"),
             _ADD_NOTICE.replace("(?, ", f"({outbox}, ", 1),
-            _SET_TIMER.replace("?)", timer + ")"))
+            _SET_TIMER.replace("?)", timer + ")"),
+            _ADD_CHANGE.replace("(0, ?, ", f"({change_tx}, {change}, ", 1))
 
 
 def _query_writes() -> StateConflictError:
@@ -886,9 +934,10 @@ class SqlUnitOfWork:
         # name -> the last value handed out: a sequence is stored once, at commit.
         self._counted: dict[str, int] = {}
         self._deleted: list[tuple[str, str]] = []
-        self._post_key, self._add_notice, self._set_timer = (
-            _server_numbered(tuple(locking.row_sequence(name) for name in ROW_SEQUENCES))
-            if locking is not None else (_POST_KEY, _ADD_NOTICE, _SET_TIMER))
+        self._post_key, self._add_notice, self._set_timer, self._add_change = (
+            _server_numbered(tuple(locking.row_sequence(name) for name in ROW_SEQUENCES),
+                             locking.change_tx)
+            if locking is not None else (_POST_KEY, _ADD_NOTICE, _SET_TIMER, _ADD_CHANGE))
         self._book = SqlBook(self)
         self._indexes = SqlIndexes(self)
         self._outbox = SqlOutbox(self)
@@ -1088,6 +1137,18 @@ class SqlUnitOfWork:
 
     def erasing(self) -> None:
         self.erases = True
+
+    # ------------------------------------------------------------------ change feed
+    def record_change(self, topic: str, entity_id: str, data: str | None) -> None:
+        if self.locking is not None:  # numbered by the server when written
+            self._write("changes", self._add_change, (topic, entity_id, data))
+        else:  # numbered now: the unit holds the write lock until it commits
+            self._write("changes", _ADD_CHANGE,
+                        (self.next_in_sequence("change"), topic, entity_id, data))
+
+    def forget_changes(self, topic: str, entity_id: str) -> None:
+        # after this unit's own changes of the entity, sent before it (in order)
+        self._write("changes", _FORGET_CHANGES, (topic, entity_id))
 
     def confirm_due(self) -> None:
         self._timers.confirm_due()

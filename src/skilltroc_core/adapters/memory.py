@@ -3,7 +3,8 @@
 State lives in dicts. A unit of work records an undo action for each write, so a
 rollback puts back exactly what was there; one unit of work runs at a time (a lock
 serialises threads). Timers sit in a heap with lazy deletion, so finding the next due
-one costs O(log n); so do the members of each ordered queue.
+one costs O(log n); so do the members of each ordered queue. The change feed is numbered
+in commit order (one writer at a time), its positions kept sorted.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ..ledger import (
 from ..ports import (
     ORDER_SEPARATOR,
     RECENT_TRANSFERS,
+    Change,
     EntityKind,
     Index,
     IndexKey,
@@ -39,6 +41,7 @@ from ..ports import (
     ordered_key,
     position_of,
 )
+from .feed import feed_position, read_position
 from .indexing import SortedTexts, check_unique, reposting
 
 __all__ = ["MemoryStore"]
@@ -289,6 +292,12 @@ class MemoryStore:
         self._timer_versions = itertools.count(1)
         self._sequences: dict[str, int] = {}
         self._queues: dict[str, _Queue] = {}
+        # the change feed: each change by position, the positions in order, each entity's
+        # positions (in order) and the number of the last change recorded
+        self._feed: dict[str, Change] = {}
+        self._feed_order = SortedTexts()
+        self._feed_of: dict[tuple[str, str], list[str]] = {}
+        self._feed_seq = 0
 
     # ------------------------------------------------------------------ store
     def begin(self, *, read_only: bool = False) -> _MemoryUnitOfWork:
@@ -315,6 +324,12 @@ class MemoryStore:
             recent = self.book.transfers[-RECENT_TRANSFERS:]
             return max((transfer.at for transfer in recent), default=None)
 
+    def changes(self, after: str | None = None, limit: int = 100) -> list[Change]:
+        start = feed_position(*read_position(after))
+        with self._lock:
+            feed = self._feed
+            return [feed[position] for position in self._feed_order.after(start, limit)]
+
     def close(self) -> None:
         """Nothing to release."""
 
@@ -323,7 +338,8 @@ class MemoryStore:
         the ledger book's sections, then ``entities/<kind>`` (by id),
         ``index/<kind>/<index>`` (each key's ids in posting order), ``outbox`` (in order)
         and ``outbox seq``, ``timers`` (each with its version: it orders equal due
-        instants), ``sequences`` and ``queue/<name>`` (each member's sort key).
+        instants), ``sequences``, ``queue/<name>`` (each member's sort key), ``changes``
+        (the change feed, by position) and ``changes seq``.
 
         Nothing empty is listed: a rolled-back unit of work may leave an empty table, index
         or index key behind, which reads exactly as a missing one."""
@@ -342,6 +358,9 @@ class MemoryStore:
                 found[f"queue/{name}"] = tuple(
                     (member, entry[:entry.index("\x00")])
                     for member, entry in sorted(queue.entries.items()))
+            found["changes"] = tuple((position, self._feed[position])
+                                     for position in self._feed_order)
+            found["changes seq"] = (("last", self._feed_seq),)
             return {section: entries for section, entries in found.items() if entries}
 
     # ------------------------------------------------------------------ journal
@@ -376,6 +395,22 @@ class MemoryStore:
     def _unappend(self, seq: int) -> None:
         self._outbox.pop(seq, None)
         self._outbox_seq = seq - 1
+
+    def _unrecord_change(self, seq: int, entity: tuple[str, str]) -> None:
+        """Undo :meth:`_MemoryUnitOfWork.record_change`: the last change recorded goes."""
+        position = self._feed_of[entity].pop()
+        if not self._feed_of[entity]:
+            del self._feed_of[entity]
+        del self._feed[position]
+        self._feed_order.discard(position)
+        self._feed_seq = seq - 1
+
+    def _unforget_changes(self, entity: tuple[str, str], forgotten: list[Change]) -> None:
+        """Undo :meth:`_MemoryUnitOfWork.forget_changes`: the entity's changes are back."""
+        self._feed_of[entity] = [change.position for change in forgotten]
+        for change in forgotten:
+            self._feed[change.position] = change
+            self._feed_order.add(change.position)
 
     def _unschedule(self, timer_id: str, old: _Scheduled | None) -> None:
         """Undo a schedule or a cancel: put back the timer that was there, or none."""
@@ -628,6 +663,32 @@ class _MemoryUnitOfWork:
 
     def erasing(self) -> None:
         """Nothing is kept once replaced: nothing to fold in."""
+
+    # ------------------------------------------------------------------ change feed
+    def record_change(self, topic: str, entity_id: str, data: str | None) -> None:
+        store = self._store
+        journal = store._entries()
+        seq = store._feed_seq + 1
+        position = feed_position(0, seq)
+        entity = (topic, entity_id)
+        journal.append((store._unrecord_change, seq, entity))
+        store._feed_seq = seq
+        store._feed[position] = Change(position=position, topic=topic, entity_id=entity_id,
+                                       data=data)
+        store._feed_order.add(position)  # the greatest: at the end of the last bucket
+        store._feed_of.setdefault(entity, []).append(position)
+
+    def forget_changes(self, topic: str, entity_id: str) -> None:
+        store = self._store
+        journal = store._entries()
+        entity = (topic, entity_id)
+        positions = store._feed_of.pop(entity, None)
+        if positions is None:
+            return
+        journal.append((store._unforget_changes, entity,
+                        [store._feed.pop(position) for position in positions]))
+        for position in positions:
+            store._feed_order.discard(position)
 
     # ------------------------------------------------------------------ sequences
     def next_in_sequence(self, name: str) -> int:

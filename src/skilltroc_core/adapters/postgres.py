@@ -36,6 +36,17 @@ with a jittered pause. The writes of a unit wait in it and go to the server with
 trip. Nothing is kept between units of work (no cache: other processes write at any
 time).
 
+The change feed (:meth:`PostgresStore.changes`) is read in commit order without a lock
+that every writer takes: each change records, with a sequence number, a ``tx``: the id
+of the transaction writing it (``pg_current_xact_id()``), or, if greater, the greatest
+``tx`` already committed when it is written (:data:`PgLocking.change_tx`). A reader
+reads only the changes whose ``tx`` is below the oldest transaction still running
+(``pg_snapshot_xmin(pg_current_snapshot())``): every transaction with a smaller id has
+ended, so no change can appear later before one it read. A change written after its
+unit waited for another unit's lock, or read what that unit wrote, sees that unit's
+changes committed, so it comes after them. A transaction left open (any transaction of
+the server that has written or locked something) delays the feed until it ends.
+
 Failures: an unreachable server or a refused login is a
 :class:`~skilltroc_core.errors.StoreError`. If the connection is lost during the commit
 itself, PostgreSQL cannot say whether it committed; the error says so
@@ -64,7 +75,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ..errors import ConcurrencyError, SchemaTooNewError, SkilltrocError, StoreError
-from ..ports import OutboxItem
+from ..ports import Change, OutboxItem
 from ._sql import (
     MEMBER_FACT_NAMES,
     RECENT_INSTANT,
@@ -75,13 +86,16 @@ from ._sql import (
     Runner,
     SqlUnitOfWork,
     check_attempts,
+    feed_page,
+    read_feed,
     retrying,
     stored_contents,
     stored_instant,
     stored_notices,
 )
 
-__all__ = ["ADVISORY_LOCK_KEY", "APPLICATION_MARKER", "SHARDS", "PostgresStore"]
+__all__ = ["ADVISORY_LOCK_KEY", "APPLICATION_MARKER", "MIN_SERVER_VERSION", "SHARDS",
+           "PostgresStore"]
 
 T = TypeVar("T")
 
@@ -92,6 +106,9 @@ FORGET_WHERE = (
     "jsonb_array_elements(data::jsonb -> 'facts') f "
     f"WHERE f ->> 0 IN ({MEMBER_FACT_NAMES}) AND f ->> 1 = ?::text)"
 )
+#: The oldest server the store runs on (``server_version_num``): 13 has the 64-bit
+#: transaction ids the change feed is ordered by (``pg_current_xact_id``).
+MIN_SERVER_VERSION = 130000
 #: The advisory lock migrations take ("SkTroc" 0 1); units of work never take it.
 ADVISORY_LOCK_KEY = 0x536B_5472_6F63_0001
 #: ``skilltroc_meta`` value of the key ``application`` in a Skilltroc database.
@@ -115,6 +132,9 @@ _LAYOUT = (
     "ORDER BY c.relname, a.attnum"
 )
 _PLAIN_NAME = re.compile(r"[a-z][a-z0-9_]{0,40}")
+#: The change feed read up to the horizon: only changes of transactions that all ended.
+_FEED_PAGE = feed_page(
+    "%s", " AND tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 
 #: SQLSTATEs that mean "another unit or the server got in the way: nothing of this unit
 #: was written, run it again". A unique violation inside a unit of work is a unit that
@@ -214,6 +234,12 @@ class PgLocking:
 
     for_update = " FOR UPDATE"
     shards = SHARDS
+    #: The writing transaction's id, or the greatest ``tx`` of a committed change if
+    #: greater: a unit writing after another committed its changes (one it waited for,
+    #: or whose writes it read) comes after it in the feed, though its id may be smaller.
+    #: Never smaller than the writer's id, so what the reader's horizon says holds.
+    change_tx = ("GREATEST(pg_current_xact_id()::text::bigint, "
+                 "(SELECT COALESCE(MAX(tx), 0) FROM changes))")
 
     def __init__(self, store: PostgresStore) -> None:
         self._store = store
@@ -277,7 +303,8 @@ class PgLocking:
 
 
 class PostgresStore:
-    """A :class:`~skilltroc_core.ports.Store` in a PostgreSQL database (psycopg 3).
+    """A :class:`~skilltroc_core.ports.Store` in a PostgreSQL database (psycopg 3), on a
+    server of version 13 or later.
 
     ``dsn`` is a libpq connection string or URI; ``schema`` puts the tables in that
     PostgreSQL schema (created if missing) instead of the connection's current schema.
@@ -390,6 +417,11 @@ class PostgresStore:
     # ------------------------------------------------------------------ schema
     def _migrate(self, conn: psycopg.Connection[Any]) -> None:
         try:
+            if conn.info.server_version < MIN_SERVER_VERSION:
+                raise StoreError(
+                    f"{self._where} runs PostgreSQL {conn.info.server_version // 10000}; "
+                    "the store needs PostgreSQL 13 or later (the change feed reads "
+                    "transaction ids with pg_current_xact_id)")
             with conn.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
                 if self.schema is not None:
@@ -413,6 +445,9 @@ class PostgresStore:
                             cur.execute(statement)
                 if version < 4 <= SCHEMA_VERSION:
                     self._to_server_sequences(cur)
+                if version < 6 <= SCHEMA_VERSION:  # the change feed's numbers
+                    cur.execute(sql.SQL("CREATE SEQUENCE IF NOT EXISTS {}").format(
+                        sql.Identifier(sequence_name("change"))))
                 cur.execute(_NO_NEW_DUE)  # the current one, whatever made the schema
                 self._locking.namespace = namespace
                 if version != SCHEMA_VERSION:
@@ -612,6 +647,11 @@ class PostgresStore:
         return stored_instant(self._outside_unit(
             "reading the ledger's newest instant",
             lambda cur: cur.execute(RECENT_INSTANT).fetchone()))
+
+    def changes(self, after: str | None = None, limit: int = 100) -> list[Change]:
+        return read_feed(after, limit, lambda tx, seq, count: self._outside_unit(
+            "reading the change feed",
+            lambda cur: cur.execute(_FEED_PAGE, (tx, seq, count)).fetchall()))
 
     def ack(self, seqs: Iterable[int]) -> None:
         done = [int(s) for s in seqs]

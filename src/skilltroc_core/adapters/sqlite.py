@@ -11,6 +11,9 @@ Between units of work the store keeps what it read and wrote (a :class:`SqlCache
 decoded entities, balances, sequence values...): SQLite's ``PRAGMA data_version``, read
 under the write lock at the start of each unit, says whether another connection (another
 process, another store object) committed since, and then the cache is dropped.
+
+The change feed is numbered in commit order: a unit numbers its changes while it holds
+the write lock, so numbers only grow from one commit to the next.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from ..errors import (
     SkilltrocError,
     StoreError,
 )
-from ..ports import OutboxItem
+from ..ports import Change, OutboxItem
 from ._sql import (
     MEMBER_FACT_NAMES,
     RECENT_INSTANT,
@@ -40,6 +43,8 @@ from ._sql import (
     SqlCache,
     SqlUnitOfWork,
     check_attempts,
+    feed_page,
+    read_feed,
     retrying,
     stored_contents,
     stored_instant,
@@ -60,8 +65,9 @@ FORGET_WHERE = (
 APPLICATION_ID = 0x536B5472
 #: The table each schema version added that the next ones keep, newest first (version 2
 #: only changed an index).
-_VERSION_TABLES = ((5, "ordered_keys"), (4, "platform_balances"), (3, "queue_entries"),
-                   (1, "accounts"))
+_VERSION_TABLES = ((6, "changes"), (5, "ordered_keys"), (4, "platform_balances"),
+                   (3, "queue_entries"), (1, "accounts"))
+_FEED_PAGE = feed_page("?")
 #: Each column of each table, with its position in the primary key (0: not in it).
 _LAYOUT = ("SELECT m.name, c.name, c.pk FROM sqlite_master m, pragma_table_info(m.name) c "
            "WHERE m.type = 'table' ORDER BY m.name, c.cid")
@@ -244,6 +250,10 @@ class SQLiteStore:
     def recent_instant(self) -> datetime | None:
         return stored_instant(self._outside_unit(
             lambda: self._conn.execute(RECENT_INSTANT).fetchone()))
+
+    def changes(self, after: str | None = None, limit: int = 100) -> list[Change]:
+        return read_feed(after, limit, lambda tx, seq, count: self._outside_unit(
+            lambda: self._conn.execute(_FEED_PAGE, (tx, seq, count)).fetchall()))
 
     def ack(self, seqs: Iterable[int]) -> None:
         rows = [(s,) for s in seqs]

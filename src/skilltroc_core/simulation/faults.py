@@ -2,8 +2,9 @@
 makes the N-th store call inside the next unit of work raise :class:`StoreFault`.
 
 Every call counts: entity reads and writes, index lookups, outbox appends, timers,
-sequences, each ledger-book read or write, and the commit itself. The service must roll
-the whole unit of work back, so the simulator checks that nothing changed.
+sequences, the change feed, each ledger-book read or write, and the commit itself. The
+service must roll the whole unit of work back, so the simulator checks that nothing
+changed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, TypeVar, cast
 from ..errors import StoreError
 from ..events import Notification
 from ..ledger import LedgerBook
-from ..ports import EntityKind, Ordered, OutboxItem, Store, Timer, UnitOfWork
+from ..ports import Change, EntityKind, Ordered, OutboxItem, Store, Timer, UnitOfWork
 
 __all__ = ["FaultyStore", "StoreFault"]
 
@@ -135,6 +136,14 @@ class _FaultyUnitOfWork:
     def erasing(self) -> None:
         self._inner.erasing()
 
+    def record_change(self, topic: str, entity_id: str, data: str | None) -> None:
+        self._counter.tick("record_change")
+        self._inner.record_change(topic, entity_id, data)
+
+    def forget_changes(self, topic: str, entity_id: str) -> None:
+        self._counter.tick("forget_changes")
+        self._inner.forget_changes(topic, entity_id)
+
     def next_in_sequence(self, name: str) -> int:
         self._counter.tick("next_in_sequence")
         return self._inner.next_in_sequence(name)
@@ -210,6 +219,9 @@ class FaultyStore:
 
     def recent_instant(self) -> datetime | None:
         return self.inner.recent_instant()
+
+    def changes(self, after: str | None = None, limit: int = 100) -> list[Change]:
+        return self.inner.changes(after, limit)
 
     def close(self) -> None:
         self.inner.close()

@@ -15,6 +15,8 @@ Every test opens its own fresh store. :class:`StoreContract` runs every part:
   outbox, sequences, ordered queues, the ledger book and the recent instant;
 - :class:`OrderedIndexContract` (:mod:`.ordered`): ordered indexes read by pages after
   a position, compared with a plain sort after any writes and rollbacks;
+- :class:`ChangeFeedContract` (:mod:`.feed`): the change feed, read in commit order a
+  page at a time after a position, with rollbacks, read-only units and erasure;
 - :class:`ServiceParityContract` (:mod:`.service_parity`): service flows whose results
   must be identical on every store: members and gifts, ads served to their goal,
   tutorials, refused input, and every other command against the memory reference;
@@ -30,12 +32,14 @@ from __future__ import annotations
 
 from .base import StoreUnderTest
 from .booking_parity import BookingParityContract
+from .feed import ChangeFeedContract
 from .ordered import OrderedIndexContract
 from .port import PortContract
 from .service_parity import ServiceParityContract
 
 __all__ = [
     "BookingParityContract",
+    "ChangeFeedContract",
     "OrderedIndexContract",
     "PortContract",
     "ServiceParityContract",
@@ -44,7 +48,7 @@ __all__ = [
 ]
 
 
-class StoreContract(PortContract, OrderedIndexContract, ServiceParityContract,
-                    BookingParityContract):
+class StoreContract(PortContract, OrderedIndexContract, ChangeFeedContract,
+                    ServiceParityContract, BookingParityContract):
     """Abstract: every part of the contract; subclass it with ``create_store`` returning
     a fresh, empty store."""

@@ -104,6 +104,7 @@ class Built:
     workshops: list[str] = attrs.Factory(list)
     tutorials: list[tuple[str, str]] = attrs.Factory(list)  # (tutorial, publisher)
     members: list[str] = attrs.Factory(list)
+    guests: list[str] = attrs.Factory(list)
 
 
 def build(store: Store, spec: CatalogueSpec) -> Built:
@@ -112,6 +113,7 @@ def build(store: Store, spec: CatalogueSpec) -> Built:
     built = Built(app, clock, [_organizer(app, n) for n in range(3)])
     guests = [app.signup(f"guest{n}@example.org", provider="google").member_id
               for n in range(2)]
+    built.guests += guests
     for guest in guests:
         app.buy_stars(guest, 100, f"pay-{guest}")
     for n, ws in enumerate(spec.workshops):

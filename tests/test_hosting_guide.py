@@ -13,8 +13,8 @@ GUIDE = Path(__file__).parent.parent / "docs" / "hosting.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
 
 
-def test_the_guide_has_its_four_examples() -> None:
-    assert len(BLOCKS) == 4
+def test_the_guide_has_its_five_examples() -> None:
+    assert len(BLOCKS) == 5
 
 
 @pytest.mark.rule("STAR-2", "BOOK-11", "BOOK-4", "BOOK-16")
@@ -70,3 +70,8 @@ def test_the_race_example_runs_every_race_on_the_store(tmp_path: Path) -> None:
 @pytest.mark.rule("AD-7", "SOCIAL-1")
 def test_the_pages_example_walks_the_catalogue_through_its_cursors(tmp_path: Path) -> None:
     exec(compile(BLOCKS[3], str(GUIDE), "exec"), {"workdir": tmp_path})
+
+
+@pytest.mark.rule("AD-7", "BOOK-5", "BOOK-18")
+def test_the_change_feed_example_keeps_a_search_index_in_step(tmp_path: Path) -> None:
+    exec(compile(BLOCKS[4], str(GUIDE), "exec"), {"workdir": tmp_path})

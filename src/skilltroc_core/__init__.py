@@ -29,8 +29,13 @@ from .errors import (
 )
 from .ledger import Balance, Ledger, StatementLine, check_invariants
 from .listings import (
+    ChangeRecord,
     MemberCard,
     Page,
+    PublicCampaign,
+    PublicProfile,
+    PublicTutorial,
+    PublicWorkshop,
     RosterEntry,
     SessionCard,
     SessionRoster,
@@ -59,6 +64,7 @@ __all__ = [
     "AgendaItem",
     "AlreadyExistsError",
     "Balance",
+    "ChangeRecord",
     "ConcurrencyError",
     "ConfigurationError",
     "InsufficientStarsError",
@@ -76,6 +82,10 @@ __all__ = [
     "PostgresStore",
     "ProfileStats",
     "ProfileView",
+    "PublicCampaign",
+    "PublicProfile",
+    "PublicTutorial",
+    "PublicWorkshop",
     "RandomIds",
     "RosterEntry",
     "SQLiteStore",

@@ -19,12 +19,17 @@ from typing import Final, Generic, TypeVar
 
 import attrs
 
+from .accounts import MemberKind, ProCategory
 from .booking import Mode
 
 __all__ = [
     "KEY_LENGTH",
     "MemberCard",
     "Page",
+    "PublicCampaign",
+    "PublicProfile",
+    "PublicTutorial",
+    "PublicWorkshop",
     "RosterEntry",
     "SessionCard",
     "SessionRoster",
@@ -229,3 +234,75 @@ class SessionRoster:
     session_id: str
     registered: tuple[RosterEntry, ...]
     waitlist: tuple[WaitlistEntry, ...]
+
+
+@attrs.frozen(kw_only=True)
+class PublicWorkshop:
+    """A workshop as the change feed records it (what anyone may see of it, BOOK-1)."""
+
+    workshop_id: str
+    organizer: str
+    title: str
+    description: str
+    domain: str
+    mode: Mode
+    locality: str | None
+    cost: int
+    capacity: int
+    duration_minutes: int
+    media: tuple[str, ...]
+    created_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class PublicTutorial:
+    """A published tutorial as the change feed records it (TUTO-1)."""
+
+    tutorial_id: str
+    publisher: str
+    title: str
+    domain: str
+    published_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class PublicCampaign:
+    """A campaign as the change feed records it while it is or will be shown (AD-7): its
+    creative, its domains, its start, and whether it runs."""
+
+    campaign_id: str
+    owner: str
+    text: str
+    visual: str
+    link: str | None
+    domains: tuple[str, ...]
+    start: datetime
+    running: bool
+
+
+@attrs.frozen(kw_only=True)
+class PublicProfile:
+    """A member's profile as the change feed records it while others may see it (PROF-1,
+    ACC-7)."""
+
+    member_id: str
+    kind: MemberKind
+    category: ProCategory | None
+    display_name: str | None
+    photo: str | None
+    bio: str | None
+    description: str | None
+    locality: str | None
+    website: str | None
+
+
+@attrs.frozen(kw_only=True)
+class ChangeRecord:
+    """One change of the feed (``Skilltroc.changes``): what changed and its public record
+    now, or None (a tombstone: deleted, hidden or erased: drop your copy)."""
+
+    position: str
+    topic: str
+    entity_id: str
+    record: (PublicWorkshop | SessionCard | PublicTutorial | PublicCampaign | PublicProfile
+             | None)

@@ -27,10 +27,11 @@ from typing import Any, Final, TypeVar
 
 import attrs
 
-from ..booking import Mode, Workshop
+from ..booking import Mode, Session, Workshop
 from ..errors import InvalidInputError
 from ..instants import require_aware
 from ..listings import (
+    ChangeRecord,
     MemberCard,
     Page,
     SessionCard,
@@ -47,8 +48,15 @@ from ..ports import EntityKind
 from ..tutorials import Tutorial
 from . import kinds
 from .context import Area
+from .feed import read_changes
 from .paging import Found, later, listed_under_all, page_limit, paged, read_cursor, walk
-from .read_side import SESSION_CARDS, WORKSHOP_RATINGS, WorkshopRating, project, rate_again
+from .read_side import (
+    SESSION_CARDS,
+    WORKSHOP_RATINGS,
+    WorkshopRating,
+    projection_of,
+    rate_again,
+)
 from .registry import ANYONE, HOST, command, query
 from .tutorials import TUTORIALS
 from .units import Tx
@@ -290,6 +298,25 @@ class CatalogueReads(Area):
         return paged("find_members", filters, found, want)
 
 
+    @query(actor=HOST, rules=("AD-7", "ACC-7"))
+    def changes(self, *, after: str | None = None, limit: int | None = None
+                ) -> Page[ChangeRecord]:
+        """The change feed: every change to a workshop, a session (its seats left), a
+        tutorial, a campaign or a profile, in commit order, each with its public record
+        now or None (a tombstone: deleted, hidden or erased), for a host's own search
+        index or cache. ``after``: the ``next`` of the page before (or the ``position`` of
+        the last change applied); a host that restarts from it misses nothing and sees
+        nothing twice. A purge erases the member's changes from every later read (ACC-7)."""
+        want = self._limit(limit)
+        if after is not None and not isinstance(after, str):
+            raise InvalidInputError(f"after is the position of a change, not {after!r}",
+                                    rule="AD-7")
+        with self.query():  # the deadlines due are applied first, as for every query
+            pass
+        found = self.context.store.changes(after=after, limit=want + 1)
+        items = read_changes(found[:want])
+        return Page(items=items, next=items[-1].position if len(found) > want else None)
+
     @command(actor=HOST, rules=("AD-7", "BOOK-40"))
     def rebuild_read_side(self, *, batch: int = 500) -> int:
         """Post every stored workshop, tutorial, member and feed message under the
@@ -309,8 +336,7 @@ class CatalogueReads(Area):
             done += self._each(kind, batch, partial(_repost, kind))
         done += self._each(kinds.WORKSHOPS, batch,
                            lambda tx, entity_id, _: rate_again(tx, entity_id))
-        done += self._each(kinds.SESSIONS, batch, lambda tx, entity_id, session:
-                           project(tx, kinds.SESSIONS, entity_id, session))
+        done += self._each(kinds.SESSIONS, batch, _card_again)
         return done
 
     def _each(self, kind: EntityKind[E], batch: int, step: Callable[[Tx, str, E], None]
@@ -330,6 +356,12 @@ class CatalogueReads(Area):
             if len(entities) < batch:
                 return done
             last = entities[-1][0]
+
+
+def _card_again(tx: Tx, session_id: str, session: Session) -> None:
+    projection = projection_of(kinds.SESSIONS)
+    assert projection is not None
+    projection(tx, session_id, session, session)
 
 
 def _repost(kind: EntityKind[Any], tx: Tx, entity_id: str, _: object) -> None:

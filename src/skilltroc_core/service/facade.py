@@ -200,6 +200,7 @@ class Skilltroc:
     tutorials = via(CatalogueReads.tutorials)
     search = via(CatalogueReads.search)
     find_members = via(CatalogueReads.find_members)
+    changes = via(CatalogueReads.changes)
     rebuild_read_side = via(CatalogueReads.rebuild_read_side)
 
     # platform

@@ -6,7 +6,8 @@ Workshops, tutorials, members and feed messages carry their own ordered indexes
 :class:`~skilltroc_core.listings.SessionCard` of its own, and each workshop a
 :class:`WorkshopRating` (its evaluations' count and score sum). :func:`project` writes
 them whenever the unit writes what they are made from (:meth:`Tx.put
-<skilltroc_core.service.units.Tx.put>` calls it), so they can never fall behind.
+<skilltroc_core.service.units.Tx.put>` calls it), so they can never fall behind; and
+the change feed's records (:mod:`.feed`) with them.
 """
 
 from __future__ import annotations
@@ -16,10 +17,23 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from ..accounts import AccountStatus, Member
+from ..ads import Campaign
 from ..booking import Evaluation, Session, SessionState, Workshop
 from ..listings import SessionCard, catalogue_keys, sortable_instant
 from ..ports import EntityKind, Index
+from ..tutorials import Tutorial
 from . import kinds
+from .feed import (
+    Record,
+    campaign_record,
+    encode,
+    forget_member,
+    profile_record,
+    record,
+    tutorial_record,
+    workshop_record,
+)
 
 if TYPE_CHECKING:
     from .units import Tx
@@ -28,7 +42,8 @@ __all__ = [
     "SESSION_CARDS",
     "WORKSHOP_RATINGS",
     "WorkshopRating",
-    "project",
+    "projection_of",
+    "published_by",
     "rate_again",
     "session_card",
 ]
@@ -70,25 +85,98 @@ def session_card(session: Session, workshop: Workshop) -> SessionCard:
         cost=workshop.cost, capacity=session.capacity, seats_left=session.seats_left)
 
 
-def _session_written(tx: Tx, session_id: str, session: Session) -> None:
+def _session_written(tx: Tx, session_id: str, old: Session | None, session: Session
+                     ) -> None:
+    """Its card shows the session as it is now, while it is planned; the feed has each
+    new card, and a tombstone once it leaves the catalogue."""
     card = tx.uow.get(SESSION_CARDS, session_id)
-    if session.state is not SessionState.PLANNED:
-        if card is not None:
-            tx.uow.delete(SESSION_CARDS, session_id)
+    fresh = None
+    if session.state is SessionState.PLANNED:
+        fresh = session_card(session, tx.require(kinds.WORKSHOPS, session.workshop))
+        tx.uow.put(SESSION_CARDS, session_id, fresh)
+    elif card is not None:
+        tx.uow.delete(SESSION_CARDS, session_id)
+    if fresh != card:
+        tx.uow.record_change("session", session_id, None if fresh is None else encode(fresh))
+
+
+def _workshop_written(tx: Tx, workshop_id: str, old: Workshop | None, workshop: Workshop
+                      ) -> None:
+    """The feed has its public record; the cards of its planned sessions show what it
+    says now (a purge erases its title and locality, ACC-7)."""
+    record(tx, "workshop", workshop_id, old, workshop, workshop_record)
+    if old is not None:
+        for session in tx.find(kinds.SESSIONS, "workshop", workshop_id):
+            if tx.uow.get(SESSION_CARDS, session.id) is not None:
+                _session_written(tx, session.id, session, session)
+
+
+def _tutorial_written(tx: Tx, tutorial_id: str, old: Tutorial | None, tutorial: Tutorial
+                      ) -> None:
+    if old is None or old.state is not tutorial.state or old.title != tutorial.title or (
+            old.domain != tutorial.domain):  # a view changes none of it: no record
+        record(tx, "tutorial", tutorial_id, old, tutorial, tutorial_record)
+
+
+def _campaign_written(tx: Tx, campaign_id: str, old: Campaign | None, campaign: Campaign
+                      ) -> None:
+    if old is None or old.state is not campaign.state or old.text != campaign.text or (
+            old.visual != campaign.visual or old.link != campaign.link
+            or old.domains != campaign.domains or old.start != campaign.start):
+        record(tx, "campaign", campaign_id, old, campaign, campaign_record)  # not a serve
+
+
+def _member_written(tx: Tx, member_id: str, old: Member | None, member: Member) -> None:
+    """The feed has the profile while others may see it; a deactivation hides what the
+    member published too (tombstones), a reactivation shows it again, a purge erases it
+    all (ACC-7)."""
+    if member.status is AccountStatus.PURGED and (
+            old is None or old.status is not AccountStatus.PURGED):
+        forget_member(tx, member, published_by(tx, member.id))
         return
-    workshop = tx.require(kinds.WORKSHOPS, session.workshop)
-    tx.uow.put(SESSION_CARDS, session_id, session_card(session, workshop))
+    if old is None or old.status is not member.status or old.profile != member.profile or (
+            old.category is not member.category):
+        record(tx, "profile", member_id, old, member, profile_record)
+    was_shown = old is not None and old.status is AccountStatus.ACTIVE
+    if old is not None and was_shown != (member.status is AccountStatus.ACTIVE):
+        _published_shown(tx, member.id, not was_shown)
 
 
-def _workshop_written(tx: Tx, workshop_id: str, workshop: Workshop) -> None:
-    """The cards of its planned sessions show what the workshop says now (a purge erases
-    its title and locality, ACC-7)."""
-    for session in tx.find(kinds.SESSIONS, "workshop", workshop_id):
-        if tx.uow.get(SESSION_CARDS, session.id) is not None:
-            _session_written(tx, session.id, session)
+def _published_shown(tx: Tx, member_id: str, shown: bool) -> None:
+    """Record what a member published again (``shown``) or tombstones for it."""
+    from .ads import CAMPAIGNS  # noqa: PLC0415 - the areas import this module
+    from .tutorials import TUTORIALS  # noqa: PLC0415
+
+    records: list[tuple[str, str, Record | None]] = []
+    for workshop in tx.find(kinds.WORKSHOPS, "organizer", member_id):
+        records.append(("workshop", workshop.id, workshop_record(workshop)))
+        records += [("session", s.id, tx.uow.get(SESSION_CARDS, s.id))
+                    for s in tx.find(kinds.SESSIONS, "workshop", workshop.id)]
+    records += [("tutorial", t.id, tutorial_record(t))
+                for t in tx.find(TUTORIALS, "publisher", member_id)]
+    records += [("campaign", c.id, campaign_record(c))
+                for c in tx.find(CAMPAIGNS, "owner", member_id)]
+    for topic, entity_id, public in records:
+        if public is not None:
+            tx.uow.record_change(topic, entity_id, encode(public) if shown else None)
 
 
-def _evaluation_written(tx: Tx, evaluation_id: str, evaluation: Evaluation) -> None:
+def published_by(tx: Tx, member_id: str) -> dict[str, list[str]]:
+    """What a member published that the feed may have recorded, by topic."""
+    from .ads import CAMPAIGNS  # noqa: PLC0415 - the areas import this module
+    from .tutorials import TUTORIALS  # noqa: PLC0415
+
+    workshops = [w.id for w in tx.find(kinds.WORKSHOPS, "organizer", member_id)]
+    return {
+        "workshop": workshops,
+        "session": [s.id for w in workshops for s in tx.find(kinds.SESSIONS, "workshop", w)],
+        "tutorial": [t.id for t in tx.find(TUTORIALS, "publisher", member_id)],
+        "campaign": [c.id for c in tx.find(CAMPAIGNS, "owner", member_id)],
+    }
+
+
+def _evaluation_written(tx: Tx, evaluation_id: str, old: Evaluation | None,
+                        evaluation: Evaluation) -> None:
     rating = tx.uow.get(WORKSHOP_RATINGS, evaluation.workshop) or WorkshopRating(
         id=evaluation.workshop)
     tx.uow.put(WORKSHOP_RATINGS, rating.id, attrs.evolve(
@@ -106,17 +194,19 @@ def rate_again(tx: Tx, workshop_id: str) -> None:
         tx.uow.delete(WORKSHOP_RATINGS, workshop_id)
 
 
-#: What writing an entity of each kind (by name) changes on the read side. An evaluation
-#: is written once (BOOK-40), so its workshop's rating adds it.
-_PROJECTIONS: Final[dict[str, Callable[[Tx, str, Any], None]]] = {
+#: What writing an entity of each kind (by name) changes on the read side, given the
+#: entity as it was and as it is. An evaluation is written once (BOOK-40), so its
+#: workshop's rating adds it.
+_PROJECTIONS: Final[dict[str, Callable[[Tx, str, Any, Any], None]]] = {
     kinds.SESSIONS.name: _session_written,
     kinds.WORKSHOPS.name: _workshop_written,
     kinds.EVALUATIONS.name: _evaluation_written,
+    kinds.MEMBERS.name: _member_written,
+    "tutorial": _tutorial_written,
+    "campaign": _campaign_written,
 }
 
 
-def project(tx: Tx, kind: EntityKind[Any], entity_id: str, entity: object) -> None:
-    """Bring the read side in step with ``entity`` just written (nothing for most kinds)."""
-    projection = _PROJECTIONS.get(kind.name)
-    if projection is not None:
-        projection(tx, entity_id, entity)
+def projection_of(kind: EntityKind[Any]) -> Callable[[Tx, str, Any, Any], None] | None:
+    """What writing an entity of ``kind`` changes on the read side (None: nothing)."""
+    return _PROJECTIONS.get(kind.name)

@@ -28,7 +28,7 @@ from ..instants import microseconds_since_year_one, require_aware
 from ..ledger import Ledger, refuse_debit
 from ..ports import EntityKind, Store, Timer, UnitOfWork
 from . import kinds
-from .read_side import project
+from .read_side import projection_of
 
 if TYPE_CHECKING:
     from .context import ServiceContext
@@ -64,9 +64,15 @@ class Tx:
         return found
 
     def put(self, kind: EntityKind[E], entity_id: str, entity: E) -> None:
-        """Store ``entity``, and bring the read side in step with it (:mod:`.read_side`)."""
+        """Store ``entity``, and bring the read side and the change feed in step with it
+        (:mod:`.read_side`)."""
+        projection = projection_of(kind)
+        if projection is None:
+            self.uow.put(kind, entity_id, entity)
+            return
+        old = self.uow.get(kind, entity_id)
         self.uow.put(kind, entity_id, entity)
-        project(self, kind, entity_id, entity)
+        projection(self, entity_id, old, entity)
 
     def find(self, kind: EntityKind[E], index: str, key: str) -> list[E]:
         return self.uow.find(kind, index, key)

@@ -37,6 +37,7 @@ from ..ledger import (
     VoidReason,
     refuse_platform_balance,
 )
+from ..logs import LOGGER
 from ..ports import (
     ORDER_SEPARATOR,
     RECENT_TRANSFERS,
@@ -645,6 +646,9 @@ class SqlCache:
         """A unit of work starts on a database whose change marker is ``token``: keep
         what is known if it describes that state, forget it otherwise."""
         if token is None or token != self.token or self._size() > self.limit:
+            if self._size():
+                LOGGER.debug("store cache dropped: %s", "another process committed"
+                             if token != self.token else "over its limit")
             self.clear()
         self.token = token
 

@@ -75,6 +75,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ..errors import ConcurrencyError, SchemaTooNewError, SkilltrocError, StoreError
+from ..logs import LOGGER
 from ..ports import Change, OutboxItem
 from ._sql import (
     MEMBER_FACT_NAMES,
@@ -451,6 +452,8 @@ class PostgresStore:
                 cur.execute(_NO_NEW_DUE)  # the current one, whatever made the schema
                 self._locking.namespace = namespace
                 if version != SCHEMA_VERSION:
+                    LOGGER.info("PostgreSQL store %s: schema version %d -> %d", self._where,
+                                version, SCHEMA_VERSION)
                     cur.execute(
                         f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', %s) "
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

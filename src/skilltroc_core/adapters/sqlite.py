@@ -33,6 +33,7 @@ from ..errors import (
     SkilltrocError,
     StoreError,
 )
+from ..logs import LOGGER
 from ..ports import Change, OutboxItem
 from ._sql import (
     MEMBER_FACT_NAMES,
@@ -147,6 +148,9 @@ class SQLiteStore:
                 if step > version:
                     for statement in SCHEMA[step]:
                         conn.execute(statement)
+            if version != SCHEMA_VERSION:
+                LOGGER.info("SQLite store %s: schema version %d -> %d", self.path, version,
+                            SCHEMA_VERSION)
             conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             conn.execute("COMMIT")

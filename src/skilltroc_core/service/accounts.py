@@ -37,6 +37,7 @@ from ..gifts import Gift
 from ..instants import later
 from ..keys import LinkPurpose
 from ..ledger import TransferKind
+from ..logs import LOGGER
 from ..passwords import hash_token
 from ..ports import Timer
 from . import kinds
@@ -407,6 +408,7 @@ class AccountService(Area):
 
     def _purge(self, tx: Tx, member: Member) -> None:
         """ACC-7 at the end of retention: cancel and refund, sweep the balance, erase."""
+        LOGGER.info("purging member %s (ACC-7)", member.id)
         tx.uow.erasing()  # and the store keeps no former version of what it erases
         for hook in self.context.purge_hooks:
             hook(tx, member)

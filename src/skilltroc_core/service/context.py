@@ -25,6 +25,7 @@ from ..errors import (
 )
 from ..instants import require_aware
 from ..keys import HostKeys
+from ..logs import LOGGER
 from ..passwords import Argon2Hasher
 from ..ports import Clock, IdGenerator, PasswordHasher, Store, UnitOfWork
 from ..rules import DEFAULT_POLICY, Policy
@@ -185,6 +186,8 @@ class ServiceContext:
             uow.cancel_timer(timer.kind, timer.ref)
             handler = self.timer_handlers.get(timer.kind)
             if handler is not None:
+                LOGGER.debug("deadline %s of %s due at %s applied", timer.kind, timer.ref,
+                             timer.due.isoformat())
                 handler(Tx(self, uow, timer.due), timer)
             count += 1
         return count
@@ -211,6 +214,8 @@ class ServiceContext:
         # several schedulers share the due timers: each takes one no other is applying
         while self.in_own_unit(lambda uow: self.apply_due(uow, limit, limit=1, wait=False)):
             count += 1
+        if count:
+            LOGGER.info("run_due applied %d deadline(s) due by %s", count, limit.isoformat())
         # and the ids a replay window let go whose time came
         forget = functools.partial(forget_due, kind=kinds.COMMAND_KEYS, now=limit,
                                    limit=_FORGET_BATCH)

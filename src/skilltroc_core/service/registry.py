@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 import attrs
 
 from ..errors import ConcurrencyError
+from ..logs import LOGGER
 from ._text import check_text
 
 if TYPE_CHECKING:
@@ -195,6 +196,9 @@ def _public(function: Callable[..., Any]) -> Callable[..., Any]:
                     if not exc.nothing_written or attempt >= context.attempts:
                         raise
                     context.retries += 1
+                    LOGGER.info("%s met another unit of work (%s); running it again, "
+                                "attempt %d of %d", function.__name__, exc.code, attempt + 1,
+                                context.attempts)
                     # full jitter: units that met once rarely meet again at the same moment
                     time.sleep(random.uniform(0, min(0.05, 0.001 * 2 ** attempt)))
                     attempt += 1

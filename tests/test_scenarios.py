@@ -4,6 +4,7 @@ fails, expectations, output."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -334,3 +335,12 @@ def test_a_declared_command_no_written_one_plays_is_a_scenario_command_read_from
     malformed = _file(tmp_path, '\n[[step]]\ndo = "unfollow"\nmember = "alice"\n')
     with pytest.raises(ScenarioFormatError, match="unfollow needs 'whom'"):
         load_scenario(malformed)
+
+
+@pytest.mark.rule("BOOK-14", "REFUND-1", "BOOK-11")
+def test_the_worked_example_of_the_scenario_guide_runs(tmp_path: Path) -> None:
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "scenarios.md").read_text(
+        encoding="utf-8")
+    [example] = re.findall(r"```toml\n(.*?)```", guide, re.S)
+    passed, text = _run(_file(tmp_path, "", header=example))
+    assert passed, text

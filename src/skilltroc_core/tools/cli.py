@@ -274,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="a short ledger demo printing a statement")
     demo.set_defaults(handler=lambda args: ledger_demo(sys.stdout))
 
-    run = commands.add_parser("run", help="run scenario files (docs/scenario-format.md)")
+    run = commands.add_parser(
+        "run", help="run scenario files (how to write them: docs/scenarios.md)")
     run.add_argument("files", nargs="*", metavar="FILE")
     run.add_argument("--examples", action="store_true",
                      help="run the example scenarios the package carries (after any FILE)")

@@ -5,12 +5,14 @@ suggest the nearest valid name."""
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
 import pytest
 
 from skilltroc_core import __version__
+from skilltroc_core.simulation.progress import Progress, shown
 from skilltroc_core.tools.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from skilltroc_core.tools.scenarios import example_files
 
@@ -123,3 +125,20 @@ def test_the_version_is_the_installed_one(capsys: pytest.CaptureFixture[str]) ->
     assert stopped.value.code == EXIT_OK
     assert capsys.readouterr().out.strip() == f"skilltroc {__version__}"
     assert __version__[0].isdigit()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_long_runs_show_progress_on_a_terminal_and_nothing_elsewhere() -> None:
+    terminal, pipe = _Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        progress = Progress(stream, "steps", 10, every=0)
+        for _ in shown(range(10), progress):
+            pass
+    assert pipe.getvalue() == ""
+    lines = terminal.getvalue()
+    assert "10/10 steps" in lines and "/s" in lines and "s left" in lines
+    assert lines.endswith("\r\x1b[K")  # the line is cleared at the end

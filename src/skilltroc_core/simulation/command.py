@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import TextIO
 
 from ..errors import SkilltrocError
+from .progress import Progress
 from .runner import SimulationFailure, Simulator
 from .shrink import Replay, load_replay, open_store, replay_steps, shrink, store_kind, write_replay
 from .workload import Step, generate
@@ -51,12 +52,20 @@ def counted(text: str) -> int:
     return value
 
 
-def _progress(steps: Iterator[Step], every: int, err: TextIO) -> Iterator[Step]:
-    for index, step in enumerate(steps, 1):
-        yield step
-        if every and index % every == 0:
-            err.write(f"simulate: {index:,} steps\n")
-            err.flush()
+def _progress(steps: Iterator[Step], every: int, err: TextIO, total: int | None
+              ) -> Iterator[Step]:
+    """The steps, with a progress line on a terminal (rate, time left) and, with
+    ``--progress N``, a line every N steps anywhere."""
+    live = Progress(err, "steps", total)
+    try:
+        for index, step in enumerate(steps, 1):
+            yield step
+            live.step()
+            if every and index % every == 0:
+                err.write(f"simulate: {index:,} steps\n")
+                err.flush()
+    finally:
+        live.close()
 
 
 def simulate(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -79,7 +88,9 @@ def simulate(args: argparse.Namespace, out: TextIO | None = None) -> int:
             simulator = Simulator(seed, store=store, store_name=store_kind(store_spec),
                                   faults=faults, check_every=args.check_every)
             try:
-                summary = simulator.run(_progress(steps, args.progress, sys.stderr), limit=limit)
+                summary = simulator.run(
+                    _progress(steps, args.progress, sys.stderr,
+                              len(recorded) if recorded is not None else limit), limit=limit)
             except SimulationFailure as failure:
                 return _failed(args, out, failure, simulator, seed, faults, store_spec, recorded)
     except SkilltrocError as exc:

@@ -29,6 +29,7 @@ from ..keys import MIN_SECRET_BYTES
 from ..ports import Store
 from ..service import take_out_stored_key
 from ..simulation.command import add_parser as add_simulate_parser
+from ..simulation.progress import Progress
 from . import bench, bench_scale
 from .demo import ledger_demo
 from .docsgen import write_or_check
@@ -195,8 +196,11 @@ def run_scenarios(files: Sequence[str], store: str = "sqlite", quiet: bool = Fal
     """Run scenario files; print the timeline (or only failures) and ``N passed, N failed``."""
     out = out or sys.stdout
     passed = failed = malformed = 0
+    live = Progress(sys.stderr, "scenarios", len(files)) if quiet and len(files) > 1 else None
     with tempfile.TemporaryDirectory(prefix="skilltroc-") as folder:
         for index, name in enumerate(files):
+            if live is not None:
+                live.step(0 if index == 0 else 1)
             try:
                 scenario = load_scenario(name, known_rules=set(rule_ids()))
             except ScenarioFormatError as exc:
@@ -212,6 +216,8 @@ def run_scenarios(files: Sequence[str], store: str = "sqlite", quiet: bool = Fal
             failed += not result.passed
             if not quiet:
                 out.write("\n")
+    if live is not None:
+        live.close()
     counts = f"{passed} passed, {failed + malformed} failed"
     out.write(f"{counts} ({malformed} malformed)\n" if malformed else f"{counts}\n")
     return EXIT_USAGE if malformed else EXIT_FAILED if failed else EXIT_OK

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from skilltroc_core.adapters.codec import decode, dumps, encode, instant_text, loads, parse_instant
 from skilltroc_core.errors import InvalidInputError
+from skilltroc_core.ledger import Balance, StatementLine, TransferKind
 
 
 class Colour(Enum):
@@ -68,3 +69,18 @@ def test_instant_texts_sort_like_the_instants(instants: list[datetime]) -> None:
 def test_a_value_the_codec_does_not_know_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="cannot store a set"):
         dumps({"a": {1, 2}})
+
+
+@attrs.frozen
+class Kept:
+    balance: Balance
+    line: StatementLine | None = None
+
+
+def test_a_named_tuple_is_an_object_with_its_field_names_and_old_lists_still_read() -> None:
+    value = Kept(balance=Balance(available=7, held=3))
+    assert json.loads(dumps(value)) == {"balance": {"available": 7, "held": 3}, "line": None}
+    assert loads(Kept, dumps(value)) == value
+    assert decode(Kept, {"balance": [7, 3], "line": None}) == value  # as 0.1 wrote it
+    line = StatementLine("ann", 4, AT, TransferKind.PURCHASE, 5, 0, 15, 0, "pay-1", "bank")
+    assert loads(Kept, dumps(Kept(balance=value.balance, line=line))).line == line

@@ -1,7 +1,8 @@
 """JSON encoding of the library's frozen values, for stores that persist them as text.
 
-``encode`` turns an attrs instance (nested values, enums, aware datetimes, tuples) into
-plain JSON data; ``decode(cls, data)`` builds the instance back from its field types.
+``encode`` turns an attrs instance (nested values, enums, aware datetimes, tuples; a
+named tuple as an object with its field names) into plain JSON data;
+``decode(cls, data)`` builds the instance back from its field types.
 Datetimes are written in one fixed UTC format so that their text sorts chronologically.
 """
 
@@ -52,6 +53,9 @@ def _encoder_for(kind: type) -> Encoder:
     if attrs.has(kind):
         names = tuple(sorted(f.name for f in attrs.fields(kind)))
         return lambda value: {name: encode(getattr(value, name)) for name in names}
+    if issubclass(kind, tuple) and hasattr(kind, "_fields"):  # a named tuple: its names
+        fields = tuple(sorted(kind._fields))
+        return lambda value: {name: encode(getattr(value, name)) for name in fields}
     if issubclass(kind, tuple | list):
         return lambda value: [encode(item) for item in value]
     if issubclass(kind, dict):
@@ -108,6 +112,8 @@ def _compile(tp: Any) -> Decoder:
             return tp
         if attrs.has(tp):
             return _class_decoder(tp)
+        if issubclass(tp, tuple) and hasattr(tp, "_fields"):
+            return _named_tuple_decoder(tp)
         if tp in (str, int, bool):
             return _exactly(tp)
     return _identity
@@ -137,6 +143,21 @@ def _class_decoder(cls: type[T]) -> Callable[[dict[str, Any]], T]:
 
     def build(data: dict[str, Any]) -> T:
         return cls(**{name: f(data[name]) for name, f in fields if name in data})
+
+    return build
+
+
+def _named_tuple_decoder(cls: type[T]) -> Decoder:
+    """A named tuple from its object (field names), or from the list earlier versions
+    wrote (its fields in order)."""
+    hints = typing.get_type_hints(cls)
+    names: tuple[str, ...] = cls._fields  # type: ignore[attr-defined]
+    parts = [(name, _decoder(hints[name])) for name in names]
+
+    def build(data: Any) -> T:
+        if isinstance(data, dict):
+            return cls(**{name: f(data[name]) for name, f in parts})
+        return cls(*(f(x) for (_, f), x in zip(parts, data, strict=True)))
 
     return build
 

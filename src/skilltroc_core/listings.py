@@ -60,6 +60,8 @@ _COUNT_DIGITS: Final = 19
 
 def folded(text: str) -> str:
     """``text`` as search compares it: case and accents dropped ("Crème" -> "creme")."""
+    if text.isascii():  # nothing to decompose (most texts): a search reads many
+        return text.casefold()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 

@@ -30,7 +30,7 @@ from ..ports import Store
 from ..service import take_out_stored_key
 from ..simulation.command import add_parser as add_simulate_parser
 from ..simulation.progress import Progress
-from . import bench, bench_scale
+from . import bench, bench_read, bench_scale
 from .demo import ledger_demo
 from .docsgen import write_or_check
 from .scenarios import Runner, example_files, load_scenario
@@ -94,8 +94,34 @@ def _print_scale(results: dict[str, Any]) -> None:
             for n in sqlite if f"sqlite_scaling_{n}_vs_1" in results))
 
 
+def _print_read(results: dict[str, Any]) -> None:
+    print(f"read benchmark (SQLite; pages of {results['page_items']}, best of "
+          f"{results['rounds']} rounds; the first page and one in the middle through "
+          "cursors; small world beside big world)")
+    for name, what in (("catalogue", "sessions"), ("search", "results"),
+                       ("statement", "lines")):
+        small, big = (key.rsplit("_", 1)[1] for key in results
+                      if key.startswith(f"{name}_page_ms_"))
+        ratio = next(value for key, value in results.items()
+                     if key.startswith(f"ratio_{name}"))
+        print(f"  {name:<9} {results[f'{name}_items_small']:>9,} vs "
+              f"{results[f'{name}_items_big']:>9,} {what:<8}  first page "
+              f"{results[f'{name}_first_page_ms_{small}']:>6} vs "
+              f"{results[f'{name}_first_page_ms_{big}']:>6} ms, further page "
+              f"{results[f'{name}_further_page_ms_{small}']:>6} vs "
+              f"{results[f'{name}_further_page_ms_{big}']:>6} ms  ratio {ratio:>5}  "
+              "(target <= 2)")
+    print(f"  worlds of {results['sessions_small']:,} and {results['sessions_big']:,} "
+          f"sessions built in {results['build_s_small']} s and {results['build_s_big']} s; "
+          f"{results['pages_checked']:,} pages checked against what was written; "
+          f"{results['seconds']} s in all")
+
+
 def _bench(args: argparse.Namespace) -> int:
     results: dict[str, Any]
+    if args.target == "read":
+        results = bench_read.bench_read()
+        _print_read(results)
     if args.target == "scale":
         results = bench_scale.bench_scale(args.processes, dsn=args.dsn, seconds=args.seconds)
         _print_scale(results)
@@ -301,9 +327,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="ledger, booking, ads: in memory; store: SQLite and PostgreSQL beside "
         "raw writes of the same rows; scale: commands/s as host processes are added "
         "(PostgreSQL, beside raw psycopg processes), the wait of an unrelated command, a "
-        "contended run, and SQLite with 1 and 4 processes",
+        "contended run, and SQLite with 1 and 4 processes; read: catalogue, search and "
+        "statement pages on SQLite with 10,000 vs 1,000,000 sessions (statements of 1,000 "
+        "vs 1,000,000 lines)",
     )
-    bench_parser.add_argument("target", choices=["ledger", "store", "booking", "ads", "scale"])
+    bench_parser.add_argument("target",
+                              choices=["ledger", "store", "booking", "ads", "scale", "read"])
     bench_parser.add_argument("--json", action="store_true", help="end with one JSON line")
     bench_parser.add_argument("--n", type=int, default=50_000, help="operations per run")
     bench_parser.add_argument(

@@ -511,9 +511,9 @@ class Worker:
         return [s for s in sessions
                 if s.state is SessionState.PLANNED and not s.started(self.now)]
 
-    def _agenda_items(self, agenda: Mapping[str, Any] | None, section: str
-                      ) -> list[AgendaItem]:
-        return [item for item in (agenda or {}).get(section, ())
+    def _agenda_items(self, agenda: object, section: str) -> list[AgendaItem]:
+        """The lines of one section of an agenda (none when it could not be read)."""
+        return [item for item in getattr(agenda, section, ())
                 if isinstance(item, AgendaItem)]
 
     # ------------------------------------------------------------------ actions
@@ -578,8 +578,8 @@ class Worker:
 
     def confirm(self) -> None:
         organizer = self.rng.choice(self.world.organizers)
-        agenda = self.attempt("organizer_agenda", organizer) or {}
-        sessions = [s for s in agenda.get("to_confirm", ()) if isinstance(s, Session)]
+        agenda = self.attempt("organizer_agenda", organizer)
+        sessions = [s for s in getattr(agenda, "to_confirm", ()) if isinstance(s, Session)]
         if sessions:
             how = "confirm_held" if self.rng.random() < 0.7 else "confirm_not_held"
             self.attempt(how, organizer, self.rng.choice(sessions).id)

@@ -76,6 +76,7 @@ class CatalogueSpec:
     tutorials: tuple[tuple[int, str, tuple[str, ...], int], ...]  # publisher, domain, title, views
     hidden: bool  # the first organizer is deactivated at the end
     elapsed: int  # hours the clock moves before the pages are read
+    posts: int = 0  # messages the organizers post in turn
 
 
 _WORKSHOP = st.builds(
@@ -91,7 +92,7 @@ CATALOGUES = st.builds(
                                  st.lists(st.sampled_from(WORDS), min_size=1, max_size=2
                                           ).map(tuple), st.integers(0, 3)),
                        max_size=4).map(tuple),
-    hidden=st.booleans(), elapsed=st.integers(0, 12))
+    hidden=st.booleans(), elapsed=st.integers(0, 12), posts=st.integers(0, 8))
 
 
 @attrs.define
@@ -147,6 +148,13 @@ def build(store: Store, spec: CatalogueSpec) -> Built:
                             display_name=name).member_id
         built.members.append(member)
     app.signup("unconfirmed@example.org", password="a long secret", display_name="Annabel")
+    for guest in guests:  # the guests follow every organizer, who post on their feeds
+        for organizer in built.organizers:
+            app.follow(guest, organizer)
+    for n in range(spec.posts):
+        if n % 3:  # some messages share their instant
+            clock.advance(timedelta(minutes=1))
+        app.post_message(built.organizers[n % 3], f"note {n}")
     app.deactivate(built.members[1])  # Annie: hidden (ACC-7)
     if spec.hidden:
         app.deactivate(built.organizers[0])
@@ -299,6 +307,19 @@ def check_every_query(built: Built, data: st.DataObject) -> None:
     assert walk(lambda **page: app.find_members(prefix, **page), size) == sorted(
         (c for c in named if folded(c.display_name).startswith(folded(prefix))),
         key=lambda c: (folded(c.display_name), c.member_id))
+    guest = built.guests[0]
+    messages = sorted(
+        (m for organizer in built.organizers if shown(app, organizer)
+         for m in app.messages(organizer, limit=app.policy.feed_page_size).items),
+        key=lambda m: (-m.posted_at.timestamp(), m.id))
+    assert walk(partial(app.feed, guest), size) == messages
+    for organizer in built.organizers:
+        if shown(app, organizer):
+            assert walk(partial(app.messages, organizer), size) == [
+                m for m in messages if m.author == organizer]
+    every_line = app.statement(guest, limit=app.policy.statement_page_limit)
+    assert every_line.total == len(every_line.items)
+    assert walk(partial(app.statement, guest), size) == list(every_line.items)
     assert state_of(app.store) == before  # queries write nothing
 
 

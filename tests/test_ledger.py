@@ -34,6 +34,7 @@ from skilltroc_core.ledger import (
     HOLDS,
     ISSUANCE,
     ISSUING_KINDS,
+    MAX_STARS,
     SYSTEM_ACCOUNTS,
     Balance,
     Hold,
@@ -935,6 +936,16 @@ REFUSALS = [
         K.AD_BUDGET, "ana", AD_SPEND, _any(v), reference="a", at=AT))) for n, v in BAD_AMOUNTS),
     *(_amount(f"hold-{n}-amount", _with(v, lambda lg, v: lg.hold(
         "h9", "ana", _any(v), reference="b", at=AT))) for n, v in BAD_AMOUNTS),
+    _amount("issue-above-max", lambda lg: lg.issue(
+        K.PURCHASE, "ana", MAX_STARS + 1, reference="p", at=AT)),
+    _amount("transfer-above-max", lambda lg: lg.transfer(
+        K.AD_BUDGET, "ana", AD_SPEND, MAX_STARS + 1, reference="a", at=AT)),
+    _amount("return-above-max", lambda lg: lg.transfer(
+        K.ACCOUNT_PURGED, "ana", ISSUANCE, 10**15, reference="x", at=AT)),
+    _amount("hold-above-max", lambda lg: lg.hold(
+        "h9", "ana", 5 * 10**12, reference="b", at=AT)),
+    _amount("keyed-issue-above-max", lambda lg: lg.issue(
+        K.PURCHASE, "ana", 10**15, reference="p", at=AT, key="k-big")),
     _amount("negative-floor", lambda lg: lg.transfer(
         K.GIFT_SENT, "ana", GIFT_ESCROW, 1, reference="g", at=AT, keep_at_least=-10)),
     # unknown accounts
@@ -1036,6 +1047,33 @@ def test_every_error_class_in_the_refusal_table_has_its_own_code() -> None:
         _, error, code, _ = param.values
         assert codes.setdefault(error, code) == code
     assert len(set(codes.values())) == len(codes)
+
+
+@pytest.mark.rule("STAR-4")
+def test_max_stars_is_the_largest_movement_every_kind_accepts(ledger: Ledger) -> None:
+    """The cap (MAX_STARS) refuses only what is above it: a purchase of exactly MAX_STARS,
+    a hold of all of it, its post and a gift of all of it are accepted; one star more in
+    any of them is refused (above) even where the wallet could pay it."""
+    ledger.issue(K.PURCHASE, "ana", MAX_STARS, reference="p1", at=AT)
+    ledger.issue(K.PURCHASE, "ana", MAX_STARS, reference="p2", at=AT)
+    assert ledger.balance("ana") == Balance(2 * MAX_STARS, 0)
+    for refused in (
+        lambda: ledger.hold("h-big", "ana", MAX_STARS + 1, reference="b", at=AT),
+        lambda: ledger.transfer(K.GIFT_SENT, "ana", GIFT_ESCROW, MAX_STARS + 1,
+                                reference="g", at=AT),
+    ):
+        with pytest.raises(InvalidAmountError) as info:
+            refused()
+        assert (info.value.code, info.value.rule) == ("invalid_amount", "STAR-4")
+        assert info.value.facts["amount"] == MAX_STARS + 1
+    assert ledger.balance("ana") == Balance(2 * MAX_STARS, 0)
+    ledger.hold("h-max", "ana", MAX_STARS, reference="b", at=AT)
+    ledger.post("h-max", "bob", at=AT)
+    ledger.transfer(K.GIFT_SENT, "ana", GIFT_ESCROW, MAX_STARS, reference="g", at=AT)
+    assert ledger.balance("ana") == Balance(0, 0)
+    assert ledger.balance("bob") == Balance(MAX_STARS, 0)
+    assert ledger.balance(GIFT_ESCROW) == Balance(MAX_STARS, 0)
+    ledger.check_invariants(deep=True)
 
 
 # --- regressions ----------------------------------------------------------------------

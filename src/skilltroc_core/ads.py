@@ -40,6 +40,7 @@ from .errors import (
 )
 from .frozen import evolve
 from .instants import microseconds_since_year_one, require_aware
+from .ledger import at_most_max_stars
 from .rules import Policy
 from .statemachine import Move, TransitionTable, transition
 
@@ -135,6 +136,7 @@ def check_budget(stars: object, policy: Policy) -> int:
             f"{policy.min_campaign_stars}; got {stars!r}",
             amount=stars if type(stars) is int else None, minimum=policy.min_campaign_stars,
         )
+    at_most_max_stars(stars, "a campaign budget")
     if goal_for(stars, policy) > MAX_GOAL:
         raise CampaignBudgetError(
             f"a campaign goal is at most {MAX_GOAL} impressions; {stars} stars buy more",

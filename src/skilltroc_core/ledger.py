@@ -51,6 +51,7 @@ __all__ = [
     "GIFT_ESCROW",
     "HOLDS",
     "ISSUANCE",
+    "MAX_STARS",
     "SYSTEM_ACCOUNTS",
     "Balance",
     "Hold",
@@ -65,6 +66,7 @@ __all__ = [
     "Transfer",
     "TransferKind",
     "VoidReason",
+    "at_most_max_stars",
     "check_invariants",
 ]
 
@@ -462,19 +464,26 @@ def refuse_debit(
 
 #: The largest amount one movement may carry (DECISION, STAR-4): SQL stores keep stars
 #: as 64-bit integers, and a trillion per movement leaves every sum far from their limit.
+#: Every money-moving call refuses more, in the ledger and at each service command.
 MAX_STARS = 10**12
 
 
-def _stars(amount: object, what: str = "amount") -> int:
+def _stars(amount: object) -> int:
     if type(amount) is not int or amount <= 0:
         raise InvalidAmountError(
-            f"{what} must be a whole number of stars greater than zero, got {amount!r}",
+            f"an amount must be a whole number of stars greater than zero, got {amount!r}",
             amount=amount,
         )
-    if amount > MAX_STARS:
-        raise InvalidAmountError(f"{what} is at most {MAX_STARS} stars, got {amount}",
-                                 amount=amount)
-    return amount
+    return at_most_max_stars(amount, "an amount")
+
+
+def at_most_max_stars(stars: int, what: str) -> int:
+    """``stars``, unless it is above :data:`MAX_STARS` (refused, STAR-4): what a service
+    command checks before anything else, for the amount it will move."""
+    if stars > MAX_STARS:
+        raise InvalidAmountError(f"{what} is at most {MAX_STARS} stars, got {stars}",
+                                 rule="STAR-4", amount=stars, maximum=MAX_STARS)
+    return stars
 
 
 def _text(value: object, what: str) -> str:
@@ -566,7 +575,7 @@ class Ledger:
         route = ROUTES.get(kind)
         if route is None or kind in _HOLD_KINDS:
             raise InvalidInputError(f"{kind!r} transfers go through hold/post/void")
-        if type(amount) is not int or amount <= 0:
+        if type(amount) is not int or not 0 < amount <= MAX_STARS:
             _stars(amount)
         at = require_aware(at)
         if type(reference) is not str or not reference:
@@ -647,7 +656,7 @@ class Ledger:
         """Take ``amount`` of ``member``'s available stars into a new open hold."""
         if type(hold_id) is not str or not hold_id:
             _text(hold_id, "hold id")
-        if type(amount) is not int or amount <= 0:
+        if type(amount) is not int or not 0 < amount <= MAX_STARS:
             _stars(amount)
         if type(reference) is not str or not reference:
             _text(reference, "reference")

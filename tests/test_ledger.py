@@ -32,6 +32,7 @@ from skilltroc_core.ledger import (
     AD_SPEND,
     GIFT_ESCROW,
     HOLDS,
+    INVARIANT_RULES,
     ISSUANCE,
     ISSUING_KINDS,
     MAX_STARS,
@@ -39,6 +40,7 @@ from skilltroc_core.ledger import (
     Balance,
     Hold,
     HoldState,
+    Invariant,
     Ledger,
     MemoryBook,
     StatementLine,
@@ -802,58 +804,160 @@ def _both(*edits: Corruption) -> Corruption:
     return corrupt
 
 
-# name -> (corruption, only a deep check sees it)
-CORRUPTIONS: dict[str, tuple[Corruption, bool]] = {
-    "a wallet balance edited": (lambda b: _shift(b, "ana", available=1), False),
-    "a wallet made negative": (
-        _both(lambda b: _shift(b, "bob", available=-5), lambda b: _shift(b, ISSUANCE, 5)),
+INV = Invariant
+#: name -> (corruption, the invariants a check finds broken, whether it edited a balance
+#: that the transfers no longer give: a deep check finds that too)
+CORRUPTIONS: dict[str, tuple[Corruption, tuple[Invariant, ...], bool]] = {
+    "the issuance account edited": (
+        lambda b: _shift(b, ISSUANCE, available=1), (INV.ACCOUNTS_SUM_TO_ZERO,), True),
+    "a wallet balance edited": (
+        lambda b: _shift(b, "ana", available=1),
+        (INV.ACCOUNTS_SUM_TO_ZERO, INV.SUPPLY_EQUALS_COUNTERS), True,
+    ),
+    "a wallet made negative, the supply kept": (
+        _both(lambda b: _shift(b, "bob", available=-5), lambda b: _shift(b, "cam", 5)),
+        (INV.NO_NEGATIVE_ACCOUNT,), True,
+    ),
+    "the escrow account made negative, the sum kept": (
+        _both(lambda b: _shift(b, GIFT_ESCROW, available=-2), lambda b: _shift(b, ISSUANCE, 2)),
+        (INV.NO_NEGATIVE_ACCOUNT, INV.SUPPLY_EQUALS_COUNTERS), True,
+    ),
+    "held stars made negative": (
+        lambda b: _shift(b, "cam", held=-1),
+        (INV.NO_NEGATIVE_HELD, INV.HELD_EQUALS_OPEN_HOLDS), False,
+    ),
+    "held stars edited": (lambda b: _shift(b, "ana", held=1), (INV.HELD_EQUALS_OPEN_HOLDS,), False),
+    "the holds account edited": (
+        lambda b: _shift(b, HOLDS, available=1),
+        (INV.ACCOUNTS_SUM_TO_ZERO, INV.HOLDS_ACCOUNT_EQUALS_OPEN_HOLDS, INV.SUPPLY_EQUALS_COUNTERS),
+        True,
+    ),
+    "the holds account edited, the sum and the supply kept": (
+        _both(lambda b: _shift(b, HOLDS, available=1), lambda b: _shift(b, ISSUANCE, -1),
+              lambda b: _edit_counter(b, "issued:purchase", 1)),
+        (INV.HOLDS_ACCOUNT_EQUALS_OPEN_HOLDS,), True,
+    ),
+    "the escrow account edited": (
+        lambda b: _shift(b, GIFT_ESCROW, available=-1),
+        (INV.ACCOUNTS_SUM_TO_ZERO, INV.SUPPLY_EQUALS_COUNTERS), True,
+    ),
+    "an open hold grown": (
+        lambda b: _edit_hold(b, "h-open", amount=3),
+        (INV.HELD_EQUALS_OPEN_HOLDS, INV.HOLDS_ACCOUNT_EQUALS_OPEN_HOLDS), False,
+    ),
+    "an open hold closed by hand": (
+        lambda b: _edit_hold(b, "h-open", state=HoldState.VOIDED),
+        (INV.HOLD_ENDS_ONCE, INV.HELD_EQUALS_OPEN_HOLDS, INV.HOLDS_ACCOUNT_EQUALS_OPEN_HOLDS),
         False,
     ),
-    "held stars edited": (lambda b: _shift(b, "ana", held=1), False),
-    "the holds account edited": (lambda b: _shift(b, HOLDS, available=1), False),
-    "the escrow account edited": (lambda b: _shift(b, GIFT_ESCROW, available=-1), False),
-    "an open hold grown": (lambda b: _edit_hold(b, "h-open", amount=3), False),
-    "an open hold closed by hand": (
-        lambda b: _edit_hold(b, "h-open", state=HoldState.VOIDED), False
+    "an open hold carrying a payee": (
+        lambda b: _edit_hold(b, "h-open", payee="bob"), (INV.HOLD_ENDS_ONCE,), False),
+    "an open hold carrying an end instant": (
+        lambda b: _edit_hold(b, "h-open", ended_at=AT), (INV.HOLD_ENDS_ONCE,), False),
+    "an open hold carrying a void reason": (
+        lambda b: _edit_hold(b, "h-open", void_reason=VoidReason.REFUSED), (INV.HOLD_ENDS_ONCE,),
+        False,
     ),
-    "an open hold carrying an end": (lambda b: _edit_hold(b, "h-open", payee="bob"), False),
-    "a posted hold without a payee": (lambda b: _edit_hold(b, "h-posted", payee=None), False),
+    "a posted hold without a payee": (
+        lambda b: _edit_hold(b, "h-posted", payee=None), (INV.HOLD_ENDS_ONCE,), False),
+    "a posted hold also voided": (
+        lambda b: _edit_hold(b, "h-posted", void_reason=VoidReason.REFUSED), (INV.HOLD_ENDS_ONCE,),
+        False,
+    ),
+    "a posted hold without an end instant": (
+        lambda b: _edit_hold(b, "h-posted", ended_at=None), (INV.HOLD_ENDS_ONCE,), False),
     "a voided hold without a reason": (
-        lambda b: _edit_hold(b, "h-voided", void_reason=None), False
+        lambda b: _edit_hold(b, "h-voided", void_reason=None), (INV.HOLD_ENDS_ONCE,), False),
+    "a voided hold also paid": (
+        lambda b: _edit_hold(b, "h-voided", payee="bob"), (INV.HOLD_ENDS_ONCE,), False),
+    "a voided hold without an end instant": (
+        lambda b: _edit_hold(b, "h-voided", ended_at=None), (INV.HOLD_ENDS_ONCE,), False),
+    "an issuance counter edited": (
+        lambda b: _edit_counter(b, "issued:purchase", 1), (INV.SUPPLY_EQUALS_COUNTERS,), False),
+    "a return counter edited": (
+        lambda b: _edit_counter(b, "returned:account_purged", 1), (INV.SUPPLY_EQUALS_COUNTERS,),
+        False,
     ),
-    "a voided hold also paid": (lambda b: _edit_hold(b, "h-voided", payee="bob"), False),
-    "an issuance counter edited": (lambda b: _edit_counter(b, "issued:purchase", 1), False),
     "the ad spend counter edited with the supply kept": (
         _both(lambda b: _edit_counter(b, "ad_spent", 1),
               lambda b: _edit_counter(b, "issued:purchase", 1)),
-        False,
+        (INV.AD_SPEND_EQUALS_COUNTER,), False,
     ),
     "stars moved between wallets by hand": (
-        _both(lambda b: _shift(b, "ana", available=-3), lambda b: _shift(b, "cam", 3)),
-        True,
+        _both(lambda b: _shift(b, "ana", available=-3), lambda b: _shift(b, "cam", 3)), (), True,
     ),
-    "a transfer amount edited": (lambda b: _edit_transfer(b, 0, amount=11), True),
-    "a transfer credited elsewhere": (lambda b: _edit_transfer(b, 0, credit="cam"), True),
-    "a transfer lost": (lambda b: b.transfers.pop(), True),
+    "a transfer amount edited": (lambda b: _edit_transfer(b, 0, amount=11), (), True),
+    "a transfer credited elsewhere": (lambda b: _edit_transfer(b, 0, credit="cam"), (), True),
+    "a transfer debited elsewhere": (
+        lambda b: _edit_transfer(b, 0, debit=AD_SPEND), (), True),
+    "a transfer lost": (lambda b: b.transfers.pop(), (), True),
 }
 
 
-@pytest.mark.rule("STAR-6", "STAR-4", "REFUND-5")
-@pytest.mark.parametrize(("corrupt", "deep_only"), CORRUPTIONS.values(), ids=CORRUPTIONS.keys())
-def test_a_book_corrupted_by_hand_fails_the_invariant_check(
-    busy: Ledger, corrupt: Corruption, deep_only: bool
+def _corruption(name: str) -> Any:
+    corrupt, broken, balance_edited = CORRUPTIONS[name]
+    deep = broken + ((INV.TRANSFERS_GIVE_BALANCES,) if balance_edited else ())
+    rules = sorted({INVARIANT_RULES[invariant] for invariant in deep})
+    return pytest.param(corrupt, broken, deep, marks=pytest.mark.rule(*rules), id=name)
+
+
+@pytest.mark.rule("STAR-4", "STAR-6", "REFUND-5")
+@pytest.mark.parametrize(("corrupt", "broken", "deep"), [_corruption(n) for n in CORRUPTIONS])
+def test_a_book_corrupted_by_hand_fails_the_invariant_check_naming_what_broke(
+    busy: Ledger, corrupt: Corruption, broken: tuple[Invariant, ...],
+    deep: tuple[Invariant, ...],
 ) -> None:
     corrupt(_book(busy))
-    if deep_only:
-        busy.check_invariants()
-    else:
-        with pytest.raises(InvariantViolationError):
-            busy.check_invariants()
+    for checked, expected in ((False, broken), (True, deep)):
+        if not expected:
+            busy.check_invariants(deep=checked)
+            continue
+        with pytest.raises(InvariantViolationError) as info:
+            busy.check_invariants(deep=checked)
+        assert type(info.value) is InvariantViolationError
+        assert info.value.facts["broken"] == expected
+        assert (info.value.code, info.value.rule) == (
+            "invariant_violated", INVARIANT_RULES[expected[0]])
+        problems = info.value.facts["problems"]
+        assert len(problems) >= len(expected)
+        assert info.value.message == "ledger invariants broken: " + "; ".join(problems)
+
+
+@pytest.mark.rule("STAR-4", "STAR-6", "REFUND-5")
+@pytest.mark.parametrize("invariant", list(Invariant))
+def test_each_invariant_is_the_only_one_broken_by_some_corruption(invariant: Invariant) -> None:
+    """One corruption per invariant breaks it alone (with the replay's check when it
+    edited a balance), so each check is seen doing its own work."""
+    alone = [name for name, (_, broken, edited) in CORRUPTIONS.items()
+             if broken == (invariant,) or (not broken and edited
+                                           and invariant is INV.TRANSFERS_GIVE_BALANCES)]
+    if invariant is INV.NO_NEGATIVE_HELD:  # a negative held total never matches its holds
+        alone = [name for name, (_, broken, _) in CORRUPTIONS.items()
+                 if broken == (INV.NO_NEGATIVE_HELD, INV.HELD_EQUALS_OPEN_HOLDS)]
+    assert alone, f"no corruption breaks {invariant} alone"
+
+
+@pytest.mark.rule("STAR-4", "STAR-6", "REFUND-5")
+@pytest.mark.parametrize(("name", "message"), [
+    ("the issuance account edited", "accounts sum to 1, not 0"),
+    ("a wallet made negative, the supply kept", "bob is negative: -3"),
+    ("held stars made negative", "cam holds a negative amount: -1"),
+    ("held stars edited", "ana shows 3 held but its open holds add up to 2"),
+    ("an open hold carrying a payee", "open hold h-open carries an end"),
+    ("a posted hold without a payee", "posted hold h-posted does not have exactly one end"),
+    ("a voided hold also paid", "voided hold h-voided does not have exactly one end"),
+    ("an open hold grown", "holds account is 2, open holds add up to 3"),
+    ("an issuance counter edited",
+     "supply 25 != issued 27 - returned 0 - ad spend 1"),
+    ("the ad spend counter edited with the supply kept",
+     "ad-spend account differs from the ad spend counter"),
+    ("stars moved between wallets by hand", "ana: balance 12, transfers give 15"),
+])
+def test_each_broken_invariant_says_what_it_found(busy: Ledger, name: str, message: str) -> None:
+    CORRUPTIONS[name][0](_book(busy))
     with pytest.raises(InvariantViolationError) as info:
         busy.check_invariants(deep=True)
-    assert type(info.value) is InvariantViolationError
-    assert (info.value.code, info.value.rule) == ("invariant_violated", "STAR-6")
-    assert info.value.facts["problems"]
+    assert message in info.value.facts["problems"]
 
 
 # --- bad input: each refusal has its own error, and changes nothing --------------------

@@ -50,6 +50,7 @@ __all__ = [
     "AD_SPEND",
     "GIFT_ESCROW",
     "HOLDS",
+    "INVARIANT_RULES",
     "ISSUANCE",
     "MAX_STARS",
     "SYSTEM_ACCOUNTS",
@@ -57,6 +58,7 @@ __all__ = [
     "Hold",
     "HoldState",
     "IdempotencyRecord",
+    "Invariant",
     "Ledger",
     "LedgerBook",
     "MemoryBook",
@@ -840,6 +842,36 @@ class Ledger:
         check_invariants(self.book, deep=deep)
 
 
+class Invariant(StrEnum):
+    """The invariants :func:`check_invariants` checks, each keeping one rule
+    (:data:`INVARIANT_RULES`); a broken one is named in the error's ``broken`` fact."""
+
+    ACCOUNTS_SUM_TO_ZERO = "accounts_sum_to_zero"
+    NO_NEGATIVE_ACCOUNT = "no_negative_account"
+    NO_NEGATIVE_HELD = "no_negative_held"
+    HOLD_ENDS_ONCE = "hold_ends_once"
+    HELD_EQUALS_OPEN_HOLDS = "held_equals_open_holds"
+    HOLDS_ACCOUNT_EQUALS_OPEN_HOLDS = "holds_account_equals_open_holds"
+    SUPPLY_EQUALS_COUNTERS = "supply_equals_counters"
+    AD_SPEND_EQUALS_COUNTER = "ad_spend_equals_counter"
+    TRANSFERS_GIVE_BALANCES = "transfers_give_balances"
+
+
+#: The rule each invariant keeps: stars are never created or lost (STAR-6), no balance
+#: is negative (STAR-4), a hold ends exactly once and is counted where it is (REFUND-5).
+INVARIANT_RULES: Mapping[Invariant, str] = {
+    Invariant.ACCOUNTS_SUM_TO_ZERO: "STAR-6",
+    Invariant.NO_NEGATIVE_ACCOUNT: "STAR-4",
+    Invariant.NO_NEGATIVE_HELD: "STAR-4",
+    Invariant.HOLD_ENDS_ONCE: "REFUND-5",
+    Invariant.HELD_EQUALS_OPEN_HOLDS: "REFUND-5",
+    Invariant.HOLDS_ACCOUNT_EQUALS_OPEN_HOLDS: "REFUND-5",
+    Invariant.SUPPLY_EQUALS_COUNTERS: "STAR-6",
+    Invariant.AD_SPEND_EQUALS_COUNTER: "STAR-6",
+    Invariant.TRANSFERS_GIVE_BALANCES: "STAR-6",
+}
+
+
 def check_invariants(book: LedgerBook, *, deep: bool = False) -> None:
     """Check the ledger invariants of STAR-4, STAR-6 and REFUND-5 over a whole book.
 
@@ -851,9 +883,11 @@ def check_invariants(book: LedgerBook, *, deep: bool = False) -> None:
       right side comes from counters kept independently of balances;
     - with ``deep``: replaying every transfer from zero gives every balance.
 
+    The error names each broken :class:`Invariant` (``facts["broken"]``, in the order
+    above; its ``rule`` is the first one's) and says what it found (``facts["problems"]``).
     Costs O(accounts + holds) (plus O(transfers) with ``deep``).
     """
-    problems: list[str] = []
+    problems: list[tuple[Invariant, str]] = []
     total = 0
     wallets = 0
     held_by_member: dict[str, int] = {}
@@ -862,35 +896,42 @@ def check_invariants(book: LedgerBook, *, deep: bool = False) -> None:
         balances[account] = bal
         total += bal.available
         if account != ISSUANCE and bal.available < 0:
-            problems.append(f"{account} is negative: {bal.available}")
-        if not account.startswith("platform:"):
+            problems.append((Invariant.NO_NEGATIVE_ACCOUNT,
+                             f"{account} is negative: {bal.available}"))
+        if not account.startswith(PLATFORM):
             wallets += bal.available
             if bal.held < 0:
-                problems.append(f"{account} holds a negative amount: {bal.held}")
+                problems.append((Invariant.NO_NEGATIVE_HELD,
+                                 f"{account} holds a negative amount: {bal.held}"))
     if total != 0:
-        problems.append(f"accounts sum to {total}, not 0")
+        problems.append((Invariant.ACCOUNTS_SUM_TO_ZERO, f"accounts sum to {total}, not 0"))
 
     open_total = 0
     for hold in book.all_holds():
+        end = None
         if hold.state is HoldState.OPEN:
             if hold.ended_at is not None or hold.payee is not None or hold.void_reason:
-                problems.append(f"open hold {hold.id} carries an end")
+                end = f"open hold {hold.id} carries an end"
             held_by_member[hold.member] = held_by_member.get(hold.member, 0) + hold.amount
             open_total += hold.amount
         elif hold.state is HoldState.POSTED:
             if hold.payee is None or hold.void_reason is not None or hold.ended_at is None:
-                problems.append(f"posted hold {hold.id} does not have exactly one end")
+                end = f"posted hold {hold.id} does not have exactly one end"
         elif hold.payee is not None or hold.void_reason is None or hold.ended_at is None:
-            problems.append(f"voided hold {hold.id} does not have exactly one end")
+            end = f"voided hold {hold.id} does not have exactly one end"
+        if end is not None:
+            problems.append((Invariant.HOLD_ENDS_ONCE, end))
     for account, bal in balances.items():
-        if not account.startswith("platform:") and bal.held != held_by_member.get(account, 0):
-            problems.append(
+        if not account.startswith(PLATFORM) and bal.held != held_by_member.get(account, 0):
+            problems.append((
+                Invariant.HELD_EQUALS_OPEN_HOLDS,
                 f"{account} shows {bal.held} held but its open holds add up to "
-                f"{held_by_member.get(account, 0)}"
-            )
+                f"{held_by_member.get(account, 0)}",
+            ))
     holds_account = balances.get(HOLDS, _ZERO).available
     if holds_account != open_total:
-        problems.append(f"holds account is {holds_account}, open holds add up to {open_total}")
+        problems.append((Invariant.HOLDS_ACCOUNT_EQUALS_OPEN_HOLDS,
+                         f"holds account is {holds_account}, open holds add up to {open_total}"))
 
     counters = book.counters()
     issued = sum(v for k, v in counters.items() if k.startswith("issued:"))
@@ -898,11 +939,13 @@ def check_invariants(book: LedgerBook, *, deep: bool = False) -> None:
     spent = counters.get("ad_spent", 0)
     supply = wallets + holds_account + balances.get(GIFT_ESCROW, _ZERO).available
     if supply != issued - returned - spent:
-        problems.append(
-            f"supply {supply} != issued {issued} - returned {returned} - ad spend {spent}"
-        )
+        problems.append((
+            Invariant.SUPPLY_EQUALS_COUNTERS,
+            f"supply {supply} != issued {issued} - returned {returned} - ad spend {spent}",
+        ))
     if spent != balances.get(AD_SPEND, _ZERO).available:
-        problems.append("ad-spend account differs from the ad spend counter")
+        problems.append((Invariant.AD_SPEND_EQUALS_COUNTER,
+                         "ad-spend account differs from the ad spend counter"))
 
     if deep:
         replayed: dict[str, int] = {}
@@ -911,11 +954,16 @@ def check_invariants(book: LedgerBook, *, deep: bool = False) -> None:
             replayed[t.credit] = replayed.get(t.credit, 0) + t.amount
         for account, bal in balances.items():
             if replayed.get(account, 0) != bal.available:
-                problems.append(
+                problems.append((
+                    Invariant.TRANSFERS_GIVE_BALANCES,
                     f"{account}: balance {bal.available}, transfers give "
-                    f"{replayed.get(account, 0)}"
-                )
+                    f"{replayed.get(account, 0)}",
+                ))
     if problems:
+        broken = tuple(sorted({invariant for invariant, _ in problems},
+                              key=list(Invariant).index))
+        messages = [message for _, message in problems]
         raise InvariantViolationError(
-            "ledger invariants broken: " + "; ".join(problems), problems=problems
+            "ledger invariants broken: " + "; ".join(messages),
+            rule=INVARIANT_RULES[broken[0]], broken=broken, problems=messages,
         )

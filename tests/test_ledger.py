@@ -36,6 +36,7 @@ from skilltroc_core.ledger import (
     ISSUANCE,
     ISSUING_KINDS,
     MAX_STARS,
+    ROUTES,
     SYSTEM_ACCOUNTS,
     Balance,
     Hold,
@@ -702,6 +703,17 @@ def test_each_kind_moves_stars_along_its_one_route_only(
     assert type(info.value) is InvalidInputError
     assert info.value.code == "invalid_input"
     assert state_of(_book(busy)) == before
+
+
+@pytest.mark.rule("STAR-6")
+def test_every_route_moves_stars_between_two_different_accounts() -> None:
+    """So a transfer never debits and credits one account: a wallet side is always a
+    member wallet, never a platform account (refused above), and the other side is a
+    platform account, or both sides are two different platform accounts."""
+    assert set(ROUTES) == set(TransferKind)
+    for debit, credit in ROUTES.values():
+        assert debit != credit
+        assert debit in SYSTEM_ACCOUNTS or credit in SYSTEM_ACCOUNTS
 
 
 @pytest.mark.rule("STAR-6", "REFUND-5")

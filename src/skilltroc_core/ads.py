@@ -280,10 +280,6 @@ class Campaign:
         """Its place in its domains' serving queues (:func:`serve_rank`)."""
         return serve_rank(self.impressions, self.goal, self.start, self.id)
 
-    @property
-    def is_running(self) -> bool:
-        return self.state is CampaignState.RUNNING
-
     def edited(self, now: datetime, **changes: object) -> Campaign:
         """New field values: any before the start; only the creative after it (AD-5)."""
         if self.state is CampaignState.SCHEDULED:

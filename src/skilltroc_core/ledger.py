@@ -293,7 +293,6 @@ class LedgerBook(Protocol):
     def hold(self, hold_id: str) -> Hold | None: ...
     def idempotency(self, key: str) -> IdempotencyRecord | None: ...
     def set_idempotency(self, record: IdempotencyRecord) -> None: ...
-    def counter(self, name: str) -> int: ...
     def add_to_counter(self, name: str, delta: int) -> None: ...
     def counters(self) -> Mapping[str, int]: ...
     def all_balances(self) -> Iterable[tuple[str, Balance]]: ...
@@ -367,9 +366,6 @@ class MemoryBook:
 
     def set_idempotency(self, record: IdempotencyRecord) -> None:
         self.keys[record.key] = record
-
-    def counter(self, name: str) -> int:
-        return self.totals.get(name, 0)
 
     def add_to_counter(self, name: str, delta: int) -> None:
         self.totals[name] = self.totals.get(name, 0) + delta
@@ -602,8 +598,6 @@ class Ledger:
         debit_balance = self._account_for(debit, _WALLET) if route_debit is _WALLET else None
         credit_balance = (self._account_for(credit, _WALLET) if route_credit is _WALLET
                           else None)
-        if debit == credit:
-            raise InvalidInputError(f"a transfer needs two different accounts, got {debit} twice")
         if debit_balance is not None and debit_balance.available - keep_at_least < amount:
             refuse_debit(debit, debit_balance.available, amount, keep_at_least, account=debit)
         elif debit_balance is None and debit != ISSUANCE:

@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import pytest
 
-from skilltroc_core.ads import CampaignState
+from skilltroc_core.ads import CampaignState, check_link, check_text, skill_domain
 from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.ledger import TransferKind
 from skilltroc_core.service import kinds
@@ -194,6 +194,75 @@ def test_a_campaign_needs_a_visual_and_a_text(world: World, field: str) -> None:
                                       start=_later(world), domains=["cooking"], **arguments)
     assert code(refused) == ("invalid_input", "AD-3")
     assert state_of(world.store) == before
+
+
+@pytest.mark.rule("AD-3")
+def test_a_skill_domain_has_at_most_200_characters_once_its_spaces_are_collapsed() -> None:
+    assert skill_domain("x" * 200) == "x" * 200
+    assert skill_domain(" A  " + "b" * 198 + "  ") == "a " + "b" * 198
+    for bad in ("x" * 201, "a " + "b" * 199):
+        with pytest.raises(SkilltrocError) as refused:
+            skill_domain(bad)
+        assert code(refused) == ("invalid_input", "AD-3")
+
+
+@pytest.mark.rule("AD-3")
+def test_a_text_is_kept_trimmed_up_to_its_limit_and_refused_beyond() -> None:
+    assert check_text("  " + "t" * 10 + " ", "a campaign text", 10) == "t" * 10
+    with pytest.raises(SkilltrocError) as refused:
+        check_text("t" * 11, "a campaign text", 10)
+    assert code(refused) == ("invalid_input", "AD-3")
+    assert str(refused.value).startswith("a campaign text has at most 10 characters")
+
+
+@pytest.mark.rule("AD-3")
+@pytest.mark.parametrize(("field", "limit"), [("visual", 2048), ("text", 1000)])
+def test_a_campaign_visual_and_text_have_a_length_limit(
+    world: World, field: str, limit: int
+) -> None:
+    shop = professional(world.service, "shop", 50)
+    arguments: dict[str, Any] = {"visual": "ad.png", "text": "Hi"}
+    campaign = world.service.create_campaign(
+        shop, budget=10, visual_rights_free=True, start=_later(world), domains=["cooking"],
+        **{**arguments, field: "v" * limit})
+    assert getattr(world.service.campaign(campaign), field) == "v" * limit
+    before = state_of(world.store)
+    with pytest.raises(SkilltrocError) as refused:
+        world.service.create_campaign(
+            shop, budget=10, visual_rights_free=True, start=_later(world),
+            domains=["cooking"], **{**arguments, field: "v" * (limit + 1)})
+    assert code(refused) == ("invalid_input", "AD-3")
+    with pytest.raises(SkilltrocError) as refused:
+        world.service.edit_campaign(shop, campaign, visual_rights_free=True,
+                                    **{field: "v" * (limit + 1)})
+    assert code(refused) == ("invalid_input", "AD-3")
+    assert state_of(world.store) == before
+
+
+@pytest.mark.rule("AD-3")
+def test_a_link_has_at_most_2048_characters() -> None:
+    base = "https://example.org/"
+    longest = base + "p" * (2048 - len(base))
+    assert check_link(longest) == longest
+    assert check_link(f"  {longest} ") == longest
+    with pytest.raises(SkilltrocError) as refused:
+        check_link(longest + "p")
+    assert code(refused) == ("invalid_link", "AD-3")
+
+
+@pytest.mark.rule("AD-3")
+@pytest.mark.parametrize(("port", "valid"), [
+    ("0", False), ("1", True), ("65535", True), ("65536", False), ("99999", False),
+    ("-1", False), ("x", False),
+])
+def test_a_link_port_is_between_1_and_65535(port: str, valid: bool) -> None:
+    link = f"https://example.org:{port}/shop"
+    if valid:
+        assert check_link(link) == link
+        return
+    with pytest.raises(SkilltrocError) as refused:
+        check_link(link)
+    assert code(refused) == ("invalid_link", "AD-3")
 
 
 # --- AD-4: the budget is spent at set-up -----------------------------------------------------

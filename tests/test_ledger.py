@@ -407,6 +407,22 @@ def test_the_statement_pages_with_offset_limit_and_next_offset(ledger: Ledger) -
 
 
 @pytest.mark.rule("STAR-5")
+def test_a_statement_page_holds_50_lines_unless_asked_for_another_number(
+    ledger: Ledger,
+) -> None:
+    for n in range(60):
+        ledger.issue(K.PURCHASE, "ana", 1, reference=f"pay:{n}", at=_at(n))
+    page = ledger.statement("ana")
+    assert (len(page.lines), page.total, page.next_offset) == (50, 60, 50)
+    assert [line.balance for line in page.lines] == list(range(1, 51))
+    one = ledger.statement("ana", offset=59, limit=1)
+    assert (len(one.lines), one.next_offset) == (1, None)
+    assert one.lines[0].balance == 60
+    first = ledger.statement("ana", limit=1)
+    assert ([line.balance for line in first.lines], first.next_offset) == ([1], 1)
+
+
+@pytest.mark.rule("STAR-5")
 def test_statement_lines_walk_every_page_of_a_long_statement(ledger: Ledger) -> None:
     ledger.issue(K.PURCHASE, "ana", 2000, reference="pay:big", at=AT)
     for n in range(1100):
@@ -1121,6 +1137,8 @@ REFUSALS = [
     _input("issue-non-text-reference", lambda lg: lg.issue(
         K.PURCHASE, "ana", 1, reference=_any(7), at=AT)),
     _input("hold-empty-reference", lambda lg: lg.hold("h9", "ana", 1, reference="", at=AT)),
+    _input("hold-non-text-reference", lambda lg: lg.hold(
+        "h9", "ana", 1, reference=_any(7), at=AT)),
     _input("hold-empty-id", lambda lg: lg.hold("", "ana", 1, reference="b", at=AT)),
     _input("hold-non-text-id", lambda lg: lg.hold(_any(9), "ana", 1, reference="b", at=AT)),
     _input("transfer-a-hold", lambda lg: lg.transfer(

@@ -48,6 +48,7 @@ from skilltroc_core.ledger import (
     Transfer,
     TransferKind,
     VoidReason,
+    at_most_max_stars,
     check_invariants,
 )
 from skilltroc_core.testing import state_of
@@ -508,6 +509,30 @@ def test_a_member_with_15_stars_can_gift_at_most_5_and_keep_10(ledger: Ledger) -
 
 
 @pytest.mark.rule("GIFT-1")
+def test_below_the_floor_nothing_can_go_and_the_refusal_says_so(ledger: Ledger) -> None:
+    ledger.issue(K.PURCHASE, "ana", 7, reference="pay:1", at=AT)
+    for floor in (7, 10):
+        with pytest.raises(FloorBreachError) as info:
+            ledger.transfer(K.GIFT_SENT, "ana", GIFT_ESCROW, 1, reference="gift:1", at=AT,
+                            keep_at_least=floor)
+        assert info.value.message == (
+            f"ana has 7 stars and must keep at least {floor}: at most 0 can go, not 1")
+
+
+@pytest.mark.rule("GIFT-1", "STAR-6")
+def test_a_floor_also_holds_for_a_platform_account_debited(busy: Ledger) -> None:
+    """Escrow and ad spend are never debited below zero, nor below a floor asked for."""
+    with pytest.raises(FloorBreachError) as info:
+        busy.transfer(K.GIFT_ACCEPTED, GIFT_ESCROW, "cam", 1, reference="gift:1", at=AT,
+                      keep_at_least=1)
+    assert info.value.facts == {"account": GIFT_ESCROW, "available": 1, "amount": 1,
+                                "floor": 1}
+    busy.transfer(K.GIFT_ACCEPTED, GIFT_ESCROW, "cam", 1, reference="gift:1", at=AT,
+                  keep_at_least=0)
+    assert busy.balance(GIFT_ESCROW) == Balance(0, 0)
+
+
+@pytest.mark.rule("GIFT-1")
 def test_the_floor_counts_only_available_stars_not_held_ones(ledger: Ledger) -> None:
     ledger.issue(K.PURCHASE, "ana", 15, reference="pay:1", at=AT)
     ledger.hold("h1", "ana", 3, reference="booking:1", at=AT)
@@ -936,6 +961,9 @@ def test_a_book_corrupted_by_hand_fails_the_invariant_check_naming_what_broke(
     deep: tuple[Invariant, ...],
 ) -> None:
     corrupt(_book(busy))
+    if not broken:  # by default the check is shallow, on the ledger as on a book
+        busy.check_invariants()
+        check_invariants(busy.book)
     for checked, expected in ((False, broken), (True, deep)):
         if not expected:
             busy.check_invariants(deep=checked)
@@ -971,6 +999,7 @@ def test_each_invariant_is_the_only_one_broken_by_some_corruption(invariant: Inv
     ("a wallet made negative, the supply kept", "bob is negative: -3"),
     ("held stars made negative", "cam holds a negative amount: -1"),
     ("held stars edited", "ana shows 3 held but its open holds add up to 2"),
+    ("held stars made negative", "cam shows -1 held but its open holds add up to 0"),
     ("an open hold carrying a payee", "open hold h-open carries an end"),
     ("a posted hold without a payee", "posted hold h-posted does not have exactly one end"),
     ("a voided hold also paid", "voided hold h-voided does not have exactly one end"),
@@ -986,6 +1015,15 @@ def test_each_broken_invariant_says_what_it_found(busy: Ledger, name: str, messa
     with pytest.raises(InvariantViolationError) as info:
         busy.check_invariants(deep=True)
     assert message in info.value.facts["problems"]
+
+
+@pytest.mark.rule("STAR-6")
+def test_a_balance_no_transfer_ever_moved_is_seen_by_the_replay(busy: Ledger) -> None:
+    busy.open_wallet("dan")
+    _both(lambda b: _shift(b, "dan", available=5), lambda b: _shift(b, "ana", -5))(_book(busy))
+    with pytest.raises(InvariantViolationError) as info:
+        busy.check_invariants(deep=True)
+    assert "dan: balance 5, transfers give 0" in info.value.facts["problems"]
 
 
 # --- bad input: each refusal has its own error, and changes nothing --------------------
@@ -1181,6 +1219,21 @@ def test_every_error_class_in_the_refusal_table_has_its_own_code() -> None:
         _, error, code, _ = param.values
         assert codes.setdefault(error, code) == code
     assert len(set(codes.values())) == len(codes)
+
+
+@pytest.mark.rule("STAR-4")
+def test_the_cap_is_a_trillion_stars_and_the_service_check_refuses_only_above_it() -> None:
+    """MAX_STARS, the documented cap (README): a trillion stars, and a million maximal
+    movements still add up to less than a 64-bit store column holds."""
+    assert MAX_STARS == 10**12
+    assert MAX_STARS * 10**6 < 2**63
+    assert at_most_max_stars(MAX_STARS, "a gift") == MAX_STARS
+    assert at_most_max_stars(1, "a gift") == 1
+    with pytest.raises(InvalidAmountError) as info:
+        at_most_max_stars(MAX_STARS + 1, "a gift")
+    assert info.value.message == f"a gift is at most {MAX_STARS} stars, got {MAX_STARS + 1}"
+    assert (info.value.rule, info.value.facts) == (
+        "STAR-4", {"amount": MAX_STARS + 1, "maximum": MAX_STARS})
 
 
 @pytest.mark.rule("STAR-4")

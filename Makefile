@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run check lint typecheck test bench clean postgres-binaries docs docs-check
+.PHONY: run check lint typecheck test bench clean postgres-binaries docs docs-check mutate
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -43,6 +43,12 @@ docs: $(STAMP)
 	$(VENV)/bin/skilltroc docs
 
 check: lint typecheck docs-check test
+
+# Mutation testing (not part of check: minutes per module). MODULES="ledger service/gifts"
+# picks modules of mutation/targets.toml; the scores go to mutation/report.md.
+mutate: $(STAMP)
+	$(PY) -c "import cosmic_ray" 2>/dev/null || $(PY) -m pip install --quiet -e '.[dev,postgres,mutation]'
+	nice -n 19 $(PY) mutation/run.py $(MODULES)
 
 bench: $(STAMP)
 	$(VENV)/bin/skilltroc bench ledger

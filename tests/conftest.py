@@ -2,7 +2,8 @@
 ``assert state_of(store) == before`` says (the changes, one a line).
 
 Profiles: ``dev`` (default, quick), ``ci`` (thorough and repeatable: at least 200
-examples of 50 steps for the stateful machines, the same examples every run) and
+examples of 50 steps for the stateful machines, the same examples every run),
+``mutation`` (as quick as ``dev``, the same examples every run: ``make mutate``) and
 ``explore`` (1,000 examples of 80 steps, new random ones each run: for hunting bugs,
 not for CI). Choose with ``HYPOTHESIS_PROFILE=ci``; ``make check`` sets it.
 """
@@ -22,6 +23,10 @@ settings.register_profile(
 settings.register_profile(
     "ci", max_examples=200, stateful_step_count=50, deadline=None, derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(  # `make mutate`: quick, and the same examples every run
+    "mutation", max_examples=30, stateful_step_count=30, deadline=None, derandomize=True,
+    database=None, suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile(
     "explore", max_examples=1_000, stateful_step_count=80, deadline=None,

@@ -75,6 +75,12 @@ _NEAR = (ServeKey(_G - 2, _G - 1, T0, "b"), ServeKey(_G - 1, _G, T0, "a"))
 @pytest.mark.rule("AD-7")
 @given(serve_keys(), serve_keys())
 @example(*_NEAR)
+# 1/G before 1/(G-1): ranks within 1/G**2 of each other must still differ (the id would
+# otherwise put them the other way round)
+@example(ServeKey(1, _G, T0, "b"), ServeKey(1, _G - 1, T0, "a"))
+# ranks one apart, the first with the latest start: the start never outweighs the rank
+@example(ServeKey(_G - 2, _G - 1, datetime(9000, 1, 1, tzinfo=UTC), "a"),
+         ServeKey(_G - 1, _G, datetime(2000, 1, 1, tzinfo=UTC), "b"))
 @example(ServeKey(1, 3, T0, "b"), ServeKey(2, 6, T0, "a"))  # equal fractions: the id
 @example(ServeKey(0, 7, T0 + timedelta(microseconds=1), "a"), ServeKey(0, 9, T0, "b"))
 @example(ServeKey(3, 3, T0, "a"), ServeKey(1, 2, T0, "b"))  # at the goal: 41 digits
@@ -83,6 +89,27 @@ def test_the_rank_text_sorts_exactly_like_the_fractions(a: ServeKey, b: ServeKey
     assert (rank_a < rank_b) == (_exact(a) < _exact(b)) == goes_before(a, b)
     assert (rank_a == rank_b) == (_exact(a) == _exact(b))
     assert rank_a[:59].isdigit() and rank_a[:60].isascii() and rank_a[59:] == f"|{a.campaign}"
+
+
+@pytest.mark.rule("AD-7")
+def test_a_goal_of_zero_counts_as_reached_and_is_served_last() -> None:
+    """A policy of 0 impressions per star gives goals of 0: ranked as at their goal (no
+    division by zero), after every campaign still short of its goal."""
+    zero = serve_rank(0, 0, T0, "z")
+    assert zero[:59] == serve_rank(7, 7, T0, "z")[:59] == serve_rank(1, 1, T0, "z")[:59]
+    assert serve_rank(0, 1, T0, "a") < serve_rank(1, 2, T0, "a") < zero
+    assert serve_rank(MAX_GOAL - 1, MAX_GOAL, T0, "a") < zero
+
+
+@pytest.mark.rule("AD-2")
+def test_a_budget_is_at_least_one_star_even_when_the_policy_minimum_is_zero() -> None:
+    policy = attrs.evolve(CHEAP_POLICY, min_campaign_stars=0)
+    assert check_budget(1, policy) == 1
+    for budget in (0, -1):
+        with pytest.raises(CampaignBudgetError) as refused:
+            check_budget(budget, policy)
+        assert (refused.value.code, refused.value.rule) == ("invalid_campaign_budget", "AD-2")
+        assert refused.value.facts == {"amount": budget, "minimum": 0}
 
 
 @pytest.mark.rule("AD-2")

@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import pytest
 
-from skilltroc_core.ads import CampaignState
+from skilltroc_core.ads import Campaign, CampaignState, check_link, check_text, skill_domain
 from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.ledger import TransferKind
 from skilltroc_core.service import kinds
@@ -119,7 +119,8 @@ def test_the_visual_must_be_attested_rights_free(world: World) -> None:
 @pytest.mark.parametrize("link", [
     "ftp://example.org/file", "javascript:alert(1)", "example.org", "http://",
     "https://exa mple.org", "mailto:shop@example.org", "https://user:pw@example.org",
-    "https://localhost", "https://-bad-.org", "", 42,
+    "https://localhost", "https://-bad-.org", "", 42, "https://shop@example.org",
+    "https://example.org/a b", "https://example.org/\x01x", "http://[::1",
 ])
 def test_a_link_must_be_an_http_or_https_address(world: World, link: Any) -> None:
     shop = professional(world.service, "shop", 50)
@@ -131,7 +132,7 @@ def test_a_link_must_be_an_http_or_https_address(world: World, link: Any) -> Non
 
 
 @pytest.mark.rule("AD-3")
-@pytest.mark.parametrize("link", [None, "http://shop.example.org",
+@pytest.mark.parametrize("link", [None, "http://shop.example.org", "https://example.org/#!/shop",
                                   "https://www.facebook.com/shop?ref=ad",
                                   "https://example.org:8443/profile/shop"])
 def test_the_link_is_optional_and_may_point_anywhere_on_the_web(
@@ -194,6 +195,92 @@ def test_a_campaign_needs_a_visual_and_a_text(world: World, field: str) -> None:
                                       start=_later(world), domains=["cooking"], **arguments)
     assert code(refused) == ("invalid_input", "AD-3")
     assert state_of(world.store) == before
+
+
+@pytest.mark.rule("AD-3")
+def test_a_skill_domain_has_at_most_200_characters_once_its_spaces_are_collapsed() -> None:
+    assert skill_domain("x" * 200) == "x" * 200
+    assert skill_domain(" A  " + "b" * 198 + "  ") == "a " + "b" * 198
+    for bad in ("x" * 201, "a " + "b" * 199):
+        with pytest.raises(SkilltrocError) as refused:
+            skill_domain(bad)
+        assert code(refused) == ("invalid_input", "AD-3")
+
+
+@pytest.mark.rule("AD-3")
+def test_a_text_is_kept_trimmed_up_to_its_limit_and_refused_beyond() -> None:
+    assert check_text("  " + "t" * 10 + " ", "a campaign text", 10) == "t" * 10
+    with pytest.raises(SkilltrocError) as refused:
+        check_text("t" * 11, "a campaign text", 10)
+    assert code(refused) == ("invalid_input", "AD-3")
+    assert str(refused.value).startswith("a campaign text has at most 10 characters")
+
+
+@pytest.mark.rule("AD-3")
+@pytest.mark.parametrize(("field", "limit"), [("visual", 2048), ("text", 1000)])
+def test_a_campaign_visual_and_text_have_a_length_limit(
+    world: World, field: str, limit: int
+) -> None:
+    shop = professional(world.service, "shop", 50)
+    arguments: dict[str, Any] = {"visual": "ad.png", "text": "Hi"}
+    campaign = world.service.create_campaign(
+        shop, budget=10, visual_rights_free=True, start=_later(world), domains=["cooking"],
+        **{**arguments, field: "v" * limit})
+    assert getattr(world.service.campaign(campaign), field) == "v" * limit
+    before = state_of(world.store)
+    with pytest.raises(SkilltrocError) as refused:
+        world.service.create_campaign(
+            shop, budget=10, visual_rights_free=True, start=_later(world),
+            domains=["cooking"], **{**arguments, field: "v" * (limit + 1)})
+    assert code(refused) == ("invalid_input", "AD-3")
+    with pytest.raises(SkilltrocError) as refused:
+        too_long: dict[str, Any] = {field: "v" * (limit + 1)}
+        world.service.edit_campaign(shop, campaign, visual_rights_free=True, **too_long)
+    assert code(refused) == ("invalid_input", "AD-3")
+    assert state_of(world.store) == before
+
+
+@pytest.mark.rule("AD-3")
+def test_a_refused_link_is_named_by_its_first_200_characters() -> None:
+    link = "ftp://" + "x" * 300
+    with pytest.raises(SkilltrocError) as refused:
+        check_link(link)
+    assert refused.value.facts == {"link": link[:200]}
+
+
+@pytest.mark.rule("AD-3")
+def test_the_owner_attests_the_visual_and_the_campaign_keeps_the_attestation(
+    world: World,
+) -> None:
+    shop = professional(world.service, "shop", 50)
+    campaign = launch(world.service, shop, start=_later(world))
+    assert world.service.campaign(campaign).visual_rights_free is True
+
+
+@pytest.mark.rule("AD-3")
+def test_a_link_has_at_most_2048_characters() -> None:
+    base = "https://example.org/"
+    longest = base + "p" * (2048 - len(base))
+    assert check_link(longest) == longest
+    assert check_link(f"  {longest} ") == longest
+    with pytest.raises(SkilltrocError) as refused:
+        check_link(longest + "p")
+    assert code(refused) == ("invalid_link", "AD-3")
+
+
+@pytest.mark.rule("AD-3")
+@pytest.mark.parametrize(("port", "valid"), [
+    ("0", False), ("1", True), ("65535", True), ("65536", False), ("99999", False),
+    ("-1", False), ("x", False),
+])
+def test_a_link_port_is_between_1_and_65535(port: str, valid: bool) -> None:
+    link = f"https://example.org:{port}/shop"
+    if valid:
+        assert check_link(link) == link
+        return
+    with pytest.raises(SkilltrocError) as refused:
+        check_link(link)
+    assert code(refused) == ("invalid_link", "AD-3")
 
 
 # --- AD-4: the budget is spent at set-up -----------------------------------------------------
@@ -740,3 +827,42 @@ def test_an_id_remembered_again_when_its_window_would_pass_year_9999_is_kept_for
     service.run_due()
     assert _kept(world, "page_view:page-1")  # no deletion left behind from the first time
     assert service.serve("cooking", "page-1").impressions == 2  # type: ignore[union-attr]
+
+
+# --- the campaign value itself --------------------------------------------------------------
+
+AT = datetime(2027, 3, 1, 9, tzinfo=UTC)
+
+
+def _campaign(**changes: Any) -> Campaign:
+    base = Campaign(id="ad-1", owner="shop", budget=10, goal=1_000, visual="v.png", text="Hi",
+                    link=None, start=AT, domains=("cooking",), created_at=AT)
+    return attrs.evolve(base, **changes)
+
+
+@pytest.mark.rule("AD-8", "AD-9")
+def test_progress_counts_no_time_before_the_start_and_none_before_it_began() -> None:
+    scheduled = _campaign()
+    assert scheduled.progress(AT + timedelta(days=3)).duration == timedelta(0)
+    running = scheduled.started(AT + timedelta(hours=1))
+    assert running.progress(AT + timedelta(hours=4)).duration == timedelta(hours=3)
+    assert running.progress(AT).duration == timedelta(0)  # asked for before it began
+
+
+@pytest.mark.rule("AD-8")
+def test_progress_is_a_percentage_of_the_goal_rounded_down_and_none_without_a_goal() -> None:
+    assert _campaign(impressions=333).progress(AT).percent == 33.3
+    assert _campaign(impressions=1, goal=3).progress(AT).percent == 33.33
+    assert _campaign(goal=0).progress(AT).percent == 0.0
+
+
+@pytest.mark.rule("ACC-7", "AD-8")
+def test_a_withdrawn_campaign_ends_at_the_purge_unless_it_had_already_ended() -> None:
+    purge = AT + timedelta(days=20)
+    running = _campaign().started(AT)
+    assert running.withdrawn(purge).ended_at == purge
+    completed = attrs.evolve(running, goal=1).shown(AT + timedelta(days=1))
+    assert completed.state is CampaignState.COMPLETED
+    kept = completed.withdrawn(purge)
+    assert (kept.state, kept.ended_at, kept.text) == (
+        CampaignState.COMPLETED, AT + timedelta(days=1), "")

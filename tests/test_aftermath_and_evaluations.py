@@ -16,6 +16,8 @@ import attrs
 import pytest
 
 from skilltroc_core.booking import (
+    HOLD_OUTCOMES,
+    POST,
     REGISTRATION_LIFECYCLE,
     Attendance,
     RegistrationState,
@@ -718,6 +720,22 @@ def test_the_matrix_is_complete_and_reaches_every_way_a_registration_ends() -> N
     paying = [(event, STAGES[i]) for event, row in GRID.items()
               for i, cell in enumerate(row) if cell == "REFUND-4"]
     assert paying == [("held", "registered_ended")]
+
+
+@pytest.mark.rule("REFUND-5")
+def test_every_move_that_ends_a_registration_ends_its_hold_exactly_one_way() -> None:
+    """The refund matrix as data: each trigger into a final state has one hold outcome
+    (paid, or refunded for its reason), and no trigger keeping a registration live has
+    one; only a held session pays."""
+    final = REGISTRATION_LIFECYCLE.final
+    ending = {move.trigger for move in REGISTRATION_LIFECYCLE if move.target in final}
+    assert ending == set(HOLD_OUTCOMES)
+    assert not {move.trigger for move in REGISTRATION_LIFECYCLE
+                if move.target not in final} & set(HOLD_OUTCOMES)
+    assert [trigger for trigger, outcome in HOLD_OUTCOMES.items() if outcome == POST] == ["held"]
+    reasons = [outcome for outcome in HOLD_OUTCOMES.values() if outcome != POST]
+    assert all(isinstance(reason, VoidReason) for reason in reasons)
+    assert len(set(reasons)) == len(reasons)
     # RULES.md REFUND-1..3: what refunds each kind of live stage.
     assert {e for e, row in GRID.items() if row[0] == "REFUND-1"} == {
         "member_cancels", "refuse", "expiry_at_start", "move", "cancel_session",

@@ -170,7 +170,7 @@ def test_a_purchase_too_large_for_a_64_bit_store_is_refused(
     member = on_sqlite.signup("ann@example.org", provider="google").member_id
     with pytest.raises(SkilltrocError) as refusal:
         on_sqlite.buy_stars(member, stars, "pay-big")
-    assert (refusal.value.code, refusal.value.rule) == ("invalid_amount", "STAR-2")
+    assert (refusal.value.code, refusal.value.rule) == ("invalid_amount", "STAR-4")
     on_sqlite.buy_stars(member, MAX_STARS, "pay-max")
     assert on_sqlite.balance(member).available == MAX_STARS + 10
     on_sqlite.check_invariants(deep=True)

@@ -16,7 +16,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from skilltroc_core.errors import InvalidInputError, NaiveDatetimeError
-from skilltroc_core.instants import add_calendar_days, require_aware, time_zone, to_local
+from skilltroc_core.instants import (
+    add_calendar_days,
+    instant_text,
+    microseconds_since_year_one,
+    parse_instant,
+    require_aware,
+    time_zone,
+    to_local,
+)
 from skilltroc_core.rules import DEFAULT_POLICY
 
 PARIS = "Europe/Paris"
@@ -323,3 +331,45 @@ def test_adding_then_subtracting_days_returns_to_the_same_instant_outside_dst_ho
         timedelta(0),
         timedelta(hours=1),
     }
+
+
+# --- the text and the number of a stored instant ---------------------------------------
+
+
+@pytest.mark.rule("STAR-5")
+@pytest.mark.parametrize(("instant", "text"), [
+    (datetime(2027, 3, 1, 9, tzinfo=UTC), "2027-03-01T09:00:00.000000+00:00"),
+    (datetime(2027, 3, 1, 10, 0, 0, 5, tzinfo=timezone(timedelta(hours=1))),
+     "2027-03-01T09:00:00.000005+00:00"),
+    (datetime(1000, 1, 1, tzinfo=UTC), "1000-01-01T00:00:00.000000+00:00"),
+    (datetime(999, 12, 31, 23, 59, tzinfo=UTC), "0999-12-31T23:59:00.000000+00:00"),
+    (datetime(5, 1, 1, 1, tzinfo=timezone(timedelta(hours=1))),
+     "0005-01-01T00:00:00.000000+00:00"),
+    (datetime.max.replace(tzinfo=UTC), "9999-12-31T23:59:59.999999+00:00"),
+])
+def test_an_instant_is_stored_as_fixed_width_utc_text_and_read_back(
+    instant: datetime, text: str
+) -> None:
+    """Regression: before year 1000 the text lost its fixed width (strftime writes 999,
+    not 0999), so it sorted wrong and could not be read back."""
+    assert instant_text(instant) == text
+    assert parse_instant(text) == instant
+    assert parse_instant(text).tzinfo is UTC
+
+
+@pytest.mark.rule("STAR-5")
+@given(st.datetimes(timezones=st.just(UTC)), st.datetimes(timezones=st.just(UTC)))
+def test_instant_texts_sort_like_the_instants_in_every_year(a: datetime, b: datetime) -> None:
+    assert (instant_text(a) < instant_text(b)) == (a < b)
+    assert len(instant_text(a)) == 32
+
+
+@pytest.mark.rule("AD-7")
+def test_an_instant_as_a_number_counts_microseconds_from_year_one() -> None:
+    year_one = datetime(1, 1, 1, tzinfo=UTC)
+    assert microseconds_since_year_one(year_one) == 0
+    assert microseconds_since_year_one(year_one + timedelta(microseconds=1)) == 1
+    assert microseconds_since_year_one(datetime(1, 1, 2, tzinfo=UTC)) == 86_400 * 10**6
+    assert microseconds_since_year_one(datetime(1, 2, 1, tzinfo=UTC)) == 31 * 86_400 * 10**6
+    assert microseconds_since_year_one(datetime(2, 1, 1, tzinfo=UTC)) == 365 * 86_400 * 10**6
+    assert microseconds_since_year_one(datetime.max.replace(tzinfo=UTC)) < 10**18

@@ -32,18 +32,23 @@ from skilltroc_core.ledger import (
     AD_SPEND,
     GIFT_ESCROW,
     HOLDS,
+    INVARIANT_RULES,
     ISSUANCE,
     ISSUING_KINDS,
+    MAX_STARS,
+    ROUTES,
     SYSTEM_ACCOUNTS,
     Balance,
     Hold,
     HoldState,
+    Invariant,
     Ledger,
     MemoryBook,
     StatementLine,
     Transfer,
     TransferKind,
     VoidReason,
+    at_most_max_stars,
     check_invariants,
 )
 from skilltroc_core.testing import state_of
@@ -403,6 +408,22 @@ def test_the_statement_pages_with_offset_limit_and_next_offset(ledger: Ledger) -
 
 
 @pytest.mark.rule("STAR-5")
+def test_a_statement_page_holds_50_lines_unless_asked_for_another_number(
+    ledger: Ledger,
+) -> None:
+    for n in range(60):
+        ledger.issue(K.PURCHASE, "ana", 1, reference=f"pay:{n}", at=_at(n))
+    page = ledger.statement("ana")
+    assert (len(page.lines), page.total, page.next_offset) == (50, 60, 50)
+    assert [line.balance for line in page.lines] == list(range(1, 51))
+    one = ledger.statement("ana", offset=59, limit=1)
+    assert (len(one.lines), one.next_offset) == (1, None)
+    assert one.lines[0].balance == 60
+    first = ledger.statement("ana", limit=1)
+    assert ([line.balance for line in first.lines], first.next_offset) == ([1], 1)
+
+
+@pytest.mark.rule("STAR-5")
 def test_statement_lines_walk_every_page_of_a_long_statement(ledger: Ledger) -> None:
     ledger.issue(K.PURCHASE, "ana", 2000, reference="pay:big", at=AT)
     for n in range(1100):
@@ -485,6 +506,30 @@ def test_a_member_with_15_stars_can_gift_at_most_5_and_keep_10(ledger: Ledger) -
         ledger.transfer(K.GIFT_SENT, "ana", GIFT_ESCROW, 1, reference="gift:2", at=AT,
                         keep_at_least=10)
     ledger.check_invariants(deep=True)
+
+
+@pytest.mark.rule("GIFT-1")
+def test_below_the_floor_nothing_can_go_and_the_refusal_says_so(ledger: Ledger) -> None:
+    ledger.issue(K.PURCHASE, "ana", 7, reference="pay:1", at=AT)
+    for floor in (7, 10):
+        with pytest.raises(FloorBreachError) as info:
+            ledger.transfer(K.GIFT_SENT, "ana", GIFT_ESCROW, 1, reference="gift:1", at=AT,
+                            keep_at_least=floor)
+        assert info.value.message == (
+            f"ana has 7 stars and must keep at least {floor}: at most 0 can go, not 1")
+
+
+@pytest.mark.rule("GIFT-1", "STAR-6")
+def test_a_floor_also_holds_for_a_platform_account_debited(busy: Ledger) -> None:
+    """Escrow and ad spend are never debited below zero, nor below a floor asked for."""
+    with pytest.raises(FloorBreachError) as info:
+        busy.transfer(K.GIFT_ACCEPTED, GIFT_ESCROW, "cam", 1, reference="gift:1", at=AT,
+                      keep_at_least=1)
+    assert info.value.facts == {"account": GIFT_ESCROW, "available": 1, "amount": 1,
+                                "floor": 1}
+    busy.transfer(K.GIFT_ACCEPTED, GIFT_ESCROW, "cam", 1, reference="gift:1", at=AT,
+                  keep_at_least=0)
+    assert busy.balance(GIFT_ESCROW) == Balance(0, 0)
 
 
 @pytest.mark.rule("GIFT-1")
@@ -701,6 +746,17 @@ def test_each_kind_moves_stars_along_its_one_route_only(
     assert state_of(_book(busy)) == before
 
 
+@pytest.mark.rule("STAR-6")
+def test_every_route_moves_stars_between_two_different_accounts() -> None:
+    """So a transfer never debits and credits one account: a wallet side is always a
+    member wallet, never a platform account (refused above), and the other side is a
+    platform account, or both sides are two different platform accounts."""
+    assert set(ROUTES) == set(TransferKind)
+    for debit, credit in ROUTES.values():
+        assert debit != credit
+        assert debit in SYSTEM_ACCOUNTS or credit in SYSTEM_ACCOUNTS
+
+
 @pytest.mark.rule("STAR-6", "REFUND-5")
 @pytest.mark.parametrize("kind", [K.HOLD, K.HOLD_POSTED, K.HOLD_VOIDED])
 def test_hold_kinds_go_through_hold_post_and_void_never_through_transfer(
@@ -801,58 +857,173 @@ def _both(*edits: Corruption) -> Corruption:
     return corrupt
 
 
-# name -> (corruption, only a deep check sees it)
-CORRUPTIONS: dict[str, tuple[Corruption, bool]] = {
-    "a wallet balance edited": (lambda b: _shift(b, "ana", available=1), False),
-    "a wallet made negative": (
-        _both(lambda b: _shift(b, "bob", available=-5), lambda b: _shift(b, ISSUANCE, 5)),
+INV = Invariant
+#: name -> (corruption, the invariants a check finds broken, whether it edited a balance
+#: that the transfers no longer give: a deep check finds that too)
+CORRUPTIONS: dict[str, tuple[Corruption, tuple[Invariant, ...], bool]] = {
+    "the issuance account edited": (
+        lambda b: _shift(b, ISSUANCE, available=1), (INV.ACCOUNTS_SUM_TO_ZERO,), True),
+    "a wallet balance edited": (
+        lambda b: _shift(b, "ana", available=1),
+        (INV.ACCOUNTS_SUM_TO_ZERO, INV.SUPPLY_EQUALS_COUNTERS), True,
+    ),
+    "a wallet made negative, the supply kept": (
+        _both(lambda b: _shift(b, "bob", available=-5), lambda b: _shift(b, "cam", 5)),
+        (INV.NO_NEGATIVE_ACCOUNT,), True,
+    ),
+    "the escrow account made negative, the sum kept": (
+        _both(lambda b: _shift(b, GIFT_ESCROW, available=-2), lambda b: _shift(b, ISSUANCE, 2)),
+        (INV.NO_NEGATIVE_ACCOUNT, INV.SUPPLY_EQUALS_COUNTERS), True,
+    ),
+    "held stars made negative": (
+        lambda b: _shift(b, "cam", held=-1),
+        (INV.NO_NEGATIVE_HELD, INV.HELD_EQUALS_OPEN_HOLDS), False,
+    ),
+    "held stars edited": (lambda b: _shift(b, "ana", held=1), (INV.HELD_EQUALS_OPEN_HOLDS,), False),
+    "the holds account edited": (
+        lambda b: _shift(b, HOLDS, available=1),
+        (INV.ACCOUNTS_SUM_TO_ZERO, INV.HOLDS_ACCOUNT_EQUALS_OPEN_HOLDS, INV.SUPPLY_EQUALS_COUNTERS),
+        True,
+    ),
+    "the holds account edited, the sum and the supply kept": (
+        _both(lambda b: _shift(b, HOLDS, available=1), lambda b: _shift(b, ISSUANCE, -1),
+              lambda b: _edit_counter(b, "issued:purchase", 1)),
+        (INV.HOLDS_ACCOUNT_EQUALS_OPEN_HOLDS,), True,
+    ),
+    "the escrow account edited": (
+        lambda b: _shift(b, GIFT_ESCROW, available=-1),
+        (INV.ACCOUNTS_SUM_TO_ZERO, INV.SUPPLY_EQUALS_COUNTERS), True,
+    ),
+    "an open hold grown": (
+        lambda b: _edit_hold(b, "h-open", amount=3),
+        (INV.HELD_EQUALS_OPEN_HOLDS, INV.HOLDS_ACCOUNT_EQUALS_OPEN_HOLDS), False,
+    ),
+    "an open hold closed by hand": (
+        lambda b: _edit_hold(b, "h-open", state=HoldState.VOIDED),
+        (INV.HOLD_ENDS_ONCE, INV.HELD_EQUALS_OPEN_HOLDS, INV.HOLDS_ACCOUNT_EQUALS_OPEN_HOLDS),
         False,
     ),
-    "held stars edited": (lambda b: _shift(b, "ana", held=1), False),
-    "the holds account edited": (lambda b: _shift(b, HOLDS, available=1), False),
-    "the escrow account edited": (lambda b: _shift(b, GIFT_ESCROW, available=-1), False),
-    "an open hold grown": (lambda b: _edit_hold(b, "h-open", amount=3), False),
-    "an open hold closed by hand": (
-        lambda b: _edit_hold(b, "h-open", state=HoldState.VOIDED), False
+    "an open hold carrying a payee": (
+        lambda b: _edit_hold(b, "h-open", payee="bob"), (INV.HOLD_ENDS_ONCE,), False),
+    "an open hold carrying an end instant": (
+        lambda b: _edit_hold(b, "h-open", ended_at=AT), (INV.HOLD_ENDS_ONCE,), False),
+    "an open hold carrying a void reason": (
+        lambda b: _edit_hold(b, "h-open", void_reason=VoidReason.REFUSED), (INV.HOLD_ENDS_ONCE,),
+        False,
     ),
-    "an open hold carrying an end": (lambda b: _edit_hold(b, "h-open", payee="bob"), False),
-    "a posted hold without a payee": (lambda b: _edit_hold(b, "h-posted", payee=None), False),
+    "a posted hold without a payee": (
+        lambda b: _edit_hold(b, "h-posted", payee=None), (INV.HOLD_ENDS_ONCE,), False),
+    "a posted hold also voided": (
+        lambda b: _edit_hold(b, "h-posted", void_reason=VoidReason.REFUSED), (INV.HOLD_ENDS_ONCE,),
+        False,
+    ),
+    "a posted hold without an end instant": (
+        lambda b: _edit_hold(b, "h-posted", ended_at=None), (INV.HOLD_ENDS_ONCE,), False),
     "a voided hold without a reason": (
-        lambda b: _edit_hold(b, "h-voided", void_reason=None), False
+        lambda b: _edit_hold(b, "h-voided", void_reason=None), (INV.HOLD_ENDS_ONCE,), False),
+    "a voided hold also paid": (
+        lambda b: _edit_hold(b, "h-voided", payee="bob"), (INV.HOLD_ENDS_ONCE,), False),
+    "a voided hold without an end instant": (
+        lambda b: _edit_hold(b, "h-voided", ended_at=None), (INV.HOLD_ENDS_ONCE,), False),
+    "an issuance counter edited": (
+        lambda b: _edit_counter(b, "issued:purchase", 1), (INV.SUPPLY_EQUALS_COUNTERS,), False),
+    "a return counter edited": (
+        lambda b: _edit_counter(b, "returned:account_purged", 1), (INV.SUPPLY_EQUALS_COUNTERS,),
+        False,
     ),
-    "a voided hold also paid": (lambda b: _edit_hold(b, "h-voided", payee="bob"), False),
-    "an issuance counter edited": (lambda b: _edit_counter(b, "issued:purchase", 1), False),
     "the ad spend counter edited with the supply kept": (
         _both(lambda b: _edit_counter(b, "ad_spent", 1),
               lambda b: _edit_counter(b, "issued:purchase", 1)),
-        False,
+        (INV.AD_SPEND_EQUALS_COUNTER,), False,
     ),
     "stars moved between wallets by hand": (
-        _both(lambda b: _shift(b, "ana", available=-3), lambda b: _shift(b, "cam", 3)),
-        True,
+        _both(lambda b: _shift(b, "ana", available=-3), lambda b: _shift(b, "cam", 3)), (), True,
     ),
-    "a transfer amount edited": (lambda b: _edit_transfer(b, 0, amount=11), True),
-    "a transfer credited elsewhere": (lambda b: _edit_transfer(b, 0, credit="cam"), True),
-    "a transfer lost": (lambda b: b.transfers.pop(), True),
+    "a transfer amount edited": (lambda b: _edit_transfer(b, 0, amount=11), (), True),
+    "a transfer credited elsewhere": (lambda b: _edit_transfer(b, 0, credit="cam"), (), True),
+    "a transfer debited elsewhere": (
+        lambda b: _edit_transfer(b, 0, debit=AD_SPEND), (), True),
+    "a transfer lost": (lambda b: b.transfers.pop(), (), True),
 }
 
 
-@pytest.mark.rule("STAR-6", "STAR-4", "REFUND-5")
-@pytest.mark.parametrize(("corrupt", "deep_only"), CORRUPTIONS.values(), ids=CORRUPTIONS.keys())
-def test_a_book_corrupted_by_hand_fails_the_invariant_check(
-    busy: Ledger, corrupt: Corruption, deep_only: bool
+def _corruption(name: str) -> Any:
+    corrupt, broken, balance_edited = CORRUPTIONS[name]
+    deep = broken + ((INV.TRANSFERS_GIVE_BALANCES,) if balance_edited else ())
+    rules = sorted({INVARIANT_RULES[invariant] for invariant in deep})
+    return pytest.param(corrupt, broken, deep, marks=pytest.mark.rule(*rules), id=name)
+
+
+@pytest.mark.rule("STAR-4", "STAR-6", "REFUND-5")
+@pytest.mark.parametrize(("corrupt", "broken", "deep"), [_corruption(n) for n in CORRUPTIONS])
+def test_a_book_corrupted_by_hand_fails_the_invariant_check_naming_what_broke(
+    busy: Ledger, corrupt: Corruption, broken: tuple[Invariant, ...],
+    deep: tuple[Invariant, ...],
 ) -> None:
     corrupt(_book(busy))
-    if deep_only:
+    if not broken:  # by default the check is shallow, on the ledger as on a book
         busy.check_invariants()
-    else:
-        with pytest.raises(InvariantViolationError):
-            busy.check_invariants()
+        check_invariants(busy.book)
+    for checked, expected in ((False, broken), (True, deep)):
+        if not expected:
+            busy.check_invariants(deep=checked)
+            continue
+        with pytest.raises(InvariantViolationError) as info:
+            busy.check_invariants(deep=checked)
+        assert type(info.value) is InvariantViolationError
+        assert info.value.facts["broken"] == expected
+        assert (info.value.code, info.value.rule) == (
+            "invariant_violated", INVARIANT_RULES[expected[0]])
+        problems = info.value.facts["problems"]
+        assert len(problems) >= len(expected)
+        assert info.value.message == "ledger invariants broken: " + "; ".join(problems)
+
+
+@pytest.mark.rule("STAR-4", "STAR-6", "REFUND-5")
+@pytest.mark.parametrize("invariant", list(Invariant))
+def test_each_invariant_is_the_only_one_broken_by_some_corruption(invariant: Invariant) -> None:
+    """One corruption per invariant breaks it alone (with the replay's check when it
+    edited a balance), so each check is seen doing its own work."""
+    alone = [name for name, (_, broken, edited) in CORRUPTIONS.items()
+             if broken == (invariant,) or (not broken and edited
+                                           and invariant is INV.TRANSFERS_GIVE_BALANCES)]
+    if invariant is INV.NO_NEGATIVE_HELD:  # a negative held total never matches its holds
+        alone = [name for name, (_, broken, _) in CORRUPTIONS.items()
+                 if broken == (INV.NO_NEGATIVE_HELD, INV.HELD_EQUALS_OPEN_HOLDS)]
+    assert alone, f"no corruption breaks {invariant} alone"
+
+
+@pytest.mark.rule("STAR-4", "STAR-6", "REFUND-5")
+@pytest.mark.parametrize(("name", "message"), [
+    ("the issuance account edited", "accounts sum to 1, not 0"),
+    ("a wallet made negative, the supply kept", "bob is negative: -3"),
+    ("held stars made negative", "cam holds a negative amount: -1"),
+    ("held stars edited", "ana shows 3 held but its open holds add up to 2"),
+    ("held stars made negative", "cam shows -1 held but its open holds add up to 0"),
+    ("an open hold carrying a payee", "open hold h-open carries an end"),
+    ("a posted hold without a payee", "posted hold h-posted does not have exactly one end"),
+    ("a voided hold also paid", "voided hold h-voided does not have exactly one end"),
+    ("an open hold grown", "holds account is 2, open holds add up to 3"),
+    ("an issuance counter edited",
+     "supply 25 != issued 27 - returned 0 - ad spend 1"),
+    ("the ad spend counter edited with the supply kept",
+     "ad-spend account differs from the ad spend counter"),
+    ("stars moved between wallets by hand", "ana: balance 12, transfers give 15"),
+])
+def test_each_broken_invariant_says_what_it_found(busy: Ledger, name: str, message: str) -> None:
+    CORRUPTIONS[name][0](_book(busy))
     with pytest.raises(InvariantViolationError) as info:
         busy.check_invariants(deep=True)
-    assert type(info.value) is InvariantViolationError
-    assert (info.value.code, info.value.rule) == ("invariant_violated", "STAR-6")
-    assert info.value.facts["problems"]
+    assert message in info.value.facts["problems"]
+
+
+@pytest.mark.rule("STAR-6")
+def test_a_balance_no_transfer_ever_moved_is_seen_by_the_replay(busy: Ledger) -> None:
+    busy.open_wallet("dan")
+    _both(lambda b: _shift(b, "dan", available=5), lambda b: _shift(b, "ana", -5))(_book(busy))
+    with pytest.raises(InvariantViolationError) as info:
+        busy.check_invariants(deep=True)
+    assert "dan: balance 5, transfers give 0" in info.value.facts["problems"]
 
 
 # --- bad input: each refusal has its own error, and changes nothing --------------------
@@ -935,6 +1106,16 @@ REFUSALS = [
         K.AD_BUDGET, "ana", AD_SPEND, _any(v), reference="a", at=AT))) for n, v in BAD_AMOUNTS),
     *(_amount(f"hold-{n}-amount", _with(v, lambda lg, v: lg.hold(
         "h9", "ana", _any(v), reference="b", at=AT))) for n, v in BAD_AMOUNTS),
+    _amount("issue-above-max", lambda lg: lg.issue(
+        K.PURCHASE, "ana", MAX_STARS + 1, reference="p", at=AT)),
+    _amount("transfer-above-max", lambda lg: lg.transfer(
+        K.AD_BUDGET, "ana", AD_SPEND, MAX_STARS + 1, reference="a", at=AT)),
+    _amount("return-above-max", lambda lg: lg.transfer(
+        K.ACCOUNT_PURGED, "ana", ISSUANCE, 10**15, reference="x", at=AT)),
+    _amount("hold-above-max", lambda lg: lg.hold(
+        "h9", "ana", 5 * 10**12, reference="b", at=AT)),
+    _amount("keyed-issue-above-max", lambda lg: lg.issue(
+        K.PURCHASE, "ana", 10**15, reference="p", at=AT, key="k-big")),
     _amount("negative-floor", lambda lg: lg.transfer(
         K.GIFT_SENT, "ana", GIFT_ESCROW, 1, reference="g", at=AT, keep_at_least=-10)),
     # unknown accounts
@@ -994,6 +1175,8 @@ REFUSALS = [
     _input("issue-non-text-reference", lambda lg: lg.issue(
         K.PURCHASE, "ana", 1, reference=_any(7), at=AT)),
     _input("hold-empty-reference", lambda lg: lg.hold("h9", "ana", 1, reference="", at=AT)),
+    _input("hold-non-text-reference", lambda lg: lg.hold(
+        "h9", "ana", 1, reference=_any(7), at=AT)),
     _input("hold-empty-id", lambda lg: lg.hold("", "ana", 1, reference="b", at=AT)),
     _input("hold-non-text-id", lambda lg: lg.hold(_any(9), "ana", 1, reference="b", at=AT)),
     _input("transfer-a-hold", lambda lg: lg.transfer(
@@ -1036,6 +1219,48 @@ def test_every_error_class_in_the_refusal_table_has_its_own_code() -> None:
         _, error, code, _ = param.values
         assert codes.setdefault(error, code) == code
     assert len(set(codes.values())) == len(codes)
+
+
+@pytest.mark.rule("STAR-4")
+def test_the_cap_is_a_trillion_stars_and_the_service_check_refuses_only_above_it() -> None:
+    """MAX_STARS, the documented cap (README): a trillion stars, and a million maximal
+    movements still add up to less than a 64-bit store column holds."""
+    assert MAX_STARS == 10**12
+    assert MAX_STARS * 10**6 < 2**63
+    assert at_most_max_stars(MAX_STARS, "a gift") == MAX_STARS
+    assert at_most_max_stars(1, "a gift") == 1
+    with pytest.raises(InvalidAmountError) as info:
+        at_most_max_stars(MAX_STARS + 1, "a gift")
+    assert info.value.message == f"a gift is at most {MAX_STARS} stars, got {MAX_STARS + 1}"
+    assert (info.value.rule, info.value.facts) == (
+        "STAR-4", {"amount": MAX_STARS + 1, "maximum": MAX_STARS})
+
+
+@pytest.mark.rule("STAR-4")
+def test_max_stars_is_the_largest_movement_every_kind_accepts(ledger: Ledger) -> None:
+    """The cap (MAX_STARS) refuses only what is above it: a purchase of exactly MAX_STARS,
+    a hold of all of it, its post and a gift of all of it are accepted; one star more in
+    any of them is refused (above) even where the wallet could pay it."""
+    ledger.issue(K.PURCHASE, "ana", MAX_STARS, reference="p1", at=AT)
+    ledger.issue(K.PURCHASE, "ana", MAX_STARS, reference="p2", at=AT)
+    assert ledger.balance("ana") == Balance(2 * MAX_STARS, 0)
+    for refused in (
+        lambda: ledger.hold("h-big", "ana", MAX_STARS + 1, reference="b", at=AT),
+        lambda: ledger.transfer(K.GIFT_SENT, "ana", GIFT_ESCROW, MAX_STARS + 1,
+                                reference="g", at=AT),
+    ):
+        with pytest.raises(InvalidAmountError) as info:
+            refused()
+        assert (info.value.code, info.value.rule) == ("invalid_amount", "STAR-4")
+        assert info.value.facts["amount"] == MAX_STARS + 1
+    assert ledger.balance("ana") == Balance(2 * MAX_STARS, 0)
+    ledger.hold("h-max", "ana", MAX_STARS, reference="b", at=AT)
+    ledger.post("h-max", "bob", at=AT)
+    ledger.transfer(K.GIFT_SENT, "ana", GIFT_ESCROW, MAX_STARS, reference="g", at=AT)
+    assert ledger.balance("ana") == Balance(0, 0)
+    assert ledger.balance("bob") == Balance(MAX_STARS, 0)
+    assert ledger.balance(GIFT_ESCROW) == Balance(MAX_STARS, 0)
+    ledger.check_invariants(deep=True)
 
 
 # --- regressions ----------------------------------------------------------------------

@@ -24,9 +24,7 @@ def _expect(name: str, value: object, *rules: str) -> Any:
     return pytest.param(name, value, rules[0], marks=pytest.mark.rule(*rules), id=name)
 
 
-@pytest.mark.parametrize(
-    ("name", "value", "rule"),
-    [
+DEFAULTS = [
         _expect("signup_bonus", 10, "STAR-1"),
         _expect("gift_floor", 10, "GIFT-1"),
         _expect("min_gift", 1, "GIFT-1"),
@@ -53,14 +51,62 @@ def _expect(name: str, value: object, *rules: str) -> Any:
         _expect("feed_page_size", 100, "SOCIAL-3"),
         _expect("profile_required_fields",
                 ("display_name", "category", "description", "photo", "locality"), "PROF-6"),
-    ],
-)
+        # the DECISIONs RULES.md leaves to the library, as docs/rules.md publishes them
+        _expect("clock_tolerance", timedelta(minutes=1), "STAR-5"),
+        _expect("replay_window", None, "TUTO-4"),
+        _expect("statement_page_size", 50, "STAR-5"),
+        _expect("statement_page_limit", 10_000, "STAR-5"),
+        _expect("catalogue_page_size", 20, "AD-7"),
+        _expect("catalogue_page_limit", 100, "AD-7"),
+        _expect("password_min_length", 8, "ACC-4"),
+        # argon2id at the OWASP minimum: 19 MiB, 2 passes, 1 lane
+        _expect("argon2_memory_kib", 19 * 1024, "ACC-4"),
+        _expect("argon2_time_cost", 2, "ACC-4"),
+        _expect("argon2_parallelism", 1, "ACC-4"),
+        _expect("max_name_length", 80, "PROF-1"),
+        _expect("max_bio_length", 1000, "PROF-1"),
+        _expect("max_email_length", 254, "ACC-6"),  # RFC 5321's longest path
+]
+
+
+@pytest.mark.parametrize(("name", "value", "rule"), DEFAULTS)
 def test_the_default_policy_holds_the_number_rules_md_gives_and_cites_its_rule(
     name: str, value: object, rule: str
 ) -> None:
     assert getattr(DEFAULT_POLICY, name) == value
     cited = {field.name: field.rule for field in policy_fields()}
     assert cited[name] == rule
+
+
+@pytest.mark.rule("STAR-5")
+def test_every_policy_field_has_its_default_checked_above() -> None:
+    assert {param.values[0] for param in DEFAULTS} == {f.name for f in attrs.fields(Policy)}
+
+
+@pytest.mark.rule("ACC-4")
+@pytest.mark.parametrize(("costs", "valid"), [
+    ({"argon2_time_cost": 1, "argon2_parallelism": 1, "argon2_memory_kib": 8}, True),
+    ({"argon2_time_cost": 0}, False),
+    ({"argon2_parallelism": 0}, False),
+    ({"argon2_parallelism": 2, "argon2_memory_kib": 16}, True),
+    ({"argon2_parallelism": 2, "argon2_memory_kib": 15}, False),
+    ({"argon2_parallelism": 1, "argon2_memory_kib": 7}, False),
+])
+def test_argon2_costs_need_a_pass_a_lane_and_8_kib_a_lane(
+    costs: dict[str, Any], valid: bool
+) -> None:
+    if valid:
+        assert attrs.evolve(DEFAULT_POLICY, **costs).argon2_time_cost >= 1
+        return
+    with pytest.raises(InvalidInputError, match="argon2 costs"):
+        attrs.evolve(DEFAULT_POLICY, **costs)
+
+
+@pytest.mark.rule("STAR-5", "ACC-4")
+def test_a_duration_of_zero_is_accepted() -> None:
+    policy = attrs.evolve(DEFAULT_POLICY, clock_tolerance=timedelta(0),
+                          reset_token_lifetime=timedelta(0))
+    assert (policy.clock_tolerance, policy.reset_token_lifetime) == (timedelta(0),) * 2
 
 
 @pytest.mark.rule("PROF-5")

@@ -40,6 +40,7 @@ from .errors import (
 )
 from .frozen import evolve
 from .instants import microseconds_since_year_one, require_aware
+from .ledger import at_most_max_stars
 from .rules import Policy
 from .statemachine import Move, TransitionTable, transition
 
@@ -135,6 +136,7 @@ def check_budget(stars: object, policy: Policy) -> int:
             f"{policy.min_campaign_stars}; got {stars!r}",
             amount=stars if type(stars) is int else None, minimum=policy.min_campaign_stars,
         )
+    at_most_max_stars(stars, "a campaign budget")
     if goal_for(stars, policy) > MAX_GOAL:
         raise CampaignBudgetError(
             f"a campaign goal is at most {MAX_GOAL} impressions; {stars} stars buy more",
@@ -144,23 +146,30 @@ def check_budget(stars: object, policy: Policy) -> int:
 
 
 def check_link(link: object) -> str | None:
-    """AD-3: an optional http or https address (None for no link)."""
+    """AD-3: an optional http or https address (None for no link), trimmed: at most 2,048
+    characters, no space or control character, no user or password, a host name with a
+    dot, a port (if any) from 1 to 65535."""
     if link is None:
         return None
     if not isinstance(link, str):
         raise InvalidLinkError(f"a link is text, got {type(link).__name__}")
     text = link.strip()
-    bad = not text or len(text) > _MAX_URL or any(c.isspace() or ord(c) < 32 for c in text)
     try:
         parts = urlsplit(text)
-        port_ok = parts.port is None or parts.port > 0
-    except ValueError:
-        bad, port_ok = True, False
-    if bad or not port_ok or parts.scheme.lower() not in ("http", "https") or (
-        parts.username is not None or parts.password is not None
-    ) or not _HOST.match((parts.hostname or "").lower()):
-        raise InvalidLinkError(f"{link!r} is not an http(s) address", link=str(link)[:200])
+        port = parts.port
+    except ValueError:  # not a URL, or a port that is not a number from 0 to 65535
+        raise _not_a_link(link) from None
+    if not text or len(text) > _MAX_URL or any(c.isspace() or ord(c) < 32 for c in text) or (
+        port == 0 or parts.scheme.lower() not in ("http", "https")
+    ) or parts.username is not None or parts.password is not None or not _HOST.match(
+        (parts.hostname or "").lower()
+    ):
+        raise _not_a_link(link)
     return text
+
+
+def _not_a_link(link: str) -> InvalidLinkError:
+    return InvalidLinkError(f"{link!r} is not an http(s) address", link=link[:200])
 
 
 def check_start(start: object, now: datetime) -> datetime:
@@ -278,10 +287,6 @@ class Campaign:
         """Its place in its domains' serving queues (:func:`serve_rank`)."""
         return serve_rank(self.impressions, self.goal, self.start, self.id)
 
-    @property
-    def is_running(self) -> bool:
-        return self.state is CampaignState.RUNNING
-
     def edited(self, now: datetime, **changes: object) -> Campaign:
         """New field values: any before the start; only the creative after it (AD-5)."""
         if self.state is CampaignState.SCHEDULED:
@@ -328,14 +333,13 @@ class Campaign:
 
     def progress(self, now: datetime) -> CampaignProgress:
         """AD-8/9: impressions, % of goal and duration so far (it depends on traffic)."""
-        if self.started_at is None:
-            duration = timedelta(0)
-        else:
-            duration = (self.ended_at or now) - self.started_at
+        duration = timedelta(0)
+        if self.started_at is not None:  # never negative, even asked for before the start
+            duration = max((self.ended_at or now) - self.started_at, timedelta(0))
         percent = (self.impressions * 10_000 // self.goal) / 100 if self.goal else 0.0
         return CampaignProgress(
             campaign_id=self.id, state=self.state, impressions=self.impressions,
-            goal=self.goal, percent=percent, duration=max(duration, timedelta(0)),
+            goal=self.goal, percent=percent, duration=duration,
             budget=self.budget, start=self.start, domains=self.domains,
             ended_at=self.ended_at,
         )

@@ -188,16 +188,6 @@ def hold_rule(stage: RegistrationState, trigger: str) -> str:
 LIVE_STATES: Final = frozenset({R.PENDING, R.REGISTERED, R.WAITLISTED})
 
 
-def _check_matrix() -> None:
-    """Every move into a final registration state has exactly one hold outcome."""
-    for move in REGISTRATION_LIFECYCLE:
-        if move.target in REGISTRATION_LIFECYCLE.final and move.trigger not in HOLD_OUTCOMES:
-            raise TypeError(f"registration trigger {move.trigger} has no refund outcome")
-
-
-_check_matrix()
-
-
 @attrs.frozen(kw_only=True)
 class Workshop:
     """What an organizer proposes (BOOK-1)."""

@@ -21,16 +21,14 @@ __all__ = [
     "time_zone", "to_local",
 ]
 
-#: The one text form of a stored instant: fixed-width UTC, so that texts sort like the
-#: instants they name (stores and queue keys compare them as text).
-_INSTANT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
-
-
 def instant_text(instant: datetime) -> str:
-    """An aware instant as fixed-width UTC text (sorts like the instants it names)."""
-    if instant.tzinfo is UTC and instant.year >= 1000:
-        return instant.isoformat(timespec="microseconds")  # the same text, several times faster
-    return instant.astimezone(UTC).strftime(_INSTANT)
+    """An aware instant as fixed-width UTC text, ``0999-01-01T00:00:00.000000+00:00``: the
+    one text form of a stored instant, which sorts like the instants it names (stores and
+    queue keys compare them as text). ``isoformat`` writes every year with four digits
+    (``strftime`` does not, before year 1000)."""
+    if instant.tzinfo is not UTC:
+        instant = instant.astimezone(UTC)
+    return instant.isoformat(timespec="microseconds")
 
 
 def parse_instant(text: str) -> datetime:

@@ -50,12 +50,15 @@ __all__ = [
     "AD_SPEND",
     "GIFT_ESCROW",
     "HOLDS",
+    "INVARIANT_RULES",
     "ISSUANCE",
+    "MAX_STARS",
     "SYSTEM_ACCOUNTS",
     "Balance",
     "Hold",
     "HoldState",
     "IdempotencyRecord",
+    "Invariant",
     "Ledger",
     "LedgerBook",
     "MemoryBook",
@@ -65,6 +68,7 @@ __all__ = [
     "Transfer",
     "TransferKind",
     "VoidReason",
+    "at_most_max_stars",
     "check_invariants",
 ]
 
@@ -289,7 +293,6 @@ class LedgerBook(Protocol):
     def hold(self, hold_id: str) -> Hold | None: ...
     def idempotency(self, key: str) -> IdempotencyRecord | None: ...
     def set_idempotency(self, record: IdempotencyRecord) -> None: ...
-    def counter(self, name: str) -> int: ...
     def add_to_counter(self, name: str, delta: int) -> None: ...
     def counters(self) -> Mapping[str, int]: ...
     def all_balances(self) -> Iterable[tuple[str, Balance]]: ...
@@ -363,9 +366,6 @@ class MemoryBook:
 
     def set_idempotency(self, record: IdempotencyRecord) -> None:
         self.keys[record.key] = record
-
-    def counter(self, name: str) -> int:
-        return self.totals.get(name, 0)
 
     def add_to_counter(self, name: str, delta: int) -> None:
         self.totals[name] = self.totals.get(name, 0) + delta
@@ -462,19 +462,26 @@ def refuse_debit(
 
 #: The largest amount one movement may carry (DECISION, STAR-4): SQL stores keep stars
 #: as 64-bit integers, and a trillion per movement leaves every sum far from their limit.
+#: Every money-moving call refuses more, in the ledger and at each service command.
 MAX_STARS = 10**12
 
 
-def _stars(amount: object, what: str = "amount") -> int:
+def _stars(amount: object) -> int:
     if type(amount) is not int or amount <= 0:
         raise InvalidAmountError(
-            f"{what} must be a whole number of stars greater than zero, got {amount!r}",
+            f"an amount must be a whole number of stars greater than zero, got {amount!r}",
             amount=amount,
         )
-    if amount > MAX_STARS:
-        raise InvalidAmountError(f"{what} is at most {MAX_STARS} stars, got {amount}",
-                                 amount=amount)
-    return amount
+    return at_most_max_stars(amount, "an amount")
+
+
+def at_most_max_stars(stars: int, what: str) -> int:
+    """``stars``, unless it is above :data:`MAX_STARS` (refused, STAR-4): what a service
+    command checks before anything else, for the amount it will move."""
+    if stars > MAX_STARS:
+        raise InvalidAmountError(f"{what} is at most {MAX_STARS} stars, got {stars}",
+                                 rule="STAR-4", amount=stars, maximum=MAX_STARS)
+    return stars
 
 
 def _text(value: object, what: str) -> str:
@@ -566,7 +573,7 @@ class Ledger:
         route = ROUTES.get(kind)
         if route is None or kind in _HOLD_KINDS:
             raise InvalidInputError(f"{kind!r} transfers go through hold/post/void")
-        if type(amount) is not int or amount <= 0:
+        if type(amount) is not int or not 0 < amount <= MAX_STARS:
             _stars(amount)
         at = require_aware(at)
         if type(reference) is not str or not reference:
@@ -591,8 +598,6 @@ class Ledger:
         debit_balance = self._account_for(debit, _WALLET) if route_debit is _WALLET else None
         credit_balance = (self._account_for(credit, _WALLET) if route_credit is _WALLET
                           else None)
-        if debit == credit:
-            raise InvalidInputError(f"a transfer needs two different accounts, got {debit} twice")
         if debit_balance is not None and debit_balance.available - keep_at_least < amount:
             refuse_debit(debit, debit_balance.available, amount, keep_at_least, account=debit)
         elif debit_balance is None and debit != ISSUANCE:
@@ -647,7 +652,7 @@ class Ledger:
         """Take ``amount`` of ``member``'s available stars into a new open hold."""
         if type(hold_id) is not str or not hold_id:
             _text(hold_id, "hold id")
-        if type(amount) is not int or amount <= 0:
+        if type(amount) is not int or not 0 < amount <= MAX_STARS:
             _stars(amount)
         if type(reference) is not str or not reference:
             _text(reference, "reference")
@@ -831,6 +836,36 @@ class Ledger:
         check_invariants(self.book, deep=deep)
 
 
+class Invariant(StrEnum):
+    """The invariants :func:`check_invariants` checks, each keeping one rule
+    (:data:`INVARIANT_RULES`); a broken one is named in the error's ``broken`` fact."""
+
+    ACCOUNTS_SUM_TO_ZERO = "accounts_sum_to_zero"
+    NO_NEGATIVE_ACCOUNT = "no_negative_account"
+    NO_NEGATIVE_HELD = "no_negative_held"
+    HOLD_ENDS_ONCE = "hold_ends_once"
+    HELD_EQUALS_OPEN_HOLDS = "held_equals_open_holds"
+    HOLDS_ACCOUNT_EQUALS_OPEN_HOLDS = "holds_account_equals_open_holds"
+    SUPPLY_EQUALS_COUNTERS = "supply_equals_counters"
+    AD_SPEND_EQUALS_COUNTER = "ad_spend_equals_counter"
+    TRANSFERS_GIVE_BALANCES = "transfers_give_balances"
+
+
+#: The rule each invariant keeps: stars are never created or lost (STAR-6), no balance
+#: is negative (STAR-4), a hold ends exactly once and is counted where it is (REFUND-5).
+INVARIANT_RULES: Mapping[Invariant, str] = {
+    Invariant.ACCOUNTS_SUM_TO_ZERO: "STAR-6",
+    Invariant.NO_NEGATIVE_ACCOUNT: "STAR-4",
+    Invariant.NO_NEGATIVE_HELD: "STAR-4",
+    Invariant.HOLD_ENDS_ONCE: "REFUND-5",
+    Invariant.HELD_EQUALS_OPEN_HOLDS: "REFUND-5",
+    Invariant.HOLDS_ACCOUNT_EQUALS_OPEN_HOLDS: "REFUND-5",
+    Invariant.SUPPLY_EQUALS_COUNTERS: "STAR-6",
+    Invariant.AD_SPEND_EQUALS_COUNTER: "STAR-6",
+    Invariant.TRANSFERS_GIVE_BALANCES: "STAR-6",
+}
+
+
 def check_invariants(book: LedgerBook, *, deep: bool = False) -> None:
     """Check the ledger invariants of STAR-4, STAR-6 and REFUND-5 over a whole book.
 
@@ -842,9 +877,11 @@ def check_invariants(book: LedgerBook, *, deep: bool = False) -> None:
       right side comes from counters kept independently of balances;
     - with ``deep``: replaying every transfer from zero gives every balance.
 
+    The error names each broken :class:`Invariant` (``facts["broken"]``, in the order
+    above; its ``rule`` is the first one's) and says what it found (``facts["problems"]``).
     Costs O(accounts + holds) (plus O(transfers) with ``deep``).
     """
-    problems: list[str] = []
+    problems: list[tuple[Invariant, str]] = []
     total = 0
     wallets = 0
     held_by_member: dict[str, int] = {}
@@ -853,35 +890,42 @@ def check_invariants(book: LedgerBook, *, deep: bool = False) -> None:
         balances[account] = bal
         total += bal.available
         if account != ISSUANCE and bal.available < 0:
-            problems.append(f"{account} is negative: {bal.available}")
-        if not account.startswith("platform:"):
+            problems.append((Invariant.NO_NEGATIVE_ACCOUNT,
+                             f"{account} is negative: {bal.available}"))
+        if not account.startswith(PLATFORM):
             wallets += bal.available
             if bal.held < 0:
-                problems.append(f"{account} holds a negative amount: {bal.held}")
+                problems.append((Invariant.NO_NEGATIVE_HELD,
+                                 f"{account} holds a negative amount: {bal.held}"))
     if total != 0:
-        problems.append(f"accounts sum to {total}, not 0")
+        problems.append((Invariant.ACCOUNTS_SUM_TO_ZERO, f"accounts sum to {total}, not 0"))
 
     open_total = 0
     for hold in book.all_holds():
+        end = None
         if hold.state is HoldState.OPEN:
             if hold.ended_at is not None or hold.payee is not None or hold.void_reason:
-                problems.append(f"open hold {hold.id} carries an end")
+                end = f"open hold {hold.id} carries an end"
             held_by_member[hold.member] = held_by_member.get(hold.member, 0) + hold.amount
             open_total += hold.amount
         elif hold.state is HoldState.POSTED:
             if hold.payee is None or hold.void_reason is not None or hold.ended_at is None:
-                problems.append(f"posted hold {hold.id} does not have exactly one end")
+                end = f"posted hold {hold.id} does not have exactly one end"
         elif hold.payee is not None or hold.void_reason is None or hold.ended_at is None:
-            problems.append(f"voided hold {hold.id} does not have exactly one end")
+            end = f"voided hold {hold.id} does not have exactly one end"
+        if end is not None:
+            problems.append((Invariant.HOLD_ENDS_ONCE, end))
     for account, bal in balances.items():
-        if not account.startswith("platform:") and bal.held != held_by_member.get(account, 0):
-            problems.append(
+        if not account.startswith(PLATFORM) and bal.held != held_by_member.get(account, 0):
+            problems.append((
+                Invariant.HELD_EQUALS_OPEN_HOLDS,
                 f"{account} shows {bal.held} held but its open holds add up to "
-                f"{held_by_member.get(account, 0)}"
-            )
+                f"{held_by_member.get(account, 0)}",
+            ))
     holds_account = balances.get(HOLDS, _ZERO).available
     if holds_account != open_total:
-        problems.append(f"holds account is {holds_account}, open holds add up to {open_total}")
+        problems.append((Invariant.HOLDS_ACCOUNT_EQUALS_OPEN_HOLDS,
+                         f"holds account is {holds_account}, open holds add up to {open_total}"))
 
     counters = book.counters()
     issued = sum(v for k, v in counters.items() if k.startswith("issued:"))
@@ -889,11 +933,13 @@ def check_invariants(book: LedgerBook, *, deep: bool = False) -> None:
     spent = counters.get("ad_spent", 0)
     supply = wallets + holds_account + balances.get(GIFT_ESCROW, _ZERO).available
     if supply != issued - returned - spent:
-        problems.append(
-            f"supply {supply} != issued {issued} - returned {returned} - ad spend {spent}"
-        )
+        problems.append((
+            Invariant.SUPPLY_EQUALS_COUNTERS,
+            f"supply {supply} != issued {issued} - returned {returned} - ad spend {spent}",
+        ))
     if spent != balances.get(AD_SPEND, _ZERO).available:
-        problems.append("ad-spend account differs from the ad spend counter")
+        problems.append((Invariant.AD_SPEND_EQUALS_COUNTER,
+                         "ad-spend account differs from the ad spend counter"))
 
     if deep:
         replayed: dict[str, int] = {}
@@ -902,11 +948,16 @@ def check_invariants(book: LedgerBook, *, deep: bool = False) -> None:
             replayed[t.credit] = replayed.get(t.credit, 0) + t.amount
         for account, bal in balances.items():
             if replayed.get(account, 0) != bal.available:
-                problems.append(
+                problems.append((
+                    Invariant.TRANSFERS_GIVE_BALANCES,
                     f"{account}: balance {bal.available}, transfers give "
-                    f"{replayed.get(account, 0)}"
-                )
+                    f"{replayed.get(account, 0)}",
+                ))
     if problems:
+        broken = tuple(sorted({invariant for invariant, _ in problems},
+                              key=list(Invariant).index))
+        messages = [message for _, message in problems]
         raise InvariantViolationError(
-            "ledger invariants broken: " + "; ".join(problems), problems=problems
+            "ledger invariants broken: " + "; ".join(messages),
+            rule=INVARIANT_RULES[broken[0]], broken=broken, problems=messages,
         )

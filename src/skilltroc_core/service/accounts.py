@@ -36,7 +36,7 @@ from ..frozen import evolve
 from ..gifts import Gift
 from ..instants import later
 from ..keys import LinkPurpose
-from ..ledger import TransferKind
+from ..ledger import MAX_STARS, TransferKind
 from ..logs import LOGGER
 from ..passwords import hash_token
 from ..ports import Timer
@@ -420,10 +420,12 @@ class AccountService(Area):
                                "platform:issuance", gift.stars, reference=f"gift:{gift.id}",
                                at=tx.now)
             tx.put(kinds.GIFTS, gift.id, evolve(gift.expired(tx.now), recipient_email=None))
-        remaining = tx.ledger.available(member.id)
-        if remaining:
+        remaining = left = tx.ledger.available(member.id)
+        while left:  # in movements of at most MAX_STARS each (STAR-4)
+            part = min(left, MAX_STARS)
             tx.ledger.transfer(TransferKind.ACCOUNT_PURGED, member.id, "platform:issuance",
-                               remaining, reference=f"purge:{member.id}", at=tx.now)
+                               part, reference=f"purge:{member.id}", at=tx.now)
+            left -= part
         for follow in [*tx.find(kinds.FOLLOWS, "follower", member.id),
                        *tx.find(kinds.FOLLOWS, "followee", member.id)]:
             tx.uow.delete(kinds.FOLLOWS, follow.id)

@@ -7,7 +7,7 @@ from typing import Final
 from ..accounts import AccountStatus, normalize_email
 from ..errors import InvalidAmountError, NotAllowedError
 from ..gifts import Gift
-from ..ledger import GIFT_ESCROW, ISSUANCE, TransferKind
+from ..ledger import GIFT_ESCROW, ISSUANCE, TransferKind, at_most_max_stars
 from ..ports import Timer
 from . import kinds
 from .context import Area, ServiceContext
@@ -46,6 +46,7 @@ class GiftService(Area):
                 f"a gift is a whole number of stars, at least {policy.min_gift}; got {stars!r}",
                 rule="GIFT-1",
             )
+        at_most_max_stars(stars, "a gift")
         address = normalize_email(to_email, policy)
         with self.command() as tx:
             sender = tx.actor(member_id, "GIFT-1")

@@ -24,7 +24,7 @@ from ..errors import (
 )
 from ..frozen import evolve
 from ..gifts import GiftState
-from ..ledger import MAX_STARS, Balance, StatementLine, Transfer, TransferKind
+from ..ledger import Balance, StatementLine, Transfer, TransferKind, at_most_max_stars
 from ..listings import Page
 from ..unset import UNSET, Unset
 from . import kinds
@@ -171,10 +171,11 @@ class MemberService(Area):
         nothing and returns the first transfer; another amount is refused. A first
         purchase pays the sponsor's referral reward (SPONSOR-3).
         """
-        if type(stars) is not int or not 0 < stars <= MAX_STARS:
+        if type(stars) is not int or stars < 1:
             raise InvalidAmountError(
-                f"a purchase is a whole number of stars from 1 to {MAX_STARS}, got {stars!r}",
+                f"a purchase is a whole number of stars, at least 1, got {stars!r}",
                 rule="STAR-2")
+        at_most_max_stars(stars, "a purchase")
         reference = checked_text(payment_reference, "payment reference", 200, "STAR-2")
         with self.command() as tx:
             key = f"purchase:{reference}"

@@ -16,6 +16,7 @@ from ..errors import (
     StateConflictError,
 )
 from ..frozen import evolve
+from ..ledger import at_most_max_stars
 from ..ports import Timer
 from . import kinds
 from .booking_steps import (
@@ -90,7 +91,7 @@ class RequestService(Area):
                     f"{member.display} already has a live request ({duplicate[0].id}) here",
                     rule="BOOK-4",
                 )
-            amount = workshop.cost * seats
+            amount = at_most_max_stars(workshop.cost * seats, "a request")
             if amount:
                 tx.require_stars(member, amount, rule="BOOK-11")
             registration_id = tx.new_id("req")

@@ -18,8 +18,8 @@ import pytest
 from ...adapters.clocks import ManualClock
 from ...adapters.memory import MemoryStore
 from ...ads import CampaignState
-from ...errors import SkilltrocError
-from ...ledger import SupplyReport, TransferKind
+from ...errors import InvalidInputError, SkilltrocError
+from ...ledger import MAX_STARS, SupplyReport, TransferKind
 from ...ports import Store
 from ...service import Skilltroc, kinds
 from ...tutorials import ViewVerdict
@@ -208,6 +208,59 @@ class ServiceParityContract(StoreUnderTest):
                       pytest.raises(SkilltrocError) as refused):
                     command(*args, **kwargs)
                 assert refused.value.code == "invalid_input", str(refused.value)
+
+    @pytest.mark.rule("STAR-4", "STAR-2", "GIFT-1", "BOOK-11", "AD-2", "AD-5", "ACC-7")
+    def test_no_command_moves_more_than_max_stars_at_once_on_every_store(
+        self, store: Store
+    ) -> None:
+        """Each command that moves stars refuses an amount above MAX_STARS (STAR-4) before
+        anything else (a balance too small to pay it included), and changes nothing;
+        exactly MAX_STARS is moved; a purge sweeps a larger balance in parts."""
+        service, clock = service_on(store)
+        shop = service.signup("shop@example.org", provider="google", kind="professional",
+                              category="company").member_id
+        service.update_profile(shop, display_name="Shop", description="Pots",
+                               photo="p.jpg", locality="Lyon")
+        ann, rich, org = (service.signup(f"{n}@example.org", provider="google").member_id
+                          for n in ("ann", "rich", "org"))
+        for member in (shop, rich):
+            for n in range(2):
+                service.buy_stars(member, MAX_STARS, f"pay-{member}-{n}")
+        workshop = service.create_workshop(org, title="Gold", description="Leaf",
+                                           domain="gilding", cost=MAX_STARS // 2 + 1,
+                                           capacity=2)  # two seats: MAX_STARS + 2
+        session = service.plan_session(org, workshop, T0 + timedelta(days=2))
+        creative: dict[str, Any] = {"visual": "a.png", "visual_rights_free": True,
+                                    "text": "Pots", "domains": ["cooking"]}
+        campaign = service.create_campaign(shop, budget=MAX_STARS,
+                                           start=T0 + timedelta(days=1), **creative)
+        above = MAX_STARS + 1
+        refusals: list[tuple[str, Callable[[], object]]] = [
+            ("a purchase", lambda: service.buy_stars(ann, above, "pay-big")),
+            ("a gift", lambda: service.gift(ann, "bob@example.org", above)),
+            ("a request", lambda: service.request(ann, session_id=session, seats=2)),
+            ("a campaign budget", lambda: service.create_campaign(
+                shop, budget=2 * MAX_STARS, start=T0, **creative)),
+            ("a campaign budget", lambda: service.edit_campaign(shop, campaign, budget=above)),
+        ]
+        scope = Scope(entities=[(kinds.MEMBERS, m) for m in (shop, ann, rich, org)],
+                      accounts=[shop, ann, rich, org])
+        for what, call in refusals:
+            with (changes_nothing(store, scope),
+                  pytest.raises(InvalidInputError) as refused):
+                call()
+            assert (refused.value.code, refused.value.rule) == ("invalid_amount", "STAR-4")
+            assert refused.value.message.startswith(f"{what} is at most {MAX_STARS} stars")
+            assert refused.value.facts["amount"] > MAX_STARS
+        assert service.balance(shop) == (MAX_STARS + 10, 0)
+        assert service.balance(rich) == (2 * MAX_STARS + 10, 0)
+        service.deactivate(rich)
+        clock.advance(days=15, zone=CHEAP_POLICY.timezone)
+        service.run_due()
+        supply = service.supply()
+        assert supply.returned_by_kind == {"account_purged": 2 * MAX_STARS + 10}
+        assert supply.in_wallets == MAX_STARS + 30  # shop, ann and org
+        service.check_invariants(deep=True)
 
     @staticmethod
     def _every_other_command(service: Skilltroc, clock: ManualClock) -> list[object]:

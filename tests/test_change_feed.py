@@ -19,10 +19,16 @@ from skilltroc_core.adapters.memory import MemoryStore
 from skilltroc_core.adapters.postgres import PostgresStore
 from skilltroc_core.adapters.sqlite import SQLiteStore
 from skilltroc_core.booking import SessionState, WorkshopState
-from skilltroc_core.listings import ChangeRecord, PublicProfile, PublicTutorial, PublicWorkshop
-from skilltroc_core.ports import Store
+from skilltroc_core.listings import (
+    ChangeRecord,
+    PublicCampaign,
+    PublicProfile,
+    PublicTutorial,
+    PublicWorkshop,
+)
+from skilltroc_core.ports import EntityKind, Store
 from skilltroc_core.service import Skilltroc
-from skilltroc_core.testing import state_of
+from skilltroc_core.testing import TEST_SECRET_KEY, state_of
 
 from .pg_fixtures import pg_dsn, pg_server
 from .test_catalogue import (
@@ -190,3 +196,76 @@ def test_views_and_impressions_record_no_change_and_bad_positions_are_refused() 
         with pytest.raises(Exception) as refused:
             app.changes(after=bad)  # type: ignore[arg-type]
         assert getattr(refused.value, "code", None) == "invalid_input", refused.value
+
+
+def test_the_read_side_projections_name_kinds_the_service_stores() -> None:
+    from skilltroc_core.service import kinds  # noqa: PLC0415
+    from skilltroc_core.service.ads import CAMPAIGNS  # noqa: PLC0415
+    from skilltroc_core.service.read_side import _PROJECTIONS  # noqa: PLC0415
+    from skilltroc_core.service.tutorials import TUTORIALS  # noqa: PLC0415
+
+    stored = {kind.name for kind in (*vars(kinds).values(), CAMPAIGNS, TUTORIALS)
+              if isinstance(kind, EntityKind)}
+    assert set(_PROJECTIONS) <= stored, set(_PROJECTIONS) - stored
+
+
+@pytest.mark.rule("AD-7", "AD-8", "ACC-7")
+def test_a_campaign_is_in_the_feed_until_its_goal_and_hidden_with_its_owner() -> None:
+    built = _small_catalogue()
+    app = built.app
+    owner = built.organizers[1]
+    app.buy_stars(owner, 20, "pay-ads")
+    campaign = app.create_campaign(owner, budget=10, visual="a.png", visual_rights_free=True,
+                                   text="Bread", start=app.now(), domains=["cuisine"])
+    copy, _ = replica(app)
+    assert isinstance(copy["campaign", campaign], PublicCampaign)
+    assert copy["campaign", campaign].running
+    app.deactivate(owner)
+    app.reactivate(owner)
+    assert replica(app)[0]["campaign", campaign] == copy["campaign", campaign]
+    while app.campaign(campaign).state.value == "running":
+        app.serve("cuisine", f"page-{app.campaign(campaign).impressions}")
+    assert ("campaign", campaign) not in replica(app)[0]  # its goal reached: a tombstone
+
+
+@pytest.mark.rule("ACC-7", "BOOK-19")
+def test_what_a_deactivated_member_published_stays_out_of_the_feed_whatever_happens() -> None:
+    built = _small_catalogue()
+    app = built.app
+    organizer = built.organizers[0]
+    guest = built.guests[0]
+    [item] = app.participant_agenda(guest).planned
+    app.deactivate(organizer)
+    app.unregister(guest, item.registration.id)  # frees a seat of the hidden session
+    copy, _ = replica(app)
+    assert not [key for key in copy if key[0] == "session"]
+    assert app.upcoming_sessions().items == ()
+    app.reactivate(organizer)
+    assert [key for key in replica(app)[0] if key[0] == "session"]
+
+
+@pytest.mark.rule("AD-7", "ACC-7")
+def test_a_store_from_before_the_feed_gets_it_from_the_rebuild(tmp_path: Path) -> None:
+    spec = CatalogueSpec(
+        workshops=(WorkshopSpec(organizer=1, domain="Cuisine", mode="online", locality=None,
+                                cost=1, capacity=2, title=("pain",),
+                                sessions=((30, "planned"),)),),
+        tutorials=((2, "Cuisine", ("four",), 0),), hidden=True, elapsed=0)
+    built = build(SQLiteStore(tmp_path / "old.db"), spec)
+    app = built.app
+    app.run_due()
+    want = expected(built)
+    uow = app.store.begin()
+    uow.db.run("DELETE FROM changes")  # type: ignore[attr-defined]
+    uow.commit()
+    app.store.close()
+    older = Skilltroc(SQLiteStore(tmp_path / "old.db"), built.clock, policy=app.policy,
+                      secret_key=TEST_SECRET_KEY)
+    assert older.changes().items == ()
+    older.rebuild_read_side(batch=3)
+    built.app = older
+    assert _comparable(replica(older)[0]) == want
+    count = len(replica(older)[1])
+    older.rebuild_read_side()  # the feed is not empty now: nothing recorded again
+    assert len(replica(older)[1]) == count
+    older.store.close()

@@ -47,8 +47,9 @@ from ..listings import (
 from ..ports import EntityKind
 from ..tutorials import Tutorial
 from . import kinds
+from .ads import CAMPAIGNS
 from .context import Area
-from .feed import read_changes
+from .feed import encode, read_changes
 from .paging import Found, later, listed_under_all, page_limit, paged, read_cursor, walk
 from .read_side import (
     SESSION_CARDS,
@@ -323,12 +324,15 @@ class CatalogueReads(Area):
         catalogue's ordered indexes, and make every session's catalogue card and every
         workshop's rating again; returns how many entities it went through. For a SQL
         store written by a version before the catalogue (schema 4 or older), whose
-        entities predate them. Runs in units of ``batch`` entities (one workshop's rating
-        or one session's card is always made in one unit, so commands may run meanwhile);
-        running it again changes nothing."""
+        entities predate them. When the change feed is empty (a store written before it,
+        schema 5 or older), it also records each entity's public record now, so that a
+        host reading the feed from the start finds everything. Runs in units of
+        ``batch`` entities (one workshop's rating or one session's card is always made in
+        one unit, so commands may run meanwhile); running it again changes nothing."""
         if type(batch) is not int or not 1 <= batch <= 10_000:
             raise InvalidInputError(f"a batch is a whole number from 1 to 10000, not {batch!r}",
                                     rule="AD-7")
+        seed = not self.context.store.changes(limit=1)
         done = 0
         indexed: tuple[EntityKind[Any], ...] = (
             kinds.WORKSHOPS, TUTORIALS, kinds.MEMBERS, kinds.FEED)
@@ -337,6 +341,11 @@ class CatalogueReads(Area):
         done += self._each(kinds.WORKSHOPS, batch,
                            lambda tx, entity_id, _: rate_again(tx, entity_id))
         done += self._each(kinds.SESSIONS, batch, _card_again)
+        if seed:
+            public: tuple[EntityKind[Any], ...] = (
+                kinds.MEMBERS, kinds.WORKSHOPS, kinds.SESSIONS, TUTORIALS, CAMPAIGNS)
+            for kind in public:
+                self._each(kind, batch, partial(_record_now, kind))
         return done
 
     def _each(self, kind: EntityKind[E], batch: int, step: Callable[[Tx, str, E], None]
@@ -362,6 +371,18 @@ def _card_again(tx: Tx, session_id: str, session: Session) -> None:
     projection = projection_of(kinds.SESSIONS)
     assert projection is not None
     projection(tx, session_id, session, session)
+
+
+def _record_now(kind: EntityKind[Any], tx: Tx, entity_id: str, entity: object) -> None:
+    """Record an entity's public record in the feed as if it had just been written."""
+    if kind is kinds.SESSIONS:
+        card = tx.uow.get(SESSION_CARDS, entity_id)
+        if card is not None and tx.shown(card.organizer):
+            tx.uow.record_change("session", entity_id, encode(card))
+        return
+    projection = projection_of(kind)
+    assert projection is not None
+    projection(tx, entity_id, None, entity)
 
 
 def _repost(kind: EntityKind[Any], tx: Tx, entity_id: str, _: object) -> None:

@@ -132,11 +132,16 @@ def decode(topic: str, data: str) -> Record:
 
 
 def record(tx: Tx, topic: str, entity_id: str, old: R | None, new: R | None,
-           public: Callable[[R], Record | None]) -> None:
-    """Record the public record of an entity just written, if it is not the one it had."""
+           public: Callable[[R], Record | None], owner: str | None) -> None:
+    """Record the public record of an entity just written, if it is not the one it had.
+
+    Nothing while its ``owner`` (organizer, publisher) is hidden (ACC-7): the feed holds
+    a tombstone for it since the deactivation, and its record again from the
+    reactivation. ``owner`` None: the record says itself whether it is shown (a profile).
+    """
     before = None if old is None else public(old)
     after = None if new is None else public(new)
-    if before != after:
+    if before != after and (owner is None or tx.shown(owner)):
         tx.uow.record_change(topic, entity_id, None if after is None else encode(after))
 
 

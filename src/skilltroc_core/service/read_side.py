@@ -96,7 +96,7 @@ def _session_written(tx: Tx, session_id: str, old: Session | None, session: Sess
         tx.uow.put(SESSION_CARDS, session_id, fresh)
     elif card is not None:
         tx.uow.delete(SESSION_CARDS, session_id)
-    if fresh != card:
+    if fresh != card and tx.shown(session.organizer):  # hidden: a tombstone already
         tx.uow.record_change("session", session_id, None if fresh is None else encode(fresh))
 
 
@@ -104,7 +104,7 @@ def _workshop_written(tx: Tx, workshop_id: str, old: Workshop | None, workshop: 
                       ) -> None:
     """The feed has its public record; the cards of its planned sessions show what it
     says now (a purge erases its title and locality, ACC-7)."""
-    record(tx, "workshop", workshop_id, old, workshop, workshop_record)
+    record(tx, "workshop", workshop_id, old, workshop, workshop_record, workshop.organizer)
     if old is not None:
         for session in tx.find(kinds.SESSIONS, "workshop", workshop_id):
             if tx.uow.get(SESSION_CARDS, session.id) is not None:
@@ -115,7 +115,7 @@ def _tutorial_written(tx: Tx, tutorial_id: str, old: Tutorial | None, tutorial: 
                       ) -> None:
     if old is None or old.state is not tutorial.state or old.title != tutorial.title or (
             old.domain != tutorial.domain):  # a view changes none of it: no record
-        record(tx, "tutorial", tutorial_id, old, tutorial, tutorial_record)
+        record(tx, "tutorial", tutorial_id, old, tutorial, tutorial_record, tutorial.publisher)
 
 
 def _campaign_written(tx: Tx, campaign_id: str, old: Campaign | None, campaign: Campaign
@@ -123,7 +123,8 @@ def _campaign_written(tx: Tx, campaign_id: str, old: Campaign | None, campaign: 
     if old is None or old.state is not campaign.state or old.text != campaign.text or (
             old.visual != campaign.visual or old.link != campaign.link
             or old.domains != campaign.domains or old.start != campaign.start):
-        record(tx, "campaign", campaign_id, old, campaign, campaign_record)  # not a serve
+        record(tx, "campaign", campaign_id, old, campaign, campaign_record,  # not a serve
+               campaign.owner)
 
 
 def _member_written(tx: Tx, member_id: str, old: Member | None, member: Member) -> None:
@@ -136,7 +137,7 @@ def _member_written(tx: Tx, member_id: str, old: Member | None, member: Member) 
         return
     if old is None or old.status is not member.status or old.profile != member.profile or (
             old.category is not member.category):
-        record(tx, "profile", member_id, old, member, profile_record)
+        record(tx, "profile", member_id, old, member, profile_record, None)
     was_shown = old is not None and old.status is AccountStatus.ACTIVE
     if old is not None and was_shown != (member.status is AccountStatus.ACTIVE):
         _published_shown(tx, member.id, not was_shown)
@@ -202,8 +203,8 @@ _PROJECTIONS: Final[dict[str, Callable[[Tx, str, Any, Any], None]]] = {
     kinds.WORKSHOPS.name: _workshop_written,
     kinds.EVALUATIONS.name: _evaluation_written,
     kinds.MEMBERS.name: _member_written,
-    "tutorial": _tutorial_written,
-    "campaign": _campaign_written,
+    "tutorial": _tutorial_written,  # the names of service.tutorials.TUTORIALS and
+    "ad_campaign": _campaign_written,  # service.ads.CAMPAIGNS (checked by a test)
 }
 
 

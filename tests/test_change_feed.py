@@ -269,3 +269,14 @@ def test_a_store_from_before_the_feed_gets_it_from_the_rebuild(tmp_path: Path) -
     older.rebuild_read_side()  # the feed is not empty now: nothing recorded again
     assert len(replica(older)[1]) == count
     older.store.close()
+
+
+def test_a_change_this_version_cannot_read_is_a_store_error() -> None:
+    from skilltroc_core.errors import StoreError  # noqa: PLC0415
+    from skilltroc_core.ports import Change  # noqa: PLC0415
+    from skilltroc_core.service.feed import read_changes  # noqa: PLC0415
+
+    for change in (Change(position="p", topic="poll", entity_id="x", data="{}"),
+                   Change(position="p", topic="workshop", entity_id="x", data='{"a":1}')):
+        with pytest.raises(StoreError):
+            read_changes([change])

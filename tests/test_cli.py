@@ -142,3 +142,44 @@ def test_long_runs_show_progress_on_a_terminal_and_nothing_elsewhere() -> None:
     lines = terminal.getvalue()
     assert "10/10 steps" in lines and "/s" in lines and "s left" in lines
     assert lines.endswith("\r\x1b[K")  # the line is cleared at the end
+
+
+@pytest.mark.parametrize(("steps", "shown"), [
+    ("\n[[step]]\nadvance = { days = 100000000 }\n", "'days' is a whole number from 0 to"),
+    ("\n[[step]]\nadvance = { hours = 1000000000000 }\n", "'hours' is a whole number"),
+])
+def test_an_advance_beyond_a_century_is_malformed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], steps: str, shown: str
+) -> None:
+    status, out = _run(capsys, "run", "--store", "memory", str(_scenario(tmp_path, steps)))
+    assert status == EXIT_USAGE and shown in out, out
+
+
+def test_values_no_instant_can_take_fail_the_step_or_the_file_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "early.toml"
+    path.write_text(HEADER.replace("2027-03-01T09:00:00+01:00", "0001-01-01T00:00:00+01:00"),
+                    encoding="utf-8")
+    status, out = _run(capsys, "run", "--store", "memory", str(path))
+    assert status == EXIT_USAGE and "key 'start'" in out, out
+    late = _scenario(tmp_path, "\n[[step]]\nat = 9999-12-31T23:59:00-05:00\n")
+    status, out = _run(capsys, "run", "--store", "memory", str(late))
+    assert status == EXIT_FAILED and "FAILED" in out, out
+    huge = _scenario(tmp_path, '\n[[step]]\ndo = "create_workshop"\nmember = "alice"\n'
+                     'workshop = "w"\ncost = 1\ncapacity = 2\nduration = { hours = '
+                     '100000000000000000 }\n')
+    status, out = _run(capsys, "run", "--store", "memory", str(huge))
+    assert status == EXIT_FAILED and "out of range" in out, out
+
+
+def test_an_unwritable_docs_folder_and_bad_bench_numbers_are_usage_errors(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out = _run(capsys, "docs", "--out", "/dev/null/docs")
+    assert status == EXIT_USAGE and out.startswith("skilltroc docs: "), out
+    for argv in (["bench", "ledger", "--members", "0"], ["bench", "scale", "--seconds", "-1"],
+                 ["bench", "ledger", "--n", "0"]):
+        with pytest.raises(SystemExit) as stopped:
+            main(argv)
+        assert stopped.value.code == EXIT_USAGE, argv

@@ -53,7 +53,7 @@ def test_the_wheel_installs_alone_and_runs_its_examples(tmp_path: Path) -> None:
     examples = _run(bin_dir / "skilltroc", "run", "--examples", "--quiet")
     assert examples.strip().endswith(" passed, 0 failed"), examples
     elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
+    (elsewhere / "tests").mkdir(parents=True)  # a host's project has tests of its own
     _run(bin_dir / "skilltroc", "docs", "--out", "pages", cwd=elsewhere)
     rules = (elsewhere / "pages" / "rules.md").read_text(encoding="utf-8")
     assert "### BOOK-14" in rules and "Tests:" not in rules  # it cannot know them

@@ -804,3 +804,12 @@ def test_a_commit_by_another_store_empties_the_cache_of_this_one(pg_dsn: str) ->
     (the change marker it reads under the lock is no longer the one it wrote)."""
     first, second = service(pg_dsn), service(pg_dsn)
     check_two_stores_see_each_others_commits(first, second)
+
+
+
+def test_no_password_of_a_dsn_reaches_an_error_or_a_log() -> None:
+    from skilltroc_core.adapters.postgres import _redacted  # noqa: PLC0415
+
+    shown = _redacted("host=db password=pw sslpassword=passphrase dbname=x user=u")
+    assert "pw" not in shown and "passphrase" not in shown
+    assert "dbname=x" in shown and "host=db" in shown

@@ -2,8 +2,8 @@
 
 What a host needs is here: ``Skilltroc`` (every command and query), the stores
 (``MemoryStore``, ``SQLiteStore``; ``PostgresStore`` with the ``postgres`` extra, loaded
-when first asked for), the clocks and id generators, the policy, the values the queries
-return, ``UNSET`` and the errors a host handles.
+when first asked for and left out of ``import *``), the clocks and id generators, the
+policy, the values the queries return, ``UNSET`` and the errors a host handles.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from .service import (
 from .unset import UNSET, Unset
 
 if TYPE_CHECKING:
-    from .adapters.postgres import PostgresStore
+    from .adapters.postgres import PostgresStore as PostgresStore
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -79,7 +79,6 @@ __all__ = [
     "Page",
     "ParticipantAgenda",
     "Policy",
-    "PostgresStore",
     "ProfileStats",
     "ProfileView",
     "PublicCampaign",

@@ -326,9 +326,13 @@ class MemoryStore:
 
     def changes(self, after: str | None = None, limit: int = 100) -> list[Change]:
         start = feed_position(*read_position(after))
-        with self._lock:
+        if not self._lock.acquire(timeout=30):  # as begin: never wait for good
+            raise StateConflictError("the memory store is busy with another unit of work")
+        try:
             feed = self._feed
             return [feed[position] for position in self._feed_order.after(start, limit)]
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
         """Nothing to release."""

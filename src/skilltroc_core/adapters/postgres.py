@@ -188,13 +188,14 @@ def lock_key(name: str) -> int:
 
 
 def _redacted(dsn: str) -> str:
-    """The DSN without its password, for error messages."""
+    """The DSN without a password of any kind (``password``, ``sslpassword``...), for
+    error messages and logs."""
     try:
         params = conninfo_to_dict(dsn)
     except psycopg.Error:
         return "<unparsable dsn>"
-    params.pop("password", None)
-    return make_conninfo("", **params)
+    return make_conninfo("", **{key: value for key, value in params.items()
+                                if "password" not in key})
 
 
 class _GuardedCursor:

@@ -24,6 +24,7 @@ import attrs
 from ..accounts import AccountStatus, Member
 from ..ads import Campaign, CampaignState
 from ..booking import Workshop, WorkshopState
+from ..errors import StoreError
 from ..listings import (
     ChangeRecord,
     PublicCampaign,
@@ -155,8 +156,13 @@ def forget_member(tx: Tx, member: Member, published: Mapping[str, list[str]]) ->
 
 
 def read_changes(changes: list[Change]) -> tuple[ChangeRecord, ...]:
-    """The store's changes as typed records (None: a tombstone)."""
-    return tuple(ChangeRecord(
-        position=change.position, topic=change.topic, entity_id=change.entity_id,
-        record=None if change.data is None else decode(change.topic, change.data))
-        for change in changes)
+    """The store's changes as typed records (None: a tombstone); a change this version
+    cannot read (another topic or shape, from a newer writer) is a :class:`StoreError`."""
+    try:
+        return tuple(ChangeRecord(
+            position=change.position, topic=change.topic, entity_id=change.entity_id,
+            record=None if change.data is None else decode(change.topic, change.data))
+            for change in changes)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StoreError(f"a change in the feed cannot be read by this version: {exc!r}; "
+                         "a newer version wrote it") from exc

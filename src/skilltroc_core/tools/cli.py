@@ -32,7 +32,7 @@ from ..simulation.command import add_parser as add_simulate_parser
 from ..simulation.progress import Progress
 from . import bench, bench_read, bench_scale
 from .demo import ledger_demo
-from .docsgen import write_or_check
+from .docsgen import project_root, write_or_check
 from .scenarios import Runner, example_files, load_scenario
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "main", "run_scenarios"]
@@ -55,6 +55,28 @@ def _process_counts(text: str) -> list[int]:
     if not counts or min(counts) < 1:
         raise argparse.ArgumentTypeError(f"process counts are like 1,2,4,8, not {text!r}")
     return counts
+
+
+def _positive(text: str) -> int:
+    """A command-line count from 1 (argparse refuses anything else)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a whole number from 1, not {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """A duration in seconds, more than 0 and finite."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 86_400:
+        raise argparse.ArgumentTypeError(f"a number of seconds above 0, not {text!r}")
+    return value
 
 
 def _print_scale(results: dict[str, Any]) -> None:
@@ -258,7 +280,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _docs(args: argparse.Namespace) -> int:
-    stale = write_or_check(Path.cwd(), Path(args.out), args.check)
+    stale = write_or_check(project_root(), Path(args.out), args.check)
     if args.check:
         if stale:
             print(f"skilltroc docs: out of date in {args.out}: {', '.join(stale)} "
@@ -334,9 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench_parser.add_argument("target",
                               choices=["ledger", "store", "booking", "ads", "scale", "read"])
     bench_parser.add_argument("--json", action="store_true", help="end with one JSON line")
-    bench_parser.add_argument("--n", type=int, default=50_000, help="operations per run")
+    bench_parser.add_argument("--n", type=_positive, default=50_000,
+                              help="operations per run")
     bench_parser.add_argument(
-        "--members", type=int, default=1_000_000,
+        "--members", type=_positive, default=1_000_000,
         help="members in the big balance-read run; pending requests in the big run_due run",
     )
     bench_parser.add_argument(
@@ -348,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--processes", type=_process_counts, default=[1, 2, 4, 8], metavar="N,N,...",
         help="scale: the process counts to time (default: 1,2,4,8)",
     )
-    bench_parser.add_argument("--seconds", type=float, default=3.0,
+    bench_parser.add_argument("--seconds", type=_seconds, default=3.0,
                               help="scale: seconds each run is timed (default: 3)")
     bench_parser.add_argument("--no-postgres", action="store_true",
                               help="store: SQLite only")
@@ -374,7 +397,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result: int = args.handler(args)
-    except (UsageError, StoreError) as exc:
+    except BrokenPipeError:  # the reader went away (``| head``): nothing more to say
+        sys.stderr.close()
+        return EXIT_OK
+    except (UsageError, StoreError, OSError) as exc:
         message = exc.message if isinstance(exc, StoreError) else str(exc)
         print(f"skilltroc {args.command}: {message}", file=sys.stderr)
         return EXIT_USAGE

@@ -40,7 +40,7 @@ from .scenarios import (
     CommandSpec,
 )
 
-__all__ = ["LIFECYCLES", "generate", "write_or_check"]
+__all__ = ["LIFECYCLES", "generate", "project_root", "write_or_check"]
 
 _ID = re.compile(r"\b([A-Z]+-\d+)\b")
 
@@ -103,9 +103,19 @@ def _quote(rule: Rule) -> list[str]:
     return lines
 
 
-def rules_page(root: Path) -> str:
-    tests = _named_in(root, "tests", {".py"})
-    with_tests = (root / "tests").is_dir()
+def project_root() -> Path | None:
+    """The source checkout this package runs from (its tests and its facade's source),
+    or None for an installed copy: found from the package's own place, never from the
+    folder the command runs in (a host's project has a ``tests/`` of its own)."""
+    root = Path(__file__).resolve().parents[3]
+    if (root / "pyproject.toml").is_file() and (root / FACADE).is_file():
+        return root
+    return None
+
+
+def rules_page(root: Path | None) -> str:
+    tests = {} if root is None else _named_in(root, "tests", {".py"})
+    with_tests = root is not None and (root / "tests").is_dir()
     examples = _named_in(EXAMPLES.parents[1], EXAMPLES.relative_to(EXAMPLES.parents[1]
                                                                   ).as_posix(), {".toml"})
     by_rule: dict[str, list[str]] = {}
@@ -312,7 +322,7 @@ def commands_page() -> str:
     return "\n".join(out)
 
 
-def generate(root: Path) -> dict[str, str]:
+def generate(root: Path | None) -> dict[str, str]:
     """Every generated page: file name -> Markdown."""
     return {
         "rules.md": rules_page(root),
@@ -324,10 +334,10 @@ def generate(root: Path) -> dict[str, str]:
     }
 
 
-def write_or_check(root: Path, out: Path, check: bool) -> list[str]:
+def write_or_check(root: Path | None, out: Path, check: bool) -> list[str]:
     """Write the pages into ``out`` and, in a source checkout, the facade's operation
     lines (:mod:`.facadegen`); or with ``check`` list those that differ."""
-    stale = [str(FACADE)] if refresh_facade(root, check) else []
+    stale = [str(FACADE)] if root is not None and refresh_facade(root, check) else []
     for name, text in generate(root).items():
         path = out / name
         current = path.read_text(encoding="utf-8") if path.exists() else None

@@ -63,7 +63,7 @@ class DerivedCommand:
 
 
 def _key_type(type_text: str) -> str | None:
-    options = [t for t in type_text.split(" | ") if t != "None"]
+    options = [t for t in type_text.split(" | ") if t not in ("None", "Unset")]
     return KEY_TYPES.get(options[0]) if len(options) == 1 else None
 
 

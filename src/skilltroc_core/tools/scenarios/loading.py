@@ -10,7 +10,7 @@ import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -135,7 +135,11 @@ def load_scenario(path: str | Path, known_rules: set[str] | None = None) -> Scen
             if not _type_ok(raw["at"], INSTANT):
                 raise bad("at is a date-time with its offset", number, "at")
         steps.append(Step(number=number, kind=kind, data=raw))
-    return Scenario(path=name, title=title, rules=tuple(rules), start=require_aware(start),
+    try:
+        begins = require_aware(start, "start")
+    except SkilltrocError as exc:
+        raise bad(exc.message, key="start") from exc
+    return Scenario(path=name, title=title, rules=tuple(rules), start=begins,
                     timezone=zone, steps=tuple(steps))
 
 
@@ -278,6 +282,10 @@ def _check_list(key: str, expected: object, number: int,
                       "apart (give them different aliases)", number, key)
 
 
+#: The most an ``advance`` step moves the clock by, per key (about a century).
+_LONGEST_ADVANCE: Final = {"days": 36_500, "hours": 876_000, "minutes": 52_560_000}
+
+
 def _check_advance(raw: Mapping[str, Any], number: int,
                    bad: Callable[..., ScenarioFormatError]) -> None:
     if set(raw) != {"advance"} or not isinstance(raw["advance"], dict):
@@ -285,5 +293,6 @@ def _check_advance(raw: Mapping[str, Any], number: int,
     for key, value in raw["advance"].items():
         if key not in ("days", "hours", "minutes"):
             raise bad(f"advance takes days, hours and minutes, not '{key}'", number, key)
-        if type(value) is not int or value < 0:
-            raise bad(f"'{key}' is a whole number >= 0", number, key)
+        if type(value) is not int or not 0 <= value <= _LONGEST_ADVANCE[key]:
+            raise bad(f"'{key}' is a whole number from 0 to {_LONGEST_ADVANCE[key]:,}, not "
+                      f"{value!r}", number, key)

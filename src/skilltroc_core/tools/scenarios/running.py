@@ -132,6 +132,10 @@ class Runner:
                 return self._fail(step, f"ledger invariants broken after this step: {exc}")
             except StepFailedError as exc:
                 return self._fail(step, str(exc))
+            except SkilltrocError as exc:  # a clock or a value the library cannot take
+                return self._fail(step, f"refused: {exc.code} ({exc.message})")
+            except (OverflowError, ArithmeticError) as exc:  # a number beyond any instant
+                return self._fail(step, f"a value out of range: {exc}")
         self.say("   passed")
         return ScenarioResult(path=scenario.path, title=scenario.title, passed=True)
 

@@ -17,9 +17,12 @@ import pytest
 from skilltroc_core.accounts import (
     PROFILE_REQUIRED_FIELDS,
     AccountStatus,
+    Member,
     MemberKind,
+    MemberView,
     ProCategory,
     Profile,
+    normalize_email,
 )
 from skilltroc_core.errors import (
     IdempotencyConflictError,
@@ -1032,3 +1035,45 @@ def test_regression_a_refused_command_after_a_due_purge_keeps_the_outbox_order()
     assert [n.event for n in notices(service)] == [
         "EmailConfirmationRequested", "InvitationSent", "AccountPurged"]
     service.check_invariants(deep=True)
+
+
+# --- the member value itself -------------------------------------------------------------
+
+
+@pytest.mark.rule("ACC-6")
+@pytest.mark.parametrize("policy", [None, CHEAP_POLICY])
+def test_an_address_has_at_most_254_characters_by_default(policy: Any) -> None:
+    longest = "a" * 64 + "@" + "b" * 185 + ".org"
+    assert len(longest) == 254
+    assert normalize_email(f" {longest.upper()} ", policy) == longest
+    with pytest.raises(SkilltrocError) as refused:
+        normalize_email("a" + longest, policy)
+    assert refused.value.code == "invalid_email"
+    assert normalize_email("a@b.org", attrs.evolve(CHEAP_POLICY, max_email_length=7)) == "a@b.org"
+    with pytest.raises(SkilltrocError):
+        normalize_email("ab@b.org", attrs.evolve(CHEAP_POLICY, max_email_length=7))
+
+
+def _member(kind: MemberKind = MemberKind.INDIVIDUAL) -> Member:
+    return Member(id="m-1", email="secret.ann@example.org", kind=kind,
+                  status=AccountStatus.ACTIVE, created_at=datetime(2027, 3, 1, tzinfo=PARIS),
+                  password_hash="$argon2id$hash", confirmation_token_hash="conf-hash",
+                  reset_token_hash="reset-hash", sponsor="m-0")
+
+
+@pytest.mark.rule("ACC-4")
+def test_a_members_repr_shows_neither_its_email_nor_any_hash() -> None:
+    member = _member()
+    for shown in (repr(member), repr(MemberView.of(member))):
+        assert "m-1" in shown
+        for secret in ("secret.ann", "argon2id", "conf-hash", "reset-hash"):
+            assert secret not in shown
+
+
+@pytest.mark.rule("SPONSOR-3", "ACC-3")
+def test_a_new_member_is_not_yet_rewarded_for_and_a_view_says_if_it_is_professional() -> None:
+    member = _member()
+    assert member.sponsor == "m-0" and member.sponsor_rewarded is False
+    assert MemberView.of(member).is_professional is False
+    assert MemberView.of(_member(MemberKind.PROFESSIONAL)).is_professional is True
+    assert member.display == "secret.ann"

@@ -23,6 +23,7 @@ from skilltroc_core.tutorials import (
     TutorialState,
     VideoKind,
     ViewVerdict,
+    check_viewer,
     upload_source,
     viewer_mark_id,
     youtube_source,
@@ -111,6 +112,9 @@ def test_every_youtube_link_form_names_the_same_video(world: World, url: str) ->
     f"https://www.you tube.com/watch?v={VIDEO}",
     f"https://youtu-be.com/{VIDEO}",
     "https://[::1/watch?v=dQw4w9WgXcQ",  # malformed
+    f"https://user@www.youtube.com/watch?v={VIDEO}",  # a user without a password
+    f"https://www.youtube.com/watch?v=&v={VIDEO}",  # a blank v= beside the video
+    f"https://www.youtube.com/watch?v={VIDEO}&x=\x01",  # a control character
     "",
     "not a link",
 ])
@@ -625,3 +629,50 @@ def test_a_video_history_id_spells_no_reference_and_a_purge_erases_every_referen
     if where == "sqlite":
         raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
         assert b"kim-knots" not in raw and b"kim-second" not in raw
+
+
+# --- the limits of what is stored ------------------------------------------------------------
+
+
+@pytest.mark.rule("TUTO-1")
+def test_a_video_link_has_at_most_2048_characters_and_a_refusal_names_200() -> None:
+    longest = f"{WATCH}&x=" + "p" * (2048 - len(WATCH) - 3)
+    assert len(longest) == 2048
+    assert youtube_source(longest) == youtube_source(WATCH)
+    with pytest.raises(SkilltrocError) as refused:
+        youtube_source(longest + "p")
+    assert code(refused) == ("invalid_video", "TUTO-1")
+    assert refused.value.facts == {"url": longest[:200]}
+
+
+@pytest.mark.rule("TUTO-1")
+def test_an_upload_reference_has_at_most_500_printable_characters() -> None:
+    assert upload_source(" my video.mp4 ").ref == "my video.mp4"
+    assert upload_source("v" * 500).ref == "v" * 500
+    for bad in ("v" * 501, "clip\x01.mp4", "clip\x1f.mp4"):
+        with pytest.raises(SkilltrocError) as refused:
+            upload_source(bad)
+        assert code(refused) == ("invalid_video", "TUTO-1")
+
+
+@pytest.mark.rule("TUTO-4")
+def test_a_viewer_or_view_id_has_at_most_200_characters() -> None:
+    assert check_viewer("v" * 200) == "v" * 200
+    with pytest.raises(SkilltrocError) as refused:
+        check_viewer("v" * 201, "view id")
+    assert code(refused) == ("invalid_input", "TUTO-4")
+    assert str(refused.value).startswith("a view id is non-empty text of at most 200")
+
+
+@pytest.mark.rule("TUTO-2")
+@pytest.mark.parametrize(("per_star", "stars"), [(0, 0), (1, 3), (2, 1)])
+def test_the_views_per_star_set_by_the_policy_pay_that_often_and_never_when_zero(
+    per_star: int, stars: int
+) -> None:
+    world = make_world(policy=attrs.evolve(CHEAP_POLICY, views_per_tutorial_star=per_star))
+    ann = signup_confirmed(world.service, "ann")
+    tutorial = _publish(world, ann)
+    _views(world, tutorial, 3)
+    assert _payouts(world, ann) == stars
+    assert world.service.tutorial(tutorial).views == 3
+    world.service.check_invariants(deep=True)

@@ -1077,3 +1077,58 @@ def test_a_new_member_is_not_yet_rewarded_for_and_a_view_says_if_it_is_professio
     assert MemberView.of(member).is_professional is False
     assert MemberView.of(_member(MemberKind.PROFESSIONAL)).is_professional is True
     assert member.display == "secret.ann"
+
+
+# --- the limits of what a member sends -----------------------------------------------------
+
+
+@pytest.mark.rule("PROF-1", "PROF-6")
+@pytest.mark.parametrize("field", ["photo", "website"])
+def test_a_photo_reference_or_a_website_has_at_most_2048_characters(
+    world: World, field: str
+) -> None:
+    member = signup_confirmed(world.service, "ann")
+    longest = "https://example.org/" + "p" * (2048 - 20)
+    view = world.service.update_profile(member, **{field: longest})
+    assert getattr(view.profile, field) == longest
+    before = state_of(world.store)
+    with pytest.raises(SkilltrocError) as refused:
+        world.service.update_profile(member, **{field: longest + "p"})
+    assert (refused.value.code, refused.value.rule) == ("invalid_input", "PROF-1")
+    assert state_of(world.store) == before
+
+
+@pytest.mark.rule("PROF-1")
+def test_clearing_one_profile_field_still_sets_the_others(world: World) -> None:
+    member = signup_confirmed(world.service, "ann")
+    world.service.update_profile(member, photo="a.png", bio="I knit.")
+    view = world.service.update_profile(member, photo=None, bio=None, locality="Lyon",
+                                        website="https://ann.example.org")
+    assert (view.profile.photo, view.profile.bio, view.profile.locality,
+            view.profile.website) == (None, None, "Lyon", "https://ann.example.org")
+
+
+@pytest.mark.rule("STAR-5")
+def test_a_statement_page_holds_the_lines_asked_for_from_one(world: World) -> None:
+    member = signup_confirmed(world.service, "ann")
+    world.service.buy_stars(member, 1, "pay-1")  # one star is a purchase
+    assert world.service.balance(member).available == 11
+    assert len(world.service.statement(member, limit=1).items) == 1
+    assert len(world.service.statement(member, limit=5).items) == 2
+    for limit in (0, -1, True, 1.0, "1"):
+        with pytest.raises(SkilltrocError) as refused:
+            world.service.statement(member, limit=limit)  # type: ignore[arg-type]
+        assert (refused.value.code, refused.value.rule) == ("invalid_input", "STAR-5")
+        assert refused.value.facts == {"limit": repr(limit), "most": 10_000}
+
+
+@pytest.mark.rule("STAR-2")
+def test_a_payment_reference_has_at_most_200_characters(world: World) -> None:
+    member = signup_confirmed(world.service, "ann")
+    world.service.buy_stars(member, 5, "r" * 200)
+    before = state_of(world.store)
+    with pytest.raises(SkilltrocError) as refused:
+        world.service.buy_stars(member, 5, "r" * 201)
+    assert (refused.value.code, refused.value.rule) == ("invalid_input", "STAR-2")
+    assert state_of(world.store) == before
+    assert world.service.balance(member).available == 15

@@ -78,9 +78,10 @@ _NEAR = (ServeKey(_G - 2, _G - 1, T0, "b"), ServeKey(_G - 1, _G, T0, "a"))
 # 1/G before 1/(G-1): ranks within 1/G**2 of each other must still differ (the id would
 # otherwise put them the other way round)
 @example(ServeKey(1, _G, T0, "b"), ServeKey(1, _G - 1, T0, "a"))
-# ranks one apart, the first with the latest start: the start never outweighs the rank
-@example(ServeKey(_G - 2, _G - 1, datetime(9000, 1, 1, tzinfo=UTC), "a"),
-         ServeKey(_G - 1, _G, datetime(2000, 1, 1, tzinfo=UTC), "b"))
+# ranks two apart (G**2 - G - 2 and G**2 - G), the first with the latest start there is,
+# the second with the earliest: the start never outweighs the rank
+@example(ServeKey(_G - 2, _G - 1, datetime(9999, 12, 31, tzinfo=UTC), "a"),
+         ServeKey(_G - 1, _G, datetime(1, 1, 1, tzinfo=UTC), "b"))
 @example(ServeKey(1, 3, T0, "b"), ServeKey(2, 6, T0, "a"))  # equal fractions: the id
 @example(ServeKey(0, 7, T0 + timedelta(microseconds=1), "a"), ServeKey(0, 9, T0, "b"))
 @example(ServeKey(3, 3, T0, "a"), ServeKey(1, 2, T0, "b"))  # at the goal: 41 digits

@@ -12,7 +12,9 @@ import pytest
 from skilltroc_core.ads import Campaign, CampaignState, check_link, check_text, skill_domain
 from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.ledger import TransferKind
+from skilltroc_core.ports import Timer
 from skilltroc_core.service import kinds
+from skilltroc_core.service.ads import CAMPAIGN_START
 from skilltroc_core.testing import state_of
 
 from .ads_support import code, launch, member_with, professional, statement_kinds
@@ -355,6 +357,12 @@ def test_before_the_start_a_budget_change_debits_or_refunds_the_difference(
         service.edit_campaign(shop, campaign, budget=41)
     assert code(refused) == ("insufficient_stars", "AD-5")
     assert state_of(world.store) == before
+    service.edit_campaign(shop, campaign, budget=11)  # one star more, then one less
+    assert service.balance(shop).available == 29
+    service.edit_campaign(shop, campaign, budget=10)
+    assert service.balance(shop).available == 30
+    assert statement_kinds(service, shop)[-2:] == [
+        (TransferKind.AD_BUDGET, -1), (TransferKind.AD_BUDGET_REFUND, 1)]
 
 
 @pytest.mark.rule("AD-5")
@@ -866,3 +874,28 @@ def test_a_withdrawn_campaign_ends_at_the_purge_unless_it_had_already_ended() ->
     kept = completed.withdrawn(purge)
     assert (kept.state, kept.ended_at, kept.text) == (
         CampaignState.COMPLETED, AT + timedelta(days=1), "")
+
+
+@pytest.mark.rule("AD-7")
+def test_a_page_view_id_has_at_most_200_characters(small: World) -> None:
+    shop = professional(small.service, "shop", 50)
+    campaign = launch(small.service, shop, start=small.clock.now())
+    shown = small.service.serve("cooking", "p" * 200)
+    assert shown is not None and shown.id == campaign
+    before = state_of(small.store)
+    with pytest.raises(SkilltrocError) as refused:
+        small.service.serve("cooking", "p" * 201)
+    assert code(refused) == ("invalid_input", "AD-7")
+    assert state_of(small.store) == before
+
+
+@pytest.mark.rule("AD-7")
+def test_a_start_left_behind_for_a_running_campaign_changes_nothing(small: World) -> None:
+    shop = professional(small.service, "shop", 50)
+    campaign = launch(small.service, shop, start=small.clock.now())
+    before = state_of(small.store)
+    uow = small.store.begin()
+    uow.schedule(Timer(kind=CAMPAIGN_START, ref=campaign, due=small.clock.now()))
+    uow.commit()
+    assert small.service.run_due() == 1
+    assert state_of(small.store) == before

@@ -26,6 +26,13 @@ from skilltroc_core.booking import (
 )
 from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.ledger import HoldState, TransferKind, VoidReason
+from skilltroc_core.ports import Timer
+from skilltroc_core.service.booking_steps import (
+    CONFIRMATION_WINDOW,
+    REQUEST_DUE,
+    SESSION_END,
+    WAITLIST_WINDOW,
+)
 from skilltroc_core.testing import state_of
 
 from .booking_support import (
@@ -812,3 +819,22 @@ def test_regression_a_purged_participant_of_a_started_session_is_told_nothing_mo
     assert digest(s) == [("SessionHeld", "BOOK-30", (bob,))]
     assert s.balance(org) == (14, 0)
     finish(world)
+
+
+@pytest.mark.rule("BOOK-16", "BOOK-24", "BOOK-30", "BOOK-32")
+def test_a_deadline_left_behind_by_what_moved_on_changes_nothing() -> None:
+    """Each command that moves a registration or a session on cancels its deadlines; one
+    left behind all the same (a store restored from a backup, say) finds them moved on
+    and does nothing."""
+    world = make_world()
+    service = world.service
+    org, ann = professional(world, "org"), member_with(world, "ann", 20)
+    session, [paid] = hold_session(world, org, workshop(service, org), [ann])
+    before = state_of(world.store)
+    uow = world.store.begin()
+    for kind, ref in ((SESSION_END, session), (CONFIRMATION_WINDOW, session),
+                      (REQUEST_DUE, paid), (WAITLIST_WINDOW, paid)):
+        uow.schedule(Timer(kind=kind, ref=ref, due=world.clock.now()))
+    uow.commit()
+    assert service.run_due() == 4
+    assert state_of(world.store) == before

@@ -318,7 +318,13 @@ def test_with_a_policy_expiry_an_unaccepted_gift_goes_to_issuance_at_its_instant
 
 
 @pytest.mark.rule("GIFT-4", "ACC-7")
-def test_a_gift_waiting_for_a_purged_member_goes_to_issuance(world: World) -> None:
+@pytest.mark.parametrize("expiry_days", [None, 30])
+def test_a_gift_waiting_for_a_purged_member_goes_to_issuance_once(
+    expiry_days: int | None,
+) -> None:
+    """With a policy expiry too, the gift's own expiry instant, after the purge, moves
+    nothing more."""
+    world = make_world(policy=attrs.evolve(CHEAP_POLICY, gift_expiry_days=expiry_days))
     service = world.service
     alice = _rich(world, "alice", 30)
     bob = signup_confirmed(service, "bob")
@@ -329,6 +335,28 @@ def test_a_gift_waiting_for_a_purged_member_goes_to_issuance(world: World) -> No
     assert service.gift_state(gift_id).state is GiftState.EXPIRED
     assert service.supply().returned_by_kind == {"account_purged": 10, "gift_expired": 5}
     assert service.balance(alice) == (25, 0)
+    before = service.supply()
+    world.advance(days=20)  # past the gift's own expiry instant, if any
+    service.run_due()
+    assert service.supply() == before
+    service.check_invariants(deep=True)
+
+
+@pytest.mark.rule("GIFT-3", "ACC-7")
+def test_a_gift_accepted_after_its_sender_was_purged_tells_nobody_but_credits_the_recipient(
+    world: World,
+) -> None:
+    service = world.service
+    alice = _rich(world, "alice", 30)
+    gift_id = service.gift(alice, email_of("bob"), 5)
+    service.deactivate(alice)
+    world.advance(days=15)
+    service.run_due()
+    bob = signup_provider(service, "bob")
+    notices(service)
+    service.accept_gift(bob, gift_id)
+    assert notices(service, "GiftAccepted") == []
+    assert service.balance(bob) == (15, 0)
 
 
 # --- SPONSOR-1: invitations ---------------------------------------------------------------

@@ -725,3 +725,51 @@ def test_purging_a_participant_refunds_their_live_requests_then_sweeps_the_balan
     assert digest(s) == [("SessionConfirmationRequested", "BOOK-30", (org,)),  # not ann:
                          ("SessionHeld", "BOOK-30", (bob,))]  # purged, told nothing more
     finish(world)
+
+
+# --- the order of the refusals ---------------------------------------------------------------
+
+
+@pytest.mark.rule("BOOK-12")
+def test_a_refused_seat_count_says_which_kind_of_request_it_is() -> None:
+    world = make_world()
+    s = world.service
+    org, ann = member_with(world, "org"), member_with(world, "ann", 20)
+    ws = workshop(s, org, cost=1, capacity=4)
+    ses = s.plan_session(org, ws, at(5))
+    error = refused(world, lambda: s.request(ann, session_id=ses, seats=5),
+                    "invalid_input", "BOOK-12")
+    assert error.message == "a request for this session is for 1 to 4 seats, not 5"
+    error = refused(world, lambda: s.request(ann, workshop_id=ws, seats=11),
+                    "invalid_input", "BOOK-12")
+    assert error.message == "a request for a future session is for 1 to 10 seats, not 11"
+
+
+@pytest.mark.rule("BOOK-14", "BOOK-23")
+def test_a_registration_that_moved_on_hears_so_before_any_other_refusal() -> None:
+    world = make_world()
+    s = world.service
+    org, ann = member_with(world, "org"), member_with(world, "ann", 20)
+    ws, other = workshop(s, org, cost=1, capacity=2), workshop(s, org, title="Other")
+    ses = s.plan_session(org, ws, at(5))
+    full = book(s, org, ann, ses, seats=2)  # the session is full now
+    error = refused(world, lambda: s.accept(org, full), "state_conflict", "BOOK-14")
+    assert "'accept' is not possible now" in error.message
+    elsewhere = s.plan_session(org, other, at(6))
+    error = refused(world, lambda: s.join(ann, full, elsewhere), "state_conflict", "BOOK-23")
+    assert "'join' is not possible now" in error.message
+
+
+@pytest.mark.rule("BOOK-12", "BOOK-14")
+def test_a_request_of_ten_seats_may_wait_for_a_future_session() -> None:
+    world = make_world()
+    s = world.service
+    org, bob = member_with(world, "org"), member_with(world, "bob", 20)
+    ann = member_with(world, "ann", 20)
+    ws = workshop(s, org, cost=1, capacity=12)
+    ses = s.plan_session(org, ws, at(5))
+    book(s, org, bob, ses, seats=3)
+    ten = s.request(ann, session_id=ses, seats=10)
+    s.accept_future(org, ten)
+    assert (s.registration(ten).state, s.registration(ten).seats) == (R.WAITLISTED, 10)
+    assert s.balance(ann) == (10, 10)

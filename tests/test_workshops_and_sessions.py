@@ -8,6 +8,7 @@ rule the NOTIFY table gives it, recipients), and ends with the deep ledger check
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import attrs
 import pytest
@@ -28,7 +29,7 @@ from .booking_support import (
     waitlist,
     workshop,
 )
-from .members_support import CHEAP_POLICY, PARIS, make_world, notices
+from .members_support import CHEAP_POLICY, PARIS, World, make_world, notices
 
 R = RegistrationState
 
@@ -450,3 +451,48 @@ def test_purging_an_organizer_deletes_their_workshops_with_refunds() -> None:
     assert s.balance(dan) == (10, 0)
     assert digest(s) == [("SessionLapsed", "BOOK-32", (dan,))]  # the purged org: nothing
     finish(world)
+
+
+# --- BOOK-1: the limits of what a workshop says ----------------------------------------------
+
+
+def _create(world: World, organizer: str, **changes: Any) -> str:
+    fields: dict[str, Any] = {"title": "Knots", "description": "Sailing knots",
+                              "domain": "sailing", "cost": 1, "capacity": 2, **changes}
+    return world.service.create_workshop(organizer, **fields)
+
+
+@pytest.mark.rule("BOOK-1", "BOOK-6")
+def test_a_workshop_lasts_two_hours_unless_it_says_otherwise() -> None:
+    world = make_world()
+    org = member_with(world, "org")
+    ws = _create(world, org)
+    assert world.service.workshop(ws).duration == timedelta(hours=2)
+    session = world.service.plan_session(org, ws, at(3))
+    assert world.service.session(session).end == at(3, 12)
+
+
+@pytest.mark.rule("BOOK-1")
+@pytest.mark.parametrize(("field", "limit", "extra"), [
+    ("title", 160, {}), ("description", 5000, {}),
+    ("locality", 200, {"mode": "face_to_face"}), ("locality", 200, {"mode": "online"}),
+])
+def test_a_workshops_texts_have_their_length_limits(
+    field: str, limit: int, extra: dict[str, Any]
+) -> None:
+    world = make_world()
+    org = member_with(world, "org")
+    ws = _create(world, org, **{**extra, field: "x" * limit})
+    assert getattr(world.service.workshop(ws), field) == "x" * limit
+    refused(world, lambda: _create(world, org, **{**extra, field: "x" * (limit + 1)}),
+            "invalid_input", "BOOK-1")
+
+
+@pytest.mark.rule("BOOK-1")
+@pytest.mark.parametrize("media", ["a.png", ("a.png", ""), ("a.png", 7)])
+def test_media_are_a_sequence_of_references(media: Any) -> None:
+    world = make_world()
+    org = member_with(world, "org")
+    refused(world, lambda: _create(world, org, media=media), "invalid_input", "BOOK-1")
+    assert world.service.workshop(_create(world, org, media=("a.png",))).media == ("a.png",)
+    assert world.service.workshop(_create(world, org, media=["b.png"])).media == ("b.png",)

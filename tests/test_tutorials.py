@@ -676,3 +676,19 @@ def test_the_views_per_star_set_by_the_policy_pay_that_often_and_never_when_zero
     assert _payouts(world, ann) == stars
     assert world.service.tutorial(tutorial).views == 3
     world.service.check_invariants(deep=True)
+
+
+@pytest.mark.rule("TUTO-1")
+def test_a_tutorial_title_has_at_most_160_characters_when_published_or_edited(
+    world: World,
+) -> None:
+    publisher = signup_confirmed(world.service, "ann")
+    tutorial = _publish(world, publisher, title="t" * 160)
+    assert world.service.tutorial(tutorial).title == "t" * 160
+    world.service.edit_tutorial(publisher, tutorial, title="e" * 160)
+    assert world.service.tutorial(tutorial).title == "e" * 160
+    before = state_of(world.store)
+    with pytest.raises(SkilltrocError) as refused:
+        world.service.edit_tutorial(publisher, tutorial, title="e" * 161)
+    assert code(refused) == ("invalid_input", "TUTO-1")
+    assert state_of(world.store) == before

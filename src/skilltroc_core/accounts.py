@@ -13,12 +13,9 @@ from enum import StrEnum
 import attrs
 
 from .errors import (
-    AccountDeactivatedError,
-    AccountNotConfirmedError,
-    AccountPurgedError,
-    IncompleteProfileError,
     InvalidEmailError,
 )
+from .refusals import refusal
 from .rules import DEFAULT_POLICY, Policy
 from .statemachine import Move, TransitionTable, transition
 
@@ -96,11 +93,11 @@ _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0
 def normalize_email(raw: object, policy: Policy | None = None) -> str:
     """The canonical form of an email address: trimmed and lower-case (ACC-6)."""
     if not isinstance(raw, str):
-        raise InvalidEmailError(f"an email address is text, got {type(raw).__name__}")
+        raise refusal("email_not_text", got=type(raw).__name__)
     email = raw.strip().lower()
     limit = policy.max_email_length if policy else 254
     if len(email) > limit or not _EMAIL.match(email) or ".." in email:
-        raise InvalidEmailError(f"{raw!r} is not a valid email address", email=raw)
+        raise refusal("email_invalid")
     return email
 
 
@@ -171,30 +168,23 @@ class Member:
         return tuple(missing)
 
     def require_complete_profile(
-        self, what: str, required: tuple[str, ...] = PROFILE_REQUIRED_FIELDS
+        self, refused_as: str, required: tuple[str, ...] = PROFILE_REQUIRED_FIELDS
     ) -> None:
-        """Refuse ``what`` for a professional whose profile is not complete (PROF-6)."""
+        """Refuse (refusal ``refused_as``) a professional whose profile is not complete
+        (PROF-6)."""
         missing = self.missing_profile_fields(required)
         if missing:
-            raise IncompleteProfileError(
-                f"{self.display} must complete their profile before {what}: "
-                f"missing {', '.join(missing)}",
-                missing=list(missing),
-            )
+            raise refusal(refused_as, member=self.display, missing=list(missing))
 
     def require_active(self) -> None:
         """Refuse any action by an account that is not confirmed and active (ACC-1, ACC-7)."""
         if self.status is AccountStatus.ACTIVE:
             return
         if self.status is AccountStatus.PENDING:
-            raise AccountNotConfirmedError(
-                f"{self.display} must confirm their email address before acting"
-            )
+            raise refusal("account_not_confirmed", member=self.display)
         if self.status is AccountStatus.DEACTIVATED:
-            raise AccountDeactivatedError(
-                f"{self.display}'s account is deactivated; reactivate it to act"
-            )
-        raise AccountPurgedError(f"account {self.id} was deleted")
+            raise refusal("account_deactivated", member=self.display)
+        raise refusal("account_purged", member_id=self.id)
 
     # Transitions -----------------------------------------------------------
     def _to(self, trigger: str, rule: str) -> AccountStatus:

@@ -31,16 +31,17 @@ from .errors import (
     CampaignBudgetError,
     CampaignLockedError,
     CampaignNotDeletableError,
-    InvalidInputError,
     InvalidLinkError,
     NoTargetDomainError,
     ProfessionalsOnlyError,
+    SkilltrocError,
     StartInPastError,
     VisualNotRightsFreeError,
 )
 from .frozen import evolve
 from .instants import microseconds_since_year_one, require_aware
 from .ledger import at_most_max_stars
+from .refusals import refusal, shown
 from .rules import Policy
 from .statemachine import Move, TransitionTable, transition
 
@@ -110,38 +111,32 @@ LOCKED_AT_START: Final = ("budget", "start", "domains")
 def skill_domain(value: object) -> str:
     """A skill domain as a matching key: trimmed, spaces collapsed, case-folded."""
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"a skill domain is non-empty text, got {value!r}", rule="AD-3")
+        raise refusal("skill_domain_empty", got=shown(value))
     key = " ".join(value.split()).casefold()
     if len(key) > _MAX_DOMAIN:
-        raise InvalidInputError(f"a skill domain has at most {_MAX_DOMAIN} characters",
-                                rule="AD-3")
+        raise refusal("skill_domain_too_long", limit=_MAX_DOMAIN)
     return key
 
 
 def target_domains(domains: object) -> tuple[str, ...]:
     """One or more skill domains, normalised, duplicates dropped, in the order given."""
     if isinstance(domains, str) or not isinstance(domains, Iterable):
-        raise InvalidInputError("target domains are a list of skill domains", rule="AD-3")
+        raise refusal("target_domains_not_list", got=shown(domains))
     keys = tuple(dict.fromkeys(skill_domain(d) for d in domains))
     if not keys:
-        raise NoTargetDomainError("a campaign targets at least one skill domain")
+        raise refusal("no_target_domain")
     return keys
 
 
 def check_budget(stars: object, policy: Policy) -> int:
     """AD-2: a whole number of stars, at least ``policy.min_campaign_stars`` (10)."""
     if type(stars) is not int or stars < max(policy.min_campaign_stars, 1):
-        raise CampaignBudgetError(
-            f"a campaign budget is a whole number of stars, at least "
-            f"{policy.min_campaign_stars}; got {stars!r}",
-            amount=stars if type(stars) is int else None, minimum=policy.min_campaign_stars,
-        )
-    at_most_max_stars(stars, "a campaign budget")
+        raise refusal("campaign_budget_invalid", got=shown(stars),
+                      amount=stars if type(stars) is int else None,
+                      minimum=policy.min_campaign_stars)
+    at_most_max_stars(stars)
     if goal_for(stars, policy) > MAX_GOAL:
-        raise CampaignBudgetError(
-            f"a campaign goal is at most {MAX_GOAL} impressions; {stars} stars buy more",
-            amount=stars, minimum=policy.min_campaign_stars,
-        )
+        raise refusal("campaign_goal_too_large", maximum=MAX_GOAL, amount=stars)
     return stars
 
 
@@ -152,7 +147,7 @@ def check_link(link: object) -> str | None:
     if link is None:
         return None
     if not isinstance(link, str):
-        raise InvalidLinkError(f"a link is text, got {type(link).__name__}")
+        raise refusal("link_not_text", got=type(link).__name__)
     text = link.strip()
     try:
         parts = urlsplit(text)
@@ -168,27 +163,24 @@ def check_link(link: object) -> str | None:
     return text
 
 
-def _not_a_link(link: str) -> InvalidLinkError:
-    return InvalidLinkError(f"{link!r} is not an http(s) address", link=link[:200])
+def _not_a_link(link: str) -> SkilltrocError:
+    return refusal("link_invalid", got=shown(link), link=link[:200])
 
 
 def check_start(start: object, now: datetime) -> datetime:
     """AD-3: an aware instant, not before ``now`` (exactly now starts at once)."""
     instant = require_aware(start, "campaign start", "AD-3")
     if instant < now:
-        raise StartInPastError(
-            f"a campaign cannot start in the past: {instant.isoformat()} is before "
-            f"{now.isoformat()}", start=instant.isoformat(),
-        )
+        raise refusal("start_in_past", start=instant, now=now)
     return instant
 
 
 def check_text(value: object, what: str, limit: int) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"{what} cannot be empty", rule="AD-3")
+        raise refusal("campaign_text_empty", field=what)
     text = value.strip()
     if len(text) > limit:
-        raise InvalidInputError(f"{what} has at most {limit} characters", rule="AD-3")
+        raise refusal("campaign_text_too_long", field=what, limit=limit)
     return text
 
 
@@ -295,11 +287,8 @@ class Campaign:
             locked = [name for name in LOCKED_AT_START
                       if name in changes and not self._same(name, changes[name])]
             if locked and self.state is CampaignState.RUNNING:
-                raise CampaignLockedError(
-                    f"campaign {self.id} started at {self.start.isoformat()}: its "
-                    f"{', '.join(locked)} can no longer change (only the visual, the text "
-                    "and the link can)", fields=",".join(locked),
-                )
+                raise refusal("campaign_field_locked", campaign=self.id, start=self.start,
+                              fields=locked)
             state = self._to("edit_creative", "AD-5")
             changes = {k: v for k, v in changes.items() if k not in LOCKED_AT_START}
         return attrs.evolve(self, state=state, edited_at=now, **changes)  # type: ignore[arg-type]

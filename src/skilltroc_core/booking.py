@@ -18,9 +18,9 @@ from typing import Any, Final
 
 import attrs
 
-from .errors import InvalidInputError, StateConflictError
 from .frozen import evolve
 from .ledger import VoidReason
+from .refusals import refusal, shown
 from .statemachine import Move, TransitionTable, transition
 
 __all__ = [
@@ -244,11 +244,8 @@ class Session:
 
     def require_not_started(self, now: datetime, rule: str) -> None:
         if self.state is not SessionState.PLANNED or self.started(now):
-            raise StateConflictError(
-                f"session {self.id} has already started or ended ({self.state}); "
-                "it can no longer be changed",
-                rule=rule,
-            )
+            raise refusal("session_not_changeable", rule=rule, session=self.id,
+                          state=str(self.state))
 
 
 @attrs.frozen(kw_only=True)
@@ -353,7 +350,5 @@ class MemberStats:
 
 def check_score(name: str, value: object, low: int, high: int) -> int:
     if type(value) is not int or not low <= value <= high:
-        raise InvalidInputError(
-            f"{name} is a whole score from {low} to {high}, got {value!r}", rule="BOOK-41"
-        )
+        raise refusal("score_invalid", field=name, low=low, high=high, got=shown(value))
     return value

@@ -1,13 +1,16 @@
 """Every way a command can be refused.
 
 One root, :class:`SkilltrocError`. Each subclass has a stable ``code`` that hosts and
-scenario files match on, the rule ID it enforces (``rule``; a raise may name a more
-precise rule than the class default) and a message a person understands, with the
-numbers involved. A command that raises changes nothing.
+scenario files match on and an ``http_status`` a web host may answer with. Each refusal
+the library gives is one entry of :mod:`skilltroc_core.refusals` (its ``key``): it names
+the rule the refusal enforces (``rule``), and its message, in English or French, is
+rendered from its templates and the values in ``facts``. A command that raises changes
+nothing. docs/errors.md lists every code, its refusals and their messages.
 """
 
 from __future__ import annotations
 
+import gettext
 from typing import Any, ClassVar
 
 __all__ = [
@@ -57,20 +60,43 @@ __all__ = [
 class SkilltrocError(Exception):
     """Root of every error the library raises on purpose.
 
-    ``code`` is stable across versions; ``rule`` is the RULES.md ID the refusal enforces
-    (``None`` for platform requirements that no rule numbers, such as aware datetimes);
-    ``facts`` carries the values a host may want to show (amounts, ids, instants).
+    ``code`` is stable across versions; ``key`` names the refusal in
+    :mod:`skilltroc_core.refusals` (``None`` for an error a host made itself); ``rule``
+    is the rule ID the refusal enforces (``None`` for platform requirements that no rule
+    numbers, such as aware datetimes); ``facts`` carries the values the message is built
+    from (amounts, limits, ids, states, instants), for a host to show its own way;
+    ``message`` is the English text, :meth:`message_in` the text in another language.
     """
 
     code: ClassVar[str] = "skilltroc_error"
+    #: what a web host may answer with (docs/errors.md lists them)
+    http_status: ClassVar[int] = 400
     default_rule: ClassVar[str | None] = None
     retryable: ClassVar[bool] = False
 
-    def __init__(self, message: str, *, rule: str | None = None, **facts: Any) -> None:
+    def __init__(self, message: str, *, rule: str | None = None, key: str | None = None,
+                 **facts: Any) -> None:
         super().__init__(message)
         self.message = message
+        self.key = key
         self.rule = rule if rule is not None else self.default_rule
         self.facts: dict[str, Any] = facts
+
+    def message_in(self, language: str,
+                   translations: gettext.NullTranslations | None = None) -> str:
+        """The message in ``language`` ("en" or "fr", see ``refusals.LANGUAGES``).
+
+        A host with its own translations passes them as gettext ``translations``
+        (message context = the refusal's ``key``, message id = its English template):
+        a template they lack falls back to the built-in text. An error a host made
+        itself (no ``key``) and a language the library lacks give the English message.
+        """
+        if self.key is None:
+            return self.message
+        # the catalogue imports this module: read it when a message is asked for
+        from skilltroc_core.refusals import render  # noqa: PLC0415
+
+        return render(self.key, self.facts, language, translations)
 
     def __str__(self) -> str:
         where = f" [{self.rule}]" if self.rule else ""
@@ -81,6 +107,7 @@ class InvalidInputError(SkilltrocError):
     """A value of the right type but out of its allowed range or shape."""
 
     code = "invalid_input"
+    http_status = 422
 
 
 class InvalidAmountError(InvalidInputError):
@@ -104,6 +131,7 @@ class TimeWentBackwardsError(InvalidInputError):
     works again once the clock has caught up (or is set right)."""
 
     code = "time_went_backwards"
+    http_status = 503
     default_rule = "STAR-5"
 
 
@@ -111,6 +139,7 @@ class NotFoundError(SkilltrocError):
     """An id that names nothing the library knows."""
 
     code = "not_found"
+    http_status = 404
 
 
 class UnknownAccountError(NotFoundError):
@@ -131,18 +160,21 @@ class AlreadyExistsError(SkilltrocError):
     """Something was created twice under the same id or unique key."""
 
     code = "already_exists"
+    http_status = 409
 
 
 class NotAllowedError(SkilltrocError):
     """The acting member may not do this (wrong actor, deactivated account, ...)."""
 
     code = "not_allowed"
+    http_status = 403
 
 
 class StateConflictError(SkilltrocError):
     """The thing is not in a state that allows this command."""
 
     code = "state_conflict"
+    http_status = 409
 
 
 class DeadlinePassedError(StateConflictError):
@@ -155,6 +187,7 @@ class InsufficientStarsError(SkilltrocError):
     """The member does not have enough available stars (STAR-4)."""
 
     code = "insufficient_stars"
+    http_status = 409
     default_rule = "STAR-4"
 
 
@@ -176,6 +209,7 @@ class IdempotencyConflictError(SkilltrocError):
     """An idempotency key was reused with other arguments (STAR-2)."""
 
     code = "idempotency_conflict"
+    http_status = 422
     default_rule = "STAR-2"
 
 
@@ -190,11 +224,12 @@ class ConcurrencyError(SkilltrocError):
     """
 
     code = "concurrency_conflict"
+    http_status = 503
     retryable = True
 
-    def __init__(self, message: str, *, rule: str | None = None,
+    def __init__(self, message: str, *, rule: str | None = None, key: str | None = None,
                  nothing_written: bool = True, **facts: Any) -> None:
-        super().__init__(message, rule=rule, **facts)
+        super().__init__(message, rule=rule, key=key, **facts)
         self.nothing_written = nothing_written
 
 
@@ -202,6 +237,7 @@ class StoreError(SkilltrocError):
     """The store cannot be used: not a database, another program's, or unreachable."""
 
     code = "store_error"
+    http_status = 503
 
 
 class ConfigurationError(SkilltrocError):
@@ -209,18 +245,21 @@ class ConfigurationError(SkilltrocError):
     its data): raised when the service is built or first needs the setting."""
 
     code = "configuration"
+    http_status = 500
 
 
 class SchemaTooNewError(StoreError):
     """The store was written by a newer version of the library."""
 
     code = "schema_too_new"
+    http_status = 500
 
 
 class InvariantViolationError(SkilltrocError):
     """A ledger invariant does not hold: a bug, never a user mistake (STAR-6)."""
 
     code = "invariant_violated"
+    http_status = 500
     default_rule = "STAR-6"
 
 
@@ -274,6 +313,7 @@ class ProviderAccountError(NotAllowedError):
 
 class WrongPasswordError(NotAllowedError):
     code = "wrong_password"
+    http_status = 401
     default_rule = "ACC-5"
 
 
@@ -361,3 +401,4 @@ class ScenarioFormatError(SkilltrocError):
     all."""
 
     code = "scenario_malformed"
+    http_status = 400

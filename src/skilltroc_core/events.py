@@ -15,8 +15,8 @@ from typing import TypeAlias
 
 import attrs
 
-from .errors import InvalidInputError
 from .instants import UTC, require_aware
+from .refusals import refusal, shown
 
 __all__ = [
     "MEMBER_FACTS", "NOTIFICATION_RULES", "FactValue", "Notification", "iso_text", "notification",
@@ -197,5 +197,5 @@ def stored_notification(
 def _rule_of(event: str) -> str:
     rule = NOTIFICATION_RULES.get(event)
     if rule is None:
-        raise InvalidInputError(f"{event!r} is not a notification the rules define")
+        raise refusal("unknown_notification", event=shown(event))
     return rule

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import attrs
 
-from .errors import IdempotencyConflictError
+from .refusals import refusal
 
 __all__ = ["IdempotencyRecord", "Remembered", "first_result"]
 
@@ -60,8 +60,6 @@ def first_result(record: Remembered | None, key: str, operation: str, fingerprin
         return None
     if record.operation != operation or (
             record.fingerprint != fingerprint and record.fingerprint not in also):
-        raise IdempotencyConflictError(
-            f"idempotency key {key!r} was already used for another call; it cannot be "
-            f"reused for {operation}({fingerprint if call is None else call})",
-            rule=rule, key=key)
+        raise refusal("idempotency_key_reused", rule=rule, key=key,
+                      call=f"{operation}({fingerprint if call is None else call})")
     return record.result

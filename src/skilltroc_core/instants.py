@@ -14,7 +14,8 @@ from functools import cache
 
 from dateutil import tz as dateutil_tz
 
-from .errors import InvalidInputError, NaiveDatetimeError, SkilltrocError
+from .errors import SkilltrocError
+from .refusals import refusal, shown
 
 __all__ = [
     "UTC", "add_calendar_days", "instant_text", "later", "parse_instant", "require_aware",
@@ -47,24 +48,21 @@ def require_aware(instant: object, what: str = "instant", rule: str | None = Non
     valid offset (24 hours or more, not a ``timedelta``, or an error of its own).
     """
     if not isinstance(instant, datetime):
-        raise NaiveDatetimeError(
-            f"{what} must be a timezone-aware datetime, got {type(instant).__name__}")
+        raise refusal("naive_datetime", rule=rule, field=what, got=type(instant).__name__)
     if instant.tzinfo is UTC:
         return instant
     try:
         if instant.utcoffset() is None:
-            raise NaiveDatetimeError(f"{what} {_wall(instant)} has no time zone")
+            raise refusal("naive_datetime", rule=rule, field=what, got=_wall(instant))
         return instant.astimezone(UTC)
     except OverflowError as exc:  # e.g. 0001-01-01 00:00 at +05:00 is before year 1 in UTC
-        raise InvalidInputError(
-            f"{what} {_wall(instant)} is out of range: in UTC it falls outside years 1 to "
-            "9999", rule=rule) from exc
+        raise refusal("instant_out_of_range", rule=rule, field=what,
+                      wall=_wall(instant)) from exc
     except SkilltrocError:
         raise
     except Exception as exc:  # a host's tzinfo: any error of its own is bad input
-        raise InvalidInputError(
-            f"{what} {_wall(instant)} has a time zone that gives no valid UTC offset "
-            f"({type(exc).__name__}: {exc})", rule=rule) from exc
+        raise refusal("instant_bad_offset", rule=rule, field=what,
+                      wall=_wall(instant)) from exc
 
 
 def _wall(instant: datetime) -> str:
@@ -91,10 +89,8 @@ def later(instant: datetime, delta: timedelta, what: str = "instant",
         raise _too_far(instant, what, rule) from exc
 
 
-def _too_far(instant: datetime, what: str, rule: str | None) -> InvalidInputError:
-    return InvalidInputError(
-        f"{what} {instant.isoformat()} is too close to the end of year 9999: a deadline "
-        "after it cannot be represented", rule=rule, instant=instant)
+def _too_far(instant: datetime, what: str, rule: str | None) -> SkilltrocError:
+    return refusal("instant_too_late", rule=rule, field=what, instant=instant)
 
 
 @cache
@@ -103,7 +99,7 @@ def time_zone(name: str) -> tzinfo:
     # gettz("") is the machine's local zone, never a platform zone: refuse blank names.
     zone = dateutil_tz.gettz(name) if isinstance(name, str) and name.strip() else None
     if zone is None:
-        raise InvalidInputError(f"unknown time zone {name!r}")
+        raise refusal("unknown_time_zone", zone=shown(name))
     return zone
 
 
@@ -114,9 +110,7 @@ def to_local(instant: datetime, zone_name: str) -> datetime:
     try:
         return utc.astimezone(time_zone(zone_name))
     except (OverflowError, ValueError) as exc:
-        raise InvalidInputError(
-            f"instant {utc.isoformat()} cannot be shown in {zone_name}: it falls outside "
-            "years 1 to 9999 there") from exc
+        raise refusal("instant_not_shown_in_zone", instant=utc, zone=zone_name) from exc
 
 
 def add_calendar_days(instant: datetime, days: int, zone_name: str, *,
@@ -135,7 +129,7 @@ def add_calendar_days(instant: datetime, days: int, zone_name: str, *,
     with ``rule``.
     """
     if isinstance(days, bool) or not isinstance(days, int):
-        raise InvalidInputError(f"days must be a whole number, got {days!r}", rule=rule)
+        raise refusal("days_not_whole", rule=rule, got=shown(days))
     zone = time_zone(zone_name)
     utc = require_aware(instant, what, rule)
     if days == 0:
@@ -147,7 +141,5 @@ def add_calendar_days(instant: datetime, days: int, zone_name: str, *,
         target = dateutil_tz.resolve_imaginary(wall.replace(tzinfo=zone, fold=0))
         return require_aware(target, what, rule)
     except (OverflowError, ValueError) as exc:  # past 9999 or before year 1, here or in UTC
-        raise InvalidInputError(
-            f"{what} {utc.isoformat()} is too close to the edge of the calendar: moved by "
-            f"{days} calendar days in {zone_name}, it falls outside years 1 to 9999",
-            rule=rule, instant=utc, days=days) from exc
+        raise refusal("calendar_edge", rule=rule, field=what, instant=utc, days=days,
+                      zone=zone_name) from exc

@@ -25,7 +25,7 @@ import hmac
 import secrets
 from collections.abc import Iterable
 
-from .errors import ConfigurationError
+from .refusals import refusal
 
 __all__ = ["MIN_SECRET_BYTES", "HostKeys", "LinkPurpose"]
 
@@ -47,15 +47,12 @@ def _secret(value: object, what: str) -> bytes:
         try:
             value = bytes.fromhex(value)
         except ValueError:
-            raise ConfigurationError(
-                f"{what} given as text is hex (what `skilltroc secret new` prints); give "
-                "other keys as bytes") from None
+            raise refusal("secret_key_not_hex", field=what) from None
     if not isinstance(value, bytes):
-        raise ConfigurationError(f"{what} is bytes or hex text, not {type(value).__name__}")
+        raise refusal("secret_key_type", field=what, got=type(value).__name__)
     if len(value) < MIN_SECRET_BYTES:
-        raise ConfigurationError(
-            f"{what} has {len(value)} bytes; it needs at least {MIN_SECRET_BYTES} random "
-            "bytes (e.g. secrets.token_hex(32))")
+        raise refusal("secret_key_short", field=what, length=len(value),
+                      minimum=MIN_SECRET_BYTES)
     return value
 
 
@@ -70,7 +67,7 @@ class HostKeys:
 
     def __init__(self, current: object, previous: Iterable[object] = ()) -> None:
         if isinstance(previous, str | bytes) or not isinstance(previous, Iterable):
-            raise ConfigurationError("previous secret keys are a list of keys, newest first")
+            raise refusal("previous_keys_not_list")
         keys = [_secret(current, "the secret key")]
         keys += [_secret(key, "a previous secret key") for key in previous]
         self._keys: tuple[bytes, ...] = tuple(dict.fromkeys(keys))
@@ -112,9 +109,7 @@ class HostKeys:
         one by default), what the link is for, the member and the link's nonce."""
         key = self._current if key_id is None else self._ids.get(key_id)
         if key is None:
-            raise ConfigurationError(
-                "this link was made with a secret key the service no longer has: add it "
-                "back to previous_secret_keys, or ask the member to request a new link")
+            raise refusal("link_key_retired")
         derived = _mac(_mac(key, b"skilltroc link tokens"),
                        f"{purpose}\n{member_id}\n{nonce}".encode())
         return base64.urlsafe_b64encode(derived).decode("ascii").rstrip("=")

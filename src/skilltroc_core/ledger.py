@@ -32,19 +32,9 @@ from typing import NamedTuple, NoReturn, Protocol
 
 import attrs
 
-from .errors import (
-    AlreadyExistsError,
-    FloorBreachError,
-    HoldAlreadyEndedError,
-    InsufficientStarsError,
-    InvalidAmountError,
-    InvalidInputError,
-    InvariantViolationError,
-    UnknownAccountError,
-    UnknownHoldError,
-)
 from .idempotency import IdempotencyRecord, first_result
 from .instants import require_aware
+from .refusals import refusal, shown
 
 __all__ = [
     "AD_SPEND",
@@ -435,8 +425,7 @@ PLATFORM = "platform:"
 
 
 def refuse_platform_balance(account: str) -> NoReturn:
-    raise InvalidInputError(
-        f"{account} is a platform account: its balance moves with transfers only")
+    raise refusal("platform_account_balance", account=account)
 
 
 def refuse_debit(
@@ -449,15 +438,10 @@ def refuse_debit(
     GIFT-1); otherwise it is :class:`InsufficientStarsError` (STAR-4).
     """
     if floor:
-        raise FloorBreachError(
-            f"{who} has {available} stars and must keep at least {floor}: "
-            f"at most {max(available - floor, 0)} can go, not {amount}",
-            rule=rule, available=available, amount=amount, floor=floor, **facts,
-        )
-    raise InsufficientStarsError(
-        f"{who} has {available} stars available; {amount} are needed",
-        rule=rule, available=available, amount=amount, **facts,
-    )
+        raise refusal("floor_breach", rule=rule, member=who, available=available,
+                      amount=amount, floor=floor, spendable=max(available - floor, 0))
+    raise refusal("insufficient_stars", rule=rule, member=who, available=available,
+                  amount=amount)
 
 
 #: The largest amount one movement may carry (DECISION, STAR-4): SQL stores keep stars
@@ -468,25 +452,21 @@ MAX_STARS = 10**12
 
 def _stars(amount: object) -> int:
     if type(amount) is not int or amount <= 0:
-        raise InvalidAmountError(
-            f"an amount must be a whole number of stars greater than zero, got {amount!r}",
-            amount=amount,
-        )
-    return at_most_max_stars(amount, "an amount")
+        raise refusal("amount_not_whole", got=shown(amount))
+    return at_most_max_stars(amount)
 
 
-def at_most_max_stars(stars: int, what: str) -> int:
+def at_most_max_stars(stars: int) -> int:
     """``stars``, unless it is above :data:`MAX_STARS` (refused, STAR-4): what a service
     command checks before anything else, for the amount it will move."""
     if stars > MAX_STARS:
-        raise InvalidAmountError(f"{what} is at most {MAX_STARS} stars, got {stars}",
-                                 rule="STAR-4", amount=stars, maximum=MAX_STARS)
+        raise refusal("amount_too_large", amount=stars, maximum=MAX_STARS)
     return stars
 
 
 def _text(value: object, what: str) -> str:
     if type(value) is not str or not value:
-        raise InvalidInputError(f"{what} must be a non-empty string, got {value!r}")
+        raise refusal("ledger_text_missing", field=what, got=shown(value))
     return value
 
 
@@ -501,9 +481,9 @@ class Ledger:
         """Create ``member``'s wallet with zero stars."""
         _text(member, "member id")
         if member.startswith("platform:"):
-            raise InvalidInputError(f"{member!r}: member ids may not start with 'platform:'")
+            raise refusal("platform_member_id", member=member)
         if self.book.balance(member) is not None:
-            raise AlreadyExistsError(f"{member} already has a wallet", rule="STAR-6")
+            raise refusal("wallet_exists", member=member)
         self.book.set_balance(member, _ZERO)
 
     def has_wallet(self, member: str) -> bool:
@@ -515,7 +495,7 @@ class Ledger:
         if found is None:
             if account in SYSTEM_ACCOUNTS:
                 return _ZERO
-            raise UnknownAccountError(f"no account {account!r}", account=account)
+            raise refusal("unknown_account", account=account)
         return found
 
     def available(self, member: str) -> int:
@@ -543,13 +523,13 @@ class Ledger:
         """The transfer with sequence number ``seq``."""
         found = self.book.transfer(seq) if type(seq) is int else None
         if found is None:
-            raise InvalidInputError(f"no transfer {seq!r}", rule="STAR-5")
+            raise refusal("unknown_transfer", seq=shown(seq))
         return found
 
     def _replayed_transfer(self, seq: str) -> Transfer:
         found = self.book.transfer(int(seq))
         if found is None:  # pragma: no cover - a book that lost a transfer is corrupt
-            raise InvariantViolationError(f"idempotency record names missing transfer {seq}")
+            raise refusal("replayed_record_missing", what="transfer", id=seq)
         return found
 
     # ------------------------------------------------------------------ transfers
@@ -572,19 +552,19 @@ class Ledger:
         """
         route = ROUTES.get(kind)
         if route is None or kind in _HOLD_KINDS:
-            raise InvalidInputError(f"{kind!r} transfers go through hold/post/void")
+            raise refusal("transfer_kind_is_hold", kind=str(kind))
         if type(amount) is not int or not 0 < amount <= MAX_STARS:
             _stars(amount)
         at = require_aware(at)
         if type(reference) is not str or not reference:
             _text(reference, "reference")
         if type(keep_at_least) is not int or keep_at_least < 0:
-            raise InvalidAmountError("keep_at_least must be a whole number >= 0")
+            raise refusal("keep_at_least_invalid", got=shown(keep_at_least))
         route_debit, route_credit = route
         if route_debit not in (_WALLET, debit):
-            raise InvalidInputError(f"{kind} transfers are debited from {route_debit}")
+            raise refusal("transfer_wrong_debit", kind=str(kind), account=route_debit)
         if route_credit not in (_WALLET, credit):
-            raise InvalidInputError(f"{kind} transfers are credited to {route_credit}")
+            raise refusal("transfer_wrong_credit", kind=str(kind), account=route_credit)
         fingerprint = ""
         if key is not None:
             # repr of a tuple, not a comma join: ids and references may hold commas themselves.
@@ -638,10 +618,10 @@ class Ledger:
     def _account_for(self, account: str, route_side: str) -> Balance:
         """The balance of the member wallet ``account`` (the only side that is read)."""
         if type(account) is not str or account.startswith("platform:"):
-            raise InvalidInputError(f"{account!r} is not a member wallet")
+            raise refusal("not_a_wallet", account=account)
         found = self.book.balance(account)
         if found is None:
-            raise UnknownAccountError(f"no wallet for member {account!r}", account=account)
+            raise refusal("unknown_wallet", account=account)
         return found
 
     # ------------------------------------------------------------------ holds
@@ -665,15 +645,15 @@ class Ledger:
             if replayed is not None:
                 found = book.hold(replayed)
                 if found is None:  # pragma: no cover - corrupt book
-                    raise InvariantViolationError(f"idempotency key names missing hold {replayed}")
+                    raise refusal("replayed_record_missing", what="hold", id=replayed)
                 return found
         wallet = book.balance(member)
         if wallet is None or member.startswith("platform:"):
             wallet = self._account_for(member, _WALLET)
         if book.hold(hold_id) is not None:
-            raise AlreadyExistsError(f"a hold {hold_id!r} already exists", rule="REFUND-5")
+            raise refusal("hold_exists", hold_id=hold_id)
         if wallet.available < amount:
-            refuse_debit(member, wallet.available, amount, account=member)
+            refuse_debit(member, wallet.available, amount)
 
         seq = book.next_seq()
         record = _new(Transfer, (seq, member, HOLDS, amount, _HOLD, reference, at, hold_id, None))
@@ -694,7 +674,7 @@ class Ledger:
     def get_hold(self, hold_id: str) -> Hold:
         found = self.book.hold(hold_id)
         if found is None:
-            raise UnknownHoldError(f"no hold {hold_id!r}", hold_id=hold_id)
+            raise refusal("unknown_hold", hold_id=shown(hold_id))
         return found
 
     def post(
@@ -716,7 +696,7 @@ class Ledger:
         if payee_balance is None or payee.startswith("platform:"):
             payee_balance = self._account_for(payee, _WALLET)
         if payee == hold.member:
-            raise InvalidInputError(f"hold {hold_id} cannot be paid to its own member")
+            raise refusal("hold_paid_to_its_member", hold_id=hold_id)
         member, amount, reference = hold.member, hold.amount, hold.reference
         member_balance = book.balance(member) or _ZERO
         seq = book.next_seq()
@@ -748,7 +728,7 @@ class Ledger:
         """End an open hold by giving all of it back to its member, for ``reason``."""
         at = require_aware(at)
         if not isinstance(reason, VoidReason):
-            raise InvalidInputError(f"{reason!r} is not a void reason")
+            raise refusal("void_reason_unknown", got=shown(reason))
         fingerprint = ""
         if key is not None:
             fingerprint = f"{hold_id},{reason}"
@@ -780,12 +760,9 @@ class Ledger:
     def _open_hold(self, hold_id: str) -> Hold:
         hold = self.book.hold(hold_id)
         if hold is None:
-            raise UnknownHoldError(f"no hold {hold_id!r}", hold_id=hold_id)
+            raise refusal("unknown_hold", hold_id=shown(hold_id))
         if hold.state is not _OPEN_STATE:
-            raise HoldAlreadyEndedError(
-                f"hold {hold_id} already ended ({hold.state}); a hold ends exactly once",
-                hold_id=hold_id, state=str(hold.state),
-            )
+            raise refusal("hold_already_ended", hold_id=hold_id, state=str(hold.state))
         return hold
 
     # ------------------------------------------------------------------ reading
@@ -795,7 +772,7 @@ class Ledger:
         """A page of ``member``'s statement, oldest first, with running balances."""
         self._account_for(member, _WALLET)
         if type(offset) is not int or offset < 0 or type(limit) is not int or limit < 1:
-            raise InvalidInputError("a statement page needs offset >= 0 and limit >= 1")
+            raise refusal("statement_page_invalid", offset=shown(offset), limit=shown(limit))
         total = self.book.line_count(member)
         # Past the end there is nothing to read (and no huge number to bind in SQL).
         lines = tuple(self.book.lines(member, offset, min(limit, total - offset))
@@ -957,7 +934,5 @@ def check_invariants(book: LedgerBook, *, deep: bool = False) -> None:
         broken = tuple(sorted({invariant for invariant, _ in problems},
                               key=list(Invariant).index))
         messages = [message for _, message in problems]
-        raise InvariantViolationError(
-            "ledger invariants broken: " + "; ".join(messages),
-            rule=INVARIANT_RULES[broken[0]], broken=broken, problems=messages,
-        )
+        raise refusal("ledger_invariants_broken", rule=INVARIANT_RULES[broken[0]],
+                      broken=broken, problems=messages)

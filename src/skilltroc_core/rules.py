@@ -13,8 +13,8 @@ from typing import Any
 
 import attrs
 
-from .errors import InvalidInputError
 from .instants import add_calendar_days, time_zone
+from .refusals import refusal, shown
 
 __all__ = ["DEFAULT_POLICY", "Policy", "PolicyField", "policy_fields"]
 
@@ -25,7 +25,8 @@ def _rule(default: Any, rule: str, seed: str, doc: str) -> Any:
 
 def _positive(instance: Policy, attribute: attrs.Attribute[Any], value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidInputError(f"policy {attribute.name} must be a whole number >= 0")
+        raise refusal("policy_not_whole", rule=attribute.metadata.get("rule"),
+                      field=attribute.name, got=shown(value))
 
 
 #: what a professional's profile is made of (accounts.Profile's fields and the category)
@@ -210,30 +211,30 @@ class Policy:
                     field.type == "timedelta | None" and value is not None)) and (
                 not isinstance(value, timedelta) or value < timedelta(0)
             ):
-                raise InvalidInputError(f"policy {field.name} must be a duration >= 0")
+                raise refusal("policy_not_duration", rule=field.metadata.get("rule"),
+                              field=field.name, got=shown(value))
         required = self.profile_required_fields
         if not isinstance(required, tuple) or not all(
             isinstance(name, str) and name in _PROFILE_FIELDS for name in required
         ):
-            raise InvalidInputError(
-                "policy profile_required_fields is a tuple of profile fields among "
-                f"{', '.join(sorted(_PROFILE_FIELDS))}")
+            raise refusal("policy_profile_fields", allowed=sorted(_PROFILE_FIELDS))
         if self.level_experienced_above < self.level_intermediate_from:
-            raise InvalidInputError("policy level thresholds are out of order")
-        if self.feed_page_size < 1:
-            raise InvalidInputError("policy feed_page_size must be at least 1")
-        if not 1 <= self.statement_page_size <= self.statement_page_limit:
-            raise InvalidInputError(
-                "policy statement_page_size must be from 1 to statement_page_limit")
-        if not 1 <= self.catalogue_page_size <= self.catalogue_page_limit:
-            raise InvalidInputError(
-                "policy catalogue_page_size must be from 1 to catalogue_page_limit")
+            raise refusal("policy_levels_order", experienced=self.level_experienced_above,
+                          intermediate=self.level_intermediate_from)
+        for name, limit in (("feed_page_size", None),
+                            ("statement_page_size", self.statement_page_limit),
+                            ("catalogue_page_size", self.catalogue_page_limit)):
+            size = getattr(self, name)
+            rule = attrs.fields_dict(Policy)[name].metadata["rule"]
+            if limit is None and size < 1:
+                raise refusal("policy_below_one", rule=rule, field=name, got=size)
+            if limit is not None and not 1 <= size <= limit:
+                raise refusal("policy_page_size", rule=rule, field=name, limit=limit, got=size)
         if self.argon2_time_cost < 1 or self.argon2_parallelism < 1 or (
                 self.argon2_memory_kib < 8 * self.argon2_parallelism):
-            raise InvalidInputError(
-                "policy argon2 costs: at least 1 pass, 1 lane and 8 KiB of memory per lane")
+            raise refusal("policy_argon2_costs")
         if self.score_max <= self.score_min:
-            raise InvalidInputError("policy score range is empty")
+            raise refusal("policy_score_range", low=self.score_min, high=self.score_max)
 
     def add_days(self, instant: datetime, days: int, *, what: str = "instant",
                  rule: str | None = None) -> datetime:

@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 
 import attrs
 
-from .errors import StateConflictError
+from .refusals import refusal
 
 __all__ = ["Move", "TransitionTable", "transition"]
 
@@ -88,11 +88,9 @@ def transition(
     if move is None:
         allowed = sorted(m.trigger for m in table if m.source == state)
         subject = what or table.name
-        raise StateConflictError(
-            f"{subject} is {state}: '{trigger}' is not possible now"
-            + (f" (possible now: {', '.join(allowed)})" if allowed else ""),
-            rule=rule,
-            state=str(state),
-            trigger=trigger,
-        )
+        if allowed:
+            raise refusal("transition_not_allowed", rule=rule, subject=subject,
+                          state=str(state), trigger=trigger, allowed=allowed)
+        raise refusal("transition_from_final_state", rule=rule, subject=subject,
+                      state=str(state), trigger=trigger)
     return move.target

@@ -23,17 +23,17 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
 
 from .errors import (
-    InvalidInputError,
     InvalidVideoError,
     RightsNotAttestedError,
-    StateConflictError,
+    SkilltrocError,
 )
+from .refusals import refusal, shown
 from .rules import Policy
 from .statemachine import Move, TransitionTable, transition
 
@@ -93,8 +93,8 @@ class VideoSource:
         return None
 
 
-def _bad_video(raw: object, why: str) -> InvalidVideoError:
-    return InvalidVideoError(f"{raw!r} is not a YouTube video link: {why}", url=str(raw)[:200])
+def _bad_video(raw: object, key: str, **facts: Any) -> SkilltrocError:
+    return refusal(key, url=str(raw)[:200], **facts)
 
 
 def youtube_source(url: object) -> VideoSource:
@@ -107,19 +107,19 @@ def youtube_source(url: object) -> VideoSource:
     ``[A-Za-z0-9_-]``. Anything else is refused with :class:`InvalidVideoError`.
     """
     if not isinstance(url, str):
-        raise InvalidVideoError(f"a video link is text, got {type(url).__name__}")
+        raise refusal("video_link_not_text", got=type(url).__name__)
     text = url.strip()
     if not text or len(text) > _MAX_URL or any(c.isspace() or ord(c) < 32 for c in text):
-        raise _bad_video(url, "empty, too long, or with spaces")
+        raise _bad_video(url, "video_link_shape")
     try:
         parts = urlsplit(text)
         port = parts.port
     except ValueError as exc:
-        raise _bad_video(url, "malformed") from exc
+        raise _bad_video(url, "video_link_malformed") from exc
     if parts.scheme.lower() not in ("http", "https"):
-        raise _bad_video(url, "it must start with https://")
+        raise _bad_video(url, "video_link_scheme")
     if parts.username is not None or parts.password is not None or port is not None:
-        raise _bad_video(url, "unexpected credentials or port")
+        raise _bad_video(url, "video_link_credentials")
     host = (parts.hostname or "").lower()
     path = parts.path
     segments = [s for s in path.split("/") if s]
@@ -129,7 +129,7 @@ def youtube_source(url: object) -> VideoSource:
     elif host in _WATCH_HOSTS and path.rstrip("/") == "/watch":
         values = parse_qs(parts.query, keep_blank_values=True).get("v", [])
         if len(values) != 1:
-            raise _bad_video(url, "a watch link needs exactly one v= parameter")
+            raise _bad_video(url, "video_link_watch_parameter")
         video = values[0]
     elif len(segments) == 2 and (
         (host in _WATCH_HOSTS and segments[0] == "shorts")
@@ -137,21 +137,19 @@ def youtube_source(url: object) -> VideoSource:
     ):
         video = segments[1]
     else:
-        raise _bad_video(url, "not a watch, youtu.be, shorts or embed link on YouTube")
+        raise _bad_video(url, "video_link_not_youtube")
     if not _VIDEO_ID.fullmatch(video):
-        raise _bad_video(url, f"the video id {video!r} is not 11 characters of A-Z a-z 0-9 _ -")
+        raise _bad_video(url, "video_id_invalid", video=shown(video))
     return VideoSource(kind=VideoKind.YOUTUBE, ref=video)
 
 
 def upload_source(reference: object) -> VideoSource:
     """An uploaded video, named by the host's storage reference (TUTO-1)."""
     if not isinstance(reference, str) or not reference.strip():
-        raise InvalidVideoError("an upload reference is non-empty text")
+        raise refusal("upload_reference_empty", got=shown(reference))
     ref = reference.strip()
     if len(ref) > _MAX_UPLOAD_REF or any(ord(c) < 32 for c in ref):
-        raise InvalidVideoError(
-            f"an upload reference has at most {_MAX_UPLOAD_REF} printable characters"
-        )
+        raise refusal("upload_reference_too_long", limit=_MAX_UPLOAD_REF)
     return VideoSource(kind=VideoKind.UPLOAD, ref=ref)
 
 
@@ -279,10 +277,7 @@ class ViewOutcome:
 def check_viewer(value: object, what: str = "viewer") -> str:
     """A viewer (member id or anonymous visitor id) or a view id: short non-empty text."""
     if not isinstance(value, str) or not value.strip() or len(value) > _MAX_VIEWER:
-        raise InvalidInputError(
-            f"a {what} is non-empty text of at most {_MAX_VIEWER} characters, got {value!r}",
-            rule="TUTO-4",
-        )
+        raise refusal("viewer_invalid", field=what, limit=_MAX_VIEWER, got=shown(value))
     return value
 
 
@@ -309,12 +304,9 @@ def record_view(
     check_viewer(viewer)
     check_viewer(view_id, "view id")
     if not tutorial.is_live:
-        raise StateConflictError(
-            f"tutorial {tutorial.id} was deleted: its views no longer count", rule="TUTO-1",
-            state=str(tutorial.state),
-        )
+        raise refusal("tutorial_deleted", tutorial=tutorial.id, state=str(tutorial.state))
     if history.id != tutorial.history:
-        raise InvalidInputError(f"history {history.id} is not tutorial {tutorial.id}'s")
+        raise refusal("history_mismatch", history=history.id, tutorial=tutorial.id)
     if viewer == tutorial.publisher:
         return ViewOutcome(verdict=ViewVerdict.OWN_VIEW, view_id=view_id, tutorial=tutorial,
                            history=history)

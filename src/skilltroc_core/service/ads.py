@@ -128,7 +128,7 @@ class AdService(Area):
                 f"{member.display} is an individual: only professionals launch ad campaigns"
             )
         member.require_complete_profile(
-            "launching ad campaigns", self.policy.profile_required_fields)
+            "profile_incomplete_for_campaigns", self.policy.profile_required_fields)
         return member
 
     def _own_campaign(self, tx: Tx, member: Member, campaign_id: object, rule: str

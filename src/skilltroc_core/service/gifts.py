@@ -46,7 +46,7 @@ class GiftService(Area):
                 f"a gift is a whole number of stars, at least {policy.min_gift}; got {stars!r}",
                 rule="GIFT-1",
             )
-        at_most_max_stars(stars, "a gift")
+        at_most_max_stars(stars)
         address = normalize_email(to_email, policy)
         with self.command() as tx:
             sender = tx.actor(member_id, "GIFT-1")

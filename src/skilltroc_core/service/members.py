@@ -175,7 +175,7 @@ class MemberService(Area):
             raise InvalidAmountError(
                 f"a purchase is a whole number of stars, at least 1, got {stars!r}",
                 rule="STAR-2")
-        at_most_max_stars(stars, "a purchase")
+        at_most_max_stars(stars)
         reference = checked_text(payment_reference, "payment reference", 200, "STAR-2")
         with self.command() as tx:
             key = f"purchase:{reference}"

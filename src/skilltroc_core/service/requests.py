@@ -91,7 +91,7 @@ class RequestService(Area):
                     f"{member.display} already has a live request ({duplicate[0].id}) here",
                     rule="BOOK-4",
                 )
-            amount = at_most_max_stars(workshop.cost * seats, "a request")
+            amount = at_most_max_stars(workshop.cost * seats)
             if amount:
                 tx.require_stars(member, amount, rule="BOOK-11")
             registration_id = tx.new_id("req")

@@ -198,7 +198,7 @@ class TutorialService(Area):
         with self.command() as tx:
             member = tx.actor(member_id, "TUTO-1")
             member.require_complete_profile(
-                "publishing tutorials", self.policy.profile_required_fields)
+                "profile_incomplete_for_tutorials", self.policy.profile_required_fields)
             tutorial_id = tx.new_id("tuto")
             tutorial = self._claim_video(tx, Tutorial(
                 id=tutorial_id, publisher=member.id, title=title, domain=domain,

@@ -100,7 +100,7 @@ class WorkshopService(Area):
         with self.command() as tx:
             member = tx.actor(member_id, "BOOK-1")
             member.require_complete_profile(
-                "creating workshops", self.policy.profile_required_fields)
+                "profile_incomplete_for_workshops", self.policy.profile_required_fields)
             workshop_id = tx.new_id("ws")
             tx.put(kinds.WORKSHOPS, workshop_id, Workshop(
                 id=workshop_id, organizer=member.id, title=title, description=description,

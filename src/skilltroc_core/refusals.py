@@ -1,0 +1,520 @@
+"""Every refusal the library gives, and the catalogue of error codes built from them.
+
+A refusal is one way a command can be refused: a stable ``key``, the error class (and so
+the ``code`` hosts match on and the HTTP status), the rules it may cite, and its message
+in English and in French, as templates filled from the error's ``facts``. Code raises
+``refusal(key, **facts)``; the message a person reads is rendered from the template, so
+a host may show the facts its own way or ask for the text in French
+(``error.message_in("fr")``). :func:`error_codes` gathers, for each code, its class,
+HTTP status, rules and refusals: docs/errors.md is written from it.
+
+Facts are plain values (text, numbers, instants, lists of text), never a password, a
+token, a hash or an email address. In a template, ``{name}`` is a fact; a list shows
+as its items joined by commas.
+"""
+
+from __future__ import annotations
+
+import gettext
+import string
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from skilltroc_core import errors as e
+from skilltroc_core.errors import SkilltrocError
+
+__all__ = [
+    "LANGUAGES",
+    "REFUSALS",
+    "ErrorCode",
+    "Refusal",
+    "error_codes",
+    "refusal",
+    "render",
+    "shown",
+]
+
+#: the languages every refusal is written in; the first is the default
+LANGUAGES = ("en", "fr")
+
+
+@attrs.frozen
+class Refusal:
+    """One way a command can be refused: its key, class, rules and messages."""
+
+    key: str
+    error: type[SkilltrocError]
+    #: the rules this refusal may cite, the default first; () for a platform requirement
+    rules: tuple[str, ...]
+    en: str
+    fr: str
+    #: a check of one field that several commands share (a text's length, an instant):
+    #: it cites the rule of the field checked, which the caller names
+    per_field: bool = False
+
+    @property
+    def code(self) -> str:
+        return self.error.code
+
+    def template(self, language: str) -> str:
+        return self.fr if language == "fr" else self.en
+
+    def fields(self) -> frozenset[str]:
+        """The facts its templates use (both languages use the same ones)."""
+        return frozenset(name for _, name, _, _ in string.Formatter().parse(self.en)
+                         if name)
+
+
+class _Formatter(string.Formatter):
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if isinstance(value, datetime) and not format_spec:
+            return value.isoformat()
+        if isinstance(value, (list, tuple)) and not format_spec:
+            return ", ".join(str(item) for item in value)
+        return str(super().format_field(value, format_spec))
+
+
+_FORMATTER = _Formatter()
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A bad value as a message shows it: its repr, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def refusal(key: str, /, *, rule: str | None = None, **facts: Any) -> SkilltrocError:
+    """The error for refusal ``key``, its English message filled from ``facts``.
+
+    ``rule`` picks one of the refusal's rules when it lists several (a generic check
+    used by several rules); by default the first.
+    """
+    entry = REFUSALS[key]
+    if rule is None:
+        rule = entry.rules[0] if entry.rules else None
+    elif rule not in entry.rules and not entry.per_field:
+        raise AssertionError(f"refusal {key!r} does not cite {rule}")
+    message = _FORMATTER.vformat(entry.en, (), facts)
+    return entry.error(message, rule=rule, key=key, **facts)
+
+
+def render(key: str, facts: Mapping[str, Any], language: str,
+           translations: gettext.NullTranslations | None = None) -> str:
+    """Refusal ``key``'s message in ``language``, filled from ``facts``."""
+    entry = REFUSALS[key]
+    template = entry.template(language)
+    if translations is not None:
+        template = translations.pgettext(key, entry.en)
+    return _FORMATTER.vformat(template, (), dict(facts))
+
+
+@attrs.frozen
+class ErrorCode:
+    """One error code: its class, where it sits, its HTTP status, rules and refusals."""
+
+    code: str
+    error: type[SkilltrocError]
+    #: the code of the class it specializes (None for the root)
+    parent: str | None
+    http_status: int
+    rules: tuple[str, ...]
+    refusals: tuple[Refusal, ...]
+
+
+def error_codes() -> tuple[ErrorCode, ...]:
+    """Every error code, parents before children, with the refusals that raise it."""
+    classes = [getattr(e, name) for name in e.__all__]
+    ordered: list[type[SkilltrocError]] = []
+
+    def visit(cls: type[SkilltrocError]) -> None:
+        ordered.append(cls)
+        for child in sorted((c for c in classes if c.__bases__[0] is cls),
+                            key=lambda c: c.code):
+            visit(child)
+
+    visit(SkilltrocError)
+    codes = []
+    for cls in ordered:
+        own = tuple(r for r in REFUSALS.values() if r.error is cls)
+        rules = tuple(sorted({rule for r in own for rule in r.rules}, key=_rule_order))
+        parent = cls.__bases__[0]
+        codes.append(ErrorCode(
+            code=cls.code, error=cls,
+            parent=parent.code if issubclass(parent, SkilltrocError) else None,
+            http_status=cls.http_status, rules=rules, refusals=own))
+    return tuple(codes)
+
+
+def _rule_order(rule: str) -> tuple[str, int]:
+    family, _, number = rule.rpartition("-")
+    return family, int(number)
+
+
+def _catalogue(*entries: Refusal | Iterable[Refusal]) -> Mapping[str, Refusal]:
+    found: dict[str, Refusal] = {}
+    for item in entries:
+        for entry in (item,) if isinstance(item, Refusal) else item:
+            if entry.key in found:
+                raise AssertionError(f"refusal {entry.key!r} is defined twice")
+            found[entry.key] = entry
+    return found
+
+
+def _r(key: str, error: type[SkilltrocError], rules: str | Sequence[str] | None,
+       en: str, fr: str, *, per_field: bool = False) -> Refusal:
+    cited = () if rules is None else (rules,) if isinstance(rules, str) else tuple(rules)
+    return Refusal(key=key, error=error, rules=cited, en=en, fr=fr, per_field=per_field)
+
+
+def _field(key: str, error: type[SkilltrocError], en: str, fr: str) -> Refusal:
+    return _r(key, error, None, en, fr, per_field=True)
+
+
+
+# Stars and the ledger (STAR, REFUND, GIFT-1) -------------------------------------------
+_STARS = (
+    _r("amount_not_whole", e.InvalidAmountError, "STAR-4",
+       "an amount is a whole number of stars greater than zero, not {got}",
+       "un montant est un nombre entier d'étoiles supérieur à zéro, pas {got}"),
+    _r("amount_too_large", e.InvalidAmountError, "STAR-4",
+       "one movement carries at most {maximum} stars, not {amount}",
+       "un mouvement porte au plus {maximum} étoiles, pas {amount}"),
+    _r("insufficient_stars", e.InsufficientStarsError, ("STAR-4", "BOOK-11", "AD-4", "AD-5"),
+       "{member} has {available} stars available; {amount} are needed",
+       "{member} a {available} étoiles disponibles ; il en faut {amount}"),
+    _r("floor_breach", e.FloorBreachError, "GIFT-1",
+       "{member} has {available} stars and must keep at least {floor}: at most {spendable} "
+       "can go, not {amount}",
+       "{member} a {available} étoiles et doit en garder au moins {floor} : {spendable} au "
+       "plus peuvent partir, pas {amount}"),
+    _r("keep_at_least_invalid", e.InvalidAmountError, "GIFT-1",
+       "the stars to keep are a whole number from 0, not {got}",
+       "les étoiles à garder sont un nombre entier à partir de 0, pas {got}"),
+    _r("platform_account_balance", e.InvalidInputError, "STAR-6",
+       "{account} is a platform account: its balance moves with transfers only",
+       "{account} est un compte de la plateforme : son solde ne bouge que par des virements"),
+    _r("ledger_text_missing", e.InvalidInputError, "STAR-5",
+       "{field} is non-empty text, not {got}",
+       "« {field} » est un texte non vide, pas {got}"),
+    _r("platform_member_id", e.InvalidInputError, "STAR-6",
+       "{member} cannot be a member id: member ids may not start with 'platform:'",
+       "{member} ne peut pas être un identifiant de membre : ils ne commencent pas par "
+       "« platform: »"),
+    _r("wallet_exists", e.AlreadyExistsError, "STAR-6",
+       "{member} already has a wallet", "{member} a déjà un portefeuille"),
+    _r("unknown_account", e.UnknownAccountError, "STAR-6",
+       "no account {account}", "aucun compte {account}"),
+    _r("not_a_wallet", e.InvalidInputError, "STAR-6",
+       "{account} is not a member's wallet", "{account} n'est pas le portefeuille d'un membre"),
+    _r("unknown_wallet", e.UnknownAccountError, "STAR-6",
+       "no wallet for member {account}", "aucun portefeuille pour le membre {account}"),
+    _r("unknown_transfer", e.InvalidInputError, "STAR-5",
+       "no transfer {seq}", "aucun virement {seq}"),
+    _r("transfer_kind_is_hold", e.InvalidInputError, "STAR-6",
+       "{kind} transfers go through hold, post and void",
+       "les virements {kind} passent par blocage, paiement et libération"),
+    _r("transfer_wrong_debit", e.InvalidInputError, "STAR-6",
+       "{kind} transfers are debited from {account}",
+       "les virements {kind} sont débités du compte {account}"),
+    _r("transfer_wrong_credit", e.InvalidInputError, "STAR-6",
+       "{kind} transfers are credited to {account}",
+       "les virements {kind} sont crédités sur le compte {account}"),
+    _r("hold_exists", e.AlreadyExistsError, "REFUND-5",
+       "a hold {hold_id} already exists", "un blocage {hold_id} existe déjà"),
+    _r("unknown_hold", e.UnknownHoldError, "REFUND-5",
+       "no hold {hold_id}", "aucun blocage {hold_id}"),
+    _r("hold_paid_to_its_member", e.InvalidInputError, "REFUND-5",
+       "hold {hold_id} cannot be paid to its own member",
+       "le blocage {hold_id} ne peut pas être payé à son propre membre"),
+    _r("void_reason_unknown", e.InvalidInputError, "REFUND-5",
+       "{got} is not a reason to release a hold",
+       "{got} n'est pas un motif de libération d'un blocage"),
+    _r("hold_already_ended", e.HoldAlreadyEndedError, "REFUND-5",
+       "hold {hold_id} already ended ({state}); a hold ends exactly once",
+       "le blocage {hold_id} est déjà terminé ({state}) ; un blocage se termine une seule "
+       "fois"),
+    _r("statement_page_invalid", e.InvalidInputError, "STAR-5",
+       "a statement page starts at 0 or later and holds at least 1 line",
+       "une page de relevé commence à 0 ou plus loin et tient au moins 1 ligne"),
+    _r("replayed_record_missing", e.InvariantViolationError, "STAR-6",
+       "an idempotency record names {what} {id}, which the ledger lacks",
+       "un enregistrement d'idempotence nomme {what} {id}, absent du registre"),
+    _r("ledger_invariants_broken", e.InvariantViolationError, ("STAR-6", "STAR-4", "REFUND-5"),
+       "ledger invariants broken: {problems}", "invariants du registre rompus : {problems}"),
+    _r("idempotency_key_reused", e.IdempotencyConflictError, "STAR-2",
+       "idempotency key {key} was already used for another call; it cannot be reused for "
+       "{call}",
+       "la clé d'idempotence {key} a déjà servi pour un autre appel ; elle ne peut pas "
+       "resservir pour {call}", per_field=True),
+)
+
+# Time (instants, time zones, calendar days) ----------------------------------------------
+_TIME = (
+    _field("naive_datetime", e.NaiveDatetimeError,
+           "{field} must be a timezone-aware datetime, not {got}",
+           "« {field} » doit être une date et heure avec fuseau horaire, pas {got}"),
+    _field("instant_out_of_range", e.InvalidInputError,
+           "{field} {wall} is out of range: in UTC it falls outside years 1 to 9999",
+           "« {field} » {wall} est hors limites : en UTC il tombe hors des années 1 à 9999"),
+    _field("instant_bad_offset", e.InvalidInputError,
+           "{field} {wall} has a time zone that gives no valid UTC offset",
+           "« {field} » {wall} a un fuseau horaire qui ne donne aucun décalage UTC valide"),
+    _field("instant_too_late", e.InvalidInputError,
+           "{field} {instant} is too close to the end of year 9999: a deadline after it "
+           "cannot be represented",
+           "« {field} » {instant} est trop proche de la fin de l'an 9999 : une échéance "
+           "après lui ne peut pas être représentée"),
+    _r("unknown_time_zone", e.InvalidInputError, None,
+       "unknown time zone {zone}", "fuseau horaire inconnu : {zone}"),
+    _r("instant_not_shown_in_zone", e.InvalidInputError, None,
+       "instant {instant} cannot be shown in {zone}: it falls outside years 1 to 9999 there",
+       "l'instant {instant} ne peut pas être montré dans le fuseau {zone} : il y tombe hors "
+       "des années 1 à 9999"),
+    _field("days_not_whole", e.InvalidInputError,
+           "days are a whole number, not {got}",
+           "les jours sont un nombre entier, pas {got}"),
+    _field("calendar_edge", e.InvalidInputError,
+           "{field} {instant} is too close to the edge of the calendar: moved by {days} "
+           "calendar days in {zone}, it falls outside years 1 to 9999",
+           "« {field} » {instant} est trop près du bord du calendrier : déplacé de {days} "
+           "jours dans le fuseau {zone}, il tombe hors des années 1 à 9999"),
+)
+
+# State machines ------------------------------------------------------------------------
+_STATES = (
+    _field("transition_not_allowed", e.StateConflictError,
+           "{subject} is {state}: {trigger!r} is not possible now (possible now: {allowed})",
+           "{subject} est dans l'état {state} : « {trigger} » n'est pas possible maintenant "
+           "(possible maintenant : {allowed})"),
+    _field("transition_from_final_state", e.StateConflictError,
+           "{subject} is {state}: {trigger!r} is not possible any more",
+           "{subject} est dans l'état {state} : « {trigger} » n'est plus possible"),
+)
+
+# Configuration (policy, secret keys) -----------------------------------------------------
+_CONFIGURATION = (
+    _field("policy_not_whole", e.InvalidInputError,
+           "policy {field} must be a whole number from 0, not {got}",
+           "la règle {field} doit être un nombre entier à partir de 0, pas {got}"),
+    _field("policy_not_duration", e.InvalidInputError,
+           "policy {field} must be a duration from 0, not {got}",
+           "la règle {field} doit être une durée à partir de 0, pas {got}"),
+    _r("policy_profile_fields", e.InvalidInputError, "PROF-6",
+       "policy profile_required_fields is a tuple of profile fields among {allowed}",
+       "la règle profile_required_fields est un tuple de champs du profil parmi {allowed}"),
+    _r("policy_levels_order", e.InvalidInputError, "PROF-5",
+       "policy level thresholds are out of order: experienced above {experienced}, "
+       "intermediate from {intermediate}",
+       "les seuils de niveau sont dans le désordre : confirmé au-delà de {experienced}, "
+       "intermédiaire à partir de {intermediate}"),
+    _field("policy_below_one", e.InvalidInputError,
+           "policy {field} must be at least 1, not {got}",
+           "la règle {field} doit valoir au moins 1, pas {got}"),
+    _field("policy_page_size", e.InvalidInputError,
+           "policy {field} must be from 1 to {limit}, not {got}",
+           "la règle {field} doit aller de 1 à {limit}, pas {got}"),
+    _r("policy_argon2_costs", e.InvalidInputError, "ACC-4",
+       "policy argon2 costs: at least 1 pass, 1 lane and 8 KiB of memory per lane",
+       "coûts argon2 de la politique : au moins 1 passe, 1 voie et 8 Kio de mémoire par voie"),
+    _r("policy_score_range", e.InvalidInputError, "BOOK-41",
+       "policy score range is empty: from {low} to {high}",
+       "l'échelle des notes de la politique est vide : de {low} à {high}"),
+    _r("secret_key_not_hex", e.ConfigurationError, "ACC-4",
+       "{field} given as text is hex (what `skilltroc secret new` prints); give other keys "
+       "as bytes",
+       "« {field} » donnée en texte s'écrit en hexadécimal (ce qu'affiche `skilltroc secret "
+       "new`) ; donnez les autres clés en octets"),
+    _r("secret_key_type", e.ConfigurationError, "ACC-4",
+       "{field} is bytes or hex text, not {got}",
+       "« {field} » est en octets ou en texte hexadécimal, pas {got}"),
+    _r("secret_key_short", e.ConfigurationError, "ACC-4",
+       "{field} has {length} bytes; it needs at least {minimum} random bytes (e.g. "
+       "secrets.token_hex(32))",
+       "« {field} » a {length} octets ; il en faut au moins {minimum} tirés au hasard (par "
+       "exemple secrets.token_hex(32))"),
+    _r("previous_keys_not_list", e.ConfigurationError, "ACC-4",
+       "previous secret keys are a list of keys, newest first",
+       "les anciennes clés secrètes sont une liste de clés, la plus récente d'abord"),
+    _r("previous_keys_without_current", e.ConfigurationError, "ACC-4",
+       "previous secret keys need a current one",
+       "les anciennes clés secrètes demandent une clé courante"),
+    _r("secret_key_needed", e.ConfigurationError, "ACC-4",
+       "a store that keeps its data needs the host's secret key: Skilltroc(store, clock, "
+       "secret_key=...) with at least 32 random bytes kept outside the store (see the "
+       "hosting guide)",
+       "un stockage qui garde ses données demande la clé secrète de l'hôte : "
+       "Skilltroc(store, clock, secret_key=...) avec au moins 32 octets tirés au hasard, "
+       "gardés hors du stockage (voir le guide d'hébergement)"),
+    _r("secret_key_in_store", e.ConfigurationError, "STAR-1",
+       "this store still holds the key of its email fingerprints, as earlier versions kept "
+       "it: run `skilltroc secret take-out` on it and add the key it prints to "
+       "previous_secret_keys",
+       "ce stockage garde encore la clé de ses empreintes d'adresses, comme les versions "
+       "précédentes : lancez `skilltroc secret take-out` dessus et ajoutez la clé affichée "
+       "à previous_secret_keys"),
+    _r("link_key_retired", e.ConfigurationError, "ACC-4",
+       "this link was made with a secret key the service no longer has: add it back to "
+       "previous_secret_keys, or ask the member to request a new link",
+       "ce lien a été fait avec une clé secrète que le service n'a plus : remettez-la dans "
+       "previous_secret_keys, ou demandez au membre un nouveau lien"),
+    _r("unknown_notification", e.InvalidInputError, None,
+       "{event} is not a notification the rules define",
+       "{event} n'est pas une notification que les règles prévoient"),
+)
+
+# Accounts and profiles (ACC, PROF) -----------------------------------------------------
+_ACCOUNTS = (
+    _r("email_not_text", e.InvalidEmailError, "ACC-6",
+       "an email address is text, not {got}", "une adresse e-mail est un texte, pas {got}"),
+    _r("email_invalid", e.InvalidEmailError, "ACC-6",
+       "this is not a valid email address", "ce n'est pas une adresse e-mail valide"),
+    _r("profile_incomplete_for_workshops", e.IncompleteProfileError, "PROF-6",
+       "{member} must complete their profile before creating workshops: missing {missing}",
+       "{member} doit compléter son profil avant de créer des ateliers : il manque "
+       "{missing}"),
+    _r("profile_incomplete_for_tutorials", e.IncompleteProfileError, "PROF-6",
+       "{member} must complete their profile before publishing tutorials: missing {missing}",
+       "{member} doit compléter son profil avant de publier des tutos : il manque {missing}"),
+    _r("profile_incomplete_for_campaigns", e.IncompleteProfileError, "PROF-6",
+       "{member} must complete their profile before launching ad campaigns: missing "
+       "{missing}",
+       "{member} doit compléter son profil avant de lancer des campagnes de pub : il manque "
+       "{missing}"),
+    _r("account_not_confirmed", e.AccountNotConfirmedError, "ACC-1",
+       "{member} must confirm their email address before acting",
+       "{member} doit confirmer son adresse e-mail avant d'agir"),
+    _r("account_deactivated", e.AccountDeactivatedError, "ACC-7",
+       "{member}'s account is deactivated; reactivate it to act",
+       "le compte de {member} est désactivé ; réactivez-le pour agir"),
+    _r("account_purged", e.AccountPurgedError, "ACC-7",
+       "account {member_id} was deleted", "le compte {member_id} a été supprimé"),
+)
+
+# Ad campaigns (AD) ---------------------------------------------------------------------
+_ADS = (
+    _r("skill_domain_empty", e.InvalidInputError, ("AD-3", "BOOK-1", "TUTO-1"),
+       "a skill domain is non-empty text, not {got}",
+       "un domaine de savoir-faire est un texte non vide, pas {got}"),
+    _r("skill_domain_too_long", e.InvalidInputError, ("AD-3", "BOOK-1", "TUTO-1"),
+       "a skill domain has at most {limit} characters",
+       "un domaine de savoir-faire a au plus {limit} caractères"),
+    _r("target_domains_not_list", e.InvalidInputError, "AD-3",
+       "target domains are a list of skill domains, not {got}",
+       "les domaines visés sont une liste de domaines de savoir-faire, pas {got}"),
+    _r("no_target_domain", e.NoTargetDomainError, "AD-3",
+       "a campaign targets at least one skill domain",
+       "une campagne vise au moins un domaine de savoir-faire"),
+    _r("campaign_budget_invalid", e.CampaignBudgetError, "AD-2",
+       "a campaign budget is a whole number of stars, at least {minimum}, not {got}",
+       "le budget d'une campagne est un nombre entier d'étoiles, au moins {minimum}, pas "
+       "{got}"),
+    _r("campaign_goal_too_large", e.CampaignBudgetError, "AD-2",
+       "a campaign goal is at most {maximum} impressions; {amount} stars buy more",
+       "l'objectif d'une campagne est d'au plus {maximum} affichages ; {amount} étoiles en "
+       "achètent plus"),
+    _r("link_not_text", e.InvalidLinkError, "AD-3",
+       "a link is text, not {got}", "un lien est un texte, pas {got}"),
+    _r("link_invalid", e.InvalidLinkError, ("AD-3", "PROF-6"),
+       "{got} is not an http or https address", "{got} n'est pas une adresse http ou https"),
+    _r("start_in_past", e.StartInPastError, "AD-3",
+       "a campaign cannot start in the past: {start} is before {now}",
+       "une campagne ne peut pas commencer dans le passé : {start} est avant {now}"),
+    _r("campaign_text_empty", e.InvalidInputError, "AD-3",
+       "{field} cannot be empty", "« {field} » ne peut pas être vide"),
+    _r("campaign_text_too_long", e.InvalidInputError, "AD-3",
+       "{field} has at most {limit} characters", "« {field} » a au plus {limit} caractères"),
+    _r("campaign_field_locked", e.CampaignLockedError, "AD-5",
+       "campaign {campaign} started at {start}: its {fields} can no longer change (only the "
+       "visual, the text and the link can)",
+       "la campagne {campaign} a commencé le {start} : ses champs {fields} ne peuvent plus "
+       "changer (seuls le visuel, le texte et le lien le peuvent)"),
+)
+
+# Tutorials (TUTO) ----------------------------------------------------------------------
+_TUTORIALS = (
+    _r("video_link_not_text", e.InvalidVideoError, "TUTO-1",
+       "a video link is text, not {got}", "un lien de vidéo est un texte, pas {got}"),
+    _r("video_link_shape", e.InvalidVideoError, "TUTO-1",
+       "{url} is not a YouTube video link: it is empty, too long or holds spaces",
+       "{url} n'est pas un lien de vidéo YouTube : il est vide, trop long ou contient des "
+       "espaces"),
+    _r("video_link_malformed", e.InvalidVideoError, "TUTO-1",
+       "{url} is not a YouTube video link: it is malformed",
+       "{url} n'est pas un lien de vidéo YouTube : il est mal formé"),
+    _r("video_link_scheme", e.InvalidVideoError, "TUTO-1",
+       "{url} is not a YouTube video link: it must start with https://",
+       "{url} n'est pas un lien de vidéo YouTube : il doit commencer par https://"),
+    _r("video_link_credentials", e.InvalidVideoError, "TUTO-1",
+       "{url} is not a YouTube video link: it holds credentials or a port",
+       "{url} n'est pas un lien de vidéo YouTube : il contient des identifiants ou un port"),
+    _r("video_link_watch_parameter", e.InvalidVideoError, "TUTO-1",
+       "{url} is not a YouTube video link: a watch link needs exactly one v= parameter",
+       "{url} n'est pas un lien de vidéo YouTube : un lien watch demande exactement un "
+       "paramètre v="),
+    _r("video_link_not_youtube", e.InvalidVideoError, "TUTO-1",
+       "{url} is not a YouTube video link: not a watch, youtu.be, shorts or embed link on "
+       "YouTube",
+       "{url} n'est pas un lien de vidéo YouTube : ni watch, ni youtu.be, ni shorts, ni "
+       "embed sur YouTube"),
+    _r("video_id_invalid", e.InvalidVideoError, "TUTO-1",
+       "{url} is not a YouTube video link: the video id {video} is not 11 characters of "
+       "A-Z a-z 0-9 _ -",
+       "{url} n'est pas un lien de vidéo YouTube : l'identifiant {video} n'est pas fait de "
+       "11 caractères parmi A-Z a-z 0-9 _ -"),
+    _r("upload_reference_empty", e.InvalidVideoError, "TUTO-1",
+       "an upload reference is non-empty text, not {got}",
+       "une référence de vidéo envoyée est un texte non vide, pas {got}"),
+    _r("upload_reference_too_long", e.InvalidVideoError, "TUTO-1",
+       "an upload reference has at most {limit} printable characters",
+       "une référence de vidéo envoyée a au plus {limit} caractères imprimables"),
+    _r("viewer_invalid", e.InvalidInputError, "TUTO-4",
+       "a {field} is non-empty text of at most {limit} characters, not {got}",
+       "« {field} » est un texte non vide d'au plus {limit} caractères, pas {got}"),
+    _r("tutorial_deleted", e.StateConflictError, "TUTO-1",
+       "tutorial {tutorial} was deleted: its views no longer count",
+       "le tuto {tutorial} a été supprimé : ses vues ne comptent plus"),
+    _r("history_mismatch", e.InvalidInputError, "TUTO-2",
+       "history {history} is not tutorial {tutorial}'s",
+       "l'historique {history} n'est pas celui du tuto {tutorial}"),
+)
+
+# Workshops and sessions (BOOK) -----------------------------------------------------------
+_BOOKING = (
+    _field("session_not_changeable", e.StateConflictError,
+       "session {session} has already started or ended ({state}); it can no longer be "
+       "changed",
+       "la session {session} a déjà commencé ou est finie ({state}) ; elle ne peut plus "
+       "changer"),
+    _r("score_invalid", e.InvalidInputError, "BOOK-41",
+       "{field} is a whole score from {low} to {high}, not {got}",
+       "« {field} » est une note entière de {low} à {high}, pas {got}"),
+)
+
+# The service's commands and queries ---------------------------------------------------
+_SERVICE = (
+)
+
+# Stores (memory, SQLite, PostgreSQL) ---------------------------------------------------
+_STORES = (
+)
+
+# Tools (scenario files) ----------------------------------------------------------------
+_TOOLS = (
+)
+
+REFUSALS: Mapping[str, Refusal] = _catalogue(
+    _CONFIGURATION,
+    _ACCOUNTS,
+    _ADS,
+    _TUTORIALS,
+    _BOOKING,
+    _SERVICE,
+    _STORES,
+    _TOOLS,
+    _STARS,
+    _TIME,
+    _STATES,
+)

@@ -170,7 +170,7 @@ def _check_flow(result: dict[str, Any]) -> None:
     counts = {t.tutorial.id: (t.views, t.stars_earned, t.video_views, t.video_stars)
               for t in result["tutorials"]}
     assert counts == {bread: (4, 2, 6, 3), again: (2, 1, 6, 3)}
-    assert result["statements"][shop] == ("refused", "not_found", "STAR-5")
+    assert result["statements"][shop] == ("refused", "not_found", "ACC-7")  # purged: gone
     assert [line.kind.value for line in result["statements"][ann].items] == [
         "signup_bonus", "tutorial_payout", "tutorial_payout", "tutorial_payout"]
     # The shop's own notices went with its purge (ACC-7); the rival's and ann's remain.
@@ -235,7 +235,7 @@ def test_hidden_owners_behave_the_same_on_sqlite_and_in_memory(tmp_path: Path) -
     mine, theirs, *seen = on_memory
     assert seen == [
         mine, theirs,  # both running: the one furthest behind, then the tie by start/id
-        theirs, theirs, ("refused", "not_found", "ACC-7"),  # hidden: the rival only
+        theirs, theirs, ("refused", "not_found", "TUTO-1"),  # hidden as if unknown: the rival only
         ("refused", "invariant_violated", "AD-7"),  # the stale queue entry is caught...
         1, None, theirs,  # ...and rebuild takes it out (one campaign queued: the rival's)
         mine, mine, "counted",  # back at its rank (a tie goes to the smaller id), and

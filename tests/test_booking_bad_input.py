@@ -290,13 +290,13 @@ CASES: list[tuple[str, Call, str, str | None]] = [
      lambda b: b.world.service.request(b.org, session_id=b.planned, seats=1),
      "not_allowed", "BOOK-3"),
     ("unknown_session", lambda b: b.world.service.request(b.eve, session_id="ses_x", seats=1),
-     "not_found", "BOOK-13"),
+     "not_found", "BOOK-2"),  # the rule by which sessions exist, not the command's
     ("unknown_workshop", lambda b: b.world.service.plan_session(b.org, "ws_x", at(12)),
-     "not_found", "BOOK-6"),
+     "not_found", "BOOK-1"),
     ("unknown_request", lambda b: b.world.service.accept(b.org, "req_x"),
-     "not_found", "BOOK-14"),
+     "not_found", "BOOK-11"),
     ("request_id_not_text", lambda b: b.world.service.refuse(b.org, 42),  # type: ignore[arg-type]
-     "not_found", "BOOK-14"),
+     "not_found", "BOOK-11"),
 ]
 
 

@@ -113,9 +113,9 @@ def test_a_waitlisted_member_cannot_join_a_deactivated_organizers_session(host: 
     app.deactivate(org)
 
     # join is refused exactly as request is: the organizer is hidden, as if unknown
-    joined = host.refused(lambda: app.join(ann, waiting, session), "not_found", "ACC-7")
+    joined = host.refused(lambda: app.join(ann, waiting, session), "not_found", "ACC-1")
     asked = host.refused(lambda: app.request(ann, session_id=session, seats=1),
-                         "not_found", "ACC-7")
+                         "not_found", "ACC-1")
     assert str(joined) == str(asked) and email_of("org") not in str(joined)
     # the entry stays untouched: still waitlisted, stars still held, no seat taken
     assert app.registration(waiting).state is R.WAITLISTED
@@ -173,12 +173,12 @@ def test_no_contact_email_of_a_deactivated_account_is_given_out(host: Host) -> N
 
     assert contacts() == ([email_of("org")], [email_of("ann")])
     app.deactivate(org)
-    error = host.refused(lambda: app.contact_email(ann, registration), "not_found", "ACC-7")
+    error = host.refused(lambda: app.contact_email(ann, registration), "not_found", "ACC-1")
     assert email_of("org") not in str(error)
     assert contacts() == ([None], [email_of("ann")])  # the hidden one's only
     app.reactivate(org)
     app.deactivate(ann)
-    host.refused(lambda: app.contact_email(org, registration), "not_found", "ACC-7")
+    host.refused(lambda: app.contact_email(org, registration), "not_found", "ACC-1")
     assert contacts() == ([email_of("org")], [None])
     app.reactivate(ann)
     assert contacts() == ([email_of("org")], [email_of("ann")])
@@ -304,13 +304,16 @@ def test_a_deactivated_members_profile_feed_and_tutorials_are_hidden(host: Host)
     app.follow(bob, ann)
     app.follow(ann, bob)
     app.deactivate(ann)
-    for call, rule in ((lambda: app.profile(ann), "PROF-1"),
-                       (lambda: app.profile_stats(ann), "PROF-3"),
-                       (lambda: app.messages(ann), "SOCIAL-3"),
-                       (lambda: app.tutorial(tutorial), "ACC-7"),
-                       (lambda: app.record_view(tutorial, "visitor", "v1"), "ACC-7"),
-                       (lambda: app.follow(bob, ann), "SOCIAL-1")):
-        host.refused(call, "not_found", rule)
+    # refused exactly as an unknown id is (its rule, its message): hidden, not named
+    for call, rule in ((lambda: app.profile(ann), "ACC-1"),
+                       (lambda: app.profile_stats(ann), "ACC-1"),
+                       (lambda: app.messages(ann), "ACC-1"),
+                       (lambda: app.tutorial(tutorial), "TUTO-1"),
+                       (lambda: app.record_view(tutorial, "visitor", "v1"), "TUTO-1"),
+                       (lambda: app.follow(bob, ann), "ACC-1")):
+        hidden = host.refused(call, "not_found", rule)
+        assert hidden.message == f"no {'tutorial' if rule == 'TUTO-1' else 'member'} " + (
+            hidden.facts["id"])
     assert (app.followers(bob), app.following(bob), app.feed(bob).items) == ([], [], ())
     assert app.profile(bob).followers == 0
     assert [t.tutorial.id for t in app.my_tutorials(ann)] == [tutorial]  # their own page
@@ -329,11 +332,9 @@ def test_an_unconfirmed_members_profile_is_shown_to_nobody(host: Host) -> None:
     signed = app.signup(email_of("ann"), password=PASSWORD, display_name="Ann")
     ann, token = signed.member_id, signed.confirmation_token
     assert token is not None
-    for call, rule in ((lambda: app.profile(ann), "PROF-1"),
-                       (lambda: app.profile_stats(ann), "PROF-3"),
-                       (lambda: app.messages(ann), "SOCIAL-3"),
-                       (lambda: app.follow(bob, ann), "SOCIAL-1")):
-        host.refused(call, "not_found", rule)
+    for call in (lambda: app.profile(ann), lambda: app.profile_stats(ann),
+                 lambda: app.messages(ann), lambda: app.follow(bob, ann)):
+        host.refused(call, "not_found", "ACC-1")
     assert app.import_contacts(bob, [email_of("ann")]) == []
     host.refused(lambda: app.update_profile(ann, bio="hello"), "account_not_confirmed",
                  "ACC-1")

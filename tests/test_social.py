@@ -99,8 +99,8 @@ def test_nobody_follows_themselves_an_unknown_or_unconfirmed_member(world: World
     alice = signup_confirmed(service, "alice")
     dave, _ = signup_pending(service, "dave")
     _refused(world, lambda: service.follow(alice, alice), "not_allowed", "SOCIAL-1")
-    _refused(world, lambda: service.follow(alice, "mem_999999"), "not_found", "SOCIAL-1")
-    _refused(world, lambda: service.follow(alice, dave), "not_found", "SOCIAL-1")
+    _refused(world, lambda: service.follow(alice, "mem_999999"), "not_found", "ACC-1")
+    _refused(world, lambda: service.follow(alice, dave), "not_found", "ACC-1")
     assert service.following(alice) == []
 
 
@@ -179,7 +179,7 @@ def test_followers_read_the_messages_of_those_they_follow_newest_first(world: Wo
     assert state_of(world.store) == before and notices(service) == []
     service.deactivate(carol)  # hidden while deactivated, back on reactivation
     assert [m.id for m in service.feed(bob).items] == [third, first]
-    _refused(world, lambda: service.messages(carol), "not_found", "SOCIAL-3")
+    _refused(world, lambda: service.messages(carol), "not_found", "ACC-1")
     service.reactivate(carol)
     assert [m.id for m in service.feed(bob).items] == [third, second, first]
     bad_limits: list[Any] = [0, 101, "10"]
@@ -254,7 +254,7 @@ def test_a_deactivated_member_cannot_be_followed_or_found(world: World) -> None:
     alice = signup_confirmed(service, "alice")
     bob = signup_confirmed(service, "bob")
     service.deactivate(bob)
-    _refused(world, lambda: service.follow(alice, bob), "not_found", "SOCIAL-1")
+    _refused(world, lambda: service.follow(alice, bob), "not_found", "ACC-1")
     assert service.import_contacts(alice, [email_of("bob")]) == []
     with pytest.raises(SkilltrocError) as info:
         service.profile(bob)

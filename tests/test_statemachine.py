@@ -35,14 +35,18 @@ def test_a_refused_move_names_the_thing_its_state_the_trigger_and_what_is_possib
         "registration r1 is pending: 'unregister' is not possible now "
         f"(possible now: {', '.join(possible)})")
     assert (refused.value.code, refused.value.rule) == ("state_conflict", "BOOK-19")
-    assert refused.value.facts == {"state": "pending", "trigger": "unregister"}
+    assert refused.value.facts == {"subject": "registration r1", "state": "pending",
+                                   "trigger": "unregister", "allowed": possible}
+    assert refused.value.message_in("fr") == (
+        "registration r1 est dans l'état pending : « unregister » n'est pas possible "
+        f"maintenant (possible maintenant : {', '.join(possible)})")
 
 
 @pytest.mark.rule("REFUND-5")
 def test_a_move_from_a_final_state_lists_nothing_possible_and_names_the_table() -> None:
     with pytest.raises(StateConflictError) as refused:
         transition(REGISTRATION_LIFECYCLE, R.PAID, "refuse")
-    assert refused.value.message == "registration is paid: 'refuse' is not possible now"
+    assert refused.value.message == "registration is paid: 'refuse' is not possible any more"
     assert refused.value.rule is None
 
 

@@ -388,7 +388,7 @@ def test_the_profile_lists_the_workshops_a_member_created() -> None:
     assert digest(s) == []  # nobody had asked for anything: nobody to tell
     s.deactivate(other)  # ACC-7: hidden, profile and all, until reactivated
     digest(s)
-    refused(world, lambda: s.profile_stats(other), "not_found", "PROF-3")
+    refused(world, lambda: s.profile_stats(other), "not_found", "ACC-1")
     s.reactivate(other)
     assert s.profile_stats(other).workshops == (third,)
     digest(s)

@@ -164,7 +164,7 @@ def check_link(link: object) -> str | None:
 
 
 def _not_a_link(link: str) -> SkilltrocError:
-    return refusal("link_invalid", got=shown(link), link=link[:200])
+    return refusal("link_invalid", link=link[:200])
 
 
 def check_start(start: object, now: datetime) -> datetime:
@@ -177,10 +177,10 @@ def check_start(start: object, now: datetime) -> datetime:
 
 def check_text(value: object, what: str, limit: int) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise refusal("campaign_text_empty", field=what)
+        raise refusal("text_required", rule="AD-3", field=what)
     text = value.strip()
     if len(text) > limit:
-        raise refusal("campaign_text_too_long", field=what, limit=limit)
+        raise refusal("text_too_long", rule="AD-3", field=what, limit=limit, length=len(text))
     return text
 
 

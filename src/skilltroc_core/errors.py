@@ -2,7 +2,7 @@
 
 One root, :class:`SkilltrocError`. Each subclass has a stable ``code`` that hosts and
 scenario files match on and an ``http_status`` a web host may answer with. Each refusal
-the library gives is one entry of :mod:`skilltroc_core.refusals` (its ``key``): it names
+the library gives is one entry of :mod:`skilltroc_core.refusals` (its ``reason``): it names
 the rule the refusal enforces (``rule``), and its message, in English or French, is
 rendered from its templates and the values in ``facts``. A command that raises changes
 nothing. docs/errors.md lists every code, its refusals and their messages.
@@ -60,7 +60,7 @@ __all__ = [
 class SkilltrocError(Exception):
     """Root of every error the library raises on purpose.
 
-    ``code`` is stable across versions; ``key`` names the refusal in
+    ``code`` is stable across versions; ``reason`` names the refusal in
     :mod:`skilltroc_core.refusals` (``None`` for an error a host made itself); ``rule``
     is the rule ID the refusal enforces (``None`` for platform requirements that no rule
     numbers, such as aware datetimes); ``facts`` carries the values the message is built
@@ -74,11 +74,11 @@ class SkilltrocError(Exception):
     default_rule: ClassVar[str | None] = None
     retryable: ClassVar[bool] = False
 
-    def __init__(self, message: str, *, rule: str | None = None, key: str | None = None,
+    def __init__(self, message: str, *, rule: str | None = None, reason: str | None = None,
                  **facts: Any) -> None:
         super().__init__(message)
         self.message = message
-        self.key = key
+        self.reason = reason
         self.rule = rule if rule is not None else self.default_rule
         self.facts: dict[str, Any] = facts
 
@@ -87,16 +87,17 @@ class SkilltrocError(Exception):
         """The message in ``language`` ("en" or "fr", see ``refusals.LANGUAGES``).
 
         A host with its own translations passes them as gettext ``translations``
-        (message context = the refusal's ``key``, message id = its English template):
-        a template they lack falls back to the built-in text. An error a host made
-        itself (no ``key``) and a language the library lacks give the English message.
+        (message context = the refusal's ``reason``, message id = its English
+        template): a template they lack falls back to the built-in text. An error a
+        host made itself (no ``reason``) and a language the library lacks give the
+        English message.
         """
-        if self.key is None:
+        if self.reason is None:
             return self.message
         # the catalogue imports this module: read it when a message is asked for
         from skilltroc_core.refusals import render  # noqa: PLC0415
 
-        return render(self.key, self.facts, language, translations)
+        return render(self.reason, self.facts, language, translations)
 
     def __str__(self) -> str:
         where = f" [{self.rule}]" if self.rule else ""
@@ -227,9 +228,9 @@ class ConcurrencyError(SkilltrocError):
     http_status = 503
     retryable = True
 
-    def __init__(self, message: str, *, rule: str | None = None, key: str | None = None,
+    def __init__(self, message: str, *, rule: str | None = None, reason: str | None = None,
                  nothing_written: bool = True, **facts: Any) -> None:
-        super().__init__(message, rule=rule, key=key, **facts)
+        super().__init__(message, rule=rule, reason=reason, **facts)
         self.nothing_written = nothing_written
 
 
@@ -281,16 +282,22 @@ class IncompleteProfileError(NotAllowedError):
 
 
 class AccountNotConfirmedError(NotAllowedError):
+    """An account acts only once its email address is confirmed (ACC-1)."""
+
     code = "account_not_confirmed"
     default_rule = "ACC-1"
 
 
 class AccountDeactivatedError(NotAllowedError):
+    """A deactivated account cannot act until it is reactivated (ACC-7)."""
+
     code = "account_deactivated"
     default_rule = "ACC-7"
 
 
 class AccountPurgedError(NotAllowedError):
+    """The account was deleted for good, 15 days after its deactivation (ACC-7)."""
+
     code = "account_purged"
     default_rule = "ACC-7"
 
@@ -312,6 +319,8 @@ class ProviderAccountError(NotAllowedError):
 
 
 class WrongPasswordError(NotAllowedError):
+    """The email address or the password is wrong (ACC-4, ACC-5): which one is never said."""
+
     code = "wrong_password"
     http_status = 401
     default_rule = "ACC-5"

@@ -48,12 +48,12 @@ def require_aware(instant: object, what: str = "instant", rule: str | None = Non
     valid offset (24 hours or more, not a ``timedelta``, or an error of its own).
     """
     if not isinstance(instant, datetime):
-        raise refusal("naive_datetime", rule=rule, field=what, got=type(instant).__name__)
+        raise refusal("naive_datetime", field=what, got=type(instant).__name__)
     if instant.tzinfo is UTC:
         return instant
     try:
         if instant.utcoffset() is None:
-            raise refusal("naive_datetime", rule=rule, field=what, got=_wall(instant))
+            raise refusal("naive_datetime", field=what, got=_wall(instant))
         return instant.astimezone(UTC)
     except OverflowError as exc:  # e.g. 0001-01-01 00:00 at +05:00 is before year 1 in UTC
         raise refusal("instant_out_of_range", rule=rule, field=what,

@@ -18,7 +18,8 @@ import hmac
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from .errors import StoreError
+from .errors import SkilltrocError
+from .refusals import refusal
 from .rules import Policy
 
 __all__ = ["Argon2Hasher", "hash_token"]
@@ -36,8 +37,8 @@ def _candidate(password: str) -> bytes:
     return password.encode("utf-8", "surrogatepass")
 
 
-def _malformed() -> StoreError:
-    return StoreError("a stored password hash is malformed", rule="ACC-4")
+def _malformed() -> SkilltrocError:
+    return refusal("password_hash_malformed")
 
 
 def _verify_scrypt(password: str, hashed: str) -> bool:

@@ -20,8 +20,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from ..errors import InvalidInputError, SkilltrocError
+from ..errors import SkilltrocError
 from ..instants import require_aware
+from ..refusals import refusal
 
 _LOOKED_INTO = (str, list, tuple, set, frozenset, dict, datetime)
 #: How deep nested containers are looked into; deeper (or cyclic) values are left to the
@@ -84,12 +85,10 @@ def _refusal(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[s
         if isinstance(value, datetime) and _no_offset(value):
             try:
                 require_aware(value, name)
-            except SkilltrocError as refusal:
-                return refusal
+            except SkilltrocError as refused:
+                return refused
         if _bad_text(value):
-            return InvalidInputError(
-                f"{name} must be valid Unicode text without NUL characters, and hold no "
-                f"instant without a valid time zone, not {value!r}", argument=name)
+            return refusal("text_unstorable", argument=name)
     return None
 
 
@@ -113,5 +112,5 @@ def check_text(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict
                 continue
         elif not isinstance(value, _LOOKED_INTO):
             continue
-        if _bad_text(value) and (refusal := _refusal(function, args, kwargs)):
-            raise refusal
+        if _bad_text(value) and (refused := _refusal(function, args, kwargs)):
+            raise refused

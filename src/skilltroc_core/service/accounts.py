@@ -19,18 +19,6 @@ from ..accounts import (
     Provider,
     normalize_email,
 )
-from ..errors import (
-    AccountNotConfirmedError,
-    AlreadyExistsError,
-    ConcurrencyError,
-    DeadlinePassedError,
-    InvalidInputError,
-    InvalidTokenError,
-    NotAllowedError,
-    NotFoundError,
-    ProviderAccountError,
-    WrongPasswordError,
-)
 from ..events import Notification
 from ..frozen import evolve
 from ..gifts import Gift
@@ -40,6 +28,7 @@ from ..ledger import MAX_STARS, TransferKind
 from ..logs import LOGGER
 from ..passwords import hash_token
 from ..ports import Timer
+from ..refusals import refusal, shown
 from . import kinds
 from .context import Area, ServiceContext
 from .registry import ANYONE, HOST, MEMBER, OWNER, command, query
@@ -69,14 +58,12 @@ class SignupResult:
 
 def checked_text(value: object, what: str, limit: int, rule: str, *, required: bool = True) -> str:
     if not isinstance(value, str):
-        raise InvalidInputError(f"{what} must be text, got {type(value).__name__}", rule=rule)
+        raise refusal("text_not_text", rule=rule, field=what, got=type(value).__name__)
     text = value.strip()
     if required and not text:
-        raise InvalidInputError(f"{what} cannot be empty", rule=rule)
+        raise refusal("text_required", rule=rule, field=what)
     if len(text) > limit:
-        raise InvalidInputError(
-            f"{what} is {len(text)} characters long; at most {limit} are allowed", rule=rule
-        )
+        raise refusal("text_too_long", rule=rule, field=what, limit=limit, length=len(text))
     return text
 
 
@@ -85,8 +72,8 @@ def enum_value(enum: type[ProCategory] | type[MemberKind] | type[Provider], valu
     try:
         return enum(str(value) if isinstance(value, str) else "").value
     except ValueError as exc:
-        choices = ", ".join(e.value for e in enum)
-        raise InvalidInputError(f"{value!r} is not one of: {choices}", rule=rule) from exc
+        raise refusal("choice_unknown", rule=rule, got=shown(value),
+                      choices=[e.value for e in enum]) from exc
 
 
 class AccountService(Area):
@@ -121,14 +108,12 @@ class AccountService(Area):
         pro_category: ProCategory | None = None
         if member_kind is MemberKind.PROFESSIONAL:
             if category is None:
-                raise InvalidInputError("a professional account needs a category", rule="ACC-3")
+                raise refusal("category_missing")
             pro_category = ProCategory(enum_value(ProCategory, category, "ACC-3"))
         elif category is not None:
-            raise InvalidInputError("only professional accounts have a category", rule="ACC-3")
+            raise refusal("category_for_individual")
         if (password is None) == (provider is None):
-            raise InvalidInputError(
-                "sign up either with a password or through an identity provider", rule="ACC-2"
-            )
+            raise refusal("signup_how")
         via: Provider | None = None
         if provider is not None:
             via = Provider(enum_value(Provider, provider, "ACC-2"))
@@ -136,15 +121,13 @@ class AccountService(Area):
             self._check_password(password)
         name = None
         if display_name is not None:
-            name = checked_text(display_name, "display name", policy.max_name_length, "PROF-1")
+            name = checked_text(display_name, "display_name", policy.max_name_length, "PROF-1")
         # slow on purpose: before the unit of work, which holds locks others may wait for
         password_hash = self.context.hasher.hash(password) if password is not None else None
 
         with self.command() as tx:
             if tx.member_by_email(address) is not None:
-                raise AlreadyExistsError(
-                    f"an account already uses {address}", rule="ACC-6", email=address
-                )
+                raise refusal("email_taken")
             sponsor_id = self._resolve_sponsor(tx, sponsor, address)
             member_id = tx.new_id("mem")
             nonce = None if via else self.context.keys.new_nonce()
@@ -170,21 +153,19 @@ class AccountService(Area):
 
     def _check_password(self, password: object) -> str:
         if not isinstance(password, str):
-            raise InvalidInputError("a password is text", rule="ACC-4")
+            raise refusal("password_not_text")
         if len(password) < self.policy.password_min_length:
-            raise InvalidInputError(
-                f"a password needs at least {self.policy.password_min_length} characters, "
-                f"this one has {len(password)}",
-                rule="ACC-4",
+            raise refusal(
+                "password_too_short", minimum=self.policy.password_min_length,
+                length=len(password),
             )
         if len(password) > 1024:
-            raise InvalidInputError("a password has at most 1024 characters", rule="ACC-4")
+            raise refusal("password_too_long", limit=1024)
         if not password.isascii():
             try:
                 password.encode("utf-8")
             except UnicodeEncodeError as exc:
-                raise InvalidInputError("a password is text without lone surrogates",
-                                        rule="ACC-4") from exc
+                raise refusal("password_surrogates") from exc
         return password
 
     def _resolve_sponsor(self, tx: Tx, sponsor: str | None, own_email: str) -> str | None:
@@ -195,12 +176,12 @@ class AccountService(Area):
         if isinstance(sponsor, str) and "@" in sponsor:
             address = normalize_email(sponsor, self.policy)
             if address == own_email:
-                raise NotAllowedError("nobody can sponsor themselves", rule="SPONSOR-4")
+                raise refusal("self_sponsor")
             found = tx.member_by_email(address)
         else:
             found = tx.get(kinds.MEMBERS, sponsor) if isinstance(sponsor, str) else None
         if found is None or found.status is not AccountStatus.ACTIVE:  # deactivated: hidden
-            raise NotFoundError(f"the sponsor {sponsor!r} is not a member", rule="SPONSOR-4")
+            raise refusal("unknown_sponsor")
         return found.id
 
     def _complete_signup(self, tx: Tx, member: Member, how: str) -> Member:
@@ -217,12 +198,11 @@ class AccountService(Area):
     def confirm_email(self, member_id: str, token: str) -> None:
         """ACC-1: the link's token completes the signup; the bonus is credited (STAR-1)."""
         with self.command() as tx:
-            member = tx.member(member_id, "ACC-1")
+            member = tx.member(member_id)
             if member.status is not AccountStatus.PENDING:
-                raise InvalidTokenError(f"{member.display}'s email is already confirmed",
-                                        rule="ACC-1")
+                raise refusal("email_already_confirmed", member=member.display)
             if not isinstance(token, str) or member.confirmation_token_hash != hash_token(token):
-                raise InvalidTokenError("this confirmation link is not valid", rule="ACC-1")
+                raise refusal("confirmation_link_invalid")
             confirmed = self._complete_signup(tx, member.confirmed(tx.now), "confirm_email")
             tx.put(kinds.MEMBERS, member.id, confirmed)
 
@@ -244,13 +224,11 @@ class AccountService(Area):
         candidate = password if isinstance(password, str) else ""
         if stored is None or member is None:
             self.context.hasher.verify(candidate, self._decoy_hash())  # as long as a real check
-            raise WrongPasswordError("wrong email or password", rule="ACC-4")
+            raise refusal("wrong_email_or_password")
         if not self.context.hasher.verify(candidate, stored) or not isinstance(password, str):
-            raise WrongPasswordError("wrong email or password", rule="ACC-4")
+            raise refusal("wrong_email_or_password")
         if member.status is AccountStatus.PENDING:  # only once the password is right
-            raise AccountNotConfirmedError(
-                f"{member.display} must confirm their email address first: the link is "
-                "in the confirmation mail", rule="ACC-1")
+            raise refusal("sign_in_unconfirmed", member=member.display)
         # a hasher of the former port has no needs_rehash
         needs_rehash = getattr(self.context.hasher, "needs_rehash", None)
         if needs_rehash is not None and needs_rehash(stored):
@@ -318,9 +296,7 @@ class AccountService(Area):
         except (AttributeError, KeyError, TypeError, ValueError):
             pass
         if len(found) != 4 or not all(isinstance(part, str) for part in found):
-            raise InvalidInputError(
-                "only an EmailConfirmationRequested notice or a PasswordResetRequested "
-                "notice of a password account carries a link", rule="ACC-4")
+            raise refusal("notice_without_link")
         return self.context.keys.link_token(*(str(part) for part in found))
 
     @command(actor=ANYONE, rules=("ACC-4",))
@@ -334,10 +310,10 @@ class AccountService(Area):
             if member is None or member.reset_token_hash is None or not isinstance(
                 token, str
             ) or member.reset_token_hash != hash_token(token):
-                raise InvalidTokenError("this reset link is not valid or was used", rule="ACC-4")
+                raise refusal("reset_link_invalid")
             assert member.reset_expires_at is not None
             if tx.now >= member.reset_expires_at:
-                raise DeadlinePassedError("this reset link has expired", rule="ACC-4")
+                raise refusal("reset_link_expired")
             tx.put(kinds.MEMBERS, member.id, evolve(
                 member, password_hash=password_hash, reset_token_hash=None,
                 reset_expires_at=None))
@@ -347,20 +323,18 @@ class AccountService(Area):
         """ACC-5: a password account changes its password, giving the current one."""
         self._check_password(new_password)
         with self.query() as tx:
-            member = tx.actor(member_id, "ACC-5")
+            member = tx.actor(member_id)
         # hashing is slow on purpose: between two short units of work, holding no lock
         checked = member.password_hash
         if member.provider is not None or checked is None:
-            raise ProviderAccountError("this account has no password", rule="ACC-5")
+            raise refusal("no_password", rule="ACC-5")
         if not isinstance(current, str) or not self.context.hasher.verify(current, checked):
-            raise WrongPasswordError("the current password is wrong")
+            raise refusal("current_password_wrong")
         password_hash = self.context.hasher.hash(new_password)
         with self.command() as tx:
-            member = tx.actor(member_id, "ACC-5")
+            member = tx.actor(member_id)
             if member.password_hash != checked:  # changed meanwhile: check it again
-                raise ConcurrencyError(
-                    f"{member.display}'s password changed during the change; nothing was "
-                    "written: retry", rule="ACC-5")
+                raise refusal("password_changed_meanwhile", member=member.display)
             # the new password revokes every outstanding reset link (ACC-4, ACC-5)
             tx.put(kinds.MEMBERS, member.id, evolve(
                 member, password_hash=password_hash, reset_token_hash=None,
@@ -370,7 +344,7 @@ class AccountService(Area):
     def deactivate(self, member_id: str) -> datetime:
         """ACC-7: unsubscribe. Data is kept until the returned purge instant."""
         with self.command() as tx:
-            member = tx.actor(member_id, "ACC-7")
+            member = tx.actor(member_id)
             gone = member.deactivated(tx.now, self.policy)
             assert gone.purge_at is not None
             tx.put(kinds.MEMBERS, member.id, gone)
@@ -384,7 +358,7 @@ class AccountService(Area):
     def reactivate(self, member_id: str) -> None:
         """ACC-7: within the retention period, everything is restored as it was."""
         with self.command() as tx:
-            member = tx.member(member_id, "ACC-7")
+            member = tx.member(member_id)
             back = member.reactivated()
             tx.put(kinds.MEMBERS, member.id, back)
             for hook in self.context.visibility_hooks:

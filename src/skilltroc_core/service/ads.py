@@ -38,17 +38,10 @@ from ..ads import (
     skill_domain,
     target_domains,
 )
-from ..errors import (
-    CampaignNotDeletableError,
-    InvalidInputError,
-    InvariantViolationError,
-    NotAllowedError,
-    ProfessionalsOnlyError,
-    VisualNotRightsFreeError,
-)
 from ..instants import instant_text, require_aware
 from ..ledger import AD_SPEND, TransferKind
 from ..ports import EntityKind, Index, IndexKey, Timer, UnitOfWork
+from ..refusals import refusal
 from ..unset import UNSET, Unset
 from .context import Area, ServiceContext
 from .registry import ANYONE, HOST, MEMBER, OWNER, command, query
@@ -122,21 +115,19 @@ class AdService(Area):
 
     def _owner(self, tx: Tx, member_id: object, rule: str) -> Member:
         """AD-1 / PROF-6: an active professional with a complete profile."""
-        member = tx.actor(member_id, rule)
+        member = tx.actor(member_id)
         if not member.is_professional:
-            raise ProfessionalsOnlyError(
-                f"{member.display} is an individual: only professionals launch ad campaigns"
-            )
+            raise refusal("professionals_only", member=member.display)
         member.require_complete_profile(
             "profile_incomplete_for_campaigns", self.policy.profile_required_fields)
         return member
 
     def _own_campaign(self, tx: Tx, member: Member, campaign_id: object, rule: str
                       ) -> Campaign:
-        campaign = tx.require(CAMPAIGNS, campaign_id, rule)
+        campaign = tx.require(CAMPAIGNS, campaign_id)
         if campaign.owner != member.id:
-            raise NotAllowedError(f"campaign {campaign.id} is not {member.display}'s",
-                                  rule=rule)
+            raise refusal("not_campaign_owner", rule=rule, campaign=campaign.id,
+                          member=member.display)
         return campaign
 
     def _start_or_schedule(self, tx: Tx, campaign: Campaign) -> Campaign:
@@ -187,10 +178,10 @@ class AdService(Area):
         """
         policy = self.policy
         stars = check_budget(budget, policy)
-        picture = check_text(visual, "a campaign visual", _MAX_VISUAL)
+        picture = check_text(visual, "visual", _MAX_VISUAL)
         if visual_rights_free is not True:
-            raise VisualNotRightsFreeError("the owner must attest the visual is rights-free")
-        words = check_text(text, "a campaign text", policy.max_bio_length)
+            raise refusal("visual_not_rights_free")
+        words = check_text(text, "text", policy.max_bio_length)
         url = check_link(link)
         targets = target_domains(domains)
         begins = require_aware(start, "campaign start", "AD-3")
@@ -243,9 +234,9 @@ class AdService(Area):
         if budget is not UNSET:
             changes["budget"] = check_budget(budget, policy)
         if visual is not UNSET:
-            changes["visual"] = check_text(visual, "a campaign visual", _MAX_VISUAL)
+            changes["visual"] = check_text(visual, "visual", _MAX_VISUAL)
         if text is not UNSET:
-            changes["text"] = check_text(text, "a campaign text", policy.max_bio_length)
+            changes["text"] = check_text(text, "text", policy.max_bio_length)
         if link is not UNSET:
             changes["link"] = check_link(link)
         if domains is not UNSET:
@@ -253,14 +244,12 @@ class AdService(Area):
         if start is not UNSET:
             changes["start"] = require_aware(start, "campaign start", "AD-3")
         with self.command() as tx:
-            owner = tx.actor(member_id, "AD-5")
+            owner = tx.actor(member_id)
             campaign = self._own_campaign(tx, owner, campaign_id, "AD-5")
             if changes.get("visual", campaign.visual) != campaign.visual and (
                 visual_rights_free is not True
             ):
-                raise VisualNotRightsFreeError(
-                    "the owner must attest the new visual is rights-free"
-                )
+                raise refusal("visual_not_rights_free")
             edited = campaign.edited(tx.now, **changes)
             if campaign.state is CampaignState.SCHEDULED:
                 if edited.start != campaign.start:
@@ -283,10 +272,7 @@ class AdService(Area):
     @command(actor=OWNER, rules=("AD-6",))
     def delete_campaign(self, member_id: str, campaign_id: str) -> None:
         """AD-6: a campaign can never be deleted; this always refuses and changes nothing."""
-        raise CampaignNotDeletableError(
-            f"campaign {campaign_id} cannot be deleted: ad campaigns are never deleted, "
-            "they stop by themselves at their goal", campaign=str(campaign_id),
-        )
+        raise refusal("campaign_not_deletable", campaign=str(campaign_id))
 
     @command(actor=HOST, rules=("AD-7",))
     def serve(self, domain: str, page_view_id: str) -> Campaign | None:
@@ -303,26 +289,23 @@ class AdService(Area):
         if not isinstance(page_view_id, str) or not page_view_id or (
             len(page_view_id) > _MAX_PAGE_VIEW
         ):
-            raise InvalidInputError(
-                f"a page view id is non-empty text of at most {_MAX_PAGE_VIEW} characters",
-                rule="AD-7",
-            )
+            raise refusal("page_view_invalid", limit=_MAX_PAGE_VIEW)
         with self.command() as tx:
             key = f"page_view:{page_view_id}"
             replayed = tx.replay(key, "serve", where, "AD-7")
             if replayed is not None:
-                return tx.require(CAMPAIGNS, replayed, "AD-7")
+                return tx.require(CAMPAIGNS, replayed)
             queue = ad_queue(where)
             first = tx.uow.queue_first(queue)
             if first is None:
                 return None
-            campaign = tx.require(CAMPAIGNS, first, "AD-7")
+            campaign = tx.require(CAMPAIGNS, first)
             # another unit serving it elsewhere may have moved it while this one waited
             # for it: once it is this unit's, the first of the queue is read again
             while (again := tx.uow.queue_first(queue)) != first:
                 if again is None:
                     return None
-                first, campaign = again, tx.require(CAMPAIGNS, again, "AD-7")
+                first, campaign = again, tx.require(CAMPAIGNS, again)
             shown = campaign.shown(tx.now)
             tx.put(CAMPAIGNS, shown.id, shown)
             if shown.state is CampaignState.COMPLETED:
@@ -339,20 +322,20 @@ class AdService(Area):
     def campaign(self, campaign_id: str) -> Campaign:
         """A campaign as it stands (for the host's pages)."""
         with self.query() as tx:
-            return tx.require(CAMPAIGNS, campaign_id, "AD-3")
+            return tx.require(CAMPAIGNS, campaign_id)
 
     @query(actor=OWNER, rules=("AD-8", "AD-9"))
     def campaign_progress(self, member_id: str, campaign_id: str) -> CampaignProgress:
         """AD-8/9: impressions, % of goal, duration so far and state, for the owner."""
         with self.query() as tx:
-            owner = tx.member(member_id, "AD-8")
+            owner = tx.member(member_id)
             return self._own_campaign(tx, owner, campaign_id, "AD-8").progress(tx.now)
 
     @query(actor=ANYONE, rules=("AD-8",))
     def my_campaigns(self, member_id: str) -> list[CampaignProgress]:
         """AD-8: the owner's campaigns, oldest first, each with its progress."""
         with self.query() as tx:
-            owner = tx.member(member_id, "AD-8")
+            owner = tx.member(member_id)
             return [c.progress(tx.now) for c in tx.find(CAMPAIGNS, "owner", owner.id)]
 
     @query(actor=HOST, rules=("AD-7",))
@@ -398,8 +381,7 @@ class AdService(Area):
                 if first != best.id:
                     problems.append(f"{domain!r} serves {first} first, not {best.id}")
         if problems:
-            raise InvariantViolationError("ad queues broken: " + "; ".join(problems),
-                                          rule="AD-7", problems=problems)
+            raise refusal("ad_queues_broken", problems=problems)
 
     @command(actor=HOST, rules=("AD-7",))
     def rebuild_ad_queues(self) -> int:

@@ -13,12 +13,9 @@ from ..booking import (
     SessionState,
     check_score,
 )
-from ..errors import (
-    InvalidInputError,
-    StateConflictError,
-)
 from ..frozen import evolve
 from ..ports import Timer
+from ..refusals import refusal, shown
 from . import kinds
 from .booking_steps import (
     CONFIRMATION_WINDOW,
@@ -65,7 +62,7 @@ class AftermathService(Area):
     def confirm_held(self, member_id: str, session_id: str) -> None:
         """BOOK-30: held. The organizer earns every registered seat, absent ones included."""
         with self.command() as tx:
-            member = tx.actor(member_id, "BOOK-30")
+            member = tx.actor(member_id)
             session = answerable(tx, member, session_id, "BOOK-30")
             tx.put(kinds.SESSIONS, session.id, evolve(
                 session, state=session.to("confirm_held", "BOOK-30"), ended_at=tx.now))
@@ -87,7 +84,7 @@ class AftermathService(Area):
     def confirm_not_held(self, member_id: str, session_id: str) -> None:
         """BOOK-31: not held: every registered member is refunded at once and told."""
         with self.command() as tx:
-            member = tx.actor(member_id, "BOOK-31")
+            member = tx.actor(member_id)
             session = answerable(tx, member, session_id, "BOOK-31")
             tx.put(kinds.SESSIONS, session.id, evolve(
                 session, state=session.to("confirm_not_held", "BOOK-31"), ended_at=tx.now))
@@ -112,7 +109,7 @@ class AftermathService(Area):
     def declare_absent(self, member_id: str, registration_id: str) -> None:
         """BOOK-33: could not come; the stars stay with the organizer."""
         with self.command() as tx:
-            member = tx.actor(member_id, "BOOK-33")
+            member = tx.actor(member_id)
             registration = paid(tx, member, registration_id, "BOOK-33")
             tx.put(kinds.REGISTRATIONS, registration.id,
                    evolve(registration, attendance=Attendance.ABSENT))
@@ -122,7 +119,7 @@ class AftermathService(Area):
     def confirm_attendance(self, member_id: str, registration_id: str) -> None:
         """BOOK-30/40: the member confirms they attended, which opens the evaluation."""
         with self.command() as tx:
-            member = tx.actor(member_id, "BOOK-40")
+            member = tx.actor(member_id)
             registration = paid(tx, member, registration_id, "BOOK-40")
             tx.put(kinds.REGISTRATIONS, registration.id,
                    evolve(registration, attendance=Attendance.ATTENDED))
@@ -136,20 +133,16 @@ class AftermathService(Area):
                   for name, value in zip(CRITERIA, (satisfaction, conformity, teaching, duration),
                                          strict=True)}
         if not isinstance(recommend, bool):
-            raise InvalidInputError("recommend is yes or no", rule="BOOK-41")
+            raise refusal("recommend_not_bool", got=shown(recommend))
         with self.command() as tx:
-            member = tx.actor(member_id, "BOOK-40")
+            member = tx.actor(member_id)
             registration = as_requester(tx, member, registration_id, "BOOK-40")
             if registration.state is not R.PAID or (
                 registration.attendance is not Attendance.ATTENDED
             ):
-                raise StateConflictError(
-                    "only a member who confirmed attending a session confirmed held may "
-                    "evaluate it", rule="BOOK-40",
-                )
+                raise refusal("evaluation_not_allowed", registration=registration.id)
             if registration.evaluated:
-                raise StateConflictError("this registration was already evaluated",
-                                         rule="BOOK-40")
+                raise refusal("already_evaluated", registration=registration.id)
             assert registration.session is not None
             evaluation = Evaluation(
                 id=registration.id, workshop=registration.workshop,

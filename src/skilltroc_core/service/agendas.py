@@ -18,10 +18,8 @@ from ..booking import (
     Workshop,
     WorkshopState,
 )
-from ..errors import (
-    NotAllowedError,
-)
 from ..listings import RosterEntry, SessionRoster, WaitlistEntry
+from ..refusals import refusal
 from . import kinds
 from .ads import attached_campaigns
 from .booking_steps import R, registration_of
@@ -118,18 +116,15 @@ class BookingReads(Area):
     def contact_email(self, member_id: str, registration_id: str) -> str:
         """BOOK-15: once a request is accepted, organizer and member see each other's email."""
         with self.query() as tx:
-            member = tx.actor(member_id, "BOOK-15")
+            member = tx.actor(member_id)
             registration = registration_of(tx, registration_id, "BOOK-15")
             if member.id not in (registration.member, registration.organizer):
-                raise NotAllowedError("only the two parties of a request see its contacts",
-                                      rule="BOOK-15")
+                raise refusal("contacts_parties_only", registration=registration.id)
             if registration.accepted_at is None:
-                raise NotAllowedError(
-                    "emails are exchanged only once the request is accepted", rule="BOOK-15"
-                )
+                raise refusal("contacts_before_acceptance", registration=registration.id)
             other = registration.organizer if member.id == registration.member else (
                 registration.member)
-            found = tx.visible_member(other, "ACC-7")  # hidden while deactivated, or purged
+            found = tx.visible_member(other)  # hidden while deactivated, or purged
             assert found.email is not None
             return found.email
 
@@ -137,32 +132,32 @@ class BookingReads(Area):
     def workshop(self, workshop_id: str) -> Workshop:
         """A workshop as it stands, deleted ones included (BOOK-1, BOOK-5)."""
         with self.query() as tx:
-            return tx.require(kinds.WORKSHOPS, workshop_id, "BOOK-1")
+            return tx.require(kinds.WORKSHOPS, workshop_id)
 
     @query(actor=ANYONE, rules=("BOOK-6", "BOOK-18"))
     def session(self, session_id: str) -> Session:
         """A session, with its capacity and seats taken (seats left: BOOK-18)."""
         with self.query() as tx:
-            return tx.require(kinds.SESSIONS, session_id, "BOOK-6")
+            return tx.require(kinds.SESSIONS, session_id)
 
     @query(actor=ANYONE, rules=("BOOK-11",))
     def registration(self, registration_id: str) -> Registration:
         """A request as it stands: its state, seats, stars and deadlines (BOOK-11)."""
         with self.query() as tx:
-            return tx.require(kinds.REGISTRATIONS, registration_id, "BOOK-11")
+            return tx.require(kinds.REGISTRATIONS, registration_id)
 
     @query(actor=ANYONE, rules=("BOOK-2",))
     def sessions_of(self, workshop_id: str) -> list[Session]:
         """The sessions of a workshop, oldest first (BOOK-2)."""
         with self.query() as tx:
-            tx.require(kinds.WORKSHOPS, workshop_id, "BOOK-2")
+            tx.require(kinds.WORKSHOPS, workshop_id)
             return tx.find(kinds.SESSIONS, "workshop", workshop_id)
 
     @query(actor=ANYONE, rules=("BOOK-43",))
     def workshop_evaluations(self, workshop_id: str) -> list[Evaluation]:
         """BOOK-43: published evaluations, visible to everyone viewing the workshop."""
         with self.query() as tx:
-            tx.require(kinds.WORKSHOPS, workshop_id, "BOOK-43")
+            tx.require(kinds.WORKSHOPS, workshop_id)
             return tx.find(kinds.EVALUATIONS, "workshop", workshop_id)
 
     @query(actor=ANYONE, rules=("PROF-2", "PROF-3", "PROF-4", "PROF-5"))
@@ -170,7 +165,7 @@ class BookingReads(Area):
         """PROF-2..5: rating, per-criterion means, recommendation rate, level, activity;
         of an active member only (a deactivated one is hidden, ACC-7)."""
         with self.query() as tx:
-            member = tx.visible_member(member_id, "PROF-3")
+            member = tx.visible_member(member_id)
             stats = tx.get(kinds.MEMBER_STATS, member.id) or MemberStats(id=member.id)
             count = stats.evaluations
             criteria = {name: getattr(stats, name) / count for name in CRITERIA} if count else {}
@@ -211,7 +206,7 @@ class BookingReads(Area):
     def participant_agenda(self, member_id: str) -> ParticipantAgenda:
         """Pending requests, planned sessions, waiting sessions, sessions to evaluate."""
         with self.query() as tx:
-            member = tx.member(member_id, "BOOK-22")
+            member = tx.member(member_id)
             agenda: dict[str, list[AgendaItem]] = {
                 "pending": [], "planned": [], "waiting": [], "to_evaluate": []}
             for registration in tx.find(kinds.REGISTRATIONS, "member_live", member.id):
@@ -228,7 +223,7 @@ class BookingReads(Area):
     def organizer_agenda(self, member_id: str) -> OrganizerAgenda:
         """Requests to answer, validated registrations, workshops to plan, sessions to confirm."""
         with self.query() as tx:
-            member = tx.member(member_id, "BOOK-18")
+            member = tx.member(member_id)
             to_answer = [self._agenda_item(tx, r, for_organizer=True)
                          for r in tx.find(kinds.REGISTRATIONS, "organizer_pending", member.id)]
             validated: list[AgendaItem] = []
@@ -250,11 +245,10 @@ class BookingReads(Area):
         for a session of its workshop ("Ateliers à planifier"), oldest request first.
         A deactivated member shows no name or email (ACC-7). O(capacity + waitlist)."""
         with self.query() as tx:
-            organizer = tx.actor(member_id, "BOOK-18")
-            session = tx.require(kinds.SESSIONS, session_id, "BOOK-18")
+            organizer = tx.actor(member_id)
+            session = tx.require(kinds.SESSIONS, session_id)
             if session.organizer != organizer.id:
-                raise NotAllowedError("only its organizer sees who registered for a session",
-                                      rule="BOOK-18", session=session_id)
+                raise refusal("roster_organizer_only", session=session_id)
             registered = []
             for r in tx.find(kinds.REGISTRATIONS, "session_live", session.id):
                 if r.state is R.REGISTERED:
@@ -272,11 +266,10 @@ class BookingReads(Area):
         ("Ateliers à planifier"), oldest request first, with their seats; a deactivated
         member shows no name (ACC-7). O(waitlist)."""
         with self.query() as tx:
-            organizer = tx.actor(member_id, "BOOK-22")
-            workshop = tx.require(kinds.WORKSHOPS, workshop_id, "BOOK-22")
+            organizer = tx.actor(member_id)
+            workshop = tx.require(kinds.WORKSHOPS, workshop_id)
             if workshop.organizer != organizer.id:
-                raise NotAllowedError("only its organizer sees who waits for a workshop",
-                                      rule="BOOK-22", workshop=workshop_id)
+                raise refusal("waitlist_organizer_only", workshop=workshop_id)
             return _waitlist(tx, workshop.id)
 
     @query(actor=ANYONE, rules=("BOOK-18",))

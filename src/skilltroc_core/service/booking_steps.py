@@ -24,16 +24,11 @@ from ..booking import (
     Workshop,
     WorkshopState,
 )
-from ..errors import (
-    InvalidAmountError,
-    InvalidInputError,
-    NotAllowedError,
-    StateConflictError,
-)
 from ..events import FactValue, iso_text
 from ..frozen import evolve
 from ..instants import later, require_aware
 from ..ledger import ISSUANCE, TransferKind, VoidReason
+from ..refusals import refusal, shown
 
 # Tx, evolve
 from ..rules import Policy
@@ -59,32 +54,31 @@ DEADLINE_OF: Final = {R.PENDING: REQUEST_DUE, R.WAITLISTED: WAITLIST_WINDOW}
 
 def whole(value: object, what: str, low: int, rule: str) -> int:
     if type(value) is not int or value < low:
-        raise InvalidAmountError(f"{what} must be a whole number of at least {low}, got {value!r}",
-                                 rule=rule)
+        raise refusal("whole_number_too_small", rule=rule, field=what, low=low,
+                      got=shown(value))
     return value
 
 
 def stripped_text(value: object, what: str, limit: int, rule: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"{what} cannot be empty", rule=rule)
+        raise refusal("text_required", rule=rule, field=what)
     if len(value.strip()) > limit:
-        raise InvalidInputError(f"{what} has at most {limit} characters", rule=rule)
+        raise refusal("text_too_long", rule=rule, field=what, limit=limit,
+                      length=len(value.strip()))
     return value.strip()
 
 
 def live_workshop(tx: Tx, workshop_id: object, rule: str) -> Workshop:
-    workshop = tx.require(kinds.WORKSHOPS, workshop_id, rule)
+    workshop = tx.require(kinds.WORKSHOPS, workshop_id)
     if workshop.state is WorkshopState.DELETED:
-        raise StateConflictError(f"workshop {workshop.id} was deleted", rule=rule)
+        raise refusal("workshop_deleted", rule=rule, workshop=workshop.id)
     return workshop
 
 
 def own_workshop(tx: Tx, member: Member, workshop_id: object, rule: str) -> Workshop:
     workshop = live_workshop(tx, workshop_id, rule)
     if workshop.organizer != member.id:
-        raise NotAllowedError(
-            f"only the organizer of workshop {workshop.id} may do this", rule=rule
-        )
+        raise refusal("not_workshop_organizer", rule=rule, workshop=workshop.id)
     return workshop
 
 
@@ -92,27 +86,26 @@ def open_organizer(tx: Tx, organizer: str) -> None:
     """ACC-7: nobody starts anything new with a deactivated (hidden) organizer: no
     request for their workshops, no join into their sessions; refused as for an
     unknown member. What already exists with them stays untouched."""
-    tx.visible_member(organizer, "ACC-7")
+    tx.visible_member(organizer)
 
 
 def own_session(tx: Tx, member: Member, session_id: object, rule: str) -> Session:
-    session = tx.require(kinds.SESSIONS, session_id, rule)
+    session = tx.require(kinds.SESSIONS, session_id)
     if session.organizer != member.id:
-        raise NotAllowedError(f"only the organizer of session {session.id} may do this",
-                              rule=rule)
+        raise refusal("not_session_organizer", rule=rule, session=session.id)
     return session
 
 
 def registration_of(tx: Tx, registration_id: object, rule: str) -> Registration:
-    return tx.require(kinds.REGISTRATIONS, registration_id, rule)
+    return tx.require(kinds.REGISTRATIONS, registration_id)
 
 
 def as_requester(tx: Tx, member: Member, registration_id: object,
                   rule: str) -> Registration:
     registration = registration_of(tx, registration_id, rule)
     if registration.member != member.id:
-        raise NotAllowedError(f"request {registration.id} is not {member.display}'s",
-                              rule=rule)
+        raise refusal("not_requester", rule=rule, registration=registration.id,
+                      member=member.display)
     return registration
 
 
@@ -120,19 +113,14 @@ def as_organizer(tx: Tx, member: Member, registration_id: object,
                   rule: str) -> Registration:
     registration = registration_of(tx, registration_id, rule)
     if registration.organizer != member.id:
-        raise NotAllowedError(
-            f"only the organizer may answer request {registration.id}", rule=rule
-        )
+        raise refusal("not_request_organizer", rule=rule, registration=registration.id)
     return registration
 
 
 def future_start(tx: Tx, start: object, rule: str) -> datetime:
     instant = require_aware(start, "session start", rule)
     if instant <= tx.now:
-        raise InvalidInputError(
-            f"a session starts later than now ({tx.now.isoformat()}), not "
-            f"{instant.isoformat()}", rule=rule,
-        )
+        raise refusal("session_start_not_later", rule=rule, now=tx.now, start=instant)
     return instant
 
 
@@ -245,25 +233,18 @@ def bump_stats(tx: Tx, member_id: str, *, organized_held: int = 0,
 def paid(tx: Tx, member: Member, registration_id: str, rule: str) -> Registration:
     registration = as_requester(tx, member, registration_id, rule)
     if registration.state is not R.PAID:
-        raise StateConflictError(
-            f"request {registration.id} is {registration.state}: only a registration in "
-            "a session confirmed held can do this", rule=rule,
-        )
+        raise refusal("registration_not_paid", rule=rule, registration=registration.id,
+                      state=str(registration.state))
     if registration.attendance is not None:
-        raise StateConflictError(
-            f"attendance was already given ({registration.attendance})", rule=rule
-        )
+        raise refusal("attendance_given", rule=rule, attendance=str(registration.attendance))
     return registration
 
 
 def answerable(tx: Tx, member: Member, session_id: str, rule: str) -> Session:
     session = own_session(tx, member, session_id, rule)
     if session.state is SessionState.PLANNED:
-        raise StateConflictError(
-            f"session {session.id} ends at {session.end.isoformat()}: the organizer "
-            f"answers from its end until {tx.policy.confirmation_window_days} days "
-            "after", rule="BOOK-30",
-        )
+        raise refusal("session_not_ended", session=session.id, end=session.end,
+                      days=tx.policy.confirmation_window_days)
     return session
 
 

@@ -28,7 +28,6 @@ from typing import Any, Final, TypeVar
 import attrs
 
 from ..booking import Mode, Session, Workshop
-from ..errors import InvalidInputError
 from ..instants import require_aware
 from ..listings import (
     ChangeRecord,
@@ -45,6 +44,7 @@ from ..listings import (
     words,
 )
 from ..ports import EntityKind
+from ..refusals import refusal, shown
 from ..tutorials import Tutorial
 from . import kinds
 from .ads import CAMPAIGNS
@@ -78,8 +78,7 @@ def _text_filter(value: object, what: str, rule: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > 200:
-        raise InvalidInputError(f"{what} is a text of 1 to 200 characters, not {value!r}",
-                                rule=rule)
+        raise refusal("filter_text_invalid", rule=rule, field=what, got=shown(value))
     return folded(value.strip())
 
 
@@ -89,15 +88,14 @@ def _mode_filter(mode: object, rule: str) -> Mode | None:
     try:
         return Mode(mode) if isinstance(mode, str) else Mode("")
     except ValueError:
-        raise InvalidInputError(f"mode is 'online' or 'face_to_face', not {mode!r}",
-                                rule=rule) from None
+        raise refusal("mode_invalid", rule=rule, got=shown(mode)) from None
 
 
 def _count_filter(value: object, what: str, rule: str) -> int | None:
     if value is None:
         return None
     if type(value) is not int or value < 0:
-        raise InvalidInputError(f"{what} is a whole number from 0, not {value!r}", rule=rule)
+        raise refusal("filter_count_invalid", rule=rule, field=what, got=shown(value))
     return value
 
 
@@ -173,8 +171,7 @@ class CatalogueReads(Area):
         until = None if starts_before is None else require_aware(
             starts_before, "before", "AD-7")
         if first is not None and until is not None and until <= first:
-            raise InvalidInputError("the range of start instants is empty (before <= from)",
-                                    rule="AD-7")
+            raise refusal("start_range_empty")
         seats = _count_filter(min_seats_left, "min_seats_left", "BOOK-18")
         first_text = None if first is None else sortable_instant(first)
         filters = [*where.json(), first_text, until and sortable_instant(until), seats]
@@ -203,8 +200,7 @@ class CatalogueReads(Area):
         want = self._limit(limit)
         where = _Filters.of(domain)
         if organizer is not None and not isinstance(organizer, str):
-            raise InvalidInputError(f"organizer is a member id, not {organizer!r}",
-                                    rule="BOOK-1")
+            raise refusal("organizer_filter_invalid", got=shown(organizer))
         filters = [*where.json(), organizer]
         cursor = read_cursor("workshops", filters, after, "AD-7")
         key = where.key if organizer is None else f"organizer:{organizer}"
@@ -221,8 +217,8 @@ class CatalogueReads(Area):
         where = _Filters.of(domain)
         index = TUTORIAL_ORDERS.get(order) if isinstance(order, str) else None
         if index is None:
-            raise InvalidInputError(f"order is one of {', '.join(TUTORIAL_ORDERS)}, not "
-                                    f"{order!r}", rule="AD-7")
+            raise refusal("tutorial_order_invalid", choices=list(TUTORIAL_ORDERS),
+                          got=shown(order))
         filters = [*where.json(), order]
         cursor = read_cursor("tutorials", filters, after, "AD-7")
         with self.query() as tx:
@@ -241,11 +237,10 @@ class CatalogueReads(Area):
         out."""
         want = self._limit(limit)
         if not isinstance(text, str) or len(text) > 200:
-            raise InvalidInputError("a search is a text of at most 200 characters",
-                                    rule="AD-7")
+            raise refusal("search_too_long", limit=200)
         wanted = words(text)
         if not wanted:
-            raise InvalidInputError("a search needs at least one word", rule="AD-7")
+            raise refusal("search_without_words")
         where = _Filters.of(domain, mode, locality, max_cost)
         filters = [list(wanted), *where.json()]
         cursor = read_cursor("search", filters, after, "AD-7")
@@ -283,12 +278,10 @@ class CatalogueReads(Area):
         and purged accounts, and members with no display name, are never found."""
         want = self._limit(limit)
         if not isinstance(prefix, str) or not prefix.strip() or len(prefix) > 100:
-            raise InvalidInputError("a name prefix is a text of 1 to 100 characters",
-                                    rule="SOCIAL-1")
+            raise refusal("name_prefix_invalid", limit=100)
         start = folded(prefix.strip())
         if not start:
-            raise InvalidInputError(f"{prefix!r} has no letter to find a name by",
-                                    rule="SOCIAL-1")
+            raise refusal("name_prefix_without_letter", got=shown(prefix))
         filters = [start]
         cursor = read_cursor("find_members", filters, after, "SOCIAL-1")
         with self.query() as tx:
@@ -310,8 +303,7 @@ class CatalogueReads(Area):
         nothing twice. A purge erases the member's changes from every later read (ACC-7)."""
         want = self._limit(limit)
         if after is not None and not isinstance(after, str):
-            raise InvalidInputError(f"after is the position of a change, not {after!r}",
-                                    rule="AD-7")
+            raise refusal("change_position_invalid", got=shown(after))
         with self.query():  # the deadlines due are applied first, as for every query
             pass
         found = self.context.store.changes(after=after, limit=want + 1)
@@ -330,8 +322,7 @@ class CatalogueReads(Area):
         ``batch`` entities (one workshop's rating or one session's card is always made in
         one unit, so commands may run meanwhile); running it again changes nothing."""
         if type(batch) is not int or not 1 <= batch <= 10_000:
-            raise InvalidInputError(f"a batch is a whole number from 1 to 10000, not {batch!r}",
-                                    rule="AD-7")
+            raise refusal("rebuild_batch_invalid", limit=10000, got=shown(batch))
         seed = not self.context.store.changes(limit=1)
         done = 0
         indexed: tuple[EntityKind[Any], ...] = (

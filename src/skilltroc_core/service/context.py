@@ -18,16 +18,14 @@ from typing import Final
 
 from ..accounts import Member
 from ..errors import (
-    ConfigurationError,
-    InvalidInputError,
     SkilltrocError,
-    TimeWentBackwardsError,
 )
 from ..instants import require_aware
 from ..keys import HostKeys
 from ..logs import LOGGER
 from ..passwords import Argon2Hasher
 from ..ports import Clock, IdGenerator, PasswordHasher, Store, UnitOfWork
+from ..refusals import refusal, shown
 from ..rules import DEFAULT_POLICY, Policy
 from . import kinds
 from .units import _FORGET_BATCH, CommandUnit, QueryUnit, TimerHandler, Tx, commit, forget_due
@@ -60,8 +58,7 @@ class ServiceContext:
         attempts: int = DEFAULT_ATTEMPTS,
     ) -> None:
         if type(attempts) is not int or not 1 <= attempts <= 1000:
-            raise InvalidInputError(
-                f"a command is tried 1 to 1000 times, not {attempts!r}")
+            raise refusal("attempts_invalid", got=shown(attempts))
         #: How many times a command is run when its units of work keep meeting others.
         self.attempts = attempts
         #: Commands run again so far because of a conflict (for hosts' metrics).
@@ -73,12 +70,9 @@ class ServiceContext:
         self.hasher: PasswordHasher = hasher or Argon2Hasher(policy)
         if secret_key is None:
             if getattr(store, "keeps_data", True):  # a store of the former port: it may
-                raise ConfigurationError(
-                    "a store that keeps its data needs the host's secret key: "
-                    "Skilltroc(store, clock, secret_key=...) with at least 32 random bytes "
-                    "kept outside the store (see the hosting guide)", rule="ACC-4")
+                raise refusal("secret_key_needed")
             if previous_secret_keys:
-                raise ConfigurationError("previous secret keys need a current one")
+                raise refusal("previous_keys_without_current")
             self.keys = HostKeys.ephemeral()
         else:
             self.keys = HostKeys(secret_key, previous_secret_keys)
@@ -107,10 +101,7 @@ class ServiceContext:
         """What the first unit of work of this service checks of its store, once: that
         it holds no key of email fingerprints, as earlier versions kept (STAR-1)."""
         if uow.get(kinds.SETTINGS, kinds.LEGACY_KEY_SETTING) is not None:
-            raise ConfigurationError(
-                "this store still holds the key of its email fingerprints, as earlier "
-                "versions kept it: run `skilltroc secret take-out` on it and add the key it "
-                "prints to previous_secret_keys", rule="STAR-1")
+            raise refusal("secret_key_in_store")
         self.store_checked = True
 
     def add_purge_hook(self, hook: Callable[[Tx, Member], None]) -> None:
@@ -146,13 +137,8 @@ class ServiceContext:
             if now < last:
                 self._last_instant = last
                 if last - now > tolerance:
-                    raise TimeWentBackwardsError(
-                        f"the clock says {now.isoformat()}, {last - now} before "
-                        f"{last.isoformat()}, the last instant this service used or found "
-                        f"recorded: more than the {tolerance} tolerated (clock_tolerance). "
-                        "Recorded instants never go backwards: nothing was done; set the "
-                        "clock right, or wait until it passes that instant",
-                        now=now, last=last, tolerance=tolerance)
+                    raise refusal("clock_went_backwards", now=now, behind=last - now,
+                                  last=last, tolerance=tolerance)
                 return last
             self._last_instant = now
         return now
@@ -207,9 +193,7 @@ class ServiceContext:
         now = self.now()
         limit = now if until is None else require_aware(until)
         if limit > now:  # deadlines apply at their instant, never before it
-            raise InvalidInputError(
-                f"run_due applies what is due by now ({now.isoformat()}), not by a later "
-                f"instant ({limit.isoformat()})", until=limit.isoformat())
+            raise refusal("run_due_in_future", now=now, until=limit)
         count = 0
         # several schedulers share the due timers: each takes one no other is applying
         while self.in_own_unit(lambda uow: self.apply_due(uow, limit, limit=1, wait=False)):

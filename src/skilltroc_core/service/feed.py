@@ -24,7 +24,6 @@ import attrs
 from ..accounts import AccountStatus, Member
 from ..ads import Campaign, CampaignState
 from ..booking import Workshop, WorkshopState
-from ..errors import StoreError
 from ..listings import (
     ChangeRecord,
     PublicCampaign,
@@ -34,6 +33,7 @@ from ..listings import (
     SessionCard,
 )
 from ..ports import Change
+from ..refusals import refusal
 from ..tutorials import Tutorial, TutorialState
 
 if TYPE_CHECKING:
@@ -164,5 +164,4 @@ def read_changes(changes: list[Change]) -> tuple[ChangeRecord, ...]:
             record=None if change.data is None else decode(change.topic, change.data))
             for change in changes)
     except (KeyError, TypeError, ValueError) as exc:
-        raise StoreError(f"a change in the feed cannot be read by this version: {exc!r}; "
-                         "a newer version wrote it") from exc
+        raise refusal("feed_change_unreadable") from exc

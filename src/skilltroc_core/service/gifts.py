@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Final
 
 from ..accounts import normalize_email
-from ..errors import InvalidAmountError, NotAllowedError
 from ..gifts import Gift
 from ..ledger import GIFT_ESCROW, ISSUANCE, TransferKind, at_most_max_stars
 from ..ports import Timer
+from ..refusals import refusal, shown
 from . import kinds
 from .context import Area, ServiceContext
 from .registry import ANYONE, MEMBER, OWNER, command, query
@@ -42,14 +42,11 @@ class GiftService(Area):
         """
         policy = self.policy
         if type(stars) is not int or stars < policy.min_gift:
-            raise InvalidAmountError(
-                f"a gift is a whole number of stars, at least {policy.min_gift}; got {stars!r}",
-                rule="GIFT-1",
-            )
+            raise refusal("gift_invalid", minimum=policy.min_gift, got=shown(stars))
         at_most_max_stars(stars)
         address = normalize_email(to_email, policy)
         with self.command() as tx:
-            sender = tx.actor(member_id, "GIFT-1")
+            sender = tx.actor(member_id)
             # The address is fingerprinted, not stored: keys outlive a recipient's purge
             # (and a retry after a rotation of the secret key finds the first call).
             fingerprint, *earlier = (f"{sender.id},{known},{stars}"
@@ -60,7 +57,7 @@ class GiftService(Area):
             if replayed is not None:
                 return replayed
             if address == sender.email:
-                raise NotAllowedError("a member cannot gift stars to themselves", rule="GIFT-2")
+                raise refusal("gift_to_self")
             recipient = tx.addressee(address)
             tx.require_stars(sender, stars, keep=policy.gift_floor, rule="GIFT-1")
             gift_id = tx.new_id("gift")
@@ -91,11 +88,10 @@ class GiftService(Area):
     def accept_gift(self, member_id: str, gift_id: str) -> None:
         """GIFT-3: the recipient accepts; the stars leave escrow for their wallet, once."""
         with self.command() as tx:
-            member = tx.actor(member_id, "GIFT-3")
-            gift = tx.require(kinds.GIFTS, gift_id, "GIFT-3")
+            member = tx.actor(member_id)
+            gift = tx.require(kinds.GIFTS, gift_id)
             if gift.recipient != member.id:
-                raise NotAllowedError(f"gift {gift.id} is not addressed to {member.display}",
-                                      rule="GIFT-3")
+                raise refusal("gift_not_theirs", gift=gift.id, member=member.display)
             accepted = gift.accepted(tx.now)
             tx.ledger.transfer(TransferKind.GIFT_ACCEPTED, GIFT_ESCROW, member.id, gift.stars,
                                reference=f"gift:{gift.id}", at=tx.now)
@@ -109,7 +105,7 @@ class GiftService(Area):
     def gift_state(self, gift_id: str) -> Gift:
         """A gift as it stands (sender, recipient, stars, state)."""
         with self.query() as tx:
-            return tx.require(kinds.GIFTS, gift_id, "GIFT-3")
+            return tx.require(kinds.GIFTS, gift_id)
 
     def _gift_expiry_due(self, tx: Tx, timer: Timer) -> None:
         """GIFT-4 with a policy expiry: unaccepted stars go to the issuance account."""

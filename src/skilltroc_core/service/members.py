@@ -19,13 +19,12 @@ from ..accounts import (
 )
 from ..errors import (
     IdempotencyConflictError,
-    InvalidAmountError,
-    InvalidInputError,
 )
 from ..frozen import evolve
 from ..gifts import GiftState
 from ..ledger import Balance, StatementLine, Transfer, TransferKind, at_most_max_stars
 from ..listings import Page
+from ..refusals import refusal, shown
 from ..unset import UNSET, Unset
 from . import kinds
 from .accounts import checked_text, enum_value
@@ -100,16 +99,16 @@ class MemberService(Area):
             if value is None:
                 changes[name] = None
                 continue
-            text = checked_text(value, name.replace("_", " "), limits[name], "PROF-1")
+            text = checked_text(value, name, limits[name], "PROF-1")
             if name == "website" and not _URL.match(text):
-                raise InvalidInputError(f"{text!r} is not an http(s) address", rule="PROF-6")
+                raise refusal("website_invalid", got=shown(text))
             changes[name] = text or None
         with self.command() as tx:
-            member = tx.actor(member_id, "PROF-1")
+            member = tx.actor(member_id)
             new_category = member.category
             if category is not UNSET:
                 if not member.is_professional:
-                    raise InvalidInputError("only professionals have a category", rule="ACC-3")
+                    raise refusal("category_for_individual")
                 new_category = ProCategory(enum_value(ProCategory, category, "ACC-3"))
             updated = evolve(member, category=new_category,
                              profile=attrs.evolve(member.profile, **changes))
@@ -120,7 +119,7 @@ class MemberService(Area):
     def profile(self, member_id: str) -> ProfileView:
         """A member's profile as others see it."""
         with self.query() as tx:
-            return self._profile_view(tx, tx.visible_member(member_id, "PROF-1"))
+            return self._profile_view(tx, tx.visible_member(member_id))
 
     def _profile_view(self, tx: Tx, member: Member) -> ProfileView:
         missing = member.missing_profile_fields(self.policy.profile_required_fields)
@@ -143,7 +142,7 @@ class MemberService(Area):
     def balance(self, member_id: str) -> Balance:
         """Stars available and held (STAR-5); zero after a purge."""
         with self.query() as tx:
-            tx.require(kinds.MEMBERS, member_id, "STAR-5")
+            tx.require(kinds.MEMBERS, member_id)
             return tx.ledger.balance(member_id)
 
     @query(actor=ANYONE, rules=("STAR-5",))
@@ -157,7 +156,7 @@ class MemberService(Area):
                            "STAR-5")
         start = read_line_cursor("statement", [member_id], after, "STAR-5")
         with self.query() as tx:
-            tx.member(member_id, "STAR-5")
+            tx.member(member_id)
             page = tx.ledger.statement(member_id, offset=start, limit=limit)
         following = page.next_offset
         return Page(items=page.lines, total=page.total, next=None if following is None
@@ -172,11 +171,9 @@ class MemberService(Area):
         purchase pays the sponsor's referral reward (SPONSOR-3).
         """
         if type(stars) is not int or stars < 1:
-            raise InvalidAmountError(
-                f"a purchase is a whole number of stars, at least 1, got {stars!r}",
-                rule="STAR-2")
+            raise refusal("purchase_invalid", got=shown(stars))
         at_most_max_stars(stars)
-        reference = checked_text(payment_reference, "payment reference", 200, "STAR-2")
+        reference = checked_text(payment_reference, "payment_reference", 200, "STAR-2")
         with self.command() as tx:
             key = f"purchase:{reference}"
             fingerprint = f"{member_id},{stars}"
@@ -185,11 +182,11 @@ class MemberService(Area):
             try:
                 replayed = tx.replay(key, "buy_stars", fingerprint, "STAR-2")
             except IdempotencyConflictError:
-                tx.actor(member_id, "STAR-2")  # an account that cannot act hears that first
+                tx.actor(member_id)  # an account that cannot act hears that first
                 raise
             if replayed is not None:
                 return tx.ledger.get_transfer(int(replayed))
-            member = tx.actor(member_id, "STAR-2")
+            member = tx.actor(member_id)
             transfer = tx.ledger.issue(TransferKind.PURCHASE, member.id, stars,
                                        reference=f"payment:{reference}", at=tx.now)
             reward_sponsor(tx, member)
@@ -200,6 +197,6 @@ class MemberService(Area):
     def gifts_waiting(self, member_id: str) -> list[str]:
         """Ids of the gifts waiting for this member to accept them (GIFT-3)."""
         with self.query() as tx:
-            tx.member(member_id, "GIFT-3")
+            tx.member(member_id)
             return [g.id for g in tx.find(kinds.GIFTS, "pending_recipient", member_id)
                     if g.state is GiftState.SENT]

@@ -20,9 +20,10 @@ import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final, TypeAlias, TypeVar
 
-from ..errors import InvalidInputError
+from ..errors import SkilltrocError
 from ..listings import Page
 from ..ports import EntityKind, Ordered
+from ..refusals import refusal, shown
 
 if TYPE_CHECKING:
     from .units import Tx
@@ -91,9 +92,7 @@ def _position(listing: str, filters: object, cursor: object, rule: str) -> objec
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise _not_a_cursor(listing, rule) from None
     if version != _VERSION or digest != _digest(listing, filters):
-        raise InvalidInputError(
-            f"this cursor belongs to another list than {listing} with these filters: "
-            "read that list again from its first page", rule=rule)
+        raise refusal("cursor_of_other_list", rule=rule, listing=listing)
     return position
 
 
@@ -110,14 +109,12 @@ def page_limit(limit: object, default: int, most: int, rule: str) -> int:
     if limit is None:
         return default
     if type(limit) is not int or not 1 <= limit <= most:
-        raise InvalidInputError(f"a page holds a whole number of items from 1 to {most}, "
-                                f"not {limit!r}", rule=rule, limit=repr(limit), most=most)
+        raise refusal("page_limit_invalid", rule=rule, got=shown(limit), most=most)
     return limit
 
 
-def _not_a_cursor(listing: str, rule: str) -> InvalidInputError:
-    return InvalidInputError(f"this is not a cursor of {listing}: pass back the `next` of "
-                             "the page before, unchanged", rule=rule)
+def _not_a_cursor(listing: str, rule: str) -> SkilltrocError:
+    return refusal("cursor_invalid", rule=rule, listing=listing)
 
 
 def walk(tx: Tx, kind: EntityKind[E], index: str, key: str, after: str | None, want: int,

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Final
 
-from ..errors import InvalidInputError
 from ..ledger import SupplyReport
 from ..ports import OutboxItem
+from ..refusals import refusal, shown
 from .context import Area
 from .registry import HOST, command, query
 
@@ -56,7 +56,7 @@ class PlatformService(Area):
     def check_invariants(self, *, deep: bool = False) -> None:
         """Raise unless every ledger invariant holds (STAR-4, STAR-6, REFUND-5)."""
         if type(deep) is not bool:
-            raise InvalidInputError(f"deep is True or False, not {deep!r}", rule="STAR-6")
+            raise refusal("flag_not_bool", rule="STAR-6", field="deep", got=shown(deep))
         with self.query(apply_due=False) as tx:  # one consistent state, as it is
             tx.ledger.check_invariants(deep=deep)
 
@@ -67,16 +67,15 @@ class PlatformService(Area):
         ``limit`` is a whole number from 1 to :data:`MAX_DRAIN`.
         """
         if type(limit) is not int or not 1 <= limit <= MAX_DRAIN:
-            raise InvalidInputError(
-                f"a drain limit is a whole number from 1 to {MAX_DRAIN}, got {limit!r}")
+            raise refusal("drain_limit_invalid", limit=MAX_DRAIN, got=shown(limit))
         return self.context.store.drain_notifications(limit)
 
     @command(actor=HOST, rules=())
     def ack(self, seqs: Iterable[int]) -> None:
         """Acknowledge delivered notifications by their ``seq``; unknown ones are ignored."""
         if isinstance(seqs, str | bytes) or not isinstance(seqs, Iterable):
-            raise InvalidInputError(f"ack takes a list of notification seqs, got {seqs!r}")
+            raise refusal("ack_not_list", got=shown(seqs))
         given = list(seqs)
         if not all(type(seq) is int and 0 < seq < 2**63 for seq in given):
-            raise InvalidInputError(f"notification seqs are whole numbers > 0, got {given!r}")
+            raise refusal("ack_seq_invalid", got=shown(given))
         self.context.store.ack(given)

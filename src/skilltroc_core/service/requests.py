@@ -10,14 +10,10 @@ from ..booking import (
     Session,
     SessionState,
 )
-from ..errors import (
-    InvalidInputError,
-    NotAllowedError,
-    StateConflictError,
-)
 from ..frozen import evolve
 from ..ledger import at_most_max_stars
 from ..ports import Timer
+from ..refusals import refusal, shown
 from . import kinds
 from .booking_steps import (
     REQUEST_DUE,
@@ -55,42 +51,32 @@ class RequestService(Area):
         The stars (cost x seats, the cost locked now) are held at once. Returns the id.
         """
         if (session_id is None) == (workshop_id is None):
-            raise InvalidInputError("a request names either a session or a workshop",
-                                    rule="BOOK-13")
+            raise refusal("request_target")
         with self.command() as tx:
-            member = tx.actor(member_id, "BOOK-11")
+            member = tx.actor(member_id)
             session: Session | None = None
             if session_id is not None:
-                session = tx.require(kinds.SESSIONS, session_id, "BOOK-13")
+                session = tx.require(kinds.SESSIONS, session_id)
                 workshop = live_workshop(tx, session.workshop, "BOOK-13")
                 if session.state is not SessionState.PLANNED or session.started(tx.now):
-                    raise StateConflictError(
-                        f"session {session.id} has started or is over: requests close at its "
-                        "start", rule="BOOK-16",
-                    )
+                    raise refusal("requests_closed", session=session.id)
             else:
                 workshop = live_workshop(tx, workshop_id, "BOOK-13")
             if workshop.organizer == member.id:
-                raise NotAllowedError("an organizer cannot register for their own workshop",
-                                      rule="BOOK-3")
+                raise refusal("own_workshop_request")
             open_organizer(tx, workshop.organizer)
             limit = session.capacity if session else self.policy.max_future_seats
             if type(seats) is not int or not self.policy.min_seats <= seats <= limit:
-                raise InvalidInputError(
-                    f"a request for {'this session' if session else 'a future session'} is "
-                    f"for {self.policy.min_seats} to {limit} seats, not {seats!r}",
-                    rule="BOOK-12",
-                )
+                raise refusal("seats_for_session" if session else "seats_for_future_session",
+                              low=self.policy.min_seats, high=limit, got=shown(seats))
             duplicate = (
                 tx.find(kinds.REGISTRATIONS, "member_session", f"{member.id}|{session.id}")
                 if session
                 else tx.find(kinds.REGISTRATIONS, "member_future", f"{member.id}|{workshop.id}")
             )
             if duplicate:
-                raise StateConflictError(
-                    f"{member.display} already has a live request ({duplicate[0].id}) here",
-                    rule="BOOK-4",
-                )
+                raise refusal("live_request_exists", member=member.display,
+                              registration=duplicate[0].id)
             amount = at_most_max_stars(workshop.cost * seats)
             if amount:
                 tx.require_stars(member, amount, rule="BOOK-11")
@@ -115,7 +101,7 @@ class RequestService(Area):
     def cancel_request(self, member_id: str, registration_id: str) -> None:
         """BOOK-17: the member withdraws an unanswered request and is refunded."""
         with self.command() as tx:
-            member = tx.actor(member_id, "BOOK-17")
+            member = tx.actor(member_id)
             registration = as_requester(tx, member, registration_id, "BOOK-17")
             ended = end_registration(tx, registration, "cancel")
             tell_about(tx, "RequestCancelled", ended.organizer, ended)
@@ -124,7 +110,7 @@ class RequestService(Area):
     def refuse(self, member_id: str, registration_id: str) -> None:
         """BOOK-14: the organizer refuses; the member is refunded at once and told."""
         with self.command() as tx:
-            member = tx.actor(member_id, "BOOK-14")
+            member = tx.actor(member_id)
             registration = as_organizer(tx, member, registration_id, "BOOK-14")
             ended = end_registration(tx, registration, "refuse")
             tell_about(tx, "RequestRefused", ended.member, ended)
@@ -133,22 +119,17 @@ class RequestService(Area):
     def accept(self, member_id: str, registration_id: str) -> None:
         """BOOK-14/18: accept for the requested session, if enough seats remain."""
         with self.command() as tx:
-            member = tx.actor(member_id, "BOOK-14")
+            member = tx.actor(member_id)
             registration = as_organizer(tx, member, registration_id, "BOOK-14")
             if registration.state is R.PENDING and registration.session is None:
-                raise StateConflictError(
-                    "this request is for a future session: accept it for a future session",
-                    rule="BOOK-14",
-                )
+                raise refusal("accept_future_request", registration=registration.id)
             if registration.state is not R.PENDING or registration.session is None:
                 registration.moved("accept", tx.now)  # raises the lifecycle's refusal
                 raise AssertionError("unreachable")
-            session = tx.require(kinds.SESSIONS, registration.session, "BOOK-14")
+            session = tx.require(kinds.SESSIONS, registration.session)
             if session.seats_left < registration.seats:
-                raise StateConflictError(
-                    f"only {session.seats_left} seats are left for {registration.seats} asked: "
-                    "accept for a future session instead", rule="BOOK-14",
-                )
+                raise refusal("seats_short_accept_future", left=session.seats_left,
+                              asked=registration.seats)
             accepted = registration.moved("accept", tx.now, accepted_at=tx.now, due=None)
             tx.put(kinds.REGISTRATIONS, accepted.id, accepted)
             tx.put(kinds.SESSIONS, session.id,
@@ -164,28 +145,19 @@ class RequestService(Area):
         seats. The member has 15 calendar days to join a session (BOOK-24).
         """
         with self.command() as tx:
-            member = tx.actor(member_id, "BOOK-14")
+            member = tx.actor(member_id)
             registration = as_organizer(tx, member, registration_id, "BOOK-14")
             if registration.state is R.PENDING and registration.session is not None:
-                session = tx.require(kinds.SESSIONS, registration.session, "BOOK-14")
+                session = tx.require(kinds.SESSIONS, registration.session)
                 if session.seats_left >= registration.seats:
-                    raise StateConflictError(
-                        f"session {session.id} has {session.seats_left} seats left for the "
-                        f"{registration.seats} asked: accept the request for it",
-                        rule="BOOK-14",
-                    )
+                    raise refusal("seats_enough_accept_session", session=session.id,
+                                  left=session.seats_left, asked=registration.seats)
                 if registration.seats > self.policy.max_future_seats:
-                    raise StateConflictError(
-                        f"a future session takes at most {self.policy.max_future_seats} "
-                        f"seats, and this request is for {registration.seats}: refuse it; "
-                        "the member may ask again for fewer", rule="BOOK-12",
-                    )
+                    raise refusal("future_seats_too_many", limit=self.policy.max_future_seats,
+                                  asked=registration.seats)
                 if tx.find(kinds.REGISTRATIONS, "member_future",
                            f"{registration.member}|{registration.workshop}"):
-                    raise StateConflictError(
-                        "this member already waits for a future session of this workshop",
-                        rule="BOOK-4",
-                    )
+                    raise refusal("already_waiting", workshop=registration.workshop)
             until = self.policy.add_days(tx.now, self.policy.waitlist_window_days,
                                          what="acceptance", rule="BOOK-24")
             waiting = registration.moved("accept_future", tx.now, accepted_at=tx.now,
@@ -207,7 +179,7 @@ class RequestService(Area):
     def unregister(self, member_id: str, registration_id: str) -> None:
         """BOOK-19: before the start the member may unregister and is refunded."""
         with self.command() as tx:
-            member = tx.actor(member_id, "BOOK-19")
+            member = tx.actor(member_id)
             registration = as_requester(tx, member, registration_id, "BOOK-19")
             ended = end_before_start(tx, registration, "unregister", "BOOK-19")
             tell_about(tx, "MemberUnregistered", ended.organizer, ended)
@@ -216,7 +188,7 @@ class RequestService(Area):
     def cancel_transaction(self, member_id: str, registration_id: str) -> None:
         """BOOK-20: the organizer cancels with a registered or waitlisted member (refund)."""
         with self.command() as tx:
-            member = tx.actor(member_id, "BOOK-20")
+            member = tx.actor(member_id)
             registration = as_organizer(tx, member, registration_id, "BOOK-20")
             ended = end_before_start(tx, registration, "cancel_transaction", "BOOK-20")
             tell_about(tx, "TransactionCancelled", ended.member, ended)
@@ -227,26 +199,21 @@ class RequestService(Area):
         none; the member and the organizer are told. Refused, as for a request, while the
         organizer's account is deactivated (ACC-7): the entry itself stays untouched."""
         with self.command() as tx:
-            member = tx.actor(member_id, "BOOK-23")
+            member = tx.actor(member_id)
             registration = as_requester(tx, member, registration_id, "BOOK-23")
-            session = tx.require(kinds.SESSIONS, session_id, "BOOK-23")
+            session = tx.require(kinds.SESSIONS, session_id)
             if registration.state is not R.WAITLISTED:
                 registration.moved("join", tx.now)  # raises the lifecycle's refusal
             if session.workshop != registration.workshop:
-                raise InvalidInputError(
-                    f"session {session.id} belongs to another workshop", rule="BOOK-23"
-                )
+                raise refusal("session_of_other_workshop", session=session.id)
             open_organizer(tx, registration.organizer)
             session.require_not_started(tx.now, "BOOK-23")
             if session.seats_left < registration.seats:
-                raise StateConflictError(
-                    f"session {session.id} has {session.seats_left} seats left; "
-                    f"{registration.seats} are needed", rule="BOOK-23",
-                )
+                raise refusal("join_seats_short", session=session.id, left=session.seats_left,
+                              needed=registration.seats)
             if tx.find(kinds.REGISTRATIONS, "member_session", f"{member.id}|{session.id}"):
-                raise StateConflictError(
-                    f"{member.display} already has a request for this session", rule="BOOK-4"
-                )
+                raise refusal("request_for_session_exists", member=member.display,
+                              session=session.id)
             joined = registration.moved("join", tx.now, session=session.id, waitlist_until=None)
             tx.put(kinds.REGISTRATIONS, joined.id, joined)
             tx.put(kinds.SESSIONS, session.id,
@@ -260,7 +227,7 @@ class RequestService(Area):
     def leave_waitlist(self, member_id: str, registration_id: str) -> None:
         """BOOK-25: a waitlisted member leaves at any time and is refunded."""
         with self.command() as tx:
-            member = tx.actor(member_id, "BOOK-25")
+            member = tx.actor(member_id)
             registration = as_requester(tx, member, registration_id, "BOOK-25")
             ended = end_registration(tx, registration, "leave")
             tell_about(tx, "WaitlistLeft", ended.organizer, ended)

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 import attrs
 
 from ..accounts import AccountStatus, normalize_email
-from ..errors import AlreadyExistsError, InvalidInputError, NotAllowedError, NotFoundError
 from ..events import FactValue
 from ..listings import Page
+from ..refusals import refusal, shown
 from ..social import FeedMessage, Follow, Invitation, follow_id
 from . import kinds
 from .context import Area
@@ -57,8 +57,7 @@ class SocialService(Area):
     def _addresses(self, emails: object, rule: str) -> list[str]:
         """An imported address book: its addresses normalized, each once, in order."""
         if isinstance(emails, str | bytes) or not isinstance(emails, Iterable):
-            raise InvalidInputError(f"contacts are a list of email addresses, got {emails!r}",
-                                    rule=rule)
+            raise refusal("contacts_not_list", rule=rule, kind=type(emails).__name__)
         return list(dict.fromkeys(normalize_email(e, self.policy) for e in emails))
 
     @query(actor=MEMBER, rules=("SOCIAL-1",))
@@ -66,7 +65,7 @@ class SocialService(Area):
         """SOCIAL-1: which of these addresses belong to members (self and hidden excluded)."""
         addresses = self._addresses(emails, "SOCIAL-1")
         with self.query() as tx:
-            member = tx.actor(member_id, "SOCIAL-1")
+            member = tx.actor(member_id)
             matches = []
             for address in addresses:
                 found = tx.member_by_email(address)
@@ -86,17 +85,17 @@ class SocialService(Area):
         contacts the member can invite (:meth:`invite`), normalized, each once, in order."""
         addresses = self._addresses(emails, "SPONSOR-1")
         with self.query() as tx:
-            tx.actor(member_id, "SPONSOR-1")
+            tx.actor(member_id)
             return [address for address in addresses if tx.addressee(address) is None]
 
     @command(actor=MEMBER, rules=("SOCIAL-1",))
     def follow(self, member_id: str, whom: str) -> None:
         """SOCIAL-1: follow any other member; following twice changes nothing."""
         with self.command() as tx:
-            member = tx.actor(member_id, "SOCIAL-1")
-            other = tx.visible_member(whom, "SOCIAL-1")
+            member = tx.actor(member_id)
+            other = tx.visible_member(whom)
             if other.id == member.id:
-                raise NotAllowedError("a member cannot follow themselves", rule="SOCIAL-1")
+                raise refusal("follow_self")
             key = follow_id(member.id, other.id)
             if tx.get(kinds.FOLLOWS, key) is None:
                 tx.put(kinds.FOLLOWS, key,
@@ -106,9 +105,9 @@ class SocialService(Area):
     def unfollow(self, member_id: str, whom: str) -> None:
         """Stop following; not following already changes nothing."""
         if not isinstance(whom, str) or not whom:
-            raise NotFoundError(f"{whom!r} is not a member id", rule="SOCIAL-1")
+            raise refusal("unknown_member", id=shown(whom))
         with self.command() as tx:
-            member = tx.actor(member_id, "SOCIAL-1")
+            member = tx.actor(member_id)
             tx.uow.delete(kinds.FOLLOWS, follow_id(member.id, whom))
 
     @query(actor=ANYONE, rules=("SOCIAL-2",))
@@ -118,7 +117,7 @@ class SocialService(Area):
         Deactivated followers are hidden (ACC-7); their follows come back with them.
         """
         with self.query() as tx:
-            tx.member(member_id, "SOCIAL-2")
+            tx.member(member_id)
             return shown_members(
                 tx, [f.follower for f in tx.find(kinds.FOLLOWS, "followee", member_id)])
 
@@ -126,7 +125,7 @@ class SocialService(Area):
     def following(self, member_id: str) -> list[str]:
         """Whom this member follows, oldest first (deactivated members hidden, ACC-7)."""
         with self.query() as tx:
-            tx.member(member_id, "SOCIAL-1")
+            tx.member(member_id)
             return shown_members(
                 tx, [f.followee for f in tx.find(kinds.FOLLOWS, "follower", member_id)])
 
@@ -134,14 +133,12 @@ class SocialService(Area):
     def post_message(self, member_id: str, text: str) -> str:
         """SOCIAL-3: a message on the member's feed; their followers are told."""
         if not isinstance(text, str) or not text.strip():
-            raise InvalidInputError("a message needs some text", rule="SOCIAL-3")
+            raise refusal("text_required", rule="SOCIAL-3", field="text")
         if len(text) > self.policy.max_bio_length:
-            raise InvalidInputError(
-                f"a message has at most {self.policy.max_bio_length} characters",
-                rule="SOCIAL-3",
-            )
+            raise refusal("text_too_long", rule="SOCIAL-3", field="text",
+                          limit=self.policy.max_bio_length, length=len(text))
         with self.command() as tx:
-            member = tx.actor(member_id, "SOCIAL-3")
+            member = tx.actor(member_id)
             message_id = tx.new_id("msg")
             tx.put(kinds.FEED, message_id, FeedMessage(
                 id=message_id, author=member.id, text=text.strip(), posted_at=tx.now))
@@ -165,7 +162,7 @@ class SocialService(Area):
         limit = self._page_limit(limit)
         cursor = read_cursor("messages", [member_id], after, "SOCIAL-3")
         with self.query() as tx:
-            author = tx.visible_member(member_id, "SOCIAL-3")
+            author = tx.visible_member(member_id)
             found = walk(tx, kinds.FEED, "newest", author.id, cursor, limit + 1, _message)
         return paged("messages", [member_id], found, limit)
 
@@ -179,7 +176,7 @@ class SocialService(Area):
         limit = self._page_limit(limit)
         cursor = read_cursor("feed", [member_id], after, "SOCIAL-3")
         with self.query() as tx:
-            reader = tx.member(member_id, "SOCIAL-3")
+            reader = tx.member(member_id)
             authors = shown_members(
                 tx, [f.followee for f in tx.find(kinds.FOLLOWS, "follower", reader.id)])
             found = [item for author in authors for item in walk(
@@ -197,9 +194,9 @@ class SocialService(Area):
         """
         address = normalize_email(email, self.policy)
         with self.command() as tx:
-            member = tx.actor(member_id, "SPONSOR-1")
+            member = tx.actor(member_id)
             if tx.addressee(address) is not None:
-                raise AlreadyExistsError(f"{address} is already a member", rule="SPONSOR-1")
+                raise refusal("already_member")
             invitation_id = tx.new_id("inv")
             tx.put(kinds.INVITATIONS, invitation_id, Invitation(
                 id=invitation_id, sponsor=member.id, email=address, sent_at=tx.now))

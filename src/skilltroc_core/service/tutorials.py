@@ -14,18 +14,11 @@ from datetime import datetime
 import attrs
 
 from ..accounts import AccountStatus, Member
-from ..errors import (
-    AlreadyExistsError,
-    InvalidInputError,
-    InvalidVideoError,
-    NotAllowedError,
-    NotFoundError,
-    RightsNotAttestedError,
-)
 from ..frozen import evolve
 from ..ledger import TransferKind
 from ..listings import catalogue_keys, descending, newest_first, word_keys
 from ..ports import EntityKind, Index
+from ..refusals import refusal, shown
 from ..tutorials import (
     Tutorial,
     TutorialState,
@@ -115,16 +108,17 @@ VIEWER_MARKS: EntityKind[ViewerMark] = EntityKind(name="tutorial_viewer_mark", t
 
 def _text(value: object, what: str, limit: int) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"{what} cannot be empty", rule="TUTO-1")
+        raise refusal("text_required", rule="TUTO-1", field=what)
     text = value.strip()
     if len(text) > limit:
-        raise InvalidInputError(f"{what} has at most {limit} characters", rule="TUTO-1")
+        raise refusal("text_too_long", rule="TUTO-1", field=what, limit=limit,
+                      length=len(text))
     return text
 
 
 def _source(youtube_url: object, upload: object) -> VideoSource:
     if (youtube_url is None) == (upload is None):
-        raise InvalidVideoError("a tutorial is either a YouTube link or an uploaded video")
+        raise refusal("video_source_choice")
     if youtube_url is not None:
         return youtube_source(youtube_url)
     return upload_source(upload)
@@ -142,11 +136,9 @@ class TutorialService(Area):
         context.purge_hooks.append(self._purge_tutorials)
 
     def _own_tutorial(self, tx: Tx, member: Member, tutorial_id: object) -> Tutorial:
-        tutorial = tx.require(TUTORIALS, tutorial_id, "TUTO-1")
+        tutorial = tx.require(TUTORIALS, tutorial_id)
         if tutorial.publisher != member.id:
-            raise NotAllowedError(
-                f"only the publisher of tutorial {tutorial.id} may change it", rule="TUTO-1"
-            )
+            raise refusal("not_tutorial_publisher", tutorial=tutorial.id)
         return tutorial
 
     def _claim_video(self, tx: Tx, tutorial: Tutorial) -> Tutorial:
@@ -164,10 +156,7 @@ class TutorialService(Area):
         history = found.id
         for other in tx.find(TUTORIALS, "live_video", history):
             if other.id != tutorial.id:
-                raise AlreadyExistsError(
-                    f"tutorial {other.id} of the same publisher already shows this video",
-                    rule="TUTO-2", tutorial=other.id,
-                )
+                raise refusal("video_already_published", tutorial=other.id)
         return evolve(tutorial, history=history)
 
     @command(actor=MEMBER, rules=("TUTO-1", "TUTO-5"))
@@ -189,14 +178,12 @@ class TutorialService(Area):
         """
         policy = self.policy
         source = _source(youtube_url, upload)
-        title = _text(title, "a tutorial title", policy.max_name_length * 2)
-        domain = _text(domain, "a skill domain", policy.max_name_length)
+        title = _text(title, "title", policy.max_name_length * 2)
+        domain = _text(domain, "domain", policy.max_name_length)
         if rights_attested is not True:
-            raise RightsNotAttestedError(
-                "the publisher must attest holding the rights to this video"
-            )
+            raise refusal("rights_not_attested")
         with self.command() as tx:
-            member = tx.actor(member_id, "TUTO-1")
+            member = tx.actor(member_id)
             member.require_complete_profile(
                 "profile_incomplete_for_tutorials", self.policy.profile_required_fields)
             tutorial_id = tx.new_id("tuto")
@@ -225,21 +212,19 @@ class TutorialService(Area):
         """
         policy = self.policy
         new_title = None if title is UNSET else _text(
-            title, "a tutorial title", policy.max_name_length * 2)
+            title, "title", policy.max_name_length * 2)
         new_domain = None if domain is UNSET else _text(
-            domain, "a skill domain", policy.max_name_length)
+            domain, "domain", policy.max_name_length)
         new_source: VideoSource | None = None
         if youtube_url is not UNSET or upload is not UNSET:
             new_source = _source(None if youtube_url is UNSET else youtube_url,
                                  None if upload is UNSET else upload)
         with self.command() as tx:
-            member = tx.actor(member_id, "TUTO-1")
+            member = tx.actor(member_id)
             tutorial = self._own_tutorial(tx, member, tutorial_id)
             source = tutorial.source if new_source is None else new_source
             if source != tutorial.source and rights_attested is not True:
-                raise RightsNotAttestedError(
-                    "the publisher must attest holding the rights to the new video"
-                )
+                raise refusal("rights_not_attested")
             edited = tutorial.edited(tx.now, title=new_title or tutorial.title,
                                      domain=new_domain or tutorial.domain, source=source,
                                      history=tutorial.history)
@@ -252,7 +237,7 @@ class TutorialService(Area):
     def delete_tutorial(self, member_id: str, tutorial_id: str) -> None:
         """TUTO-1: the publisher deletes a tutorial; its counts and payouts are kept."""
         with self.command() as tx:
-            member = tx.actor(member_id, "TUTO-1")
+            member = tx.actor(member_id)
             tutorial = self._own_tutorial(tx, member, tutorial_id)
             tx.put(TUTORIALS, tutorial.id, tutorial.deleted(tx.now))
 
@@ -277,7 +262,7 @@ class TutorialService(Area):
             if replayed is not None:
                 return ViewVerdict(replayed)
             tutorial = self._shown_tutorial(tx, tutorial_id)
-            history = tx.require(VIDEO_HISTORIES, tutorial.history, "TUTO-2")
+            history = tx.require(VIDEO_HISTORIES, tutorial.history)
             # TUTO-4: once per viewer per tutorial per 24 hours, and per video too, so
             # that neither changing a tutorial's video nor publishing the video again
             # makes the same viewer count twice within the window
@@ -308,10 +293,10 @@ class TutorialService(Area):
     def _shown_tutorial(self, tx: Tx, tutorial_id: object) -> Tutorial:
         """The tutorial as others see it: hidden, as if unknown, while its publisher's
         account is deactivated (ACC-7); the publisher still sees it in "my tutorials"."""
-        tutorial = tx.require(TUTORIALS, tutorial_id, "TUTO-1")
+        tutorial = tx.require(TUTORIALS, tutorial_id)
         publisher = tx.get(kinds.MEMBERS, tutorial.publisher)
         if publisher is not None and publisher.status is AccountStatus.DEACTIVATED:
-            raise NotFoundError(f"no tutorial {tutorial.id!r}", rule="ACC-7")
+            raise refusal("unknown_tutorial", id=shown(tutorial.id))
         return tutorial
 
     @query(actor=ANYONE, rules=("TUTO-1",))
@@ -326,10 +311,10 @@ class TutorialService(Area):
                      ) -> list[TutorialStats]:
         """TUTO-3: the member's tutorials with their views and the stars they earned."""
         if type(include_deleted) is not bool:
-            raise InvalidInputError(
-                f"include_deleted is True or False, not {include_deleted!r}", rule="TUTO-3")
+            raise refusal("flag_not_bool", rule="TUTO-3", field="include_deleted",
+                          got=shown(include_deleted))
         with self.query() as tx:
-            member = tx.member(member_id, "TUTO-3")
+            member = tx.member(member_id)
             lines = []
             for tutorial in tx.find(TUTORIALS, "publisher", member.id):
                 if not tutorial.is_live and not include_deleted:

@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 from ..accounts import AccountStatus, Member
 from ..errors import (
     ConcurrencyError,
-    InvalidInputError,
-    NotFoundError,
     SkilltrocError,
 )
 from ..events import FactValue, sorted_notification, stored_notification
@@ -27,6 +25,7 @@ from ..idempotency import first_result
 from ..instants import microseconds_since_year_one, require_aware
 from ..ledger import Ledger, refuse_debit
 from ..ports import EntityKind, Store, Timer, UnitOfWork
+from ..refusals import refusal, shown
 from . import kinds
 from .read_side import projection_of
 
@@ -54,13 +53,13 @@ class Tx:
     def get(self, kind: EntityKind[E], entity_id: str) -> E | None:
         return self.uow.get(kind, entity_id)
 
-    def require(self, kind: EntityKind[E], entity_id: object, rule: str | None = None) -> E:
-        """The entity, or :class:`NotFoundError` naming what was looked for."""
-        if not isinstance(entity_id, str) or not entity_id:
-            raise NotFoundError(f"{entity_id!r} is not a {kind.name} id", rule=rule)
-        found = self.uow.get(kind, entity_id)
+    def require(self, kind: EntityKind[E], entity_id: object) -> E:
+        """The entity, or :class:`NotFoundError` (refusal ``unknown_<kind>``, citing the
+        rule by which such things exist) naming what was looked for."""
+        found = (self.uow.get(kind, entity_id) if isinstance(entity_id, str) and entity_id
+                 else None)
         if found is None:
-            raise NotFoundError(f"no {kind.name} {entity_id!r}", rule=rule, id=entity_id)
+            raise refusal(f"unknown_{kind.name}", id=shown(entity_id))
         return found
 
     def put(self, kind: EntityKind[E], entity_id: str, entity: E) -> None:
@@ -82,16 +81,16 @@ class Tx:
         return found[0] if found else None
 
     # Members ------------------------------------------------------------------
-    def member(self, member_id: object, rule: str | None = None) -> Member:
+    def member(self, member_id: object) -> Member:
         """A member who exists and was not purged (any status otherwise)."""
-        member = self.require(kinds.MEMBERS, member_id, rule)
+        member = self.require(kinds.MEMBERS, member_id)
         if member.status is AccountStatus.PURGED:
-            raise NotFoundError(f"member {member_id} no longer exists", rule=rule or "ACC-7")
+            raise refusal("member_gone", id=shown(member_id))
         return member
 
-    def actor(self, member_id: object, rule: str | None = None) -> Member:
+    def actor(self, member_id: object) -> Member:
         """The member acting: must exist, be confirmed and not deactivated (ACC-1, ACC-7)."""
-        member = self.require(kinds.MEMBERS, member_id, rule)
+        member = self.require(kinds.MEMBERS, member_id)
         member.require_active()
         return member
 
@@ -104,11 +103,12 @@ class Tx:
         member = self.get(kinds.MEMBERS, member_id)
         return member if member is not None and member.status is AccountStatus.ACTIVE else None
 
-    def visible_member(self, member_id: object, rule: str | None = None) -> Member:
-        """Another member as others see them: active only (deactivated ones are hidden)."""
-        member = self.require(kinds.MEMBERS, member_id, rule)
+    def visible_member(self, member_id: object) -> Member:
+        """Another member as others see them: active only (deactivated ones are hidden,
+        and refused exactly as an unknown id, ACC-7)."""
+        member = self.require(kinds.MEMBERS, member_id)
         if member.status is not AccountStatus.ACTIVE:
-            raise NotFoundError(f"no member {member_id!r}", rule=rule or "ACC-7")
+            raise refusal("unknown_member", id=shown(member_id))
         return member
 
     def require_stars(self, member: Member, amount: int, *, keep: int = 0, rule: str) -> None:
@@ -306,7 +306,7 @@ def host_key(key: object, rule: str) -> str | None:
     if key is None:
         return None
     if not isinstance(key, str) or not key:
-        raise InvalidInputError("an idempotency key is a non-empty string", rule=rule)
+        raise refusal("idempotency_key_invalid", rule=rule, got=shown(key))
     return HOST_KEY_PREFIX + key
 
 

@@ -16,11 +16,8 @@ from ..booking import (
     Workshop,
     WorkshopState,
 )
-from ..errors import (
-    InvalidInputError,
-    StateConflictError,
-)
 from ..frozen import evolve
+from ..refusals import refusal, shown
 from . import kinds
 from .booking_steps import (
     DELETED_BY_ORGANIZER,
@@ -71,34 +68,29 @@ class WorkshopService(Area):
     ) -> str:
         """BOOK-1/2: propose a workshop (no session yet); followers are told (SOCIAL-3)."""
         policy = self.policy
-        title = stripped_text(title, "a workshop title", policy.max_name_length * 2, "BOOK-1")
-        description = stripped_text(description, "a workshop description",
+        title = stripped_text(title, "title", policy.max_name_length * 2, "BOOK-1")
+        description = stripped_text(description, "description",
                                     policy.max_bio_length * 5, "BOOK-1")
-        domain = stripped_text(domain, "a skill domain", policy.max_name_length, "BOOK-1")
-        whole(cost, "the star cost per seat", policy.min_workshop_cost, "BOOK-1")
-        whole(capacity, "the maximum number of participants", policy.min_capacity, "BOOK-1")
+        domain = stripped_text(domain, "domain", policy.max_name_length, "BOOK-1")
+        whole(cost, "cost", policy.min_workshop_cost, "BOOK-1")
+        whole(capacity, "capacity", policy.min_capacity, "BOOK-1")
         if not isinstance(duration, timedelta) or duration <= timedelta(0) or (
             duration % timedelta(minutes=1)
         ):
-            raise InvalidInputError("a duration is a positive whole number of minutes",
-                                    rule="BOOK-1")
+            raise refusal("duration_invalid", got=shown(duration))
         try:
             how = Mode(mode)
         except ValueError as exc:
-            raise InvalidInputError(f"mode is 'online' or 'face_to_face', not {mode!r}",
-                                    rule="BOOK-1") from exc
+            raise refusal("mode_invalid", got=shown(mode)) from exc
         place = None
-        if how is Mode.FACE_TO_FACE:
-            place = stripped_text(locality, "a face-to-face workshop's locality", 200, "BOOK-1")
-        elif locality is not None:
+        if how is Mode.FACE_TO_FACE or locality is not None:
             place = stripped_text(locality, "locality", 200, "BOOK-1")
         if isinstance(media, str) or not isinstance(media, Sequence) or not all(
                 isinstance(m, str) and m for m in media):
-            raise InvalidInputError("media are a list of references (non-empty text)",
-                                    rule="BOOK-1")
+            raise refusal("media_invalid")
         media = tuple(media)
         with self.command() as tx:
-            member = tx.actor(member_id, "BOOK-1")
+            member = tx.actor(member_id)
             member.require_complete_profile(
                 "profile_incomplete_for_workshops", self.policy.profile_required_fields)
             workshop_id = tx.new_id("ws")
@@ -120,7 +112,7 @@ class WorkshopService(Area):
         keeps its own lifecycle (BOOK-30..33) and their stars stay held.
         """
         with self.command() as tx:
-            member = tx.actor(member_id, "BOOK-5")
+            member = tx.actor(member_id)
             workshop = own_workshop(tx, member, workshop_id, "BOOK-5")
             delete_workshop_now(tx, workshop, DELETED_BY_ORGANIZER)
 
@@ -129,11 +121,11 @@ class WorkshopService(Area):
                      capacity: int | None = None) -> str:
         """BOOK-2/6/10: a new session; the workshop's waitlisted members are told."""
         with self.command() as tx:
-            member = tx.actor(member_id, "BOOK-6")
+            member = tx.actor(member_id)
             workshop = own_workshop(tx, member, workshop_id, "BOOK-6")
             begins = future_start(tx, start, "BOOK-6")
             seats = workshop.capacity if capacity is None else whole(
-                capacity, "a session's capacity", self.policy.min_capacity, "BOOK-6")
+                capacity, "capacity", self.policy.min_capacity, "BOOK-6")
             session_id = tx.new_id("ses")
             session = Session(id=session_id, workshop=workshop.id, organizer=member.id,
                               start=begins, capacity=seats,
@@ -151,7 +143,7 @@ class WorkshopService(Area):
     def move_session(self, member_id: str, session_id: str, start: datetime) -> None:
         """BOOK-7/8: registered members stay and are told; pending requests are refunded."""
         with self.command() as tx:
-            member = tx.actor(member_id, "BOOK-8")
+            member = tx.actor(member_id)
             session = own_session(tx, member, session_id, "BOOK-8")
             session.require_not_started(tx.now, "BOOK-8")
             begins = future_start(tx, start, "BOOK-8")
@@ -175,15 +167,12 @@ class WorkshopService(Area):
     def set_capacity(self, member_id: str, session_id: str, capacity: int) -> None:
         """BOOK-7: change the seats before the start, never below the seats taken."""
         with self.command() as tx:
-            member = tx.actor(member_id, "BOOK-7")
+            member = tx.actor(member_id)
             session = own_session(tx, member, session_id, "BOOK-7")
             session.require_not_started(tx.now, "BOOK-7")
-            seats = whole(capacity, "a session's capacity", self.policy.min_capacity, "BOOK-7")
+            seats = whole(capacity, "capacity", self.policy.min_capacity, "BOOK-7")
             if seats < session.seats_taken:
-                raise StateConflictError(
-                    f"{session.seats_taken} seats are taken: the capacity cannot drop to {seats}",
-                    rule="BOOK-7",
-                )
+                raise refusal("capacity_below_taken", taken=session.seats_taken, capacity=seats)
             tx.put(kinds.SESSIONS, session.id,
                    evolve(session, state=session.to("set_capacity", "BOOK-7"), capacity=seats))
 
@@ -191,7 +180,7 @@ class WorkshopService(Area):
     def cancel_session(self, member_id: str, session_id: str) -> None:
         """BOOK-9: before the start; registered and pending members are told and refunded."""
         with self.command() as tx:
-            member = tx.actor(member_id, "BOOK-9")
+            member = tx.actor(member_id)
             session = own_session(tx, member, session_id, "BOOK-9")
             session.require_not_started(tx.now, "BOOK-9")
             tx.put(kinds.SESSIONS, session.id,

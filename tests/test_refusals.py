@@ -1,0 +1,145 @@
+"""The catalogue of refusals: every key raised exists, every entry is raised, both
+languages say the same with the same facts, and the rules cited exist."""
+
+from __future__ import annotations
+
+import ast
+import gettext
+import string
+from pathlib import Path
+
+import pytest
+
+from skilltroc_core import errors
+from skilltroc_core.catalogue import rules
+from skilltroc_core.errors import InvalidInputError, SkilltrocError
+from skilltroc_core.refusals import LANGUAGES, REFUSALS, error_codes, refusal, render
+
+SOURCE = Path(__file__).resolve().parents[1] / "src" / "skilltroc_core"
+
+
+def _fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def _string_constants() -> set[str]:
+    found: set[str] = set()
+    for path in SOURCE.rglob("*.py"):
+        if path.name == "refusals.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found.add(node.value)
+    return found
+
+
+def _raised_keys() -> set[str]:
+    """The first argument of every ``refusal("...")`` call in the package."""
+    keys: set[str] = set()
+    for path in SOURCE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == "refusal" and node.args
+                    and isinstance(node.args[0], ast.Constant)):
+                keys.add(str(node.args[0].value))
+    return keys
+
+
+def test_every_key_raised_is_in_the_catalogue() -> None:
+    assert _raised_keys() - set(REFUSALS) == set()
+
+
+def test_every_refusal_of_the_catalogue_is_raised_somewhere() -> None:
+    from skilltroc_core.service import kinds
+    from skilltroc_core.service.ads import CAMPAIGNS
+    from skilltroc_core.service.tutorials import TUTORIALS, VIDEO_HISTORIES
+
+    named = _string_constants()
+    # Tx.require raises ``unknown_<kind>`` for the kind it was asked for
+    required = {f"unknown_{kind.name}" for kind in (
+        kinds.MEMBERS, kinds.WORKSHOPS, kinds.SESSIONS, kinds.REGISTRATIONS, kinds.GIFTS,
+        TUTORIALS, VIDEO_HISTORIES, CAMPAIGNS)}
+    assert set(REFUSALS) - named - required == set()
+
+
+@pytest.mark.parametrize("key", sorted(REFUSALS))
+def test_both_languages_use_the_same_facts(key: str) -> None:
+    entry = REFUSALS[key]
+    assert entry.en.strip() and entry.fr.strip()
+    assert entry.en != entry.fr
+    assert _fields(entry.en) == _fields(entry.fr) == entry.fields()
+
+
+def test_every_rule_cited_exists() -> None:
+    known = {rule.id for rule in rules()}
+    cited = {rule for entry in REFUSALS.values() for rule in entry.rules}
+    assert cited - known == set()
+
+
+def test_every_error_class_sits_in_the_documented_tree() -> None:
+    codes = {code.error for code in error_codes()}
+    assert codes == {getattr(errors, name) for name in errors.__all__}
+    assert len({code.code for code in error_codes()}) == len(codes)  # codes are unique
+    for code in error_codes():
+        assert 400 <= code.http_status < 600
+
+
+@pytest.mark.rule("BOOK-12")
+def test_a_refusal_renders_its_facts_in_each_language() -> None:
+    refused = refusal("seats_for_session", low=1, high=4, got="7")
+    assert isinstance(refused, InvalidInputError)
+    assert (refused.code, refused.rule, refused.reason) == ("invalid_input", "BOOK-12",
+                                                        "seats_for_session")
+    assert refused.facts == {"low": 1, "high": 4, "got": "7"}
+    assert refused.message == "a request for this session is for 1 to 4 seats, not 7"
+    assert refused.message_in("en") == refused.message
+    assert refused.message_in("fr") == (
+        "une demande pour cette session porte sur 1 à 4 places, pas 7")
+    assert refused.message_in("de") == refused.message  # a language the library lacks
+    assert set(LANGUAGES) == {"en", "fr"}
+
+
+def test_lists_and_instants_show_as_text() -> None:
+    from datetime import UTC, datetime
+
+    at = datetime(2027, 3, 1, 9, 30, tzinfo=UTC)
+    refused = refusal("start_in_past", start=at, now=at)
+    assert "2027-03-01T09:30:00+00:00" in refused.message
+    listed = refusal("policy_profile_fields", allowed=["bio", "photo"])
+    assert listed.message.endswith("among bio, photo")
+    assert listed.message_in("fr").endswith("parmi bio, photo")
+
+
+class _German(gettext.NullTranslations):
+    """A host's own translations, as gettext hands them out."""
+
+    def pgettext(self, context: str, message: str) -> str:
+        if context == "seats_for_session":
+            return "eine Anfrage für diese Sitzung gilt für {low} bis {high} Plätze, nicht {got}"
+        return message
+
+
+@pytest.mark.rule("BOOK-12")
+def test_a_host_translates_through_gettext() -> None:
+    refused = refusal("seats_for_session", low=1, high=4, got="7")
+    assert refused.message_in("de", _German()) == (
+        "eine Anfrage für diese Sitzung gilt für 1 bis 4 Plätze, nicht 7")
+    # a template the host lacks falls back to the library's English
+    other = refusal("request_target")
+    assert other.message_in("de", _German()) == other.message
+
+
+def test_an_error_a_host_made_keeps_its_message() -> None:
+    made = SkilltrocError("the host's own words")
+    assert made.reason is None and made.message_in("fr") == "the host's own words"
+
+
+def test_a_rule_the_refusal_does_not_cite_is_a_programming_error() -> None:
+    with pytest.raises(AssertionError, match="does not cite"):
+        refusal("seats_for_session", rule="GIFT-1", low=1, high=4, got="7")
+
+
+def test_render_is_the_message_of_the_error() -> None:
+    refused = refusal("gift_invalid", minimum=1, got="0")
+    for language in LANGUAGES:
+        assert render("gift_invalid", refused.facts, language) == refused.message_in(language)

@@ -103,7 +103,9 @@ def test_a_malformed_file_is_refused_before_running_naming_file_step_and_key(
         load_scenario(path)
     assert refused.value.code == "scenario_malformed"
     assert refused.value.facts["step"] == body.count("[[step]]") + 1
-    assert refused.value.facts["key"] == key
+    # the scenario's key is the fact "field" ("key" is the refusal's own key)
+    assert refused.value.facts["field"] == key
+    assert refused.value.key is not None and refused.value.key.startswith("scenario_")
     assert str(path) in refused.value.message
 
 

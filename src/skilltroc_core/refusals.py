@@ -663,7 +663,137 @@ _STORES = (
 )
 
 # Tools (scenario files) ----------------------------------------------------------------
+#: where in a scenario file a problem is: the file (and line), the step, the key
+_IN_FILE = ("{place}: ", "{place} : ")
+_AT_KEY = ("{place}, key '{field}': ", "{place}, clé « {field} » : ")
+_AT_STEP = ("{place}, step {step}: ", "{place}, étape {step} : ")
+_AT_STEP_KEY = ("{place}, step {step}, key '{field}': ",
+                "{place}, étape {step}, clé « {field} » : ")
+
+
+def _scenario(key: str, where: tuple[str, str], en: str, fr: str, *,
+              near: bool = False) -> tuple[Refusal, ...]:
+    """A scenario file's refusal at ``where``; with ``near``, also ``key_near``, which
+    adds the valid name nearest the wrong one (the fact ``suggestion``)."""
+    plain = _r(key, e.ScenarioFormatError, None, where[0] + en, where[1] + fr)
+    if not near:
+        return (plain,)
+    return (plain, _r(f"{key}_near", e.ScenarioFormatError, None,
+                      f"{plain.en} (did you mean '{{suggestion}}'?)",
+                      f"{plain.fr} (vouliez-vous dire « {{suggestion}} » ?)"))
+
+
 _TOOLS = (
+    *_scenario("scenario_file_missing", _IN_FILE, "no such file", "fichier introuvable"),
+    *_scenario("scenario_file_is_folder", _IN_FILE, "is a folder, not a scenario file",
+               "c'est un dossier, pas un fichier de scénario"),
+    *_scenario("scenario_file_unreadable", _IN_FILE, "cannot be read ({problem})",
+               "illisible ({problem})"),
+    *_scenario("scenario_not_toml", _IN_FILE, "is not valid TOML: {problem}",
+               "ce n'est pas du TOML valide : {problem}"),
+    *_scenario("scenario_unknown_top_key", _AT_KEY, "unknown top-level key",
+               "clé de premier niveau inconnue", near=True),
+    *_scenario("scenario_title_not_text", _AT_KEY, "title is text", "title est un texte"),
+    *_scenario("scenario_rules_not_list", _AT_KEY, "rules is a list of rule IDs",
+               "rules est une liste d'identifiants de règles"),
+    *_scenario("scenario_rule_unknown", _AT_KEY, "{rule_id} is not a rule ID of RULES.md",
+               "{rule_id} n'est pas un identifiant de règle de RULES.md"),
+    *_scenario("scenario_start_not_instant", _AT_KEY,
+               "start is a date-time with its offset, e.g. 2027-03-01T09:00:00+01:00",
+               "start est une date et heure avec son décalage horaire, par exemple "
+               "2027-03-01T09:00:00+01:00"),
+    *_scenario("scenario_start_out_of_range", _AT_KEY,
+               "start {start} is out of range: in UTC it falls outside years 1 to 9999",
+               "start {start} est hors limites : en UTC il tombe hors des années 1 à 9999"),
+    *_scenario("scenario_timezone_not_text", _AT_KEY, "timezone is text",
+               "timezone est un texte"),
+    *_scenario("scenario_timezone_unknown", _AT_KEY, "unknown time zone {zone}",
+               "fuseau horaire inconnu : {zone}"),
+    *_scenario("scenario_steps_not_tables", _AT_KEY, "steps are [[step]] tables",
+               "les étapes sont des tables [[step]]"),
+    *_scenario("scenario_step_kind", _AT_STEP,
+               "a step has exactly one of do, expect, advance, at",
+               "une étape a exactement une clé parmi do, expect, advance, at"),
+    *_scenario("scenario_at_step_extra", _AT_STEP_KEY, "an 'at' step has only 'at'",
+               "une étape « at » n'a que « at »"),
+    *_scenario("scenario_at_not_instant", _AT_STEP_KEY, "at is a date-time with its offset",
+               "at est une date et heure avec son décalage horaire"),
+    *_scenario("scenario_unknown_command", _AT_STEP_KEY, "unknown command {got}",
+               "commande inconnue : {got}", near=True),
+    *_scenario("scenario_command_has_no_key", _AT_STEP_KEY,
+               "{command} has no key '{field}'", "{command} n'a pas de clé « {field} »",
+               near=True),
+    *_scenario("scenario_value_type", _AT_STEP_KEY, "'{field}' must be {expected}, not {got}",
+               "« {field} » doit être de type {expected}, pas {got}"),
+    *_scenario("scenario_command_needs_key", _AT_STEP_KEY, "{command} needs '{field}'",
+               "{command} demande « {field} »"),
+    *_scenario("scenario_command_one_of", _AT_STEP_KEY,
+               "{command} takes exactly one of {keys}",
+               "{command} prend exactement une clé parmi {keys}"),
+    *_scenario("scenario_fails_not_bool", _AT_STEP_KEY, "fails is true or false",
+               "fails vaut true ou false"),
+    *_scenario("scenario_error_not_text", _AT_STEP_KEY, "error is an error code (text)",
+               "error est un code d'erreur (un texte)"),
+    *_scenario("scenario_unknown_alias", _AT_STEP_KEY, "unknown {kinds} alias {got}",
+               "alias de type {kinds} inconnu : {got}", near=True),
+    *_scenario("scenario_unknown_member_alias", _AT_STEP_KEY,
+               "unknown member alias {got} (or write an email)",
+               "alias de membre inconnu : {got} (ou écrivez une adresse e-mail)"),
+    *_scenario("scenario_alias_bound", _AT_STEP_KEY, "{kind} alias {got} is already bound",
+               "l'alias de type {kind} {got} est déjà pris"),
+    *_scenario("scenario_expect_not_table", _AT_STEP_KEY,
+               "an expect step is one table: expect = {{ ... }}",
+               "une étape expect est une seule table : expect = {{ ... }}"),
+    *_scenario("scenario_unknown_expectation", _AT_STEP_KEY, "unknown expectation '{field}'",
+               "attente inconnue : « {field} »", near=True),
+    *_scenario("scenario_expectation_not_number", _AT_STEP_KEY, "'{field}' is a number",
+               "« {field} » est un nombre"),
+    *_scenario("scenario_expectation_not_map", _AT_STEP_KEY, "'{field}' maps aliases to values",
+               "« {field} » associe des valeurs à des alias"),
+    *_scenario("scenario_text_key_too_long", _AT_STEP_KEY,
+               "'{field}' is keyed by a {kind}: {got} is longer than {limit} characters",
+               "« {field} » a pour clés des textes de type {kind} : {got} a plus de {limit} "
+               "caractères"),
+    *_scenario("scenario_text_key_no_word", _AT_STEP_KEY,
+               "'{field}' is keyed by a {kind}: {got} has no word to search for",
+               "« {field} » a pour clés des textes de type {kind} : {got} n'a aucun mot à "
+               "chercher"),
+    *_scenario("scenario_text_key_no_letter", _AT_STEP_KEY,
+               "'{field}' is keyed by a {kind}: {got} has no letter to read a list by",
+               "« {field} » a pour clés des textes de type {kind} : {got} n'a aucune lettre "
+               "selon laquelle lire une liste"),
+    *_scenario("scenario_notified_not_rules", _AT_STEP_KEY,
+               "'{field}' takes a rule ID or a list of them",
+               "« {field} » prend un identifiant de règle ou une liste d'identifiants"),
+    *_scenario("scenario_level_invalid", _AT_STEP_KEY,
+               "level is beginner, intermediate or experienced",
+               "level vaut beginner, intermediate ou experienced"),
+    *_scenario("scenario_public_not_bool", _AT_STEP_KEY, "public is true or false",
+               "public vaut true ou false"),
+    *_scenario("scenario_values_not_numbers", _AT_STEP_KEY, "'{field}' values are numbers",
+               "les valeurs de « {field} » sont des nombres"),
+    *_scenario("scenario_list_not_aliases", _AT_STEP_KEY,
+               "{field} takes a list of {kinds} aliases",
+               "« {field} » prend une liste d'alias de type {kinds}"),
+    *_scenario("scenario_list_alias_twice", _AT_STEP_KEY, "{field} names each alias once",
+               "« {field} » nomme chaque alias une seule fois"),
+    *_scenario("scenario_list_alias_ambiguous", _AT_STEP_KEY,
+               "{got} is an alias of several kinds ({kinds}): {field} cannot tell them apart "
+               "(give them different aliases)",
+               "{got} est l'alias de plusieurs types ({kinds}) : « {field} » ne peut pas les "
+               "distinguer (donnez-leur des alias différents)"),
+    *_scenario("scenario_advance_not_table", _AT_STEP_KEY,
+               "an advance step is one table: advance = {{ days = 1 }}",
+               "une étape advance est une seule table : advance = {{ days = 1 }}"),
+    *_scenario("scenario_advance_unknown_key", _AT_STEP_KEY,
+               "advance takes days, hours and minutes, not '{field}'",
+               "advance prend days, hours et minutes, pas « {field} »"),
+    *_scenario("scenario_advance_out_of_range", _AT_STEP_KEY,
+               "'{field}' is a whole number from 0 to {maximum:,}, not {got}",
+               "« {field} » est un nombre entier de 0 à {maximum}, pas {got}"),
+    _r("scenario_duration_invalid", e.ScenarioFormatError, None,
+       "duration takes whole hours and minutes, not {got}",
+       "duration prend des heures et des minutes entières, pas {got}"),
 )
 
 REFUSALS: Mapping[str, Refusal] = _catalogue(

@@ -325,6 +325,7 @@ def test_a_connection_lost_mid_transaction_writes_nothing_and_is_retryable(
     # before the commit nothing was written for sure: the service runs the command
     # again; during the commit nobody knows, and the host retries with its keys
     assert lost.value.nothing_written is (where != "commit")
+    assert "nothing_written" not in lost.value.facts  # the class's keyword, not a fact
     uow.rollback()  # what the service does; harmless on a dead connection
     rows = dump_tables(pg_dsn)
     assert rows["entities"] == []

@@ -103,8 +103,34 @@ def test_a_malformed_file_is_refused_before_running_naming_file_step_and_key(
         load_scenario(path)
     assert refused.value.code == "scenario_malformed"
     assert refused.value.facts["step"] == body.count("[[step]]") + 1
-    assert refused.value.facts["key"] == key
+    # the scenario's key is the fact "field" ("key" is the refusal's own key)
+    assert refused.value.facts["field"] == key
+    assert refused.value.key is not None and refused.value.key.startswith("scenario_")
     assert str(path) in refused.value.message
+
+
+def test_a_malformed_file_is_told_in_french_with_the_same_place_and_suggestion(
+    tmp_path: Path,
+) -> None:
+    path = _file(tmp_path, '\n[[step]]\ndo = "buy_star"\nmember = "alice"\n')
+    with pytest.raises(ScenarioFormatError) as refused:
+        load_scenario(path)
+    error = refused.value
+    assert error.key == "scenario_unknown_command_near"
+    assert (error.facts["place"], error.facts["line"]) == (f"{path}:8", 8)
+    assert (error.facts["step"], error.facts["field"]) == (2, "do")
+    assert (error.facts["got"], error.facts["suggestion"]) == ("'buy_star'", "buy_stars")
+    assert error.message == (f"{path}:8, step 2, key 'do': unknown command 'buy_star' "
+                             "(did you mean 'buy_stars'?)")
+    assert error.message_in("fr") == (
+        f"{path}:8, étape 2, clé « do » : commande inconnue : 'buy_star' (vouliez-vous "
+        "dire « buy_stars » ?)")
+    far = _file(tmp_path, '\n[[step]]\ndo = "zzzzzz"\nmember = "alice"\n')
+    with pytest.raises(ScenarioFormatError) as refused:
+        load_scenario(far)
+    assert refused.value.key == "scenario_unknown_command"  # nothing near: no suggestion
+    assert "suggestion" not in refused.value.facts
+    assert refused.value.message.endswith("unknown command 'zzzzzz'")
 
 
 def test_rules_must_exist_in_the_catalogue(tmp_path: Path) -> None:

@@ -161,8 +161,11 @@ def test_another_programs_database_is_refused_and_left_untouched(tmp_path: Path)
     conn.execute("CREATE TABLE recipes (name TEXT)")
     conn.commit()
     conn.close()
-    with pytest.raises(StoreError, match="another program"):
+    with pytest.raises(StoreError, match="another program") as refused:
         SQLiteStore(path)
+    assert (refused.value.key, refused.value.facts) == ("store_foreign", {"store": str(path)})
+    assert refused.value.message_in("fr") == (
+        f"{path} appartient à un autre programme, pas à Skilltroc")
     tables = sqlite3.connect(path).execute("SELECT name FROM sqlite_master").fetchall()
     assert tables == [("recipes",)]
 

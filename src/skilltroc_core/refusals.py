@@ -839,10 +839,301 @@ _SERVICE = (
 
 # Stores (memory, SQLite, PostgreSQL) ---------------------------------------------------
 _STORES = (
+    # what every store refuses
+    _r("store_value_not_storable", e.InvalidInputError, None,
+       "cannot store a {got}", "impossible de stocker une valeur de type {got}"),
+    _r("store_text_not_unicode", e.InvalidInputError, None,
+       "text that is not valid Unicode (it holds a lone surrogate) cannot be stored",
+       "un texte qui n'est pas de l'Unicode valide (il contient un demi-caractère isolé) ne "
+       "peut pas être stocké"),
+    _r("store_queue_key_nul", e.InvalidInputError, None,
+       "a queue key cannot contain the NUL character",
+       "une clé de file d'attente ne peut pas contenir le caractère NUL"),
+    _r("store_feed_position_invalid", e.InvalidInputError, None,
+       "not a position of the change feed: {got}",
+       "ce n'est pas une position du flux des changements : {got}"),
+    _r("store_unique_key_taken", e.AlreadyExistsError, None,
+       "another {kind} already has this {index}",
+       "un autre élément de type {kind} a déjà cette valeur de « {index} »"),
+    _r("store_query_writes", e.StateConflictError, None,
+       "a query reads the store and never writes it",
+       "une requête lit le stockage et ne l'écrit jamais"),
+    _r("store_write_outside_unit", e.StateConflictError, None,
+       "store writes happen inside a unit of work",
+       "les écritures dans le stockage se font dans une unité de travail"),
+    _r("memory_store_busy", e.StateConflictError, None,
+       "the memory store is busy with another unit of work",
+       "le stockage en mémoire est occupé par une autre unité de travail"),
+    _r("store_attempts_invalid", e.InvalidInputError, None,
+       "a store tries to start a unit of work 1 to {maximum} times, not {got}",
+       "un stockage essaie de commencer une unité de travail de 1 à {maximum} fois, pas "
+       "{got}"),
+    _r("store_gave_up", e.ConcurrencyError, None,
+       "{problem} (gave up after {attempts} attempts)",
+       "{problem} (abandon après {attempts} tentatives)"),
+    _r("store_gave_up_at_once", e.ConcurrencyError, None,
+       "{problem} (gave up after 1 attempt)", "{problem} (abandon après 1 tentative)"),
+    _r("store_deadline_came_in_meanwhile", e.ConcurrencyError, None,
+       "a deadline due earlier than one this command applied came in meanwhile; nothing "
+       "was written: retry",
+       "une échéance antérieure à l'une de celles que cette commande a appliquées est "
+       "arrivée entre-temps ; rien n'a été écrit : réessayez"),
+    _r("store_foreign", e.StoreError, None,
+       "{store} belongs to another program, not Skilltroc",
+       "{store} appartient à un autre programme, pas à Skilltroc"),
+    _r("store_schema_too_new", e.SchemaTooNewError, None,
+       "{store} has schema version {version}; this library knows up to {known}: upgrade "
+       "skilltroc-core",
+       "{store} est à la version de schéma {version} ; cette bibliothèque connaît jusqu'à "
+       "la version {known} : mettez skilltroc-core à jour"),
+    _r("store_entity_damaged", e.StoreError, None,
+       "the stored {kind} '{entity}' cannot be read (a damaged row: {problem}); restore it "
+       "from a backup",
+       "l'élément stocké de type {kind} « {entity} » est illisible (une ligne abîmée : "
+       "{problem}) ; restaurez-le depuis une sauvegarde"),
+    _r("store_notice_damaged", e.StoreError, None,
+       "the notification {seq} of the outbox cannot be read (a damaged row: {problem}); "
+       "acknowledge it or restore it from a backup",
+       "la notification {seq} de la boîte d'envoi est illisible (une ligne abîmée : "
+       "{problem}) ; acquittez-la ou restaurez-la depuis une sauvegarde"),
+    _r("store_instant_damaged", e.StoreError, "STAR-6",
+       "the newest transfers of the ledger hold an unreadable instant {got}; restore the "
+       "store from a backup",
+       "les derniers virements du registre contiennent un instant illisible {got} ; "
+       "restaurez le stockage depuis une sauvegarde"),
+    # the clocks
+    _r("manual_clock_backwards", e.TimeWentBackwardsError, "STAR-5",
+       "the clock is at {now}; it cannot go back to {requested}",
+       "l'horloge est à {now} ; elle ne peut pas revenir à {requested}"),
+    _r("manual_clock_advance_negative", e.InvalidInputError, None,
+       "a clock advances by a duration of zero or more",
+       "une horloge avance d'une durée nulle ou positive"),
+    # SQLite
+    _r("sqlite_synchronous_invalid", e.InvalidInputError, None,
+       "synchronous is 'full' (durable commits) or 'normal', not {got}",
+       "synchronous vaut « full » (validations durables) ou « normal », pas {got}"),
+    _r("sqlite_path_is_directory", e.StoreError, None,
+       "{path} is a directory, not a database file",
+       "{path} est un dossier, pas un fichier de base de données"),
+    _r("sqlite_unusable", e.StoreError, None,
+       "{path} is not a usable Skilltroc database: {problem}",
+       "{path} n'est pas une base de données Skilltroc utilisable : {problem}"),
+    _r("sqlite_version_mismatch", e.StoreError, None,
+       "{path} records schema version {version} but its tables are those of version "
+       "{observed}: the file was changed by hand or damaged; restore it from a backup",
+       "{path} indique la version de schéma {version} mais ses tables sont celles de la "
+       "version {observed} : le fichier a été modifié à la main ou abîmé ; restaurez-le "
+       "depuis une sauvegarde"),
+    _r("sqlite_busy", e.ConcurrencyError, None,
+       "the store is busy: {problem}; nothing was written, retry",
+       "le stockage est occupé : {problem} ; rien n'a été écrit, réessayez"),
+    _r("sqlite_failed", e.StoreError, None,
+       "the SQLite store failed: {problem}; nothing of this command was written",
+       "le stockage SQLite a échoué : {problem} ; rien de cette commande n'a été écrit"),
+    # PostgreSQL
+    _r("postgres_unreachable", e.StoreError, None,
+       "cannot connect to PostgreSQL at {store}: {problem}",
+       "impossible de se connecter à PostgreSQL sur {store} : {problem}"),
+    _r("postgres_lost_at_setup", e.ConcurrencyError, None,
+       "the connection to PostgreSQL was lost while being set up; nothing was written: "
+       "retry ({problem})",
+       "la connexion à PostgreSQL a été perdue pendant sa mise en place ; rien n'a été "
+       "écrit : réessayez ({problem})"),
+    _r("postgres_setup_failed", e.StoreError, None,
+       "cannot set up the connection to {store}: {problem}",
+       "impossible de mettre en place la connexion à {store} : {problem}"),
+    _r("postgres_failed", e.StoreError, None,
+       "{store} failed during {operation}: {problem}",
+       "{store} a échoué pendant l'opération « {operation} » : {problem}"),
+    _r("postgres_connection_lost", e.ConcurrencyError, None,
+       "the connection to PostgreSQL was lost during {operation}; nothing of it was "
+       "written: retry ({problem})",
+       "la connexion à PostgreSQL a été perdue pendant l'opération « {operation} » ; rien "
+       "n'en a été écrit : réessayez ({problem})"),
+    _r("postgres_raced", e.ConcurrencyError, None,
+       "another unit of work got in the way during {operation}; nothing of it was written: "
+       "retry ({problem})",
+       "une autre unité de travail s'est mise en travers pendant l'opération "
+       "« {operation} » ; rien n'en a été écrit : réessayez ({problem})"),
+    _r("postgres_busy", e.ConcurrencyError, None,
+       "PostgreSQL could not run it now during {operation}; nothing of it was written: "
+       "retry ({problem})",
+       "PostgreSQL n'a pas pu l'exécuter maintenant pendant l'opération « {operation} » ; "
+       "rien n'en a été écrit : réessayez ({problem})"),
+    _r("postgres_too_old", e.StoreError, None,
+       "{store} runs PostgreSQL {major}; the store needs PostgreSQL {minimum} or later (the "
+       "change feed reads transaction ids with pg_current_xact_id)",
+       "{store} fait tourner PostgreSQL {major} ; le stockage demande PostgreSQL {minimum} "
+       "ou plus récent (le flux des changements lit les identifiants de transaction avec "
+       "pg_current_xact_id)"),
+    _r("postgres_no_schema", e.StoreError, None,
+       "{store} has no schema to create tables in (search_path)",
+       "{store} n'a aucun schéma où créer les tables (search_path)"),
+    _r("postgres_version_unreadable", e.StoreError, None,
+       "{store} records an unreadable schema version {got}",
+       "{store} indique une version de schéma illisible : {got}"),
+    _r("postgres_closed_in_unit", e.ConcurrencyError, None,
+       "the store was closed during a unit of work",
+       "le stockage a été fermé pendant une unité de travail"),
+    _r("postgres_lost_in_commit", e.ConcurrencyError, None,
+       "the connection to PostgreSQL was lost while committing: the command may or may not "
+       "have been applied; retry it with the same idempotency key or payment reference "
+       "({problem})",
+       "la connexion à PostgreSQL a été perdue pendant la validation : la commande a pu être "
+       "appliquée ou non ; réessayez-la avec la même clé d'idempotence ou la même référence "
+       "de paiement ({problem})"),
+    # the simulator and the testing kit
+    _r("simulation_file_exists", e.InvalidInputError, None,
+       "{path} exists; the simulator needs a new database file",
+       "{path} existe déjà ; le simulateur demande un nouveau fichier de base de données"),
+    _r("simulation_unknown_store", e.InvalidInputError, None,
+       "unknown store {got} (memory, sqlite:PATH, postgresql://...)",
+       "stockage inconnu : {got} (memory, sqlite:CHEMIN, postgresql://...)"),
+    _r("replay_file_invalid", e.InvalidInputError, None,
+       "{path} is not a simulator replay file: {problem}",
+       "{path} n'est pas un fichier de rejeu du simulateur : {problem}"),
+    _r("kit_unknown_command_areas", e.InvalidInputError, None,
+       "unknown command areas {areas}; choose among {known}",
+       "domaines de commandes inconnus : {areas} ; choisissez parmi {known}"),
+    _r("kit_unknown_command", e.InvalidInputError, None,
+       "there is no command {got}", "il n'y a pas de commande {got}"),
+    _r("kit_clock_needs_manual_clock", e.InvalidInputError, None,
+       "clock commands need a service on a ManualClock",
+       "les commandes d'horloge demandent un service sur une ManualClock"),
 )
 
 # Tools (scenario files) ----------------------------------------------------------------
+#: where in a scenario file a problem is: the file (and line), the step, the key
+_IN_FILE = ("{place}: ", "{place} : ")
+_AT_KEY = ("{place}, key '{field}': ", "{place}, clé « {field} » : ")
+_AT_STEP = ("{place}, step {step}: ", "{place}, étape {step} : ")
+_AT_STEP_KEY = ("{place}, step {step}, key '{field}': ",
+                "{place}, étape {step}, clé « {field} » : ")
+
+
+def _scenario(key: str, where: tuple[str, str], en: str, fr: str, *,
+              near: bool = False) -> tuple[Refusal, ...]:
+    """A scenario file's refusal at ``where``; with ``near``, also ``key_near``, which
+    adds the valid name nearest the wrong one (the fact ``suggestion``)."""
+    plain = _r(key, e.ScenarioFormatError, None, where[0] + en, where[1] + fr)
+    if not near:
+        return (plain,)
+    return (plain, _r(f"{key}_near", e.ScenarioFormatError, None,
+                      f"{plain.en} (did you mean '{{suggestion}}'?)",
+                      f"{plain.fr} (vouliez-vous dire « {{suggestion}} » ?)"))
+
+
 _TOOLS = (
+    *_scenario("scenario_file_missing", _IN_FILE, "no such file", "fichier introuvable"),
+    *_scenario("scenario_file_is_folder", _IN_FILE, "is a folder, not a scenario file",
+               "c'est un dossier, pas un fichier de scénario"),
+    *_scenario("scenario_file_unreadable", _IN_FILE, "cannot be read ({problem})",
+               "illisible ({problem})"),
+    *_scenario("scenario_not_toml", _IN_FILE, "is not valid TOML: {problem}",
+               "ce n'est pas du TOML valide : {problem}"),
+    *_scenario("scenario_unknown_top_key", _AT_KEY, "unknown top-level key",
+               "clé de premier niveau inconnue", near=True),
+    *_scenario("scenario_title_not_text", _AT_KEY, "title is text", "title est un texte"),
+    *_scenario("scenario_rules_not_list", _AT_KEY, "rules is a list of rule IDs",
+               "rules est une liste d'identifiants de règles"),
+    *_scenario("scenario_rule_unknown", _AT_KEY, "{rule_id} is not a rule ID of RULES.md",
+               "{rule_id} n'est pas un identifiant de règle de RULES.md"),
+    *_scenario("scenario_start_not_instant", _AT_KEY,
+               "start is a date-time with its offset, e.g. 2027-03-01T09:00:00+01:00",
+               "start est une date et heure avec son décalage horaire, par exemple "
+               "2027-03-01T09:00:00+01:00"),
+    *_scenario("scenario_start_out_of_range", _AT_KEY,
+               "start {start} is out of range: in UTC it falls outside years 1 to 9999",
+               "start {start} est hors limites : en UTC il tombe hors des années 1 à 9999"),
+    *_scenario("scenario_timezone_not_text", _AT_KEY, "timezone is text",
+               "timezone est un texte"),
+    *_scenario("scenario_timezone_unknown", _AT_KEY, "unknown time zone {zone}",
+               "fuseau horaire inconnu : {zone}"),
+    *_scenario("scenario_steps_not_tables", _AT_KEY, "steps are [[step]] tables",
+               "les étapes sont des tables [[step]]"),
+    *_scenario("scenario_step_kind", _AT_STEP,
+               "a step has exactly one of do, expect, advance, at",
+               "une étape a exactement une clé parmi do, expect, advance, at"),
+    *_scenario("scenario_at_step_extra", _AT_STEP_KEY, "an 'at' step has only 'at'",
+               "une étape « at » n'a que « at »"),
+    *_scenario("scenario_at_not_instant", _AT_STEP_KEY, "at is a date-time with its offset",
+               "at est une date et heure avec son décalage horaire"),
+    *_scenario("scenario_unknown_command", _AT_STEP_KEY, "unknown command {got}",
+               "commande inconnue : {got}", near=True),
+    *_scenario("scenario_command_has_no_key", _AT_STEP_KEY,
+               "{command} has no key '{field}'", "{command} n'a pas de clé « {field} »",
+               near=True),
+    *_scenario("scenario_value_type", _AT_STEP_KEY, "'{field}' must be {expected}, not {got}",
+               "« {field} » doit être de type {expected}, pas {got}"),
+    *_scenario("scenario_command_needs_key", _AT_STEP_KEY, "{command} needs '{field}'",
+               "{command} demande « {field} »"),
+    *_scenario("scenario_command_one_of", _AT_STEP_KEY,
+               "{command} takes exactly one of {keys}",
+               "{command} prend exactement une clé parmi {keys}"),
+    *_scenario("scenario_fails_not_bool", _AT_STEP_KEY, "fails is true or false",
+               "fails vaut true ou false"),
+    *_scenario("scenario_error_not_text", _AT_STEP_KEY, "error is an error code (text)",
+               "error est un code d'erreur (un texte)"),
+    *_scenario("scenario_unknown_alias", _AT_STEP_KEY, "unknown {kinds} alias {got}",
+               "alias de type {kinds} inconnu : {got}", near=True),
+    *_scenario("scenario_unknown_member_alias", _AT_STEP_KEY,
+               "unknown member alias {got} (or write an email)",
+               "alias de membre inconnu : {got} (ou écrivez une adresse e-mail)"),
+    *_scenario("scenario_alias_bound", _AT_STEP_KEY, "{kind} alias {got} is already bound",
+               "l'alias de type {kind} {got} est déjà pris"),
+    *_scenario("scenario_expect_not_table", _AT_STEP_KEY,
+               "an expect step is one table: expect = {{ ... }}",
+               "une étape expect est une seule table : expect = {{ ... }}"),
+    *_scenario("scenario_unknown_expectation", _AT_STEP_KEY, "unknown expectation '{field}'",
+               "attente inconnue : « {field} »", near=True),
+    *_scenario("scenario_expectation_not_number", _AT_STEP_KEY, "'{field}' is a number",
+               "« {field} » est un nombre"),
+    *_scenario("scenario_expectation_not_map", _AT_STEP_KEY, "'{field}' maps aliases to values",
+               "« {field} » associe des valeurs à des alias"),
+    *_scenario("scenario_text_key_too_long", _AT_STEP_KEY,
+               "'{field}' is keyed by a {kind}: {got} is longer than {limit} characters",
+               "« {field} » a pour clés des textes de type {kind} : {got} a plus de {limit} "
+               "caractères"),
+    *_scenario("scenario_text_key_no_word", _AT_STEP_KEY,
+               "'{field}' is keyed by a {kind}: {got} has no word to search for",
+               "« {field} » a pour clés des textes de type {kind} : {got} n'a aucun mot à "
+               "chercher"),
+    *_scenario("scenario_text_key_no_letter", _AT_STEP_KEY,
+               "'{field}' is keyed by a {kind}: {got} has no letter to read a list by",
+               "« {field} » a pour clés des textes de type {kind} : {got} n'a aucune lettre "
+               "selon laquelle lire une liste"),
+    *_scenario("scenario_notified_not_rules", _AT_STEP_KEY,
+               "'{field}' takes a rule ID or a list of them",
+               "« {field} » prend un identifiant de règle ou une liste d'identifiants"),
+    *_scenario("scenario_level_invalid", _AT_STEP_KEY,
+               "level is beginner, intermediate or experienced",
+               "level vaut beginner, intermediate ou experienced"),
+    *_scenario("scenario_public_not_bool", _AT_STEP_KEY, "public is true or false",
+               "public vaut true ou false"),
+    *_scenario("scenario_values_not_numbers", _AT_STEP_KEY, "'{field}' values are numbers",
+               "les valeurs de « {field} » sont des nombres"),
+    *_scenario("scenario_list_not_aliases", _AT_STEP_KEY,
+               "{field} takes a list of {kinds} aliases",
+               "« {field} » prend une liste d'alias de type {kinds}"),
+    *_scenario("scenario_list_alias_twice", _AT_STEP_KEY, "{field} names each alias once",
+               "« {field} » nomme chaque alias une seule fois"),
+    *_scenario("scenario_list_alias_ambiguous", _AT_STEP_KEY,
+               "{got} is an alias of several kinds ({kinds}): {field} cannot tell them apart "
+               "(give them different aliases)",
+               "{got} est l'alias de plusieurs types ({kinds}) : « {field} » ne peut pas les "
+               "distinguer (donnez-leur des alias différents)"),
+    *_scenario("scenario_advance_not_table", _AT_STEP_KEY,
+               "an advance step is one table: advance = {{ days = 1 }}",
+               "une étape advance est une seule table : advance = {{ days = 1 }}"),
+    *_scenario("scenario_advance_unknown_key", _AT_STEP_KEY,
+               "advance takes days, hours and minutes, not '{field}'",
+               "advance prend days, hours et minutes, pas « {field} »"),
+    *_scenario("scenario_advance_out_of_range", _AT_STEP_KEY,
+               "'{field}' is a whole number from 0 to {maximum:,}, not {got}",
+               "« {field} » est un nombre entier de 0 à {maximum}, pas {got}"),
+    _r("scenario_duration_invalid", e.ScenarioFormatError, None,
+       "duration takes whole hours and minutes, not {got}",
+       "duration prend des heures et des minutes entières, pas {got}"),
 )
 
 REFUSALS: Mapping[str, Refusal] = _catalogue(

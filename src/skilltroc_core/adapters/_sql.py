@@ -17,13 +17,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from ..errors import (
-    ConcurrencyError,
-    InvalidInputError,
-    SkilltrocError,
-    StateConflictError,
-    StoreError,
-)
+from ..errors import ConcurrencyError, SkilltrocError
 from ..events import MEMBER_FACTS, Notification
 from ..ledger import (
     PLATFORM,
@@ -50,6 +44,7 @@ from ..ports import (
     ordered_key,
     position_of,
 )
+from ..refusals import refusal, shown
 from .codec import dumps, instant_text, loads, parse_instant
 from .feed import feed_position, read_position
 from .indexing import check_unique, posted_pairs, reposting
@@ -66,9 +61,8 @@ MAX_BEGIN_ATTEMPTS = 100
 def check_attempts(attempts: int) -> int:
     """``attempts`` if it is a whole number from 1 to :data:`MAX_BEGIN_ATTEMPTS`."""
     if type(attempts) is not int or not 1 <= attempts <= MAX_BEGIN_ATTEMPTS:
-        raise InvalidInputError(
-            f"a store tries to start a unit of work 1 to {MAX_BEGIN_ATTEMPTS} times, "
-            f"not {attempts!r}")
+        raise refusal("store_attempts_invalid", maximum=MAX_BEGIN_ATTEMPTS,
+                      got=shown(attempts))
     return attempts
 
 
@@ -89,10 +83,9 @@ def retrying(work: Callable[[], T], attempts: int,
             if not isinstance(error, ConcurrencyError):
                 raise error from exc
             if attempt == attempts:
-                tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
-                raise ConcurrencyError(f"{error.message} (gave up after {tries})",
-                                       rule=error.rule,
-                                       nothing_written=error.nothing_written) from exc
+                raise refusal("store_gave_up" if attempts > 1 else "store_gave_up_at_once",
+                              problem=error.message, cause=error.key, attempts=attempts,
+                              nothing_written=error.nothing_written) from exc
             time.sleep(0.005 * attempt)
     raise AssertionError("unreachable")
 
@@ -385,10 +378,11 @@ class Runner:
         return self._translate(exc)
 
 
-def _unstorable(exc: UnicodeEncodeError) -> InvalidInputError:
+def _unstorable(exc: UnicodeEncodeError) -> SkilltrocError:
     """Text with a lone surrogate (an id, a key) cannot be sent to the database: the
-    command is refused and its unit of work rolls back."""
-    return InvalidInputError(f"text that is not valid Unicode: {exc.object[:40]!r}")
+    command is refused and its unit of work rolls back. The text stays out of the error:
+    it may be anything a member wrote."""
+    return refusal("store_text_not_unicode")
 
 
 def _hold(row: Any) -> Hold:
@@ -471,20 +465,19 @@ _SET_SEQUENCE = (
 )
 
 
-def _read_stored(cls: type[T], data: Any, what: str, remedy: str) -> T:
-    """``data`` decoded as a ``cls``, or a :class:`StoreError` naming ``what`` when the
-    row is damaged (it no longer decodes)."""
+def _read_stored(cls: type[T], data: Any, damaged: str, **facts: Any) -> T:
+    """``data`` decoded as a ``cls``, or the :class:`StoreError` of refusal ``damaged``
+    (with ``facts`` naming the row) when the row is damaged (it no longer decodes)."""
     try:
         return loads(cls, data)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise StoreError(f"{what} cannot be read (a damaged row: {type(exc).__name__}); "
-                         f"{remedy}") from exc
+        raise refusal(damaged, problem=type(exc).__name__, **facts) from exc
 
 
 def _decoded(kind: EntityKind[E], entity_id: str, data: Any) -> E:
     """The stored entity, or a :class:`StoreError` naming it if its row is damaged."""
-    return _read_stored(kind.type, data, f"the stored {kind.name} {entity_id!r}",
-                        "restore it from a backup")
+    return _read_stored(kind.type, data, "store_entity_damaged", kind=kind.name,
+                        entity=entity_id)
 
 
 #: :meth:`~skilltroc_core.ports.Store.recent_instant` in SQL: the newest instant of the
@@ -502,16 +495,14 @@ def stored_instant(row: Sequence[Any] | None) -> datetime | None:
     try:
         return parse_instant(text)
     except (ValueError, TypeError) as exc:
-        raise StoreError(f"the newest transfers of the ledger hold an unreadable instant "
-                         f"{text!r}; restore the store from a backup") from exc
+        raise refusal("store_instant_damaged", got=shown(text)) from exc
 
 
 def stored_notices(rows: Sequence[Any]) -> list[OutboxItem]:
     """Outbox rows ``(seq, data)`` as items, or a :class:`StoreError` naming the damaged
     one."""
     return [OutboxItem(seq=seq, notification=_read_stored(
-        Notification, data, f"the notification {seq} of the outbox",
-        "acknowledge it or restore it from a backup")) for seq, data in rows]
+        Notification, data, "store_notice_damaged", seq=seq)) for seq, data in rows]
 
 
 def feed_page(placeholder: str, horizon: str = "") -> str:
@@ -579,8 +570,8 @@ def _server_numbered(numbers: tuple[str, ...], change_tx: str) -> tuple[str, str
             _ADD_CHANGE.replace("(0, ?, ", f"({change_tx}, {change}, ", 1))
 
 
-def _query_writes() -> StateConflictError:
-    return StateConflictError("a query reads the store and never writes it")
+def _query_writes() -> SkilltrocError:
+    return refusal("store_query_writes")
 
 
 def _position(sort: str, entity_id: str) -> bytes:
@@ -1492,9 +1483,7 @@ class SqlTimers:
             if wait and claimed[0] < unit._applied_up_to and timer.id not in unit._scheduled:
                 # another unit committed a timer due before one this unit applied: applied
                 # now it would come after a later one, so the command runs again
-                raise ConcurrencyError(
-                    "a deadline due earlier than one this command applied came in "
-                    "meanwhile; nothing was written: retry")
+                raise refusal("store_deadline_came_in_meanwhile")
             unit._applied_up_to = max(unit._applied_up_to, claimed[0])
             return timer
         first = unit._facts.get("first_timer", _MISSING)
@@ -1524,7 +1513,7 @@ class SqlQueues:
 
     def put(self, queue: str, member: str, sort_key: str, *, later: bool = False) -> None:
         if "\x00" in sort_key:
-            raise InvalidInputError("a queue key cannot contain the NUL character")
+            raise refusal("store_queue_key_nul")
         try:
             position = f"{sort_key}\x00{member}".encode()
         except UnicodeEncodeError as exc:

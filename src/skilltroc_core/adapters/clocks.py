@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ..errors import InvalidInputError, TimeWentBackwardsError
 from ..instants import add_calendar_days, later, require_aware
+from ..refusals import refusal
 
 __all__ = ["ManualClock", "SystemClock"]
 
@@ -30,12 +30,7 @@ class ManualClock:
         """Move to ``instant``; refuses naive datetimes and instants before now."""
         target = require_aware(instant, "clock instant")
         if target < self._now:
-            raise TimeWentBackwardsError(
-                f"the clock is at {self._now.isoformat()}; it cannot go back to "
-                f"{target.isoformat()}",
-                now=self._now,
-                requested=target,
-            )
+            raise refusal("manual_clock_backwards", now=self._now, requested=target)
         self._now = target
 
     def advance(
@@ -43,7 +38,7 @@ class ManualClock:
     ) -> datetime:
         """Move forward by ``days`` calendar days in ``zone`` and then by ``delta``."""
         if delta < timedelta(0) or days < 0:
-            raise InvalidInputError("a clock advances by a duration of zero or more")
+            raise refusal("manual_clock_advance_negative")
         target = add_calendar_days(self._now, days, zone) if days else self._now
         self.set(later(target, delta, "clock instant"))
         return self._now

@@ -18,8 +18,8 @@ from typing import Any, TypeVar, Union
 
 import attrs
 
-from ..errors import InvalidInputError
 from ..instants import instant_text, parse_instant
+from ..refusals import refusal
 
 __all__ = ["decode", "dumps", "encode", "instant_text", "loads", "parse_instant"]
 
@@ -68,7 +68,7 @@ def _enum_value(value: Enum) -> Any:
 
 
 def _refuse(value: Any) -> Any:
-    raise InvalidInputError(f"cannot store a {type(value).__name__}")
+    raise refusal("store_value_not_storable", got=type(value).__name__)
 
 
 Decoder = Callable[[Any], Any]

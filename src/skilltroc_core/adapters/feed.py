@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from ..errors import InvalidInputError
+from ..refusals import refusal, shown
 
 __all__ = ["feed_position", "read_position"]
 
@@ -33,5 +33,5 @@ def read_position(after: str | None) -> tuple[int, int]:
         return 0, 0
     found = _POSITION.fullmatch(after) if isinstance(after, str) else None
     if found is None or max(int(found[1]), int(found[2])) > _LARGEST:
-        raise InvalidInputError(f"not a position of the change feed: {after!r:.60}")
+        raise refusal("store_feed_position_invalid", got=shown(after))
     return int(found[1]), int(found[2])

@@ -16,8 +16,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
 
-from ..errors import AlreadyExistsError
 from ..ports import EntityKind, Index, IndexKey
+from ..refusals import refusal
 
 __all__ = ["SortedTexts", "check_unique", "posted_pairs", "reposting"]
 
@@ -41,7 +41,8 @@ def check_unique(kind: EntityKind[Any], added: Iterable[IndexKey],
     for position, key in added:
         index = kind.indexes[position]
         if index.unique and taken(index, key):
-            raise AlreadyExistsError(f"another {kind.name} already has {index.name} {key!r}")
+            # the key itself stays out of the error: it may be an email fingerprint
+            raise refusal("store_unique_key_taken", kind=kind.name, index=index.name)
 
 
 def posted_pairs(kind: EntityKind[Any], rows: Iterable[tuple[str, str]]

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
-from ..errors import InvalidInputError, StateConflictError
+from ..errors import SkilltrocError
 from ..events import Notification
 from ..ledger import (
     PLATFORM,
@@ -41,6 +41,7 @@ from ..ports import (
     ordered_key,
     position_of,
 )
+from ..refusals import refusal
 from .feed import feed_position, read_position
 from .indexing import SortedTexts, check_unique, reposting
 
@@ -260,10 +261,8 @@ class _JournaledBook(MemoryBook):
         super().add_to_counter(name, delta)
 
 
-def _no_writes(read_only: bool) -> StateConflictError:
-    if read_only:
-        return StateConflictError("a query reads the store and never writes it")
-    return StateConflictError("store writes happen inside a unit of work")
+def _no_writes(read_only: bool) -> SkilltrocError:
+    return refusal("store_query_writes" if read_only else "store_write_outside_unit")
 
 
 class MemoryStore:
@@ -302,7 +301,7 @@ class MemoryStore:
     # ------------------------------------------------------------------ store
     def begin(self, *, read_only: bool = False) -> _MemoryUnitOfWork:
         if not self._lock.acquire(blocking=False) and not self._lock.acquire(timeout=30):
-            raise StateConflictError("the memory store is busy with another unit of work")
+            raise refusal("memory_store_busy")
         self._read_only = read_only
         self._journal = None if read_only else []
         return _MemoryUnitOfWork(self)
@@ -327,7 +326,7 @@ class MemoryStore:
     def changes(self, after: str | None = None, limit: int = 100) -> list[Change]:
         start = feed_position(*read_position(after))
         if not self._lock.acquire(timeout=30):  # as begin: never wait for good
-            raise StateConflictError("the memory store is busy with another unit of work")
+            raise refusal("memory_store_busy")
         try:
             feed = self._feed
             return [feed[position] for position in self._feed_order.after(start, limit)]
@@ -710,7 +709,7 @@ class _MemoryUnitOfWork:
         if journal is None:
             raise _no_writes(store._read_only)
         if "\x00" in sort_key:
-            raise InvalidInputError("a queue key cannot contain the NUL character")
+            raise refusal("store_queue_key_nul")
         found = store._queues.get(queue)
         if found is None:
             found = store._queues[queue] = _Queue()

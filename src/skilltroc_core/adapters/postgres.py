@@ -74,9 +74,10 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from ..errors import ConcurrencyError, SchemaTooNewError, SkilltrocError, StoreError
+from ..errors import ConcurrencyError, SkilltrocError
 from ..logs import LOGGER
 from ..ports import Change, OutboxItem
+from ..refusals import refusal, shown
 from ._sql import (
     MEMBER_FACT_NAMES,
     RECENT_INSTANT,
@@ -196,6 +197,15 @@ def _redacted(dsn: str) -> str:
         return "<unparsable dsn>"
     return make_conninfo("", **{key: value for key, value in params.items()
                                 if "password" not in key})
+
+
+def _problem(exc: BaseException) -> str:
+    """What went wrong, as the driver says it, for an error's facts: the server's primary
+    message without its DETAIL lines, which may quote the values of a row (an email
+    fingerprint, a member's text)."""
+    if isinstance(exc, psycopg.Error) and exc.diag.message_primary:
+        return exc.diag.message_primary
+    return str(exc).strip()
 
 
 class _GuardedCursor:
@@ -350,9 +360,8 @@ class PostgresStore:
                 params["connect_timeout"] = 10
             return psycopg.connect(self.dsn, **params)
         except psycopg.Error as exc:
-            raise StoreError(
-                f"cannot connect to PostgreSQL at {self._where}: {exc}".strip()
-            ) from exc
+            raise refusal("postgres_unreachable", store=self._where,
+                          problem=_problem(exc)) from exc
 
     def _connection(self) -> psycopg.Connection[Any]:
         """The open connection, reconnecting after a loss (call with ``_lock`` held)."""
@@ -373,10 +382,9 @@ class PostgresStore:
             lost = conn.broken or conn.closed  # lost on the way: like a loss in a unit
             conn.close()
             if lost or isinstance(exc, _RETRYABLE):
-                raise ConcurrencyError(
-                    f"the connection to PostgreSQL was lost while being set up; nothing "
-                    f"was written: retry ({exc})") from exc
-            raise StoreError(f"cannot set up the connection to {self._where}: {exc}") from exc
+                raise refusal("postgres_lost_at_setup", problem=_problem(exc)) from exc
+            raise refusal("postgres_setup_failed", store=self._where,
+                          problem=_problem(exc)) from exc
         self._conn = conn
         return conn
 
@@ -391,15 +399,11 @@ class PostgresStore:
         lost = conn is None or conn.closed or conn.broken
         raced = isinstance(exc, pg_errors.UniqueViolation) and doing == "a unit of work"
         if not (lost or raced or isinstance(exc, _RETRYABLE)):
-            return StoreError(f"{self._where} failed during {doing}: {exc}")
-        what = (
-            "the connection to PostgreSQL was lost" if lost
-            else "another unit of work got in the way" if raced
-            else "PostgreSQL could not run it now"
-        )
-        return ConcurrencyError(
-            f"{what} during {doing}; nothing of it was written: retry ({exc})"
-        )
+            return refusal("postgres_failed", store=self._where, operation=doing,
+                           problem=_problem(exc))
+        key = ("postgres_connection_lost" if lost else "postgres_raced" if raced
+               else "postgres_busy")
+        return refusal(key, operation=doing, problem=_problem(exc))
 
     def _create_sequence(self, name: str) -> None:
         """Create the server sequence of ``name`` if missing, on a connection of its
@@ -420,10 +424,9 @@ class PostgresStore:
     def _migrate(self, conn: psycopg.Connection[Any]) -> None:
         try:
             if conn.info.server_version < MIN_SERVER_VERSION:
-                raise StoreError(
-                    f"{self._where} runs PostgreSQL {conn.info.server_version // 10000}; "
-                    "the store needs PostgreSQL 13 or later (the change feed reads "
-                    "transaction ids with pg_current_xact_id)")
+                raise refusal("postgres_too_old", store=self._where,
+                              major=conn.info.server_version // 10000,
+                              minimum=MIN_SERVER_VERSION // 10000)
             with conn.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
                 if self.schema is not None:
@@ -432,15 +435,11 @@ class PostgresStore:
                 row = cur.execute("SELECT current_schema()").fetchone()
                 namespace = row[0] if row else None
                 if namespace is None:
-                    raise StoreError(
-                        f"{self._where} has no schema to create tables in (search_path)"
-                    )
+                    raise refusal("postgres_no_schema", store=self._where)
                 version = self._recorded_version(cur, namespace)
                 if version > SCHEMA_VERSION:
-                    raise SchemaTooNewError(
-                        f"{self._where} has schema version {version}; this library knows "
-                        f"up to {SCHEMA_VERSION}: upgrade skilltroc-core"
-                    )
+                    raise refusal("store_schema_too_new", store=self._where,
+                                  version=version, known=SCHEMA_VERSION)
                 for step in sorted(SCHEMA):
                     if step > version:
                         for statement in SCHEMA[step]:
@@ -493,7 +492,7 @@ class PostgresStore:
                 (namespace,),
             ).fetchall()
         }
-        foreign = StoreError(f"{self._where} belongs to another program, not Skilltroc")
+        foreign = refusal("store_foreign", store=self._where)
         if META_TABLE not in relations:
             if relations:
                 raise foreign
@@ -507,10 +506,8 @@ class PostgresStore:
         try:
             return int(meta.get("schema_version") or 0)
         except ValueError:
-            raise StoreError(
-                f"{self._where} records an unreadable schema version "
-                f"{meta.get('schema_version')!r}"
-            ) from None
+            raise refusal("postgres_version_unreadable", store=self._where,
+                          got=shown(meta.get("schema_version"))) from None
 
     # ------------------------------------------------------------------ store
     def begin(self, *, read_only: bool = False) -> SqlUnitOfWork:
@@ -568,7 +565,7 @@ class PostgresStore:
         try:
             conn = self._conn
             if conn is None:
-                raise ConcurrencyError("the store was closed during a unit of work")
+                raise refusal("postgres_closed_in_unit")
             if commit and write is not None:
                 self._commit(conn, write)
             else:
@@ -607,11 +604,8 @@ class PostgresStore:
                 return exc
             return self._library_error(cause, "a unit of work")
         if isinstance(exc, psycopg.Error | ConcurrencyError):
-            return ConcurrencyError(
-                "the connection to PostgreSQL was lost while committing: the command "
-                "may or may not have been applied; retry it with the same idempotency "
-                f"key or payment reference ({cause or exc})", nothing_written=False,
-            )
+            return refusal("postgres_lost_in_commit", problem=_problem(cause or exc),
+                           nothing_written=False)
         return exc
 
     def _end(self, conn: psycopg.Connection[Any], *, commit: bool) -> None:

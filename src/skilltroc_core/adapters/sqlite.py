@@ -26,15 +26,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from ..errors import (
-    ConcurrencyError,
-    InvalidInputError,
-    SchemaTooNewError,
-    SkilltrocError,
-    StoreError,
-)
+from ..errors import ConcurrencyError, SkilltrocError
 from ..logs import LOGGER
 from ..ports import Change, OutboxItem
+from ..refusals import refusal, shown
 from ._sql import (
     MEMBER_FACT_NAMES,
     RECENT_INSTANT,
@@ -93,21 +88,20 @@ class SQLiteStore:
                  cache_size: int = 50_000, begin_attempts: int = 3,
                  synchronous: Literal["full", "normal"] = "full") -> None:
         if synchronous not in ("full", "normal"):
-            raise InvalidInputError(
-                f"synchronous is 'full' (durable commits) or 'normal', not {synchronous!r}")
+            raise refusal("sqlite_synchronous_invalid", got=shown(synchronous))
         self.synchronous = synchronous
         self.path = str(path)
         self.keeps_data = self.path != ":memory:"
         self.begin_attempts = check_attempts(begin_attempts)
         self._cache = SqlCache(cache_size)
         if self.path != ":memory:" and Path(self.path).is_dir():
-            raise StoreError(f"{self.path} is a directory, not a database file")
+            raise refusal("sqlite_path_is_directory", path=self.path)
         try:
             self._conn = sqlite3.connect(
                 self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path} is not a usable Skilltroc database: {exc}") from exc
+            raise refusal("sqlite_unusable", path=self.path, problem=str(exc)) from exc
         try:
             # another process's long unit of work may hold the write lock: a busy file is
             # tried again and ends retryable, as for a command, not as an unusable file
@@ -122,7 +116,7 @@ class SQLiteStore:
         error = driver_error(exc)
         if isinstance(error, ConcurrencyError):
             return error
-        return StoreError(f"{self.path} is not a usable Skilltroc database: {exc}")
+        return refusal("sqlite_unusable", path=self.path, problem=str(exc))
 
     def _migrate(self) -> None:
         conn = self._conn
@@ -136,12 +130,10 @@ class SQLiteStore:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
             if app_id != APPLICATION_ID and (app_id != 0 or tables):
-                raise StoreError(f"{self.path} belongs to another program, not Skilltroc")
+                raise refusal("store_foreign", store=self.path)
             if version > SCHEMA_VERSION:
-                raise SchemaTooNewError(
-                    f"{self.path} has schema version {version}; this library knows up to "
-                    f"{SCHEMA_VERSION}: upgrade skilltroc-core"
-                )
+                raise refusal("store_schema_too_new", store=self.path, version=version,
+                              known=SCHEMA_VERSION)
             if tables:
                 self._check_recorded_version(version)
             for step in sorted(SCHEMA):
@@ -167,10 +159,9 @@ class SQLiteStore:
         observed = next((v for v, table in _VERSION_TABLES if table in names), 0)
         fits = observed == version or (observed == 1 and version in (1, 2))
         if not fits:
-            raise StoreError(
-                f"{self.path} records schema version {version} but its tables are those "
-                f"of version {observed if observed != 1 else '1 or 2'}: the file was "
-                "changed by hand or damaged; restore it from a backup")
+            # schema 2 added no table: the tables of version 1 are those of version 2
+            raise refusal("sqlite_version_mismatch", path=self.path, version=version,
+                          observed=str(observed) if observed != 1 else "1-2")
 
     def begin(self, *, read_only: bool = False) -> SqlUnitOfWork:
         self._lock.acquire()
@@ -313,5 +304,5 @@ def driver_error(exc: Exception) -> SkilltrocError:
     """
     text = str(exc)
     if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
-        return ConcurrencyError(f"the store is busy: {text}; nothing was written, retry")
-    return StoreError(f"the SQLite store failed: {text}; nothing of this command was written")
+        return refusal("sqlite_busy", problem=text)
+    return refusal("sqlite_failed", problem=text)

@@ -23,8 +23,8 @@ import attrs
 
 from ..adapters.memory import MemoryStore
 from ..adapters.sqlite import SQLiteStore
-from ..errors import InvalidInputError
 from ..ports import Store
+from ..refusals import refusal, shown
 from .model import Model
 from .runner import SimulationFailure, Simulator
 from .workload import Step, step_from_json, step_to_json
@@ -71,7 +71,7 @@ def open_store(spec: str, *, fresh: bool = False) -> Iterator[Store]:
                     store.close()
             return
         if Path(path).exists():
-            raise InvalidInputError(f"{path} exists; the simulator needs a new database file")
+            raise refusal("simulation_file_exists", path=path)
         store = SQLiteStore(path)
         try:
             yield store
@@ -87,7 +87,9 @@ def open_store(spec: str, *, fresh: bool = False) -> Iterator[Store]:
         finally:
             pg.close()
         return
-    raise InvalidInputError(f"unknown store {spec!r} (memory, sqlite:PATH, postgresql://...)")
+    # what follows a scheme may hold a password: only the scheme is shown
+    scheme, sep, _ = spec.partition("://")
+    raise refusal("simulation_unknown_store", got=shown(scheme + (sep and sep + "...")))
 
 
 def replay_steps(
@@ -209,4 +211,4 @@ def load_replay(path: str | os.PathLike[str]) -> Replay:
                       faults=bool(data.get("faults", False)), steps=steps,
                       failure=data.get("failure"))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InvalidInputError(f"{path} is not a simulator replay file: {exc}") from exc
+        raise refusal("replay_file_invalid", path=str(path), problem=str(exc)) from exc

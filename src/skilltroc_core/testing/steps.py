@@ -31,8 +31,8 @@ import attrs
 from ..accounts import AccountStatus, Member
 from ..adapters.clocks import ManualClock
 from ..booking import Attendance, RegistrationState, Session, SessionState, WorkshopState
-from ..errors import InvalidInputError
 from ..ports import EntityKind, UnitOfWork
+from ..refusals import refusal, shown
 from ..service import SignupResult, Skilltroc, kinds
 from ..service.ads import CAMPAIGNS
 from ..service.tutorials import TUTORIALS
@@ -87,7 +87,7 @@ class Command:
     @classmethod
     def of(cls, name: str, **args: Any) -> Command:
         if name not in NAMES:
-            raise InvalidInputError(f"there is no command {name!r}")
+            raise refusal("kit_unknown_command", got=shown(name))
         return cls(name, tuple(sorted(args.items())))
 
     @property
@@ -136,7 +136,7 @@ class Call:
         if self.method in ("advance_clock", "set_clock"):
             clock = app.clock
             if not isinstance(clock, ManualClock):
-                raise InvalidInputError("clock commands need a service on a ManualClock")
+                raise refusal("kit_clock_needs_manual_clock")
             if self.method == "set_clock":
                 clock.set(self.kwargs["at"])
             else:
@@ -185,7 +185,7 @@ def resolve(app: Skilltroc, command: Command, ids: KnownIds) -> Call:
     """The service call ``command`` stands for, its symbolic picks made concrete."""
     resolver = _RESOLVERS.get(command.name)
     if resolver is None:
-        raise InvalidInputError(f"there is no command {command.name!r}")
+        raise refusal("kit_unknown_command", got=shown(command.name))
     return resolver(_Context(app, ids), command.kwargs)
 
 

@@ -42,8 +42,8 @@ from typing import Any, Final
 from hypothesis import strategies as st
 
 from ..accounts import ProCategory
-from ..errors import InvalidInputError
 from ..instants import time_zone
+from ..refusals import refusal
 from ..rules import DEFAULT_POLICY, Policy
 from .steps import AREAS, NAMES, Command
 
@@ -260,8 +260,8 @@ def commands(*areas: str, policy: Policy = DEFAULT_POLICY) -> st.SearchStrategy[
     """
     unknown = [a for a in areas if a not in AREAS]
     if unknown:
-        raise InvalidInputError(
-            f"unknown command areas {unknown}; choose among {sorted(AREAS)}")
+        raise refusal("kit_unknown_command_areas", areas=[str(a) for a in unknown],
+                      known=sorted(AREAS))
     names = [n for a in areas for n in AREAS[a]] if areas else list(NAMES)
     arguments = _command_arguments(policy)
     return st.one_of([_command(name, arguments[name])

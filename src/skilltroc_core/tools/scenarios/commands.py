@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from ...errors import ScenarioFormatError
+from ...refusals import refusal, shown
 from .derived import DERIVED, DerivedCommand
 from .format import CAMPAIGN, GIFT, MEMBER, REQUEST, SESSION, TUTORIAL, WORKSHOP, StepFailedError
 
@@ -183,7 +183,7 @@ def _accept_gift(runner: Runner, data: Mapping[str, Any]) -> str:
 def _create_workshop(runner: Runner, data: Mapping[str, Any]) -> str:
     length = data.get("duration", {"hours": 2})
     if set(length) - {"hours", "minutes"} or not all(type(v) is int for v in length.values()):
-        raise ScenarioFormatError("duration takes whole hours and minutes", key="duration")
+        raise refusal("scenario_duration_invalid", got=shown(length))
     workshop_id = runner.app.create_workshop(
         _m(runner, data), title=data.get("title", data["workshop"].title()),
         description=f"The {data['workshop']} workshop.", domain=data.get("domain", "general"),

@@ -14,9 +14,10 @@ from typing import Any, Final
 
 import attrs
 
-from ...errors import ScenarioFormatError, SkilltrocError
+from ...errors import SkilltrocError
 from ...instants import require_aware
 from ...listings import folded, words
+from ...refusals import refusal, shown
 from ...rules import DEFAULT_POLICY
 from .derived import COMMANDS
 from .format import (
@@ -66,53 +67,59 @@ def load_scenario(path: str | Path, known_rules: set[str] | None = None) -> Scen
     name = str(path)
     lines: list[str] = []
 
-    def bad(message: str, step: int | None = None, key: str | None = None) -> ScenarioFormatError:
-        line = _line_of(lines, step, key)
-        where = name + (f":{line}" if line else "") + (f", step {step}" if step else "") + (
-            f", key '{key}'" if key else "")
-        return ScenarioFormatError(f"{where}: {message}", file=name, step=step, key=key,
-                                   line=line)
+    def bad(key: str, step: int | None = None, field: str | None = None, *,
+            nearest: tuple[object, Iterable[str]] | None = None,
+            **facts: Any) -> SkilltrocError:
+        """Refusal ``key`` at ``field`` of step ``step`` (or of the file), its line
+        found in the text: ``place`` is the file and that line. ``nearest``, a wrong
+        name and the valid ones, suggests the valid name nearest it, if one is near."""
+        if nearest is not None:
+            key, suggestion = _nearest(key, *nearest)
+            facts.update(suggestion)
+        line = _line_of(lines, step, field)
+        place = name + (f":{line}" if line else "")
+        return refusal(key, place=place, file=name, line=line, step=step, field=field,
+                       **facts)
 
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise bad("no such file") from exc
+        raise bad("scenario_file_missing") from exc
     except IsADirectoryError as exc:
-        raise bad("is a folder, not a scenario file") from exc
+        raise bad("scenario_file_is_folder") from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise bad(f"cannot be read ({exc})") from exc
+        raise bad("scenario_file_unreadable", problem=str(exc)) from exc
     lines = text.splitlines()
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise bad(f"is not valid TOML: {exc}") from exc
+        raise bad("scenario_not_toml", problem=str(exc)) from exc
     for key in document:
         if key not in _TOP_KEYS:
-            raise bad(f"unknown top-level key{_nearest(key, _TOP_KEYS)}", key=key)
+            raise bad("scenario_unknown_top_key", field=key, nearest=(key, _TOP_KEYS))
     title = document.get("title", Path(name).stem)
     rules = document.get("rules", [])
     if not isinstance(title, str):
-        raise bad("title is text", key="title")
+        raise bad("scenario_title_not_text", field="title")
     if not _type_ok(rules, STR_LIST):
-        raise bad("rules is a list of rule IDs", key="rules")
+        raise bad("scenario_rules_not_list", field="rules")
     if known_rules is not None:
         for rule in rules:
             if rule not in known_rules:
-                raise bad(f"{rule} is not a rule ID of RULES.md", key="rules")
+                raise bad("scenario_rule_unknown", field="rules", rule_id=rule)
     start = document.get("start")
     if not _type_ok(start, INSTANT):
-        raise bad("start is a date-time with its offset, e.g. 2027-03-01T09:00:00+01:00",
-                  key="start")
+        raise bad("scenario_start_not_instant", field="start")
     zone = document.get("timezone", DEFAULT_POLICY.timezone)
     if not isinstance(zone, str):
-        raise bad("timezone is text", key="timezone")
+        raise bad("scenario_timezone_not_text", field="timezone")
     try:
-        attrs.evolve(DEFAULT_POLICY, timezone=zone)
+        attrs.evolve(DEFAULT_POLICY, timezone=zone)  # refuses only an unknown zone
     except SkilltrocError as exc:
-        raise bad(str(exc.message), key="timezone") from exc
+        raise bad("scenario_timezone_unknown", field="timezone", zone=zone) from exc
     raw_steps = document.get("step", [])
     if not isinstance(raw_steps, list) or not all(isinstance(s, dict) for s in raw_steps):
-        raise bad("steps are [[step]] tables", key="step")
+        raise bad("scenario_steps_not_tables", field="step")
 
     declared: dict[str, dict[str, bool]] = {kind: {} for kind in ALIAS_KINDS}
     steps = []
@@ -121,7 +128,7 @@ def load_scenario(path: str | Path, known_rules: set[str] | None = None) -> Scen
         if "at" in raw and "do" not in raw:
             kinds_here.append("at")
         if len(kinds_here) != 1:
-            raise bad("a step has exactly one of do, expect, advance, at", number)
+            raise bad("scenario_step_kind", number)
         kind = kinds_here[0]
         if kind == "do":
             _check_do(raw, number, declared, bad)
@@ -131,22 +138,23 @@ def load_scenario(path: str | Path, known_rules: set[str] | None = None) -> Scen
             _check_advance(raw, number, bad)
         else:
             if set(raw) != {"at"}:
-                raise bad("an 'at' step has only 'at'", number, next(iter(set(raw) - {"at"})))
+                raise bad("scenario_at_step_extra", number, next(iter(set(raw) - {"at"})))
             if not _type_ok(raw["at"], INSTANT):
-                raise bad("at is a date-time with its offset", number, "at")
+                raise bad("scenario_at_not_instant", number, "at")
         steps.append(Step(number=number, kind=kind, data=raw))
     try:
-        begins = require_aware(start, "start")
+        begins = require_aware(start, "start")  # aware: refuses only what UTC cannot hold
     except SkilltrocError as exc:
-        raise bad(exc.message, key="start") from exc
+        raise bad("scenario_start_out_of_range", field="start", start=str(start)) from exc
     return Scenario(path=name, title=title, rules=tuple(rules), start=begins,
                     timezone=zone, steps=tuple(steps))
 
 
-def _nearest(wrong: object, valid: Iterable[str]) -> str:
-    """" (did you mean 'x'?)" for the valid name nearest ``wrong``, if one is near."""
+def _nearest(key: str, wrong: object, valid: Iterable[str]) -> tuple[str, dict[str, str]]:
+    """Refusal ``key`` about the wrong name ``wrong``, or, when a valid name is near it,
+    its twin ``key_near`` with that name as the fact ``suggestion``."""
     close = difflib.get_close_matches(str(wrong), list(valid), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return (f"{key}_near", {"suggestion": close[0]}) if close else (key, {})
 
 
 def _line_of(lines: list[str], step: int | None, key: str | None) -> int | None:
@@ -172,114 +180,120 @@ def _line_of(lines: list[str], step: int | None, key: str | None) -> int | None:
 
 
 def _check_do(raw: Mapping[str, Any], number: int, declared: dict[str, dict[str, bool]],
-              bad: Callable[..., ScenarioFormatError]) -> None:
+              bad: Callable[..., SkilltrocError]) -> None:
     command = raw["do"]
     spec = COMMANDS.get(command) if isinstance(command, str) else None
     if spec is None:
-        raise bad(f"unknown command {command!r}{_nearest(command, COMMANDS)}", number, "do")
+        raise bad("scenario_unknown_command", number, "do", got=shown(command),
+                  nearest=(command, COMMANDS))
     for key, value in raw.items():
         if key in ("do", "fails", "error"):
             continue
         expected = spec.required.get(key) or spec.optional.get(key)
         if expected is None:
-            raise bad(f"{command} has no key '{key}'"
-                      f"{_nearest(key, {*spec.keys, 'fails', 'error'})}", number, key)
+            raise bad("scenario_command_has_no_key", number, key, command=command,
+                      nearest=(key, {*spec.keys, "fails", "error"}))
         if not _type_ok(value, expected):
-            raise bad(f"'{key}' must be {expected}, not {value!r}", number, key)
+            raise bad("scenario_value_type", number, key, expected=expected,
+                      got=shown(value))
     for key in spec.required:
         if key not in raw:
-            raise bad(f"{command} needs '{key}'", number, key)
+            raise bad("scenario_command_needs_key", number, key, command=command)
     if spec.one_of and sum(k in raw for k in spec.one_of) != 1:
-        raise bad(f"{command} takes exactly one of {', '.join(spec.one_of)}", number,
-                  spec.one_of[0])
+        raise bad("scenario_command_one_of", number, spec.one_of[0], command=command,
+                  keys=list(spec.one_of))
     if "fails" in raw and not isinstance(raw["fails"], bool):
-        raise bad("fails is true or false", number, "fails")
+        raise bad("scenario_fails_not_bool", number, "fails")
     if "error" in raw and not isinstance(raw["error"], str):
-        raise bad("error is an error code (text)", number, "error")
+        raise bad("scenario_error_not_text", number, "error")
     created_key = spec.creates[0] if spec.creates else None
     for key, alias_kind in spec.refs.items():
         if key in raw and key != created_key and raw[key] not in declared[alias_kind]:
-            raise bad(f"unknown {alias_kind} alias {raw[key]!r}"
-                      f"{_nearest(raw[key], declared[alias_kind])}", number, key)
+            raise bad("scenario_unknown_alias", number, key, kinds=[alias_kind],
+                      got=shown(raw[key]), nearest=(raw[key], declared[alias_kind]))
     for key in spec.member_or_email:
         value = raw.get(key)
         if isinstance(value, str) and "@" not in value and value not in declared[MEMBER]:
-            raise bad(f"unknown member alias {value!r} (or write an email)", number, key)
+            raise bad("scenario_unknown_member_alias", number, key, got=shown(value))
     if spec.creates and spec.creates[0] in raw:
         key, alias_kind = spec.creates
         alias = raw[key]
         if declared[alias_kind].get(alias) is False:
-            raise bad(f"{alias_kind} alias {alias!r} is already bound", number, key)
+            raise bad("scenario_alias_bound", number, key, kind=alias_kind,
+                      got=shown(alias))
         declared[alias_kind][alias] = bool(raw.get("fails", False))
 
 
 def _check_expect(raw: Mapping[str, Any], number: int, declared: dict[str, dict[str, bool]],
-                  bad: Callable[..., ScenarioFormatError]) -> None:
+                  bad: Callable[..., SkilltrocError]) -> None:
     if set(raw) != {"expect"} or not isinstance(raw["expect"], dict):
-        raise bad("an expect step is one table: expect = { ... }", number, "expect")
+        raise bad("scenario_expect_not_table", number, "expect")
     for key, value in raw["expect"].items():
         if key not in EXPECTATIONS:
-            raise bad(f"unknown expectation '{key}'{_nearest(key, EXPECTATIONS)}", number, key)
+            raise bad("scenario_unknown_expectation", number, key,
+                      nearest=(key, EXPECTATIONS))
         alias_kind = EXPECTATIONS[key]
         if alias_kind is None:
             if type(value) not in (int, float):
-                raise bad(f"'{key}' is a number", number, key)
+                raise bad("scenario_expectation_not_number", number, key)
             continue
         if not isinstance(value, dict):
-            raise bad(f"'{key}' maps aliases to values", number, key)
+            raise bad("scenario_expectation_not_map", number, key)
         for alias, expected in value.items():
             if alias_kind in TEXT_KEYED:
                 problem = _text_key_problem(alias_kind, alias)
                 if problem:
-                    raise bad(f"'{key}' is keyed by a {alias_kind}: {problem}", number, key)
+                    refused, facts = problem
+                    raise bad(refused, number, key, kind=alias_kind, **facts)
             elif alias not in declared[alias_kind]:
-                raise bad(f"unknown {alias_kind} alias {alias!r}"
-                          f"{_nearest(alias, declared[alias_kind])}", number, key)
+                raise bad("scenario_unknown_alias", number, key, kinds=[alias_kind],
+                          got=shown(alias), nearest=(alias, declared[alias_kind]))
             if key in ("notified", "not_notified"):
                 if not (isinstance(expected, str) or _type_ok(expected, STR_LIST)):
-                    raise bad(f"'{key}' takes a rule ID or a list of them", number, key)
+                    raise bad("scenario_notified_not_rules", number, key)
             elif key == "level":
                 if expected not in ("beginner", "intermediate", "experienced"):
-                    raise bad("level is beginner, intermediate or experienced", number, key)
+                    raise bad("scenario_level_invalid", number, key)
             elif key == "public":
                 if not isinstance(expected, bool):
-                    raise bad("public is true or false", number, key)
+                    raise bad("scenario_public_not_bool", number, key)
             elif key in LISTS:
                 _check_list(key, expected, number, declared, bad)
             elif type(expected) not in (int, float) or isinstance(expected, bool):
-                raise bad(f"'{key}' values are numbers", number, key)
+                raise bad("scenario_values_not_numbers", number, key)
 
 
-def _text_key_problem(kind: str, text: str) -> str | None:
-    """Why ``text`` cannot key a list of ``kind`` (the query would refuse it), or None."""
+def _text_key_problem(kind: str, text: str) -> tuple[str, dict[str, Any]] | None:
+    """Why ``text`` cannot key a list of ``kind`` (the query would refuse it): the
+    refusal's key and facts; None if it can."""
     longest = 100 if kind == PREFIX else 200
     if len(text) > longest:
-        return f"{text[:20]!r}... is longer than {longest} characters"
+        return "scenario_text_key_too_long", {"got": shown(text, 24), "limit": longest}
     if kind == WORDS and not words(text):
-        return f"{text!r} has no word to search for"
+        return "scenario_text_key_no_word", {"got": shown(text)}
     if not folded(text).strip():
-        return f"{text!r} has no letter to read a list by"
+        return "scenario_text_key_no_letter", {"got": shown(text)}
     return None
 
 
 def _check_list(key: str, expected: object, number: int,
                 declared: dict[str, dict[str, bool]],
-                bad: Callable[..., ScenarioFormatError]) -> None:
+                bad: Callable[..., SkilltrocError]) -> None:
     """A list expectation: aliases of the kinds it lists, each once, each unambiguous."""
     kinds, _ = LISTS[key]
-    what = " or ".join(kinds)
     if not _type_ok(expected, STR_LIST):
-        raise bad(f"{key} takes a list of {what} aliases", number, key)
+        raise bad("scenario_list_not_aliases", number, key, kinds=list(kinds))
     assert isinstance(expected, list)
     if len(set(expected)) != len(expected):
-        raise bad(f"{key} names each alias once", number, key)
+        raise bad("scenario_list_alias_twice", number, key)
     for name in expected:
         named = [kind for kind in kinds if name in declared[kind]]
         if not named:
-            raise bad(f"unknown {what} alias {name!r}", number, key)
+            raise bad("scenario_unknown_alias", number, key, kinds=list(kinds),
+                      got=shown(name))
         if len(named) > 1:
-            raise bad(f"{name!r} names a {' and a '.join(named)}: {key} cannot tell them "
-                      "apart (give them different aliases)", number, key)
+            raise bad("scenario_list_alias_ambiguous", number, key, kinds=named,
+                      got=shown(name))
 
 
 #: The most an ``advance`` step moves the clock by, per key (about a century).
@@ -287,12 +301,12 @@ _LONGEST_ADVANCE: Final = {"days": 36_500, "hours": 876_000, "minutes": 52_560_0
 
 
 def _check_advance(raw: Mapping[str, Any], number: int,
-                   bad: Callable[..., ScenarioFormatError]) -> None:
+                   bad: Callable[..., SkilltrocError]) -> None:
     if set(raw) != {"advance"} or not isinstance(raw["advance"], dict):
-        raise bad("an advance step is one table: advance = { days = 1 }", number, "advance")
+        raise bad("scenario_advance_not_table", number, "advance")
     for key, value in raw["advance"].items():
         if key not in ("days", "hours", "minutes"):
-            raise bad(f"advance takes days, hours and minutes, not '{key}'", number, key)
+            raise bad("scenario_advance_unknown_key", number, key)
         if type(value) is not int or not 0 <= value <= _LONGEST_ADVANCE[key]:
-            raise bad(f"'{key}' is a whole number from 0 to {_LONGEST_ADVANCE[key]:,}, not "
-                      f"{value!r}", number, key)
+            raise bad("scenario_advance_out_of_range", number, key,
+                      maximum=_LONGEST_ADVANCE[key], got=shown(value))

@@ -1119,7 +1119,7 @@ def test_a_statement_page_holds_the_lines_asked_for_from_one(world: World) -> No
         with pytest.raises(SkilltrocError) as refused:
             world.service.statement(member, limit=limit)  # type: ignore[arg-type]
         assert (refused.value.code, refused.value.rule) == ("invalid_input", "STAR-5")
-        assert refused.value.facts == {"limit": repr(limit), "most": 10_000}
+        assert refused.value.facts == {"got": repr(limit), "most": 10_000}
 
 
 @pytest.mark.rule("STAR-2")

@@ -110,7 +110,7 @@ def test_a_budget_is_at_least_one_star_even_when_the_policy_minimum_is_zero() ->
         with pytest.raises(CampaignBudgetError) as refused:
             check_budget(budget, policy)
         assert (refused.value.code, refused.value.rule) == ("invalid_campaign_budget", "AD-2")
-        assert refused.value.facts == {"amount": budget, "minimum": 0}
+        assert refused.value.facts == {"got": repr(budget), "amount": budget, "minimum": 0}
 
 
 @pytest.mark.rule("AD-2")

@@ -90,7 +90,7 @@ def test_unfollowing_something_that_is_not_a_member_id_is_refused(cast: Cast) ->
     whom: Any
     for whom in (["x"], None, 3, ""):
         refused(cast.world, partial(cast.service.unfollow, cast.bob, whom),
-                "not_found", "SOCIAL-1")
+                "not_found", "ACC-1")
     cast.service.unfollow(cast.bob, cast.org)
     assert cast.service.following(cast.bob) == []
 

@@ -298,18 +298,18 @@ def test_a_scrypt_hash_verifies_and_is_replaced_at_the_next_sign_in(place: Place
     member = app.signup(email_of("sam"), provider="google").member_id
     with app.command() as tx:  # what an earlier version stored for a password account
         tx.put(kinds.MEMBERS, member, attrs.evolve(
-            tx.member(member, "ACC-4"), provider=None, password_hash=_legacy_scrypt(PASSWORD)))
+            tx.member(member), provider=None, password_hash=_legacy_scrypt(PASSWORD)))
     with pytest.raises(SkilltrocError):
         app.sign_in(email_of("sam"), "not the password")
     with app.query() as tx:
-        assert tx.member(member, "ACC-4").password_hash == _legacy_scrypt(PASSWORD)
+        assert tx.member(member).password_hash == _legacy_scrypt(PASSWORD)
     assert app.sign_in(email_of("sam"), PASSWORD) == member
     with app.query() as tx:
-        upgraded = tx.member(member, "ACC-4").password_hash
+        upgraded = tx.member(member).password_hash
     assert upgraded is not None and upgraded.startswith("$argon2id$v=19$m=8,t=1,p=1$")
     assert app.sign_in(email_of("sam"), PASSWORD) == member
     with app.query() as tx:
-        assert tx.member(member, "ACC-4").password_hash == upgraded  # not hashed again
+        assert tx.member(member).password_hash == upgraded  # not hashed again
     app.store.close()
     if place.kind == "sqlite":
         raw = b"".join(p.read_bytes() for p in place.path.parent.iterdir() if p.is_file())

@@ -105,7 +105,7 @@ def test_a_malformed_file_is_refused_before_running_naming_file_step_and_key(
     assert refused.value.facts["step"] == body.count("[[step]]") + 1
     # the scenario's key is the fact "field" ("key" is the refusal's own key)
     assert refused.value.facts["field"] == key
-    assert refused.value.key is not None and refused.value.key.startswith("scenario_")
+    assert refused.value.reason is not None and refused.value.reason.startswith("scenario_")
     assert str(path) in refused.value.message
 
 
@@ -116,7 +116,7 @@ def test_a_malformed_file_is_told_in_french_with_the_same_place_and_suggestion(
     with pytest.raises(ScenarioFormatError) as refused:
         load_scenario(path)
     error = refused.value
-    assert error.key == "scenario_unknown_command_near"
+    assert error.reason == "scenario_unknown_command_near"
     assert (error.facts["place"], error.facts["line"]) == (f"{path}:8", 8)
     assert (error.facts["step"], error.facts["field"]) == (2, "do")
     assert (error.facts["got"], error.facts["suggestion"]) == ("'buy_star'", "buy_stars")
@@ -128,7 +128,7 @@ def test_a_malformed_file_is_told_in_french_with_the_same_place_and_suggestion(
     far = _file(tmp_path, '\n[[step]]\ndo = "zzzzzz"\nmember = "alice"\n')
     with pytest.raises(ScenarioFormatError) as refused:
         load_scenario(far)
-    assert refused.value.key == "scenario_unknown_command"  # nothing near: no suggestion
+    assert refused.value.reason == "scenario_unknown_command"  # nothing near: no suggestion
     assert "suggestion" not in refused.value.facts
     assert refused.value.message.endswith("unknown command 'zzzzzz'")
 

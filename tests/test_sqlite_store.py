@@ -163,7 +163,7 @@ def test_another_programs_database_is_refused_and_left_untouched(tmp_path: Path)
     conn.close()
     with pytest.raises(StoreError, match="another program") as refused:
         SQLiteStore(path)
-    assert (refused.value.key, refused.value.facts) == ("store_foreign", {"store": str(path)})
+    assert (refused.value.reason, refused.value.facts) == ("store_foreign", {"store": str(path)})
     assert refused.value.message_in("fr") == (
         f"{path} appartient à un autre programme, pas à Skilltroc")
     tables = sqlite3.connect(path).execute("SELECT name FROM sqlite_master").fetchall()

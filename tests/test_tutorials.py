@@ -417,7 +417,7 @@ def test_a_deactivated_publishers_tutorials_are_hidden_until_reactivation(
     before = state_of(world.store)
     with pytest.raises(SkilltrocError) as refused:
         service.record_view(tutorial, "other-visitor", "v2")
-    assert code(refused) == ("not_found", "ACC-7")
+    assert code(refused) == ("not_found", "TUTO-1")  # hidden: refused as if unknown
     assert service.record_view(tutorial, "visitor", "v1") is ViewVerdict.COUNTED  # a replay
     assert state_of(world.store) == before and notices(service) == []
     service.reactivate(ann)

@@ -169,7 +169,7 @@ def _not_a_link(link: str) -> SkilltrocError:
 
 def check_start(start: object, now: datetime) -> datetime:
     """AD-3: an aware instant, not before ``now`` (exactly now starts at once)."""
-    instant = require_aware(start, "campaign start", "AD-3")
+    instant = require_aware(start, "start", "AD-3")
     if instant < now:
         raise refusal("start_in_past", start=instant, now=now)
     return instant

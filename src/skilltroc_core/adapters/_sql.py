@@ -84,7 +84,7 @@ def retrying(work: Callable[[], T], attempts: int,
                 raise error from exc
             if attempt == attempts:
                 raise refusal("store_gave_up" if attempts > 1 else "store_gave_up_at_once",
-                              problem=error.message, cause=error.key, attempts=attempts,
+                              problem=error.message, cause=error.reason, attempts=attempts,
                               nothing_written=error.nothing_written) from exc
             time.sleep(0.005 * attempt)
     raise AssertionError("unreachable")

@@ -313,7 +313,7 @@ class AccountService(Area):
                 raise refusal("reset_link_invalid")
             assert member.reset_expires_at is not None
             if tx.now >= member.reset_expires_at:
-                raise refusal("reset_link_expired")
+                raise refusal("reset_link_expired", expired_at=member.reset_expires_at)
             tx.put(kinds.MEMBERS, member.id, evolve(
                 member, password_hash=password_hash, reset_token_hash=None,
                 reset_expires_at=None))

@@ -184,7 +184,7 @@ class AdService(Area):
         words = check_text(text, "text", policy.max_bio_length)
         url = check_link(link)
         targets = target_domains(domains)
-        begins = require_aware(start, "campaign start", "AD-3")
+        begins = require_aware(start, "start", "AD-3")
         with self.command() as tx:
             owner = self._owner(tx, member_id, "AD-1")
             fingerprint = repr((owner.id, stars, picture, words, url, instant_text(begins),
@@ -242,7 +242,7 @@ class AdService(Area):
         if domains is not UNSET:
             changes["domains"] = target_domains(domains)
         if start is not UNSET:
-            changes["start"] = require_aware(start, "campaign start", "AD-3")
+            changes["start"] = require_aware(start, "start", "AD-3")
         with self.command() as tx:
             owner = tx.actor(member_id)
             campaign = self._own_campaign(tx, owner, campaign_id, "AD-5")

@@ -118,7 +118,7 @@ def as_organizer(tx: Tx, member: Member, registration_id: object,
 
 
 def future_start(tx: Tx, start: object, rule: str) -> datetime:
-    instant = require_aware(start, "session start", rule)
+    instant = require_aware(start, "start", rule)
     if instant <= tx.now:
         raise refusal("session_start_not_later", rule=rule, now=tx.now, start=instant)
     return instant

@@ -167,7 +167,7 @@ class CatalogueReads(Area):
         page before."""
         want = self._limit(limit)
         where = _Filters.of(domain, mode, locality, max_cost)
-        first = None if starts_from is None else require_aware(starts_from, "from", "AD-7")
+        first = None if starts_from is None else require_aware(starts_from, "starts_from", "AD-7")
         until = None if starts_before is None else require_aware(
             starts_before, "before", "AD-7")
         if first is not None and until is not None and until <= first:

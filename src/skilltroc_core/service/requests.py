@@ -63,7 +63,7 @@ class RequestService(Area):
             else:
                 workshop = live_workshop(tx, workshop_id, "BOOK-13")
             if workshop.organizer == member.id:
-                raise refusal("own_workshop_request")
+                raise refusal("own_workshop_request", workshop=workshop.id)
             open_organizer(tx, workshop.organizer)
             limit = session.capacity if session else self.policy.max_future_seats
             if type(seats) is not int or not self.policy.min_seats <= seats <= limit:

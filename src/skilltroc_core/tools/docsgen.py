@@ -351,7 +351,7 @@ def errors_page() -> str:
                    f"`{code.error.__name__}`, HTTP {code.http_status}")
     out.append("")
     for code in codes:
-        doc = " ".join((code.error.__doc__ or "").split())
+        doc = re.sub(r":\w+:`", "`", " ".join((code.error.__doc__ or "").split()))
         parent = (f"a kind of [`{code.parent}`](#{code.parent})"
                   if code.parent in by_code else "the root")
         out += [f'<a id="{code.code}"></a>', "", f"## `{code.code}`", "",

@@ -250,7 +250,8 @@ class ServiceParityContract(StoreUnderTest):
                   pytest.raises(InvalidInputError) as refused):
                 call()
             assert (refused.value.code, refused.value.rule) == ("invalid_amount", "STAR-4")
-            assert refused.value.message.startswith(f"{what} is at most {MAX_STARS} stars")
+            assert refused.value.message.startswith(
+                f"one movement carries at most {MAX_STARS} stars"), what
             assert refused.value.facts["amount"] > MAX_STARS
         assert service.balance(shop) == (MAX_STARS + 10, 0)
         assert service.balance(rich) == (2 * MAX_STARS + 10, 0)

@@ -721,13 +721,6 @@ _SERVICE = (
     _r("contacts_before_acceptance", e.NotAllowedError, "BOOK-15",
        "emails are exchanged only once the request is accepted",
        "les adresses e-mail ne s'échangent qu'une fois la demande acceptée"),
-    _r("roster_organizer_only", e.NotAllowedError, "BOOK-18",
-       "only its organizer sees who registered for session {session}",
-       "seul son organisateur voit qui est inscrit à la session {session}"),
-    _r("waitlist_organizer_only", e.NotAllowedError, "BOOK-22",
-       "only its organizer sees who waits for workshop {workshop}",
-       "seul son organisateur voit qui attend l'atelier {workshop}"),
-    # tutorials (TUTO)
     _r("video_source_choice", e.InvalidVideoError, "TUTO-1",
        "a tutorial is either a YouTube link or an uploaded video",
        "un tuto est soit un lien YouTube, soit une vidéo envoyée"),

@@ -22,7 +22,7 @@ from ..listings import RosterEntry, SessionRoster, WaitlistEntry
 from ..refusals import refusal
 from . import kinds
 from .ads import attached_campaigns
-from .booking_steps import R, registration_of
+from .booking_steps import R, organized_workshop, own_session, registration_of
 from .context import Area
 
 # Tx, evolve
@@ -245,10 +245,7 @@ class BookingReads(Area):
         for a session of its workshop ("Ateliers à planifier"), oldest request first.
         A deactivated member shows no name or email (ACC-7). O(capacity + waitlist)."""
         with self.query() as tx:
-            organizer = tx.actor(member_id)
-            session = tx.require(kinds.SESSIONS, session_id)
-            if session.organizer != organizer.id:
-                raise refusal("roster_organizer_only", session=session_id)
+            session = own_session(tx, tx.actor(member_id), session_id, "BOOK-18")
             registered = []
             for r in tx.find(kinds.REGISTRATIONS, "session_live", session.id):
                 if r.state is R.REGISTERED:
@@ -266,10 +263,7 @@ class BookingReads(Area):
         ("Ateliers à planifier"), oldest request first, with their seats; a deactivated
         member shows no name (ACC-7). O(waitlist)."""
         with self.query() as tx:
-            organizer = tx.actor(member_id)
-            workshop = tx.require(kinds.WORKSHOPS, workshop_id)
-            if workshop.organizer != organizer.id:
-                raise refusal("waitlist_organizer_only", workshop=workshop_id)
+            workshop = organized_workshop(tx, tx.actor(member_id), workshop_id, "BOOK-22")
             return _waitlist(tx, workshop.id)
 
     @query(actor=ANYONE, rules=("BOOK-18",))

@@ -76,7 +76,16 @@ def live_workshop(tx: Tx, workshop_id: object, rule: str) -> Workshop:
 
 
 def own_workshop(tx: Tx, member: Member, workshop_id: object, rule: str) -> Workshop:
-    workshop = live_workshop(tx, workshop_id, rule)
+    """The workshop ``member`` organizes, not deleted."""
+    return _organized_by(member, live_workshop(tx, workshop_id, rule), rule)
+
+
+def organized_workshop(tx: Tx, member: Member, workshop_id: object, rule: str) -> Workshop:
+    """The workshop ``member`` organizes, whatever its state."""
+    return _organized_by(member, tx.require(kinds.WORKSHOPS, workshop_id), rule)
+
+
+def _organized_by(member: Member, workshop: Workshop, rule: str) -> Workshop:
     if workshop.organizer != member.id:
         raise refusal("not_workshop_organizer", rule=rule, workshop=workshop.id)
     return workshop

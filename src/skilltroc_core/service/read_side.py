@@ -143,37 +143,38 @@ def _member_written(tx: Tx, member_id: str, old: Member | None, member: Member) 
         _published_shown(tx, member.id, not was_shown)
 
 
-def _published_shown(tx: Tx, member_id: str, shown: bool) -> None:
-    """Record what a member published again (``shown``) or tombstones for it."""
+def _published(tx: Tx, member_id: str) -> list[tuple[str, str, Record | None]]:
+    """``(topic, id, public record now)`` of everything a member published that the feed
+    may have recorded: workshops with their sessions, tutorials, campaigns."""
     from .ads import CAMPAIGNS  # noqa: PLC0415 - the areas import this module
     from .tutorials import TUTORIALS  # noqa: PLC0415
 
-    records: list[tuple[str, str, Record | None]] = []
+    found: list[tuple[str, str, Record | None]] = []
     for workshop in tx.find(kinds.WORKSHOPS, "organizer", member_id):
-        records.append(("workshop", workshop.id, workshop_record(workshop)))
-        records += [("session", s.id, tx.uow.get(SESSION_CARDS, s.id))
-                    for s in tx.find(kinds.SESSIONS, "workshop", workshop.id)]
-    records += [("tutorial", t.id, tutorial_record(t))
-                for t in tx.find(TUTORIALS, "publisher", member_id)]
-    records += [("campaign", c.id, campaign_record(c))
-                for c in tx.find(CAMPAIGNS, "owner", member_id)]
-    for topic, entity_id, public in records:
+        found.append(("workshop", workshop.id, workshop_record(workshop)))
+        found += [("session", s.id, tx.uow.get(SESSION_CARDS, s.id))
+                  for s in tx.find(kinds.SESSIONS, "workshop", workshop.id)]
+    found += [("tutorial", t.id, tutorial_record(t))
+              for t in tx.find(TUTORIALS, "publisher", member_id)]
+    found += [("campaign", c.id, campaign_record(c))
+              for c in tx.find(CAMPAIGNS, "owner", member_id)]
+    return found
+
+
+def _published_shown(tx: Tx, member_id: str, shown: bool) -> None:
+    """Record what a member published again (``shown``) or tombstones for it."""
+    for topic, entity_id, public in _published(tx, member_id):
         if public is not None:
             tx.uow.record_change(topic, entity_id, encode(public) if shown else None)
 
 
 def published_by(tx: Tx, member_id: str) -> dict[str, list[str]]:
     """What a member published that the feed may have recorded, by topic."""
-    from .ads import CAMPAIGNS  # noqa: PLC0415 - the areas import this module
-    from .tutorials import TUTORIALS  # noqa: PLC0415
-
-    workshops = [w.id for w in tx.find(kinds.WORKSHOPS, "organizer", member_id)]
-    return {
-        "workshop": workshops,
-        "session": [s.id for w in workshops for s in tx.find(kinds.SESSIONS, "workshop", w)],
-        "tutorial": [t.id for t in tx.find(TUTORIALS, "publisher", member_id)],
-        "campaign": [c.id for c in tx.find(CAMPAIGNS, "owner", member_id)],
-    }
+    found: dict[str, list[str]] = {"workshop": [], "session": [], "tutorial": [],
+                                   "campaign": []}
+    for topic, entity_id, _ in _published(tx, member_id):
+        found[topic].append(entity_id)
+    return found
 
 
 def _evaluation_written(tx: Tx, evaluation_id: str, old: Evaluation | None,

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import ast
 import gettext
+import io
 import string
+import struct
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from skilltroc_core.refusals import LANGUAGES, REFUSALS, error_codes, refusal, r
 from skilltroc_core.service import kinds
 from skilltroc_core.service.ads import CAMPAIGNS
 from skilltroc_core.service.tutorials import TUTORIALS, VIDEO_HISTORIES
+from skilltroc_core.tools.docsgen import errors_po
 
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "skilltroc_core"
 
@@ -143,3 +146,54 @@ def test_render_is_the_message_of_the_error() -> None:
     refused = refusal("gift_invalid", minimum=1, got="0")
     for language in LANGUAGES:
         assert render("gift_invalid", refused.facts, language) == refused.message_in(language)
+
+
+def _po_entries(text: str) -> dict[str, str]:
+    """The translations of a .po file as gettext keys them: ``context\\x04id``."""
+    entries: dict[str, str] = {}
+    fields: dict[str, str] = {}
+    current = ""
+    for line in [*text.splitlines(), ""]:
+        if line.startswith(("msgctxt ", "msgid ", "msgstr ")):
+            current, _, literal = line.partition(" ")
+            fields[current] = ast.literal_eval(literal)
+        elif line.startswith('"'):
+            fields[current] += ast.literal_eval(line)
+        elif not line.strip() and "msgid" in fields:
+            key = fields["msgid"] if "msgctxt" not in fields else (
+                f"{fields['msgctxt']}\x04{fields['msgid']}")
+            entries[key] = fields["msgstr"]
+            fields = {}
+    return entries
+
+
+def _mo(entries: dict[str, str]) -> bytes:
+    """A compiled gettext catalogue (the GNU .mo format, as msgfmt writes it)."""
+    keys = sorted(entries)
+    ids = strs = b""
+    offsets = []
+    for key in keys:
+        raw_id, raw_str = key.encode(), entries[key].encode()
+        offsets.append((len(ids), len(raw_id), len(strs), len(raw_str)))
+        ids += raw_id + b"\0"
+        strs += raw_str + b"\0"
+    key_start = 7 * 4 + 16 * len(keys)
+    value_start = key_start + len(ids)
+    table = [n for o1, l1, _, _ in offsets for n in (l1, o1 + key_start)]
+    table += [n for _, _, o2, l2 in offsets for n in (l2, o2 + value_start)]
+    header = struct.pack("Iiiiiii", 0x950412DE, 0, len(keys), 7 * 4, 7 * 4 + len(keys) * 8,
+                         0, 0)
+    return header + struct.pack(f"{len(table)}i", *table) + ids + strs
+
+
+def test_the_french_catalogue_compiled_by_gettext_says_what_message_in_says() -> None:
+    """docs/errors.fr.po (written by `skilltroc docs`) is a real gettext catalogue: once
+    compiled, gettext gives every refusal the French that ``message_in("fr")`` gives."""
+    french = gettext.GNUTranslations(io.BytesIO(_mo(_po_entries(errors_po("fr")))))
+    template = _po_entries(errors_po(None))
+    assert {key.split("\x04")[0] for key in template if key} == set(REFUSALS)
+    for key, entry in REFUSALS.items():
+        facts: dict[str, object] = {name: f"<{name}>" for name in entry.fields()}
+        facts.update(maximum=1000)  # the one fact a template formats as a number
+        assert render(key, facts, "xx", french) == render(key, facts, "fr"), key
+        assert render(key, facts, "xx", french) != render(key, facts, "en"), key

@@ -33,6 +33,7 @@ from skilltroc_core.errors import InvalidInputError, NotAllowedError, SkilltrocE
 from skilltroc_core.listings import (
     MemberCard,
     Page,
+    PublicWorkshop,
     SessionCard,
     TutorialCard,
     WorkshopCard,
@@ -206,13 +207,16 @@ def naive_workshops(built: Built) -> list[WorkshopCard]:
             continue
         scores = [sum(e.scores) for e in app.workshop_evaluations(w.id)]
         cards.append(WorkshopCard(
-            workshop_id=w.id, organizer=w.organizer, title=w.title,
-            description=w.description, domain=w.domain, mode=w.mode, locality=w.locality,
-            cost=w.cost, capacity=w.capacity, created_at=w.created_at,
+            workshop=PublicWorkshop(
+                workshop_id=w.id, organizer=w.organizer, title=w.title,
+                description=w.description, domain=w.domain, mode=w.mode,
+                locality=w.locality, cost=w.cost, capacity=w.capacity,
+                duration_minutes=w.duration_minutes, media=w.media, created_at=w.created_at),
             next_session=next((c for c in sessions if c.workshop_id == w.id), None),
             rating=sum(scores) / (4 * len(scores)) if scores else None,
             evaluations=len(scores)))
-    return sorted(cards, key=lambda c: (-c.created_at.timestamp(), c.workshop_id))
+    return sorted(cards, key=lambda c: (-c.workshop.created_at.timestamp(),
+                                        c.workshop.workshop_id))
 
 
 def naive_tutorials(built: Built, order: str = "newest") -> list[TutorialCard]:
@@ -276,8 +280,8 @@ def check_every_query(built: Built, data: st.DataObject) -> None:
 
     organizer = data.draw(st.sampled_from([None, *built.organizers]), label="organizer")
     assert walk(lambda **page: app.workshops(domain=domain, organizer=organizer, **page),
-                size) == [c for c in naive_workshops(built) if _matches(domain, c.domain)
-                          and organizer in (None, c.organizer)]
+                size) == [c for c in naive_workshops(built) if _matches(domain, c.workshop.domain)
+                          and organizer in (None, c.workshop.organizer)]
 
     order = data.draw(st.sampled_from(["newest", "most_viewed"]), label="order")
     assert walk(lambda **page: app.tutorials(domain=domain, order=order, **page), size) == [
@@ -288,16 +292,19 @@ def check_every_query(built: Built, data: st.DataObject) -> None:
     wanted = set(words(text))
     found: list[WorkshopCard | TutorialCard] = [
         c for c in naive_workshops(built)
-        if wanted <= set(words(c.title, c.description, c.domain, c.locality))
-        and _matches(domain, c.domain) and (mode is None or c.mode is Mode(mode))
-        and (locality is None or folded(c.locality or "") == folded(locality))
-        and (cost is None or c.cost <= cost)]
+        if wanted <= set(words(c.workshop.title, c.workshop.description, c.workshop.domain,
+                               c.workshop.locality))
+        and _matches(domain, c.workshop.domain)
+        and (mode is None or c.workshop.mode is Mode(mode))
+        and (locality is None or folded(c.workshop.locality or "") == folded(locality))
+        and (cost is None or c.workshop.cost <= cost)]
     if mode is None and locality is None and cost is None:
         found += [c for c in naive_tutorials(built)
                   if wanted <= set(words(c.title, c.domain)) and _matches(domain, c.domain)]
-    found.sort(key=lambda c: (-(c.created_at if isinstance(c, WorkshopCard)
+    found.sort(key=lambda c: (-(c.workshop.created_at if isinstance(c, WorkshopCard)
                                 else c.published_at).timestamp(),
-                              c.workshop_id if isinstance(c, WorkshopCard) else c.tutorial_id))
+                              c.workshop.workshop_id if isinstance(c, WorkshopCard)
+                              else c.tutorial_id))
     assert walk(lambda **page: app.search(text, domain=domain, mode=mode, locality=locality,
                                           max_cost=cost, **page), size) == found
 
@@ -564,7 +571,7 @@ def test_a_workshop_card_shows_its_rating_and_next_session(tmp_path: Path) -> No
     for store in _stores(tmp_path):
         app, workshop, _ = _rated(store)
         [card] = app.workshops().items
-        assert (card.workshop_id, card.rating, card.evaluations) == (workshop, 7.0, 2)
+        assert (card.workshop.workshop_id, card.rating, card.evaluations) == (workshop, 7.0, 2)
         assert card.next_session is not None
         assert card.next_session.seats_left == 3
         assert card.next_session.start == app.now() + timedelta(days=2)
@@ -644,9 +651,10 @@ def test_a_word_longer_than_an_index_key_is_listed_by_its_start_and_found_whole(
         workshop = app.create_workshop(org, title="面包", description=f"{paragraph} {word}",
                                        domain="烹饪" * 40, cost=1, capacity=2)
         [card] = app.search(word).items
-        assert isinstance(card, WorkshopCard) and card.workshop_id == workshop
+        assert isinstance(card, WorkshopCard) and card.workshop.workshop_id == workshop
         assert app.search(word[:64] + "x").items == ()  # the same key, another word
-        assert [c.workshop_id for c in app.workshops(domain="烹饪" * 40).items] == [workshop]
+        assert [c.workshop.workshop_id for c in app.workshops(domain="烹饪" * 40).items] == [
+            workshop]
         store.close()
 
 
@@ -687,7 +695,7 @@ def test_a_search_for_several_words_reads_where_their_lists_meet(
         clock.advance(timedelta(seconds=1))
     reads = _Reads(monkeypatch)
     [card] = app.search("cuisine tofu", limit=5).items
-    assert isinstance(card, WorkshopCard) and card.title == "Tofu soyeux"
+    assert isinstance(card, WorkshopCard) and card.workshop.title == "Tofu soyeux"
     assert reads.entries <= 10, reads.entries
     reads.entries = 0
     assert app.search("cuisine", mode="online", limit=2).items  # tutorials not walked

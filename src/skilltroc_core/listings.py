@@ -167,18 +167,10 @@ class SessionCard:
 
 @attrs.frozen(kw_only=True)
 class WorkshopCard:
-    """A workshop in the catalogue, with its next session, its rating and its seats."""
+    """A workshop in the catalogue: its public record (what anyone may see of it, as the
+    change feed records it), its next session and its rating."""
 
-    workshop_id: str
-    organizer: str
-    title: str
-    description: str
-    domain: str
-    mode: Mode
-    locality: str | None
-    cost: int
-    capacity: int
-    created_at: datetime
+    workshop: PublicWorkshop
     #: The next planned session not yet started (None: none planned).
     next_session: SessionCard | None
     #: The mean score of its evaluations out of 10 (BOOK-40), None before the first one.

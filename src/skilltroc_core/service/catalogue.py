@@ -49,7 +49,7 @@ from ..tutorials import Tutorial
 from . import kinds
 from .ads import CAMPAIGNS
 from .context import Area
-from .feed import encode, read_changes
+from .feed import encode, read_changes, workshop_record
 from .paging import Found, later, listed_under_all, page_limit, paged, read_cursor, walk
 from .read_side import (
     SESSION_CARDS,
@@ -393,15 +393,12 @@ def tutorial_card(tx: Tx, tutorial: Tutorial) -> TutorialCard | None:
 def workshop_card(tx: Tx, workshop: Workshop) -> WorkshopCard | None:
     """What the catalogue shows of a workshop: None while its organizer is hidden (ACC-7).
     Its next session is read from the session cards, in O(log n)."""
-    if not tx.shown(workshop.organizer):
+    public = workshop_record(workshop)
+    if public is None or not tx.shown(workshop.organizer):
         return None
     soon = tx.uow.page(SESSION_CARDS, "catalogue", f"workshop:{workshop.id}",
                        after=sortable_instant(tx.now) + _PAST, limit=1)
     rating = tx.get(WORKSHOP_RATINGS, workshop.id) or WorkshopRating(id=workshop.id)
-    return WorkshopCard(
-        workshop_id=workshop.id, organizer=workshop.organizer, title=workshop.title,
-        description=workshop.description, domain=workshop.domain, mode=workshop.mode,
-        locality=workshop.locality, cost=workshop.cost, capacity=workshop.capacity,
-        created_at=workshop.created_at, next_session=soon[0].entity if soon else None,
-        rating=rating.rating, evaluations=rating.evaluations)
+    return WorkshopCard(workshop=public, next_session=soon[0].entity if soon else None,
+                        rating=rating.rating, evaluations=rating.evaluations)
 

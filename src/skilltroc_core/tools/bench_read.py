@@ -433,7 +433,7 @@ class _World:
 
 def _searched(item: WorkshopCard | TutorialCard) -> object:
     if isinstance(item, WorkshopCard):
-        return item.workshop_id, item.next_session
+        return item.workshop.workshop_id, item.next_session
     return item.tutorial_id, None
 
 

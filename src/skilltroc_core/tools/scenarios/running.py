@@ -336,7 +336,7 @@ def _expect_catalogue(runner: Runner, domain: str, expected: Any) -> list[str]:
 def _expect_search(runner: Runner, text: str, expected: Any) -> list[str]:
     found = _every(partial(runner.app.search, text))
     return _aliases(runner, "search", (
-        card.workshop_id if isinstance(card, WorkshopCard) else card.tutorial_id
+        card.workshop.workshop_id if isinstance(card, WorkshopCard) else card.tutorial_id
         for card in found))
 
 

@@ -949,7 +949,7 @@ REFUSALS = [
     _case("accept_a_gift_twice", lambda s, c: s.accept_gift(c.bob, c.accepted_gift),
           "state_conflict", "GIFT-3"),
     _case("accept_unknown_gift", lambda s, c: s.accept_gift(c.bob, "gift_999999"), "not_found",
-          "GIFT-2"),
+          "GIFT-1"),
     # social, invitations
     _case("follow_oneself", lambda s, c: s.follow(c.alice, c.alice), "not_allowed", "SOCIAL-1"),
     _case("invite_a_member", lambda s, c: s.invite(c.alice, "BOB@example.org"),

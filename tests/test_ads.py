@@ -308,7 +308,7 @@ def test_a_campaign_needs_the_stars_of_its_budget(world: World) -> None:
     with pytest.raises(SkilltrocError) as refused:
         launch(world.service, shop, start=_later(world), budget=15)
     assert code(refused) == ("insufficient_stars", "AD-4")
-    assert refused.value.facts == {"member": f"Shop {shop}", "available": 14, "amount": 15}
+    assert refused.value.facts == {"member": shop, "available": 14, "amount": 15}
     assert state_of(world.store) == before
 
 

@@ -194,13 +194,13 @@ CASES: list[tuple[str, Call, str, str | None]] = [
     ("recommend_int", _scores(recommend=1), "invalid_input", "BOOK-41"),
     # Commands on a deleted workshop or its cancelled session.
     ("plan_on_deleted", lambda b: b.world.service.plan_session(b.org, b.gone, at(12)),
-     "state_conflict", "BOOK-6"),
+     "state_conflict", "BOOK-5"),  # the refusal's rule: deleted workshops are gone
     ("request_deleted_workshop",
      lambda b: b.world.service.request(b.eve, workshop_id=b.gone, seats=1),
-     "state_conflict", "BOOK-13"),
+     "state_conflict", "BOOK-5"),
     ("request_deleted_session",
      lambda b: b.world.service.request(b.eve, session_id=b.cancelled, seats=1),
-     "state_conflict", "BOOK-13"),
+     "state_conflict", "BOOK-5"),
     ("delete_twice", lambda b: b.world.service.delete_workshop(b.org, b.gone),
      "state_conflict", "BOOK-5"),
     ("move_deleted_session",
@@ -294,9 +294,9 @@ CASES: list[tuple[str, Call, str, str | None]] = [
     ("unknown_workshop", lambda b: b.world.service.plan_session(b.org, "ws_x", at(12)),
      "not_found", "BOOK-1"),
     ("unknown_request", lambda b: b.world.service.accept(b.org, "req_x"),
-     "not_found", "BOOK-11"),
+     "not_found", "BOOK-13"),
     ("request_id_not_text", lambda b: b.world.service.refuse(b.org, 42),  # type: ignore[arg-type]
-     "not_found", "BOOK-11"),
+     "not_found", "BOOK-13"),
 ]
 
 

@@ -65,7 +65,7 @@ def test_fifteen_stars_allow_a_gift_of_at_most_five(world: World) -> None:
     with pytest.raises(SkilltrocError) as info:
         service.gift(alice, email_of("bob"), 6)
     assert _code(info) == ("floor_breach", "GIFT-1")
-    assert info.value.facts == {"member": "alice", "available": 15, "amount": 6, "floor": 10,
+    assert info.value.facts == {"member": alice, "available": 15, "amount": 6, "floor": 10,
                                 "spendable": 5}
     assert "at most 5" in str(info.value)
     assert state_of(world.store) == before

@@ -112,11 +112,13 @@ def test_a_waitlisted_member_cannot_join_a_deactivated_organizers_session(host: 
     notices(app)
     app.deactivate(org)
 
-    # join is refused exactly as request is: the organizer is hidden, as if unknown
-    joined = host.refused(lambda: app.join(ann, waiting, session), "not_found", "ACC-1")
+    # join is refused exactly as request is: the organizer is hidden, and the session
+    # named refused as if it did not exist (nothing names the organizer)
+    joined = host.refused(lambda: app.join(ann, waiting, session), "not_found", "BOOK-2")
     asked = host.refused(lambda: app.request(ann, session_id=session, seats=1),
-                         "not_found", "ACC-1")
+                         "not_found", "BOOK-2")
     assert str(joined) == str(asked) and email_of("org") not in str(joined)
+    assert org not in str(joined) and joined.facts == {"id": session}
     # the entry stays untouched: still waitlisted, stars still held, no seat taken
     assert app.registration(waiting).state is R.WAITLISTED
     assert app.balance(ann) == (14, 6)

@@ -350,9 +350,9 @@ def test_deleting_refunds_and_tells_pending_registered_and_waitlisted_members() 
     assert [e.id for e in s.workshop_evaluations(ws)] == [r_eve]
     stats = s.profile_stats(org)
     assert (stats.rating, stats.evaluations, stats.workshops) == (7.5, 1, ())
-    refused(world, lambda: s.plan_session(org, ws, at(9)), "state_conflict", "BOOK-6")
+    refused(world, lambda: s.plan_session(org, ws, at(9)), "state_conflict", "BOOK-5")
     refused(world, lambda: s.request(bob, workshop_id=ws, seats=1), "state_conflict",
-            "BOOK-13")
+            "BOOK-5")
     refused(world, lambda: s.delete_workshop(org, ws), "state_conflict", "BOOK-5")
     world.clock.set(at(2, 12))
     s.confirm_held(org, running)

@@ -174,16 +174,16 @@ class Member:
         (PROF-6)."""
         missing = self.missing_profile_fields(required)
         if missing:
-            raise refusal(refused_as, member=self.display, missing=list(missing))
+            raise refusal(refused_as, member=self.id, missing=list(missing))
 
     def require_active(self) -> None:
         """Refuse any action by an account that is not confirmed and active (ACC-1, ACC-7)."""
         if self.status is AccountStatus.ACTIVE:
             return
         if self.status is AccountStatus.PENDING:
-            raise refusal("account_not_confirmed", member=self.display)
+            raise refusal("account_not_confirmed", member=self.id)
         if self.status is AccountStatus.DEACTIVATED:
-            raise refusal("account_deactivated", member=self.display)
+            raise refusal("account_deactivated", member=self.id)
         raise refusal("account_purged", member_id=self.id)
 
     # Transitions -----------------------------------------------------------

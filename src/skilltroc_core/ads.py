@@ -41,7 +41,7 @@ from .errors import (
 from .frozen import evolve
 from .instants import microseconds_since_year_one, require_aware
 from .ledger import at_most_max_stars
-from .refusals import refusal, shown
+from .refusals import refusal, shown, shown_link
 from .rules import Policy
 from .statemachine import Move, TransitionTable, transition
 
@@ -164,7 +164,7 @@ def check_link(link: object) -> str | None:
 
 
 def _not_a_link(link: str) -> SkilltrocError:
-    return refusal("link_invalid", link=link[:200])
+    return refusal("link_invalid", link=shown_link(link))
 
 
 def check_start(start: object, now: datetime) -> datetime:

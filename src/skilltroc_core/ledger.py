@@ -34,7 +34,7 @@ import attrs
 
 from .idempotency import IdempotencyRecord, first_result
 from .instants import require_aware
-from .refusals import refusal, shown
+from .refusals import refusal, shown, shown_id
 
 __all__ = [
     "AD_SPEND",
@@ -674,7 +674,7 @@ class Ledger:
     def get_hold(self, hold_id: str) -> Hold:
         found = self.book.hold(hold_id)
         if found is None:
-            raise refusal("unknown_hold", hold_id=shown(hold_id))
+            raise refusal("unknown_hold", hold_id=shown_id(hold_id))
         return found
 
     def post(
@@ -760,7 +760,7 @@ class Ledger:
     def _open_hold(self, hold_id: str) -> Hold:
         hold = self.book.hold(hold_id)
         if hold is None:
-            raise refusal("unknown_hold", hold_id=shown(hold_id))
+            raise refusal("unknown_hold", hold_id=shown_id(hold_id))
         if hold.state is not _OPEN_STATE:
             raise refusal("hold_already_ended", hold_id=hold_id, state=str(hold.state))
         return hold

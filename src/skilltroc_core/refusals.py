@@ -16,6 +16,7 @@ as its items joined by commas.
 from __future__ import annotations
 
 import gettext
+import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -32,9 +33,12 @@ __all__ = [
     "ErrorCode",
     "Refusal",
     "error_codes",
+    "language_of",
     "refusal",
     "render",
     "shown",
+    "shown_id",
+    "shown_link",
 ]
 
 #: the languages every refusal is written in; the first is the default
@@ -60,12 +64,18 @@ class Refusal:
         return self.error.code
 
     def template(self, language: str) -> str:
-        return self.fr if language == "fr" else self.en
+        return self.fr if language_of(language) == "fr" else self.en
 
     def fields(self) -> frozenset[str]:
         """The facts its templates use (both languages use the same ones)."""
         return frozenset(name for _, name, _, _ in string.Formatter().parse(self.en)
                          if name)
+
+
+def language_of(tag: str) -> str:
+    """The library's language for a language tag: "fr", "fr-FR", "fr_CA" and "FR" are
+    French; anything else is English."""
+    return "fr" if isinstance(tag, str) and tag[:2].casefold() == "fr" else "en"
 
 
 class _Formatter(string.Formatter):
@@ -74,41 +84,76 @@ class _Formatter(string.Formatter):
             return value.isoformat()
         if isinstance(value, (list, tuple)) and not format_spec:
             return ", ".join(str(item) for item in value)
-        return str(super().format_field(value, format_spec))
+        try:
+            return str(super().format_field(value, format_spec))
+        except ValueError:  # an int too long to show (Python's 4,300-digit limit)
+            return f"<{type(value).__name__}>"
 
 
 _FORMATTER = _Formatter()
 
 
 def shown(value: object, limit: int = 60) -> str:
-    """A bad value as a message shows it: its repr, cut to ``limit`` characters."""
-    text = repr(value)
+    """A bad value as a message shows it: its repr, cut to ``limit`` characters (a value
+    that cannot be shown, such as an int too long for text, by its type)."""
+    try:
+        text = repr(value)
+    except Exception:  # a host's object whose repr fails, an int past Python's limit
+        return f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_ID = re.compile(r"[A-Za-z0-9_.:-]{1,80}")
+
+
+def shown_id(value: object) -> str:
+    """An id as a refusal names it: as given when it looks like an id, else by its type,
+    so that a wrong argument (an email address, a long text) is never echoed."""
+    if isinstance(value, str) and _ID.fullmatch(value):
+        return value
+    return f"<{type(value).__name__}>"
+
+
+_USER_INFO = re.compile(r"(?<=//)[^/?#]*@")
+
+
+def shown_link(value: object, limit: int = 200) -> str:
+    """A link as a refusal shows it: without its user, password, query and fragment
+    (they may hold credentials or tokens), cut to ``limit`` characters."""
+    if not isinstance(value, str):
+        return f"<{type(value).__name__}>"
+    return re.split(r"[?#]", _USER_INFO.sub("", value), maxsplit=1)[0][:limit]
 
 
 def refusal(key: str, /, *, rule: str | None = None, **facts: Any) -> SkilltrocError:
     """The error for refusal ``key``, its English message filled from ``facts``.
 
-    ``rule`` picks one of the refusal's rules when it lists several (a generic check
-    used by several rules); by default the first.
+    ``rule`` picks one of the refusal's rules when it lists several (a check several
+    rules share), or names the rule of the field a shared check looks at; by default
+    the refusal's first rule. (tests/test_refusals.py checks that every ``rule`` a call
+    site names is one the refusal lists.)
     """
     entry = REFUSALS[key]
     if rule is None:
         rule = entry.rules[0] if entry.rules else None
-    elif rule not in entry.rules and not entry.per_field:
-        raise AssertionError(f"refusal {key!r} does not cite {rule}")
     message = _FORMATTER.vformat(entry.en, (), facts)
     return entry.error(message, rule=rule, reason=key, **facts)
 
 
 def render(key: str, facts: Mapping[str, Any], language: str,
            translations: gettext.NullTranslations | None = None) -> str:
-    """Refusal ``key``'s message in ``language``, filled from ``facts``."""
+    """Refusal ``key``'s message in ``language``, filled from ``facts``: from the host's
+    ``translations`` when they have this refusal in a form its facts fill, else from the
+    library's own template in that language (English for a language it lacks)."""
     entry = REFUSALS[key]
-    template = entry.template(language)
     if translations is not None:
-        template = translations.pgettext(key, entry.en)
-    return _FORMATTER.vformat(template, (), dict(facts))
+        theirs = translations.pgettext(key, entry.en)
+        if theirs != entry.en:
+            try:
+                return _FORMATTER.vformat(theirs, (), dict(facts))
+            except (KeyError, IndexError, ValueError, AttributeError):
+                pass  # a template naming facts this refusal lacks: the library's own
+    return _FORMATTER.vformat(entry.template(language), (), dict(facts))
 
 
 @attrs.frozen
@@ -182,14 +227,15 @@ _STARS = (
     _r("amount_too_large", e.InvalidAmountError, "STAR-4",
        "one movement carries at most {maximum} stars, not {amount}",
        "un mouvement porte au plus {maximum} étoiles, pas {amount}"),
-    _r("insufficient_stars", e.InsufficientStarsError, ("STAR-4", "BOOK-11", "AD-4", "AD-5"),
+    _r("insufficient_stars", e.InsufficientStarsError,
+       ("STAR-4", "BOOK-11", "AD-4", "AD-5", "GIFT-1"),
        "{member} has {available} stars available; {amount} are needed",
        "{member} a {available} étoiles disponibles ; il en faut {amount}"),
     _r("floor_breach", e.FloorBreachError, "GIFT-1",
        "{member} has {available} stars and must keep at least {floor}: at most {spendable} "
        "can go, not {amount}",
-       "{member} a {available} étoiles et doit en garder au moins {floor} : {spendable} au "
-       "plus peuvent partir, pas {amount}"),
+       "{member} a {available} étoiles et doit en garder au moins {floor} : il peut en "
+       "partir au plus {spendable}, pas {amount}"),
     _r("keep_at_least_invalid", e.InvalidAmountError, ("STAR-4", "GIFT-1"),
        "the stars to keep are a whole number from 0, not {got}",
        "les étoiles à garder sont un nombre entier à partir de 0, pas {got}"),
@@ -298,13 +344,13 @@ _STATES = (
 _CONFIGURATION = (
     _field("policy_not_whole", e.InvalidInputError,
            "policy {field} must be a whole number from 0, not {got}",
-           "la règle {field} doit être un nombre entier à partir de 0, pas {got}"),
+           "le réglage {field} doit être un nombre entier à partir de 0, pas {got}"),
     _field("policy_not_duration", e.InvalidInputError,
            "policy {field} must be a duration from 0, not {got}",
-           "la règle {field} doit être une durée à partir de 0, pas {got}"),
+           "le réglage {field} doit être une durée à partir de 0, pas {got}"),
     _r("policy_profile_fields", e.InvalidInputError, "PROF-6",
        "policy profile_required_fields is a tuple of profile fields among {allowed}",
-       "la règle profile_required_fields est un tuple de champs du profil parmi {allowed}"),
+       "le réglage profile_required_fields est un tuple de champs du profil parmi {allowed}"),
     _r("policy_levels_order", e.InvalidInputError, "PROF-5",
        "policy level thresholds are out of order: experienced above {experienced}, "
        "intermediate from {intermediate}",
@@ -312,16 +358,16 @@ _CONFIGURATION = (
        "intermédiaire à partir de {intermediate}"),
     _field("policy_below_one", e.InvalidInputError,
            "policy {field} must be at least 1, not {got}",
-           "la règle {field} doit valoir au moins 1, pas {got}"),
+           "le réglage {field} doit valoir au moins 1, pas {got}"),
     _field("policy_page_size", e.InvalidInputError,
            "policy {field} must be from 1 to {limit}, not {got}",
-           "la règle {field} doit aller de 1 à {limit}, pas {got}"),
+           "le réglage {field} doit aller de 1 à {limit}, pas {got}"),
     _r("policy_argon2_costs", e.InvalidInputError, "ACC-4",
        "policy argon2 costs: at least 1 pass, 1 lane and 8 KiB of memory per lane",
-       "coûts argon2 de la politique : au moins 1 passe, 1 voie et 8 Kio de mémoire par voie"),
+       "coûts argon2 du réglage : au moins 1 passe, 1 voie et 8 Kio de mémoire par voie"),
     _r("policy_score_range", e.InvalidInputError, "BOOK-41",
        "policy score range is empty: from {low} to {high}",
-       "l'échelle des notes de la politique est vide : de {low} à {high}"),
+       "l'échelle des notes du réglage est vide : de {low} à {high}"),
     _r("secret_key_not_hex", e.ConfigurationError, "ACC-4",
        "{field} given as text is hex (what `skilltroc secret new` prints); give other keys "
        "as bytes",
@@ -340,12 +386,12 @@ _CONFIGURATION = (
        "les anciennes clés secrètes sont une liste de clés, la plus récente d'abord"),
     _r("previous_keys_without_current", e.ConfigurationError, "ACC-4",
        "previous secret keys need a current one",
-       "les anciennes clés secrètes demandent une clé courante"),
+       "les anciennes clés secrètes vont avec une clé courante"),
     _r("secret_key_needed", e.ConfigurationError, "ACC-4",
        "a store that keeps its data needs the host's secret key: Skilltroc(store, clock, "
        "secret_key=...) with at least 32 random bytes kept outside the store (see the "
        "hosting guide)",
-       "un stockage qui garde ses données demande la clé secrète de l'hôte : "
+       "un stockage qui garde ses données a besoin de la clé secrète de l'hôte : "
        "Skilltroc(store, clock, secret_key=...) avec au moins 32 octets tirés au hasard, "
        "gardés hors du stockage (voir le guide d'hébergement)"),
     _r("secret_key_in_store", e.ConfigurationError, "STAR-1",
@@ -359,7 +405,7 @@ _CONFIGURATION = (
        "this link was made with a secret key the service no longer has: add it back to "
        "previous_secret_keys, or ask the member to request a new link",
        "ce lien a été fait avec une clé secrète que le service n'a plus : remettez-la dans "
-       "previous_secret_keys, ou demandez au membre un nouveau lien"),
+       "previous_secret_keys, ou invitez le membre à demander un nouveau lien"),
     _r("unknown_notification", e.InvalidInputError, None,
        "{event} is not a notification the rules define",
        "{event} n'est pas une notification que les règles prévoient"),
@@ -418,8 +464,10 @@ _ADS = (
     _r("link_not_text", e.InvalidLinkError, "AD-3",
        "a link is text, not {got}", "un lien est un texte, pas {got}"),
     _r("link_invalid", e.InvalidLinkError, ("AD-3", "PROF-6"),
-       "{link!r} is not an http or https address",
-       "{link!r} n'est pas une adresse http ou https"),
+       "{link!r} is not a link a campaign can show: http or https to a named host, "
+       "without a user or password",
+       "{link!r} n'est pas un lien qu'une campagne peut montrer : http ou https vers un "
+       "hôte nommé, sans utilisateur ni mot de passe"),
     _r("start_in_past", e.StartInPastError, "AD-3",
        "a campaign cannot start in the past: {start} is before {now}",
        "une campagne ne peut pas commencer dans le passé : {start} est avant {now}"),
@@ -508,7 +556,7 @@ _SERVICE = (
     _field("text_too_long", e.InvalidInputError,
            "{field} has at most {limit} characters", "« {field} » a au plus {limit} caractères"),
     _field("choice_unknown", e.InvalidInputError,
-           "{got} is not one of: {choices}", "{got} ne fait pas partie de : {choices}"),
+           "this is not one of: {choices}", "ce n'est pas l'une des valeurs : {choices}"),
     _field("whole_number_too_small", e.InvalidAmountError,
            "{field} must be a whole number of at least {low}, not {got}",
            "« {field} » doit être un nombre entier d'au moins {low}, pas {got}"),
@@ -526,20 +574,20 @@ _SERVICE = (
        "no workshop {id}", "aucun atelier {id}"),
     _r("unknown_session", e.NotFoundError, "BOOK-2",
        "no session {id}", "aucune session {id}"),
-    _r("unknown_registration", e.NotFoundError, "BOOK-11",
+    _r("unknown_registration", e.NotFoundError, "BOOK-13",
        "no request {id}", "aucune demande d'inscription {id}"),
-    _r("unknown_gift", e.NotFoundError, "GIFT-2", "no gift {id}", "aucun cadeau {id}"),
+    _r("unknown_gift", e.NotFoundError, "GIFT-1", "no gift {id}", "aucun cadeau {id}"),
     _r("unknown_tutorial", e.NotFoundError, "TUTO-1", "no tutorial {id}", "aucun tuto {id}"),
     _r("unknown_tutorial_video_history", e.NotFoundError, "TUTO-2",
        "no video history {id}", "aucun historique de vidéo {id}"),
-    _r("unknown_ad_campaign", e.NotFoundError, "AD-1",
+    _r("unknown_ad_campaign", e.NotFoundError, "AD-3",
        "no ad campaign {id}", "aucune campagne de pub {id}"),
     _r("unknown_sponsor", e.NotFoundError, "SPONSOR-4",
        "the sponsor named is not a member", "le parrain indiqué n'est pas membre"),
     # accounts (ACC, SPONSOR)
     _r("category_missing", e.InvalidInputError, "ACC-3",
        "a professional account needs a category",
-       "un compte professionnel demande une catégorie"),
+       "un compte professionnel doit avoir une catégorie"),
     _r("category_for_individual", e.InvalidInputError, "ACC-3",
        "only professional accounts have a category",
        "seuls les comptes professionnels ont une catégorie"),
@@ -552,8 +600,8 @@ _SERVICE = (
     _r("password_not_text", e.InvalidInputError, "ACC-4",
        "a password is text", "un mot de passe est un texte"),
     _r("password_too_short", e.InvalidInputError, "ACC-4",
-       "a password needs at least {minimum} characters, this one has {length}",
-       "un mot de passe demande au moins {minimum} caractères, celui-ci en a {length}"),
+       "a password has at least {minimum} characters",
+       "un mot de passe doit comporter au moins {minimum} caractères"),
     _r("password_too_long", e.InvalidInputError, "ACC-4",
        "a password has at most {limit} characters",
        "un mot de passe a au plus {limit} caractères"),
@@ -562,8 +610,6 @@ _SERVICE = (
        "un mot de passe est un texte sans substituts isolés"),
     _r("self_sponsor", e.NotAllowedError, "SPONSOR-4",
        "nobody can sponsor themselves", "personne ne peut être son propre parrain"),
-    _r("email_already_confirmed", e.InvalidTokenError, "ACC-1",
-       "{member}'s email is already confirmed", "l'adresse e-mail de {member} est déjà confirmée"),
     _r("confirmation_link_invalid", e.InvalidTokenError, "ACC-1",
        "this confirmation link is not valid", "ce lien de confirmation n'est pas valide"),
     _r("wrong_email_or_password", e.WrongPasswordError, "ACC-4",
@@ -571,8 +617,8 @@ _SERVICE = (
     _r("sign_in_unconfirmed", e.AccountNotConfirmedError, "ACC-1",
        "{member} must confirm their email address first: the link is in the confirmation "
        "mail",
-       "{member} doit d'abord confirmer son adresse e-mail : le lien est dans le courriel "
-       "de confirmation"),
+       "{member} doit d'abord confirmer son adresse e-mail : le lien est dans l'e-mail de "
+       "confirmation"),
     _r("notice_without_link", e.InvalidInputError, "ACC-4",
        "only an EmailConfirmationRequested notice or a PasswordResetRequested notice of a "
        "password account carries a link",
@@ -594,7 +640,7 @@ _SERVICE = (
        "le mot de passe de {member} a changé pendant la modification ; rien n'a été écrit : "
        "recommencez"),
     _r("website_invalid", e.InvalidInputError, "PROF-6",
-       "{got} is not an http(s) address", "{got} n'est pas une adresse http(s)"),
+       "a website is an http or https address", "un site web est une adresse http ou https"),
     _r("purchase_invalid", e.InvalidAmountError, "STAR-2",
        "a purchase is a whole number of stars, at least 1, not {got}",
        "un achat est un nombre entier d'étoiles, au moins 1, pas {got}"),
@@ -619,14 +665,14 @@ _SERVICE = (
     _r("duration_invalid", e.InvalidInputError, "BOOK-1",
        "a duration is a positive whole number of minutes, not {got}",
        "une durée est un nombre entier positif de minutes, pas {got}"),
-    _r("mode_invalid", e.InvalidInputError, ("BOOK-1", "AD-7"),
+    _r("mode_invalid", e.InvalidInputError, "BOOK-1",
        "mode is 'online' or 'face_to_face', not {got}",
        "le mode vaut « online » ou « face_to_face », pas {got}"),
     _r("media_invalid", e.InvalidInputError, "BOOK-1",
        "media are a list of references (non-empty text)",
        "les médias sont une liste de références (textes non vides)"),
-    _field("workshop_deleted", e.StateConflictError,
-           "workshop {workshop} was deleted", "l'atelier {workshop} a été supprimé"),
+    _r("workshop_deleted", e.StateConflictError, "BOOK-5",
+       "workshop {workshop} was deleted", "l'atelier {workshop} a été supprimé"),
     _field("not_workshop_organizer", e.NotAllowedError,
            "only the organizer of workshop {workshop} may do this",
            "seul l'organisateur de l'atelier {workshop} peut faire cela"),
@@ -640,8 +686,8 @@ _SERVICE = (
            "only the organizer may answer request {registration}",
            "seul l'organisateur peut répondre à la demande {registration}"),
     _field("session_start_not_later", e.InvalidInputError,
-           "a session starts later than now ({now}), not {start}",
-           "une session commence après maintenant ({now}), pas le {start}"),
+           "a session must start after now ({now}), not at {start}",
+           "une session doit commencer après maintenant ({now}), pas le {start}"),
     _r("capacity_below_taken", e.StateConflictError, "BOOK-7",
        "{taken} seats are taken: the capacity cannot drop to {capacity}",
        "{taken} places sont prises : la capacité ne peut pas descendre à {capacity}"),
@@ -650,8 +696,9 @@ _SERVICE = (
        "a request names either a session or a workshop",
        "une demande nomme soit une session, soit un atelier"),
     _r("requests_closed", e.StateConflictError, "BOOK-16",
-       "session {session} has started or is over: requests close at its start",
-       "la session {session} a commencé ou est finie : les demandes ferment à son début"),
+       "session {session} has started or is over: requests close at its start ({start})",
+       "la session {session} a commencé ou est finie : les demandes ferment à son début "
+       "({start})"),
     _r("own_workshop_request", e.NotAllowedError, "BOOK-3",
        "an organizer cannot register for their own workshop ({workshop})",
        "un organisateur ne peut pas s'inscrire à son propre atelier ({workshop})"),
@@ -674,16 +721,16 @@ _SERVICE = (
     _r("seats_enough_accept_session", e.StateConflictError, "BOOK-14",
        "session {session} has {left} seats left for the {asked} asked: accept the request "
        "for it",
-       "la session {session} a encore {left} places pour les {asked} demandées : acceptez "
-       "la demande pour elle"),
+       "la session {session} a encore {left} places, pour {asked} demandées : acceptez la "
+       "demande pour elle"),
     _r("future_seats_too_many", e.StateConflictError, "BOOK-12",
        "a future session takes at most {limit} seats, and this request is for {asked}: "
        "refuse it; the member may ask again for fewer",
        "une session future prend au plus {limit} places, et cette demande en compte "
        "{asked} : refusez-la ; le membre pourra redemander pour moins"),
     _r("already_waiting", e.StateConflictError, "BOOK-4",
-       "this member already waits for a future session of this workshop",
-       "ce membre attend déjà une session future de cet atelier"),
+       "this member already waits for a future session of this workshop ({registration})",
+       "ce membre attend déjà une session future de cet atelier ({registration})"),
     _r("session_of_other_workshop", e.InvalidInputError, "BOOK-23",
        "session {session} belongs to another workshop",
        "la session {session} appartient à un autre atelier"),
@@ -691,8 +738,8 @@ _SERVICE = (
        "session {session} has {left} seats left; {needed} are needed",
        "la session {session} a encore {left} places ; il en faut {needed}"),
     _r("request_for_session_exists", e.StateConflictError, "BOOK-4",
-       "{member} already has a request for this session",
-       "{member} a déjà une demande pour cette session"),
+       "{member} already has a request for this session ({registration})",
+       "{member} a déjà une demande pour cette session ({registration})"),
     _field("registration_not_paid", e.StateConflictError,
            "request {registration} is {state}: only a registration in a session confirmed "
            "held can do this",
@@ -762,8 +809,8 @@ _SERVICE = (
            "{field} is a whole number from 0, not {got}",
            "« {field} » est un nombre entier à partir de 0, pas {got}"),
     _r("start_range_empty", e.InvalidInputError, "AD-7",
-       "the range of start instants is empty (before <= from)",
-       "l'intervalle des débuts est vide (before <= from)"),
+       "the range of start instants is empty: {starts_before} is not after {starts_from}",
+       "l'intervalle des débuts est vide : {starts_before} n'est pas après {starts_from}"),
     _r("organizer_filter_invalid", e.InvalidInputError, "BOOK-1",
        "organizer is a member id, not {got}",
        "organizer est un identifiant de membre, pas {got}"),
@@ -773,7 +820,7 @@ _SERVICE = (
        "a search is a text of at most {limit} characters",
        "une recherche est un texte d'au plus {limit} caractères"),
     _r("search_without_words", e.InvalidInputError, "AD-7",
-       "a search needs at least one word", "une recherche demande au moins un mot"),
+       "a search needs at least one word", "une recherche doit contenir au moins un mot"),
     _r("name_prefix_invalid", e.InvalidInputError, "SOCIAL-1",
        "a name prefix is a text of 1 to {limit} characters",
        "un début de nom est un texte de 1 à {limit} caractères"),
@@ -800,9 +847,10 @@ _SERVICE = (
            "a page holds a whole number of items from 1 to {most}, not {got}",
            "une page tient un nombre entier d'éléments de 1 à {most}, pas {got}"),
     _r("feed_change_unreadable", e.StoreError, "AD-7",
-       "a change in the feed cannot be read by this version: a newer version wrote it",
-       "un changement du fil ne peut pas être lu par cette version : une version plus "
-       "récente l'a écrit"),
+       "a change in the change feed cannot be read by this version: a newer version wrote "
+       "it",
+       "un changement du flux des changements ne peut pas être lu par cette version : une "
+       "version plus récente l'a écrit"),
     # the host's calls (platform)
     _r("drain_limit_invalid", e.InvalidInputError, None,
        "a drain limit is a whole number from 1 to {limit}, not {got}",

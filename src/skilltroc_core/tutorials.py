@@ -33,7 +33,7 @@ from .errors import (
     RightsNotAttestedError,
     SkilltrocError,
 )
-from .refusals import refusal, shown
+from .refusals import refusal, shown, shown_link
 from .rules import Policy
 from .statemachine import Move, TransitionTable, transition
 
@@ -94,7 +94,7 @@ class VideoSource:
 
 
 def _bad_video(raw: object, key: str, **facts: Any) -> SkilltrocError:
-    return refusal(key, url=str(raw)[:200], **facts)
+    return refusal(key, url=shown_link(raw), **facts)
 
 
 def youtube_source(url: object) -> VideoSource:

@@ -28,7 +28,7 @@ from ..ledger import MAX_STARS, TransferKind
 from ..logs import LOGGER
 from ..passwords import hash_token
 from ..ports import Timer
-from ..refusals import refusal, shown
+from ..refusals import refusal
 from . import kinds
 from .context import Area, ServiceContext
 from .registry import ANYONE, HOST, MEMBER, OWNER, command, query
@@ -72,7 +72,7 @@ def enum_value(enum: type[ProCategory] | type[MemberKind] | type[Provider], valu
     try:
         return enum(str(value) if isinstance(value, str) else "").value
     except ValueError as exc:
-        raise refusal("choice_unknown", rule=rule, got=shown(value),
+        raise refusal("choice_unknown", rule=rule,
                       choices=[e.value for e in enum]) from exc
 
 
@@ -157,7 +157,6 @@ class AccountService(Area):
         if len(password) < self.policy.password_min_length:
             raise refusal(
                 "password_too_short", minimum=self.policy.password_min_length,
-                length=len(password),
             )
         if len(password) > 1024:
             raise refusal("password_too_long", limit=1024)
@@ -199,9 +198,10 @@ class AccountService(Area):
         """ACC-1: the link's token completes the signup; the bonus is credited (STAR-1)."""
         with self.command() as tx:
             member = tx.member(member_id)
-            if member.status is not AccountStatus.PENDING:
-                raise refusal("email_already_confirmed", member=member.display)
-            if not isinstance(token, str) or member.confirmation_token_hash != hash_token(token):
+            # anyone may call this: a confirmed, deactivated or purged account is
+            # refused as a wrong link is, so that nobody learns an account's state
+            if member.status is not AccountStatus.PENDING or not isinstance(token, str) or (
+                    member.confirmation_token_hash != hash_token(token)):
                 raise refusal("confirmation_link_invalid")
             confirmed = self._complete_signup(tx, member.confirmed(tx.now), "confirm_email")
             tx.put(kinds.MEMBERS, member.id, confirmed)
@@ -228,7 +228,7 @@ class AccountService(Area):
         if not self.context.hasher.verify(candidate, stored) or not isinstance(password, str):
             raise refusal("wrong_email_or_password")
         if member.status is AccountStatus.PENDING:  # only once the password is right
-            raise refusal("sign_in_unconfirmed", member=member.display)
+            raise refusal("sign_in_unconfirmed", member=member.id)
         # a hasher of the former port has no needs_rehash
         needs_rehash = getattr(self.context.hasher, "needs_rehash", None)
         if needs_rehash is not None and needs_rehash(stored):
@@ -334,7 +334,7 @@ class AccountService(Area):
         with self.command() as tx:
             member = tx.actor(member_id)
             if member.password_hash != checked:  # changed meanwhile: check it again
-                raise refusal("password_changed_meanwhile", member=member.display)
+                raise refusal("password_changed_meanwhile", member=member.id)
             # the new password revokes every outstanding reset link (ACC-4, ACC-5)
             tx.put(kinds.MEMBERS, member.id, evolve(
                 member, password_hash=password_hash, reset_token_hash=None,

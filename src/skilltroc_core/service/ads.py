@@ -117,7 +117,7 @@ class AdService(Area):
         """AD-1 / PROF-6: an active professional with a complete profile."""
         member = tx.actor(member_id)
         if not member.is_professional:
-            raise refusal("professionals_only", member=member.display)
+            raise refusal("professionals_only", member=member.id)
         member.require_complete_profile(
             "profile_incomplete_for_campaigns", self.policy.profile_required_fields)
         return member
@@ -127,7 +127,7 @@ class AdService(Area):
         campaign = tx.require(CAMPAIGNS, campaign_id)
         if campaign.owner != member.id:
             raise refusal("not_campaign_owner", rule=rule, campaign=campaign.id,
-                          member=member.display)
+                          member=member.id)
         return campaign
 
     def _start_or_schedule(self, tx: Tx, campaign: Campaign) -> Campaign:

@@ -71,7 +71,7 @@ def stripped_text(value: object, what: str, limit: int, rule: str) -> str:
 def live_workshop(tx: Tx, workshop_id: object, rule: str) -> Workshop:
     workshop = tx.require(kinds.WORKSHOPS, workshop_id)
     if workshop.state is WorkshopState.DELETED:
-        raise refusal("workshop_deleted", rule=rule, workshop=workshop.id)
+        raise refusal("workshop_deleted", workshop=workshop.id)
     return workshop
 
 
@@ -91,11 +91,14 @@ def _organized_by(member: Member, workshop: Workshop, rule: str) -> Workshop:
     return workshop
 
 
-def open_organizer(tx: Tx, organizer: str) -> None:
+def open_organizer(tx: Tx, organizer: str, named: str, named_id: str) -> None:
     """ACC-7: nobody starts anything new with a deactivated (hidden) organizer: no
-    request for their workshops, no join into their sessions; refused as for an
-    unknown member. What already exists with them stays untouched."""
-    tx.visible_member(organizer)
+    request for their workshops, no join into their sessions. Refused as if the thing
+    the member named (refusal ``named``: ``unknown_session``, ``unknown_workshop``) did
+    not exist, so that nobody learns the organizer is hidden. What already exists with
+    them stays untouched."""
+    if not tx.shown(organizer):
+        raise refusal(named, id=named_id)
 
 
 def own_session(tx: Tx, member: Member, session_id: object, rule: str) -> Session:
@@ -114,7 +117,7 @@ def as_requester(tx: Tx, member: Member, registration_id: object,
     registration = registration_of(tx, registration_id, rule)
     if registration.member != member.id:
         raise refusal("not_requester", rule=rule, registration=registration.id,
-                      member=member.display)
+                      member=member.id)
     return registration
 
 

@@ -171,7 +171,7 @@ class CatalogueReads(Area):
         until = None if starts_before is None else require_aware(
             starts_before, "before", "AD-7")
         if first is not None and until is not None and until <= first:
-            raise refusal("start_range_empty")
+            raise refusal("start_range_empty", starts_from=first, starts_before=until)
         seats = _count_filter(min_seats_left, "min_seats_left", "BOOK-18")
         first_text = None if first is None else sortable_instant(first)
         filters = [*where.json(), first_text, until and sortable_instant(until), seats]

@@ -91,7 +91,7 @@ class GiftService(Area):
             member = tx.actor(member_id)
             gift = tx.require(kinds.GIFTS, gift_id)
             if gift.recipient != member.id:
-                raise refusal("gift_not_theirs", gift=gift.id, member=member.display)
+                raise refusal("gift_not_theirs", gift=gift.id, member=member.id)
             accepted = gift.accepted(tx.now)
             tx.ledger.transfer(TransferKind.GIFT_ACCEPTED, GIFT_ESCROW, member.id, gift.stars,
                                reference=f"gift:{gift.id}", at=tx.now)

@@ -101,7 +101,7 @@ class MemberService(Area):
                 continue
             text = checked_text(value, name, limits[name], "PROF-1")
             if name == "website" and not _URL.match(text):
-                raise refusal("website_invalid", got=shown(text))
+                raise refusal("website_invalid")
             changes[name] = text or None
         with self.command() as tx:
             member = tx.actor(member_id)

@@ -59,12 +59,14 @@ class RequestService(Area):
                 session = tx.require(kinds.SESSIONS, session_id)
                 workshop = live_workshop(tx, session.workshop, "BOOK-13")
                 if session.state is not SessionState.PLANNED or session.started(tx.now):
-                    raise refusal("requests_closed", session=session.id)
+                    raise refusal("requests_closed", session=session.id, start=session.start)
             else:
                 workshop = live_workshop(tx, workshop_id, "BOOK-13")
             if workshop.organizer == member.id:
                 raise refusal("own_workshop_request", workshop=workshop.id)
-            open_organizer(tx, workshop.organizer)
+            named = ("unknown_session", session.id) if session else (
+                "unknown_workshop", workshop.id)
+            open_organizer(tx, workshop.organizer, *named)
             limit = session.capacity if session else self.policy.max_future_seats
             if type(seats) is not int or not self.policy.min_seats <= seats <= limit:
                 raise refusal("seats_for_session" if session else "seats_for_future_session",
@@ -75,7 +77,7 @@ class RequestService(Area):
                 else tx.find(kinds.REGISTRATIONS, "member_future", f"{member.id}|{workshop.id}")
             )
             if duplicate:
-                raise refusal("live_request_exists", member=member.display,
+                raise refusal("live_request_exists", member=member.id,
                               registration=duplicate[0].id)
             amount = at_most_max_stars(workshop.cost * seats)
             if amount:
@@ -155,9 +157,11 @@ class RequestService(Area):
                 if registration.seats > self.policy.max_future_seats:
                     raise refusal("future_seats_too_many", limit=self.policy.max_future_seats,
                                   asked=registration.seats)
-                if tx.find(kinds.REGISTRATIONS, "member_future",
-                           f"{registration.member}|{registration.workshop}"):
-                    raise refusal("already_waiting", workshop=registration.workshop)
+                waits = tx.find(kinds.REGISTRATIONS, "member_future",
+                                f"{registration.member}|{registration.workshop}")
+                if waits:
+                    raise refusal("already_waiting", workshop=registration.workshop,
+                                  registration=waits[0].id)
             until = self.policy.add_days(tx.now, self.policy.waitlist_window_days,
                                          what="acceptance", rule="BOOK-24")
             waiting = registration.moved("accept_future", tx.now, accepted_at=tx.now,
@@ -206,14 +210,15 @@ class RequestService(Area):
                 registration.moved("join", tx.now)  # raises the lifecycle's refusal
             if session.workshop != registration.workshop:
                 raise refusal("session_of_other_workshop", session=session.id)
-            open_organizer(tx, registration.organizer)
+            open_organizer(tx, registration.organizer, "unknown_session", session.id)
             session.require_not_started(tx.now, "BOOK-23")
             if session.seats_left < registration.seats:
                 raise refusal("join_seats_short", session=session.id, left=session.seats_left,
                               needed=registration.seats)
-            if tx.find(kinds.REGISTRATIONS, "member_session", f"{member.id}|{session.id}"):
-                raise refusal("request_for_session_exists", member=member.display,
-                              session=session.id)
+            existing = tx.find(kinds.REGISTRATIONS, "member_session", f"{member.id}|{session.id}")
+            if existing:
+                raise refusal("request_for_session_exists", member=member.id,
+                              session=session.id, registration=existing[0].id)
             joined = registration.moved("join", tx.now, session=session.id, waitlist_until=None)
             tx.put(kinds.REGISTRATIONS, joined.id, joined)
             tx.put(kinds.SESSIONS, session.id,

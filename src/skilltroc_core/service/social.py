@@ -9,7 +9,7 @@ import attrs
 from ..accounts import AccountStatus, normalize_email
 from ..events import FactValue
 from ..listings import Page
-from ..refusals import refusal, shown
+from ..refusals import refusal, shown_id
 from ..social import FeedMessage, Follow, Invitation, follow_id
 from . import kinds
 from .context import Area
@@ -105,7 +105,7 @@ class SocialService(Area):
     def unfollow(self, member_id: str, whom: str) -> None:
         """Stop following; not following already changes nothing."""
         if not isinstance(whom, str) or not whom:
-            raise refusal("unknown_member", id=shown(whom))
+            raise refusal("unknown_member", id=shown_id(whom))
         with self.command() as tx:
             member = tx.actor(member_id)
             tx.uow.delete(kinds.FOLLOWS, follow_id(member.id, whom))

@@ -18,7 +18,7 @@ from ..frozen import evolve
 from ..ledger import TransferKind
 from ..listings import catalogue_keys, descending, newest_first, word_keys
 from ..ports import EntityKind, Index
-from ..refusals import refusal, shown
+from ..refusals import refusal, shown, shown_id
 from ..tutorials import (
     Tutorial,
     TutorialState,
@@ -296,7 +296,7 @@ class TutorialService(Area):
         tutorial = tx.require(TUTORIALS, tutorial_id)
         publisher = tx.get(kinds.MEMBERS, tutorial.publisher)
         if publisher is not None and publisher.status is AccountStatus.DEACTIVATED:
-            raise refusal("unknown_tutorial", id=shown(tutorial.id))
+            raise refusal("unknown_tutorial", id=shown_id(tutorial.id))
         return tutorial
 
     @query(actor=ANYONE, rules=("TUTO-1",))

@@ -25,7 +25,7 @@ from ..idempotency import first_result
 from ..instants import microseconds_since_year_one, require_aware
 from ..ledger import Ledger, refuse_debit
 from ..ports import EntityKind, Store, Timer, UnitOfWork
-from ..refusals import refusal, shown
+from ..refusals import refusal, shown, shown_id
 from . import kinds
 from .read_side import projection_of
 
@@ -59,7 +59,7 @@ class Tx:
         found = (self.uow.get(kind, entity_id) if isinstance(entity_id, str) and entity_id
                  else None)
         if found is None:
-            raise refusal(f"unknown_{kind.name}", id=shown(entity_id))
+            raise refusal(f"unknown_{kind.name}", id=shown_id(entity_id))
         return found
 
     def put(self, kind: EntityKind[E], entity_id: str, entity: E) -> None:
@@ -85,7 +85,7 @@ class Tx:
         """A member who exists and was not purged (any status otherwise)."""
         member = self.require(kinds.MEMBERS, member_id)
         if member.status is AccountStatus.PURGED:
-            raise refusal("member_gone", id=shown(member_id))
+            raise refusal("member_gone", id=shown_id(member_id))
         return member
 
     def actor(self, member_id: object) -> Member:
@@ -108,14 +108,14 @@ class Tx:
         and refused exactly as an unknown id, ACC-7)."""
         member = self.require(kinds.MEMBERS, member_id)
         if member.status is not AccountStatus.ACTIVE:
-            raise refusal("unknown_member", id=shown(member_id))
+            raise refusal("unknown_member", id=shown_id(member_id))
         return member
 
     def require_stars(self, member: Member, amount: int, *, keep: int = 0, rule: str) -> None:
         """Refuse, naming the member, unless ``amount`` can leave and ``keep`` stays."""
         available = self.ledger.available(member.id)
         if available - keep < amount:
-            refuse_debit(member.display, available, amount, keep, rule=rule)
+            refuse_debit(member.id, available, amount, keep, rule=rule)
 
     def member_by_email(self, email: str) -> Member | None:
         return self.find_one(kinds.MEMBERS, "email", email)

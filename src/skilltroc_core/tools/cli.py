@@ -280,6 +280,17 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _docs(args: argparse.Namespace) -> int:
+    if args.site is not None:
+        from .site import SiteError, build_site  # noqa: PLC0415 - needs the docs extra
+
+        try:
+            build_site(Path(args.site), project_root())
+        except SiteError as exc:
+            raise UsageError(str(exc)) from exc
+        print(f"skilltroc docs: built the rule site in {args.site} (open "
+              f"{Path(args.site) / 'index.html'}, or serve it: python3 -m http.server -d "
+              f"{args.site})")
+        return 0
     stale = write_or_check(project_root(), Path(args.out), args.check)
     if args.check:
         if stale:
@@ -342,6 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--out", default="docs", help="folder to write (default: docs)")
     docs.add_argument("--check", action="store_true",
                       help="exit 1 when the committed docs differ from what the code generates")
+    docs.add_argument("--site", metavar="DIR",
+                      help="build the rule site (HTML, English and French, searchable) into DIR "
+                           "instead; needs the docs extra")
     docs.set_defaults(handler=_docs)
 
     bench_parser = commands.add_parser(

@@ -14,7 +14,7 @@ leave out which tests name each rule rather than say none does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ..accounts import ACCOUNT_LIFECYCLE
@@ -139,8 +139,11 @@ def rules_page() -> str:
     return "\n".join(out)
 
 
-def traceability_page(root: Path | None) -> str:
-    """For developers: which commands, notices, tests and examples name each rule."""
+def traceability_page(root: Path | None,
+                      href: Callable[[str], str] = lambda rule_id: "rules.md" + _anchor(rule_id)
+                      ) -> str:
+    """For developers: which commands, notices, tests and examples name each rule
+    (``href``: where a rule's link points)."""
     with_tests = root is not None and (root / "tests").is_dir()
     tests = named_in(root, "tests", {".py"}) if root is not None else {}
     examples = examples_by_rule()
@@ -155,7 +158,7 @@ def traceability_page(root: Path | None) -> str:
     header += ["tests"] if with_tests else []
     out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for rule in rules():
-        cells = [f"[{rule.id}](rules.md{_anchor(rule.id)})",
+        cells = [f"[{rule.id}]({href(rule.id)})",
                  ", ".join(f"`{name}`" for name in operations.get(rule.id, [])),
                  ", ".join(f"`{name}`" for name in notices.get(rule.id, [])),
                  ", ".join(f"`{Path(e).name}`" for e in examples.get(rule.id, []))]

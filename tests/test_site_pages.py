@@ -6,6 +6,7 @@ site itself is opened in a browser by tests/test_site.py."""
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from pathlib import Path
 
@@ -85,3 +86,11 @@ def test_the_site_refuses_a_folder_holding_other_files(
     assert main(["docs", "--site", str(tmp_path)]) == EXIT_USAGE
     assert "no earlier site" in capsys.readouterr().err
     assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_a_release_keeps_its_catalogue_for_the_next_change_log(tmp_path: Path) -> None:
+    from skilltroc_core.tools.rulebook import write_snapshot  # noqa: PLC0415
+
+    kept = json.loads(write_snapshot(tmp_path, "9.9.9").read_text(encoding="utf-8"))
+    assert kept["version"] == "9.9.9" and set(kept["rules"]) == {r.id for r in rules()}
+    assert kept["rules"]["BOOK-24"]["policy"]["waitlist_window_days"] == "15"

@@ -280,6 +280,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _docs(args: argparse.Namespace) -> int:
+    if args.snapshot is not None:
+        root = project_root()
+        if root is None:
+            raise UsageError("--snapshot writes into the source checkout's catalogue")
+        from .rulebook import write_snapshot  # noqa: PLC0415
+
+        path = write_snapshot(root / "src" / "skilltroc_core" / "catalogue" / "releases",
+                              args.snapshot)
+        print(f"skilltroc docs: kept the catalogue of {args.snapshot} in {path}")
+        return 0
     if args.site is not None:
         from .site import SiteError, build_site  # noqa: PLC0415 - needs the docs extra
 
@@ -356,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--site", metavar="DIR",
                       help="build the rule site (HTML, English and French, searchable) into DIR "
                            "instead; needs the docs extra")
+    docs.add_argument("--snapshot", metavar="VERSION",
+                      help="at a release: keep the catalogue of VERSION for the rule change log "
+                           "(catalogue/releases/VERSION.json)")
     docs.set_defaults(handler=_docs)
 
     bench_parser = commands.add_parser(

@@ -9,6 +9,7 @@ change log between releases, the error codes, and the narrated run of an example
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Callable, Iterable
 from datetime import timedelta
@@ -28,7 +29,7 @@ from .scenarios import EXAMPLES, Runner, example_files, load_scenario
 __all__ = [
     "Change", "ErrorCode", "Release", "citations", "error_codes", "faq_passage", "link_ids",
     "named_in", "narrated", "notices_by_rule", "operations_by_rule", "policy_by_rule",
-    "related", "rule_changes", "shown",
+    "related", "rule_changes", "shown", "write_snapshot",
 ]
 
 _ID = re.compile(r"\b([A-Z]+-\d+)\b")
@@ -168,6 +169,16 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> tuple[str, ...]:
         if before_value != after_value:
             what.append(f"policy {name}: {before_value or '-'} -> {after_value or '-'}")
     return tuple(what)
+
+
+def write_snapshot(folder: Path, version: str) -> Path:
+    """Keep what release ``version`` holds of the catalogue in ``folder/VERSION.json``
+    (in a source checkout, ``src/skilltroc_core/catalogue/releases``), for the rule
+    change log of the releases after it."""
+    path = folder / f"{version}.json"
+    path.write_text(json.dumps(snapshot(version), ensure_ascii=False, indent=1,
+                               sort_keys=True) + "\n", encoding="utf-8")
+    return path
 
 
 def rule_changes() -> list[Release]:

@@ -297,9 +297,9 @@ def _docs(args: argparse.Namespace) -> int:
             build_site(Path(args.site), project_root())
         except SiteError as exc:
             raise UsageError(str(exc)) from exc
-        print(f"skilltroc docs: built the rule site in {args.site} (open "
-              f"{Path(args.site) / 'index.html'}, or serve it: python3 -m http.server -d "
-              f"{args.site})")
+        print(f"skilltroc docs: built the rule site in {args.site}: serve it with "
+              f"`python3 -m http.server -d {args.site} 8000` and open http://127.0.0.1:8000 "
+              "(from the disk the pages open too, but the search needs the server)")
         return 0
     stale = write_or_check(project_root(), Path(args.out), args.check)
     if args.check:

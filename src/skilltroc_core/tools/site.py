@@ -62,6 +62,7 @@ WORDS: dict[str, dict[str, str]] = {
         "decisions": "Decision register", "refund": "Refund matrix",
         "lifecycles": "Lifecycles", "coverage": "FAQ coverage", "changes": "Rule changes",
         "glossary": "Glossary", "errors": "Error codes", "format": "Scenario format",
+        "guide": "Writing scenarios",
         "developers": "For developers", "trace": "Traceability", "commands": "Commands",
         "from_faq": "From the FAQ", "decision": "DECISION", "policy": "Policy values",
         "value": "value", "meaning": "meaning", "field": "field",
@@ -81,6 +82,7 @@ WORDS: dict[str, dict[str, str]] = {
         "lifecycles": "Cycles de vie", "coverage": "Couverture de la FAQ",
         "changes": "Évolution des règles", "glossary": "Glossaire",
         "errors": "Codes d'erreur", "format": "Format des scénarios",
+        "guide": "Écrire un scénario",
         "developers": "Pour les développeurs", "trace": "Traçabilité",
         "commands": "Commandes", "from_faq": "Dans la FAQ", "decision": "DÉCISION",
         "policy": "Valeurs de la politique", "value": "valeur", "meaning": "sens",
@@ -422,13 +424,17 @@ def site_pages(root: Path | None) -> dict[str, str]:
     pages["glossary.md"] = glossary_page()
     pages["errors.md"] = _errors_text()
     pages["scenario-format.md"] = _link_outside_code(scenario_format_page(), _href_from("x"))
+    guide = None if root is None else root / "docs" / "scenarios.md"
+    if guide is not None and guide.is_file():  # the hand-written guide of a source checkout
+        pages["scenarios.md"] = _link_outside_code(guide.read_text(encoding="utf-8"),
+                                                   _href_from("x"))
     pages["traceability.md"] = traceability_page(root, href=_href_from("x")).replace(
         "[rules.md](rules.md)", "[the rules](index.md)")  # the site has a page a family
     pages["commands.md"] = _link_outside_code(commands_page(), _href_from("x"))
     return pages
 
 
-def _config(out: Path) -> str:
+def _config(out: Path, pages: dict[str, str]) -> str:
     """mkdocs.yml: material, French and English, search in both, Mermaid vendored."""
     english, french = WORDS["en"], WORDS["fr"]
     nav = [
@@ -442,13 +448,15 @@ def _config(out: Path) -> str:
         {english["changes"]: "changes.md"},
         {english["glossary"]: "glossary.md"},
         {english["errors"]: "errors.md"},
-        {english["format"]: "scenario-format.md"},
+        {english["format"]: [{english["guide"]: "scenarios.md"},
+                             {english["format"]: "scenario-format.md"}]
+         if "scenarios.md" in pages else "scenario-format.md"},
         {english["developers"]: [{english["trace"]: "traceability.md"},
                                  {english["commands"]: "commands.md"}]},
     ]
     translations = {english[key]: french[key] for key in (
         "home", "rules", "decisions", "refund", "lifecycles", "coverage", "changes",
-        "glossary", "errors", "format", "developers", "trace", "commands")}
+        "glossary", "errors", "format", "guide", "developers", "trace", "commands")}
     translations |= {f"{f.id} · {f.title.en}": f"{f.id} · {f.title.fr}" for f in families()}
     config = {
         "site_name": english["site"],
@@ -498,7 +506,8 @@ def build_site(out: Path, root: Path | None = None) -> None:
                         "(the build replaces what is in it)")
     with tempfile.TemporaryDirectory(prefix="skilltroc-site-") as folder:
         work = Path(folder)
-        for name, text in site_pages(root).items():
+        pages = site_pages(root)
+        for name, text in pages.items():
             path = work / "pages" / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
@@ -508,7 +517,7 @@ def build_site(out: Path, root: Path | None = None) -> None:
             with resources.as_file(resources.files(__package__).joinpath(
                     "site_assets", asset)) as vendored:
                 shutil.copyfile(vendored, assets / asset)
-        (work / "mkdocs.yml").write_text(_config(out), encoding="utf-8")
+        (work / "mkdocs.yml").write_text(_config(out, pages), encoding="utf-8")
         done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--quiet", "--clean",
                                "--strict", "-f", str(work / "mkdocs.yml")],
                               capture_output=True, text=True, check=False,

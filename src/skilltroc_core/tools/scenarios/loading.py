@@ -98,7 +98,7 @@ def load_scenario(path: str | Path, known_rules: set[str] | None = None) -> Scen
     if known_rules is not None:
         for rule in rules:
             if rule not in known_rules:
-                raise bad(f"{rule} is not a rule ID of RULES.md", key="rules")
+                raise bad(f"{rule} is not a rule ID of the catalogue", key="rules")
     start = document.get("start")
     if not _type_ok(start, INSTANT):
         raise bad("start is a date-time with its offset, e.g. 2027-03-01T09:00:00+01:00",

@@ -14,6 +14,7 @@ from skilltroc_core.catalogue import (
     LANGUAGES,
     families,
     faq,
+    policy_in_french,
     release_snapshots,
     rule_ids,
     rules,
@@ -87,6 +88,12 @@ def test_the_policy_fields_of_each_rule_are_those_the_policy_gives_it() -> None:
         by_rule.setdefault(field.rule, []).append(field.name)
     assert {rule.id: sorted(rule.policy) for rule in rules() if rule.policy} == {
         rule: sorted(names) for rule, names in by_rule.items()}
+
+
+def test_every_policy_field_has_its_meaning_in_french() -> None:
+    names = [field.name for field in policy_fields(DEFAULT_POLICY)]
+    assert sorted(policy_in_french()) == sorted(names)
+    assert all(policy_in_french().values())
 
 
 def test_every_faq_reference_is_a_line_of_the_faq() -> None:

@@ -130,6 +130,14 @@ def rule_ids() -> frozenset[str]:
 
 
 @cache
+def policy_in_french() -> dict[str, str]:
+    """What each :class:`~skilltroc_core.rules.Policy` field means, in French (its English
+    is the field's own doc)."""
+    document = tomllib.loads(_folder().joinpath("policy.toml").read_text(encoding="utf-8"))
+    return {name: " ".join(text.split()) for name, text in document["fr"].items()}
+
+
+@cache
 def faq() -> tuple[str, ...]:
     """The French FAQ, line by line (line ``n`` is ``faq()[n - 1]``)."""
     return tuple(_folder().joinpath("skilltroc-faq-fr.txt").read_text(

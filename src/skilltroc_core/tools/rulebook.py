@@ -77,17 +77,22 @@ def notices_by_rule() -> dict[str, list[str]]:
     return found
 
 
-def shown(value: Any) -> str:
-    """A policy value as a person reads it: ``1 hour``, ``7 days``, ``none``."""
+#: The units a policy duration is shown in, in each language.
+_UNITS = {"en": ("none", "day", "hour", "minute", "second"),
+          "fr": ("aucune", "jour", "heure", "minute", "seconde")}
+
+
+def shown(value: Any, language: str = "en") -> str:
+    """A policy value as a person reads it: ``1 hour``, ``7 days`` (``7 jours``), ``none``."""
+    nothing, *units = _UNITS[language]
     if value is None:
-        return "none"
+        return nothing
     if isinstance(value, timedelta):
         seconds = int(value.total_seconds())
-        for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        for unit, size in zip(units, (86_400, 3_600, 60, 1), strict=True):
             if seconds % size == 0:
                 count = seconds // size
-                return f"{count} {unit}{'s' if count != 1 else ''}"
-        return f"{seconds} seconds"
+                return f"{count} {unit}{'s' if count > 1 else ''}"
     if isinstance(value, frozenset | set | tuple | list):
         return ", ".join(sorted(str(item) for item in value))
     return str(value)

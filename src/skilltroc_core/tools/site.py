@@ -29,7 +29,7 @@ from functools import partial
 from importlib import resources
 from pathlib import Path
 
-from ..catalogue import LANGUAGES, Family, Rule, families, faq, rules
+from ..catalogue import LANGUAGES, Family, Rule, families, faq, policy_in_french, rules
 from .docsgen import (
     commands_page,
     glossary_page,
@@ -204,7 +204,9 @@ def _rule_block(rule: Rule, language: str, here: str,
     if fields:
         out += [f"**{words['policy']}**", "",
                 f"| {words['value']} | {words['meaning']} | {words['field']} |", "|---|---|---|"]
-        out += [f"| {shown(f.value)} | {f.doc.replace('|', '/')} | `{f.name}` |"
+        meanings = {f.name: f.doc for f in fields} if language == "en" else policy_in_french()
+        out += [f"| {shown(f.value, language)} | "
+                f"{link_ids(meanings[f.name].replace('|', '/'), href)} | `{f.name}` |"
                 for f in fields]
         out.append("")
     shown_runs = [runs[name] for name in examples_by_rule().get(rule.id, []) if name in runs]

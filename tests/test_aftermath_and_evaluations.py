@@ -499,7 +499,7 @@ STAGE_STATE: Final = {"pending_session": R.PENDING, "pending_future": R.PENDING,
                       "registered": R.REGISTERED, "waitlisted": R.WAITLISTED,
                       "registered_ended": R.REGISTERED}
 
-#: RULES.md REFUND-1..4 (and ACC-7's purge), restated as a grid. Columns follow STAGES:
+#: REFUND-1..4 (and ACC-7's purge), restated as a grid. Columns follow STAGES:
 #: a pending request for a planned session; a pending request for a future session; a
 #: registration before the start; a waitlist entry; a registration in a session that
 #: ended (awaiting its organizer). A cell names the rule that refunds the member
@@ -723,7 +723,7 @@ def test_the_matrix_is_complete_and_reaches_every_way_a_registration_ends() -> N
     reached = {ENDS[event][0] for event, row in GRID.items()
                if any(cell in REFUNDING or cell == "REFUND-4" for cell in row)}
     assert reached == set(REGISTRATION_LIFECYCLE.final)
-    # RULES.md REFUND-4: the only payment is a held session, and only from a registration.
+    # REFUND-4: the only payment is a held session, and only from a registration.
     paying = [(event, STAGES[i]) for event, row in GRID.items()
               for i, cell in enumerate(row) if cell == "REFUND-4"]
     assert paying == [("held", "registered_ended")]
@@ -743,7 +743,7 @@ def test_every_move_that_ends_a_registration_ends_its_hold_exactly_one_way() -> 
     reasons = [outcome for outcome in HOLD_OUTCOMES.values() if outcome != POST]
     assert all(isinstance(reason, VoidReason) for reason in reasons)
     assert len(set(reasons)) == len(reasons)
-    # RULES.md REFUND-1..3: what refunds each kind of live stage.
+    # REFUND-1..3: what refunds each kind of live stage.
     assert {e for e, row in GRID.items() if row[0] == "REFUND-1"} == {
         "member_cancels", "refuse", "expiry_at_start", "move", "cancel_session",
         "delete_workshop"}

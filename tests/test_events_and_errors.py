@@ -1,4 +1,4 @@
-"""Notifications (the NOTIFY table of RULES.md) and the error hierarchy."""
+"""Notifications (the NOTIFY table of the reference spec) and the error hierarchy."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _row(event: str, rule: str) -> Any:
     return pytest.param(event, rule, marks=pytest.mark.rule(rule), id=event)
 
 
-# Each event and the rule the NOTIFY table of RULES.md says it cites.
+# Each event and the rule the NOTIFY table of the reference spec says it cites.
 NOTIFY_TABLE = [
     _row("EmailConfirmationRequested", "ACC-1"),
     _row("PasswordResetRequested", "ACC-4"),

@@ -1,4 +1,4 @@
-"""Aware instants and "N calendar days later" in the platform zone (RULES.md, Time).
+"""Aware instants and "N calendar days later" in the platform zone (BOOK-24).
 
 The expected instants are written with fixed offsets (+01:00 winter, +02:00 summer in
 Paris) so that they do not come from the code under test.

@@ -56,8 +56,9 @@ def test_the_wheel_installs_alone_and_runs_its_examples(tmp_path: Path) -> None:
     (elsewhere / "tests").mkdir(parents=True)  # a host's project has tests of its own
     _run(bin_dir / "skilltroc", "docs", "--out", "pages", cwd=elsewhere)
     rules = (elsewhere / "pages" / "rules.md").read_text(encoding="utf-8")
-    assert "### BOOK-14" in rules and "Tests:" not in rules  # it cannot know them
-    assert "Examples: `skilltroc_core/examples/" in rules
+    assert "### BOOK-14" in rules and "Examples: `skilltroc_core/examples/" in rules
+    trace = (elsewhere / "pages" / "traceability.md").read_text(encoding="utf-8")
+    assert "| tests |" not in trace and "no tests to name" in trace  # it cannot know them
 
     _run(bin_dir / "python", "-m", "pip", "install", "--quiet", f"{wheel}[testing]")
     (elsewhere / "test_my_store.py").write_text(HOST_TEST, encoding="utf-8")

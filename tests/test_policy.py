@@ -1,4 +1,4 @@
-"""The policy: every number of RULES.md as a named, documented, overridable value."""
+"""The policy: every number of the rule catalogue as a named, documented, overridable value."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ DEFAULTS = [
         _expect("feed_page_size", 100, "SOCIAL-3"),
         _expect("profile_required_fields",
                 ("display_name", "category", "description", "photo", "locality"), "PROF-6"),
-        # the DECISIONs RULES.md leaves to the library, as docs/rules.md publishes them
+        # the DECISIONs the catalogue leaves to the library, as docs/rules.md publishes them
         _expect("clock_tolerance", timedelta(minutes=1), "STAR-5"),
         _expect("replay_window", None, "TUTO-4"),
         _expect("statement_page_size", 50, "STAR-5"),

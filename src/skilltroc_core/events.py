@@ -1,9 +1,9 @@
 """Notifications: what members are told, as frozen events for the host's outbox.
 
 The library never sends mail. Each notice is a :class:`Notification` with a past-tense
-event name, the one rule ID that caused it (the NOTIFY table of RULES.md), its
-recipients and the facts a mail needs. :data:`NOTIFICATION_RULES` is that table; an
-event name outside it is refused, so a notice can never cite the wrong rule.
+event name, the one rule ID that caused it, its recipients and the facts a mail needs.
+:data:`NOTIFICATION_RULES` gives each event its rule; an event name outside it is
+refused, so a notice can never cite the wrong rule.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Every instant the library stores is an aware ``datetime`` normalised to UTC, so that
 comparisons never depend on a ``tzinfo`` object or a ``fold`` flag. Local time matters in
 one place only: "N days later" means N calendar days at the same local wall-clock time
-in the platform time zone (RULES.md, Time), which differs from ``N * 24h`` across a DST
+in the platform time zone (BOOK-24), which differs from ``N * 24h`` across a DST
 change.
 """
 

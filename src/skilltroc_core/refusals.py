@@ -1078,8 +1078,8 @@ _TOOLS = (
     *_scenario("scenario_title_not_text", _AT_KEY, "title is text", "title est un texte"),
     *_scenario("scenario_rules_not_list", _AT_KEY, "rules is a list of rule IDs",
                "rules est une liste d'identifiants de règles"),
-    *_scenario("scenario_rule_unknown", _AT_KEY, "{rule_id} is not a rule ID of RULES.md",
-               "{rule_id} n'est pas un identifiant de règle de RULES.md"),
+    *_scenario("scenario_rule_unknown", _AT_KEY, "{rule_id} is not a rule ID of the catalogue",
+               "{rule_id} n'est pas un identifiant de règle du catalogue"),
     *_scenario("scenario_start_not_instant", _AT_KEY,
                "start is a date-time with its offset, e.g. 2027-03-01T09:00:00+01:00",
                "start est une date et heure avec son décalage horaire, par exemple "

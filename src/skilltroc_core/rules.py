@@ -1,4 +1,4 @@
-"""The numbers and DECISIONs of RULES.md, as one frozen, overridable policy value.
+"""The numbers and DECISIONs of the rule catalogue, as one frozen, overridable policy value.
 
 Every figure a rule uses lives here as a named field with its rule ID, the FAQ line it
 comes from (``seed``) and a sentence saying what it means; code never buries such a
@@ -42,7 +42,7 @@ class Policy:
     timezone: str = _rule(
         "Europe/Paris", "BOOK-24", "L156",
         "Platform time zone: 'N days' deadlines are calendar days at the same local "
-        "wall-clock time in this zone (RULES.md, Time; DECISION).",
+        "wall-clock time in this zone (BOOK-24; DECISION).",
     )
     clock_tolerance: timedelta | None = _rule(
         timedelta(minutes=1), "STAR-5", "L54",

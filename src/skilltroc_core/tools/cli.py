@@ -280,6 +280,27 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _docs(args: argparse.Namespace) -> int:
+    if args.snapshot is not None:
+        root = project_root()
+        if root is None:
+            raise UsageError("--snapshot writes into the source checkout's catalogue")
+        from .rulebook import write_snapshot  # noqa: PLC0415
+
+        path = write_snapshot(root / "src" / "skilltroc_core" / "catalogue" / "releases",
+                              args.snapshot)
+        print(f"skilltroc docs: kept the catalogue of {args.snapshot} in {path}")
+        return 0
+    if args.site is not None:
+        from .site import SiteError, build_site  # noqa: PLC0415 - needs the docs extra
+
+        try:
+            build_site(Path(args.site), project_root())
+        except SiteError as exc:
+            raise UsageError(str(exc)) from exc
+        print(f"skilltroc docs: built the rule site in {args.site}: serve it with "
+              f"`python3 -m http.server -d {args.site} 8000` and open http://127.0.0.1:8000 "
+              "(from the disk the pages open too, but the search needs the server)")
+        return 0
     stale = write_or_check(project_root(), Path(args.out), args.check)
     if args.check:
         if stale:
@@ -342,6 +363,12 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--out", default="docs", help="folder to write (default: docs)")
     docs.add_argument("--check", action="store_true",
                       help="exit 1 when the committed docs differ from what the code generates")
+    docs.add_argument("--site", metavar="DIR",
+                      help="build the rule site (HTML, English and French, searchable) into DIR "
+                           "instead; needs the docs extra")
+    docs.add_argument("--snapshot", metavar="VERSION",
+                      help="at a release: keep the catalogue of VERSION for the rule change log "
+                           "(catalogue/releases/VERSION.json)")
     docs.set_defaults(handler=_docs)
 
     bench_parser = commands.add_parser(

@@ -140,7 +140,8 @@ class Outcome:
 
     result: str  # "refund", "pay organizer", "keep holding", "not allowed"
     rule: str | None
-    state: str  # the registration's state after, or the refusal's error code
+    state: str  # the registration's state after (a refusal leaves it as it was)
+    error: str | None = None  # the refusal's error code
     detail: str = ""
 
 
@@ -167,7 +168,8 @@ def observe(stage: str, event: str) -> Outcome:
     try:
         EVENTS[event](world)
     except SkilltrocError as exc:
-        return Outcome(result="not allowed", rule=exc.rule, state=exc.code, detail=exc.message)
+        return Outcome(result="not allowed", rule=exc.rule, state=str(before), error=exc.code,
+                       detail=exc.message)
     app.check_invariants(deep=True)
     registration = app.registration(world.request)
     with app.query() as tx:

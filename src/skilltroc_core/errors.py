@@ -119,7 +119,7 @@ class InvalidAmountError(InvalidInputError):
 
 
 class NaiveDatetimeError(InvalidInputError):
-    """Every instant must carry its time zone (RULES.md, Time)."""
+    """Every instant must carry its time zone: a platform requirement no rule numbers."""
 
     code = "naive_datetime"
 

@@ -33,7 +33,6 @@ from ..catalogue import LANGUAGES, Family, Rule, families, faq, policy_in_french
 from .docsgen import (
     commands_page,
     errors_page,
-    errors_po,
     glossary_page,
     scenario_format_page,
     state_machines_page,
@@ -70,6 +69,7 @@ WORDS: dict[str, dict[str, str]] = {
         "examples": "Example scenarios (the narrated run of `skilltroc run`)",
         "related": "Related rules", "rule": "rule", "line": "line", "text": "text",
         "cited_by": "cited by", "to_review": "to review", "sign_off": "Sign-off",
+        "colon": ":",
         "accepted": "accepted", "to_discuss": "to discuss", "event": "event",
         "outcome": "outcome", "state_after": "state after", "refused_with": "refused with",
         "added": "Added", "changed": "Changed", "removed": "Removed", "what": "what changed",
@@ -91,6 +91,7 @@ WORDS: dict[str, dict[str, str]] = {
         "examples": "Scénarios d'exemple (le déroulé commenté de `skilltroc run`)",
         "related": "Règles liées", "rule": "règle", "line": "ligne", "text": "texte",
         "cited_by": "citée par", "to_review": "à examiner", "sign_off": "Validation",
+        "colon": "\u00a0:",  # French typography: a (no-break) space before a colon
         "accepted": "acceptée", "to_discuss": "à discuter", "event": "événement",
         "outcome": "effet", "state_after": "état après", "refused_with": "refusé avec",
         "added": "Ajoutées", "changed": "Modifiées", "removed": "Supprimées",
@@ -217,7 +218,7 @@ def _rule_block(rule: Rule, language: str, here: str,
             out += [f'??? example "{title}"', "", "    ```text", _indent(run), "    ```", ""]
     linked = related(rule)
     if linked:
-        out += [f"**{words['related']}**: " + ", ".join(
+        out += [f"**{words['related']}**{words['colon']} " + ", ".join(
             f"[{other}]({href(other)})" for other in linked), ""]
     return out
 
@@ -226,7 +227,7 @@ def _family_text(family: Family, language: str, *, runs: dict[str, tuple[str, st
     here = _family_page(family.id)
     words = WORDS[language]
     out = [f"# {family.id} · {family.title.in_(language)}", "",
-           f"*{words['from_faq']}: {', '.join(family.faq)}*", ""]
+           f"*{words['from_faq']}{words['colon']} {', '.join(family.faq)}*", ""]
     if family.intro:
         out += [link_ids(family.intro.in_(language), _href_from(here)), ""]
     for rule in rules():
@@ -280,11 +281,13 @@ def _decisions_text(language: str) -> str:
         if rule.decision is None:
             continue
         faq_refs = ", ".join(rule.faq) or "-"
+        colon = words["colon"]
         out += [f"## {rule.id} · {rule.title.in_(language)} {{ #decision-{rule.id.lower()} }}",
-                "", f"[{rule.id}]({href(rule.id)}) · {words['from_faq']}: {faq_refs}", "",
+                "", f"[{rule.id}]({href(rule.id)}) · {words['from_faq']}{colon} {faq_refs}", "",
                 f'!!! warning "{words["decision"]}"', "",
                 _indent(link_ids(rule.decision.in_(language), href)), "",
-                f"{words['sign_off']}: ☐ {words['accepted']} ☐ {words['to_discuss']}", ""]
+                f"{words['sign_off']}{colon} ☐ {words['accepted']} ☐ {words['to_discuss']}",
+                ""]
     return "\n".join(out)
 
 
@@ -389,7 +392,9 @@ def _changes_text(language: str) -> str:
 def _errors_text() -> str:
     """docs/errors.md (every code, its HTTP status and its refusals in both languages),
     rule IDs as links."""
-    return _link_outside_code(errors_page(), _href_from("errors.md"))
+    page = errors_page().replace("[errors.pot](errors.pot)", "`docs/errors.pot`").replace(
+        "[errors.fr.po](errors.fr.po)", "`docs/errors.fr.po`")  # files of the repository
+    return _link_outside_code(page, _href_from("errors.md"))
 
 
 def _runs() -> dict[str, tuple[str, str]]:
@@ -419,7 +424,6 @@ def site_pages(root: Path | None) -> dict[str, str]:
     pages["lifecycles.md"] = _link_outside_code(state_machines_page(), _href_from("x"))
     pages["glossary.md"] = glossary_page()
     pages["errors.md"] = _errors_text()
-    pages["errors.pot"], pages["errors.fr.po"] = errors_po(None), errors_po("fr")
     pages["scenario-format.md"] = _link_outside_code(scenario_format_page(), _href_from("x"))
     guide = None if root is None else root / "docs" / "scenarios.md"
     if guide is not None and guide.is_file():  # the hand-written guide of a source checkout
@@ -480,6 +484,7 @@ def _config(out: Path, pages: dict[str, str]) -> str:
                 {"name": "mermaid", "class": "mermaid", "format": "@FENCE@"}]}},
         ],
         "extra_javascript": ["assets/javascripts/mermaid.min.js"],
+        "extra_css": ["assets/stylesheets/site.css"],
         # the offline plugin's worker shim (search from file://), else fetched from unpkg
         "extra": {"polyfills": ["assets/javascripts/iframe-worker-shim.js"]},
         "nav": nav,
@@ -514,8 +519,13 @@ def build_site(out: Path, root: Path | None = None) -> None:
             with resources.as_file(resources.files(__package__).joinpath(
                     "site_assets", asset)) as vendored:
                 shutil.copyfile(vendored, assets / asset)
+        styles = work / "pages" / "assets" / "stylesheets"
+        styles.mkdir(parents=True)
+        # an error code in a table cell is one word: never broken across lines
+        (styles / "site.css").write_text("td code { white-space: nowrap; }\n", encoding="utf-8")
         (work / "mkdocs.yml").write_text(_config(out, pages), encoding="utf-8")
-        done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--quiet", "--clean",
+        # --strict alone: with --quiet, mkdocs would not count the warnings it hides
+        done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--clean",
                                "--strict", "-f", str(work / "mkdocs.yml")],
                               capture_output=True, text=True, check=False,
                               env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})

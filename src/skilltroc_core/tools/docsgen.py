@@ -127,7 +127,8 @@ def rules_page() -> str:
                     f"### {rule.id}: {rule.title.en}", "", link_ids(rule.text.en, _anchor), ""]
             if rule.decision:
                 out += [f"> **DECISION**: {link_ids(rule.decision.en, _anchor)}", ""]
-            quote = [f"> L{number}: {text}" for number, text in faq_passage(rule)]
+            quote = [f"> {' = '.join(f'L{n}' for n in numbers)}: {text}"
+                     for numbers, text in faq_passage(rule)]
             if quote:
                 out += ["From the FAQ:", "", "\n>\n".join(quote), ""]
             if rule.id in policy:

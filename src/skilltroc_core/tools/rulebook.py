@@ -97,14 +97,19 @@ def shown(value: Any, language: str = "en") -> str:
     return str(value)
 
 
-def faq_passage(rule: Rule) -> list[tuple[int, str]]:
-    """The non-blank FAQ lines a rule cites, each once, in order."""
+def faq_passage(rule: Rule) -> list[tuple[tuple[int, ...], str]]:
+    """The non-blank FAQ lines a rule cites, in order, each text once: a line the FAQ
+    repeats word for word (its parts for individuals and for professionals repeat each
+    other) comes with every number it has, e.g. ``((69, 448), text)``."""
     lines: dict[int, str] = {}
     for first, last in sorted(rule.seed):
         for number, text in faq_lines(first, last):
             if text.strip():
                 lines[number] = text.strip()
-    return sorted(lines.items())
+    numbers: dict[str, list[int]] = {}
+    for number, text in sorted(lines.items()):
+        numbers.setdefault(text, []).append(number)
+    return [(tuple(found), text) for text, found in numbers.items()]
 
 
 def related(rule: Rule) -> list[str]:
@@ -114,9 +119,12 @@ def related(rule: Rule) -> list[str]:
         texts = [other.text.en, other.decision.en if other.decision else ""]
         return set(_ID.findall(" ".join(texts))) & rule_ids()
 
-    lines = {number for number, _ in faq_passage(rule)}
+    def cited(of: Rule) -> set[int]:
+        return {number for numbers, _ in faq_passage(of) for number in numbers}
+
+    lines = cited(rule)
     linked = named(rule) | {other.id for other in rules() if rule.id in named(other) or (
-        lines & {number for number, _ in faq_passage(other)})}
+        lines & cited(other))}
     return [other.id for other in rules() if other.id in linked - {rule.id}]
 
 

@@ -200,8 +200,9 @@ def _rule_block(rule: Rule, language: str, here: str,
     if passage:
         coverage = "../" * here.count("/") + "faq-coverage.md"
         out += [f'???+ quote "{words["from_faq"]} ({", ".join(rule.faq)})"', ""]
-        for number, text in passage:
-            out += [_indent(f"[**L{number}**]({coverage}#l{number}) {text}"), ""]
+        for numbers, text in passage:
+            cited = " = ".join(f"[**L{n}**]({coverage}#l{n})" for n in numbers)
+            out += [_indent(f"{cited} {text}"), ""]
     fields = policy_by_rule().get(rule.id, [])
     if fields:
         out += [f"**{words['policy']}**", "",

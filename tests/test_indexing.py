@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 
 from skilltroc_core.adapters.indexing import check_unique, posted_pairs, reposting
 from skilltroc_core.adapters.memory import MemoryStore
-from skilltroc_core.booking import Mode
+from skilltroc_core.booking import Mode, Session, SessionState
 from skilltroc_core.errors import AlreadyExistsError
 from skilltroc_core.listings import SessionCard, sortable_instant
 from skilltroc_core.ports import EntityKind, Index, IndexKey
+from skilltroc_core.service import kinds
 from skilltroc_core.service.read_side import SESSION_CARDS
 
 _KIND: EntityKind[Any] = EntityKind(
@@ -68,28 +69,44 @@ _START = datetime(2027, 3, 1, 9, tzinfo=UTC)
 _CARD = SessionCard(session_id="ses_1", workshop_id="ws_1", organizer="mem_1", title="Bread",
                     domain="cooking", mode=Mode.ONLINE, locality=None, start=_START,
                     end=_START + timedelta(hours=2), cost=2, capacity=10, seats_left=10)
-#: Other values of each field of a card (the start the same instant in another zone too).
-_OTHER_VALUES: dict[str, list[Any]] = {
-    "session_id": ["ses_2"], "workshop_id": ["ws_2"], "organizer": ["mem_2"],
-    "title": ["Pain"], "domain": ["Cooking", "Crème"], "mode": list(Mode),
-    "locality": [None, "", "Lyon", "lyon"], "end": [_START],
-    "start": [_START + timedelta(hours=1), _START.astimezone(timezone(timedelta(hours=2)))],
-    "cost": [3], "capacity": [3], "seats_left": [0],
+_SESSION = Session(id="ses_1", workshop="ws_1", organizer="mem_1", start=_START,
+                   end=_START + timedelta(hours=2), capacity=10)
+#: Other values of each field of a card and of a session (a start the same instant in
+#: another zone too).
+_OTHER_VALUES: dict[type[Any], dict[str, list[Any]]] = {
+    SessionCard: {
+        "session_id": ["ses_2"], "workshop_id": ["ws_2"], "organizer": ["mem_2"],
+        "title": ["Pain"], "domain": ["Cooking", "Crème"], "mode": list(Mode),
+        "locality": [None, "", "Lyon", "lyon"], "end": [_START],
+        "start": [_START + timedelta(hours=1),
+                  _START.astimezone(timezone(timedelta(hours=2)))],
+        "cost": [3], "capacity": [3], "seats_left": [0],
+    },
+    Session: {
+        "id": ["ses_2"], "workshop": ["ws_2"], "organizer": ["mem_2"], "start": [_START],
+        "end": [_START], "capacity": [3], "seats_taken": [1], "state": list(SessionState),
+        "ended_at": [None, _START],
+    },
 }
 
 
-@pytest.mark.parametrize("base", [_CARD, attrs.evolve(_CARD, locality="Lyon",
-                                                      mode=Mode.FACE_TO_FACE)])
-def test_cards_keyed_by_the_same_fields_are_posted_under_the_same_keys(
-        base: SessionCard) -> None:
-    keyed_by = SESSION_CARDS.keyed_by
+@pytest.mark.parametrize(("kind", "base"), [
+    (SESSION_CARDS, _CARD),
+    (SESSION_CARDS, attrs.evolve(_CARD, locality="Lyon", mode=Mode.FACE_TO_FACE)),
+    (kinds.SESSIONS, _SESSION),
+    (kinds.SESSIONS, attrs.evolve(_SESSION, state=SessionState.AWAITING_CONFIRMATION)),
+])
+def test_entities_keyed_by_the_same_fields_are_posted_under_the_same_keys(
+        kind: EntityKind[Any], base: Any) -> None:
+    keyed_by = kind.keyed_by
     assert keyed_by is not None
-    assert set(_OTHER_VALUES) == {field.name for field in attrs.fields(SessionCard)}
-    for name, values in _OTHER_VALUES.items():
+    others = _OTHER_VALUES[type(base)]
+    assert set(others) == {field.name for field in attrs.fields(type(base))}
+    for name, values in others.items():
         for value in values:
             other = attrs.evolve(base, **{name: value})
             if keyed_by(other) == keyed_by(base):
-                assert SESSION_CARDS.keys_of(other) == SESSION_CARDS.keys_of(base), name
+                assert kind.keys_of(other) == kind.keys_of(base), name
 
 
 def test_a_write_that_keeps_the_keyed_fields_keeps_the_postings_and_rolls_back() -> None:

@@ -73,7 +73,7 @@ SESSION_CARDS: EntityKind[SessionCard] = EntityKind(
               order=lambda c: sortable_instant(c.start)),
     ),
     # written at each seat taken or given back, its keys unchanged; kept: without it a
-    # booking lifecycle takes 4.5% more instructions and 6-9% more CPU time (bench
+    # booking lifecycle takes 4.5% more instructions and 7-10% more CPU time (bench
     # booking, 2026-12)
     keyed_by=attrgetter("domain", "mode", "locality", "workshop_id", "start"),
 )

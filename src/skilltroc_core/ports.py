@@ -145,6 +145,12 @@ class EntityKind(Generic[E]):
     #: instructions (registrations, bench booking), a serve 4.6% (campaigns, about 9% of
     #: its CPU time: bench ads), 2026-12.
     all_keys: Callable[[E], tuple[IndexKey, ...]] | None = None
+    #: What its index keys are made from (the fields :meth:`keys_of` reads, e.g. an
+    #: ``operator.attrgetter``), for kinds often written without a change to them: a store
+    #: may keep the keys an entity is posted under, instead of making them again, when
+    #: this gives an equal value for the entity stored and the one written. Entities for
+    #: which it gives equal values must have the same keys.
+    keyed_by: Callable[[E], object] | None = None
     #: Stored once and never changed nor deleted (a setting): a store with many writers
     #: at once reads it without locking it, since nothing can change under the reader.
     immutable: bool = False

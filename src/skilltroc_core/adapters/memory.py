@@ -482,7 +482,16 @@ class _MemoryUnitOfWork:
             table[entity_id] = entity
             return
         stored_keys = tables.stored_keys
-        old_keys = stored_keys.get(entity_id, ()) if old is not _MISSING else ()
+        if old is _MISSING:
+            old_keys: tuple[IndexKey, ...] = ()
+        else:
+            old_keys = stored_keys.get(entity_id, ())
+            keyed_by = kind.keyed_by
+            if keyed_by is not None and keyed_by(old) == keyed_by(entity):
+                # the same keys (see EntityKind.keyed_by): nothing to make again or move
+                journal.append((_put_back_keyed, table, stored_keys, entity_id, old, old_keys))
+                table[entity_id] = entity
+                return
         new_keys = kind.keys_of(entity)
         if new_keys != old_keys:
             self._repost(tables, entity_id, old_keys, new_keys, journal)

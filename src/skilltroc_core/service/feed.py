@@ -89,21 +89,31 @@ def profile_record(member: Member) -> PublicProfile | None:
         description=profile.description, locality=profile.locality, website=profile.website)
 
 
-def _value(value: object) -> object:
+def _json_value(value: object) -> object:
+    """What the feed's JSON writes for a value JSON has no form of: an instant as ISO
+    text, an enum member (other than a text or number one, written as such) as its
+    value."""
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Enum):
         return value.value
-    if isinstance(value, tuple):
-        return [_value(item) for item in value]
-    return value
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+#: One encoder for every record (it keeps no state between calls).
+_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True,
+                                default=_json_value)
+#: The field names of each record class, read once.
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
 
 
 def encode(public: Record) -> str:
     """A record as the feed keeps it: JSON with its field names."""
-    return json.dumps({field.name: _value(getattr(public, field.name))
-                       for field in attrs.fields(type(public))},
-                      ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    cls = type(public)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(field.name for field in attrs.fields(cls))
+    return _JSON.encode({name: getattr(public, name) for name in names})
 
 
 def _decoded(kind: Any, value: Any) -> Any:

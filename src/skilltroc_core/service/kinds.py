@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from operator import attrgetter
 from typing import Final
 
 import attrs
@@ -200,6 +201,7 @@ SESSIONS: EntityKind[Session] = EntityKind(
               keys=lambda s: (s.organizer,)
               if s.state is SessionState.AWAITING_CONFIRMATION else ()),
     ),
+    keyed_by=attrgetter("workshop", "organizer", "state"),  # not at a seat taken
 )
 #: session_live: pending and registered, by session; workshop_live and member_live:
 #: pending, registered and waitlisted; workshop_waitlist: waitlisted; organizer_pending:

@@ -13,6 +13,7 @@ the change feed's records (:mod:`.feed`) with them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -71,6 +72,10 @@ SESSION_CARDS: EntityKind[SessionCard] = EntityKind(
             *catalogue_keys(c.domain, c.mode, c.locality), f"workshop:{c.workshop_id}"),
               order=lambda c: sortable_instant(c.start)),
     ),
+    # written at each seat taken or given back, its keys unchanged; kept: without it a
+    # booking lifecycle takes 4.5% more instructions and 7-10% more CPU time (bench
+    # booking, 2026-12)
+    keyed_by=attrgetter("domain", "mode", "locality", "workshop_id", "start"),
 )
 WORKSHOP_RATINGS: EntityKind[WorkshopRating] = EntityKind(
     name="workshop_rating", type=WorkshopRating)

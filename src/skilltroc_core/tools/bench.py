@@ -8,10 +8,12 @@ Benchmarks are never assertions: ``skilltroc bench`` prints, it does not judge.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import gc
 import heapq
 import itertools
+import json
 import os
 import random
 import sqlite3
@@ -477,6 +479,13 @@ def _lifecycles(n: int) -> float:
     return _timed_lifecycles(*_booking_world(n))
 
 
+#: The fields of a session card, in the order the raw baseline keeps them.
+_CARD_FIELDS = ("session_id", "workshop_id", "organizer", "title", "domain", "mode", "locality",
+                "start", "end", "cost", "capacity", "seats_left")
+#: The feed's JSON text of a record's fields, made by one encoder (as the library's).
+_RAW_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+
+
 def _raw_lifecycles(n: int, tally: dict[str, int] | None = None) -> float:
     """The writes of ``n`` lifecycles (10 a session), with dicts, tuples, lists and a
     heap only: no check, no unit of work, no undo journal, no entity class.
@@ -484,11 +493,16 @@ def _raw_lifecycles(n: int, tally: dict[str, int] | None = None) -> float:
     Each lifecycle writes what the library writes: the hold and its post (balances,
     transfers, statement lines, the hold record), the registration and its index
     postings, its request deadline, the session's seats, state and deadlines, both
-    members' stats and the notices with their facts. It is the floor the library's
-    lifecycle is compared with (``ratio_lifecycles_vs_raw``). ``tally``, when given,
-    receives the number of each kind of record written, for a test to compare.
+    members' stats and the notices with their facts; and the read side: whenever the
+    session's public record changes (planned, a seat taken, out of the catalogue), its
+    catalogue card (written, or deleted with its catalogue postings) and a change-feed
+    record (the card's fields as JSON text, or a tombstone), kept by entity too. It is
+    the floor the library's lifecycle is compared with (``ratio_lifecycles_vs_raw``).
+    ``tally``, when given, receives the number of each kind of record written, for a
+    test to compare.
     """
-    cost, organizer, workshop = 2, "mem_organizer", "wks_1"
+    cost, organizer, workshop = 2, "mem_000001", "ws_000001"
+    title, domain, mode, capacity = "Bread", "cooking", "online", 10
     balances = {f"m{i}": (10, 0) for i in range(n)}
     balances.update({organizer: (10, 0), "holds": (0, 0)})
     members = list(balances)[:n]
@@ -508,6 +522,15 @@ def _raw_lifecycles(n: int, tally: dict[str, int] | None = None) -> float:
     stats: dict[str, tuple[int, int]] = {}
     outbox: dict[int, tuple[Any, ...]] = {}
     numbers = itertools.count(1)
+    # the read side: each planned session's card, the catalogue's ordered keys (each a
+    # sorted list of "<start>\0<session>"), the change feed and each entity's changes
+    cards: dict[str, tuple[Any, ...]] = {}
+    catalogue: dict[str, list[str]] = {}
+    listed_at: dict[str, str] = {}  # each card's place in its catalogue keys
+    changes: dict[int, tuple[str, str, str | None]] = {}
+    changes_of: dict[tuple[str, str], list[int]] = {}
+    card_writes = [0, 0]  # written, deleted
+    listed = ("all", f"domain:{domain}", f"mode:{mode}", f"workshop:{workshop}")
 
     def post(position: int, key: str, entity_id: str) -> None:
         postings[position].setdefault(key, {})[entity_id] = next(numbers)
@@ -533,6 +556,16 @@ def _raw_lifecycles(n: int, tally: dict[str, int] | None = None) -> float:
              facts: tuple[tuple[str, Any], ...]) -> None:
         outbox[len(outbox) + 1] = (event, rule, at, to, (), facts)
 
+    def change(session_id: str, data: str | None) -> None:
+        seq = len(changes) + 1
+        changes[seq] = ("session", session_id, data)
+        changes_of.setdefault(("session", session_id), []).append(seq)
+
+    def write_card(card: tuple[Any, ...]) -> None:
+        cards[card[0]] = card
+        card_writes[0] += 1
+        change(card[0], _RAW_JSON(dict(zip(_CARD_FIELDS, card, strict=True))))
+
     now = _AT
     start = time.perf_counter()
     planned = []
@@ -541,7 +574,14 @@ def _raw_lifecycles(n: int, tally: dict[str, int] | None = None) -> float:
         begins = now + timedelta(days=1)
         sessions[session_id] = (session_id, workshop, organizer, begins, 10, 0, "planned")
         post(by_workshop, workshop, session_id)
-        schedule("session_end", session_id, begins + timedelta(hours=2))
+        ends = begins + timedelta(hours=2)
+        schedule("session_end", session_id, ends)
+        place = listed_at[session_id] = (
+            f"{begins.astimezone(UTC).strftime('%Y%m%d%H%M%S%f')}\0{session_id}")
+        for key in listed:  # the card, in the catalogue's keys, in start order
+            bisect.insort(catalogue.setdefault(key, []), place)
+        write_card((session_id, workshop, organizer, title, domain, mode, None,
+                    begins.isoformat(), ends.isoformat(), cost, capacity, capacity))
         planned.append(session_id)
         for member in members[first:first + 10]:
             # request: the hold, the registration, its postings and deadline, a notice
@@ -571,6 +611,8 @@ def _raw_lifecycles(n: int, tally: dict[str, int] | None = None) -> float:
             unpost(organizer_pending, organizer, request_id)
             session = sessions[session_id]
             sessions[session_id] = (*session[:5], session[5] + 1, session[6])
+            card = cards[session_id]
+            write_card((*card[:11], card[11] - 1))
             del timers[f"request_due:{request_id}"]
             tell("RequestAccepted", "BOOK-14", now, (member,), (
                 ("request", request_id), ("seats", 1), ("session", session_id),
@@ -585,6 +627,15 @@ def _raw_lifecycles(n: int, tally: dict[str, int] | None = None) -> float:
         session = sessions[session_id]
         sessions[session_id] = (*session[:6], "awaiting_confirmation")
         post(awaiting, organizer, session_id)
+        del cards[session_id]  # out of the catalogue: a tombstone
+        card_writes[1] += 1
+        place = listed_at.pop(session_id)
+        for key in listed:
+            places = catalogue[key]
+            del places[bisect.bisect_left(places, place)]
+            if not places:
+                del catalogue[key]
+        change(session_id, None)
         answer_by = session[3] + timedelta(days=7, hours=2)
         schedule("confirmation_window", session_id, answer_by)
         tell("SessionConfirmationRequested", "BOOK-30", now, (organizer,), (
@@ -638,7 +689,14 @@ def _raw_lifecycles(n: int, tally: dict[str, int] | None = None) -> float:
                for position in range(8)},
             **{f"notices_{notice[0]}_{notice[1]}": sum(n[:2] == notice[:2]
                                                        for n in outbox.values())
-               for notice in outbox.values()})
+               for notice in outbox.values()},
+            session_cards=len(cards), session_card_writes=card_writes[0],
+            session_card_deletes=card_writes[1],
+            catalogue_postings=sum(map(len, catalogue.values())),
+            session_changes=sum(data is not None for _, _, data in changes.values()),
+            session_tombstones=sum(data is None for _, _, data in changes.values()),
+            session_change_chars=sum(len(data or "") for _, _, data in changes.values()),
+            changed_sessions=len(changes_of))
     return elapsed
 
 

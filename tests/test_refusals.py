@@ -14,8 +14,13 @@ from pathlib import Path
 import pytest
 
 from skilltroc_core import errors
-from skilltroc_core.catalogue import rules
+from skilltroc_core.accounts import AccountStatus
+from skilltroc_core.ads import CampaignState
+from skilltroc_core.booking import Attendance, RegistrationState, SessionState, WorkshopState
+from skilltroc_core.catalogue import rules, state_name, state_names
 from skilltroc_core.errors import InvalidInputError, SkilltrocError
+from skilltroc_core.gifts import GiftState
+from skilltroc_core.ledger import HoldState
 from skilltroc_core.refusals import (
     LANGUAGES,
     REFUSALS,
@@ -30,6 +35,7 @@ from skilltroc_core.service import kinds
 from skilltroc_core.service.ads import CAMPAIGNS
 from skilltroc_core.service.tutorials import TUTORIALS, VIDEO_HISTORIES
 from skilltroc_core.tools.docsgen import errors_po
+from skilltroc_core.tutorials import TutorialState
 
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "skilltroc_core"
 
@@ -249,3 +255,22 @@ def test_the_french_catalogue_compiled_by_gettext_says_what_message_in_says() ->
         facts.update(maximum=1000)  # the one fact a template formats as a number
         assert render(key, facts, "xx", french) == render(key, facts, "fr"), key
         assert render(key, facts, "xx", french) != render(key, facts, "en"), key
+
+
+def test_every_state_a_member_sees_has_its_french_name() -> None:
+    enums = (RegistrationState, SessionState, WorkshopState, AccountStatus, CampaignState,
+             TutorialState, GiftState, HoldState, Attendance)
+    named = state_names()
+    for enum in enums:
+        for state in enum:
+            assert state.value in named, (enum.__name__, state.value)
+            assert state_name(state.value, "fr") == named[state.value]
+            assert state_name(state.value, "en") == state.value
+
+
+@pytest.mark.rule("REFUND-5")
+def test_a_state_shows_by_its_french_name_in_french() -> None:
+    refused = refusal("hold_already_ended", hold_id="h1", state="voided")
+    assert refused.facts["state"] == "voided" and "(voided)" in refused.message
+    assert refused.message_in("fr") == (
+        "le blocage h1 est déjà terminé (libéré) ; un blocage se termine une seule fois")

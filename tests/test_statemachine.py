@@ -38,7 +38,8 @@ def test_a_refused_move_names_the_thing_its_state_the_trigger_and_what_is_possib
     assert refused.value.facts == {"subject": "registration r1", "state": "pending",
                                    "trigger": "unregister", "allowed": possible}
     assert refused.value.message_in("fr") == (
-        "registration r1 est dans l'état pending : « unregister » n'est pas possible "
+        "registration r1 est dans l'état en attente de réponse : « unregister » n'est pas "
+        "possible "
         f"maintenant (possible maintenant : {', '.join(possible)})")
 
 

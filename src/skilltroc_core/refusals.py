@@ -146,6 +146,8 @@ def render(key: str, facts: Mapping[str, Any], language: str,
     ``translations`` when they have this refusal in a form its facts fill, else from the
     library's own template in that language (English for a language it lacks)."""
     entry = REFUSALS[key]
+    if language_of(language) == "fr":
+        facts = _in_french(facts)
     if translations is not None:
         theirs = translations.pgettext(key, entry.en)
         if theirs != entry.en:
@@ -154,6 +156,18 @@ def render(key: str, facts: Mapping[str, Any], language: str,
             except (KeyError, IndexError, ValueError, AttributeError):
                 pass  # a template naming facts this refusal lacks: the library's own
     return _FORMATTER.vformat(entry.template(language), (), dict(facts))
+
+
+#: the facts that hold a state's code, shown by its name in French
+_STATE_FACTS = frozenset({"state", "attendance"})
+
+
+def _in_french(facts: Mapping[str, Any]) -> dict[str, Any]:
+    # the catalogue reads its data files: imported here, when a message is asked for
+    from skilltroc_core.catalogue import state_name  # noqa: PLC0415
+
+    return {name: state_name(value, "fr") if name in _STATE_FACTS and isinstance(value, str)
+            else value for name, value in facts.items()}
 
 
 @attrs.frozen

@@ -34,6 +34,8 @@ __all__ = [
     "rule_ids",
     "rules",
     "snapshot",
+    "state_name",
+    "state_names",
 ]
 
 #: The languages every text of the catalogue is written in, the first the default.
@@ -130,6 +132,20 @@ def rule_ids() -> frozenset[str]:
 
 
 @cache
+@cache
+def state_names() -> dict[str, str]:
+    """Every state's code -> its French name (``catalogue/states.toml``)."""
+    document = tomllib.loads(_folder().joinpath("states.toml").read_text(encoding="utf-8"))
+    names: dict[str, str] = document["fr"]
+    return names
+
+
+def state_name(state: str, language: str) -> str:
+    """A state's code (``pending``, ``held``...) as members read it in ``language``: in
+    French its name from ``catalogue/states.toml``; in English the code itself."""
+    return state_names().get(state, state) if language == "fr" else state
+
+
 def policy_in_french() -> dict[str, str]:
     """What each :class:`~skilltroc_core.rules.Policy` field means, in French (its English
     is the field's own doc)."""

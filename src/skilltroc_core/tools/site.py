@@ -29,7 +29,16 @@ from functools import partial
 from importlib import resources
 from pathlib import Path
 
-from ..catalogue import LANGUAGES, Family, Rule, families, faq, policy_in_french, rules
+from ..catalogue import (
+    LANGUAGES,
+    Family,
+    Rule,
+    families,
+    faq,
+    policy_in_french,
+    rules,
+    state_name,
+)
 from .docsgen import (
     commands_page,
     errors_page,
@@ -319,7 +328,8 @@ def _refund_text(language: str) -> str:
             outcome = matrix[(stage, event)]
             rule = link_ids(outcome.rule, href) if outcome.rule else ""
             error = f"`{outcome.error}`" if outcome.error else ""
-            out.append(f"| {said(event)} | {said(outcome.result)} | {outcome.state} | {rule} "
+            state = state_name(outcome.state, language)
+            out.append(f"| {said(event)} | {said(outcome.result)} | {state} | {rule} "
                        f"| {error} |")
         out.append("")
     return "\n".join(out)

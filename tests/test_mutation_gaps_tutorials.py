@@ -77,3 +77,18 @@ def test_a_purge_erases_the_video_of_a_history_missing_from_the_publisher_index(
     app.store.close()
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
     assert b"kim-knots" not in raw
+
+
+@pytest.mark.rule("TUTO-1", "AD-7")
+def test_the_catalogue_lists_published_tutorials_only_in_either_order() -> None:
+    world = make_world()
+    app = world.service
+    ann = signup_confirmed(app, "ann")
+    kept, deleted = (app.publish_tutorial(ann, title=title, domain="sailing",
+                                          rights_attested=True, upload=f"uploads/{title}.mp4")
+                     for title in ("knots", "sails"))
+    app.delete_tutorial(ann, deleted)
+    for order in ("newest", "most_viewed"):
+        listed = app.tutorials(domain="sailing", order=order).items
+        assert [card.tutorial_id for card in listed] == [kept]
+    assert [card.tutorial_id for card in app.tutorials().items] == [kept]

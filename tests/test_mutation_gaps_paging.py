@@ -1,0 +1,91 @@
+"""What mutation testing of ``service/paging.py`` found untested (issue 20): the bounds of
+what a cursor may hold (its length, NUL characters in its position, a line number), and
+the last page of a list that fills it exactly."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import timedelta
+
+import pytest
+
+from skilltroc_core.errors import InvalidInputError
+from skilltroc_core.service import Skilltroc
+from skilltroc_core.service.paging import MAX_CURSOR
+
+from .members_support import make_world, signup_confirmed
+
+
+def _forged(cursor: str, position: object, *, pad: int = 0) -> str:
+    """``cursor`` holding ``position`` instead, as a visitor would make it by hand;
+    ``pad``: that many more characters of "x" at the end of a text position."""
+    version, digest, _ = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    if isinstance(position, str):
+        position += "x" * pad
+    raw = json.dumps([version, digest, position]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _catalogue() -> tuple[Skilltroc, str]:
+    """A service with three upcoming sessions; the cursor after the first."""
+    world = make_world()
+    app = world.service
+    org = app.signup("org@example.org", provider="google", kind="professional",
+                     category="craftsperson").member_id
+    app.update_profile(org, display_name="Org", description="Workshops",
+                       photo="https://example.org/p.jpg", locality="Lyon")
+    workshop = app.create_workshop(org, title="Bread", description="Loaves", domain="cooking",
+                                   cost=1, capacity=2)
+    for day in (1, 2, 3):
+        app.plan_session(org, workshop, world.clock.now() + timedelta(days=day))
+    first = app.upcoming_sessions(limit=1)
+    assert first.next is not None
+    return app, first.next
+
+
+def _refused(call: object, rule: str) -> None:
+    assert callable(call)
+    with pytest.raises(InvalidInputError) as refusal:
+        call()
+    assert refusal.value.rule == rule, refusal.value
+
+
+@pytest.mark.rule("AD-7")
+def test_a_cursor_of_the_longest_length_is_read_and_a_longer_one_refused() -> None:
+    app, cursor = _catalogue()
+    # base64 of 1536 bytes is 2048 characters: the pad that makes the JSON that long
+    pad = MAX_CURSOR * 3 // 4 - len(base64.urlsafe_b64decode(_forged(cursor, "") + "=="))
+    longest = _forged(cursor, "", pad=pad)
+    assert len(longest) == MAX_CURSOR
+    assert app.upcoming_sessions(after=longest).items == ()  # after every session: none
+    _refused(lambda: app.upcoming_sessions(after=_forged(cursor, "", pad=pad + 1)), "AD-7")
+
+
+@pytest.mark.rule("AD-7")
+def test_a_position_holds_at_most_one_nul_character() -> None:
+    app, cursor = _catalogue()
+    for position in ("\x00", "0\x00b"):  # before every position: the whole list
+        assert len(app.upcoming_sessions(after=_forged(cursor, position)).items) == 3
+    _refused(lambda: app.upcoming_sessions(after=_forged(cursor, "0\x00b\x00c")), "AD-7")
+
+
+@pytest.mark.rule("STAR-5")
+def test_a_statement_cursor_holds_a_line_number_from_0() -> None:
+    world = make_world()
+    app = world.service
+    member = signup_confirmed(app, "ann")
+    app.buy_stars(member, 5, "PAY-1")
+    first = app.statement(member, limit=1)
+    assert first.next is not None
+    assert app.statement(member, after=_forged(first.next, 0)).items == app.statement(
+        member).items
+    _refused(lambda: app.statement(member, after=_forged(first.next, -1)), "STAR-5")
+
+
+@pytest.mark.rule("AD-7")
+def test_a_page_that_the_rest_of_a_list_fills_exactly_has_no_next() -> None:
+    app, cursor = _catalogue()
+    assert app.upcoming_sessions(limit=3).next is None
+    rest = app.upcoming_sessions(after=cursor, limit=2)
+    assert (len(rest.items), rest.next) == (2, None)

@@ -1,20 +1,28 @@
 """What mutation testing of ``service/paging.py`` found untested (issue 20): the bounds of
 what a cursor may hold (its length, NUL characters in its position, a line number), and
-the last page of a list that fills it exactly."""
+the last page of a list that fills it exactly, and a search through ids just above the
+surrogates."""
 
 from __future__ import annotations
 
 import base64
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
+from skilltroc_core.adapters.clocks import ManualClock
+from skilltroc_core.adapters.ids import SequentialIds
+from skilltroc_core.adapters.memory import MemoryStore
+from skilltroc_core.adapters.sqlite import SQLiteStore
 from skilltroc_core.errors import InvalidInputError
+from skilltroc_core.listings import WorkshopCard
 from skilltroc_core.service import Skilltroc
 from skilltroc_core.service.paging import MAX_CURSOR
+from skilltroc_core.testing import TEST_SECRET_KEY
 
-from .members_support import make_world, signup_confirmed
+from .members_support import CHEAP_POLICY, START, make_world, signup_confirmed
 
 
 def _forged(cursor: str, position: object, *, pad: int = 0) -> str:
@@ -89,3 +97,42 @@ def test_a_page_that_the_rest_of_a_list_fills_exactly_has_no_next() -> None:
     assert app.upcoming_sessions(limit=3).next is None
     rest = app.upcoming_sessions(after=cursor, limit=2)
     assert (len(rest.items), rest.next) == (2, None)
+
+
+class _IdsNearTheSurrogates(SequentialIds):
+    """Sequential ids, but the workshops' end with the characters just above the
+    surrogates (U+E000, U+E001...): a host's ids may hold any character a store keeps."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.workshops = 0
+
+    def new_id(self, prefix: str) -> str:
+        if prefix != "ws":
+            return super().new_id(prefix)
+        self.workshops += 1
+        return f"ws_{chr(0xDFFF + self.workshops)}"
+
+
+@pytest.mark.rule("AD-7", "BOOK-1")
+@pytest.mark.parametrize("where", ["memory", "sqlite"])
+def test_a_search_of_two_words_reads_ids_just_above_the_surrogates(
+    where: str, tmp_path: Path,
+) -> None:
+    """Workshops created at one instant, whose ids end with U+E000 and U+E001: the search
+    leaps from one index list to another just before each position, and never through
+    a surrogate no store can bind."""
+    store = MemoryStore() if where == "memory" else SQLiteStore(tmp_path / "s.db")
+    app = Skilltroc(store, ManualClock(START), policy=CHEAP_POLICY, ids=_IdsNearTheSurrogates(),
+                    secret_key=TEST_SECRET_KEY)
+    org = app.signup("org@example.org", provider="google", kind="professional",
+                     category="craftsperson").member_id
+    app.update_profile(org, display_name="Org", description="Workshops",
+                       photo="https://example.org/p.jpg", locality="Lyon")
+    made = [app.create_workshop(org, title="Sourdough bread", description="Loaves",
+                                domain="cooking", cost=1, capacity=2) for _ in range(3)]
+    assert [w[-1] for w in made] == ["\ue000", "\ue001", "\ue002"]
+    found = app.search("bread sourdough", limit=10).items
+    assert sorted(c.workshop_id for c in found if isinstance(c, WorkshopCard)) == made
+    assert len(found) == len(made)
+    store.close()

@@ -1,0 +1,19 @@
+"""What mutation testing of ``service/agendas.py`` found untested (issue 20): what a
+member's agenda shows of a held session to evaluate."""
+
+from __future__ import annotations
+
+import pytest
+
+from .booking_support import hold_session, member_with, professional, workshop
+from .members_support import email_of, make_world
+
+
+@pytest.mark.rule("BOOK-22", "BOOK-15")
+def test_a_session_to_evaluate_holds_no_stars_and_shows_the_organizers_email() -> None:
+    world = make_world()
+    org, ann = professional(world, "org"), member_with(world, "ann", 20)
+    _, [paid] = hold_session(world, org, workshop(world.service, org), [ann])
+    [item] = world.service.participant_agenda(ann).to_evaluate
+    assert item.registration.id == paid
+    assert (item.stars_held, item.contact_email) == (0, email_of("org"))

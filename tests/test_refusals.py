@@ -21,6 +21,7 @@ from skilltroc_core.catalogue import rules, state_name, state_names
 from skilltroc_core.errors import InvalidInputError, SkilltrocError
 from skilltroc_core.gifts import GiftState
 from skilltroc_core.ledger import HoldState
+from skilltroc_core.ports import EntityKind
 from skilltroc_core.refusals import (
     LANGUAGES,
     REFUSALS,
@@ -31,9 +32,9 @@ from skilltroc_core.refusals import (
     shown_id,
     shown_link,
 )
+from skilltroc_core.service import ads as service_ads
 from skilltroc_core.service import kinds
-from skilltroc_core.service.ads import CAMPAIGNS
-from skilltroc_core.service.tutorials import TUTORIALS, VIDEO_HISTORIES
+from skilltroc_core.service import tutorials as service_tutorials
 from skilltroc_core.tools.docsgen import errors_po
 from skilltroc_core.tutorials import TutorialState
 
@@ -101,12 +102,35 @@ def test_every_call_names_a_rule_its_refusal_cites_and_the_facts_it_shows() -> N
     assert wrong == []
 
 
+def _required_kinds() -> set[str]:
+    """The names of the entity kinds some ``tx.require(KIND, ...)`` in the package asks
+    for: each needs its refusal ``unknown_<kind>``."""
+    known = {name: value for module in (kinds, service_ads, service_tutorials)
+             for name, value in vars(module).items() if isinstance(value, EntityKind)}
+    found: set[str] = set()
+    for path in SOURCE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "require" and node.args):
+                target = node.args[0]
+                name = target.attr if isinstance(target, ast.Attribute) else getattr(
+                    target, "id", None)
+                if name in known:
+                    found.add(known[name].name)
+    return found
+
+
+def test_every_kind_a_unit_requires_has_its_unknown_refusal() -> None:
+    required = _required_kinds()
+    assert {"member", "workshop", "session", "registration", "gift", "tutorial",
+            "ad_campaign"} <= required  # the scan sees the calls
+    assert {f"unknown_{kind}" for kind in required} - set(REFUSALS) == set()
+
+
 def test_every_refusal_of_the_catalogue_is_raised_somewhere() -> None:
     named = _string_constants()
     # Tx.require raises ``unknown_<kind>`` for the kind it was asked for
-    required = {f"unknown_{kind.name}" for kind in (
-        kinds.MEMBERS, kinds.WORKSHOPS, kinds.SESSIONS, kinds.REGISTRATIONS, kinds.GIFTS,
-        TUTORIALS, VIDEO_HISTORIES, CAMPAIGNS)}
+    required = {f"unknown_{kind}" for kind in _required_kinds() | {"member"}}
     # a scenario refusal that can suggest a name has its twin ``<key>_near``
     near = {key for key in REFUSALS if key.endswith("_near") and key[:-5] in named}
     assert set(REFUSALS) - named - required - near == set()

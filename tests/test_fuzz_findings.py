@@ -124,6 +124,12 @@ def test_a_session_whose_end_or_answer_deadline_is_past_year_9999_is_refused(
     fine = datetime(9999, 12, 1, tzinfo=UTC)
     session = service.plan_session(cast.org, cast.ws, fine)
     assert service.session(session).start == fine
+    # the margin is the 7-day window and one day more (the platform zone's offset): the
+    # last start is the one whose end is 8 days before the end of year 9999, to the µs
+    last = LAST_INSTANT - timedelta(days=8) - service.workshop(cast.ws).duration
+    refused(cast.world, lambda: service.plan_session(
+        cast.org, cast.ws, last + timedelta(microseconds=1)), "invalid_input", "BOOK-6")
+    assert service.session(service.plan_session(cast.org, cast.ws, last)).start == last
 
 
 # ---------------------------------------------------------------------- passwords, tokens

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from skilltroc_core.errors import InvalidInputError, SkilltrocError
 from skilltroc_core.service import Skilltroc
-from skilltroc_core.service._text import check_text
+from skilltroc_core.service._text import MAX_DEPTH, check_text
 from skilltroc_core.testing import changes_nothing
 
-from .members_support import make_world
+from .fuzz_support import BrokenZone
+from .members_support import PARIS, make_world
 
 
 class _Probe:
@@ -25,6 +27,11 @@ class _Probe:
     def count(self, items: Iterator[str]) -> int:
         check_text(_Probe.count, (items,), {})
         return sum(1 for _ in items)
+
+    def plan(self, title: object, at: datetime) -> object:
+        """An operation taking an instant: its own checks refuse a bad ``at``."""
+        check_text(_Probe.plan, (title, at), {})
+        return at
 
 
 @pytest.mark.parametrize(("call", "argument"), [
@@ -99,3 +106,75 @@ def test_deep_or_cyclic_containers_are_left_to_the_command_not_a_recursion_error
     bob = app.signup("bob@example.org", provider="google").member_id
     with pytest.raises(SkilltrocError):
         app.import_contacts(bob, [cyclic])  # type: ignore[list-item]
+
+
+def _nested(levels: int, inner: object, wrap: type = list) -> object:
+    for _ in range(levels):
+        inner = wrap([inner])
+    return inner
+
+
+def test_containers_are_looked_into_down_to_max_depth_levels_exactly() -> None:
+    """The argument is level 0: a NUL inside MAX_DEPTH nested lists (or tuples) is found,
+    inside one list more it is left to the command; on both sides of a dict too."""
+    probe = _Probe()
+    assert MAX_DEPTH == 8
+    for wrap in (list, tuple):
+        with pytest.raises(InvalidInputError):
+            probe.take("fine", tags=_nested(MAX_DEPTH, "x\x00", wrap))
+        assert probe.take("fine", tags=_nested(MAX_DEPTH + 1, "x\x00", wrap))
+    # a dict's keys and values are one level below it
+    with pytest.raises(InvalidInputError):
+        probe.take("fine", tags={_nested(MAX_DEPTH - 1, "x\x00", tuple): 1})
+    assert probe.take("fine", tags={_nested(MAX_DEPTH, "x\x00", tuple): 1})
+    with pytest.raises(InvalidInputError):
+        probe.take("fine", tags={"k": _nested(MAX_DEPTH - 1, "x\x00")})
+    assert probe.take("fine", tags={"k": _nested(MAX_DEPTH, "x\x00")})
+
+
+def test_values_that_are_not_text_pass_inside_containers() -> None:
+    assert _Probe().take("fine", tags=[1, None, 2.5, b"\x00", ("é", {"k": 0})]) == "fine"
+
+
+@pytest.mark.parametrize("zone", [BrokenZone(ValueError("no such zone")),
+                                  BrokenZone(timedelta(hours=30)), BrokenZone("+02:00")],
+                         ids=["raises", "30_hours", "text"])
+def test_an_instant_with_no_valid_offset_is_refused_where_no_instant_is_taken(
+    zone: BrokenZone,
+) -> None:
+    broken = datetime(2027, 3, 1, 9, tzinfo=zone)
+    probe = _Probe()
+    with pytest.raises(InvalidInputError) as refused:
+        probe.take("fine", tags=broken)
+    assert refused.value.reason == "instant_bad_offset"
+    assert refused.value.facts["field"] == "tags"
+    with pytest.raises(InvalidInputError) as refused:
+        probe.take("fine", tags=[broken])  # inside a container: unstorable, named
+    assert refused.value.facts == {"argument": "tags"}
+    # where the operation takes an instant, its own check refuses it, with its rule
+    assert probe.plan("Bread", broken) is broken
+
+
+def test_instants_with_a_valid_offset_or_none_pass() -> None:
+    probe = _Probe()
+    for fine in (datetime(2027, 3, 1, 9, tzinfo=UTC),
+                 datetime(2027, 3, 1, 9, tzinfo=timezone(timedelta(hours=-5))),
+                 datetime(2027, 3, 1, 9, tzinfo=PARIS),
+                 datetime(2027, 3, 1, 9)):  # noqa: DTZ001 - naive: the command's to refuse
+        assert probe.take("fine", tags=[fine]) == "fine"
+        assert probe.plan("Bread", fine) is fine
+
+
+def test_an_instant_parameter_given_bad_text_is_refused_as_text() -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        _Probe().plan("Bread", "x\x00")  # type: ignore[arg-type]
+    assert refused.value.facts == {"argument": "at"}
+
+
+def test_a_call_that_does_not_fit_the_signature_names_the_position() -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        check_text(_Probe.take, ("fine", "x\x00", "more"), {})
+    assert refused.value.facts == {"argument": "argument 2"}
+    with pytest.raises(InvalidInputError) as refused:
+        check_text(_Probe.take, ("fine",), {"colour": "x\x00"})
+    assert refused.value.facts == {"argument": "colour"}

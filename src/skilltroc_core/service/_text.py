@@ -20,7 +20,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from ..errors import SkilltrocError
 from ..instants import require_aware
 from ..refusals import refusal
 
@@ -70,10 +69,10 @@ def _no_offset(value: datetime) -> bool:
     return False
 
 
-def _refusal(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-             ) -> SkilltrocError | None:
-    """The refusal naming the first bad argument; None when the only bad ones are
-    instants the operation takes (it refuses them itself, with its rule)."""
+def _refuse(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+            ) -> None:
+    """Raise the refusal naming the first bad argument; return when the only bad ones
+    are instants the operation takes (it refuses them itself, with its rule)."""
     instants = _instant_parameters(function)
     try:
         bound = inspect.signature(function).bind(None, *args, **kwargs).arguments
@@ -83,13 +82,9 @@ def _refusal(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[s
         if name == "self" or (name in instants and isinstance(value, datetime)):
             continue
         if isinstance(value, datetime) and _no_offset(value):
-            try:
-                require_aware(value, name)
-            except SkilltrocError as refused:
-                return refused
+            require_aware(value, name)  # raises: no valid offset, naming the argument
         if _bad_text(value):
-            return refusal("text_unstorable", argument=name)
-    return None
+            raise refusal("text_unstorable", argument=name)
 
 
 @functools.cache
@@ -112,5 +107,6 @@ def check_text(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict
                 continue
         elif not isinstance(value, _LOOKED_INTO):
             continue
-        if _bad_text(value) and (refused := _refusal(function, args, kwargs)):
-            raise refused
+        if _bad_text(value):
+            _refuse(function, args, kwargs)
+            return

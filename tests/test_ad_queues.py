@@ -5,9 +5,11 @@ replaces the stored heaps, and the queue check catches a broken queue."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, cast
 
 import attrs
 import psycopg
@@ -161,6 +163,27 @@ def test_the_queue_check_names_a_campaign_missing_misplaced_or_left_behind() -> 
     assert app.campaign(first).state is CampaignState.COMPLETED
     assert "completed campaign" in broken(ad_queue("music"), first, "0")
     assert "queue that is not empty" in broken(ad_queue("music"), "ad_unknown", "0")
+    hidden = professional(app, "gone", 20)
+    theirs = launch(app, hidden, start=T0, domains=("music",))
+    app.deactivate(hidden)  # its campaign leaves the queue with the account (ACC-7)
+    assert f"{theirs} of a hidden owner is in 'music'" in broken(ad_queue("music"), theirs, "0")
+
+
+@pytest.mark.rule("AD-7")
+def test_checking_the_queues_applies_no_deadline() -> None:
+    """check_ad_queues reads the queues as they are: a campaign start due is left to
+    run_due."""
+    world = make_world(start=T0, policy=SMALL)
+    app = world.service
+    shop = professional(app, "shop", 20)
+    later = launch(app, shop, start=T0 + timedelta(days=1))
+    world.advance(days=2)
+    before = state_of(world.store)
+    app.check_ad_queues()
+    assert state_of(world.store) == before  # the campaign is still scheduled
+    assert app.run_due() == 1
+    assert app.campaign(later).state is CampaignState.RUNNING
+    app.check_ad_queues()
 
 
 @pytest.mark.rule("AD-7", "AD-8")
@@ -195,6 +218,87 @@ def test_a_store_failure_at_any_call_of_a_serve_leaves_the_queues_as_they_were()
     assert app.serve("cooking", "next-2") is None
     app.check_ad_queues()
     app.check_invariants(deep=True)
+
+
+class _RivalUnit:
+    """A memory unit of work in which another server moves an ad queue while serve waits
+    for the first campaign: ``rival`` runs just before the unit's second read of a
+    queue's first. Records each ``queue_put`` as (member, later)."""
+
+    def __init__(self, inner: Any, rival: Callable[[Any, str], None] | None,
+                 puts: list[tuple[str, bool]]) -> None:
+        self._inner, self._rival, self._puts, self._reads = inner, rival, puts, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def queue_first(self, queue: str) -> str | None:
+        self._reads += 1
+        if self._reads == 2 and self._rival is not None:
+            self._rival(self._inner, queue)
+        return cast(str | None, self._inner.queue_first(queue))
+
+    def queue_put(self, queue: str, member: str, sort_key: str, *, later: bool = False
+                  ) -> None:
+        self._puts.append((member, later))
+        self._inner.queue_put(queue, member, sort_key, later=later)
+
+
+class _RivalStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rival: Callable[[Any, str], None] | None = None
+        self.puts: list[tuple[str, bool]] = []
+
+    def begin(self, *, read_only: bool = False) -> Any:
+        return _RivalUnit(super().begin(read_only=read_only), self.rival, self.puts)
+
+
+def _rival_world() -> tuple[Skilltroc, _RivalStore]:
+    store = _RivalStore()
+    return Skilltroc(store, ManualClock(T0), policy=SMALL, secret_key=TEST_SECRET_KEY), store
+
+
+def _completed_elsewhere(uow: Any, queue: str) -> None:
+    """Another server's impression completed the first campaign: it left the queue."""
+    uow.queue_remove(queue, uow.queue_first(queue))
+
+
+@pytest.mark.rule("AD-7")
+def test_a_serve_whose_first_campaign_moved_meanwhile_shows_the_new_first() -> None:
+    app, store = _rival_world()
+    shop = professional(app, "shop", 40)
+    first = launch(app, shop, start=T0)
+    second = launch(app, shop, start=T0, budget=11)
+    store.rival = _completed_elsewhere
+    shown = app.serve("cooking", "pv-1")
+    store.rival = None
+    assert shown is not None and shown.id == second and shown.impressions == 1
+    assert app.campaign(first).impressions == 0
+    assert app.campaign(second).impressions == 1
+
+
+@pytest.mark.rule("AD-7")
+def test_a_serve_whose_queue_emptied_meanwhile_shows_nothing_and_counts_nothing() -> None:
+    app, store = _rival_world()
+    shop = professional(app, "shop", 20)
+    only = launch(app, shop, start=T0)
+    store.rival = _completed_elsewhere
+    assert app.serve("cooking", "pv-1") is None
+    store.rival = None
+    assert app.campaign(only).impressions == 0
+
+
+@pytest.mark.rule("AD-7")
+def test_an_impression_tells_the_store_the_campaign_only_moves_back_in_its_queue() -> None:
+    """``later=True`` lets a SQL store lock the campaign's entry alone (the queue's first
+    can only move back); a campaign entering a queue may become its first (``later=False``)."""
+    app, store = _rival_world()
+    shop = professional(app, "shop", 20)
+    ad = launch(app, shop, start=T0, domains=("cooking", "music"))
+    assert store.puts == [(ad, False), (ad, False)]
+    app.serve("music", "pv-1")
+    assert store.puts[2:] == [(ad, True), (ad, True)]
 
 
 # ---------------------------------------------------------------------- SQLite

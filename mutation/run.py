@@ -242,7 +242,11 @@ def equivalents(module: str) -> list[dict[str, str]]:
 
 
 def same_mutant(entry: dict[str, str], found: dict[str, Any]) -> bool:
-    return all(entry[key] == found[key] for key in ("operator", "original", "mutant"))
+    """Whether a reviewed entry is this survivor: the same operator, original line and
+    mutated line, and, when the entry names one, the same function (``definition``: a
+    line written alike in two functions may be equivalent in one of them only)."""
+    keys = ("operator", "original", "mutant", *(("definition",) if "definition" in entry else ()))
+    return all(entry[key] == found[key] for key in keys)
 
 
 def tally(module: str, tests: list[str], session: Path, seconds: float) -> dict[str, Any]:

@@ -26,6 +26,9 @@ from skilltroc_core.service.registry import (
     command,
     query,
 )
+from skilltroc_core.testing import state_of
+
+from .members_support import CHEAP_POLICY, make_world
 
 
 # ---------------------------------------------------------------------- declarations
@@ -197,3 +200,21 @@ def test_an_operation_taking_no_argument_skips_the_text_guard_and_one_taking_som
     assert registry._public(alone)(_area(1)) == "alone"
     assert registry._public(one)(_area(1), "x") == "x"
     assert checked == ["one"]
+
+
+# ---------------------------------------------------------------------- the facade's own units
+@pytest.mark.rule("ACC-7")
+def test_a_hosts_own_query_applies_the_deadlines_due_first_unless_told_not_to() -> None:
+    world = make_world()
+    app = world.service
+    for name in ("ann", "bob"):
+        app.deactivate(app.signup(f"{name}@example.org", provider="google").member_id)
+    world.advance(days=CHEAP_POLICY.account_retention_days)
+    before = state_of(world.store)
+    with app.query(apply_due=False):
+        pass
+    assert state_of(world.store) == before
+    with app.query():  # the two purges due are applied before the read
+        pass
+    assert state_of(world.store) != before
+    assert app.run_due() == 0

@@ -18,6 +18,7 @@ from skilltroc_core.errors import (
     ConcurrencyError,
     InvalidInputError,
     SchemaTooNewError,
+    SkilltrocError,
     StoreError,
 )
 from skilltroc_core.ports import EntityKind, Index
@@ -25,7 +26,7 @@ from skilltroc_core.service import Skilltroc
 from skilltroc_core.testing import TEST_SECRET_KEY, races
 from skilltroc_core.testing.contract.feed import recorded
 
-from .members_support import check_two_stores_see_each_others_commits
+from .members_support import CHEAP_POLICY, START, check_two_stores_see_each_others_commits
 from .schema_history import back_to_version_3, back_to_version_5
 
 T0 = races.RACE_START
@@ -470,3 +471,32 @@ def test_a_checkpoint_blocked_by_a_reader_is_retried_then_retryable(tmp_path: Pa
     assert (tmp_path / "s.db-wal").stat().st_size == 0  # folded and truncated
     reader.close()
     store.close()
+
+
+def _open_files_under(folder: Path) -> list[str]:
+    """The files under ``folder`` this process has open (Linux: /proc/self/fd)."""
+    found = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = fd.readlink()
+        except OSError:  # the descriptor of the listing itself, closed meanwhile
+            continue
+        if str(target).startswith(str(folder)):
+            found.append(target.name)
+    return sorted(found)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc/self/fd")
+def test_close_lets_go_of_the_database_its_wal_and_shm_at_once(tmp_path: Path) -> None:
+    """Each unit's cursor is closed when the unit ends: a cursor left to the garbage
+    collector kept its statements, and with them the file, open after close()."""
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    app = Skilltroc(store, ManualClock(START), policy=CHEAP_POLICY, secret_key=TEST_SECRET_KEY)
+    ann = app.signup("ann@example.org", provider="google").member_id
+    app.buy_stars(ann, 5, "PAY-1")
+    assert app.balance(ann).available == 15
+    with pytest.raises(SkilltrocError):
+        app.buy_stars(ann, 0, "PAY-2")  # a refused command's unit ends too
+    assert _open_files_under(tmp_path) == ["s.db", "s.db-shm", "s.db-wal"]
+    store.close()
+    assert _open_files_under(tmp_path) == []

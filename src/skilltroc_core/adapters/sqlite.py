@@ -111,6 +111,9 @@ class SQLiteStore:
             raise
         self._lock = threading.Lock()
         self._erased_in_wal = False  # an erasure whose WAL could not be emptied yet
+        # the open unit's cursor, closed when the unit ends: a cursor left to the garbage
+        # collector keeps its statements, and with them the file, open after close()
+        self._unit_cursor: sqlite3.Cursor | None = None
 
     def _opening_error(self, exc: sqlite3.Error) -> SkilltrocError:
         error = driver_error(exc)
@@ -171,10 +174,9 @@ class SQLiteStore:
         except BaseException:
             self._lock.release()
             raise
-        conn = self._conn
         self._cache.validate(marker)
-        runner = Runner(conn.cursor(), "?", driver_errors=(sqlite3.Error,),
-                        translate=driver_error)
+        cursor = self._unit_cursor = self._conn.cursor()
+        runner = Runner(cursor, "?", driver_errors=(sqlite3.Error,), translate=driver_error)
         return SqlUnitOfWork(runner, self._finish, FORGET_WHERE, self._cache,
                              read_only=read_only)
 
@@ -218,6 +220,9 @@ class SQLiteStore:
             if commit and (erases or self._erased_in_wal):
                 self._fold_erased()
         finally:
+            cursor, self._unit_cursor = self._unit_cursor, None
+            if cursor is not None:
+                cursor.close()
             self._lock.release()
 
     def _fold_erased(self) -> None:

@@ -1,8 +1,10 @@
 """``make mutate``: mutation testing of the domain core and the service layer.
 
-Usage: ``python mutation/run.py [--resume] [MODULE ...]`` (default: every module of
-``targets.toml``; a module is a path under ``src/skilltroc_core`` without ``.py``, such
-as ``ledger`` or ``service/gifts``).
+Usage: ``python mutation/run.py [--resume | --review] [MODULE ...]`` (default: every
+module of ``targets.toml``; a module is a path under ``src/skilltroc_core`` without
+``.py``, such as ``ledger`` or ``service/gifts``). ``--review`` runs nothing: it judges
+the stored survivors again against ``equivalent.toml`` (after a review adds entries) and
+rewrites the report.
 
 Each module is mutated alone with cosmic-ray, in a copy of ``src`` and ``tests`` under
 ``mutation/work/`` (the tree you edit is never mutated), one mutant at a time, and every
@@ -265,19 +267,52 @@ def tally(module: str, tests: list[str], session: Path, seconds: float) -> dict[
                 survivors.append(survivor(item, result, source))
             else:
                 counts["incompetent"] += 1
-    reviewed = equivalents(module)
-    equivalent = [s for s in survivors if any(same_mutant(e, s) for e in reviewed)]
-    stale = [e for e in reviewed if not any(same_mutant(e, s) for s in survivors)]
-    judged = counts["killed"] + counts["survived"] - len(equivalent)
-    return {
+    return judge({
         "module": module, "layer": layer(module), "tests": tests,
         "date": datetime.now(UTC).strftime("%Y-%m-%d"), "commit": commit(),
-        "seconds": round(seconds), **counts, "equivalent": len(equivalent),
-        "score": round(counts["killed"] / judged, 4) if judged else 1.0,
-        "survivors": sorted((s for s in survivors if s not in equivalent),
-                            key=lambda s: (s["line"], s["operator"])),
-        "stale_equivalents": stale,
+        "seconds": round(seconds), **counts,
+    }, survivors)
+
+
+def judge(result: dict[str, Any], survivors: list[dict[str, Any]]) -> dict[str, Any]:
+    """``result`` with its survivors split by ``equivalent.toml`` as it now reads, and its
+    score: the survivors an entry matches go to ``equivalent_survivors`` (kept, so that a
+    later review can judge them again without running the mutants)."""
+    reviewed = equivalents(result["module"])
+    equivalent = [s for s in survivors if any(same_mutant(e, s) for e in reviewed)]
+    judged = result["killed"] + result["survived"] - len(equivalent)
+
+    def in_order(found: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        return sorted(found, key=lambda s: (s["line"], s["operator"]))
+
+    return {
+        **result, "equivalent": len(equivalent),
+        "score": round(result["killed"] / judged, 4) if judged else 1.0,
+        "survivors": in_order(s for s in survivors if s not in equivalent),
+        "equivalent_survivors": in_order(equivalent),
+        "stale_equivalents": [e for e in reviewed
+                              if not any(same_mutant(e, s) for s in survivors)],
     }
+
+
+def review(path: Path) -> dict[str, Any]:
+    """A stored result judged again against ``equivalent.toml`` (``--review``). A result
+    written before its equivalent survivors were kept can only lose survivors to new
+    entries: those it counted as equivalent stay so."""
+    result = json.loads(path.read_text(encoding="utf-8"))
+    kept = result.get("equivalent_survivors")
+    again = judge(result, result["survivors"] + (kept or []))
+    if kept is None and result["equivalent"]:
+        again["equivalent"] += result["equivalent"]
+        judged = again["killed"] + again["survived"] - again["equivalent"]
+        again["score"] = round(again["killed"] / judged, 4) if judged else 1.0
+        again["stale_equivalents"] = []  # their survivors are not known: none can be told stale
+    return again
+
+
+def write_report() -> None:
+    everything = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(RESULTS.glob("*.json"))]
+    (HERE / "report.md").write_text(report(everything), encoding="utf-8")
 
 
 def commit() -> str:
@@ -345,7 +380,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("modules", nargs="*", help="modules to mutate (default: all)")
     parser.add_argument("--resume", action="store_true",
                         help="go on with the mutants a stopped run left")
+    parser.add_argument("--review", action="store_true",
+                        help="run nothing: judge the stored survivors again against "
+                             "equivalent.toml and rewrite the report")
     options = parser.parse_args(argv)
+    if options.review:
+        for path in sorted(RESULTS.glob("*.json")):
+            module = json.loads(path.read_text(encoding="utf-8"))["module"]
+            if not options.modules or module in options.modules:
+                path.write_text(json.dumps(review(path), indent=1) + "\n", encoding="utf-8")
+        write_report()
+        return
     targets = tomllib.loads((HERE / "targets.toml").read_text(encoding="utf-8"))
     modules: dict[str, list[str]] = targets["modules"]
     unknown = [m for m in options.modules if m not in modules]
@@ -359,9 +404,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{module}: {100 * result['score']:.1f}% ({result['killed']} killed, "
               f"{result['survived']} survived, {result['equivalent']} equivalent)",
               flush=True)
-        everything = [json.loads(p.read_text(encoding="utf-8"))
-                      for p in sorted(RESULTS.glob("*.json"))]
-        (HERE / "report.md").write_text(report(everything), encoding="utf-8")
+        write_report()
 
 
 if __name__ == "__main__":

@@ -5,11 +5,10 @@ replaces the stored heaps, and the queue check catches a broken queue."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import attrs
 import psycopg
@@ -44,6 +43,7 @@ from .ads_support import launch, professional
 from .members_support import CHEAP_POLICY, make_world
 from .pg_fixtures import pg_dsn, pg_server
 from .schema_history import back_to_version_3
+from .store_spies import SpyStore
 
 __all__ = ["pg_dsn", "pg_server"]  # the fixtures, imported for pytest to find
 
@@ -220,48 +220,24 @@ def test_a_store_failure_at_any_call_of_a_serve_leaves_the_queues_as_they_were()
     app.check_invariants(deep=True)
 
 
-class _RivalUnit:
-    """A memory unit of work in which another server moves an ad queue while serve waits
-    for the first campaign: ``rival`` runs just before the unit's second read of a
-    queue's first. Records each ``queue_put`` as (member, later)."""
-
-    def __init__(self, inner: Any, rival: Callable[[Any, str], None] | None,
-                 puts: list[tuple[str, bool]]) -> None:
-        self._inner, self._rival, self._puts, self._reads = inner, rival, puts, 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def queue_first(self, queue: str) -> str | None:
-        self._reads += 1
-        if self._reads == 2 and self._rival is not None:
-            self._rival(self._inner, queue)
-        return cast(str | None, self._inner.queue_first(queue))
-
-    def queue_put(self, queue: str, member: str, sort_key: str, *, later: bool = False
-                  ) -> None:
-        self._puts.append((member, later))
-        self._inner.queue_put(queue, member, sort_key, later=later)
-
-
-class _RivalStore(MemoryStore):
-    def __init__(self) -> None:
-        super().__init__()
-        self.rival: Callable[[Any, str], None] | None = None
-        self.puts: list[tuple[str, bool]] = []
-
-    def begin(self, *, read_only: bool = False) -> Any:
-        return _RivalUnit(super().begin(read_only=read_only), self.rival, self.puts)
-
-
-def _rival_world() -> tuple[Skilltroc, _RivalStore]:
-    store = _RivalStore()
+def _rival_world() -> tuple[Skilltroc, SpyStore]:
+    store = SpyStore()
     return Skilltroc(store, ManualClock(T0), policy=SMALL, secret_key=TEST_SECRET_KEY), store
 
 
-def _completed_elsewhere(uow: Any, queue: str) -> None:
-    """Another server's impression completed the first campaign: it left the queue."""
-    uow.queue_remove(queue, uow.queue_first(queue))
+def _completed_elsewhere(store: SpyStore) -> None:
+    """Another server's impression completes the first campaign of the queue while this
+    serve waits for it: just before the unit's second read of the queue's first, that
+    campaign leaves the queue."""
+    reads = []
+
+    def before(name: str, unit: Any, args: tuple[Any, ...]) -> None:
+        if name == "queue_first":
+            reads.append(args)
+            if len(reads) == 2:
+                unit.queue_remove(args[0], unit.queue_first(args[0]))
+
+    store.before = before
 
 
 @pytest.mark.rule("AD-7")
@@ -270,9 +246,9 @@ def test_a_serve_whose_first_campaign_moved_meanwhile_shows_the_new_first() -> N
     shop = professional(app, "shop", 40)
     first = launch(app, shop, start=T0)
     second = launch(app, shop, start=T0, budget=11)
-    store.rival = _completed_elsewhere
+    _completed_elsewhere(store)
     shown = app.serve("cooking", "pv-1")
-    store.rival = None
+    store.before = None
     assert shown is not None and shown.id == second and shown.impressions == 1
     assert app.campaign(first).impressions == 0
     assert app.campaign(second).impressions == 1
@@ -283,9 +259,9 @@ def test_a_serve_whose_queue_emptied_meanwhile_shows_nothing_and_counts_nothing(
     app, store = _rival_world()
     shop = professional(app, "shop", 20)
     only = launch(app, shop, start=T0)
-    store.rival = _completed_elsewhere
+    _completed_elsewhere(store)
     assert app.serve("cooking", "pv-1") is None
-    store.rival = None
+    store.before = None
     assert app.campaign(only).impressions == 0
 
 
@@ -295,10 +271,14 @@ def test_an_impression_tells_the_store_the_campaign_only_moves_back_in_its_queue
     can only move back); a campaign entering a queue may become its first (``later=False``)."""
     app, store = _rival_world()
     shop = professional(app, "shop", 20)
+    store.forget()
     ad = launch(app, shop, start=T0, domains=("cooking", "music"))
-    assert store.puts == [(ad, False), (ad, False)]
+    assert [(args[1], kwargs.get("later", False)) for name, args, kwargs in store.calls
+            if name == "queue_put" and args[0].startswith("ad:")] == [(ad, False), (ad, False)]
+    store.forget()
     app.serve("music", "pv-1")
-    assert store.puts[2:] == [(ad, True), (ad, True)]
+    assert [(args[1], kwargs.get("later", False)) for name, args, kwargs in store.calls
+            if name == "queue_put" and args[0].startswith("ad:")] == [(ad, True), (ad, True)]
 
 
 # ---------------------------------------------------------------------- SQLite

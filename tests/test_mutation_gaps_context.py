@@ -7,7 +7,7 @@ rolled back."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import attrs
@@ -19,59 +19,17 @@ from skilltroc_core.errors import (
     ConcurrencyError,
     ConfigurationError,
     InvalidInputError,
-    StoreError,
 )
-from skilltroc_core.ports import Timer
 from skilltroc_core.service import Skilltroc
 from skilltroc_core.service.context import DEFAULT_ATTEMPTS
 from skilltroc_core.simulation.faults import FaultyStore, StoreFault
 from skilltroc_core.testing import TEST_SECRET_KEY, state_of
 
 from .members_support import CHEAP_POLICY, START
+from .store_spies import SpyStore
 
 #: A policy that takes the clock as it is: the store's recent instant is never needed.
 AS_IT_IS = attrs.evolve(CHEAP_POLICY, clock_tolerance=None)
-
-
-class _Unit:
-    """A memory unit of work that records the ``wait`` of each ``next_due`` call."""
-
-    def __init__(self, inner: Any, waits: list[bool]) -> None:
-        self._inner, self._waits = inner, waits
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def next_due(self, until: datetime, *, wait: bool = True) -> Timer | None:
-        self._waits.append(wait)
-        found: Timer | None = self._inner.next_due(until, wait=wait)
-        return found
-
-
-class _SpyStore(MemoryStore):
-    """Counts units of work and reads of the recent instant; ``conflicts`` units of work
-    meet another one at their start; the first read of the recent instant may fail."""
-
-    def __init__(self, *, conflicts: int = 0, first_read_fails: bool = False) -> None:
-        super().__init__()
-        self.units = 0
-        self.conflicts = conflicts
-        self.recent_reads = 0
-        self.first_read_fails = first_read_fails
-        self.waits: list[bool] = []
-
-    def begin(self, *, read_only: bool = False) -> Any:
-        if self.conflicts:
-            self.conflicts -= 1
-            raise ConcurrencyError("another unit won", nothing_written=True)
-        self.units += 1
-        return _Unit(super().begin(read_only=read_only), self.waits)
-
-    def recent_instant(self) -> datetime | None:
-        self.recent_reads += 1
-        if self.first_read_fails and self.recent_reads == 1:
-            raise StoreError("the database is not reachable yet")
-        return super().recent_instant()
 
 
 def _service(store: MemoryStore, **options: Any) -> tuple[Skilltroc, ManualClock]:
@@ -93,7 +51,7 @@ def test_attempts_are_a_whole_number_from_1_to_1000_and_12_by_default() -> None:
 
 
 def test_each_command_run_again_counts_one_retry_and_the_last_attempt_gives_up() -> None:
-    store = _SpyStore()
+    store = SpyStore()
     app, _ = _service(store, attempts=3)
     ann = app.signup("ann@example.org", provider="google").member_id
     assert app.retries == 0
@@ -123,7 +81,7 @@ def test_previous_keys_without_a_current_key_are_refused() -> None:
 # ---------------------------------------------------------------------- the recent instant
 @pytest.mark.rule("STAR-5")
 def test_the_stores_recent_instant_is_read_once_when_the_service_is_made() -> None:
-    store = _SpyStore()
+    store = SpyStore()
     app, clock = _service(store)
     assert store.recent_reads == 1
     ann = app.signup("ann@example.org", provider="google").member_id
@@ -135,7 +93,7 @@ def test_the_stores_recent_instant_is_read_once_when_the_service_is_made() -> No
 
 @pytest.mark.rule("STAR-5")
 def test_a_recent_instant_the_store_could_not_give_is_read_at_the_first_command_only() -> None:
-    store = _SpyStore(first_read_fails=True)
+    store = SpyStore(first_read_fails=True)
     app, _ = _service(store)  # made even though the store could not answer yet
     assert store.recent_reads == 1
     ann = app.signup("ann@example.org", provider="google").member_id
@@ -145,7 +103,7 @@ def test_a_recent_instant_the_store_could_not_give_is_read_at_the_first_command_
 
 
 def test_a_service_taking_the_clock_as_it_is_never_reads_the_recent_instant() -> None:
-    store = _SpyStore()
+    store = SpyStore()
     app, _ = _service(store, policy=AS_IT_IS)
     app.signup("ann@example.org", provider="google")
     assert store.recent_reads == 0
@@ -164,19 +122,18 @@ def test_run_due_applies_each_deadline_in_a_unit_of_its_own_without_waiting() ->
     """run_due takes the due deadlines no other unit is applying (``wait=False``), one a
     unit; a command applies every deadline due in its own unit, waiting for one another
     unit is applying (``wait=True``)."""
-    store = _SpyStore()
+    store = SpyStore()
     app, clock = _service(store)
     _three_due(app, clock)
-    store.waits.clear()
-    units = store.units
+    store.forget()
     assert app.run_due() == 3
-    assert set(store.waits) == {False}
-    assert store.units - units == 3 + 1 + 1  # one a deadline, the one finding none, forget
+    assert {call.get("wait", True) for call in store.called("next_due")} == {False}
+    assert len(store.begins) == 3 + 1 + 1  # one a deadline, the one finding none, forget
     assert app.run_due() == 0
     _three_due(app, clock)
-    store.waits.clear()
+    store.forget()
     app.signup("dan@example.org", provider="google")
-    assert store.waits and set(store.waits) == {True}
+    assert {call.get("wait", True) for call in store.called("next_due")} == {True}
     assert app.run_due() == 0  # the command applied all three
 
 

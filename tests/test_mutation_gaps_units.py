@@ -32,8 +32,11 @@ from .members_support import CHEAP_POLICY, START, World, email_of, make_world
 from .store_spies import SpyStore
 
 
-def _on(store: MemoryStore) -> Skilltroc:
-    return Skilltroc(store, ManualClock(START), policy=CHEAP_POLICY, secret_key=TEST_SECRET_KEY)
+def _on(store: MemoryStore) -> tuple[Skilltroc, ManualClock, str]:
+    """A service over ``store``, its clock, and a member, ann."""
+    clock = ManualClock(START)
+    app = Skilltroc(store, clock, policy=CHEAP_POLICY, secret_key=TEST_SECRET_KEY)
+    return app, clock, app.signup("ann@example.org", provider="google").member_id
 
 
 # ---------------------------------------------------------------------- ids, stars
@@ -157,10 +160,7 @@ def _sweep(store: SpyStore, operation: Any, *, one_unit: bool = True) -> int:
 @pytest.mark.rule("ACC-7", "STAR-2")
 def test_a_unit_that_fails_at_any_store_call_is_rolled_back() -> None:
     store = SpyStore()
-    app = _on(store)
-    clock = app.context.clock
-    assert isinstance(clock, ManualClock)
-    ann = app.signup("ann@example.org", provider="google").member_id
+    app, clock, ann = _on(store)
     bob = app.signup("bob@example.org", provider="google").member_id
     assert _sweep(store, lambda: app.buy_stars(ann, 5, "PAY-1")) >= 5
     app.deactivate(bob)
@@ -226,10 +226,7 @@ def test_a_refusal_confirms_the_deadlines_it_saw_and_other_failures_do_not() -> 
 @pytest.mark.rule("ACC-7")
 def test_a_query_reads_in_a_read_only_unit_after_applying_what_is_due_in_its_own() -> None:
     store = SpyStore()
-    app = _on(store)
-    clock = app.context.clock
-    assert isinstance(clock, ManualClock)
-    ann = app.signup("ann@example.org", provider="google").member_id
+    app, clock, ann = _on(store)
     store.forget()
     app.balance(ann)
     assert store.begins == [True]

@@ -258,6 +258,22 @@ def test_a_feed_page_holds_at_least_one_message() -> None:
     assert attrs.evolve(DEFAULT_POLICY, feed_page_size=1).feed_page_size == 1
 
 
+@pytest.mark.rule("STAR-5", "AD-7")
+@pytest.mark.parametrize(("size", "limit"), [("statement_page_size", "statement_page_limit"),
+                                             ("catalogue_page_size", "catalogue_page_limit")])
+def test_a_default_page_size_is_from_1_to_its_limit(size: str, limit: str) -> None:
+    most: int = getattr(DEFAULT_POLICY, limit)
+    changed: dict[str, Any]
+    for fine in (1, most):
+        changed = {size: fine}
+        assert getattr(attrs.evolve(DEFAULT_POLICY, **changed), size) == fine
+    for wrong in (0, most + 1):
+        changed = {size: wrong}
+        with pytest.raises(InvalidInputError) as refused:
+            attrs.evolve(DEFAULT_POLICY, **changed)
+        assert (refused.value.reason, refused.value.facts["limit"]) == ("policy_page_size", most)
+
+
 @pytest.mark.rule("PROF-6")
 def test_the_profile_fields_a_policy_may_require_are_those_of_a_profile() -> None:
     # rules.py cannot import accounts.py (which imports it): the list is kept there and

@@ -296,23 +296,51 @@ def judge(result: dict[str, Any], survivors: list[dict[str, Any]]) -> dict[str, 
 
 
 def review(path: Path) -> dict[str, Any]:
-    """A stored result judged again against ``equivalent.toml`` (``--review``). A result
-    written before its equivalent survivors were kept can only lose survivors to new
-    entries: those it counted as equivalent stay so."""
+    """A stored result judged again against ``equivalent.toml`` (``--review``). Its
+    survivors that a result written before they were kept counted as equivalent (the
+    survived count less those listed) stay equivalent: only the listed ones are judged."""
     result = json.loads(path.read_text(encoding="utf-8"))
-    kept = result.get("equivalent_survivors")
-    again = judge(result, result["survivors"] + (kept or []))
-    if kept is None and result["equivalent"]:
-        again["equivalent"] += result["equivalent"]
+    listed = result["survivors"] + result.get("equivalent_survivors", [])
+    unlisted = result["survived"] - len(listed)
+    again = judge(result, listed)
+    if unlisted:
+        again["equivalent"] += unlisted
         judged = again["killed"] + again["survived"] - again["equivalent"]
         again["score"] = round(again["killed"] / judged, 4) if judged else 1.0
-        again["stale_equivalents"] = []  # their survivors are not known: none can be told stale
+        again["stale_equivalents"] = []  # unknown survivors: no entry can be told stale
     return again
 
 
+#: The documents showing the scores, between these two lines (their table is rewritten).
+SCORE_PAGES = (ROOT / "CONTRIBUTING.md", ROOT / "docs" / "reliability.md")
+SCORES_START = "<!-- mutation scores: written from mutation/results -->"
+SCORES_END = "<!-- end of mutation scores -->"
+
+
 def write_report() -> None:
+    """``mutation/report.md`` from every module's last result, and the score tables of
+    :data:`SCORE_PAGES` (the text before a table, in its block, is kept)."""
     everything = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(RESULTS.glob("*.json"))]
     (HERE / "report.md").write_text(report(everything), encoding="utf-8")
+    table = score_table(everything)
+    for page in SCORE_PAGES:
+        text = page.read_text(encoding="utf-8")
+        before, start, rest = text.partition(SCORES_START)
+        block, end, after = rest.partition(SCORES_END)
+        if not (start and end):
+            continue
+        intro = block.split("\n| module", 1)[0].rstrip("\n")
+        page.write_text(f"{before}{start}{intro}\n\n{table}{end}{after}", encoding="utf-8")
+
+
+def score_table(results: list[dict[str, Any]]) -> str:
+    rows = sorted(results, key=lambda r: (r["layer"] == "service", r["module"]))
+    out = ["| module | mutants | killed | survived | equivalent | score |",
+           "|---|---|---|---|---|---|"]
+    out += [f"| `{r['module']}.py` | {r['killed'] + r['survived'] + r['incompetent']} | "
+            f"{r['killed']} | {r['survived']} | {r['equivalent']} | {100 * r['score']:.1f}% |"
+            for r in rows]
+    return "\n".join(out) + "\n"
 
 
 def commit() -> str:

@@ -23,7 +23,7 @@ from skilltroc_core.errors import (
 )
 from skilltroc_core.ledger import check_invariants
 from skilltroc_core.service import Skilltroc, kinds
-from skilltroc_core.service.units import expiry_queue
+from skilltroc_core.service.units import expiry_queue, take_out_stored_key
 from skilltroc_core.testing import TEST_SECRET_KEY, state_of
 
 from .ads_support import launch, professional
@@ -270,3 +270,24 @@ def test_run_due_forgets_past_a_record_another_unit_forgot_meanwhile() -> None:
         assert unit.get(kinds.COMMAND_KEYS, "page_view:page-2") is None
     finally:
         unit.rollback()
+
+
+# ---------------------------------------------------------------------- taking the key out
+@pytest.mark.rule("STAR-1")
+def test_a_take_out_that_fails_keeps_the_key_and_lets_go_of_the_store() -> None:
+    store = SpyStore()
+    unit = MemoryStore.begin(store)
+    unit.put(kinds.SETTINGS, kinds.LEGACY_KEY_SETTING,
+             kinds.Setting(id=kinds.LEGACY_KEY_SETTING, value=bytes(range(32)).hex()))
+    unit.commit()
+
+    def failing(name: str, unit: Any, args: tuple[Any, ...]) -> None:
+        if name == "delete":
+            raise _Injected("the disk is full")
+
+    store.before = failing
+    with pytest.raises(_Injected):
+        take_out_stored_key(store)
+    store.before = None
+    assert take_out_stored_key(store) == bytes(range(32))  # still there; not busy
+    assert take_out_stored_key(store) is None

@@ -12,12 +12,18 @@ from datetime import UTC, datetime
 
 import attrs
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
+from skilltroc_core.adapters.clocks import ManualClock
+from skilltroc_core.adapters.memory import MemoryStore
 from skilltroc_core.booking import Attendance, Registration, RegistrationState
+from skilltroc_core.errors import AlreadyExistsError
 from skilltroc_core.ports import EntityKind, Index
-from skilltroc_core.service import kinds
+from skilltroc_core.service import Skilltroc, kinds
+from skilltroc_core.testing import TEST_SECRET_KEY
+
+from .members_support import CHEAP_POLICY
 
 R = RegistrationState
 _AT = datetime(2027, 3, 1, 8, tzinfo=UTC)
@@ -53,8 +59,18 @@ registrations = st.builds(
 )
 
 
-@pytest.mark.rule("BOOK-4")
+def _paid(*, evaluated: bool, attendance: Attendance | None) -> Registration:
+    """A paid registration: to evaluate unless evaluated or declared absent."""
+    return Registration(id="req_1", member="mem_1", organizer="mem_9", workshop="ws_1",
+                        session="ses_1", seats=1, price=2, requested_at=_AT, due=None,
+                        state=R.PAID, attendance=attendance, evaluated=evaluated)
+
+
+@pytest.mark.rule("BOOK-4", "BOOK-40")
 @given(registrations)
+@example(_paid(evaluated=False, attendance=None))  # to evaluate: every example run has them
+@example(_paid(evaluated=False, attendance=Attendance.ABSENT))
+@example(_paid(evaluated=True, attendance=None))
 def test_every_index_key_is_the_one_the_rules_give(registration: Registration) -> None:
     kind = kinds.REGISTRATIONS
     assert [index.name for index in kind.indexes] == list(SPEC)
@@ -81,3 +97,19 @@ def test_a_key_an_index_gives_twice_is_posted_once() -> None:
                                 workshop="ws_1", session=None, seats=1, price=2,
                                 requested_at=_AT, due=None)
     assert twice.keys_of(registration) == ((0, "mem_1"), (0, "ws_1"))
+
+
+@pytest.mark.rule("ACC-1")
+def test_the_store_refuses_a_second_member_with_the_same_email() -> None:
+    """What stops two signups that both found the address free (two units of work at
+    once): the email index is unique, so the store refuses the second member."""
+    app = Skilltroc(MemoryStore(), ManualClock(_AT), policy=CHEAP_POLICY,
+                    secret_key=TEST_SECRET_KEY)
+    ann = app.signup("ann@example.org", provider="google").member_id
+    unit = app.store.begin()
+    first = unit.get(kinds.MEMBERS, ann)
+    assert first is not None
+    with pytest.raises(AlreadyExistsError) as refused:
+        unit.put(kinds.MEMBERS, "mem_other", attrs.evolve(first, id="mem_other"))
+    unit.rollback()
+    assert (refused.value.facts["kind"], refused.value.facts["index"]) == ("member", "email")

@@ -141,3 +141,50 @@ def test_a_rebuild_seeds_the_feed_past_sessions_that_have_no_card(tmp_path: Path
     refused = _refused(lambda: older.rebuild_read_side(batch=10_001))
     assert refused.facts["limit"] == 10_000
     older.store.close()
+
+
+@pytest.mark.rule("AD-7", "TUTO-1")
+def test_a_search_finding_only_tutorials_tells_a_next_page() -> None:
+    app, clock, org = _world()
+    clock.advance(timedelta(minutes=1))
+    app.publish_tutorial(org, title="Knots", domain="Sailing", rights_attested=True,
+                         upload="uploads/knots.mp4")
+    clock.advance(timedelta(minutes=1))
+    app.publish_tutorial(org, title="More knots", domain="Sailing", rights_attested=True,
+                         upload="uploads/knots2.mp4")
+    first = app.search("knots", limit=1)
+    assert len(first.items) == 1 and first.next is not None
+    last = app.search("knots", limit=1, after=first.next)
+    assert len(last.items) == 1 and last.next is None
+
+
+@pytest.mark.rule("SOCIAL-1")
+def test_a_page_of_members_is_full_and_tells_a_next_page() -> None:
+    app, _, _ = _world()
+    for n, name in enumerate(("Anna", "Annie", "Anne")):
+        app.signup(f"named{n}@example.org", provider="google", display_name=name)
+    first = app.find_members("ann", limit=2)
+    assert [card.display_name for card in first.items] == ["Anna", "Anne"]
+    assert first.next is not None
+    rest = app.find_members("ann", limit=2, after=first.next)
+    assert [card.display_name for card in rest.items] == ["Annie"] and rest.next is None
+
+
+@pytest.mark.rule("AD-7")
+def test_a_feed_page_filled_exactly_by_the_last_changes_has_no_next() -> None:
+    app, _, _ = _world()
+    every = app.changes(limit=100).items
+    assert len(every) >= 3
+    exact = app.changes(limit=len(every))
+    assert len(exact.items) == len(every) and exact.next is None
+    short = app.changes(limit=len(every) - 1)
+    assert short.next == short.items[-1].position
+
+
+@pytest.mark.rule("AD-7")
+def test_a_rebuild_takes_batches_of_1_to_10000() -> None:
+    app, _, _ = _world()
+    assert app.rebuild_read_side(batch=10_000) == app.rebuild_read_side(batch=1) > 0
+    for wrong in (0, 10_001):
+        assert _refused(lambda wrong=wrong: app.rebuild_read_side(batch=wrong)
+                        ).reason == "rebuild_batch_invalid"

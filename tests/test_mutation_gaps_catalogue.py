@@ -146,15 +146,13 @@ def test_a_rebuild_seeds_the_feed_past_sessions_that_have_no_card(tmp_path: Path
 @pytest.mark.rule("AD-7", "TUTO-1")
 def test_a_search_finding_only_tutorials_tells_a_next_page() -> None:
     app, clock, org = _world()
-    clock.advance(timedelta(minutes=1))
-    app.publish_tutorial(org, title="Knots", domain="Sailing", rights_attested=True,
-                         upload="uploads/knots.mp4")
-    clock.advance(timedelta(minutes=1))
-    app.publish_tutorial(org, title="More knots", domain="Sailing", rights_attested=True,
-                         upload="uploads/knots2.mp4")
-    first = app.search("knots", limit=1)
-    assert len(first.items) == 1 and first.next is not None
-    last = app.search("knots", limit=1, after=first.next)
+    for n in range(3):
+        clock.advance(timedelta(minutes=1))
+        app.publish_tutorial(org, title=f"Knots {n}", domain="Sailing", rights_attested=True,
+                             upload=f"uploads/knots{n}.mp4")
+    first = app.search("knots", limit=2)
+    assert len(first.items) == 2 and first.next is not None
+    last = app.search("knots", limit=2, after=first.next)
     assert len(last.items) == 1 and last.next is None
 
 

@@ -186,3 +186,19 @@ def test_a_rebuild_takes_batches_of_1_to_10000() -> None:
     for wrong in (0, 10_001):
         assert _refused(lambda wrong=wrong: app.rebuild_read_side(batch=wrong)
                         ).reason == "rebuild_batch_invalid"
+
+
+@pytest.mark.rule("AD-7")
+@pytest.mark.parametrize("accent", ["\u0301", " \u0301\u0300 "], ids=["acute", "two"])
+def test_a_filter_of_accents_alone_is_refused_not_read_as_no_locality(accent: str) -> None:
+    """Folded, such a filter is empty: it matched every workshop without a locality, and
+    let tutorials into a search filtered by locality (found by a review of the equivalent
+    mutants of allow_tutorials)."""
+    app, _, _ = _world()
+    for call in (lambda: app.search("bread", locality=accent),
+                 lambda: app.upcoming_sessions(locality=accent),
+                 lambda: app.workshops(domain=accent)):
+        refused = _refused(call)
+        assert (refused.reason, refused.rule) == ("filter_text_only_accents", "AD-7")
+    assert [type(card).__name__ for card in app.search("bread", locality="lyon").items] == [
+        "WorkshopCard"]

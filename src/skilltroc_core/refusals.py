@@ -820,6 +820,11 @@ _SERVICE = (
     _field("filter_text_invalid", e.InvalidInputError,
            "{field} is a text of 1 to 200 characters, not {got}",
            "« {field} » est un texte de 1 à 200 caractères, pas {got}"),
+    _field("filter_text_only_accents", e.InvalidInputError,
+           "{field} {got} is empty once case and accents are set aside: it would match "
+           "every entry without one",
+           "« {field} » {got} est vide une fois la casse et les accents mis de côté : il "
+           "retiendrait toute entrée qui n'en a pas"),
     _field("filter_count_invalid", e.InvalidInputError,
            "{field} is a whole number from 0, not {got}",
            "« {field} » est un nombre entier à partir de 0, pas {got}"),

@@ -79,7 +79,10 @@ def _text_filter(value: object, what: str, rule: str) -> str | None:
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > 200:
         raise refusal("filter_text_invalid", rule=rule, field=what, got=shown(value))
-    return folded(value.strip())
+    compared = folded(value.strip())
+    if not compared.strip():  # only accents: it would match every text without one
+        raise refusal("filter_text_only_accents", rule=rule, field=what, got=shown(value))
+    return compared
 
 
 def _mode_filter(mode: object, rule: str) -> Mode | None:

@@ -495,8 +495,28 @@ def test_close_lets_go_of_the_database_its_wal_and_shm_at_once(tmp_path: Path) -
     ann = app.signup("ann@example.org", provider="google").member_id
     app.buy_stars(ann, 5, "PAY-1")
     assert app.balance(ann).available == 15
-    with pytest.raises(SkilltrocError):
-        app.buy_stars(ann, 0, "PAY-2")  # a refused command's unit ends too
+    with pytest.raises(SkilltrocError):  # refused inside its unit, which ends too
+        app.buy_stars(ann, 6, "PAY-1")  # the same payment reference, another amount
     assert _open_files_under(tmp_path) == ["s.db", "s.db-shm", "s.db-wal"]
     store.close()
     assert _open_files_under(tmp_path) == []
+
+
+def test_a_unit_of_work_that_fails_as_it_starts_leaves_no_transaction_nor_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    failures = [MemoryError("no room for the unit's cache")]
+
+    def validate(marker: int) -> None:
+        if failures:
+            raise failures.pop()
+
+    monkeypatch.setattr(store._cache, "validate", validate)
+    with pytest.raises(MemoryError):
+        store.begin()
+    assert not store._conn.in_transaction
+    assert not store._lock.locked()  # or the next unit would wait for ever
+    unit = store.begin()
+    unit.rollback()
+    store.close()

@@ -174,11 +174,16 @@ class SQLiteStore:
         except BaseException:
             self._lock.release()
             raise
-        self._cache.validate(marker)
-        cursor = self._unit_cursor = self._conn.cursor()
-        runner = Runner(cursor, "?", driver_errors=(sqlite3.Error,), translate=driver_error)
-        return SqlUnitOfWork(runner, self._finish, FORGET_WHERE, self._cache,
-                             read_only=read_only)
+        try:
+            self._cache.validate(marker)
+            cursor = self._unit_cursor = self._conn.cursor()
+            runner = Runner(cursor, "?", driver_errors=(sqlite3.Error,),
+                            translate=driver_error)
+            return SqlUnitOfWork(runner, self._finish, FORGET_WHERE, self._cache,
+                                 read_only=read_only)
+        except BaseException:  # no unit to end it: end the transaction and the lock here
+            self._finish(False)
+            raise
 
     def _start(self, read_only: bool) -> int:
         """Take the write lock (a query only reads: a snapshot, no lock); the change

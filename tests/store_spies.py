@@ -17,26 +17,35 @@ from skilltroc_core.errors import ConcurrencyError, StoreError
 Hook = Callable[[str, Any, tuple[Any, ...]], None]
 
 
-class SpyUnit:
-    """A memory unit of work whose every method call is recorded in its store's ``calls``."""
+class _Spied:
+    """Records every method call on ``inner`` in ``store.calls`` as ``prefix + name``, and
+    runs ``store.before`` ahead of it with ``unit`` (what the hook may act on)."""
 
-    def __init__(self, inner: Any, store: SpyStore) -> None:
-        self._inner = inner
-        self._store = store
+    def __init__(self, inner: Any, store: SpyStore, unit: Any, prefix: str = "") -> None:
+        self._inner, self._store, self._unit, self._prefix = inner, store, unit, prefix
 
     def __getattr__(self, name: str) -> Any:
         target = getattr(self._inner, name)
         if not callable(target):
             return target
-        store, inner = self._store, self._inner
+        store, unit, called = self._store, self._unit, self._prefix + name
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            store.calls.append((name, args, kwargs))
+            store.calls.append((called, args, kwargs))
             if store.before is not None:
-                store.before(name, inner, args)
+                store.before(called, unit, args)
             return target(*args, **kwargs)
 
         return call
+
+
+class SpyUnit(_Spied):
+    """A memory unit of work whose every method call is recorded in its store's ``calls``,
+    and those of its ledger book too (as ``book.<method>``)."""
+
+    def __init__(self, inner: Any, store: SpyStore) -> None:
+        super().__init__(inner, store, inner)
+        self.book = _Spied(inner.book, store, inner, "book.")
 
 
 class SpyStore(MemoryStore):

@@ -428,3 +428,24 @@ def test_postgres_orders_queues_bytewise_under_a_linguistic_collation(
     finally:
         store.close()
         pg_server.drop_database(name)
+
+
+@pytest.mark.rule("ACC-7", "AD-6")
+def test_a_purge_takes_out_a_campaign_an_earlier_version_left_queued() -> None:
+    """Before deactivated owners' campaigns left the queues, a store kept them there; the
+    owner's purge withdraws the campaign and takes it out of every queue."""
+    world = make_world(start=T0, policy=SMALL)
+    app = world.service
+    shop = professional(app, "shop", 20)
+    ad = launch(app, shop, start=T0, domains=("cooking", "music"))
+    rank = app.campaign(ad).serve_rank
+    app.deactivate(shop)
+    unit = world.store.begin()  # as an earlier version left it: still queued
+    for domain in ("cooking", "music"):
+        unit.queue_put(ad_queue(domain), ad, rank)
+    unit.commit()
+    world.advance(days=CHEAP_POLICY.account_retention_days)
+    assert app.run_due() == 1  # the purge
+    assert app.campaign(ad).state is CampaignState.WITHDRAWN
+    app.check_ad_queues()
+    assert app.serve("cooking", "pv-1") is None

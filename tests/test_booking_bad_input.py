@@ -16,6 +16,7 @@ import attrs
 import pytest
 
 from skilltroc_core.booking import RegistrationState, SessionState, WorkshopState
+from skilltroc_core.errors import SkilltrocError
 from skilltroc_core.testing import state_of
 
 from .booking_support import (
@@ -353,3 +354,26 @@ def test_a_refusal_while_deadlines_are_due_leaves_them_due() -> None:
                          ("RequestExpired", "BOOK-16", (board.dan,)),
                          ("RequestExpired", "BOOK-16", (board.bob,))]
     finish(world)
+
+
+@pytest.mark.rule("BOOK-19", "BOOK-20", "BOOK-9")
+def test_a_registration_ended_with_its_cancelled_session_cannot_be_unregistered() -> None:
+    """The registration keeps its session once the session is cancelled: unregistering or
+    cancelling it is refused for the registration's own final state, not the session's."""
+    world = make_world()
+    app = world.service
+    org, ann = member_with(world, "org"), member_with(world, "ann")
+    session = app.plan_session(org, workshop(app, org), world.clock.now() + timedelta(days=2))
+    registration = book(app, org, ann, session)
+    app.cancel_session(org, session)
+    before = state_of(world.store)
+    calls: list[tuple[Callable[[], None], str]] = [
+        (lambda: app.unregister(ann, registration), "unregister"),
+        (lambda: app.cancel_transaction(org, registration), "cancel_transaction")]
+    for call, trigger in calls:
+        with pytest.raises(SkilltrocError) as ended:
+            call()
+        assert ended.value.reason == "transition_from_final_state"
+        assert ended.value.facts["trigger"] == trigger
+    assert state_of(world.store) == before
+    assert app.balance(ann) == (10, 0)

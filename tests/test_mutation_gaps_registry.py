@@ -6,7 +6,6 @@ call made inside another one is not retried on its own."""
 
 from __future__ import annotations
 
-import inspect
 import logging
 import random
 import time
@@ -181,25 +180,6 @@ def test_a_call_made_inside_another_is_not_run_again_on_its_own(
     # and a call outside any operation is one of its own again
     assert registry._public(_Conflicts(failures=1).buy)(area, "again") == "again"
     assert area.context.retries == 2
-
-
-def test_an_operation_taking_no_argument_skips_the_text_guard_and_one_taking_some_does_not(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    checked: list[str] = []
-    monkeypatch.setattr(registry, "check_text",
-                        lambda function, args, kwargs: checked.append(function.__name__))
-
-    def alone(area: Any) -> str:
-        return "alone"
-
-    def one(area: Any, value: str) -> str:
-        return value
-
-    assert len(inspect.signature(alone).parameters) == 1
-    assert registry._public(alone)(_area(1)) == "alone"
-    assert registry._public(one)(_area(1), "x") == "x"
-    assert checked == ["one"]
 
 
 # ---------------------------------------------------------------------- the facade's own units

@@ -251,7 +251,8 @@ def same_mutant(entry: dict[str, str], found: dict[str, Any]) -> bool:
     return all(entry[key] == found[key] for key in keys)
 
 
-def tally(module: str, tests: list[str], session: Path, seconds: float) -> dict[str, Any]:
+def tally(module: str, tests: list[str], session: Path, seconds: float, measured: str
+          ) -> dict[str, Any]:
     source = (ROOT / PACKAGE / f"{module}.py").read_text(encoding="utf-8").splitlines()
     counts = {"killed": 0, "timeouts": 0, "survived": 0, "incompetent": 0}
     survivors: list[dict[str, Any]] = []
@@ -269,7 +270,7 @@ def tally(module: str, tests: list[str], session: Path, seconds: float) -> dict[
                 counts["incompetent"] += 1
     return judge({
         "module": module, "layer": layer(module), "tests": tests,
-        "date": datetime.now(UTC).strftime("%Y-%m-%d"), "commit": commit(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"), "commit": measured,
         "seconds": round(seconds), **counts,
     }, survivors)
 
@@ -307,7 +308,11 @@ def review(path: Path) -> dict[str, Any]:
         again["equivalent"] += unlisted
         judged = again["killed"] + again["survived"] - again["equivalent"]
         again["score"] = round(again["killed"] / judged, 4) if judged else 1.0
-        again["stale_equivalents"] = []  # unknown survivors: no entry can be told stale
+        # its unknown survivors keep the stale entries its run found; say so once
+        again["stale_equivalents"] = result.get("stale_equivalents", [])
+        print(f"{result['module']}: {unlisted} equivalent survivor(s) of a result written "
+              "before they were listed are kept as equivalent; run the module again to "
+              "judge them anew", file=sys.stderr)
     return again
 
 
@@ -317,11 +322,18 @@ SCORES_START = "<!-- mutation scores: written from mutation/results -->"
 SCORES_END = "<!-- end of mutation scores -->"
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all (another run may read it meanwhile)."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
 def write_report() -> None:
     """``mutation/report.md`` from every module's last result, and the score tables of
     :data:`SCORE_PAGES` (the text before a table, in its block, is kept)."""
     everything = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(RESULTS.glob("*.json"))]
-    (HERE / "report.md").write_text(report(everything), encoding="utf-8")
+    write_text(HERE / "report.md", report(everything))
     table = score_table(everything)
     for page in SCORE_PAGES:
         text = page.read_text(encoding="utf-8")
@@ -330,7 +342,7 @@ def write_report() -> None:
         if not (start and end):
             continue
         intro = block.split("\n| module", 1)[0].rstrip("\n")
-        page.write_text(f"{before}{start}{intro}\n\n{table}{end}{after}", encoding="utf-8")
+        write_text(page, f"{before}{start}{intro}\n\n{table}{end}{after}")
 
 
 def score_table(results: list[dict[str, Any]]) -> str:
@@ -351,6 +363,7 @@ def commit() -> str:
 
 def mutate(module: str, tests: list[str], args: list[str], resume: bool) -> dict[str, Any]:
     started = time.monotonic()
+    measured = commit()  # the tree copied now is what the mutants run against
     work = prepare(module, resume)
     command = [sys.executable, "-m", "pytest", *args, *tests]
     session = work / "session.sqlite"
@@ -363,7 +376,7 @@ def mutate(module: str, tests: list[str], args: list[str], resume: bool) -> dict
     total = skip_unkept(module, session)
     print(f"{module}: {total} mutants to run against {' '.join(tests)}", flush=True)
     execute(work, config, session, total)
-    result = tally(module, tests, session, time.monotonic() - started)
+    result = tally(module, tests, session, time.monotonic() - started, measured)
     shutil.rmtree(work)
     return result
 
@@ -416,7 +429,7 @@ def main(argv: list[str] | None = None) -> None:
         for path in sorted(RESULTS.glob("*.json")):
             module = json.loads(path.read_text(encoding="utf-8"))["module"]
             if not options.modules or module in options.modules:
-                path.write_text(json.dumps(review(path), indent=1) + "\n", encoding="utf-8")
+                write_text(path, json.dumps(review(path), indent=1) + "\n")
         write_report()
         return
     targets = tomllib.loads((HERE / "targets.toml").read_text(encoding="utf-8"))
@@ -427,8 +440,7 @@ def main(argv: list[str] | None = None) -> None:
     RESULTS.mkdir(exist_ok=True)
     for module in options.modules or list(modules):
         result = mutate(module, modules[module], targets["pytest"]["args"], options.resume)
-        (RESULTS / f"{slug(module)}.json").write_text(
-            json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        write_text(RESULTS / f"{slug(module)}.json", json.dumps(result, indent=1) + "\n")
         print(f"{module}: {100 * result['score']:.1f}% ({result['killed']} killed, "
               f"{result['survived']} survived, {result['equivalent']} equivalent)",
               flush=True)

@@ -45,8 +45,10 @@ def test_a_password_has_at_most_1024_characters() -> None:
     longest = "p" * 1024
     member = signup_confirmed(app, "lou", password=longest)
     assert app.sign_in(email_of("lou"), longest) == member
-    assert _code(lambda: app.signup(email_of("max"), password=longest + "p")) == (
-        "invalid_input", "ACC-4")
+    with pytest.raises(SkilltrocError) as too_long:
+        app.signup(email_of("max"), password=longest + "p")
+    assert (too_long.value.code, too_long.value.rule) == ("invalid_input", "ACC-4")
+    assert too_long.value.facts["limit"] == 1024
     assert _code(lambda: app.change_password(member, longest, longest + "q")) == (
         "invalid_input", "ACC-4")
     app.change_password(member, longest, longest[:-1] + "q")  # 1024 again: accepted
@@ -141,3 +143,17 @@ def test_a_purge_deadline_left_behind_for_a_member_who_came_back_changes_nothing
     assert state_of(world.store) == before
     assert app.member(member).status is AccountStatus.ACTIVE
     assert app.balance(member).available == CHEAP_POLICY.signup_bonus
+
+
+@pytest.mark.rule("ACC-1")
+def test_a_confirmation_link_used_again_is_refused_as_a_wrong_link() -> None:
+    world = make_world()
+    app = world.service
+    signed = app.signup(email_of("pam"), password=PASSWORD)
+    assert signed.confirmation_token is not None
+    app.confirm_email(signed.member_id, signed.confirmation_token)
+    before = state_of(world.store)
+    with pytest.raises(SkilltrocError) as refused:
+        app.confirm_email(signed.member_id, signed.confirmation_token)
+    assert refused.value.reason == "confirmation_link_invalid"
+    assert state_of(world.store) == before

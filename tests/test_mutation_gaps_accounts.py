@@ -157,3 +157,16 @@ def test_a_confirmation_link_used_again_is_refused_as_a_wrong_link() -> None:
         app.confirm_email(signed.member_id, signed.confirmation_token)
     assert refused.value.reason == "confirmation_link_invalid"
     assert state_of(world.store) == before
+
+
+@pytest.mark.rule("STAR-5")
+def test_a_statement_pages_on_to_its_last_line_and_no_further() -> None:
+    app = make_world().service
+    ann = app.signup(email_of("ann"), provider="google").member_id
+    app.buy_stars(ann, 5, "PAY-1")
+    app.buy_stars(ann, 7, "PAY-2")  # three lines: the bonus and two purchases
+    first = app.statement(ann, limit=2)
+    assert [line.amount for line in first.items] == [10, 5] and first.total == 3
+    assert first.next is not None
+    last = app.statement(ann, limit=2, after=first.next)
+    assert [line.amount for line in last.items] == [7] and last.next is None

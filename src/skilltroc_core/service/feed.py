@@ -91,12 +91,9 @@ def profile_record(member: Member) -> PublicProfile | None:
 
 def _json_value(value: object) -> object:
     """What the feed's JSON writes for a value JSON has no form of: an instant as ISO
-    text, an enum member (other than a text or number one, written as such) as its
-    value."""
+    text. (The records' enums are text enums: JSON writes them as their text.)"""
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 

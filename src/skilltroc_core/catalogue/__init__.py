@@ -132,7 +132,6 @@ def rule_ids() -> frozenset[str]:
 
 
 @cache
-@cache
 def state_names() -> dict[str, str]:
     """Every state's code -> its French name (``catalogue/states.toml``)."""
     document = tomllib.loads(_folder().joinpath("states.toml").read_text(encoding="utf-8"))
@@ -146,6 +145,7 @@ def state_name(state: str, language: str) -> str:
     return state_names().get(state, state) if language == "fr" else state
 
 
+@cache
 def policy_in_french() -> dict[str, str]:
     """What each :class:`~skilltroc_core.rules.Policy` field means, in French (its English
     is the field's own doc)."""

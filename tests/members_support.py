@@ -8,6 +8,7 @@ Not a test module (no ``test_`` prefix); the test files import from it.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import attrs
 from dateutil import tz
@@ -15,6 +16,7 @@ from dateutil import tz
 from skilltroc_core import DEFAULT_POLICY, ManualClock, Policy
 from skilltroc_core.accounts import Member
 from skilltroc_core.adapters.memory import MemoryStore
+from skilltroc_core.adapters.sqlite import SQLiteStore
 from skilltroc_core.events import Notification
 from skilltroc_core.service import Skilltroc, kinds
 from skilltroc_core.testing import TEST_SECRET_KEY
@@ -140,3 +142,14 @@ def check_two_stores_see_each_others_commits(first: Skilltroc, second: Skilltroc
     for app in (first, second):
         assert app.balance(bob).available == 15
         app.check_invariants(deep=True)
+
+
+def before_the_feed(app: Skilltroc, path: Path) -> Skilltroc:
+    """``app``'s SQLite store at ``path`` as a version before the change feed left it (the
+    feed empty), closed and opened again by a new service with the same clock and policy."""
+    uow = app.store.begin()
+    uow.db.run("DELETE FROM changes")  # type: ignore[attr-defined]
+    uow.commit()
+    app.store.close()
+    return Skilltroc(SQLiteStore(path), app.clock, policy=app.policy,
+                     secret_key=TEST_SECRET_KEY)

@@ -28,8 +28,9 @@ from skilltroc_core.listings import (
 )
 from skilltroc_core.ports import EntityKind, Store
 from skilltroc_core.service import Skilltroc
-from skilltroc_core.testing import TEST_SECRET_KEY, state_of
+from skilltroc_core.testing import state_of
 
+from .members_support import before_the_feed
 from .pg_fixtures import pg_dsn, pg_server
 from .test_catalogue import (
     CATALOGUES,
@@ -255,12 +256,7 @@ def test_a_store_from_before_the_feed_gets_it_from_the_rebuild(tmp_path: Path) -
     app = built.app
     app.run_due()
     want = expected(built)
-    uow = app.store.begin()
-    uow.db.run("DELETE FROM changes")  # type: ignore[attr-defined]
-    uow.commit()
-    app.store.close()
-    older = Skilltroc(SQLiteStore(tmp_path / "old.db"), built.clock, policy=app.policy,
-                      secret_key=TEST_SECRET_KEY)
+    older = before_the_feed(app, tmp_path / "old.db")
     assert older.changes().items == ()
     older.rebuild_read_side(batch=3)
     built.app = older

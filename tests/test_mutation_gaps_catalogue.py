@@ -21,7 +21,7 @@ from skilltroc_core.service import Skilltroc
 from skilltroc_core.testing import TEST_SECRET_KEY
 
 from .ads_support import professional
-from .members_support import CHEAP_POLICY, START
+from .members_support import CHEAP_POLICY, START, before_the_feed
 
 LYON = "Lyon"
 
@@ -129,12 +129,7 @@ def test_a_rebuild_seeds_the_feed_past_sessions_that_have_no_card(tmp_path: Path
     kept = app.plan_session(org, workshop, clock.now() + timedelta(days=2))
     gone = app.plan_session(org, workshop, clock.now() + timedelta(days=3))
     app.cancel_session(org, gone)
-    uow = app.store.begin()
-    uow.db.run("DELETE FROM changes")  # type: ignore[attr-defined]
-    uow.commit()
-    app.store.close()
-    older = Skilltroc(SQLiteStore(tmp_path / "old.db"), clock, policy=CHEAP_POLICY,
-                      secret_key=TEST_SECRET_KEY)
+    older = before_the_feed(app, tmp_path / "old.db")
     older.rebuild_read_side()
     seeded = {(c.topic, c.entity_id) for c in older.changes(limit=100).items}
     assert ("session", kept) in seeded and ("session", gone) not in seeded

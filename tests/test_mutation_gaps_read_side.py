@@ -19,7 +19,15 @@ from skilltroc_core.service import Skilltroc
 from skilltroc_core.testing import TEST_SECRET_KEY
 
 from .ads_support import launch, professional
-from .members_support import CHEAP_POLICY, START, World, email_of, make_world, signup_confirmed
+from .members_support import (
+    CHEAP_POLICY,
+    START,
+    World,
+    before_the_feed,
+    email_of,
+    make_world,
+    signup_confirmed,
+)
 
 
 def _since(world: World, position: str | None) -> list[ChangeRecord]:
@@ -116,12 +124,7 @@ def test_a_rebuild_seeds_the_feed_with_a_tombstone_for_a_purged_member(tmp_path:
     app.deactivate(gone)
     clock.advance(days=CHEAP_POLICY.account_retention_days)
     app.run_due()
-    uow = app.store.begin()
-    uow.db.run("DELETE FROM changes")  # type: ignore[attr-defined]
-    uow.commit()
-    app.store.close()
-    older = Skilltroc(SQLiteStore(tmp_path / "old.db"), clock, policy=CHEAP_POLICY,
-                      secret_key=TEST_SECRET_KEY)
+    older = before_the_feed(app, tmp_path / "old.db")
     older.rebuild_read_side()
     seeded = {(c.topic, c.entity_id): c.record for c in older.changes(limit=100).items}
     assert seeded[("profile", gone)] is None
